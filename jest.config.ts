@@ -1,0 +1,38 @@
+import type { Config } from 'jest';
+
+// Type-checking is `pnpm typecheck`'s job; ts-jest only transpiles here, which
+// keeps the suite fast on two cores.
+const transform: Config['transform'] = {
+  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
+};
+const moduleNameMapper = {
+  '^@mosaic/orchestrator-contract$': '<rootDir>/packages/orchestrator-contract/src/index.ts',
+};
+const common = { rootDir: __dirname, transform, moduleNameMapper, testEnvironment: 'node' };
+
+const config: Config = {
+  // Starts (or creates) the PostgreSQL database the integration and end-to-end
+  // tiers use; see test/support/global-setup.ts.
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.spec.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.int-spec.ts', '<rootDir>/test/integration/**/*.int-spec.ts'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+      slowTestThreshold: 30,
+    },
+  ],
+};
+
+export default config;

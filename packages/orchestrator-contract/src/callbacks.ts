@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { sessionStatusSchema } from './statuses';
+
+export const CALLBACK_EVENT_TYPES = ['status', 'progress', 'log', 'result'] as const;
+export type CallbackEventType = (typeof CALLBACK_EVENT_TYPES)[number];
+
+export const progressDataSchema = z.strictObject({
+  message: z.string().max(4096),
+  percent: z.number().min(0).max(100).optional(),
+});
+export const logDataSchema = z.strictObject({
+  stream: z.enum(['stdout', 'stderr']),
+  line: z.string().max(16 * 1024),
+});
+export const resultDataSchema = z.strictObject({
+  exit_code: z.number().int().optional(),
+  summary: z.string().max(16 * 1024).optional(),
+  error: z.string().max(4096).optional(),
+});
+export const statusDataSchema = z.strictObject({
+  exit_code: z.number().int().optional(),
+  error: z.string().max(4096).optional(),
+});
+
+const envelope = {
+  event_id: z.string().min(1).max(255),
+  session_id: z.string().min(1).max(255),
+  sequence: z.number().int().min(1).max(2_147_483_647),
+  timestamp: z.iso.datetime({ offset: false }),
+};
+
+/** One callback event (contract section 3); `status` is required for `status` and `result`. */
+export const callbackEventSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...envelope, type: z.literal('status'), status: sessionStatusSchema, data: statusDataSchema.default({}) }),
+  z.strictObject({ ...envelope, type: z.literal('result'), status: sessionStatusSchema, data: resultDataSchema }),
+  z.strictObject({ ...envelope, type: z.literal('progress'), status: sessionStatusSchema.optional(), data: progressDataSchema }),
+  z.strictObject({ ...envelope, type: z.literal('log'), status: sessionStatusSchema.optional(), data: logDataSchema }),
+]);
+export type CallbackEvent = z.infer<typeof callbackEventSchema>;

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { sessionStatusSchema } from './statuses';
+
+/** Limits shared by both sides, so that what one sends the other accepts. */
+export const LIMITS = {
+  idempotencyKeyMaxLength: 255,
+  spawnBodyMaxBytes: 256 * 1024,
+  callbackBodyMaxBytes: 64 * 1024,
+  callbackTokenMaxLength: 512,
+  listDefaultLimit: 50,
+  listMaxLimit: 500,
+} as const;
+
+export const HEADERS = {
+  idempotencyKey: 'idempotency-key',
+  retryAfter: 'retry-after',
+  requestId: 'x-request-id',
+} as const;
+
+const isoTimestamp = z.iso.datetime({ offset: false });
+
+/** The task as the orchestrator sees it: an id and a title, plus whatever the API chose to send. */
+export const spawnTaskSchema = z.looseObject({
+  id: z.string().min(1).max(255),
+  title: z.string().min(1),
+});
+
+export const TASK_CONTEXT_SCHEMA_VERSION = 1;
+
+export const taskContextSchema = z.looseObject({
+  schema_version: z.literal(TASK_CONTEXT_SCHEMA_VERSION),
+});
+
+export const spawnRequestSchema = z.strictObject({
+  task: spawnTaskSchema,
+  context: taskContextSchema,
+  callback_url: z.url({ protocol: /^https?$/ }),
+  callback_token: z.string().min(1).max(LIMITS.callbackTokenMaxLength),
+});
+export type SpawnRequest = z.infer<typeof spawnRequestSchema>;
+
+export const idempotencyKeySchema = z.string().min(1).max(LIMITS.idempotencyKeyMaxLength);
+
+export const spawnResponseSchema = z.object({
+  session_id: z.string().min(1),
+  status: z.enum(['pending', 'running']),
+  created_at: isoTimestamp,
+});
+export type SpawnResponse = z.infer<typeof spawnResponseSchema>;
+
+export const sessionStatusResponseSchema = z.object({
+  session_id: z.string().min(1),
+  status: sessionStatusSchema,
+  created_at: isoTimestamp,
+  started_at: isoTimestamp.optional(),
+  ended_at: isoTimestamp.optional(),
+  exit_code: z.number().int().optional(),
+  error: z.string().optional(),
+});
+export type SessionStatusResponse = z.infer<typeof sessionStatusResponseSchema>;
+
+export const killResponseSchema = z.object({
+  session_id: z.string().min(1),
+  status: sessionStatusSchema,
+});
+export type KillResponse = z.infer<typeof killResponseSchema>;
+
+/** Query of every list endpoint (orchestrator and API): strings in, typed out. */
+export const listQuerySchema = z.strictObject({
+  status: sessionStatusSchema.optional(),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(LIMITS.listMaxLimit)
+    .default(LIMITS.listDefaultLimit),
+  cursor: z.string().min(1).max(512).optional(),
+});
+export type ListQuery = z.infer<typeof listQuerySchema>;
+
+export const listResponseSchema = z.object({
+  sessions: z.array(sessionStatusResponseSchema),
+  next_cursor: z.string().nullable(),
+});
+export type ListResponse = z.infer<typeof listResponseSchema>;
+
+export const orchestratorHealthSchema = z.object({
+  status: z.literal('ok'),
+  version: z.string(),
+  active_sessions: z.number().int().min(0),
+});
+export type OrchestratorHealth = z.infer<typeof orchestratorHealthSchema>;

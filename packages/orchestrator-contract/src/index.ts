@@ -1,0 +1,5 @@
+export * from './statuses';
+export * from './errors';
+export * from './validation';
+export * from './gateway';
+export * from './callbacks';
