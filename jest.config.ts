@@ -6,6 +6,8 @@ const transform: Config['transform'] = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
 };
 const moduleNameMapper = {
+  // Prisma's generated client imports its own files with `.js` suffixes.
+  '^(\\.{1,2}/.*)\\.js$': '$1',
   '^@mosaic/orchestrator-contract$': '<rootDir>/packages/orchestrator-contract/src/index.ts',
 };
 const common = { rootDir: __dirname, transform, moduleNameMapper, testEnvironment: 'node' };

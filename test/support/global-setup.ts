@@ -1,1 +1,66 @@
-export default async function globalSetup(): Promise<void> {}
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { startEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
+import { applyMigrations } from '../../apps/api/src/database/migrator';
+import { createDatabase, uniqueDatabaseName } from './database';
+
+/** What global-teardown.ts needs; both run in Jest's main process. */
+export interface TestDatabaseState {
+  /** A connection to the server that is not the run's database, for CREATE/DROP DATABASE. */
+  serverUrl: string;
+  runDatabase: string;
+  embedded?: { dataDir: string; stop(): Promise<void> };
+}
+
+declare global {
+  var __mosaicTestDatabase: TestDatabaseState | undefined;
+}
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+
+/**
+ * Gives the test run a fresh, migrated database and exposes its URL to the
+ * workers (which inherit this process's environment) as TEST_DATABASE_URL:
+ * on DATABASE_URL's server when set (CI), otherwise on a throw-away embedded
+ * PostgreSQL.
+ */
+export default async function globalSetup(globalConfig: { selectProjects?: string[] }): Promise<void> {
+  // A unit-only run needs no database, and starting one would double its time.
+  const projects = globalConfig.selectProjects;
+  if (projects && projects.length > 0 && projects.every((project) => project === 'unit')) return;
+
+  const runDatabase = uniqueDatabaseName('mosaic_test');
+  const state: TestDatabaseState = { serverUrl: process.env.DATABASE_URL ?? '', runDatabase };
+  globalThis.__mosaicTestDatabase = state;
+
+  if (!state.serverUrl) {
+    const dataDir = path.join(repoRoot, '.data', `test-${randomBytes(4).toString('hex')}`);
+    const output: string[] = [];
+    try {
+      const embedded = await startEmbeddedPostgres({ dataDir, port: await freePort(), log: (line) => output.push(line) });
+      state.embedded = { dataDir, stop: embedded.stop };
+      state.serverUrl = embedded.url;
+    } catch (error) {
+      await rm(dataDir, { recursive: true, force: true });
+      process.stderr.write(`${output.join('\n')}\n`);
+      throw error;
+    }
+  }
+
+  const url = await createDatabase(state.serverUrl, runDatabase);
+  await applyMigrations(url);
+  process.env.TEST_DATABASE_URL = url;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('No port'))));
+    });
+  });
+}

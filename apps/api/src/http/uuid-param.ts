@@ -1,0 +1,18 @@
+import { type PipeTransform, Injectable } from '@nestjs/common';
+import { AppError } from './app-error';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Ids in paths are UUIDs; anything else cannot name a row, so it is a 404
+ * (not a 400, and never a database error for a malformed uuid).
+ */
+@Injectable()
+export class UuidParam implements PipeTransform<string, string> {
+  constructor(private readonly what: string) {}
+
+  transform(value: string): string {
+    if (!UUID.test(value)) throw new AppError('not_found', `${this.what} ${value} not found`);
+    return value.toLowerCase();
+  }
+}

@@ -1,0 +1,21 @@
+import { AppError } from '../http/app-error';
+
+/** Where a newest-first page ended: opaque to callers, a (created_at, id) pair to us. */
+export interface KeysetPosition {
+  readonly createdAt: Date;
+  readonly id: string;
+}
+
+export function encodeCursor(position: KeysetPosition): string {
+  return Buffer.from(`${position.createdAt.toISOString()}|${position.id}`, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): KeysetPosition {
+  const [timestamp, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(timestamp ?? '');
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  if (rest.length > 0 || id === undefined || !uuid.test(id) || Number.isNaN(createdAt.getTime())) {
+    throw new AppError('bad_request', 'cursor: not a cursor this API issued');
+  }
+  return { createdAt, id };
+}
