@@ -1,10 +1,9 @@
-import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
 import { AppModule } from '../app.module';
 import { ApiConfig } from '../config/api-config';
-import { ErrorFilter, toHttpFailure } from './error.filter';
+import { ErrorFilter } from './error.filter';
 import { createValidationPipe } from './validation';
 
 const CALLBACK_ROUTE_PREFIX = '/orchestrator/callbacks/';
@@ -19,13 +18,6 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
   // Callbacks are small and come in volume: they get the contract's tighter limit.
   fastify.addHook('onRoute', (route) => {
     if (route.url.startsWith(CALLBACK_ROUTE_PREFIX)) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
-  });
-  // Errors Fastify raises before Nest sees the request (unparsable JSON, body
-  // over the limit) get the same shape as everything else.
-  fastify.setErrorHandler((error, _request, reply) => {
-    const failure = toHttpFailure(error);
-    if (failure.status >= 500) new Logger('http').error(error);
-    void reply.status(failure.status).send(failure.body);
   });
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
+import { TasksModule } from '../tasks/tasks.module';
+import { DispatchController } from './dispatch.controller';
+import { TaskDispatcherService } from './task-dispatcher.service';
+
+@Module({
+  imports: [TasksModule, OrchestratorGatewayModule],
+  controllers: [DispatchController],
+  providers: [TaskDispatcherService],
+  exports: [TaskDispatcherService],
+})
+export class DispatcherModule {}

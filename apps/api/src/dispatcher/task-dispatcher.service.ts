@@ -1,0 +1,73 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { CallbackTokenService } from '../callbacks/callback-token.service';
+import { ApiConfig } from '../config/api-config';
+import { AppError } from '../http/app-error';
+import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
+import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
+import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
+import type { TrackedSession } from '../orchestrator-gateway/session';
+import { TaskContextSerializer } from '../orchestrator-gateway/task-context.serializer';
+import { TaskRepository } from '../tasks/task.repository';
+
+/**
+ * Hands a task to the orchestrator. The session row exists (in `spawning`)
+ * before the spawn call and records its outcome after it, so that a crash or a
+ * failed call at any point leaves a row that says what happened.
+ */
+@Injectable()
+export class TaskDispatcherService {
+  private readonly logger = new Logger(TaskDispatcherService.name);
+
+  constructor(
+    private readonly config: ApiConfig,
+    private readonly tasks: TaskRepository,
+    private readonly sessions: OrchestratorSessionRepository,
+    private readonly tokens: CallbackTokenService,
+    private readonly serializer: TaskContextSerializer,
+    private readonly client: OrchestratorClient,
+  ) {}
+
+  async dispatch(taskId: string, requestedBy: string | null): Promise<TrackedSession> {
+    const task = await this.tasks.findById(taskId);
+    if (task === undefined) throw new AppError('not_found', `task ${taskId} not found`);
+
+    const callbackToken = this.tokens.issue();
+    const session = await this.sessions.createSpawning({
+      id: randomUUID(),
+      taskId,
+      requestedBy,
+      callbackTokenHash: callbackToken.hash,
+      callbackTokenExpiresAt: callbackToken.expiresAt,
+    });
+    const callbackUrl = this.config.callbackUrl(session.id);
+
+    try {
+      const payload = this.serializer.serialize(task, {
+        sessionId: session.id,
+        attempt: session.attempt,
+        requestedBy,
+        callbackUrl,
+      });
+      // The session id is the idempotency key: a retried spawn finds the session it created.
+      const answer = await this.client.spawn(
+        { ...payload, callback_url: callbackUrl, callback_token: callbackToken.token },
+        session.id,
+      );
+      const spawned = await this.sessions.recordSpawned(session.id, answer.session_id, {
+        status: answer.status,
+        at: new Date(answer.created_at),
+      });
+      // An operator killed the session while the spawn was in flight: the agent must not outlive that.
+      if (spawned.status === 'killed') await this.client.kill(answer.session_id);
+      return spawned;
+    } catch (error) {
+      if (error instanceof OrchestratorError || error instanceof AppError) {
+        // Ending the session frees the task for another dispatch; the caller gets the typed error.
+        await this.sessions.applyStatus(session.id, { status: 'failed', at: new Date(), error: `spawn failed: ${error.message}` });
+        this.logger.warn(`dispatch of task ${taskId} (session ${session.id}) failed: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+}

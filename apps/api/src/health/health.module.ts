@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { OrchestratorClientModule } from '../orchestrator-gateway/orchestrator-client.module';
+import { DatabaseHealthIndicator } from './database.health';
+import { HealthController } from './health.controller';
+import { OrchestratorHealthIndicator } from './orchestrator.health';
+
+/** `/health` and `/health/orchestrator`. Needs `ApiConfig` and `PrismaService` from the global scope. */
+@Module({
+  // One JSON line per failed check, instead of terminus's multi-line pretty print.
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' }), OrchestratorClientModule],
+  controllers: [HealthController],
+  providers: [DatabaseHealthIndicator, OrchestratorHealthIndicator],
+})
+export class HealthModule {}

@@ -1,0 +1,392 @@
+import { HttpService } from '@nestjs/axios';
+import { Injectable, Logger } from '@nestjs/common';
+import { AxiosError, type AxiosResponse } from 'axios';
+import {
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  circuitBreaker,
+  handleWhen,
+  isBrokenCircuitError,
+  isIsolatedCircuitError,
+  retry,
+  type CircuitBreakerPolicy,
+  type IBackoff,
+  type IBackoffFactory,
+  type IRetryBackoffContext,
+  type RetryPolicy,
+} from 'cockatiel';
+import { firstValueFrom } from 'rxjs';
+import type { z } from 'zod';
+import {
+  HEADERS,
+  LIMITS,
+  errorBodySchema,
+  killResponseSchema,
+  listResponseSchema,
+  orchestratorHealthSchema,
+  sessionStatusResponseSchema,
+  spawnResponseSchema,
+  validate,
+  type KillResponse,
+  type ListResponse,
+  type OrchestratorHealth,
+  type SessionStatus,
+  type SessionStatusResponse,
+  type SpawnRequest,
+  type SpawnResponse,
+} from '@mosaic/orchestrator-contract';
+import { ApiConfig } from '../config/api-config';
+import { OrchestratorError } from './orchestrator.errors';
+
+export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';
+
+export interface ListSessionsQuery {
+  readonly status?: SessionStatus;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** `answer.code` of a `rejected` error whose 2xx body did not match the contract. */
+export const MALFORMED_ANSWER_CODE = 'malformed_answer';
+
+const CIRCUIT_STATE_NAMES: Record<CircuitState, CircuitStateName> = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.Open]: 'open',
+  [CircuitState.HalfOpen]: 'half_open',
+  [CircuitState.Isolated]: 'isolated',
+};
+
+/** 502/504 come from proxies in front of a struggling orchestrator; 503 is its own "at capacity". */
+const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
+
+const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT']);
+
+interface Operation<T> {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly timeoutMs: number;
+  readonly schema: z.ZodType<T>;
+  readonly body?: unknown;
+  readonly params?: URLSearchParams;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Set on calls about one session: a 404 then means "no such session", not a wrong URL. */
+  readonly sessionId?: string;
+}
+
+/**
+ * Why one attempt failed, with what the retry and breaker policies decide on.
+ * It never leaves the client: callers get its `error`.
+ */
+class AttemptFailure extends Error {
+  constructor(
+    readonly error: OrchestratorError,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * What the orchestrator answered. An answer, even a refusal, proves it is up,
+ * so it passes the breaker as a success; only missing answers (thrown
+ * `AttemptFailure`s) count towards opening it.
+ */
+type Answer<T> = { readonly value: T } | { readonly refusal: AttemptFailure };
+
+/**
+ * The API's only way to the orchestrator (contract section 2).
+ *
+ * Resilience, outermost first: retry (exponential backoff with jitter, at
+ * least `Retry-After`), then the circuit breaker, then one HTTP attempt with a
+ * hard timeout. Retry sits outside so that every attempt counts towards the
+ * breaker, and an open breaker's `circuit_open` is never retried: a call
+ * fails fast instead of backing off against a breaker that will not close in
+ * time. Retried: network errors, timeouts, 429, 502, 503 and 504 for every
+ * operation, spawn included because it carries the same idempotency key on
+ * every attempt. Not retried: 500 (an orchestrator bug that a retry repeats)
+ * and every other 4xx (the same request gets the same answer).
+ */
+@Injectable()
+export class OrchestratorClient {
+  private readonly logger = new Logger(OrchestratorClient.name);
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly retry: RetryPolicy;
+
+  constructor(
+    private readonly http: HttpService,
+    private readonly config: ApiConfig,
+  ) {
+    const { breaker, retry: retrySettings } = config.orchestrator;
+    this.breaker = circuitBreaker(
+      handleWhen((error) => error instanceof AttemptFailure),
+      { halfOpenAfter: breaker.halfOpenAfterMs, breaker: new ConsecutiveBreaker(breaker.consecutiveFailures) },
+    );
+    this.retry = retry(
+      handleWhen((error) => error instanceof AttemptFailure && error.retryable),
+      {
+        maxAttempts: retrySettings.attempts,
+        backoff: new RetryAfterBackoff(
+          new ExponentialBackoff({ initialDelay: retrySettings.initialDelayMs, maxDelay: retrySettings.maxDelayMs }),
+          retrySettings.maxDelayMs,
+        ),
+      },
+    );
+    this.logBreakerStateChanges(breaker.consecutiveFailures, breaker.halfOpenAfterMs);
+  }
+
+  get circuitState(): CircuitStateName {
+    return CIRCUIT_STATE_NAMES[this.breaker.state];
+  }
+
+  spawn(body: SpawnRequest, idempotencyKey: string): Promise<SpawnResponse> {
+    return this.callWithRetry({
+      method: 'POST',
+      path: '/orchestrator/sessions/spawn',
+      timeoutMs: this.config.orchestrator.timeoutsMs.spawn,
+      schema: spawnResponseSchema,
+      body,
+      headers: { [HEADERS.idempotencyKey]: idempotencyKey },
+    });
+  }
+
+  async getStatus(orchestratorSessionId: string): Promise<SessionStatusResponse> {
+    return this.callWithRetry({
+      method: 'GET',
+      path: sessionPath(orchestratorSessionId, 'status'),
+      timeoutMs: this.config.orchestrator.timeoutsMs.status,
+      schema: sessionStatusResponseSchema,
+      sessionId: orchestratorSessionId,
+    });
+  }
+
+  async kill(orchestratorSessionId: string): Promise<KillResponse> {
+    return this.callWithRetry({
+      method: 'POST',
+      path: sessionPath(orchestratorSessionId, 'kill'),
+      timeoutMs: this.config.orchestrator.timeoutsMs.kill,
+      schema: killResponseSchema,
+      sessionId: orchestratorSessionId,
+    });
+  }
+
+  list(query: ListSessionsQuery): Promise<ListResponse> {
+    const params = new URLSearchParams();
+    if (query.status !== undefined) params.set('status', query.status);
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.cursor !== undefined) params.set('cursor', query.cursor);
+    return this.callWithRetry({
+      method: 'GET',
+      path: '/orchestrator/sessions',
+      timeoutMs: this.config.orchestrator.timeoutsMs.list,
+      schema: listResponseSchema,
+      params,
+    });
+  }
+
+  /** Every session the orchestrator knows (of one status, if given), page by page. */
+  async *listAll(query: { readonly status?: SessionStatus }): AsyncGenerator<SessionStatusResponse> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list({ ...query, limit: LIMITS.listMaxLimit, cursor });
+      yield* page.sessions;
+      if (page.next_cursor !== null && page.next_cursor === cursor) {
+        // Following it again would loop forever.
+        throw new OrchestratorError(
+          'rejected',
+          `orchestrator answered GET /orchestrator/sessions with the cursor it was given (${cursor}) as next_cursor`,
+        );
+      }
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /**
+   * One attempt, no retry: a health probe reports the present, and its caller
+   * polls again anyway. It goes through the breaker, so an open breaker
+   * answers at once and a probe after `halfOpenAfter` can close it again.
+   */
+  async health(): Promise<{ health: OrchestratorHealth; latencyMs: number }> {
+    const operation: Operation<OrchestratorHealth> = {
+      method: 'GET',
+      path: '/health',
+      timeoutMs: this.config.orchestrator.timeoutsMs.health,
+      schema: orchestratorHealthSchema,
+    };
+    const started = performance.now();
+    try {
+      const health = settle(await this.breaker.execute(() => this.attempt(operation)));
+      return { health, latencyMs: Math.round(performance.now() - started) };
+    } catch (error) {
+      throw this.toOrchestratorError(error, operation, 1);
+    }
+  }
+
+  private async callWithRetry<T>(operation: Operation<T>): Promise<T> {
+    let attempts = 0;
+    try {
+      return await this.retry.execute(async () => {
+        attempts += 1;
+        return settle(await this.breaker.execute(() => this.attempt(operation)));
+      });
+    } catch (error) {
+      throw this.toOrchestratorError(error, operation, attempts);
+    }
+  }
+
+  private async attempt<T>(operation: Operation<T>): Promise<Answer<T>> {
+    const { method, path, timeoutMs } = operation;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let response: AxiosResponse<unknown>;
+    try {
+      response = await firstValueFrom(
+        this.http.request<unknown>({
+          method,
+          baseURL: this.config.orchestrator.url,
+          url: path,
+          params: operation.params,
+          data: operation.body,
+          headers: { authorization: `Bearer ${this.config.orchestrator.apiKey}`, ...operation.headers },
+          timeout: timeoutMs,
+          // Axios's own timeout only watches for an idle socket; the signal bounds the whole exchange.
+          signal,
+          maxRedirects: 0,
+          responseType: 'json',
+          validateStatus: () => true,
+        }),
+      );
+    } catch (error) {
+      throw this.missingAnswer(error, operation, signal);
+    }
+    return this.readAnswer(response, operation);
+  }
+
+  private missingAnswer(error: unknown, operation: Operation<unknown>, signal: AbortSignal): unknown {
+    if (!(error instanceof AxiosError)) return error;
+    const where = `${operation.method} ${operation.path}`;
+    if (signal.aborted || TIMEOUT_CODES.has(error.code ?? '')) {
+      return new AttemptFailure(
+        new OrchestratorError('timeout', `orchestrator did not answer ${where} within ${operation.timeoutMs} ms`),
+        true,
+      );
+    }
+    const cause = error.code ?? error.message;
+    return new AttemptFailure(
+      new OrchestratorError('unreachable', `orchestrator at ${this.config.orchestrator.url} is unreachable (${cause}) for ${where}`),
+      true,
+    );
+  }
+
+  private readAnswer<T>(response: AxiosResponse<unknown>, operation: Operation<T>): Answer<T> {
+    const where = `${operation.method} ${operation.path}`;
+    const { status } = response;
+    if (status >= 200 && status < 300) {
+      const parsed = validate(operation.schema, response.data);
+      if (parsed.ok) return { value: parsed.value };
+      const message = `orchestrator sent a malformed answer to ${where}: ${parsed.message}`;
+      return {
+        refusal: new AttemptFailure(
+          new OrchestratorError('rejected', message, { status, code: MALFORMED_ANSWER_CODE, message: parsed.message }),
+          false,
+        ),
+      };
+    }
+
+    const answer = answerOf(response);
+    if (status === 404 && operation.sessionId !== undefined) {
+      const message = `orchestrator has no session ${JSON.stringify(operation.sessionId)} (${where} answered 404)`;
+      return { refusal: new AttemptFailure(new OrchestratorError('not_found', message, answer), false) };
+    }
+    const failure = new AttemptFailure(
+      new OrchestratorError('rejected', `orchestrator answered ${where} with ${status} ${answer.code}: ${answer.message}`, answer),
+      RETRYABLE_STATUSES.has(status),
+      RETRYABLE_STATUSES.has(status) ? retryAfterMs(response.headers[HEADERS.retryAfter]) : undefined,
+    );
+    if (isOrchestratorDown(status, answer.code)) throw failure;
+    return { refusal: failure };
+  }
+
+  private toOrchestratorError(error: unknown, operation: Operation<unknown>, attempts: number): unknown {
+    if (isBrokenCircuitError(error) || isIsolatedCircuitError(error)) {
+      return new OrchestratorError(
+        'circuit_open',
+        `orchestrator circuit is open after repeated failures; ${operation.method} ${operation.path} was not sent`,
+      );
+    }
+    if (!(error instanceof AttemptFailure)) return error;
+    if (attempts <= 1) return error.error;
+    return new OrchestratorError(error.error.failure, `${error.error.message} (after ${attempts} attempts)`, error.error.answer);
+  }
+
+  private logBreakerStateChanges(consecutiveFailures: number, halfOpenAfterMs: number): void {
+    this.breaker.onBreak((reason) => {
+      const last = 'error' in reason && reason.error instanceof Error ? `; last failure: ${reason.error.message}` : '';
+      this.logger.warn(
+        `orchestrator circuit opened after ${consecutiveFailures} consecutive failures; calls fail fast for ${halfOpenAfterMs} ms${last}`,
+      );
+    });
+    this.breaker.onHalfOpen(() => this.logger.log('orchestrator circuit half-open: letting one call through'));
+    this.breaker.onReset(() => this.logger.log('orchestrator circuit closed: the orchestrator answers again'));
+  }
+}
+
+/**
+ * Exponential backoff with jitter, stretched to the orchestrator's
+ * `Retry-After` when it sent one, but never past `maxDelayMs`: a caller waits
+ * on this, and a far-off date would hold it for nothing.
+ */
+class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>> {
+  constructor(
+    private readonly exponential: IBackoffFactory<unknown>,
+    private readonly maxDelayMs: number,
+  ) {}
+
+  next(context: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> {
+    const step = this.exponential.next(context);
+    const failure = 'error' in context.result ? context.result.error : undefined;
+    const hint = failure instanceof AttemptFailure ? failure.retryAfterMs : undefined;
+    const duration = hint === undefined ? step.duration : Math.min(Math.max(hint, step.duration), this.maxDelayMs);
+    const rest = new RetryAfterBackoff(step, this.maxDelayMs);
+    return { duration, next: (nextContext) => rest.next(nextContext) };
+  }
+}
+
+function settle<T>(answer: Answer<T>): T {
+  if ('refusal' in answer) throw answer.refusal;
+  return answer.value;
+}
+
+/**
+ * 5xx means the orchestrator (or the way to it) is failing, except a 503 that
+ * says `at_capacity`: the orchestrator is up and answering, and opening the
+ * breaker would also block the status and kill calls it would serve.
+ */
+function isOrchestratorDown(status: number, code: string): boolean {
+  return status >= 500 && !(status === 503 && code === 'at_capacity');
+}
+
+function sessionPath(orchestratorSessionId: string, action: 'status' | 'kill'): string {
+  // `.` and `..` survive encodeURIComponent and would be resolved away as path segments.
+  if (orchestratorSessionId === '' || orchestratorSessionId === '.' || orchestratorSessionId === '..') {
+    throw new OrchestratorError('not_found', `${JSON.stringify(orchestratorSessionId)} is not an orchestrator session id`);
+  }
+  return `/orchestrator/sessions/${encodeURIComponent(orchestratorSessionId)}/${action}`;
+}
+
+function answerOf(response: AxiosResponse<unknown>): { status: number; code: string; message: string } {
+  const body = validate(errorBodySchema, response.data);
+  if (body.ok) return { status: response.status, code: body.value.error.code, message: body.value.error.message };
+  return { status: response.status, code: `http_${response.status}`, message: 'the answer carried no contract error body' };
+}
+
+/** `Retry-After` is either delay-seconds or an HTTP date (RFC 9110, section 10.2.3). */
+export function retryAfterMs(header: unknown, now: number = Date.now()): number | undefined {
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // Date.parse also takes "-1" or "1.5"; every HTTP date form starts with a day name.
+  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { isTerminalStatus, type SessionStatusResponse } from '@mosaic/orchestrator-contract';
+import { OrchestratorClient } from './orchestrator.client';
+import { OrchestratorError } from './orchestrator.errors';
+import { OrchestratorSessionRepository } from './session.repository';
+import type { StatusReport, TrackedSession } from './session';
+
+/** The `error` of a session the orchestrator no longer knows (contract: lost sessions end `failed`). */
+export const LOST_ERROR = 'lost';
+
+/**
+ * Brings a tracked session in line with what the orchestrator says about it,
+ * through the same forward-only state machine as callbacks. Used by operator
+ * refreshes, kills and the reconciliation loop alike.
+ */
+@Injectable()
+export class SessionSyncService {
+  constructor(
+    private readonly client: OrchestratorClient,
+    private readonly sessions: OrchestratorSessionRepository,
+  ) {}
+
+  /** Asks the orchestrator; a `404` makes the session `failed` (`lost`). Other failures are thrown. */
+  async refresh(session: TrackedSession): Promise<TrackedSession> {
+    if (session.orchestratorSessionId === null) return session;
+    try {
+      const answer = await this.client.getStatus(session.orchestratorSessionId);
+      return await this.sessions.applyStatus(session.id, reportFrom(answer));
+    } catch (error) {
+      if (error instanceof OrchestratorError && error.failure === 'not_found') {
+        return this.sessions.applyStatus(session.id, { status: 'failed', at: new Date(), error: LOST_ERROR });
+      }
+      throw error;
+    }
+  }
+
+  /** Kills the session's agent; idempotent, and a session already terminal is left as it is. */
+  async kill(session: TrackedSession): Promise<TrackedSession> {
+    if (isTerminalStatus(session.status)) return session;
+    if (session.orchestratorSessionId === null) {
+      return this.sessions.applyStatus(session.id, {
+        status: 'killed',
+        at: new Date(),
+        error: 'killed before the orchestrator acknowledged the spawn',
+      });
+    }
+    try {
+      const answer = await this.client.kill(session.orchestratorSessionId);
+      return await this.sessions.applyStatus(session.id, { status: answer.status, at: new Date() });
+    } catch (error) {
+      if (error instanceof OrchestratorError && error.failure === 'not_found') {
+        return this.sessions.applyStatus(session.id, { status: 'failed', at: new Date(), error: LOST_ERROR });
+      }
+      throw error;
+    }
+  }
+}
+
+function reportFrom(answer: SessionStatusResponse): StatusReport {
+  const at = answer.ended_at ?? answer.started_at ?? answer.created_at;
+  return {
+    status: answer.status,
+    at: new Date(at),
+    ...(answer.exit_code === undefined ? {} : { exitCode: answer.exit_code }),
+    ...(answer.error === undefined ? {} : { error: answer.error }),
+  };
+}

@@ -1,0 +1,23 @@
+import type { TrackedSession } from './session';
+
+/** A tracked session on the wire (contract section 4), snake_case. */
+export function presentSession(session: TrackedSession) {
+  return {
+    id: session.id,
+    task_id: session.taskId,
+    orchestrator_session_id: session.orchestratorSessionId,
+    status: session.status,
+    attempt: session.attempt,
+    requested_by: session.requestedBy,
+    last_sequence: session.lastSequence,
+    error: session.error,
+    exit_code: session.exitCode,
+    started_at: session.startedAt?.toISOString() ?? null,
+    ended_at: session.endedAt?.toISOString() ?? null,
+    last_event_at: session.lastEventAt?.toISOString() ?? null,
+    created_at: session.createdAt.toISOString(),
+    updated_at: session.updatedAt.toISOString(),
+  };
+}
+
+export type SessionResponse = ReturnType<typeof presentSession>;

@@ -1,0 +1,32 @@
+import type { TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+
+/** A session the API tracks: which orchestrator session serves which task, and how far it got. */
+export interface TrackedSession {
+  readonly id: string;
+  readonly taskId: string;
+  readonly orchestratorSessionId: string | null;
+  readonly status: TrackedSessionStatus;
+  readonly attempt: number;
+  readonly requestedBy: string | null;
+  readonly lastSequence: number;
+  readonly error: string | null;
+  readonly exitCode: number | null;
+  readonly startedAt: Date | null;
+  readonly endedAt: Date | null;
+  readonly lastEventAt: Date | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** A status report from any source (spawn answer, callback, status poll, kill answer). */
+export interface StatusReport {
+  readonly status: TrackedSessionStatus;
+  readonly at: Date;
+  readonly error?: string | null;
+  readonly exitCode?: number | null;
+}
+
+export interface SessionPage {
+  readonly sessions: TrackedSession[];
+  readonly nextCursor: string | null;
+}

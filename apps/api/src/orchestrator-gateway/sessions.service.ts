@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { AppError } from '../http/app-error';
+import { SessionEventRepository } from '../callbacks/session-event.repository';
+import type { ListSessionsDto } from './list-sessions.dto';
+import type { SessionPage, TrackedSession } from './session';
+import { OrchestratorSessionRepository } from './session.repository';
+import { SessionSyncService } from './session-sync.service';
+
+/** What operators do with sessions: list them, look at one (and its events), kill one. */
+@Injectable()
+export class SessionsService {
+  constructor(
+    private readonly sessions: OrchestratorSessionRepository,
+    private readonly events: SessionEventRepository,
+    private readonly sync: SessionSyncService,
+  ) {}
+
+  list(query: ListSessionsDto): Promise<SessionPage> {
+    return this.sessions.list(query);
+  }
+
+  async getWithEvents(id: string, refresh: boolean) {
+    const found = await this.require(id);
+    const session = refresh ? await this.sync.refresh(found) : found;
+    return { session, events: await this.events.listEvents(id) };
+  }
+
+  async kill(id: string): Promise<TrackedSession> {
+    return this.sync.kill(await this.require(id));
+  }
+
+  private async require(id: string): Promise<TrackedSession> {
+    const session = await this.sessions.findById(id);
+    if (session === undefined) throw new AppError('not_found', `session ${id} not found`);
+    return session;
+  }
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
+import { ReconciliationRepository } from './reconciliation.repository';
+import { ReconciliationService } from './reconciliation.service';
+
+/** The background loop that brings quiet sessions in line with the orchestrator. */
+@Module({
+  imports: [OrchestratorGatewayModule],
+  providers: [ReconciliationRepository, ReconciliationService],
+  exports: [ReconciliationService],
+})
+export class ReconciliationModule {}

@@ -1,0 +1,18 @@
+import { presentSession, type SessionResponse } from '../orchestrator-gateway/session.presenter';
+import type { TrackedSession } from '../orchestrator-gateway/session';
+import type { Task } from './task';
+
+export function presentTask(task: Task, latestSession: TrackedSession | undefined) {
+  return {
+    id: task.id,
+    title: task.title,
+    description: task.description,
+    status: task.status,
+    priority: task.priority,
+    labels: task.labels,
+    metadata: task.metadata,
+    created_at: task.createdAt.toISOString(),
+    updated_at: task.updatedAt.toISOString(),
+    session: latestSession === undefined ? null : (presentSession(latestSession) satisfies SessionResponse),
+  };
+}

@@ -1,0 +1,114 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { CallbackEvent } from '@mosaic/orchestrator-contract';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OrchestratorConfig } from '../config/orchestrator-config';
+import type { CallbackTarget } from '../sessions/session';
+import { CallbackHttpError, callbackRetryPolicy, parseRetryAfter } from './callback-retry';
+
+interface SessionQueue {
+  target: CallbackTarget;
+  events: CallbackEvent[];
+  /** Set once the receiver answered 401: the token is no good, so nothing more is sent for this session. */
+  revoked: boolean;
+  /** Set when the session's last event has been queued; the queue is dropped once it has been worked off. */
+  closed: boolean;
+  worker?: Promise<void>;
+}
+
+/**
+ * Sends callback events, one session at a time per queue: a session's events leave in
+ * `sequence` order and the next one is sent only when the previous one was accepted,
+ * dropped or given up on. Sessions do not wait for one another.
+ */
+@Injectable()
+export class CallbackDelivery {
+  private readonly logger = new Logger(CallbackDelivery.name);
+  private readonly queues = new Map<string, SessionQueue>();
+  private readonly stopController = new AbortController();
+
+  constructor(private readonly config: OrchestratorConfig) {}
+
+  /** Queues an event; `last` marks the session's final event. */
+  enqueue(target: CallbackTarget, event: CallbackEvent, last = false): void {
+    let queue = this.queues.get(event.session_id);
+    if (!queue) {
+      queue = { target, events: [], revoked: false, closed: false };
+      this.queues.set(event.session_id, queue);
+    }
+    if (!queue.revoked && !this.stopController.signal.aborted) queue.events.push(event);
+    queue.closed ||= last;
+    this.ensureWorker(event.session_id, queue);
+  }
+
+  /** Waits until every queued event has been dealt with, or `timeoutMs` passed; then stops all delivery. */
+  async drainAndStop(timeoutMs: number): Promise<void> {
+    await Promise.race([this.idle(), sleep(timeoutMs, undefined, { ref: false })]);
+    this.stopController.abort();
+    const pending = [...this.queues.values()].reduce((count, queue) => count + queue.events.length, 0);
+    if (pending > 0) this.logger.warn(`stopped with ${pending} callback event(s) undelivered`);
+  }
+
+  private async idle(): Promise<void> {
+    for (;;) {
+      const workers = [...this.queues.values()].flatMap((queue) => (queue.worker ? [queue.worker] : []));
+      if (workers.length === 0) return;
+      await Promise.all(workers);
+    }
+  }
+
+  private ensureWorker(sessionId: string, queue: SessionQueue): void {
+    if (queue.worker) return;
+    const stopped = () => this.stopController.signal.aborted;
+    queue.worker = this.work(queue).finally(() => {
+      queue.worker = undefined;
+      // An event queued while the worker was finishing found it still set and did not start a new one.
+      if (queue.events.length > 0 && !stopped()) this.ensureWorker(sessionId, queue);
+      else if (queue.closed || stopped()) this.queues.delete(sessionId);
+    });
+  }
+
+  private async work(queue: SessionQueue): Promise<void> {
+    for (let event = queue.events.shift(); event && !this.stopController.signal.aborted; event = queue.events.shift()) {
+      await this.deliver(queue, event);
+    }
+  }
+
+  private async deliver(queue: SessionQueue, event: CallbackEvent): Promise<void> {
+    const policy = callbackRetryPolicy({ maxRetryMs: this.config.callbackRetryMaxMs, isStopped: () => this.stopController.signal.aborted });
+    policy.onRetry(({ delay, attempt, ...reason }) => {
+      const cause = 'error' in reason ? reason.error.message : 'unexpected result';
+      this.logger.warn(`callback ${describe(event)} attempt ${attempt} failed (${cause}); retrying in ${delay} ms`);
+    });
+    try {
+      await policy.execute(() => this.post(queue.target, event));
+    } catch (error) {
+      if (error instanceof CallbackHttpError && error.status === 401) {
+        queue.revoked = true;
+        queue.events.length = 0;
+        this.logger.warn(`callback ${describe(event)} answered 401: delivery for session ${event.session_id} stopped`);
+      } else if (error instanceof CallbackHttpError && error.status < 500) {
+        this.logger.warn(`callback ${describe(event)} answered ${error.status}: event dropped`);
+      } else {
+        this.logger.error(`callback ${describe(event)} not delivered, giving up: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private async post(target: CallbackTarget, event: CallbackEvent): Promise<void> {
+    const response = await fetch(target.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(event),
+      // A redirect would carry the token to wherever the receiver points; it counts as a refusal instead.
+      redirect: 'manual',
+      signal: AbortSignal.any([AbortSignal.timeout(this.config.callbackTimeoutMs), this.stopController.signal]),
+    });
+    await response.body?.cancel();
+    if (response.status >= 200 && response.status < 300) return;
+    throw new CallbackHttpError(response.status, parseRetryAfter(response.headers.get('retry-after'), Date.now()));
+  }
+}
+
+function describe(event: CallbackEvent): string {
+  return `${event.type} #${event.sequence} of session ${event.session_id} (event ${event.event_id})`;
+}

@@ -1,0 +1,44 @@
+import { ConfigError, DEVELOPMENT_API_KEY, loadOrchestratorConfig } from './orchestrator-config';
+
+describe('loadOrchestratorConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    const config = loadOrchestratorConfig({ PATH: '/bin', SECRET: 'x' });
+    expect(config).toMatchObject({
+      port: 3100,
+      host: '127.0.0.1',
+      apiKey: DEVELOPMENT_API_KEY,
+      usesDevelopmentApiKey: true,
+      sessionTimeoutMs: 30 * 60 * 1000,
+      maxConcurrentSessions: 64,
+      agentEnv: { PATH: '/bin' },
+    });
+    expect(config.agentCommand).toMatch(/sample-agent\.js'$/);
+  });
+
+  it('reads every variable, and 0 is a number', () => {
+    const config = loadOrchestratorConfig({
+      PORT: '0',
+      ORCHESTRATOR_API_KEY: 'secret',
+      AGENT_COMMAND: 'exit 0',
+      CALLBACK_RETRY_MAX_MS: '0',
+      LOG_LINES_PER_SECOND: '0',
+      SHUTDOWN_GRACE_MS: '0',
+      SESSION_WORKDIR_ROOT: '/tmp/sessions',
+    });
+    expect(config).toMatchObject({ port: 0, apiKey: 'secret', usesDevelopmentApiKey: false, agentCommand: 'exit 0', callbackRetryMaxMs: 0, logLinesPerSecond: 0, shutdownGraceMs: 0, sessionWorkdirRoot: '/tmp/sessions' });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['SESSION_TIMEOUT_MS', '1.5'],
+    ['SESSION_TIMEOUT_MS', '0'],
+    ['MAX_CONCURRENT_SESSIONS', '-1'],
+    ['CALLBACK_TIMEOUT_MS', ''],
+    ['ORCHESTRATOR_API_KEY', ''],
+    ['AGENT_COMMAND', '  '],
+  ])('refuses %s=%j with a message naming the variable', (name, value) => {
+    expect(() => loadOrchestratorConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadOrchestratorConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=`));
+  });
+});

@@ -1,0 +1,63 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LIMITS } from '@mosaic/orchestrator-contract';
+import { AppModule } from './app.module';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { installApiKeyHook } from './auth/api-key.hook';
+import { ConfigError, loadOrchestratorConfig, type OrchestratorConfig } from './config/orchestrator-config';
+import { SessionsService } from './sessions/sessions.service';
+
+/** Time allowed on top of SHUTDOWN_GRACE_MS for the server itself to close before the process exits regardless. */
+const SHUTDOWN_MARGIN_MS = 5_000;
+
+const logger = new Logger('Orchestrator');
+
+function loadConfig(): OrchestratorConfig {
+  try {
+    return loadOrchestratorConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    logger.error(error.message);
+    process.exit(1);
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig();
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.register(config),
+    new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes }),
+  );
+  installApiKeyHook(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
+  if (config.usesDevelopmentApiKey) {
+    logger.warn('ORCHESTRATOR_API_KEY is not set: using the public development key. Set it to a secret before exposing this service.');
+  }
+
+  const sessions = app.get(SessionsService);
+  // Agents lead their own process groups, so they would survive a crash of this process.
+  process.on('exit', () => sessions.killAllAgentsNow());
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal} received: shutting down`);
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + SHUTDOWN_MARGIN_MS).unref();
+    await app.close();
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (received) => void shutdown(received));
+
+  await app.listen({ port: config.port, host: config.host });
+  logger.log(`listening on ${await app.getUrl()} (agent: ${config.agentCommand})`);
+}
+
+bootstrap().catch((error: unknown) => {
+  logger.error(`start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

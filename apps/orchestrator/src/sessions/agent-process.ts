@@ -1,0 +1,74 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LineSplitter, type AgentStream } from './agent-output';
+import { killProcessGroupAndWait } from './process-group';
+
+export interface AgentExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface AgentStartOptions {
+  command: string;
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  onLine: (stream: AgentStream, line: string) => void;
+}
+
+/** How long output may keep arriving after the group is gone: only a process that escaped the group (setsid) can still hold a pipe. */
+const STDIO_DRAIN_MS = 2_000;
+
+/**
+ * One agent: a shell running `command` as the leader of its own process group, so
+ * that the agent and everything it starts can be killed with one signal. The agent's
+ * exit ends the session: whatever it left running in its group is killed too, and
+ * `finished` resolves only once the group is gone and its output fully read.
+ */
+export class AgentProcess {
+  readonly finished: Promise<AgentExit>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly pid: number,
+  ) {
+    this.finished = this.supervise();
+  }
+
+  /** Resolves once the process exists; rejects if it could not be created at all. */
+  static async start(options: AgentStartOptions): Promise<AgentProcess> {
+    const child = spawn(options.command, {
+      shell: true,
+      detached: true,
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const splitter = new LineSplitter((line) => options.onLine(stream, line));
+      child[stream]?.on('data', (chunk: Buffer) => splitter.push(chunk));
+      child[stream]?.on('end', () => splitter.end());
+    }
+    await once(child, 'spawn');
+    if (child.pid === undefined) throw new Error('the agent process has no pid');
+    return new AgentProcess(child, child.pid);
+  }
+
+  /** SIGKILL to the whole group; resolves like `finished`, when every process is gone. */
+  async kill(): Promise<AgentExit> {
+    await killProcessGroupAndWait(this.pid);
+    return this.finished;
+  }
+
+  private async supervise(): Promise<AgentExit> {
+    const closed = once(this.child, 'close');
+    const [code, signal] = (await once(this.child, 'exit')) as [number | null, NodeJS.Signals | null];
+    await killProcessGroupAndWait(this.pid);
+    const drained = await Promise.race([closed.then(() => true), sleep(STDIO_DRAIN_MS).then(() => false)]);
+    if (!drained) {
+      this.child.stdout?.destroy();
+      this.child.stderr?.destroy();
+    }
+    return { code, signal };
+  }
+}

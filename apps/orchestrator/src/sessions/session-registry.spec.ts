@@ -1,0 +1,55 @@
+import type { SessionStatus } from '@mosaic/orchestrator-contract';
+import { Session } from './session';
+import { SessionRegistry } from './session-registry';
+
+function add(registry: SessionRegistry, id: string, status: SessionStatus = 'running'): Session {
+  const session = new Session({ id, callback: { url: 'http://x', token: 't' } });
+  session.status = status;
+  registry.add(session);
+  return session;
+}
+
+function pageAll(registry: SessionRegistry, limit: number, status?: SessionStatus, between?: () => void): string[] {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = registry.list({ limit, status, cursor });
+    ids.push(...page.sessions.map((session) => session.id));
+    cursor = page.nextCursor ?? undefined;
+    between?.();
+  } while (cursor !== undefined);
+  return ids;
+}
+
+describe('SessionRegistry.list', () => {
+  it('pages newest first and visits each session once, ending with a null cursor', () => {
+    const registry = new SessionRegistry();
+    for (let index = 0; index < 10; index++) add(registry, `s${index}`);
+    expect(pageAll(registry, 3)).toEqual(['s9', 's8', 's7', 's6', 's5', 's4', 's3', 's2', 's1', 's0']);
+    expect(registry.list({ limit: 10 }).nextCursor).toBeNull();
+    expect(registry.list({ limit: 9 }).nextCursor).not.toBeNull();
+  });
+
+  it('is unaffected by sessions created while paging', () => {
+    const registry = new SessionRegistry();
+    for (let index = 0; index < 7; index++) add(registry, `s${index}`);
+    let created = 0;
+    expect(pageAll(registry, 2, undefined, () => add(registry, `new${created++}`))).toEqual(['s6', 's5', 's4', 's3', 's2', 's1', 's0']);
+  });
+
+  it('filters by status across pages', () => {
+    const registry = new SessionRegistry();
+    for (let index = 0; index < 9; index++) add(registry, `s${index}`, index % 3 === 0 ? 'failed' : 'completed');
+    expect(pageAll(registry, 2, 'failed')).toEqual(['s6', 's3', 's0']);
+    expect(registry.list({ limit: 3, status: 'failed' }).nextCursor).toBeNull();
+    expect(registry.list({ limit: 5, status: 'killed' })).toEqual({ sessions: [], nextCursor: null });
+  });
+
+  it('refuses a cursor it did not issue, including one from another instance', () => {
+    const first = new SessionRegistry();
+    for (let index = 0; index < 3; index++) add(first, `s${index}`);
+    const cursor = first.list({ limit: 1 }).nextCursor!;
+    expect(() => new SessionRegistry().list({ limit: 1, cursor })).toThrow(/cursor/);
+    expect(() => first.list({ limit: 1, cursor: 'garbage' })).toThrow(/cursor/);
+  });
+});

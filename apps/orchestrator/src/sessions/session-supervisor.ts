@@ -1,0 +1,158 @@
+import type { Logger } from '@nestjs/common';
+import type { CallbackEvent, TerminalStatus } from '@mosaic/orchestrator-contract';
+import { randomUUID } from 'node:crypto';
+import type { CallbackDelivery } from '../callbacks/callback-delivery';
+import { parseAgentLine, type AgentStream } from './agent-output';
+import { AgentProcess, type AgentExit } from './agent-process';
+import type { Session } from './session';
+import { TokenBucket } from './token-bucket';
+
+/** Why the orchestrator ended a session itself. */
+export type EndReason = 'kill' | 'timeout' | 'shutdown';
+
+export interface SupervisorOptions {
+  command: string;
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  timeoutMs: number;
+  logLinesPerSecond: number;
+  delivery: CallbackDelivery;
+  logger: Logger;
+}
+
+type EventFields = Pick<CallbackEvent, 'type' | 'status' | 'data'>;
+
+interface Outcome {
+  status: TerminalStatus;
+  exitCode?: number;
+  error?: string;
+}
+
+/**
+ * Runs one session's agent and turns what happens to it into status changes and
+ * callback events. It alone numbers the session's events, so `sequence` has no gaps,
+ * and once the terminal status event is queued it produces nothing more.
+ */
+export class SessionSupervisor {
+  private lastSequence = 0;
+  private terminal = false;
+  private endReason?: EndReason;
+  private droppedLogLines = 0;
+  private readonly logBucket: TokenBucket;
+  private agent?: AgentProcess;
+  private timer?: NodeJS.Timeout;
+  private ended?: Promise<void>;
+
+  constructor(
+    readonly session: Session,
+    private readonly options: SupervisorOptions,
+  ) {
+    this.logBucket = new TokenBucket(options.logLinesPerSecond);
+  }
+
+  /** Starts the agent; rejects, having produced no event, if it could not be started. */
+  async start(): Promise<void> {
+    const agent = await AgentProcess.start({
+      command: this.options.command,
+      cwd: this.options.cwd,
+      env: this.options.env,
+      onLine: (stream, line) => this.onLine(stream, line),
+    });
+    this.agent = agent;
+    this.session.status = 'running';
+    this.emit({ type: 'status', status: 'running', data: {} });
+    this.timer = setTimeout(() => void this.end('timeout'), this.options.timeoutMs);
+    this.ended = this.finishWhenDone(agent);
+  }
+
+  get pid(): number | undefined {
+    return this.agent?.pid;
+  }
+
+  /** Resolves once the session is terminal and its final status event is queued. */
+  whenEnded(): Promise<void> {
+    return this.ended ?? Promise.resolve();
+  }
+
+  /**
+   * Kills the agent's process group and waits until the session is terminal. A session
+   * that has already ended keeps its status, and the first reason given wins.
+   */
+  async end(reason: EndReason): Promise<void> {
+    if (!this.agent || this.terminal) return this.whenEnded();
+    this.endReason ??= reason;
+    try {
+      await this.agent.kill();
+    } catch (error) {
+      this.options.logger.error(`session ${this.session.id}: ${(error as Error).message}`);
+    }
+    return this.whenEnded();
+  }
+
+  private onLine(stream: AgentStream, line: string): void {
+    const message = parseAgentLine(stream, line);
+    if (message.type !== 'log') {
+      this.emit({ type: message.type, status: this.session.status, data: message.data });
+      return;
+    }
+    if (!this.logBucket.tryTake()) {
+      this.droppedLogLines++;
+      return;
+    }
+    this.reportDroppedLogLines();
+    this.emit({ type: 'log', data: message.data });
+  }
+
+  private reportDroppedLogLines(): void {
+    if (this.droppedLogLines === 0) return;
+    const line = `orchestrator: ${this.droppedLogLines} log line(s) dropped, over the limit of ${this.options.logLinesPerSecond} a second`;
+    this.droppedLogLines = 0;
+    this.emit({ type: 'log', data: { stream: 'stderr', line } });
+  }
+
+  private async finishWhenDone(agent: AgentProcess): Promise<void> {
+    let exit: AgentExit | undefined;
+    try {
+      exit = await agent.finished;
+    } catch (error) {
+      this.options.logger.error(`session ${this.session.id}: ${(error as Error).message}`);
+    }
+    clearTimeout(this.timer);
+    this.reportDroppedLogLines();
+    const outcome = this.outcome(exit);
+    Object.assign(this.session, { status: outcome.status, endedAt: new Date(), exitCode: outcome.exitCode, error: outcome.error });
+    const data = { ...(outcome.exitCode !== undefined && { exit_code: outcome.exitCode }), ...(outcome.error !== undefined && { error: outcome.error }) };
+    this.emit({ type: 'status', status: outcome.status, data }, true);
+  }
+
+  /** An end we caused shows as a death by signal; an agent that exited on its own first keeps its own result. */
+  private outcome(exit: AgentExit | undefined): Outcome {
+    if (this.endReason && (exit === undefined || exit.signal !== null)) {
+      switch (this.endReason) {
+        case 'kill':
+          return { status: 'killed' };
+        case 'timeout':
+          return { status: 'failed', error: `the session exceeded its time limit of ${this.options.timeoutMs} ms and was killed` };
+        case 'shutdown':
+          return { status: 'failed', error: 'the orchestrator shut down while the agent was running' };
+      }
+    }
+    if (exit === undefined) return { status: 'failed', error: 'the agent was lost: its processes could not be confirmed gone' };
+    if (exit.code === 0) return { status: 'completed', exitCode: 0 };
+    if (exit.code !== null) return { status: 'failed', exitCode: exit.code, error: `the agent exited with code ${exit.code}` };
+    return { status: 'failed', error: `the agent was terminated by ${exit.signal}` };
+  }
+
+  private emit(fields: EventFields, last = false): void {
+    if (this.terminal) return;
+    this.terminal = last;
+    const event = {
+      event_id: randomUUID(),
+      session_id: this.session.id,
+      sequence: ++this.lastSequence,
+      timestamp: new Date().toISOString(),
+      ...fields,
+    } as CallbackEvent;
+    this.options.delivery.enqueue(this.session.callback, event, last);
+  }
+}

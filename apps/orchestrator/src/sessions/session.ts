@@ -1,0 +1,44 @@
+import type { SessionStatus, SessionStatusResponse } from '@mosaic/orchestrator-contract';
+
+export interface CallbackTarget {
+  url: string;
+  token: string;
+}
+
+export interface SessionInit {
+  id: string;
+  callback: CallbackTarget;
+}
+
+/** One session's state as the API sees it; what runs it lives in SessionSupervisor. */
+export class Session {
+  readonly id: string;
+  readonly callback: CallbackTarget;
+  /**
+   * Set when the session is registered, the moment it becomes visible, which is also
+   * when its agent has started: creation order, list order and `created_at` then agree.
+   */
+  createdAt = new Date();
+  status: SessionStatus = 'pending';
+  startedAt?: Date;
+  endedAt?: Date;
+  exitCode?: number;
+  error?: string;
+
+  constructor(init: SessionInit) {
+    this.id = init.id;
+    this.callback = init.callback;
+  }
+
+  toStatusResponse(): SessionStatusResponse {
+    return {
+      session_id: this.id,
+      status: this.status,
+      created_at: this.createdAt.toISOString(),
+      ...(this.startedAt && { started_at: this.startedAt.toISOString() }),
+      ...(this.endedAt && { ended_at: this.endedAt.toISOString() }),
+      ...(this.exitCode !== undefined && { exit_code: this.exitCode }),
+      ...(this.error !== undefined && { error: this.error }),
+    };
+  }
+}

@@ -1,0 +1,149 @@
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import type { KillResponse, ListQuery, ListResponse, SessionStatusResponse, SpawnRequest, SpawnResponse } from '@mosaic/orchestrator-contract';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CallbackDelivery } from '../callbacks/callback-delivery';
+import { OrchestratorConfig } from '../config/orchestrator-config';
+import { ApiError } from '../http/api-error';
+import { fingerprintOf, IdempotencyKeyReusedError, IdempotencyStore, type IdempotentResult } from './idempotency-store';
+import { killProcessGroup } from './process-group';
+import { Session } from './session';
+import { InvalidCursorError, SessionRegistry } from './session-registry';
+import { SessionSupervisor } from './session-supervisor';
+
+/** What a client should wait before retrying a spawn refused for capacity or shutdown. */
+const RETRY_AFTER_SECONDS = '5';
+/** The agent finds its task here, through this variable. */
+export const TASK_FILE_NAME = 'task.json';
+export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
+
+@Injectable()
+export class SessionsService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(SessionsService.name);
+  private readonly registry = new SessionRegistry();
+  private readonly idempotency = new IdempotencyStore<SpawnResponse>();
+  /** Supervisors of sessions that are not terminal yet. */
+  private readonly supervisors = new Map<string, SessionSupervisor>();
+  /** Spawns past the capacity check whose agent is still being started. */
+  private starting = 0;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly config: OrchestratorConfig,
+    private readonly delivery: CallbackDelivery,
+  ) {}
+
+  async spawn(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
+    if (idempotencyKey === undefined) return { value: await this.start(request), replayed: false };
+    try {
+      return await this.idempotency.execute(idempotencyKey, fingerprintOf(request), () => this.start(request));
+    } catch (error) {
+      if (error instanceof IdempotencyKeyReusedError) throw new ApiError(422, 'idempotency_key_reused', error.message);
+      throw error;
+    }
+  }
+
+  status(id: string): SessionStatusResponse {
+    return this.find(id).toStatusResponse();
+  }
+
+  /** Answers once the agent's whole process group is gone. */
+  async kill(id: string): Promise<KillResponse> {
+    const session = this.find(id);
+    await this.supervisors.get(id)?.end('kill');
+    return { session_id: session.id, status: session.status };
+  }
+
+  list(query: ListQuery): ListResponse {
+    try {
+      const page = this.registry.list(query);
+      return { sessions: page.sessions.map((session) => session.toStatusResponse()), next_cursor: page.nextCursor };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new ApiError(400, 'bad_request', error.message);
+      throw error;
+    }
+  }
+
+  activeSessions(): number {
+    return this.supervisors.size;
+  }
+
+  /** Last resort when the process exits without a graceful shutdown: no agent may outlive the orchestrator. */
+  killAllAgentsNow(): void {
+    for (const supervisor of this.supervisors.values()) {
+      if (supervisor.pid !== undefined) killProcessGroup(supervisor.pid);
+    }
+  }
+
+  /**
+   * Runs while the HTTP server still answers: spawns are refused from here on, running
+   * agents are killed, and their final status callbacks get until SHUTDOWN_GRACE_MS to go out.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const running = [...this.supervisors.values()];
+    if (running.length > 0) this.logger.log(`shutting down: killing ${running.length} running agent(s)`);
+    const started = Date.now();
+    await Promise.all(running.map((supervisor) => supervisor.end('shutdown')));
+    await this.delivery.drainAndStop(Math.max(0, this.config.shutdownGraceMs - (Date.now() - started)));
+  }
+
+  private find(id: string): Session {
+    const session = this.registry.get(id);
+    if (!session) throw new ApiError(404, 'not_found', `no session with id ${id}`);
+    return session;
+  }
+
+  private async start(request: SpawnRequest): Promise<SpawnResponse> {
+    if (this.shuttingDown) {
+      throw new ApiError(503, 'shutting_down', 'the orchestrator is shutting down', { 'retry-after': RETRY_AFTER_SECONDS });
+    }
+    if (this.supervisors.size + this.starting >= this.config.maxConcurrentSessions) {
+      throw new ApiError(503, 'at_capacity', `at capacity: ${this.config.maxConcurrentSessions} sessions running`, { 'retry-after': RETRY_AFTER_SECONDS });
+    }
+    this.starting++;
+    const session = new Session({ id: randomUUID(), callback: { url: request.callback_url, token: request.callback_token } });
+    const workdir = join(this.config.sessionWorkdirRoot, session.id);
+    try {
+      const taskFile = await this.writeTaskFile(workdir, session.id, request);
+      const supervisor = new SessionSupervisor(session, {
+        command: this.config.agentCommand,
+        cwd: workdir,
+        env: { ...this.config.agentEnv, [TASK_FILE_ENV]: taskFile, MOSAIC_SESSION_ID: session.id },
+        timeoutMs: this.config.sessionTimeoutMs,
+        logLinesPerSecond: this.config.logLinesPerSecond,
+        delivery: this.delivery,
+        logger: this.logger,
+      });
+      await supervisor.start();
+      this.registry.add(session);
+      session.startedAt = session.createdAt;
+      this.supervisors.set(session.id, supervisor);
+      void supervisor.whenEnded().then(() => this.onEnded(session, workdir));
+    } catch (error) {
+      await rm(workdir, { recursive: true, force: true });
+      this.logger.error(`spawn failed: the agent could not be started: ${(error as Error).message}`);
+      throw new ApiError(500, 'internal_error', 'the agent could not be started');
+    } finally {
+      this.starting--;
+    }
+    this.logger.log(`session ${session.id} started (task ${request.task.id})`);
+    // The agent process exists by now, so the answer is always `running`; `pending` is never observable here.
+    return { session_id: session.id, status: 'running', created_at: session.createdAt.toISOString() };
+  }
+
+  private async writeTaskFile(workdir: string, sessionId: string, request: SpawnRequest): Promise<string> {
+    await mkdir(workdir, { recursive: true, mode: 0o700 });
+    const taskFile = join(workdir, TASK_FILE_NAME);
+    // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
+    await writeFile(taskFile, JSON.stringify({ session_id: sessionId, task: request.task, context: request.context }), { mode: 0o600 });
+    return taskFile;
+  }
+
+  private async onEnded(session: Session, workdir: string): Promise<void> {
+    this.supervisors.delete(session.id);
+    this.logger.log(`session ${session.id} ended: ${session.status}${session.error ? ` (${session.error})` : ''}`);
+    await rm(workdir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${workdir}: ${error.message}`));
+  }
+}

@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface StartServiceOptions {
+  /** Shown in messages and in the captured output. */
+  name: string;
+  /** The built entry point, run as `node <entry>`. */
+  entry: string;
+  /** Added to the test process's environment; `undefined` removes a variable. PORT and HOST are set by the helper. */
+  env?: Record<string, string | undefined>;
+  /** A fixed port, e.g. to restart a service where its clients expect it; default a free one. */
+  port?: number;
+  /** Polled until it answers with one of `readyStatuses`; default `/health`. */
+  healthPath?: string;
+  /** Default `[200]`. */
+  readyStatuses?: number[];
+  startTimeoutMs?: number;
+}
+
+export interface ServiceExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ServiceProcess {
+  url: string;
+  port: number;
+  pid: number;
+  /** Resolves when the process has exited. */
+  exited: Promise<ServiceExit>;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs` (default 10 s). Safe to call more than once. */
+  stop(graceMs?: number): Promise<ServiceExit>;
+  kill(signal: NodeJS.Signals): void;
+  /** Everything the process printed so far, stdout and stderr interleaved. */
+  output(): string;
+}
+
+const OUTPUT_LIMIT_CHARS = 512 * 1024;
+
+/** A port that was free a moment ago: the OS picks it for a listener on port 0. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/**
+ * Starts a built service as a real child process on a free port and waits until its
+ * health endpoint answers. Set DEBUG to see its output live; otherwise use
+ * `withServiceOutput` to attach it to a failing test's error.
+ */
+export async function startService(options: StartServiceOptions): Promise<ServiceProcess> {
+  const port = options.port ?? (await freePort());
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries({ NO_COLOR: '1', ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' })) {
+    if (value !== undefined) env[name] = value;
+  }
+  const child = spawn(process.execPath, [options.entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const capture = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT_CHARS);
+    if (process.env.DEBUG) process.stderr.write(`[${options.name}] ${chunk.toString('utf8')}`);
+  };
+  child.stdout.on('data', capture);
+  child.stderr.on('data', capture);
+  const exited = new Promise<ServiceExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${options.name}: could not start ${options.entry}`);
+
+  const url = `http://127.0.0.1:${port}`;
+  const service: ServiceProcess = {
+    url,
+    port,
+    pid,
+    exited,
+    output: () => output,
+    kill: (signal) => {
+      if (!hasExited) child.kill(signal);
+    },
+    stop: async (graceMs = 10_000) => {
+      if (!hasExited) child.kill('SIGTERM');
+      const result = await Promise.race([exited, sleep(graceMs, undefined, { ref: false })]);
+      if (result) return result;
+      child.kill('SIGKILL');
+      return exited;
+    },
+  };
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
+  for (;;) {
+    if (hasExited) throw new Error(`${options.name} exited before it became healthy:\n${output}`);
+    try {
+      const response = await fetch(`${url}${options.healthPath ?? '/health'}`);
+      await response.body?.cancel();
+      if ((options.readyStatuses ?? [200]).includes(response.status)) return service;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      await service.stop(2_000);
+      throw new Error(`${options.name} did not become healthy in time:\n${output}`);
+    }
+    await sleep(50);
+  }
+}
+
+/**
+ * Wraps a test body so that, when it fails, the service's output is appended to the
+ * error: the cause of a failure is usually in the service's log, not in the assertion.
+ */
+export function withServiceOutput(service: () => ServiceProcess | undefined, body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (error) {
+      const current = service();
+      if (current && error instanceof Error) error.message += `\n\n--- output of the service (pid ${current.pid}) ---\n${current.output().slice(-20_000)}`;
+      throw error;
+    }
+  };
+}
