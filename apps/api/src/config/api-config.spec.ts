@@ -32,6 +32,10 @@ describe('ApiConfig.fromEnvironment', () => {
     expect(() => ApiConfig.fromEnvironment({ [name]: value })).toThrow(name);
   });
 
+  it.each(['PORT', 'DATABASE_URL', 'MOSAIC_API_TOKEN'])('treats an empty %s as a wrong value, not as unset', (name) => {
+    expect(() => ApiConfig.fromEnvironment({ [name]: '' })).toThrow(name);
+  });
+
   it('names every bad variable at once', () => {
     expect(() => ApiConfig.fromEnvironment({ PORT: 'x', ORCHESTRATOR_URL: 'y' })).toThrow(/PORT.*ORCHESTRATOR_URL/);
   });

@@ -7,9 +7,16 @@ import { describeIssues } from '@mosaic/orchestrator-contract';
 export const DEVELOPMENT_ORCHESTRATOR_API_KEY = 'dev-orchestrator-key-change-me';
 export const DEVELOPMENT_MOSAIC_API_TOKEN = 'dev-mosaic-token-change-me';
 
-const port = z.coerce.number().int().min(0).max(65535);
-const milliseconds = z.coerce.number().int().min(1);
-const count = z.coerce.number().int().min(1);
+/** A whole number written in decimal; unlike `z.coerce`, '' is not 0. */
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const port = integer(0, 65535);
+const milliseconds = integer(1);
+const count = integer(1);
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
 
@@ -28,7 +35,7 @@ const environmentSchema = z.object({
   ORCHESTRATOR_KILL_TIMEOUT_MS: milliseconds.default(15_000),
   ORCHESTRATOR_LIST_TIMEOUT_MS: milliseconds.default(5_000),
   ORCHESTRATOR_HEALTH_TIMEOUT_MS: milliseconds.default(2_000),
-  ORCHESTRATOR_RETRY_ATTEMPTS: z.coerce.number().int().min(0).max(10).default(3),
+  ORCHESTRATOR_RETRY_ATTEMPTS: integer(0, 10).default(3),
   ORCHESTRATOR_RETRY_INITIAL_DELAY_MS: milliseconds.default(200),
   ORCHESTRATOR_RETRY_MAX_DELAY_MS: milliseconds.default(5_000),
   ORCHESTRATOR_BREAKER_FAILURES: count.default(5),
@@ -111,9 +118,9 @@ export class ApiConfig {
 
   /** Builds the configuration from an environment, or throws naming every bad variable. */
   static fromEnvironment(environment: Environment): ApiConfig {
-    // An empty variable counts as unset: that is how `FOO= cmd` and most .env files say "no value".
-    const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
-    const result = environmentSchema.safeParse(present);
+    // An empty variable is a wrong value, not a missing one: `PORT=` silently
+    // meaning 3000 would hide a broken deployment script.
+    const result = environmentSchema.safeParse(environment);
     if (!result.success) {
       throw new ConfigurationError(`Invalid configuration: ${describeIssues(result.error.issues)}`);
     }
