@@ -90,3 +90,9 @@ export const orchestratorHealthSchema = z.object({
   active_sessions: z.number().int().min(0),
 });
 export type OrchestratorHealth = z.infer<typeof orchestratorHealthSchema>;
+
+/**
+ * The ORCHESTRATOR_API_KEY both services fall back to (with a warning) when it
+ * is unset, so that a newcomer's `pnpm start` works without configuration.
+ */
+export const DEVELOPMENT_ORCHESTRATOR_API_KEY = 'mosaic-orchestrator-development-key';

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { z } from 'zod';
-import { describeIssues } from '@mosaic/orchestrator-contract';
+import { DEVELOPMENT_ORCHESTRATOR_API_KEY, describeIssues } from '@mosaic/orchestrator-contract';
 
 /** A development value for a secret, used (with a warning at start-up) when the variable is unset. */
-export const DEVELOPMENT_ORCHESTRATOR_API_KEY = 'dev-orchestrator-key-change-me';
 export const DEVELOPMENT_MOSAIC_API_TOKEN = 'dev-mosaic-token-change-me';
 
 /** A whole number written in decimal; unlike `z.coerce`, '' is not 0. */

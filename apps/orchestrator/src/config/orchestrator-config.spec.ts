@@ -1,4 +1,5 @@
-import { ConfigError, DEVELOPMENT_API_KEY, loadOrchestratorConfig } from './orchestrator-config';
+import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
+import { ConfigError, loadOrchestratorConfig } from './orchestrator-config';
 
 describe('loadOrchestratorConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
@@ -6,7 +7,7 @@ describe('loadOrchestratorConfig', () => {
     expect(config).toMatchObject({
       port: 3100,
       host: '127.0.0.1',
-      apiKey: DEVELOPMENT_API_KEY,
+      apiKey: DEVELOPMENT_ORCHESTRATOR_API_KEY,
       usesDevelopmentApiKey: true,
       sessionTimeoutMs: 30 * 60 * 1000,
       maxConcurrentSessions: 64,

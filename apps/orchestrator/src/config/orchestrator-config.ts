@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 
 /** The development key every fresh checkout shares; start-up warns when it is in use. */
-export const DEVELOPMENT_API_KEY = 'mosaic-orchestrator-development-key';
 
 /** Variables copied from the orchestrator's environment into every agent's; secrets such as the API key never reach an agent. */
 const AGENT_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'] as const;
@@ -73,7 +73,7 @@ export function loadOrchestratorConfig(env: NodeJS.ProcessEnv = process.env): Or
   return new OrchestratorConfig({
     port: values.PORT,
     host: values.HOST,
-    apiKey: values.ORCHESTRATOR_API_KEY ?? DEVELOPMENT_API_KEY,
+    apiKey: values.ORCHESTRATOR_API_KEY ?? DEVELOPMENT_ORCHESTRATOR_API_KEY,
     usesDevelopmentApiKey: values.ORCHESTRATOR_API_KEY === undefined,
     agentCommand: values.AGENT_COMMAND ?? defaultAgentCommand(),
     agentEnv: agentEnvironment(env),
