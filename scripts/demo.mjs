@@ -1,0 +1,186 @@
+// `pnpm demo` (after `pnpm build`): the whole system on the embedded default
+// database. Starts orchestrator and API, creates two tasks, dispatches both,
+// prints each session's events as they arrive, kills the second mid-run, prints
+// the final sessions and the orchestrator's health, and stops everything.
+// Exits 0 only when every step turned out as described.
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { missingEntries, root, startServiceGroup } from './lib/service-group.mjs';
+
+const OPERATOR_TOKEN = process.env.MOSAIC_API_TOKEN ?? 'demo-operator-token';
+const ORCHESTRATOR_KEY = process.env.ORCHESTRATOR_API_KEY ?? 'demo-orchestrator-key';
+const DEADLINE_MS = 90_000;
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const fail = (message) => {
+  out(`demo: ${message}`);
+  return 1;
+};
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function main() {
+  const [apiPort, orchestratorPort] = [await freePort(), await freePort()];
+  const api = `http://127.0.0.1:${apiPort}`;
+  const services = [
+    { name: 'orchestrator', entry: 'apps/orchestrator/dist/main.js', env: { PORT: String(orchestratorPort), ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY } },
+    {
+      name: 'api',
+      entry: 'apps/api/dist/main.js',
+      env: {
+        PORT: String(apiPort),
+        ORCHESTRATOR_URL: `http://127.0.0.1:${orchestratorPort}`,
+        ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+        MOSAIC_API_TOKEN: OPERATOR_TOKEN,
+      },
+    },
+  ];
+  const missing = missingEntries(services);
+  if (missing.length > 0) return fail(`${missing.join(', ')} missing: run \`pnpm build\` first (\`pnpm demo\` does).`);
+
+  const logDir = path.join(root, '.data');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, 'demo-services.log');
+  const log = createWriteStream(logFile, { flags: 'w' });
+  let died;
+  const group = startServiceGroup(services, {
+    onLine: (name, line) => log.write(`[${name}] ${line}\n`),
+    onUnexpectedExit: (name, how) => (died = `${name} ${how}`),
+  });
+  out(`Starting orchestrator (port ${orchestratorPort}) and API (port ${apiPort}); their logs go to ${path.relative(process.cwd(), logFile)}`);
+  out(`service pids: ${group.pids().join(' ')}`);
+
+  const call = async (method, url, body) => {
+    const response = await fetch(`${api}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(20_000),
+    });
+    const json = await response.json();
+    if (!response.ok) throw new Error(`${method} ${url} answered ${response.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+
+  try {
+    const started = Date.now();
+    for (;;) {
+      if (died) return fail(died);
+      const health = await fetch(`${api}/health`).then((r) => r.status, () => 0);
+      if (health === 200) break;
+      if (Date.now() - started > 60_000) return fail('the services did not become healthy within 60 s');
+      await sleep(200);
+    }
+    out(`Up after ${((Date.now() - started) / 1000).toFixed(1)} s (embedded PostgreSQL unless DATABASE_URL is set).`);
+    out();
+
+    const plans = [
+      { label: 'A', title: 'Summarise the quarterly report', metadata: { sample_agent: { steps: 5, step_ms: 300 } }, expect: 'completed' },
+      { label: 'B', title: 'Refactor the billing module', metadata: { sample_agent: { steps: 40, step_ms: 250 } }, expect: 'killed' },
+    ];
+    const runs = [];
+    for (const plan of plans) {
+      const task = await call('POST', '/tasks', { title: plan.title, metadata: plan.metadata });
+      const { session } = await call('POST', `/tasks/${task.id}/dispatch`, { requested_by: 'demo' });
+      out(`[${plan.label}] task ${task.id.slice(0, 8)} "${plan.title}" dispatched: session ${session.id.slice(0, 8)} ${session.status}`);
+      runs.push({ ...plan, task, sessionId: session.id, seen: 0, session, killRequested: false });
+    }
+    out();
+
+    const deadline = Date.now() + DEADLINE_MS;
+    while (runs.some((run) => !['completed', 'failed', 'killed'].includes(run.session.status))) {
+      if (died) return fail(died);
+      if (Date.now() > deadline) return fail(`sessions still active after ${DEADLINE_MS / 1000} s`);
+      for (const run of runs) {
+        run.session = await call('GET', `/orchestrator/sessions/${run.sessionId}`);
+        for (const event of run.session.events.slice(run.seen)) out(`[${run.label}] ${describe(event)}`);
+        run.seen = run.session.events.length;
+        const progressed = run.session.events.filter((event) => event.type === 'progress').length;
+        if (run.expect === 'killed' && !run.killRequested && progressed >= 3) {
+          run.killRequested = true;
+          out(`[${run.label}] -- killing session ${run.sessionId.slice(0, 8)} mid-run --`);
+          const killed = await call('POST', `/orchestrator/sessions/${run.sessionId}/kill`);
+          out(`[${run.label}] kill answered: ${killed.status}`);
+        }
+      }
+      await sleep(150);
+    }
+    // Late events (the final status callback of a killed session) are listed too.
+    await sleep(300);
+    for (const run of runs) {
+      run.session = await call('GET', `/orchestrator/sessions/${run.sessionId}`);
+      for (const event of run.session.events.slice(run.seen)) out(`[${run.label}] ${describe(event)}`);
+    }
+
+    out();
+    out('Sessions:');
+    printTable(
+      ['', 'session', 'task', 'status', 'events', 'exit', 'error'],
+      runs.map((run) => [
+        run.label,
+        run.sessionId.slice(0, 8),
+        run.title,
+        run.session.status,
+        String(run.session.events.length),
+        run.session.exit_code === null ? '-' : String(run.session.exit_code),
+        run.session.error ?? '-',
+      ]),
+    );
+    out();
+    const health = await fetch(`${api}/health/orchestrator`).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const orchestrator = health.body.info?.orchestrator ?? health.body.error?.orchestrator ?? {};
+    out(`/health/orchestrator: ${health.status} ${orchestrator.status} (latency ${orchestrator.latency_ms} ms, active sessions ${orchestrator.active_sessions}, circuit ${orchestrator.circuit})`);
+
+    const wrong = runs.filter((run) => run.session.status !== run.expect);
+    if (wrong.length > 0) return fail(`unexpected final status: ${wrong.map((run) => `${run.label} ${run.session.status}`).join(', ')}`);
+    if (health.status !== 200) return fail('the orchestrator did not report healthy');
+    return 0;
+  } finally {
+    out();
+    out('Stopping the services...');
+    const clean = await group.stopAll('SIGTERM');
+    log.end();
+    out(clean ? 'Stopped cleanly.' : 'A service did not stop cleanly; see the log.');
+    if (!clean) process.exitCode = 1;
+  }
+}
+
+function describe(event) {
+  const sequence = `#${String(event.sequence).padStart(2)}`;
+  switch (event.type) {
+    case 'status':
+      return `${sequence} status   ${event.status}${event.data?.exit_code === undefined ? '' : ` (exit ${event.data.exit_code})`}`;
+    case 'progress':
+      return `${sequence} progress ${event.data.percent === undefined ? '' : `${String(Math.round(event.data.percent)).padStart(3)}% `}${event.data.message}`;
+    case 'result':
+      return `${sequence} result   ${event.status}${event.data.summary ? `: ${event.data.summary}` : ''}`;
+    default:
+      return `${sequence} log      [${event.data.stream}] ${event.data.line}`;
+  }
+}
+
+function printTable(header, rows) {
+  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => row[column].length)));
+  const line = (cells) => cells.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd();
+  out(line(header));
+  out(line(widths.map((width) => '-'.repeat(width))));
+  for (const row of rows) out(line(row));
+}
+
+main().then(
+  (code) => {
+    process.exitCode ||= code;
+  },
+  (error) => {
+    out(`demo failed: ${error.message}`);
+    process.exitCode = 1;
+  },
+);

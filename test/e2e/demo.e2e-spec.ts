@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { liveProcesses, liveProcessGroup } from '../support/process-table';
+import { freePort } from '../support/service-process';
+
+const ROOT = join(__dirname, '..', '..');
+
+jest.setTimeout(120_000);
+
+/** `pnpm demo` as a newcomer runs it: on the embedded default database, from start to a clean stop. */
+describe('pnpm demo', () => {
+  const dataDir = join(ROOT, '.data', `demo-test-${randomBytes(4).toString('hex')}`);
+
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs two tasks, shows their events live, kills the second, reports, and stops everything', async () => {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      NO_COLOR: '1',
+      EMBEDDED_DATABASE_DIR: dataDir,
+      EMBEDDED_DATABASE_PORT: String(await freePort()),
+    };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+
+    expect({ code, output }).toMatchObject({ code: 0 });
+    expect(output).toMatch(/^\[A\] # 1 status {3}running$/m);
+    expect(output).toMatch(/^\[A\] #\s*\d+ progress\s+\d+% step 1 of 5$/m);
+    expect(output).toMatch(/^\[A\] #\s*\d+ status {3}completed \(exit 0\)$/m);
+    expect(output).toMatch(/^\[B\] -- killing session [0-9a-f]{8} mid-run --$/m);
+    expect(output).toMatch(/^\[B\] #\s*\d+ status {3}killed$/m);
+    expect(output).toMatch(/^A +[0-9a-f]{8} +Summarise the quarterly report +completed +\d+ +0 +-$/m);
+    expect(output).toMatch(/^B +[0-9a-f]{8} +Refactor the billing module +killed +\d+ +- +-$/m);
+    expect(output).toMatch(/^\/health\/orchestrator: 200 up \(latency \d+ ms, active sessions \d+, circuit closed\)$/m);
+    expect(output).toContain('Stopped cleanly.');
+
+    const pids = /^service pids: (\d+) (\d+)$/m.exec(output)!.slice(1).map(Number);
+    for (const pid of pids) expect(liveProcessGroup(pid)).toEqual([]);
+    const usingDataDir = liveProcesses().filter((info) => {
+      try {
+        return readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').includes(dataDir);
+      } catch {
+        return false;
+      }
+    });
+    expect(usingDataDir).toEqual([]);
+  });
+});
