@@ -34,6 +34,13 @@ const config: Config = {
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
       slowTestThreshold: 30,
     },
+    {
+      ...common,
+      // Real processes with injected faults; one file, its scenarios one after another (see test/system/).
+      displayName: 'system',
+      testMatch: ['<rootDir>/test/system/**/*.system-spec.ts'],
+      slowTestThreshold: 300,
+    },
   ],
 };
 

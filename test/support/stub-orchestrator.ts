@@ -9,8 +9,14 @@ export interface StubRequest {
   readonly body: unknown;
 }
 
-/** How the stub answers one request; the default answers like a healthy orchestrator. */
-export type StubResponder = (request: StubRequest) => { status: number; body: unknown; headers?: Record<string, string> } | undefined;
+export interface StubAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** How the stub answers one request (it may take its time); the default answers like a healthy orchestrator. */
+export type StubResponder = (request: StubRequest) => StubAnswer | undefined | Promise<StubAnswer | undefined>;
 
 /**
  * A small real HTTP server speaking the orchestrator's API (contract section 2)
@@ -33,9 +39,10 @@ export class StubOrchestrator {
         body: text === '' ? undefined : JSON.parse(text),
       };
       this.requests.push(recorded);
-      const answer = this.respond(recorded) ?? defaultAnswer(recorded);
-      response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      response.end(JSON.stringify(answer.body));
+      void Promise.resolve(this.respond(recorded)).then((answer = defaultAnswer(recorded)) => {
+        response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        response.end(JSON.stringify(answer.body));
+      });
     });
   });
   url = '';
@@ -59,7 +66,7 @@ export class StubOrchestrator {
   }
 }
 
-function defaultAnswer(request: StubRequest): ReturnType<StubResponder> & object {
+function defaultAnswer(request: StubRequest): StubAnswer {
   const now = new Date().toISOString();
   if (request.path === '/health') return { status: 200, body: { status: 'ok', version: 'stub', active_sessions: 0 } };
   if (request.path === '/orchestrator/sessions/spawn') {

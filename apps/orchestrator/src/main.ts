@@ -1,17 +1,23 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
 import { ConfigError, loadOrchestratorConfig, type OrchestratorConfig } from './config/orchestrator-config';
+import { setupOpenApi } from './openapi/openapi';
+import { installRequestContext, requestIdFor } from './observability/request-context';
 import { SessionsService } from './sessions/sessions.service';
 
 /** Time allowed on top of SHUTDOWN_GRACE_MS for the server itself to close before the process exits regardless. */
 const SHUTDOWN_MARGIN_MS = 5_000;
 
+// JSON lines from the first one: until the application's pino logger takes
+// over, Nest's own logger writes them.
+Logger.overrideLogger(new ConsoleLogger({ json: true, colors: false }));
 const logger = new Logger('Orchestrator');
 
 function loadConfig(): OrchestratorConfig {
@@ -26,11 +32,13 @@ function loadConfig(): OrchestratorConfig {
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.register(config),
-    new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes }),
-  );
+  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor });
+  // Before Nest registers its middleware (the request logger among them), so that the request's trace is known when it logs.
+  installRequestContext(adapter.getInstance());
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, { bufferLogs: true });
+  app.useLogger(app.get(PinoLogger));
   installApiKeyHook(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
+  setupOpenApi(app, config.version);
   if (config.usesDevelopmentApiKey) {
     logger.warn('ORCHESTRATOR_API_KEY is not set: using the public development key. Set it to a secret before exposing this service.');
   }

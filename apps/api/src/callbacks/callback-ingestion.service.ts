@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orchestrator-contract';
+import { bearerToken } from '../auth/bearer-token';
 import { AppError } from '../http/app-error';
 import type { StatusReport } from '../orchestrator-gateway/session';
-import { invalidCallbackToken } from './callback-token.guard';
-import { type CallbackTarget, type IncomingSessionEvent, SessionEventRepository } from './session-event.repository';
+import { CallbackTokenService, hashToken } from './callback-token.service';
+import { type CallbackCredentials, type IncomingSessionEvent, SessionEventRepository } from './session-event.repository';
 
 /** The `202` body: the event is safe with the API; `duplicate` says it had been stored before. */
 export interface CallbackAck {
@@ -11,32 +12,50 @@ export interface CallbackAck {
   readonly duplicate: boolean;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * Takes in the orchestrator's callback events. Each is stored once, whatever
  * the number of redeliveries; status-bearing events move the session (and its
  * task) only forward, so events may arrive in any order and late ones after a
  * terminal status are kept without changing it.
+ *
+ * Only the token issued for the session in the path, still valid, gets a
+ * callback in. Every refusal is the same 401, whatever the reason, so it tells
+ * nobody whether the session exists or which check failed; and a caller
+ * without a valid token learns nothing about its body either. The token is
+ * checked in the statement that stores the event, so a callback costs one
+ * round trip to the database.
  */
 @Injectable()
 export class CallbackIngestionService {
-  constructor(private readonly events: SessionEventRepository) {}
+  constructor(
+    private readonly events: SessionEventRepository,
+    private readonly tokens: CallbackTokenService,
+  ) {}
 
-  async ingest(target: CallbackTarget, body: unknown): Promise<CallbackAck> {
+  async ingest(sessionId: string, authorization: string | string[] | undefined, body: unknown): Promise<CallbackAck> {
+    const token = bearerToken(authorization);
+    if (token === undefined || !UUID.test(sessionId)) throw invalidCallbackToken();
+    const credentials: CallbackCredentials = { sessionId: sessionId.toLowerCase(), tokenHash: hashToken(token) };
+    const now = new Date();
+    const validity = this.tokens.validityAt(now);
+
     const parsed = validate(callbackEventSchema, body);
-    if (!parsed.ok) throw new AppError('bad_request', parsed.message);
-    const event = parsed.value;
-    if (target.orchestratorSessionId !== null && target.orchestratorSessionId !== event.session_id) {
-      throw foreignSession();
+    if (!parsed.ok) {
+      if (!(await this.events.authenticates(credentials, validity))) throw invalidCallbackToken();
+      throw new AppError('bad_request', parsed.message);
     }
-    const outcome = await this.events.record(target.sessionId, incomingEvent(event), statusReportOf(event, new Date()));
+    const event = parsed.value;
+    const outcome = await this.events.record(credentials, validity, incomingEvent(event), statusReportOf(event, now));
     switch (outcome) {
       case 'stored':
         return { accepted: true, duplicate: false };
       case 'duplicate':
         return { accepted: true, duplicate: true };
       case 'foreign':
-        throw foreignSession();
-      case 'gone':
+        throw new AppError('bad_request', 'session_id: does not name the orchestrator session this callback URL belongs to');
+      case 'unauthorized':
         throw invalidCallbackToken();
     }
   }
@@ -71,6 +90,7 @@ function incomingEvent(event: CallbackEvent): IncomingSessionEvent {
   };
 }
 
-function foreignSession(): AppError {
-  return new AppError('bad_request', 'session_id: does not name the orchestrator session this callback URL belongs to');
+/** The one answer to every callback that cannot be attributed to a live session and its token. */
+export function invalidCallbackToken(): AppError {
+  return new AppError('unauthorized', 'invalid callback token');
 }

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { isTerminalStatus, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import { createHash, randomBytes } from 'node:crypto';
 import { ApiConfig } from '../config/api-config';
 
 /** What the API keeps of a callback token: never the token itself. */
@@ -14,12 +13,14 @@ export interface IssuedCallbackToken extends StoredCallbackToken {
   readonly token: string;
 }
 
-/** The state of the session a token was issued for, as far as the token's validity goes. */
-export interface TokenHolder {
-  readonly status: TrackedSessionStatus;
-  readonly endedAt: Date | null;
-  readonly callbackTokenHash: string;
-  readonly callbackTokenExpiresAt: Date;
+/**
+ * What a stored token must satisfy to be accepted at one moment: expire after
+ * `expiresAfter`, and belong to a session that is not terminal or ended after
+ * `endedAfter`. The database checks it in the statement that uses the token.
+ */
+export interface TokenValidity {
+  readonly expiresAfter: Date;
+  readonly endedAfter: Date;
 }
 
 const TOKEN_PREFIX = 'mcb_';
@@ -40,15 +41,9 @@ export class CallbackTokenService {
     return { token, hash: hashToken(token), expiresAt: new Date(now.getTime() + this.config.callbackToken.ttlMs) };
   }
 
-  /** Whether `token` may report for the session `holder` describes, at `now`. Constant-time in the token. */
-  accepts(holder: TokenHolder, token: string, now: Date = new Date()): boolean {
-    const matches = timingSafeEqual(Buffer.from(hashToken(token), 'hex'), Buffer.from(holder.callbackTokenHash, 'hex'));
-    if (!matches) return false;
-    if (now.getTime() >= holder.callbackTokenExpiresAt.getTime()) return false;
-    if (isTerminalStatus(holder.status) && holder.endedAt !== null) {
-      return now.getTime() < holder.endedAt.getTime() + this.config.callbackToken.terminalGraceMs;
-    }
-    return true;
+  /** The validity a token needs at `now`: unexpired, and revoked once its session has been terminal for the grace period. */
+  validityAt(now: Date = new Date()): TokenValidity {
+    return { expiresAfter: now, endedAfter: new Date(now.getTime() - this.config.callbackToken.terminalGraceMs) };
   }
 }
 

@@ -1,17 +1,42 @@
-import { Body, Controller, HttpCode, HttpStatus, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpStatus, Param, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { wireSchemaRef } from '@mosaic/orchestrator-contract';
+import { ApiErrorResponses } from '../openapi/error-responses';
+import { SECURITY_SCHEMES } from '../openapi/openapi';
+import { CallbackAckSchema } from '../openapi/response-schemas';
 import { type CallbackAck, CallbackIngestionService } from './callback-ingestion.service';
-import { CallbackSession, CallbackTokenGuard } from './callback-token.guard';
-import type { CallbackTarget } from './session-event.repository';
 
-/** The orchestrator's callbacks (contract section 3). `:sessionId` is the API's session id. */
+/**
+ * The orchestrator's callbacks (contract section 3). `:sessionId` is the API's
+ * session id. Authentication is the ingestion's, not a guard's: it checks the
+ * token in the same statement that stores the event.
+ */
+@ApiTags('callbacks')
 @Controller('orchestrator/callbacks')
 export class CallbackController {
   constructor(private readonly ingestion: CallbackIngestionService) {}
 
   @Post(':sessionId')
   @HttpCode(HttpStatus.ACCEPTED)
-  @UseGuards(CallbackTokenGuard)
-  receive(@CallbackSession() session: CallbackTarget, @Body() body: unknown): Promise<CallbackAck> {
-    return this.ingestion.ingest(session, body);
+  @ApiBearerAuth(SECURITY_SCHEMES.callback)
+  @ApiOperation({
+    summary: 'Receive one callback event from the orchestrator',
+    description: 'Each `event_id` is stored once; a duplicate, or an event after a terminal status, is accepted and changes nothing.',
+  })
+  @ApiParam({ name: 'sessionId', description: "the API's session id, as in the spawn request's `callback_url`", format: 'uuid' })
+  @ApiBody({ schema: wireSchemaRef('CallbackEvent') })
+  @ApiAcceptedResponse({ type: CallbackAckSchema, description: 'the event is stored (or had been)' })
+  @ApiErrorResponses({
+    400: { when: 'invalid event; the message names the field', code: 'bad_request' },
+    401: { when: 'missing, malformed, expired or revoked token, or one issued for another session (never says which)', code: 'unauthorized' },
+    413: { when: 'body over 64 KiB', code: 'payload_too_large' },
+  })
+  receive(
+    @Param('sessionId') sessionId: string,
+    @Req() request: FastifyRequest,
+    @Body() body: unknown,
+  ): Promise<CallbackAck> {
+    return this.ingestion.ingest(sessionId, request.headers.authorization, body);
   }
 }

@@ -1,16 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import type { CallbackEventType, SessionStatus, TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import { type CallbackEventType, type SessionStatus, TERMINAL_STATUSES, type TrackedSessionStatus, isTerminalStatus } from '@mosaic/orchestrator-contract';
 import { PrismaService } from '../database/prisma.service';
-import type { Prisma } from '../database/generated/prisma/client';
-import { applyStatusIn } from '../orchestrator-gateway/session.repository';
+import { Prisma } from '../database/generated/prisma/client';
+import { statusesThatMayMoveTo } from '../orchestrator-gateway/session-status.machine';
 import type { StatusReport } from '../orchestrator-gateway/session';
-import type { TokenHolder } from './callback-token.service';
+import { logSessionStatusChange } from '../orchestrator-gateway/session-status-log';
+import type { TokenValidity } from './callback-token.service';
 import { presentSessionEvent, type SessionEventResponse } from './session-event.presenter';
 
-/** What the callback endpoint needs to know of a session before it reads the body. */
-export interface CallbackTarget extends TokenHolder {
+/** What a callback presents: the session in its path and the hash of its bearer token. */
+export interface CallbackCredentials {
   readonly sessionId: string;
-  readonly orchestratorSessionId: string | null;
+  readonly tokenHash: string;
 }
 
 /** A callback event as the orchestrator sent it, ready to be stored. */
@@ -29,60 +30,55 @@ export interface IncomingSessionEvent {
  * - `duplicate`: an event with this id was stored before, nothing changed;
  * - `foreign`: the event names an orchestrator session other than this
  *   session's (or one another session already has), nothing stored;
- * - `gone`: the session no longer exists.
+ * - `unauthorized`: no such session, or the token is not (or no longer) its
+ *   token; nothing stored.
  */
-export type EventOutcome = 'stored' | 'duplicate' | 'foreign' | 'gone';
+export type EventOutcome = 'stored' | 'duplicate' | 'foreign' | 'unauthorized';
 
 interface RecordedRow {
   found: number;
   owned: number;
   inserted: number;
+  /** The session's status before this event moved it; null when it did not. */
+  moved_from: TrackedSessionStatus | null;
+  task_id: string | null;
 }
 
 /**
- * The callback endpoint's storage: one read to authenticate, then one statement
- * (or, when the event carries a status, one transaction) to ingest.
+ * The callback endpoint's storage. A callback costs one statement, whatever
+ * its type: authenticating it, storing the event and applying its status are
+ * one round trip to the database, because round trips, not CPU, bound how many
+ * callbacks per second the API takes in (see docs/performance.md).
  */
 @Injectable()
 export class SessionEventRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  async findCallbackTarget(sessionId: string): Promise<CallbackTarget | undefined> {
-    const row = await this.prisma.orchestratorSession.findUnique({
-      where: { id: sessionId },
-      select: {
-        id: true,
-        orchestratorSessionId: true,
-        status: true,
-        endedAt: true,
-        callbackTokenHash: true,
-        callbackTokenExpiresAt: true,
-      },
-    });
-    if (row === null) return undefined;
-    return {
-      sessionId: row.id,
-      orchestratorSessionId: row.orchestratorSessionId,
-      status: row.status satisfies TrackedSessionStatus,
-      endedAt: row.endedAt,
-      callbackTokenHash: row.callbackTokenHash,
-      callbackTokenExpiresAt: row.callbackTokenExpiresAt,
-    };
+  /** Whether `credentials` hold the session's token, valid by `validity`. Only for callbacks refused anyway. */
+  async authenticates(credentials: CallbackCredentials, validity: TokenValidity): Promise<boolean> {
+    const rows = await this.prisma.$queryRaw<unknown[]>`
+      SELECT 1 FROM orchestrator_sessions WHERE ${acceptsToken(credentials, validity)}`;
+    return rows.length > 0;
   }
 
   /**
-   * Stores `event` once per (session, event id) and, if it was new, advances
-   * the session's sequence and applies `report` through the state machine.
-   * Without a report a single statement suffices; with one, both happen in one
-   * transaction so a stored status event is never left unapplied.
+   * Stores `event` once per (session, event id) if `credentials` hold the
+   * session's valid token and, if it was new, advances the session's sequence
+   * and applies `report` through the state machine, in one statement (so a
+   * stored status event is never left unapplied).
    */
-  async record(sessionId: string, event: IncomingSessionEvent, report: StatusReport | undefined): Promise<EventOutcome> {
-    if (report === undefined) return outcomeOf(await insertEventIn(this.prisma, sessionId, event));
-    return this.prisma.$transaction(async (tx) => {
-      const outcome = outcomeOf(await insertEventIn(tx, sessionId, event));
-      if (outcome === 'stored') await applyStatusIn(tx, sessionId, report);
-      return outcome;
-    });
+  async record(
+    credentials: CallbackCredentials,
+    validity: TokenValidity,
+    event: IncomingSessionEvent,
+    report: StatusReport | undefined,
+  ): Promise<EventOutcome> {
+    const rows = await this.prisma.$queryRaw<RecordedRow[]>(recordStatement(credentials, validity, event, report));
+    const moved = rows[0];
+    if (report !== undefined && moved?.moved_from && moved.task_id) {
+      logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.task_id, from: moved.moved_from, to: report.status, error: report.error });
+    }
+    return outcomeOf(rows);
   }
 
   /** The session's events in `sequence` order, then in the order they arrived, in their wire shape. */
@@ -96,22 +92,50 @@ export class SessionEventRepository {
 }
 
 /**
- * One statement: lock the session row, insert the event unless its id is
- * already stored (the unique index decides, so concurrent redeliveries cannot
- * both get in), and only for a new event advance `last_sequence` and record the
- * orchestrator's session id if the spawn answer never arrived. The row lock
- * makes the orchestrator-id check and the update see the same row version.
+ * The token rule of CallbackTokenService, applied by the database: the hash
+ * matches, the token has not expired, and the session has not been terminal
+ * for longer than the grace period. Comparing hashes need not be constant-time:
+ * how much of a SHA-256 digest matches tells nothing about the token.
  */
-function insertEventIn(db: Prisma.TransactionClient, sessionId: string, event: IncomingSessionEvent): Promise<RecordedRow[]> {
-  return db.$queryRaw<RecordedRow[]>`
+function acceptsToken(credentials: CallbackCredentials, validity: TokenValidity): Prisma.Sql {
+  return Prisma.sql`id = ${credentials.sessionId}::uuid
+    AND callback_token_hash = ${credentials.tokenHash}
+    AND callback_token_expires_at > ${validity.expiresAfter.toISOString()}::timestamptz
+    AND (ended_at IS NULL OR status <> ALL(${[...TERMINAL_STATUSES]}::text[]::session_status[])
+         OR ended_at > ${validity.endedAfter.toISOString()}::timestamptz)`;
+}
+
+/**
+ * Locks the session row if the token is valid for it, inserts the event
+ * unless its id is already stored (the unique index decides, so concurrent
+ * redeliveries cannot both get in), and only for a new event advances
+ * `last_sequence`, records the orchestrator's session id if the spawn answer
+ * never arrived, and applies the report as `applyStatusIn` would: only to a
+ * session in a status it may move from, with the task following. The row lock
+ * makes the checks and the update see the same row version; the session is
+ * updated once, as a statement may change a row only once.
+ */
+function recordStatement(
+  credentials: CallbackCredentials,
+  validity: TokenValidity,
+  event: IncomingSessionEvent,
+  report: StatusReport | undefined,
+): Prisma.Sql {
+  const movesFrom = report === undefined ? [] : statusesThatMayMoveTo(report.status);
+  const status = report?.status ?? null;
+  const at = report?.at.toISOString() ?? null;
+  const terminal = report !== undefined && isTerminalStatus(report.status);
+  return Prisma.sql`
     WITH target AS (
-      SELECT id, orchestrator_session_id FROM orchestrator_sessions WHERE id = ${sessionId}::uuid FOR UPDATE
+      SELECT id, task_id, status, orchestrator_session_id FROM orchestrator_sessions
+       WHERE ${acceptsToken(credentials, validity)}
+         FOR UPDATE
     ), owned AS (
-      SELECT id FROM target
+      SELECT id, task_id, status FROM target
        WHERE orchestrator_session_id = ${event.orchestratorSessionId}
           OR (orchestrator_session_id IS NULL AND NOT EXISTS (
                 SELECT 1 FROM orchestrator_sessions
-                 WHERE orchestrator_session_id = ${event.orchestratorSessionId} AND id <> ${sessionId}::uuid))
+                 WHERE orchestrator_session_id = ${event.orchestratorSessionId} AND id <> ${credentials.sessionId}::uuid))
     ), inserted AS (
       INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
       SELECT id, ${event.eventId}, ${event.sequence}::int, ${event.type}::session_event_type,
@@ -119,24 +143,39 @@ function insertEventIn(db: Prisma.TransactionClient, sessionId: string, event: I
         FROM owned
       ON CONFLICT (session_id, event_id) DO NOTHING
       RETURNING session_id
+    ), applied AS (
+      SELECT owned.id, owned.task_id, owned.status, owned.status = ANY(${movesFrom}::text[]::session_status[]) AS moves
+        FROM owned JOIN inserted ON inserted.session_id = owned.id
     ), advanced AS (
       UPDATE orchestrator_sessions AS s
          SET last_sequence = GREATEST(s.last_sequence, ${event.sequence}::int),
              last_event_at = now(),
              orchestrator_session_id = COALESCE(s.orchestrator_session_id, ${event.orchestratorSessionId}),
+             status = CASE WHEN applied.moves THEN ${status}::session_status ELSE s.status END,
+             started_at = CASE WHEN applied.moves AND ${status === 'running'} THEN ${at}::timestamptz ELSE s.started_at END,
+             ended_at = CASE WHEN applied.moves AND ${terminal} THEN ${at}::timestamptz ELSE s.ended_at END,
+             active_task_id = CASE WHEN applied.moves AND ${terminal} THEN NULL ELSE s.active_task_id END,
+             error = CASE WHEN applied.moves AND ${report?.error ?? null}::text IS NOT NULL THEN ${report?.error ?? null}::text ELSE s.error END,
+             exit_code = CASE WHEN applied.moves AND ${report?.exitCode ?? null}::int IS NOT NULL THEN ${report?.exitCode ?? null}::int ELSE s.exit_code END,
              updated_at = now()
-        FROM inserted
-       WHERE s.id = inserted.session_id
+        FROM applied
+       WHERE s.id = applied.id
       RETURNING s.id
+    ), task_moved AS (
+      UPDATE tasks AS t SET status = ${status}::text::task_status, updated_at = now()
+        FROM applied
+       WHERE t.id = applied.task_id AND applied.moves
     )
     SELECT (SELECT count(*) FROM target)::int AS found,
            (SELECT count(*) FROM owned)::int AS owned,
-           (SELECT count(*) FROM advanced)::int AS inserted`;
+           (SELECT count(*) FROM advanced)::int AS inserted,
+           (SELECT status FROM applied WHERE moves) AS moved_from,
+           (SELECT task_id FROM applied WHERE moves) AS task_id`;
 }
 
 function outcomeOf(rows: RecordedRow[]): EventOutcome {
   const row = rows[0];
-  if (row === undefined || row.found === 0) return 'gone';
+  if (row === undefined || row.found === 0) return 'unauthorized';
   if (row.owned === 0) return 'foreign';
   return row.inserted === 0 ? 'duplicate' : 'stored';
 }

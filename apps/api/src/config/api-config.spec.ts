@@ -18,6 +18,15 @@ describe('ApiConfig.fromEnvironment', () => {
     expect(config.callbackUrl('a b')).toBe('http://127.0.0.1:4000/orchestrator/callbacks/a%20b');
   });
 
+  it('derives how long a dispatch can keep trying one spawn', () => {
+    const config = ApiConfig.fromEnvironment({
+      ORCHESTRATOR_RETRY_ATTEMPTS: '2',
+      ORCHESTRATOR_SPAWN_TIMEOUT_MS: '1000',
+      ORCHESTRATOR_RETRY_MAX_DELAY_MS: '300',
+    });
+    expect(config.orchestrator.spawnDeadlineMs).toBe(3 * 1000 + 2 * 300);
+  });
+
   it('accepts 0 as a number, not as missing', () => {
     expect(ApiConfig.fromEnvironment({ ORCHESTRATOR_RETRY_ATTEMPTS: '0' }).orchestrator.retry.attempts).toBe(0);
   });

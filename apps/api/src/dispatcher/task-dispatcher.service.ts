@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { isTerminalStatus } from '@mosaic/orchestrator-contract';
 import { CallbackTokenService } from '../callbacks/callback-token.service';
 import { ApiConfig } from '../config/api-config';
 import { AppError } from '../http/app-error';
@@ -58,8 +59,9 @@ export class TaskDispatcherService {
         status: answer.status,
         at: new Date(answer.created_at),
       });
-      // An operator killed the session while the spawn was in flight: the agent must not outlive that.
-      if (spawned.status === 'killed') await this.client.kill(answer.session_id);
+      // The session ended while the spawn was in flight (an operator's kill, or reconciliation giving up on a
+      // spawn that took too long to confirm): the agent must not outlive it.
+      if (isTerminalStatus(spawned.status)) await this.client.kill(answer.session_id);
       return spawned;
     } catch (error) {
       if (error instanceof OrchestratorError || error instanceof AppError) {

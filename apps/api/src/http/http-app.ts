@@ -1,10 +1,13 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
 import { LIMITS } from '@mosaic/orchestrator-contract';
 import { AppModule } from '../app.module';
 import { ApiConfig } from '../config/api-config';
+import { installRequestContext, requestIdFor } from '../observability/request-context';
 import { ErrorFilter } from './error.filter';
 import { createValidationPipe } from './validation';
+import { setupOpenApi } from '../openapi/openapi';
 
 const CALLBACK_ROUTE_PREFIX = '/orchestrator/callbacks/';
 
@@ -13,18 +16,27 @@ const CALLBACK_ROUTE_PREFIX = '/orchestrator/callbacks/';
  * what the tests exercise is what production serves.
  */
 export async function createHttpApp(config: ApiConfig, options: { logger?: false } = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, trustProxy: false });
+  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, trustProxy: false, genReqId: requestIdFor });
   const fastify = adapter.getInstance();
   // Callbacks are small and come in volume: they get the contract's tighter limit.
   fastify.addHook('onRoute', (route) => {
     if (route.url.startsWith(CALLBACK_ROUTE_PREFIX)) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
   });
 
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: options.logger,
-  });
+  // Before Nest registers its middleware (the request logger among them), so that the request's trace is known when it logs.
+  installRequestContext(fastify);
+
+  // `logger: false` (tests) silences the request log as well as Nest's own.
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(options.logger === false ? config.withLogLevel('silent') : config),
+    adapter,
+    { bufferLogs: true },
+  );
+  app.useLogger(app.get(Logger));
+  // Nest flushes the buffer by itself only in listen(); tests that only init() would never see what it held.
+  app.flushLogs();
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
+  setupOpenApi(app);
   return app;
 }

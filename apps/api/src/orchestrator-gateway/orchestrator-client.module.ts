@@ -1,5 +1,6 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
+import { MetricsModule } from '../metrics/metrics.module';
 import { OrchestratorClient } from './orchestrator.client';
 import { TaskContextSerializer } from './task-context.serializer';
 
@@ -9,7 +10,7 @@ import { TaskContextSerializer } from './task-context.serializer';
  */
 @Module({
   // Its own axios instance: nothing registered on the shared default (interceptors, defaults) reaches these calls.
-  imports: [HttpModule.register({})],
+  imports: [HttpModule.register({}), MetricsModule],
   providers: [OrchestratorClient, TaskContextSerializer],
   exports: [OrchestratorClient, TaskContextSerializer],
 })

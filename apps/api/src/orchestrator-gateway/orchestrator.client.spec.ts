@@ -4,6 +4,7 @@ import axios from 'axios';
 import nock from 'nock';
 import type { SessionStatusResponse, SpawnRequest } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
+import { ApiMetrics } from '../metrics/api-metrics';
 import { MALFORMED_ANSWER_CODE, OrchestratorClient, retryAfterMs } from './orchestrator.client';
 import { OrchestratorError } from './orchestrator.errors';
 
@@ -37,7 +38,7 @@ function configWith(overrides: Record<string, string> = {}): ApiConfig {
 }
 
 function clientWith(overrides: Record<string, string> = {}): OrchestratorClient {
-  return new OrchestratorClient(new HttpService(axios.create()), configWith(overrides));
+  return new OrchestratorClient(new HttpService(axios.create()), configWith(overrides), new ApiMetrics());
 }
 
 /** An interceptor scope that only matches requests carrying the API key. */

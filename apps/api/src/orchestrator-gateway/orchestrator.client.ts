@@ -37,6 +37,8 @@ import {
   type SpawnResponse,
 } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
+import { ApiMetrics, type OrchestratorOperation } from '../metrics/api-metrics';
+import { startOutboundCall } from '../observability/request-context';
 import { OrchestratorError } from './orchestrator.errors';
 
 export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';
@@ -63,6 +65,7 @@ const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT']);
 
 interface Operation<T> {
+  readonly name: OrchestratorOperation;
   readonly method: 'GET' | 'POST';
   readonly path: string;
   readonly timeoutMs: number;
@@ -117,6 +120,7 @@ export class OrchestratorClient {
   constructor(
     private readonly http: HttpService,
     private readonly config: ApiConfig,
+    private readonly metrics: ApiMetrics,
   ) {
     const { breaker, retry: retrySettings } = config.orchestrator;
     this.breaker = circuitBreaker(
@@ -142,6 +146,7 @@ export class OrchestratorClient {
 
   spawn(body: SpawnRequest, idempotencyKey: string): Promise<SpawnResponse> {
     return this.callWithRetry({
+      name: 'spawn',
       method: 'POST',
       path: '/orchestrator/sessions/spawn',
       timeoutMs: this.config.orchestrator.timeoutsMs.spawn,
@@ -153,6 +158,7 @@ export class OrchestratorClient {
 
   async getStatus(orchestratorSessionId: string): Promise<SessionStatusResponse> {
     return this.callWithRetry({
+      name: 'status',
       method: 'GET',
       path: sessionPath(orchestratorSessionId, 'status'),
       timeoutMs: this.config.orchestrator.timeoutsMs.status,
@@ -163,6 +169,7 @@ export class OrchestratorClient {
 
   async kill(orchestratorSessionId: string): Promise<KillResponse> {
     return this.callWithRetry({
+      name: 'kill',
       method: 'POST',
       path: sessionPath(orchestratorSessionId, 'kill'),
       timeoutMs: this.config.orchestrator.timeoutsMs.kill,
@@ -177,6 +184,7 @@ export class OrchestratorClient {
     if (query.limit !== undefined) params.set('limit', String(query.limit));
     if (query.cursor !== undefined) params.set('cursor', query.cursor);
     return this.callWithRetry({
+      name: 'list',
       method: 'GET',
       path: '/orchestrator/sessions',
       timeoutMs: this.config.orchestrator.timeoutsMs.list,
@@ -209,21 +217,28 @@ export class OrchestratorClient {
    */
   async health(): Promise<{ health: OrchestratorHealth; latencyMs: number }> {
     const operation: Operation<OrchestratorHealth> = {
+      name: 'health',
       method: 'GET',
       path: '/health',
       timeoutMs: this.config.orchestrator.timeoutsMs.health,
       schema: orchestratorHealthSchema,
     };
-    const started = performance.now();
-    try {
-      const health = settle(await this.breaker.execute(() => this.attempt(operation)));
-      return { health, latencyMs: Math.round(performance.now() - started) };
-    } catch (error) {
-      throw this.toOrchestratorError(error, operation, 1);
-    }
+    return this.metrics.timeOrchestratorCall('health', async () => {
+      const started = performance.now();
+      try {
+        const health = settle(await this.breaker.execute(() => this.attempt(operation)));
+        return { health, latencyMs: Math.round(performance.now() - started) };
+      } catch (error) {
+        throw this.toOrchestratorError(error, operation, 1);
+      }
+    });
   }
 
-  private async callWithRetry<T>(operation: Operation<T>): Promise<T> {
+  private callWithRetry<T>(operation: Operation<T>): Promise<T> {
+    return this.metrics.timeOrchestratorCall(operation.name, () => this.retried(operation));
+  }
+
+  private async retried<T>(operation: Operation<T>): Promise<T> {
     let attempts = 0;
     try {
       return await this.retry.execute(async () => {
@@ -238,6 +253,8 @@ export class OrchestratorClient {
   private async attempt<T>(operation: Operation<T>): Promise<Answer<T>> {
     const { method, path, timeoutMs } = operation;
     const signal = AbortSignal.timeout(timeoutMs);
+    // Every attempt is a span of its own, carrying the request id of what caused it.
+    const call = startOutboundCall(`${method} ${operation.sessionId === undefined ? path : path.replace(encodeURIComponent(operation.sessionId), ':id')}`);
     let response: AxiosResponse<unknown>;
     try {
       response = await firstValueFrom(
@@ -247,7 +264,7 @@ export class OrchestratorClient {
           url: path,
           params: operation.params,
           data: operation.body,
-          headers: { authorization: `Bearer ${this.config.orchestrator.apiKey}`, ...operation.headers },
+          headers: { ...call.headers, authorization: `Bearer ${this.config.orchestrator.apiKey}`, ...operation.headers },
           timeout: timeoutMs,
           // Axios's own timeout only watches for an idle socket; the signal bounds the whole exchange.
           signal,
@@ -257,8 +274,10 @@ export class OrchestratorClient {
         }),
       );
     } catch (error) {
+      call.end();
       throw this.missingAnswer(error, operation, signal);
     }
+    call.end(response.status);
     return this.readAnswer(response, operation);
   }
 

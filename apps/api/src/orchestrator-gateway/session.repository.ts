@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { isTerminalStatus, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import { TRACKED_SESSION_STATUSES, isTerminalStatus, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import { PrismaService } from '../database/prisma.service';
 import { Prisma } from '../database/generated/prisma/client';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
 import { AppError } from '../http/app-error';
 import { decodeCursor, encodeCursor } from './keyset-cursor';
 import { ACTIVE_STATUSES, statusesThatMayMoveTo } from './session-status.machine';
+import { logSessionStatusChange } from './session-status-log';
 import type { SessionPage, StatusReport, TrackedSession } from './session';
 
 export interface NewSession {
@@ -49,6 +50,7 @@ export class OrchestratorSessionRepository {
           },
         });
         await tx.task.update({ where: { id: session.taskId }, data: { status: 'spawning' } });
+        logSessionStatusChange({ sessionId: row.id, taskId: row.taskId, to: row.status });
         return toSession(row);
       });
     } catch (error) {
@@ -84,6 +86,14 @@ export class OrchestratorSessionRepository {
     return row ? toSession(row) : undefined;
   }
 
+  /** How many sessions have each status, in one grouped query (the metrics scrape calls it). */
+  async countByStatus(): Promise<Record<TrackedSessionStatus, number>> {
+    const groups = await this.prisma.orchestratorSession.groupBy({ by: ['status'], _count: { _all: true } });
+    const counts = Object.fromEntries(TRACKED_SESSION_STATUSES.map((status) => [status, 0])) as Record<TrackedSessionStatus, number>;
+    for (const group of groups) counts[group.status] = group._count._all;
+    return counts;
+  }
+
   async findByOrchestratorId(orchestratorSessionId: string): Promise<TrackedSession | undefined> {
     const row = await this.prisma.orchestratorSession.findUnique({ where: { orchestratorSessionId } });
     return row ? toSession(row) : undefined;
@@ -103,9 +113,14 @@ export class OrchestratorSessionRepository {
     const rows = await this.prisma.orchestratorSession.findMany({
       where: {
         ...(query.status === undefined ? {} : { status: query.status }),
+        // The redundant `lte` bounds the index scan at the cursor; the OR alone is only a filter, which
+        // made a page cost as many index entries as there are sessions newer than the cursor.
         ...(after === undefined
           ? {}
-          : { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }),
+          : {
+              createdAt: { lte: after.createdAt },
+              OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+            }),
       },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: query.limit + 1,
@@ -149,6 +164,7 @@ export async function applyStatusIn(tx: Transaction, id: string, report: StatusR
   if (moved.count === 0) return false;
   const session = await tx.orchestratorSession.findUniqueOrThrow({ where: { id }, select: { taskId: true } });
   await tx.task.update({ where: { id: session.taskId }, data: { status: report.status } });
+  logSessionStatusChange({ sessionId: id, taskId: session.taskId, to: report.status, error: report.error });
   return true;
 }
 

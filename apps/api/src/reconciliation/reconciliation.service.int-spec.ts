@@ -5,6 +5,7 @@ import { createTestDatabase, dropTestDatabase } from '../../../../test/support/d
 import { CallbackTokenService } from '../callbacks/callback-token.service';
 import { ApiConfig } from '../config/api-config';
 import { PrismaService } from '../database/prisma.service';
+import { ApiMetrics } from '../metrics/api-metrics';
 import type { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 import { SessionSyncService } from '../orchestrator-gateway/session-sync.service';
@@ -76,12 +77,12 @@ describe('ReconciliationService', () => {
   function reconciliationService(client: PrismaService, fake: FakeOrchestrator): ReconciliationService {
     const repository = new OrchestratorSessionRepository(client);
     const sync = new SessionSyncService(fake as unknown as OrchestratorClient, repository);
-    const created = new ReconciliationService(config, repository, sync, new ReconciliationRepository(client));
+    const created = new ReconciliationService(config, repository, sync, new ReconciliationRepository(client), new ApiMetrics());
     services.push(created);
     return created;
   }
 
-  async function newSession(options: { status: 'spawning' | 'pending' | 'running'; orchestrated?: boolean; quiet?: boolean }) {
+  async function newSession(options: { status: 'spawning' | 'pending' | 'running'; orchestrated?: boolean; quiet?: boolean; old?: boolean }) {
     const task = await prisma.task.create({ data: { title: 'reconciliation test' } });
     const issued = new CallbackTokenService(config).issue();
     const id = randomUUID();
@@ -91,6 +92,9 @@ describe('ReconciliationService', () => {
     if (options.status === 'running') await sessions.applyStatus(id, { status: 'running', at: new Date() });
     if (options.quiet !== false) {
       await prisma.$executeRaw`UPDATE orchestrator_sessions SET updated_at = now() - interval '1 hour' WHERE id = ${id}::uuid`;
+    }
+    if (options.old === true) {
+      await prisma.$executeRaw`UPDATE orchestrator_sessions SET created_at = now() - interval '1 hour' WHERE id = ${id}::uuid`;
     }
     return { id, taskId: task.id, orchestratorSessionId: orchestratorSessionId ?? '' };
   }
@@ -182,13 +186,16 @@ describe('ReconciliationService', () => {
   });
 
   it('fails a session whose spawn the orchestrator never confirmed as spawn_unconfirmed', async () => {
-    const unconfirmed = await newSession({ status: 'spawning' });
+    const unconfirmed = await newSession({ status: 'spawning', old: true });
     const fresh = await newSession({ status: 'spawning', quiet: false });
+    // Quiet, but young enough that its dispatch may still be retrying the spawn.
+    const retrying = await newSession({ status: 'spawning' });
 
     const run = await service.runOnce();
 
     expect(orchestrator.calls).toEqual([]);
-    expect(run).toEqual({ ran: true, checked: 1, changed: 1, lost: 1, skipped: 0 });
+    expect(run).toEqual({ ran: true, checked: 2, changed: 1, lost: 1, skipped: 0 });
+    expect((await sessionRow(retrying.id)).status).toBe('spawning');
     expect(await sessionRow(unconfirmed.id)).toMatchObject({ status: 'failed', error: 'spawn_unconfirmed', activeTaskId: null });
     expect(await taskStatus(unconfirmed.taskId)).toBe('failed');
     expect((await sessionRow(fresh.id)).status).toBe('spawning');

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ApiConfig } from '../config/api-config';
+import { ApiMetrics } from '../metrics/api-metrics';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 import type { TrackedSession } from '../orchestrator-gateway/session';
 import { LOST_ERROR, SessionSyncService } from '../orchestrator-gateway/session-sync.service';
@@ -18,6 +19,8 @@ export interface ReconciliationRun {
   /** Left for the next run because the orchestrator could not answer. */
   readonly skipped: number;
 }
+
+const NOT_RUN: ReconciliationRun = { ran: false, checked: 0, changed: 0, lost: 0, skipped: 0 };
 
 type SessionOutcome = 'unchanged' | 'changed' | 'lost' | { skipped: OrchestratorError };
 
@@ -64,6 +67,7 @@ export class ReconciliationService implements OnApplicationBootstrap, OnModuleDe
     private readonly sessions: OrchestratorSessionRepository,
     private readonly sync: SessionSyncService,
     private readonly repository: ReconciliationRepository,
+    private readonly metrics: ApiMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -79,8 +83,15 @@ export class ReconciliationService implements OnApplicationBootstrap, OnModuleDe
 
   /** One reconciliation run, unless another process is doing one right now. */
   async runOnce(): Promise<ReconciliationRun> {
-    const run = await this.repository.whileHoldingRunLock(() => this.reconcile(), { maxHoldMs: MAX_RUN_MS });
-    return run ?? { ran: false, checked: 0, changed: 0, lost: 0, skipped: 0 };
+    let run: ReconciliationRun;
+    try {
+      run = (await this.repository.whileHoldingRunLock(() => this.reconcile(), { maxHoldMs: MAX_RUN_MS })) ?? NOT_RUN;
+    } catch (error) {
+      this.metrics.reconciliationFailed();
+      throw error;
+    }
+    this.metrics.reconciliationRan(run);
+    return run;
   }
 
   /** Each run is scheduled when the previous one ends, so runs never overlap. */
@@ -131,6 +142,9 @@ export class ReconciliationService implements OnApplicationBootstrap, OnModuleDe
 
   private async reconcileSession(session: TrackedSession): Promise<SessionOutcome> {
     if (session.orchestratorSessionId === null) {
+      // A dispatch may still be retrying this spawn; only once it cannot be is the silence final.
+      const dispatchMayBeRetrying = Date.now() - session.createdAt.getTime() < this.config.orchestrator.spawnDeadlineMs;
+      if (dispatchMayBeRetrying) return 'unchanged';
       return (await this.repository.failUnconfirmedSpawn(session.id, new Date())) ? 'lost' : 'unchanged';
     }
     try {

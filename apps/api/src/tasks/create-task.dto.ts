@@ -1,3 +1,4 @@
+import { ApiSchema, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   IsArray,
@@ -10,21 +11,26 @@ import {
 } from 'class-validator';
 import { TASK_PRIORITIES, type JsonObject, type TaskPriority } from './task';
 
+@ApiSchema({ name: 'CreateTask' })
 export class CreateTaskDto {
+  @ApiProperty({ minLength: 1, maxLength: 500, example: 'Summarise the quarterly report' })
   @IsString()
   @MinLength(1)
   @MaxLength(500)
   title!: string;
 
+  @ApiPropertyOptional({ maxLength: 20_000, example: 'Two pages, for the board.' })
   @IsOptional()
   @IsString()
   @MaxLength(20_000)
   description?: string;
 
+  @ApiPropertyOptional({ enum: TASK_PRIORITIES, default: 'normal', example: 'high' })
   @IsOptional()
   @IsIn(TASK_PRIORITIES)
   priority?: TaskPriority;
 
+  @ApiPropertyOptional({ type: [String], maxItems: 50, example: ['reports'] })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(50)
@@ -33,6 +39,12 @@ export class CreateTaskDto {
   @MaxLength(100, { each: true })
   labels?: string[];
 
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: 'sent to the agent; values under keys that look like secrets (`token`, `password`, …) are sent as `[REDACTED]`',
+    example: { quarter: 'Q4' },
+  })
   @IsOptional()
   @IsObject()
   metadata?: JsonObject;

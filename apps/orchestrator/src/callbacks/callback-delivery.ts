@@ -2,6 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrchestratorConfig } from '../config/orchestrator-config';
+import { type DeliveryOutcome, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
+import { startOutboundCall } from '../observability/request-context';
 import type { CallbackTarget } from '../sessions/session';
 import { CallbackHttpError, callbackRetryPolicy, parseRetryAfter } from './callback-retry';
 
@@ -26,7 +28,10 @@ export class CallbackDelivery {
   private readonly queues = new Map<string, SessionQueue>();
   private readonly stopController = new AbortController();
 
-  constructor(private readonly config: OrchestratorConfig) {}
+  constructor(
+    private readonly config: OrchestratorConfig,
+    private readonly metrics: OrchestratorMetrics,
+  ) {}
 
   /** Queues an event; `last` marks the session's final event. */
   enqueue(target: CallbackTarget, event: CallbackEvent, last = false): void {
@@ -81,7 +86,9 @@ export class CallbackDelivery {
     });
     try {
       await policy.execute(() => this.post(queue.target, event));
+      this.metrics.callbackDelivery(event.type, 'delivered');
     } catch (error) {
+      this.metrics.callbackDelivery(event.type, deliveryFailure(error));
       if (error instanceof CallbackHttpError && error.status === 401) {
         queue.revoked = true;
         queue.events.length = 0;
@@ -95,18 +102,36 @@ export class CallbackDelivery {
   }
 
   private async post(target: CallbackTarget, event: CallbackEvent): Promise<void> {
-    const response = await fetch(target.url, {
+    // Each attempt is a span in the spawn's trace, with the spawn's request id: one trace and one id per session.
+    const call = startOutboundCall(`callback ${event.type}`, target.origin);
+    let response: Response;
+    try {
+      response = await this.send(target, event, call.headers);
+    } catch (error) {
+      call.end();
+      throw error;
+    }
+    call.end(response.status);
+    await response.body?.cancel();
+    if (response.status >= 200 && response.status < 300) return;
+    throw new CallbackHttpError(response.status, parseRetryAfter(response.headers.get('retry-after'), Date.now()));
+  }
+
+  private send(target: CallbackTarget, event: CallbackEvent, headers: Record<string, string>): Promise<Response> {
+    return fetch(target.url, {
       method: 'POST',
-      headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
+      headers: { ...headers, authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
       body: JSON.stringify(event),
       // A redirect would carry the token to wherever the receiver points; it counts as a refusal instead.
       redirect: 'manual',
       signal: AbortSignal.any([AbortSignal.timeout(this.config.callbackTimeoutMs), this.stopController.signal]),
     });
-    await response.body?.cancel();
-    if (response.status >= 200 && response.status < 300) return;
-    throw new CallbackHttpError(response.status, parseRetryAfter(response.headers.get('retry-after'), Date.now()));
   }
+}
+
+function deliveryFailure(error: unknown): DeliveryOutcome {
+  if (!(error instanceof CallbackHttpError) || error.status >= 500) return 'gave_up';
+  return error.status === 401 ? 'unauthorized' : 'refused';
 }
 
 function describe(event: CallbackEvent): string {

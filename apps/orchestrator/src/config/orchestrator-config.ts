@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
+import { LOG_LEVELS, type LogLevel } from '../observability/logging';
 
 /** The development key every fresh checkout shares; start-up warns when it is in use. */
 
@@ -33,6 +34,7 @@ const environmentSchema = z.object({
   LOG_LINES_PER_SECOND: integer('a number of lines per second', 0).default(20),
   SHUTDOWN_GRACE_MS: integer('a number of milliseconds', 0, MAX_TIMER_MS).default(10_000),
   SESSION_WORKDIR_ROOT: nonEmpty.optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
 export class ConfigError extends Error {}
@@ -54,6 +56,7 @@ export class OrchestratorConfig {
   readonly shutdownGraceMs!: number;
   readonly sessionWorkdirRoot!: string;
   readonly version!: string;
+  readonly logLevel!: LogLevel;
 
   constructor(values: OrchestratorConfig) {
     Object.assign(this, values);
@@ -85,6 +88,7 @@ export function loadOrchestratorConfig(env: NodeJS.ProcessEnv = process.env): Or
     shutdownGraceMs: values.SHUTDOWN_GRACE_MS,
     sessionWorkdirRoot: resolve(values.SESSION_WORKDIR_ROOT ?? join(tmpdir(), 'mosaic-orchestrator')),
     version: packageVersion(),
+    logLevel: values.LOG_LEVEL,
   });
 }
 

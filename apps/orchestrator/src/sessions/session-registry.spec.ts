@@ -1,9 +1,10 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { SessionStatus } from '@mosaic/orchestrator-contract';
 import { Session } from './session';
 import { SessionRegistry } from './session-registry';
 
 function add(registry: SessionRegistry, id: string, status: SessionStatus = 'running'): Session {
-  const session = new Session({ id, callback: { url: 'http://x', token: 't' } });
+  const session = new Session({ id, callback: { url: 'http://x', token: 't', origin: { requestId: 'r', trace: ROOT_CONTEXT } } });
   session.status = status;
   registry.add(session);
   return session;

@@ -1,4 +1,4 @@
-import type { SessionStatus } from '@mosaic/orchestrator-contract';
+import { SESSION_STATUSES, type SessionStatus } from '@mosaic/orchestrator-contract';
 import { randomBytes } from 'node:crypto';
 import type { Session } from './session';
 
@@ -28,6 +28,12 @@ export class SessionRegistry {
     session.createdAt = new Date();
     this.byId.set(session.id, session);
     this.inOrder.push({ order: ++this.lastOrder, session });
+  }
+
+  countByStatus(): Record<SessionStatus, number> {
+    const counts = Object.fromEntries(SESSION_STATUSES.map((status) => [status, 0])) as Record<SessionStatus, number>;
+    for (const session of this.byId.values()) counts[session.status] += 1;
+    return counts;
   }
 
   get(id: string): Session | undefined {

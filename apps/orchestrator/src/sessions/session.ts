@@ -1,8 +1,11 @@
 import type { SessionStatus, SessionStatusResponse } from '@mosaic/orchestrator-contract';
+import type { Origin } from '../observability/request-context';
 
 export interface CallbackTarget {
   url: string;
   token: string;
+  /** The spawn request: its request id and trace go with every callback of the session. */
+  origin: Origin;
 }
 
 export interface SessionInit {

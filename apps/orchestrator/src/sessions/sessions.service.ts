@@ -1,11 +1,21 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import type { KillResponse, ListQuery, ListResponse, SessionStatusResponse, SpawnRequest, SpawnResponse } from '@mosaic/orchestrator-contract';
+import type {
+  KillResponse,
+  ListQuery,
+  ListResponse,
+  SessionStatus,
+  SessionStatusResponse,
+  SpawnRequest,
+  SpawnResponse,
+} from '@mosaic/orchestrator-contract';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { OrchestratorConfig } from '../config/orchestrator-config';
+import { currentOrigin } from '../observability/request-context';
 import { ApiError } from '../http/api-error';
+import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { fingerprintOf, IdempotencyKeyReusedError, IdempotencyStore, type IdempotentResult } from './idempotency-store';
 import { killProcessGroup } from './process-group';
 import { Session } from './session';
@@ -32,9 +42,21 @@ export class SessionsService implements BeforeApplicationShutdown {
   constructor(
     private readonly config: OrchestratorConfig,
     private readonly delivery: CallbackDelivery,
+    private readonly metrics: OrchestratorMetrics,
   ) {}
 
   async spawn(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
+    try {
+      const result = await this.spawnOnce(request, idempotencyKey);
+      this.metrics.spawnAnswered(result.replayed ? 'replayed' : 'started');
+      return result;
+    } catch (error) {
+      this.metrics.spawnAnswered(error instanceof ApiError ? error.code : 'internal_error');
+      throw error;
+    }
+  }
+
+  private async spawnOnce(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
     if (idempotencyKey === undefined) return { value: await this.start(request), replayed: false };
     try {
       return await this.idempotency.execute(idempotencyKey, fingerprintOf(request), () => this.start(request));
@@ -67,6 +89,10 @@ export class SessionsService implements BeforeApplicationShutdown {
 
   activeSessions(): number {
     return this.supervisors.size;
+  }
+
+  countByStatus(): Record<SessionStatus, number> {
+    return this.registry.countByStatus();
   }
 
   /** Last resort when the process exits without a graceful shutdown: no agent may outlive the orchestrator. */
@@ -103,7 +129,7 @@ export class SessionsService implements BeforeApplicationShutdown {
       throw new ApiError(503, 'at_capacity', `at capacity: ${this.config.maxConcurrentSessions} sessions running`, { 'retry-after': RETRY_AFTER_SECONDS });
     }
     this.starting++;
-    const session = new Session({ id: randomUUID(), callback: { url: request.callback_url, token: request.callback_token } });
+    const session = new Session({ id: randomUUID(), callback: { url: request.callback_url, token: request.callback_token, origin: currentOrigin() } });
     const workdir = join(this.config.sessionWorkdirRoot, session.id);
     try {
       const taskFile = await this.writeTaskFile(workdir, session.id, request);
@@ -128,7 +154,7 @@ export class SessionsService implements BeforeApplicationShutdown {
     } finally {
       this.starting--;
     }
-    this.logger.log(`session ${session.id} started (task ${request.task.id})`);
+    this.logStatusChange(session, 'pending', { task_id: request.task.id });
     // The agent process exists by now, so the answer is always `running`; `pending` is never observable here.
     return { session_id: session.id, status: 'running', created_at: session.createdAt.toISOString() };
   }
@@ -141,9 +167,17 @@ export class SessionsService implements BeforeApplicationShutdown {
     return taskFile;
   }
 
+  /** One line per status change: a session starts `running` and ends once, so these two calls are all of them. */
+  private logStatusChange(session: Session, from: SessionStatus, details: Record<string, string | number>): void {
+    this.logger.log({ msg: 'session status changed', session_id: session.id, from, to: session.status, ...details });
+  }
+
   private async onEnded(session: Session, workdir: string): Promise<void> {
     this.supervisors.delete(session.id);
-    this.logger.log(`session ${session.id} ended: ${session.status}${session.error ? ` (${session.error})` : ''}`);
+    this.logStatusChange(session, 'running', {
+      ...(session.exitCode === undefined ? {} : { exit_code: session.exitCode }),
+      ...(session.error === undefined ? {} : { error: session.error }),
+    });
     await rm(workdir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${workdir}: ${error.message}`));
   }
 }

@@ -1,0 +1,76 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
+import type { ReconciliationRun } from '../reconciliation/reconciliation.service';
+
+export type OrchestratorOperation = 'spawn' | 'status' | 'kill' | 'list' | 'health';
+
+/**
+ * The API's Prometheus metrics. Each application has its own registry, so
+ * several apps in one process (the tests build many) count separately.
+ */
+@Injectable()
+export class ApiMetrics {
+  readonly registry = new Registry();
+
+  private readonly orchestratorCalls = new Histogram({
+    name: 'mosaic_orchestrator_call_duration_seconds',
+    help: 'Calls to the orchestrator, retries and backoff included, by operation and outcome (ok or the failure the caller got)',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  private readonly callbacks = new Counter({
+    name: 'mosaic_callbacks_total',
+    help: 'Callback requests by event type (`unknown` when the body was not a known event) and HTTP answer',
+    labelNames: ['type', 'answer'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly reconciliationRuns = new Counter({
+    name: 'mosaic_reconciliation_runs_total',
+    help: 'Reconciliation runs of this process: completed, skipped (another process held the lock) or failed',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly reconciliationFixes = new Counter({
+    name: 'mosaic_reconciliation_fixes_total',
+    help: 'Sessions reconciliation moved: to the orchestrator\'s status (changed) or to failed because the orchestrator lost them (lost)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Runs one orchestrator call and records how long it took and how it ended. */
+  async timeOrchestratorCall<T>(operation: OrchestratorOperation, call: () => Promise<T>): Promise<T> {
+    const end = this.orchestratorCalls.startTimer({ operation });
+    try {
+      const value = await call();
+      end({ outcome: 'ok' });
+      return value;
+    } catch (error) {
+      end({ outcome: error instanceof OrchestratorError ? error.failure : 'error' });
+      throw error;
+    }
+  }
+
+  callbackAnswered(type: string, status: number): void {
+    this.callbacks.inc({ type, answer: String(status) });
+  }
+
+  reconciliationRan(run: ReconciliationRun): void {
+    this.reconciliationRuns.inc({ outcome: run.ran ? 'completed' : 'skipped' });
+    // `changed` counts the lost ones too; the metric keeps the two apart.
+    this.reconciliationFixes.inc({ result: 'changed' }, run.changed - run.lost);
+    this.reconciliationFixes.inc({ result: 'lost' }, run.lost);
+  }
+
+  reconciliationFailed(): void {
+    this.reconciliationRuns.inc({ outcome: 'failed' });
+  }
+}

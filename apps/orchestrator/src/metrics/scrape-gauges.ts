@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import { SESSION_STATUSES } from '@mosaic/orchestrator-contract';
+import { Gauge } from 'prom-client';
+import { SessionsService } from '../sessions/sessions.service';
+import { OrchestratorMetrics } from './orchestrator-metrics';
+
+/** Gauges read from the sessions at scrape time, so they are never stale. */
+@Injectable()
+export class ScrapeGauges {
+  constructor(metrics: OrchestratorMetrics, sessions: SessionsService) {
+    new Gauge({
+      name: 'orchestrator_sessions',
+      help: 'Sessions this process knows, by status (all since it started: sessions are kept in memory)',
+      labelNames: ['status'] as const,
+      registers: [metrics.registry],
+      collect() {
+        const counts = sessions.countByStatus();
+        for (const status of SESSION_STATUSES) this.set({ status }, counts[status]);
+      },
+    });
+    new Gauge({
+      name: 'orchestrator_agent_processes_running',
+      help: 'Agent processes (process groups) running now',
+      registers: [metrics.registry],
+      collect() {
+        this.set(sessions.activeSessions());
+      },
+    });
+  }
+}

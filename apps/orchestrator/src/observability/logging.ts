@@ -1,0 +1,55 @@
+import type { IncomingMessage } from 'node:http';
+import type { Params } from 'nestjs-pino';
+import type { LevelWithSilent } from 'pino';
+import { traceIdOfRequest } from './request-context';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LevelWithSilent[];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * Secrets that could reach a log line: the API key in
+ * request headers, cookies, and callback tokens or API keys in any object
+ * logged. Request and response bodies are never logged at all.
+ */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'callback_token',
+  '*.callback_token',
+  'token',
+  '*.token',
+  'apiKey',
+  '*.apiKey',
+  'api_key',
+  '*.api_key',
+];
+
+/**
+ * The orchestrator's logging: JSON lines from pino, one per request (when it completes,
+ * with its request id (Fastify's, see `requestIdFor`) and trace id) plus
+ * whatever the application logs, each carrying the request id of the request
+ * it happened in.
+ */
+export function loggerParams(level: LogLevel): Params {
+  return {
+    pinoHttp: [
+      {
+        level,
+        customAttributeKeys: { reqId: 'request_id' },
+        // Lines logged during a request carry its id; the full request is on its own line once.
+        quietReqLogger: true,
+        customProps: (request: IncomingMessage) => {
+          const traceId = traceIdOfRequest(request);
+          return traceId === undefined ? {} : { trace_id: traceId };
+        },
+        customLogLevel: (_request, response, error) => (error !== undefined || response.statusCode >= 500 ? 'error' : 'info'),
+        redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      },
+      // Through process.stdout rather than pino's own file-descriptor writer: its
+      // writes to a pipe or file are synchronous, so nothing logged before
+      // process.exit() is lost, and whatever captures stdout sees every line.
+      process.stdout,
+    ],
+  };
+}

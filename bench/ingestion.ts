@@ -1,0 +1,191 @@
+import type autocannon from 'autocannon';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { StubOrchestrator } from '../test/support/stub-orchestrator';
+import { type BenchProcess, type LoadResult, load, query, residentMegabytes, startApi, startBaseline } from './support';
+
+const SESSIONS = 1_000;
+export const INGESTION_CONCURRENCIES = [10, 50, 100] as const;
+const RUN_SECONDS = 8;
+const WARM_UP_SECONDS = 3;
+const MEMORY_RUN_CONCURRENCY = 50;
+
+interface CallbackSession {
+  readonly id: string;
+  readonly orchestratorSessionId: string;
+  readonly authorization: string;
+  sequence: number;
+}
+
+export interface IngestionPoint {
+  readonly concurrency: number;
+  readonly baseline: LoadResult;
+  readonly api: LoadResult;
+}
+
+export interface EventAudit {
+  /** Events answered 202 that are not in the database. */
+  readonly lost: number;
+  /** Rows beyond one per event id, plus 202 answers that said `duplicate: true` for an event sent once. */
+  readonly duplicated: number;
+  readonly accepted: number;
+  readonly stored: number;
+}
+
+export interface IngestionResult {
+  readonly points: IngestionPoint[];
+  readonly apiAudit: EventAudit;
+  readonly baselineAudit: EventAudit;
+  /** API RSS after the concurrency series, then after each of two identical further runs. */
+  readonly apiRssMb: { readonly afterSeries: number; readonly afterRun1: number; readonly afterRun2: number };
+}
+
+/**
+ * Running sessions with tokens the benchmark knows, inserted directly: the token
+ * hash is what CallbackTokenService stores (sha256 hex of the token).
+ */
+async function seedSessions(url: string): Promise<CallbackSession[]> {
+  const sessions = Array.from({ length: SESSIONS }, (_, index) => ({
+    id: randomUUID(),
+    taskId: randomUUID(),
+    orchestratorSessionId: `bench-orch-${index}`,
+    token: `mcb_${randomBytes(32).toString('base64url')}`,
+  }));
+  await query(url, async (client) => {
+    await client.query(
+      `INSERT INTO tasks (id, title, status, updated_at)
+       SELECT id, 'callback bench', 'running', now() FROM unnest($1::uuid[]) AS t(id)`,
+      [sessions.map((session) => session.taskId)],
+    );
+    await client.query(
+      `INSERT INTO orchestrator_sessions (id, task_id, active_task_id, orchestrator_session_id, status,
+                                          callback_token_hash, callback_token_expires_at, started_at, updated_at)
+       SELECT id, task_id, task_id, orchestrator_session_id, 'running', hash, now() + interval '1 day', now(), now()
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS s(id, task_id, orchestrator_session_id, hash)`,
+      [
+        sessions.map((session) => session.id),
+        sessions.map((session) => session.taskId),
+        sessions.map((session) => session.orchestratorSessionId),
+        sessions.map((session) => createHash('sha256').update(session.token, 'utf8').digest('hex')),
+      ],
+    );
+  });
+  return sessions.map((session) => ({
+    id: session.id,
+    orchestratorSessionId: session.orchestratorSessionId,
+    authorization: `Bearer ${session.token}`,
+    sequence: 0,
+  }));
+}
+
+/**
+ * Sends unique events round-robin over the sessions, each with the session's
+ * next sequence number, and remembers which event ids were answered 202.
+ * The mix is one status event (`running`, taking the transactional path) to
+ * nine progress and log events, roughly what a chatty agent produces.
+ */
+class EventSource {
+  readonly accepted = new Set<string>();
+  duplicateAnswers = 0;
+  private next = 0;
+
+  constructor(
+    private readonly prefix: string,
+    private readonly sessions: CallbackSession[],
+  ) {}
+
+  request(): autocannon.Request {
+    return {
+      method: 'POST',
+      setupRequest: (request, context) => {
+        const index = this.next++;
+        const session = this.sessions[index % this.sessions.length]!;
+        session.sequence += 1;
+        const eventId = `${this.prefix}-${index}`;
+        (context as { eventId?: string }).eventId = eventId;
+        return {
+          ...request,
+          path: `/orchestrator/callbacks/${session.id}`,
+          headers: { 'content-type': 'application/json', authorization: session.authorization },
+          body: JSON.stringify(eventBody(index, eventId, session)),
+        };
+      },
+      onResponse: (status, body, context) => {
+        const eventId = (context as { eventId?: string }).eventId;
+        if (status !== 202 || eventId === undefined) return;
+        this.accepted.add(eventId);
+        if (body.includes('"duplicate":true')) this.duplicateAnswers += 1;
+      },
+    };
+  }
+
+  async audit(url: string): Promise<EventAudit> {
+    const rows = await query(url, async (client) => {
+      const result = await client.query<{ event_id: string }>(
+        'SELECT event_id FROM orchestrator_session_events WHERE event_id LIKE $1',
+        [`${this.prefix}-%`],
+      );
+      return result.rows.map((row) => row.event_id);
+    });
+    const stored = new Set(rows);
+    let lost = 0;
+    for (const eventId of this.accepted) if (!stored.has(eventId)) lost += 1;
+    return { lost, duplicated: rows.length - stored.size + this.duplicateAnswers, accepted: this.accepted.size, stored: rows.length };
+  }
+}
+
+function eventBody(index: number, eventId: string, session: CallbackSession): Record<string, unknown> {
+  const envelope = { event_id: eventId, session_id: session.orchestratorSessionId, sequence: session.sequence, timestamp: new Date().toISOString() };
+  if (index % 10 === 0) return { ...envelope, type: 'status', status: 'running', data: {} };
+  if (index % 2 === 0) return { ...envelope, type: 'progress', data: { message: `step ${session.sequence}`, percent: session.sequence % 100 } };
+  return { ...envelope, type: 'log', data: { stream: 'stdout', line: `agent output line ${session.sequence} of a benchmark session` } };
+}
+
+function run(target: BenchProcess, source: EventSource, connections: number, seconds: number): Promise<LoadResult> {
+  return load({ url: target.url, connections, duration: seconds, requests: [source.request()] });
+}
+
+export async function benchIngestion(databaseUrl: string, orchestrator: StubOrchestrator, log: (line: string) => void): Promise<IngestionResult> {
+  const sessions = await seedSessions(databaseUrl);
+  const api = await startApi(databaseUrl, orchestrator);
+  const baseline = await startBaseline(databaseUrl).catch(async (error: unknown) => {
+    await api.stop();
+    throw error;
+  });
+  try {
+    const apiEvents = new EventSource('api', sessions);
+    const baselineEvents = new EventSource('baseline', sessions);
+    await run(baseline, baselineEvents, 10, WARM_UP_SECONDS);
+    await run(api, apiEvents, 10, WARM_UP_SECONDS);
+
+    const points: IngestionPoint[] = [];
+    for (const [position, concurrency] of INGESTION_CONCURRENCIES.entries()) {
+      // Alternating which side goes first keeps a drift in the machine's load from favouring one of them.
+      let baselineResult: LoadResult;
+      let apiResult: LoadResult;
+      if (position % 2 === 0) {
+        baselineResult = await run(baseline, baselineEvents, concurrency, RUN_SECONDS);
+        apiResult = await run(api, apiEvents, concurrency, RUN_SECONDS);
+      } else {
+        apiResult = await run(api, apiEvents, concurrency, RUN_SECONDS);
+        baselineResult = await run(baseline, baselineEvents, concurrency, RUN_SECONDS);
+      }
+      log(`  ingestion c=${concurrency}: baseline ${Math.round(baselineResult.requestsPerSecond)} req/s, api ${Math.round(apiResult.requestsPerSecond)} req/s`);
+      points.push({ concurrency, baseline: baselineResult, api: apiResult });
+    }
+
+    const afterSeries = residentMegabytes(api.pid);
+    await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, RUN_SECONDS);
+    const afterRun1 = residentMegabytes(api.pid);
+    await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, RUN_SECONDS);
+    const afterRun2 = residentMegabytes(api.pid);
+
+    return {
+      points,
+      apiAudit: await apiEvents.audit(databaseUrl),
+      baselineAudit: await baselineEvents.audit(databaseUrl),
+      apiRssMb: { afterSeries, afterRun1, afterRun2 },
+    };
+  } finally {
+    await Promise.all([api.stop(), baseline.stop()]);
+  }
+}

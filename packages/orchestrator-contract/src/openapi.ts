@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { callbackEventSchema } from './callbacks';
+import { errorBodySchema } from './errors';
+import {
+  killResponseSchema,
+  listResponseSchema,
+  orchestratorHealthSchema,
+  sessionStatusResponseSchema,
+  spawnRequestSchema,
+  spawnResponseSchema,
+} from './gateway';
+
+/** A JSON Schema in the OpenAPI 3.0 dialect, ready to be a document's `components.schemas` entry. */
+export type OpenApiSchema = Record<string, unknown>;
+
+const SESSION_ID = '0b7f3c52-9a51-4a8e-8d0c-5f7a0e1b2c3d';
+const MOSAIC_SESSION_ID = '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b';
+const CREATED_AT = '2026-01-01T12:00:00.000Z';
+
+interface WireType {
+  readonly schema: z.ZodType;
+  /** Requests are described as they are sent (zod's input side), answers as they are produced (its output side). */
+  readonly io: 'input' | 'output';
+  readonly example: unknown;
+}
+
+/** The wire types both services document, each with an example that its schema accepts (see openapi.spec.ts). */
+export const WIRE_TYPES = {
+  ErrorBody: wire(errorBodySchema, 'output', {
+    error: { code: 'not_found', message: `no session with id ${SESSION_ID}` },
+  }),
+  SpawnRequest: wire(spawnRequestSchema, 'input', {
+    task: { id: 'c1a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b', title: 'Summarise the quarterly report', priority: 'normal', labels: ['reports'] },
+    context: { schema_version: 1, session: { id: MOSAIC_SESSION_ID, attempt: 1 } },
+    callback_url: `http://api.example/orchestrator/callbacks/${MOSAIC_SESSION_ID}`,
+    callback_token: 'mcb_2Vt0b3JlLXRoaXMtdG9rZW4tc2VjcmV0bHk',
+  }),
+  SpawnResponse: wire(spawnResponseSchema, 'output', { session_id: SESSION_ID, status: 'running', created_at: CREATED_AT }),
+  SessionStatusResponse: wire(sessionStatusResponseSchema, 'output', {
+    session_id: SESSION_ID,
+    status: 'failed',
+    created_at: CREATED_AT,
+    started_at: CREATED_AT,
+    ended_at: '2026-01-01T12:04:10.000Z',
+    exit_code: 2,
+    error: 'the agent exited with code 2',
+  }),
+  KillResponse: wire(killResponseSchema, 'output', { session_id: SESSION_ID, status: 'killed' }),
+  ListResponse: wire(listResponseSchema, 'output', {
+    sessions: [{ session_id: SESSION_ID, status: 'running', created_at: CREATED_AT, started_at: CREATED_AT }],
+    next_cursor: 'YjNmMXE6NDI',
+  }),
+  OrchestratorHealth: wire(orchestratorHealthSchema, 'output', { status: 'ok', version: '0.1.0', active_sessions: 3 }),
+  CallbackEvent: wire(callbackEventSchema, 'input', {
+    event_id: '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a',
+    session_id: SESSION_ID,
+    sequence: 3,
+    type: 'progress',
+    status: 'running',
+    timestamp: '2026-01-01T12:01:00.000Z',
+    data: { message: 'step 2 of 4', percent: 50 },
+  }),
+} as const satisfies Record<string, WireType>;
+
+export type WireSchemaName = keyof typeof WIRE_TYPES;
+
+/**
+ * OpenAPI components of the wire types, generated from the same zod schemas
+ * that validate them, so that the services' documents cannot drift from what
+ * they accept.
+ */
+export function wireOpenApiSchemas(names: readonly WireSchemaName[]): Record<string, OpenApiSchema> {
+  return Object.fromEntries(names.map((name) => [name, openApiSchema(WIRE_TYPES[name])]));
+}
+
+/** `$ref` of a wire type registered under its name in a document's components. */
+export function wireSchemaRef(name: WireSchemaName): { $ref: string } {
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+function wire(schema: z.ZodType, io: WireType['io'], example: unknown): WireType {
+  return { schema, io, example };
+}
+
+function openApiSchema({ schema, io, example }: WireType): OpenApiSchema {
+  const json = z.toJSONSchema(schema, {
+    target: 'openapi-3.0',
+    io,
+    // zod adds its full ISO-8601 regular expression to every timestamp; `format` already says it.
+    override: ({ jsonSchema }) => {
+      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
+    },
+  });
+  return { ...json, example };
+}

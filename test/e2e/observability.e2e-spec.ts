@@ -1,0 +1,213 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseTraceparent, type CallbackEvent } from '@mosaic/orchestrator-contract';
+import { CallbackReceiver } from '../support/callback-receiver';
+import { testDatabaseUrl } from '../support/database';
+import { liveDescendants, waitForNoProcesses } from '../support/process-table';
+import { freePort, startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
+
+const ORCHESTRATOR_ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
+const API_ENTRY = join(__dirname, '../../apps/api/dist/main.js');
+const ORCHESTRATOR_KEY = 'e2e-observability-orchestrator-key';
+const OPERATOR_TOKEN = 'e2e-observability-operator-token';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+jest.setTimeout(60_000);
+
+type LogLine = Record<string, unknown> & { msg?: string; request_id?: string; trace_id?: string; req?: { url?: string; headers?: Record<string, unknown> } };
+
+/** Every line a service printed, each of which must be a JSON object. */
+function logLines(service: ServiceProcess): LogLine[] {
+  return service
+    .output()
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as LogLine;
+      } catch {
+        throw new Error(`not a JSON log line: ${line}`);
+      }
+    });
+}
+
+function newTraceparent(): { header: string; traceId: string; spanId: string } {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { header: `00-${traceId}-${spanId}-01`, traceId, spanId };
+}
+
+/**
+ * Issue items 3 and 5, end to end: the built API and orchestrator log JSON
+ * lines, one per request, and one request id and one trace id follow a
+ * session from its dispatch through the orchestrator and back in every
+ * callback, with no secret in any line.
+ */
+describe('request ids, trace context and JSON logs (built services)', () => {
+  let orchestratorPort: number;
+  let orchestrator: ServiceProcess | undefined;
+  let api: ServiceProcess | undefined;
+  let receiver: CallbackReceiver;
+  const agentPids = new Set<number>();
+
+  const output = () => `${api?.output().slice(-10_000) ?? ''}\n--- orchestrator ---\n${orchestrator?.output().slice(-10_000) ?? ''}`;
+  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => (api ? { ...api, output } : undefined), body);
+
+  async function call(base: ServiceProcess, method: string, path: string, headers: Record<string, string> = {}, body?: unknown) {
+    const response = await fetch(`${base.url}${path}`, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+
+  const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+
+  beforeAll(async () => {
+    receiver = await CallbackReceiver.start();
+    orchestratorPort = await freePort();
+    orchestrator = await startService({
+      name: 'orchestrator',
+      entry: ORCHESTRATOR_ENTRY,
+      port: orchestratorPort,
+      env: { ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY, SHUTDOWN_GRACE_MS: '1000', LOG_LEVEL: 'info', AGENT_COMMAND: undefined },
+    });
+    api = await startService({
+      name: 'api',
+      entry: API_ENTRY,
+      healthPath: '/health/orchestrator',
+      env: {
+        DATABASE_URL: testDatabaseUrl(),
+        ORCHESTRATOR_URL: `http://127.0.0.1:${orchestratorPort}`,
+        ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+        MOSAIC_API_TOKEN: OPERATOR_TOKEN,
+        RECONCILE_INTERVAL_MS: '60000',
+        LOG_LEVEL: 'info',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await api?.stop();
+    await orchestrator?.stop();
+    await receiver?.close();
+    await waitForNoProcesses([...agentPids], 5_000);
+  });
+
+  it(
+    'carries the dispatch request id and trace from the API through the orchestrator into every callback',
+    withOutput(async () => {
+      const requestId = `e2e-${randomUUID()}`;
+      const parent = newTraceparent();
+      const task = await call(api!, 'POST', '/tasks', operator, { title: 'traced task', metadata: { sample_agent: { steps: 2, step_ms: 20 } } });
+      expect(task.status).toBe(201);
+
+      const dispatched = await call(api!, 'POST', `/tasks/${task.body.id}/dispatch`, { ...operator, 'x-request-id': requestId, traceparent: parent.header });
+      expect(dispatched.status).toBe(202);
+      expect(dispatched.headers.get('x-request-id')).toBe(requestId);
+      for (const info of liveDescendants(orchestrator!.pid)) agentPids.add(info.pid);
+      const sessionId = dispatched.body.session.id as string;
+      const orchestratorSessionId = dispatched.body.session.orchestrator_session_id as string;
+
+      const deadline = Date.now() + 20_000;
+      while ((await call(api!, 'GET', `/orchestrator/sessions/${sessionId}`, operator)).body.status !== 'completed') {
+        if (Date.now() > deadline) throw new Error(`session ${sessionId} did not complete`);
+        await sleep(100);
+      }
+      // The last callback's request line is written once its answer has gone out.
+      await sleep(200);
+
+      const apiLines = logLines(api!);
+      const orchestratorLines = logLines(orchestrator!);
+
+      // One line per request, carrying the request id and the trace id.
+      const dispatchLines = apiLines.filter((line) => line.req?.url === `/tasks/${task.body.id}/dispatch`);
+      expect(dispatchLines).toEqual([expect.objectContaining({ msg: 'request completed', request_id: requestId, trace_id: parent.traceId })]);
+
+      const spawnLines = orchestratorLines.filter((line) => line.req?.url === '/orchestrator/sessions/spawn' && line.request_id === requestId);
+      expect(spawnLines).toEqual([expect.objectContaining({ msg: 'request completed', trace_id: parent.traceId })]);
+
+      const callbackLines = apiLines.filter((line) => line.req?.url === `/orchestrator/callbacks/${sessionId}`);
+      // running, two progress events, completed, at least.
+      expect(callbackLines.length).toBeGreaterThanOrEqual(4);
+      for (const line of callbackLines) expect(line).toMatchObject({ msg: 'request completed', request_id: requestId, trace_id: parent.traceId });
+
+      // One line per state change, on each side.
+      const apiChanges = apiLines.filter((line) => line.msg === 'session status changed' && line.session_id === sessionId).map((line) => line.to);
+      expect(apiChanges).toEqual(['spawning', 'running', 'completed']);
+      const orchestratorChanges = orchestratorLines.filter((line) => line.msg === 'session status changed' && line.session_id === orchestratorSessionId);
+      expect(orchestratorChanges).toEqual([
+        expect.objectContaining({ from: 'pending', to: 'running', request_id: requestId }),
+        expect.objectContaining({ from: 'running', to: 'completed' }),
+      ]);
+
+      // No secret in any line: bearer tokens (the callback token among them) are redacted wherever headers are logged.
+      for (const line of [...apiLines, ...orchestratorLines]) {
+        const text = JSON.stringify(line);
+        expect(text).not.toContain(ORCHESTRATOR_KEY);
+        expect(text).not.toContain(OPERATOR_TOKEN);
+        expect(line.req?.headers?.authorization ?? '[REDACTED]').toBe('[REDACTED]');
+        expect(text).not.toMatch(/Bearer /);
+      }
+    }),
+  );
+
+  it(
+    'sends the spawn request id and trace with every callback of the session, each callback a span of its own',
+    withOutput(async () => {
+      const endpoint = receiver.endpoint();
+      const parent = newTraceparent();
+      const requestId = `spawn-${randomUUID()}`;
+      const spawned = await call(
+        orchestrator!,
+        'POST',
+        '/orchestrator/sessions/spawn',
+        { authorization: `Bearer ${ORCHESTRATOR_KEY}`, 'idempotency-key': randomUUID(), 'x-request-id': requestId, traceparent: parent.header },
+        {
+          task: { id: 'traced', title: 'traced', metadata: { sample_agent: { steps: 2, step_ms: 10 } } },
+          context: { schema_version: 1 },
+          callback_url: endpoint.url,
+          callback_token: 'callback-token-observability',
+        },
+      );
+      expect(spawned.status).toBe(201);
+      expect(spawned.headers.get('x-request-id')).toBe(requestId);
+      await endpoint.waitFor((received) => received.some((request) => (request.body as CallbackEvent).status === 'completed'));
+
+      const traces = endpoint.received.map((request) => parseTraceparent(request.headers.traceparent));
+      expect(endpoint.received.map((request) => request.headers['x-request-id'])).toEqual(endpoint.received.map(() => requestId));
+      expect(traces.map((trace) => trace?.traceId)).toEqual(endpoint.received.map(() => parent.traceId));
+      const spanIds = traces.map((trace) => trace?.spanId);
+      expect(new Set([...spanIds, parent.spanId]).size).toBe(spanIds.length + 1);
+    }),
+  );
+
+  it(
+    'starts a request id and a trace of its own for a caller that sent none, or a malformed one',
+    withOutput(async () => {
+      const endpoint = receiver.endpoint();
+      const spawned = await call(
+        orchestrator!,
+        'POST',
+        '/orchestrator/sessions/spawn',
+        { authorization: `Bearer ${ORCHESTRATOR_KEY}`, 'x-request-id': 'not a "valid" id', traceparent: '00-nonsense' },
+        { task: { id: 'untraced', title: 'untraced', metadata: { sample_agent: { steps: 0 } } }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 'callback-token-untraced' },
+      );
+      expect(spawned.status).toBe(201);
+      const requestId = spawned.headers.get('x-request-id');
+      expect(requestId).toMatch(UUID);
+      await endpoint.waitFor((received) => received.some((request) => (request.body as CallbackEvent).status === 'completed'));
+
+      expect(endpoint.received.every((request) => request.headers['x-request-id'] === requestId)).toBe(true);
+      const traceIds = new Set(endpoint.received.map((request) => parseTraceparent(request.headers.traceparent)?.traceId));
+      expect(traceIds.size).toBe(1);
+      expect([...traceIds][0]).toMatch(/^[0-9a-f]{32}$/);
+
+      const health = await fetch(`${api!.url}/health/orchestrator`);
+      await health.body?.cancel();
+      expect(health.headers.get('x-request-id')).toMatch(UUID);
+    }),
+  );
+});

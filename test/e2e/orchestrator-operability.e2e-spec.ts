@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
+import { documentedRoutes, ORCHESTRATOR_ROUTES, sortedRoutes } from '../support/contract-routes';
+import { sampleValue } from '../support/metrics-text';
+import { liveDescendants, waitForNoProcesses } from '../support/process-table';
+import { startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
+
+const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
+const API_KEY = 'e2e-operability-key';
+const AUTH = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
+
+type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { content?: Record<string, { schema?: unknown }> }> };
+
+function spawnBody(endpoint: CallbackEndpoint, sampleAgent: Record<string, unknown>) {
+  return {
+    task: { id: `task-${randomUUID()}`, title: 'measured', metadata: { sample_agent: sampleAgent } },
+    context: { schema_version: 1 },
+    callback_url: endpoint.url,
+    callback_token: 'operability-token',
+  };
+}
+
+beforeAll(() => {
+  if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`pnpm build\` first`);
+});
+
+/**
+ * The orchestrator's OpenAPI document and metrics, from the built service: its
+ * application is put together in main.ts, so the served document is only seen there.
+ */
+describe('orchestrator /docs and /metrics (built service)', () => {
+  let service: ServiceProcess | undefined;
+  let receiver: CallbackReceiver;
+  const running = () => service!;
+  const test = (name: string, body: () => Promise<void>) => it(name, withServiceOutput(() => service, body), 30_000);
+
+  async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${running().url}${path}`, { method: 'POST', headers: { ...AUTH, ...headers }, body: JSON.stringify(body) });
+  }
+
+  async function scrape(): Promise<string> {
+    const response = await fetch(`${running().url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    return response.text();
+  }
+
+  /** Scrapes until `condition` holds for the answer, or fails with the last one. */
+  async function scrapeUntil(condition: (text: string) => boolean, timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = await scrape();
+      if (condition(text)) return text;
+      if (Date.now() > deadline) throw new Error(`metrics never met the condition; last scrape:\n${text}`);
+      await sleep(50);
+    }
+  }
+
+  beforeAll(async () => {
+    receiver = await CallbackReceiver.start();
+    service = await startService({
+      name: 'orchestrator',
+      entry: ENTRY,
+      env: { ORCHESTRATOR_API_KEY: API_KEY, MAX_CONCURRENT_SESSIONS: '8', CALLBACK_RETRY_MAX_MS: '0', AGENT_COMMAND: undefined },
+    });
+  });
+
+  afterAll(async () => {
+    const pid = service?.pid;
+    const leftovers = pid === undefined ? [] : liveDescendants(pid).map((info) => info.pid);
+    await service?.stop();
+    await receiver?.close();
+    await waitForNoProcesses(leftovers, 5_000);
+  });
+
+  test('serves an OpenAPI document with exactly the contract\'s operations and statuses', async () => {
+    const response = await fetch(`${running().url}/docs/json`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
+
+    expect(documentedRoutes(document)).toEqual(sortedRoutes(ORCHESTRATOR_ROUTES));
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const operation of Object.values(item)) {
+        expect(operation.security).toEqual(path.startsWith('/orchestrator/') ? [{ orchestrator_api_key: [] }] : undefined);
+        for (const [status, answer] of Object.entries(operation.responses)) {
+          if (Number(status) >= 400) expect(answer.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/ErrorBody' });
+        }
+      }
+    }
+    expect(document.components.schemas.SpawnRequest).toMatchObject({ required: ['task', 'context', 'callback_url', 'callback_token'], example: expect.any(Object) });
+    expect((await fetch(`${running().url}/docs`)).headers.get('content-type')).toMatch(/text\/html/);
+  });
+
+  test('counts spawns, callback deliveries, sessions by status, running agents and requests', async () => {
+    const quick = receiver.endpoint();
+    const refusing = receiver.endpoint(() => 400);
+    const long = receiver.endpoint();
+    const key = randomUUID();
+    const quickBody = spawnBody(quick, { steps: 1 });
+    expect((await post('/orchestrator/sessions/spawn', quickBody, { 'idempotency-key': key })).status).toBe(201);
+    expect((await post('/orchestrator/sessions/spawn', quickBody, { 'idempotency-key': key })).status).toBe(200);
+    expect((await post('/orchestrator/sessions/spawn', spawnBody(refusing, { steps: 1 }))).status).toBe(201);
+    const longAnswer = await post('/orchestrator/sessions/spawn', spawnBody(long, { duration_ms: 60_000 }));
+    expect(longAnswer.status).toBe(201);
+    // The counters move once the answer is in, a moment after the receiver has seen the request.
+    let text = await scrapeUntil((metrics) => sampleValue(metrics, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'refused' }) === 2);
+    await quick.waitFor((received) => received.some(({ body }) => (body as { status?: string }).status === 'completed'));
+    expect(sampleValue(text, 'orchestrator_spawns_total', { outcome: 'started' })).toBe(3);
+    expect(sampleValue(text, 'orchestrator_spawns_total', { outcome: 'replayed' })).toBe(1);
+    expect(sampleValue(text, 'orchestrator_agent_processes_running')).toBe(1);
+    expect(sampleValue(text, 'orchestrator_sessions', { status: 'running' })).toBe(1);
+    expect(sampleValue(text, 'orchestrator_sessions', { status: 'completed' })).toBe(2);
+    expect(sampleValue(text, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'delivered' })).toBeGreaterThanOrEqual(3);
+    expect(sampleValue(text, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'refused' })).toBe(2);
+    expect(sampleValue(text, 'orchestrator_http_request_duration_seconds_count', { route: '/orchestrator/sessions/spawn', method: 'POST', status: '201' })).toBe(3);
+    expect(sampleValue(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+
+    const id = ((await longAnswer.json()) as { session_id: string }).session_id;
+    expect((await post(`/orchestrator/sessions/${id}/kill`, {})).status).toBe(200);
+    expect((await fetch(`${running().url}/orchestrator/sessions/${id}/status`)).status).toBe(401);
+    text = await scrape();
+    expect(sampleValue(text, 'orchestrator_agent_processes_running')).toBe(0);
+    expect(sampleValue(text, 'orchestrator_sessions', { status: 'killed' })).toBe(1);
+    // Labelled by route pattern, the session id is not a label value; the API-key hook's 401 is counted too.
+    expect(sampleValue(text, 'orchestrator_http_request_duration_seconds_count', { route: '/orchestrator/sessions/:id/kill', method: 'POST', status: '200' })).toBe(1);
+    expect(sampleValue(text, 'orchestrator_http_request_duration_seconds_count', { route: '/orchestrator/sessions/:id/status', method: 'GET', status: '401' })).toBe(1);
+  });
+
+  test('counts refused spawns by their error code', async () => {
+    const endpoint = receiver.endpoint();
+    const key = randomUUID();
+    expect((await post('/orchestrator/sessions/spawn', spawnBody(endpoint, { steps: 1 }), { 'idempotency-key': key })).status).toBe(201);
+    expect((await post('/orchestrator/sessions/spawn', spawnBody(endpoint, { steps: 2 }), { 'idempotency-key': key })).status).toBe(422);
+    expect(sampleValue(await scrape(), 'orchestrator_spawns_total', { outcome: 'idempotency_key_reused' })).toBe(1);
+  });
+});

@@ -1,0 +1,392 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createTestDatabase, dropTestDatabase, withClient } from '../support/database';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
+import { liveDescendants, liveProcesses, waitForNoProcesses } from '../support/process-table';
+import { freePort, startService, type ServiceProcess } from '../support/service-process';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+const ORCHESTRATOR_ENTRY = join(REPO_ROOT, 'apps/orchestrator/dist/main.js');
+const API_ENTRY = join(REPO_ROOT, 'apps/api/dist/main.js');
+const SAMPLE_AGENT = join(REPO_ROOT, 'apps/orchestrator/dist/agent/sample-agent.js');
+export const ORCHESTRATOR_KEY = 'system-orchestrator-key-5b0e9c2f7a41';
+export const OPERATOR_TOKEN = 'system-operator-token-93d1c6e8f024';
+
+/**
+ * Short intervals and timeouts, so that every fault resolves in seconds; the
+ * values each scenario relies on are restated where it relies on them.
+ */
+export const API_ENV: Record<string, string> = {
+  ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+  MOSAIC_API_TOKEN: OPERATOR_TOKEN,
+  ORCHESTRATOR_SPAWN_TIMEOUT_MS: '10000',
+  ORCHESTRATOR_STATUS_TIMEOUT_MS: '1000',
+  ORCHESTRATOR_KILL_TIMEOUT_MS: '10000',
+  ORCHESTRATOR_LIST_TIMEOUT_MS: '2000',
+  ORCHESTRATOR_HEALTH_TIMEOUT_MS: '500',
+  ORCHESTRATOR_RETRY_ATTEMPTS: '2',
+  ORCHESTRATOR_RETRY_INITIAL_DELAY_MS: '50',
+  ORCHESTRATOR_RETRY_MAX_DELAY_MS: '200',
+  ORCHESTRATOR_BREAKER_HALF_OPEN_AFTER_MS: '200',
+  RECONCILE_INTERVAL_MS: '250',
+  RECONCILE_STALE_AFTER_MS: '15000',
+};
+
+export const ORCHESTRATOR_ENV: Record<string, string> = {
+  ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+  SESSION_TIMEOUT_MS: '120000',
+  SHUTDOWN_GRACE_MS: '2000',
+  CALLBACK_RETRY_MAX_MS: '60000',
+  MAX_CONCURRENT_SESSIONS: '256',
+};
+
+export interface SessionRow {
+  id: string;
+  task_id: string;
+  orchestrator_session_id: string | null;
+  status: string;
+  error: string | null;
+  last_sequence: number;
+}
+
+export interface ApiInstance {
+  service: ServiceProcess;
+  /** Between the orchestrator and this API: every callback passes through it and is recorded. */
+  callbacks: FaultProxy;
+  port: number;
+  databaseUrl: string;
+  restart(): Promise<void>;
+}
+
+export interface OrchestratorInstance {
+  service: ServiceProcess;
+  port: number;
+  /** One line per agent the orchestrator started: the agent's task file, which names its session. */
+  starts(): string[];
+  restart(): Promise<void>;
+}
+
+export interface EventAccount {
+  /** Distinct events the orchestrator tried to deliver (by `event_id`). */
+  sent: number;
+  /** Delivery attempts, redeliveries included. */
+  deliveries: number;
+  stored: number;
+  lost: number;
+  duplicated: number;
+}
+
+function ownGroup(): number {
+  return liveProcesses().find((info) => info.pid === process.pid)?.pgid ?? process.pid;
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Everything one scenario starts (databases, services, proxies, temp dirs),
+ * torn down by `cleanup` in reverse order whatever happened. Agents are
+ * sampled from the orchestrator's process tree while it runs, so that the
+ * scenario can prove none of them is left.
+ */
+export class SystemHarness {
+  private readonly cleanups: (() => Promise<unknown>)[] = [];
+  private readonly samplers: NodeJS.Timeout[] = [];
+  readonly agentPids = new Set<number>();
+  readonly agentGroups = new Set<number>();
+  private readonly services: ServiceProcess[] = [];
+
+  async tempDir(): Promise<string> {
+    const dir = join(REPO_ROOT, '.data', `system-${randomBytes(4).toString('hex')}`);
+    await mkdir(dir, { recursive: true });
+    this.cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  async database(): Promise<string> {
+    const url = await createTestDatabase('sys', { migrate: true });
+    this.cleanups.push(() => dropTestDatabase(url));
+    return url;
+  }
+
+  async proxy(upstreamPort: number): Promise<FaultProxy> {
+    const proxy = await startFaultProxy(upstreamPort);
+    this.cleanups.push(() => proxy.close());
+    return proxy;
+  }
+
+  /** An orchestrator whose agents are the sample agent (or `agentCommand`), each start recorded in a file. */
+  async orchestrator(options: { env?: Record<string, string>; agentCommand?: string } = {}): Promise<OrchestratorInstance> {
+    const dir = await this.tempDir();
+    const startsFile = join(dir, 'agent-starts.log');
+    const record = `printf '%s\\n' "$MOSAIC_TASK_FILE" >> ${shellQuote(startsFile)}`;
+    const agent = options.agentCommand ?? `exec ${shellQuote(process.execPath)} ${shellQuote(SAMPLE_AGENT)}`;
+    const port = await freePort();
+    const start = () =>
+      this.track(
+        startService({
+          name: 'orchestrator',
+          entry: ORCHESTRATOR_ENTRY,
+          port,
+          env: { ...ORCHESTRATOR_ENV, SESSION_WORKDIR_ROOT: join(dir, 'sessions'), AGENT_COMMAND: `${record}; ${agent}`, ...options.env },
+        }),
+        true,
+      );
+    const instance: OrchestratorInstance = {
+      service: await start(),
+      port,
+      starts: () => (existsSync(startsFile) ? readFileSync(startsFile, 'utf8').split('\n').filter((line) => line !== '') : []),
+      restart: async () => {
+        instance.service = await start();
+      },
+    };
+    return instance;
+  }
+
+  /** An API process on `databaseUrl`, with a recording proxy in front of its callback endpoint. */
+  async api(options: { databaseUrl: string; orchestratorUrl: string; env?: Record<string, string> }): Promise<ApiInstance> {
+    const port = await freePort();
+    const callbacks = await this.proxy(port);
+    const start = () =>
+      this.track(
+        startService({
+          name: 'api',
+          entry: API_ENTRY,
+          port,
+          healthPath: '/health/orchestrator',
+          readyStatuses: [200, 503],
+          env: {
+            ...API_ENV,
+            DATABASE_URL: options.databaseUrl,
+            ORCHESTRATOR_URL: options.orchestratorUrl,
+            PUBLIC_BASE_URL: callbacks.url,
+            ...options.env,
+          },
+        }),
+        false,
+      );
+    const instance: ApiInstance = {
+      service: await start(),
+      callbacks,
+      port,
+      databaseUrl: options.databaseUrl,
+      restart: async () => {
+        instance.service = await start();
+      },
+    };
+    return instance;
+  }
+
+  private async track(starting: Promise<ServiceProcess>, sampleAgents: boolean): Promise<ServiceProcess> {
+    const service = await starting;
+    this.services.push(service);
+    if (sampleAgents) {
+      const sample = () => this.sampleAgentsOf(service);
+      sample();
+      const timer = setInterval(sample, 50);
+      this.samplers.push(timer);
+      void service.exited.then(() => clearInterval(timer));
+    }
+    return service;
+  }
+
+  /** Samples the agent tree once more now (a sample may be up to 50 ms old). */
+  sampleAgentsOf(service: ServiceProcess): number[] {
+    const pids = liveDescendants(service.pid);
+    // A child caught between fork and setsid is still in the service's group, which is the test runner's own: never kill that group.
+    const serviceGroup = liveProcesses().find((info) => info.pid === service.pid)?.pgid ?? process.pid;
+    for (const info of pids) {
+      this.agentPids.add(info.pid);
+      if (info.pgid !== serviceGroup && info.pgid !== ownGroup()) this.agentGroups.add(info.pgid);
+    }
+    return pids.map((info) => info.pid);
+  }
+
+  /** Proves no agent process (or anything it started) is left, within `timeoutMs`. */
+  async assertNoAgentsLeft(timeoutMs: number): Promise<void> {
+    await waitForNoProcesses([...this.agentPids], timeoutMs);
+    const groups = this.agentGroups;
+    const stragglers = liveProcesses().filter((info) => groups.has(info.pgid));
+    if (stragglers.length > 0) throw new Error(`agent process groups still have members: ${stragglers.map((info) => info.pid).join(', ')}`);
+  }
+
+  /** Kills the process groups of agents an orchestrator killed with SIGKILL left behind, as an operator would. */
+  killAgentGroups(): void {
+    for (const group of this.agentGroups) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // The group is gone already.
+      }
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    for (const timer of this.samplers) clearInterval(timer);
+    for (const service of [...this.services].reverse()) await service.stop(5_000);
+    this.killAgentGroups();
+    await waitForNoProcesses([...this.agentPids], 5_000).catch(() => undefined);
+    for (const cleanup of this.cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        process.stderr.write(`system test cleanup: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+    }
+  }
+
+  /** The last lines of every service's output, for a failing test's message. */
+  outputs(): string {
+    return this.services.map((service) => `--- pid ${service.pid} ---\n${service.output().slice(-6_000)}`).join('\n');
+  }
+}
+
+export interface Answer<T> {
+  status: number;
+  body: T;
+  ms: number;
+}
+
+/** An operator call; the client-side bound proves the API answers rather than hangs. */
+export async function call<T = unknown>(base: string, method: string, path: string, body?: unknown, token = OPERATOR_TOKEN): Promise<Answer<T>> {
+  const started = performance.now();
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T, ms: Math.round(performance.now() - started) };
+}
+
+export async function orchestratorCall<T = unknown>(orchestrator: OrchestratorInstance, method: string, path: string): Promise<Answer<T>> {
+  return call<T>(orchestrator.service.url, method, path, undefined, ORCHESTRATOR_KEY);
+}
+
+export async function createTask(api: ApiInstance, metadata: Record<string, unknown>): Promise<string> {
+  const created = await call<{ id: string }>(api.service.url, 'POST', '/tasks', { title: 'system task', metadata });
+  if (created.status !== 201) throw new Error(`POST /tasks answered ${created.status}: ${JSON.stringify(created.body)}`);
+  return created.body.id;
+}
+
+export async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  return withClient(url, async (client) => (await client.query(sql, params)).rows as T[]);
+}
+
+export async function sessionRows(url: string): Promise<SessionRow[]> {
+  return query<SessionRow>(url, 'SELECT id, task_id, orchestrator_session_id, status::text AS status, error, last_sequence FROM orchestrator_sessions ORDER BY created_at');
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'killed']);
+
+/** Polls until every session in the database is terminal (and at least `count` exist). */
+export async function waitForAllTerminal(url: string, count: number, timeoutMs: number): Promise<SessionRow[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await sessionRows(url);
+    if (rows.length >= count && rows.every((row) => TERMINAL.has(row.status))) return rows;
+    if (Date.now() > deadline) {
+      const open = rows.filter((row) => !TERMINAL.has(row.status));
+      throw new Error(`${open.length} of ${rows.length} sessions not terminal after ${timeoutMs} ms: ${JSON.stringify(open.slice(0, 5))}`);
+    }
+    await sleep(200);
+  }
+}
+
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+interface SentEvent {
+  event_id: string;
+  session_id: string;
+  sequence: number;
+}
+
+function callbackEvents(proxies: readonly FaultProxy[]): SentEvent[] {
+  const events: SentEvent[] = [];
+  for (const proxy of proxies) {
+    for (const request of proxy.requests) {
+      if (request.method !== 'POST' || !request.path.startsWith('/orchestrator/callbacks/')) continue;
+      events.push(JSON.parse(request.body) as SentEvent);
+    }
+  }
+  return events;
+}
+
+/**
+ * What the orchestrator sent (seen on the wire by the callback proxies)
+ * against what the database holds: lost = sent but not stored; duplicated =
+ * stored rows beyond one per (session, sequence).
+ */
+export async function accountEvents(url: string, proxies: readonly FaultProxy[]): Promise<EventAccount> {
+  const deliveries = callbackEvents(proxies);
+  const sent = new Set(deliveries.map((event) => event.event_id));
+  const rows = await query<{ event_id: string; session_id: string; sequence: number }>(url, 'SELECT event_id, session_id::text, sequence FROM orchestrator_session_events');
+  const stored = new Set(rows.map((row) => row.event_id));
+  const perSequence = new Set(rows.map((row) => `${row.session_id}#${row.sequence}`));
+  return {
+    sent: sent.size,
+    deliveries: deliveries.length,
+    stored: rows.length,
+    lost: [...sent].filter((id) => !stored.has(id)).length,
+    duplicated: rows.length - perSequence.size,
+  };
+}
+
+/** `accountEvents` once deliveries have settled: redeliveries still in backoff are waited for, up to `timeoutMs`. */
+export async function settledAccount(url: string, proxies: readonly FaultProxy[], timeoutMs = 30_000): Promise<EventAccount> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const account = await accountEvents(url, proxies);
+    if ((account.lost === 0 && account.stored === account.sent) || Date.now() > deadline) return account;
+    await sleep(250);
+  }
+}
+
+/** Every session's stored events run 1..last_sequence without a gap or a repeat. */
+export async function gappedSessions(url: string): Promise<string[]> {
+  const rows = await query<{ id: string; ok: boolean }>(
+    url,
+    `SELECT s.id::text AS id,
+            (count(e.id) = s.last_sequence AND count(DISTINCT e.sequence) = s.last_sequence
+             AND coalesce(min(e.sequence), 1) = 1 AND coalesce(max(e.sequence), 0) = s.last_sequence) AS ok
+       FROM orchestrator_sessions s LEFT JOIN orchestrator_session_events e ON e.session_id = s.id
+      WHERE s.orchestrator_session_id IS NOT NULL
+      GROUP BY s.id`,
+  );
+  return rows.filter((row) => !row.ok).map((row) => row.id);
+}
+
+/** The orchestrator's own view of one session. */
+export async function orchestratorStatus(orchestrator: OrchestratorInstance, id: string): Promise<{ status: string; exit_code?: number }> {
+  const answer = await orchestratorCall<{ status: string; exit_code?: number }>(orchestrator, 'GET', `/orchestrator/sessions/${encodeURIComponent(id)}/status`);
+  if (answer.status !== 200) throw new Error(`orchestrator status of ${id}: ${answer.status}`);
+  return answer.body;
+}
+
+/** Every session the orchestrator knows, following cursors. */
+export async function orchestratorSessions(orchestrator: OrchestratorInstance): Promise<{ session_id: string; status: string }[]> {
+  const sessions: { session_id: string; status: string }[] = [];
+  let cursor: string | null = null;
+  do {
+    const suffix: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const page = await orchestratorCall<{ sessions: { session_id: string; status: string }[]; next_cursor: string | null }>(
+      orchestrator,
+      'GET',
+      `/orchestrator/sessions?limit=500${suffix}`,
+    );
+    sessions.push(...page.body.sessions);
+    cursor = page.body.next_cursor;
+  } while (cursor !== null);
+  return sessions;
+}

@@ -1,0 +1,49 @@
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+export interface ScenarioFigures {
+  scenario: string;
+  load: string;
+  faults: string;
+  inputs: string;
+  sent: number;
+  stored: number;
+  lost: number;
+  duplicated: number;
+  /** Further figures worth reading next to the table (bounds, timings). */
+  notes: string;
+  seconds: number;
+  passed: boolean;
+}
+
+/** Writes the reliability report: one row per scenario that ran, with the machine and date. */
+export function writeReliabilityReport(path: string, rows: readonly ScenarioFigures[]): void {
+  const cell = (value: string | number) => String(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines = [
+    '# Reliability under faults, load and hostile input',
+    '',
+    'Written by the system suite (`test/system/`, run by `pnpm test`, or alone with',
+    '`NODE_OPTIONS=--experimental-vm-modules npx jest --selectProjects system`) from what it measured:',
+    'real PostgreSQL, the built orchestrator, built API processes, real agent processes,',
+    'faults injected by a loopback proxy (`test/support/fault-proxy.ts`) or by killing processes.',
+    '',
+    `Machine: ${cpus().length} cores (${cell(cpus()[0]?.model ?? 'unknown CPU')}), Node ${process.version}, ${process.platform}. Date: ${new Date().toISOString()}.`,
+    '',
+    '"Sent" counts distinct callback events (`event_id`) the orchestrator put on the wire, as the',
+    'recording proxy in front of each API saw them; "stored" counts rows in `orchestrator_session_events`;',
+    '"lost" = sent but not stored; "duplicated" = stored rows beyond one per (session, sequence).',
+    'Scenario 10 sends no orchestrator events: its "sent" and "stored" are the hostile requests and the rows they changed.',
+    '',
+    '| # | scenario | load held | faults injected | inputs tried | events sent | stored | lost | duplicated | result | time (s) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((row, index) =>
+      `| ${index + 1} | ${[row.scenario.replace(/^\d+\.\s*/, ''), row.load, row.faults, row.inputs, row.sent, row.stored, row.lost, row.duplicated, row.passed ? 'pass' : 'FAIL', row.seconds.toFixed(1)].map(cell).join(' | ')} |`,
+    ),
+    '',
+    '## Notes per scenario',
+    '',
+    ...rows.map((row, index) => `${index + 1}. **${cell(row.scenario.replace(/^\d+\.\s*/, ''))}**: ${cell(row.notes)}`),
+    '',
+  ];
+  writeFileSync(path, lines.join('\n'));
+}
