@@ -9,6 +9,7 @@ const moduleNameMapper = {
   // Prisma's generated client imports its own files with `.js` suffixes.
   '^(\\.{1,2}/.*)\\.js$': '$1',
   '^@mosaic/orchestrator-contract$': '<rootDir>/packages/orchestrator-contract/src/index.ts',
+  '^@mosaic/observability$': '<rootDir>/packages/observability/src/index.ts',
 };
 const common = { rootDir: __dirname, transform, moduleNameMapper, testEnvironment: 'node' };
 

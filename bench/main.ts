@@ -156,13 +156,33 @@ ${table(rows)}
   over \`pg\` with 10 connections, that statement reached only 35–40 % of the plain INSERT’s rate, and 80–90 %
   once both were prepared: PostgreSQL spent more time planning its CTEs than running them. PrismaService now names every
   statement after its text (adapter-pg's \`statementNameGenerator\`), so each is planned once per connection.
-- **Callbacks: what remains** is CPU in the API process per request: Nest's router and pipes, Prisma's raw-query path,
-  and per-request logging (pino-http, request context), on the same two cores as PostgreSQL and the load generator.
+- **Callbacks: then Prisma's raw-query path.** With one statement per callback the API process was CPU-bound, and
+  Prisma's client runtime (building the query, its WebAssembly query compiler, mapping rows back) ran for every one.
+  PrismaService now owns the \`pg\` pool and hands it to the Prisma adapter, and the callback statement runs on that
+  pool directly (\`PrismaService.run\`, still a named prepared statement): one pool, one connection limit, and Prisma
+  ends it on disconnect. The callback rate went from 782–985 to 2,500–2,700 req/s (the baseline's from 2,400–3,200 to
+  4,600–5,700 in the same runs: the machine was busier in the earlier one), 45–55 % of the baseline's, and p99
+  came within 2× of the baseline's (just at 2× with 100 connections).
+- **Callbacks: what remains** is fixed per-request work the baseline does not do: the pino-http request line
+  (three child loggers a request, the request serialised and redacted), the request's server span and
+  AsyncLocalStorage context, Nest's middleware and router, zod validation, and garbage collection, on the same two
+  cores as PostgreSQL and the load generator. Generating span ids was 4–5 % of the API's CPU (a \`randomBytes\`
+  call per id): ids are now cut from a pooled random buffer (trace-context.ts).
+- **Dispatch: waiting, not CPU.** A dispatch was about 13 sequential round trips: the task lookup, then two interactive
+  transactions (BEGIN, count, insert, task update, COMMIT; BEGIN, update, update, read, read, task update, read,
+  COMMIT). Creating the session (attempt number, row, task status, refused by the unique \`active_task_id\` index as
+  before, mapped to the same 409) and recording the spawn's answer (orchestrator id, forward-only status through
+  \`statusesThatMayMoveTo\`, task following) are now one statement each (session.repository.ts): three round trips
+  in all. The p50 overhead went from 14.6 ms to 3.7 ms, and from 119 to 584 dispatches/s.
 - **Listing** uses \`orchestrator_sessions_status_created_at_id_idx\` for the first page. A page after a cursor is bounded
   by the index too since the list adds a redundant \`created_at <= cursor\` to the keyset OR, which PostgreSQL
   otherwise applies only as a filter, reading every newer entry.
-- **Memory**: the idle API is already about 200 MB resident, most of it Prisma's query compiler (WebAssembly) and
-  the Nest module graph; load adds V8 heap headroom on top.
+- **Memory: not met.** The idle API is about 190–205 MB resident (Nest, swagger and terminus about 80 MB, Prisma's
+  WebAssembly query compiler about 50 MB). Under callback load, V8's old space fills with promoted request garbage
+  that it collects lazily: heap used reached 197 MB after one 8 s run and fell to 142 MB after the next, so RSS after a
+  run says more about when the last major GC ran than about a leak. \`--max-semi-space-size=2\` lowered RSS by about
+  60 MB at a 5 % cost in req/s, still not under 250 MB after the second run; no flag was adopted. Getting under the
+  goal needs less resident code (Prisma's compiler, the swagger document and UI) rather than heap tuning.
 
 ## Query plans (1,000,000 sessions)
 

@@ -596,7 +596,7 @@ describe('reliability of the real services under faults, load and hostile input'
         fc.oneof(
           fc.anything().filter((value) => typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { title?: unknown }).title !== 'string'),
           fc.record({ title: fc.oneof(fc.constant(''), fc.integer(), fc.constant(null), fc.array(fc.string())) }, { requiredKeys: [] }),
-          fc.record({ title: fc.constant('x'), priority: fc.oneof(fc.string().filter((value) => !(TASK_PRIORITIES as readonly string[]).includes(value)), fc.double(), fc.constant(-1)) }),
+          fc.record({ title: fc.constant('x'), priority: fc.oneof(fc.string().filter((value) => !(TASK_PRIORITIES as readonly string[]).includes(value)), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(-1)) }),
         ),
         async (body) => {
           const answer = await send('POST /tasks, invalid body', '/tasks', { headers: operator, body: JSON.stringify(body) ?? 'null' });

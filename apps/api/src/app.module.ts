@@ -6,7 +6,7 @@ import { DatabaseModule } from './database/database.module';
 import { DispatcherModule } from './dispatcher/dispatcher.module';
 import { HealthModule } from './health/health.module';
 import { MetricsEndpointModule } from './metrics/metrics-endpoint.module';
-import { loggerParams } from './observability/logging';
+import { loggerParams } from '@mosaic/observability';
 import { OrchestratorGatewayModule } from './orchestrator-gateway/orchestrator-gateway.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { TasksModule } from './tasks/tasks.module';

@@ -10,7 +10,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { OrchestratorMetrics } from './metrics/orchestrator-metrics';
 import { RequestMetricsHook } from './metrics/request-metrics.hook';
 import { ScrapeGauges } from './metrics/scrape-gauges';
-import { loggerParams } from './observability/logging';
+import { loggerParams } from '@mosaic/observability';
 import { SessionsController } from './sessions/sessions.controller';
 import { SessionsService } from './sessions/sessions.service';
 

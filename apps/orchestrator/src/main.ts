@@ -9,7 +9,8 @@ import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
 import { ConfigError, loadOrchestratorConfig, type OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
-import { installRequestContext, requestIdFor } from './observability/request-context';
+import { requestIdFor } from '@mosaic/observability';
+import { requestTracing } from './observability/request-tracing';
 import { SessionsService } from './sessions/sessions.service';
 
 /** Time allowed on top of SHUTDOWN_GRACE_MS for the server itself to close before the process exits regardless. */
@@ -34,7 +35,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor });
   // Before Nest registers its middleware (the request logger among them), so that the request's trace is known when it logs.
-  installRequestContext(adapter.getInstance());
+  requestTracing.install(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, { bufferLogs: true });
   app.useLogger(app.get(PinoLogger));
   installApiKeyHook(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));

@@ -88,13 +88,31 @@ export function startSpan(tracerName: string, name: string, kind: SpanKind, pare
   if (isSpanContextValid(own) && own.spanId !== parentIds?.spanId) return { span, context: trace.setSpan(parent, span) };
   const continued = parentIds !== undefined && isSpanContextValid(parentIds);
   const synthetic = trace.wrapSpanContext({
-    traceId: continued ? parentIds.traceId : randomBytes(16).toString('hex'),
-    spanId: randomBytes(8).toString('hex'),
+    traceId: continued ? parentIds.traceId : randomHex(16),
+    spanId: randomHex(8),
     // A new trace is marked sampled: nothing upstream decided against recording it.
     traceFlags: continued ? parentIds.traceFlags : TraceFlags.SAMPLED,
     ...(continued && parentIds.traceState !== undefined ? { traceState: parentIds.traceState } : {}),
   });
   return { span: synthetic, context: trace.setSpan(parent, synthetic) };
+}
+
+/**
+ * Random ids are cut from a pooled buffer, refilled 4 KiB at a time: every
+ * request starts a span, and a `randomBytes` call per id was the largest single
+ * cost of the API's per-request tracing (docs/performance.md).
+ */
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+
+function randomHex(bytes: number): string {
+  if (randomOffset + bytes > randomPool.length) {
+    randomPool = randomBytes(RANDOM_POOL_BYTES);
+    randomOffset = 0;
+  }
+  randomOffset += bytes;
+  return randomPool.toString('hex', randomOffset - bytes, randomOffset);
 }
 
 /** Writes the trace headers for a call made within `context`, with or without a registered propagator. */

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { type CallbackEventType, type SessionStatus, TERMINAL_STATUSES, type TrackedSessionStatus, isTerminalStatus } from '@mosaic/orchestrator-contract';
-import { PrismaService } from '../database/prisma.service';
-import { Prisma } from '../database/generated/prisma/client';
+import { PrismaService, prepared } from '../database/prisma.service';
 import { statusesThatMayMoveTo } from '../orchestrator-gateway/session-status.machine';
 import type { StatusReport } from '../orchestrator-gateway/session';
 import { logSessionStatusChange } from '../orchestrator-gateway/session-status-log';
@@ -47,8 +46,9 @@ interface RecordedRow {
 /**
  * The callback endpoint's storage. A callback costs one statement, whatever
  * its type: authenticating it, storing the event and applying its status are
- * one round trip to the database, because round trips, not CPU, bound how many
- * callbacks per second the API takes in (see docs/performance.md).
+ * one round trip to the database, run on `pg` directly rather than through
+ * Prisma, whose per-query CPU cost bounded the callback rate (see
+ * docs/performance.md).
  */
 @Injectable()
 export class SessionEventRepository {
@@ -56,8 +56,7 @@ export class SessionEventRepository {
 
   /** Whether `credentials` hold the session's token, valid by `validity`. Only for callbacks refused anyway. */
   async authenticates(credentials: CallbackCredentials, validity: TokenValidity): Promise<boolean> {
-    const rows = await this.prisma.$queryRaw<unknown[]>`
-      SELECT 1 FROM orchestrator_sessions WHERE ${acceptsToken(credentials, validity)}`;
+    const rows = await this.prisma.run(AUTHENTICATES, tokenValues(credentials, validity));
     return rows.length > 0;
   }
 
@@ -73,7 +72,7 @@ export class SessionEventRepository {
     event: IncomingSessionEvent,
     report: StatusReport | undefined,
   ): Promise<EventOutcome> {
-    const rows = await this.prisma.$queryRaw<RecordedRow[]>(recordStatement(credentials, validity, event, report));
+    const rows = await this.prisma.run<RecordedRow>(RECORD, recordValues(credentials, validity, event, report));
     const moved = rows[0];
     if (report !== undefined && moved?.moved_from && moved.task_id) {
       logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.task_id, from: moved.moved_from, to: report.status, error: report.error });
@@ -93,17 +92,20 @@ export class SessionEventRepository {
 
 /**
  * The token rule of CallbackTokenService, applied by the database: the hash
- * matches, the token has not expired, and the session has not been terminal
- * for longer than the grace period. Comparing hashes need not be constant-time:
+ * matches ($2), the token has not expired by $3, and the session has not been
+ * terminal ($4) since before $5. Comparing hashes need not be constant-time:
  * how much of a SHA-256 digest matches tells nothing about the token.
  */
-function acceptsToken(credentials: CallbackCredentials, validity: TokenValidity): Prisma.Sql {
-  return Prisma.sql`id = ${credentials.sessionId}::uuid
-    AND callback_token_hash = ${credentials.tokenHash}
-    AND callback_token_expires_at > ${validity.expiresAfter.toISOString()}::timestamptz
-    AND (ended_at IS NULL OR status <> ALL(${[...TERMINAL_STATUSES]}::text[]::session_status[])
-         OR ended_at > ${validity.endedAfter.toISOString()}::timestamptz)`;
+const ACCEPTS_TOKEN = `id = $1::uuid
+    AND callback_token_hash = $2
+    AND callback_token_expires_at > $3::timestamptz
+    AND (ended_at IS NULL OR status <> ALL($4::text[]::session_status[]) OR ended_at > $5::timestamptz)`;
+
+function tokenValues(credentials: CallbackCredentials, validity: TokenValidity): unknown[] {
+  return [credentials.sessionId, credentials.tokenHash, validity.expiresAfter.toISOString(), [...TERMINAL_STATUSES], validity.endedAfter.toISOString()];
 }
+
+const AUTHENTICATES = prepared(`SELECT 1 FROM orchestrator_sessions WHERE ${ACCEPTS_TOKEN}`);
 
 /**
  * Locks the session row if the token is valid for it, inserts the event
@@ -111,58 +113,47 @@ function acceptsToken(credentials: CallbackCredentials, validity: TokenValidity)
  * redeliveries cannot both get in), and only for a new event advances
  * `last_sequence`, records the orchestrator's session id if the spawn answer
  * never arrived, and applies the report as `applyStatusIn` would: only to a
- * session in a status it may move from, with the task following. The row lock
- * makes the checks and the update see the same row version; the session is
- * updated once, as a statement may change a row only once.
+ * session in a status it may move from ($13, from the state machine), with the
+ * task following. The row lock makes the checks and the update see the same
+ * row version; the session is updated once, as a statement may change a row
+ * only once. One fixed text, so that it is prepared once per connection.
  */
-function recordStatement(
-  credentials: CallbackCredentials,
-  validity: TokenValidity,
-  event: IncomingSessionEvent,
-  report: StatusReport | undefined,
-): Prisma.Sql {
-  const movesFrom = report === undefined ? [] : statusesThatMayMoveTo(report.status);
-  const status = report?.status ?? null;
-  const at = report?.at.toISOString() ?? null;
-  const terminal = report !== undefined && isTerminalStatus(report.status);
-  return Prisma.sql`
+const RECORD = prepared(`
     WITH target AS (
       SELECT id, task_id, status, orchestrator_session_id FROM orchestrator_sessions
-       WHERE ${acceptsToken(credentials, validity)}
+       WHERE ${ACCEPTS_TOKEN}
          FOR UPDATE
     ), owned AS (
       SELECT id, task_id, status FROM target
-       WHERE orchestrator_session_id = ${event.orchestratorSessionId}
+       WHERE orchestrator_session_id = $6
           OR (orchestrator_session_id IS NULL AND NOT EXISTS (
-                SELECT 1 FROM orchestrator_sessions
-                 WHERE orchestrator_session_id = ${event.orchestratorSessionId} AND id <> ${credentials.sessionId}::uuid))
+                SELECT 1 FROM orchestrator_sessions WHERE orchestrator_session_id = $6 AND id <> $1::uuid))
     ), inserted AS (
       INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
-      SELECT id, ${event.eventId}, ${event.sequence}::int, ${event.type}::session_event_type,
-             ${event.status}::session_status, ${event.occurredAt}::timestamptz, ${JSON.stringify(event.data)}::jsonb
+      SELECT id, $7, $8::int, $9::session_event_type, $10::session_status, $11::timestamptz, $12::jsonb
         FROM owned
       ON CONFLICT (session_id, event_id) DO NOTHING
       RETURNING session_id
     ), applied AS (
-      SELECT owned.id, owned.task_id, owned.status, owned.status = ANY(${movesFrom}::text[]::session_status[]) AS moves
+      SELECT owned.id, owned.task_id, owned.status, owned.status = ANY($13::text[]::session_status[]) AS moves
         FROM owned JOIN inserted ON inserted.session_id = owned.id
     ), advanced AS (
       UPDATE orchestrator_sessions AS s
-         SET last_sequence = GREATEST(s.last_sequence, ${event.sequence}::int),
+         SET last_sequence = GREATEST(s.last_sequence, $8::int),
              last_event_at = now(),
-             orchestrator_session_id = COALESCE(s.orchestrator_session_id, ${event.orchestratorSessionId}),
-             status = CASE WHEN applied.moves THEN ${status}::session_status ELSE s.status END,
-             started_at = CASE WHEN applied.moves AND ${status === 'running'} THEN ${at}::timestamptz ELSE s.started_at END,
-             ended_at = CASE WHEN applied.moves AND ${terminal} THEN ${at}::timestamptz ELSE s.ended_at END,
-             active_task_id = CASE WHEN applied.moves AND ${terminal} THEN NULL ELSE s.active_task_id END,
-             error = CASE WHEN applied.moves AND ${report?.error ?? null}::text IS NOT NULL THEN ${report?.error ?? null}::text ELSE s.error END,
-             exit_code = CASE WHEN applied.moves AND ${report?.exitCode ?? null}::int IS NOT NULL THEN ${report?.exitCode ?? null}::int ELSE s.exit_code END,
+             orchestrator_session_id = COALESCE(s.orchestrator_session_id, $6),
+             status = CASE WHEN applied.moves THEN $14::session_status ELSE s.status END,
+             started_at = CASE WHEN applied.moves AND $15::boolean THEN $16::timestamptz ELSE s.started_at END,
+             ended_at = CASE WHEN applied.moves AND $17::boolean THEN $16::timestamptz ELSE s.ended_at END,
+             active_task_id = CASE WHEN applied.moves AND $17::boolean THEN NULL ELSE s.active_task_id END,
+             error = CASE WHEN applied.moves AND $18::text IS NOT NULL THEN $18::text ELSE s.error END,
+             exit_code = CASE WHEN applied.moves AND $19::int IS NOT NULL THEN $19::int ELSE s.exit_code END,
              updated_at = now()
         FROM applied
        WHERE s.id = applied.id
       RETURNING s.id
     ), task_moved AS (
-      UPDATE tasks AS t SET status = ${status}::text::task_status, updated_at = now()
+      UPDATE tasks AS t SET status = $14::text::task_status, updated_at = now()
         FROM applied
        WHERE t.id = applied.task_id AND applied.moves
     )
@@ -170,7 +161,31 @@ function recordStatement(
            (SELECT count(*) FROM owned)::int AS owned,
            (SELECT count(*) FROM advanced)::int AS inserted,
            (SELECT status FROM applied WHERE moves) AS moved_from,
-           (SELECT task_id FROM applied WHERE moves) AS task_id`;
+           (SELECT task_id FROM applied WHERE moves) AS task_id`);
+
+function recordValues(
+  credentials: CallbackCredentials,
+  validity: TokenValidity,
+  event: IncomingSessionEvent,
+  report: StatusReport | undefined,
+): unknown[] {
+  return [
+    ...tokenValues(credentials, validity),
+    event.orchestratorSessionId,
+    event.eventId,
+    event.sequence,
+    event.type,
+    event.status,
+    event.occurredAt,
+    JSON.stringify(event.data),
+    report === undefined ? [] : statusesThatMayMoveTo(report.status),
+    report?.status ?? null,
+    report?.status === 'running',
+    report?.at.toISOString() ?? null,
+    report !== undefined && isTerminalStatus(report.status),
+    report?.error ?? null,
+    report?.exitCode ?? null,
+  ];
 }
 
 function outcomeOf(rows: RecordedRow[]): EventOutcome {

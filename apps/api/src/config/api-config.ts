@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY, describeIssues } from '@mosaic/orchestrator-contract';
-import { LOG_LEVELS, type LogLevel } from '../observability/logging';
+import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
 /** A development value for a secret, used (with a warning at start-up) when the variable is unset. */
 export const DEVELOPMENT_MOSAIC_API_TOKEN = 'dev-mosaic-token-change-me';

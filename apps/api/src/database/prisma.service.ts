@@ -1,25 +1,54 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { createHash } from 'node:crypto';
+import { Pool, type QueryResultRow } from 'pg';
 import { ApiConfig } from '../config/api-config';
 import { PrismaClient } from './generated/prisma/client';
 
 /** How long an interactive transaction waits for a pooled connection under load before failing. */
 const TRANSACTION_MAX_WAIT_MS = 30_000;
 
-/** The API's database client: Prisma on the `pg` driver adapter, so no engine binary is needed. */
+/** A statement text and the name it is prepared under, computed once per text. */
+export interface PreparedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+export function prepared(text: string): PreparedStatement {
+  return { name: statementName({ sql: text }), text };
+}
+
+/**
+ * The API's database client: Prisma on the `pg` driver adapter, so no engine
+ * binary is needed. The adapter runs on a pool this service owns, so that the
+ * hottest statements (a callback, the two writes of a dispatch) go to `pg`
+ * directly through `run`: Prisma's raw-query path (building the query, its
+ * query compiler, mapping the rows back) cost more CPU per callback than the
+ * rest of the request (docs/performance.md). One pool keeps one limit on the
+ * connections, and Prisma ends it on disconnect.
+ */
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleInit, OnModuleDestroy {
+  private readonly pool: Pool;
+
   constructor(config: ApiConfig) {
     if (config.databaseUrl === undefined) {
       throw new Error('PrismaService needs a database URL; main.ts resolves the embedded one before start-up');
     }
+    const pool = new Pool({ connectionString: config.databaseUrl, max: 10 });
     super({
-      adapter: new PrismaPg({ connectionString: config.databaseUrl, max: 10 }, { statementNameGenerator: statementName }),
+      adapter: new PrismaPg(pool, { statementNameGenerator: statementName, disposeExternalPool: true }),
       // Plain queries wait for a pooled connection as long as it takes; an interactive transaction gave up after
       // Prisma's default 2 s and answered 500, which a burst of concurrent dispatches reaches (test/system, scenario 7).
       transactionOptions: { maxWait: TRANSACTION_MAX_WAIT_MS },
     });
+    this.pool = pool;
+  }
+
+  /** Runs one prepared statement on the shared pool and returns its rows as `pg` parses them. */
+  async run<Row>(statement: PreparedStatement, values: readonly unknown[]): Promise<Row[]> {
+    const result = await this.pool.query<Row & QueryResultRow>({ name: statement.name, text: statement.text, values: [...values] });
+    return result.rows;
   }
 
   async onModuleInit(): Promise<void> {

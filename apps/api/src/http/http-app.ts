@@ -4,7 +4,8 @@ import { Logger } from 'nestjs-pino';
 import { LIMITS } from '@mosaic/orchestrator-contract';
 import { AppModule } from '../app.module';
 import { ApiConfig } from '../config/api-config';
-import { installRequestContext, requestIdFor } from '../observability/request-context';
+import { requestIdFor } from '@mosaic/observability';
+import { requestTracing } from '../observability/request-tracing';
 import { ErrorFilter } from './error.filter';
 import { createValidationPipe } from './validation';
 import { setupOpenApi } from '../openapi/openapi';
@@ -24,7 +25,7 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
   });
 
   // Before Nest registers its middleware (the request logger among them), so that the request's trace is known when it logs.
-  installRequestContext(fastify);
+  requestTracing.install(fastify);
 
   // `logger: false` (tests) silences the request log as well as Nest's own.
   const app = await NestFactory.create<NestFastifyApplication>(

@@ -38,7 +38,7 @@ import {
 } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics, type OrchestratorOperation } from '../metrics/api-metrics';
-import { startOutboundCall } from '../observability/request-context';
+import { requestTracing } from '../observability/request-tracing';
 import { OrchestratorError } from './orchestrator.errors';
 
 export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';
@@ -254,7 +254,7 @@ export class OrchestratorClient {
     const { method, path, timeoutMs } = operation;
     const signal = AbortSignal.timeout(timeoutMs);
     // Every attempt is a span of its own, carrying the request id of what caused it.
-    const call = startOutboundCall(`${method} ${operation.sessionId === undefined ? path : path.replace(encodeURIComponent(operation.sessionId), ':id')}`);
+    const call = requestTracing.startOutboundCall(`${method} ${operation.sessionId === undefined ? path : path.replace(encodeURIComponent(operation.sessionId), ':id')}`);
     let response: AxiosResponse<unknown>;
     try {
       response = await firstValueFrom(

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TRACKED_SESSION_STATUSES, isTerminalStatus, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
-import { PrismaService } from '../database/prisma.service';
+import { PrismaService, prepared } from '../database/prisma.service';
 import { Prisma } from '../database/generated/prisma/client';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
 import { AppError } from '../http/app-error';
@@ -29,48 +29,56 @@ export class OrchestratorSessionRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /**
-   * Creates the session row in `spawning` before the spawn call. The unique
+   * Creates the session row in `spawning` before the spawn call, numbering its
+   * attempt and moving the task along, in one statement. The unique
    * `active_task_id` index, not a read before the insert, guarantees one active
    * session per task even across API processes.
    */
   async createSpawning(session: NewSession): Promise<TrackedSession> {
+    let rows: RawSessionRow[];
     try {
-      return await this.prisma.$transaction(async (tx) => {
-        const previous = await tx.orchestratorSession.count({ where: { taskId: session.taskId } });
-        const row = await tx.orchestratorSession.create({
-          data: {
-            id: session.id,
-            taskId: session.taskId,
-            activeTaskId: session.taskId,
-            status: 'spawning',
-            attempt: previous + 1,
-            requestedBy: session.requestedBy,
-            callbackTokenHash: session.callbackTokenHash,
-            callbackTokenExpiresAt: session.callbackTokenExpiresAt,
-          },
-        });
-        await tx.task.update({ where: { id: session.taskId }, data: { status: 'spawning' } });
-        logSessionStatusChange({ sessionId: row.id, taskId: row.taskId, to: row.status });
-        return toSession(row);
-      });
+      rows = await this.prisma.run<RawSessionRow>(CREATE_SPAWNING, [
+        session.id,
+        session.taskId,
+        session.requestedBy,
+        session.callbackTokenHash,
+        session.callbackTokenExpiresAt.toISOString(),
+      ]);
     } catch (error) {
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+      if (isUniqueViolation(error, 'orchestrator_sessions_active_task_id_key')) {
         throw new AppError('conflict', `task ${session.taskId} already has an active session`);
       }
       throw error;
     }
+    const row = rows[0];
+    if (row === undefined) throw new AppError('not_found', `task ${session.taskId} not found`);
+    logSessionStatusChange({ sessionId: row.id, taskId: row.task_id, to: row.status });
+    return fromRawRow(row);
   }
 
-  /** Records the orchestrator's acknowledgement of a spawn. */
+  /**
+   * Records the orchestrator's acknowledgement of a spawn: its session id, if
+   * none is recorded yet, and its status report as `applyStatusIn` would apply
+   * it, in one statement.
+   */
   async recordSpawned(id: string, orchestratorSessionId: string, report: StatusReport): Promise<TrackedSession> {
-    return this.prisma.$transaction(async (tx) => {
-      await tx.orchestratorSession.updateMany({
-        where: { id, orchestratorSessionId: null },
-        data: { orchestratorSessionId },
-      });
-      await applyStatusIn(tx, id, report);
-      return toSession(await tx.orchestratorSession.findUniqueOrThrow({ where: { id } }));
-    });
+    const rows = await this.prisma.run<RawSessionRow & { moved_from: TrackedSessionStatus | null }>(RECORD_SPAWNED, [
+      id,
+      orchestratorSessionId,
+      statusesThatMayMoveTo(report.status),
+      report.status,
+      report.status === 'running',
+      report.at.toISOString(),
+      isTerminalStatus(report.status),
+      report.error ?? null,
+      report.exitCode ?? null,
+    ]);
+    const row = rows[0];
+    if (row === undefined) throw new Error(`session ${id} does not exist`);
+    if (row.moved_from !== null) {
+      logSessionStatusChange({ sessionId: id, taskId: row.task_id, from: row.moved_from, to: report.status, error: report.error });
+    }
+    return fromRawRow(row);
   }
 
   /** Applies a status report if it moves the session forward; returns the session as it now is. */
@@ -166,6 +174,97 @@ export async function applyStatusIn(tx: Transaction, id: string, report: StatusR
   await tx.task.update({ where: { id: session.taskId }, data: { status: report.status } });
   logSessionStatusChange({ sessionId: id, taskId: session.taskId, to: report.status, error: report.error });
   return true;
+}
+
+/** A session row as `pg` returns it, for the statements that bypass Prisma. */
+interface RawSessionRow {
+  id: string;
+  task_id: string;
+  orchestrator_session_id: string | null;
+  status: TrackedSessionStatus;
+  attempt: number;
+  requested_by: string | null;
+  last_sequence: number;
+  error: string | null;
+  exit_code: number | null;
+  started_at: Date | null;
+  ended_at: Date | null;
+  last_event_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const SESSION_COLUMNS = ['id', 'task_id', 'orchestrator_session_id', 'status', 'attempt', 'requested_by', 'last_sequence', 'error',
+  'exit_code', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
+
+/**
+ * Locking the task row first serialises concurrent dispatches of one task, so
+ * that the attempt count sees every earlier session; a second active session
+ * still fails on the unique index, and then the task update is undone with it.
+ */
+const CREATE_SPAWNING = prepared(`
+  WITH task AS (
+    UPDATE tasks SET status = 'spawning', updated_at = now() WHERE id = $2::uuid RETURNING id
+  )
+  INSERT INTO orchestrator_sessions (id, task_id, active_task_id, status, attempt, requested_by,
+                                     callback_token_hash, callback_token_expires_at, updated_at)
+  SELECT $1::uuid, task.id, task.id, 'spawning',
+         (SELECT count(*) FROM orchestrator_sessions WHERE task_id = task.id)::int + 1,
+         $3, $4, $5::timestamptz, now()
+    FROM task
+  RETURNING ${SESSION_COLUMNS.join(', ')}`);
+
+/**
+ * $3 are the statuses the state machine lets the report ($4) move from; the
+ * task follows the session only when it moved. `moved_from` is the status it
+ * moved from, null when it did not move.
+ */
+const RECORD_SPAWNED = prepared(`
+  WITH target AS (
+    SELECT id, task_id, status, status = ANY($3::text[]::session_status[]) AS moves
+      FROM orchestrator_sessions WHERE id = $1::uuid FOR UPDATE
+  ), updated AS (
+    UPDATE orchestrator_sessions AS s
+       SET orchestrator_session_id = COALESCE(s.orchestrator_session_id, $2),
+           status = CASE WHEN target.moves THEN $4::session_status ELSE s.status END,
+           started_at = CASE WHEN target.moves AND $5::boolean THEN $6::timestamptz ELSE s.started_at END,
+           ended_at = CASE WHEN target.moves AND $7::boolean THEN $6::timestamptz ELSE s.ended_at END,
+           active_task_id = CASE WHEN target.moves AND $7::boolean THEN NULL ELSE s.active_task_id END,
+           error = CASE WHEN target.moves AND $8::text IS NOT NULL THEN $8::text ELSE s.error END,
+           exit_code = CASE WHEN target.moves AND $9::int IS NOT NULL THEN $9::int ELSE s.exit_code END,
+           updated_at = CASE WHEN target.moves OR s.orchestrator_session_id IS NULL THEN now() ELSE s.updated_at END
+      FROM target
+     WHERE s.id = target.id
+    RETURNING ${SESSION_COLUMNS.map((column) => `s.${column}`).join(', ')}, CASE WHEN target.moves THEN target.status END AS moved_from
+  ), task_moved AS (
+    UPDATE tasks AS t SET status = $4::text::task_status, updated_at = now()
+      FROM target
+     WHERE t.id = target.task_id AND target.moves
+  )
+  SELECT * FROM updated`);
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const pgError = error as { code?: unknown; constraint?: unknown };
+  return typeof error === 'object' && error !== null && pgError.code === '23505' && pgError.constraint === constraint;
+}
+
+function fromRawRow(row: RawSessionRow): TrackedSession {
+  return {
+    id: row.id,
+    taskId: row.task_id,
+    orchestratorSessionId: row.orchestrator_session_id,
+    status: row.status,
+    attempt: row.attempt,
+    requestedBy: row.requested_by,
+    lastSequence: row.last_sequence,
+    error: row.error,
+    exitCode: row.exit_code,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    lastEventAt: row.last_event_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 function toSession(row: SessionRow): TrackedSession {

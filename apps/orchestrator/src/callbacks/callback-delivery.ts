@@ -3,7 +3,7 @@ import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { type DeliveryOutcome, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
-import { startOutboundCall } from '../observability/request-context';
+import { requestTracing } from '../observability/request-tracing';
 import type { CallbackTarget } from '../sessions/session';
 import { CallbackHttpError, callbackRetryPolicy, parseRetryAfter } from './callback-retry';
 
@@ -103,7 +103,7 @@ export class CallbackDelivery {
 
   private async post(target: CallbackTarget, event: CallbackEvent): Promise<void> {
     // Each attempt is a span in the spawn's trace, with the spawn's request id: one trace and one id per session.
-    const call = startOutboundCall(`callback ${event.type}`, target.origin);
+    const call = requestTracing.startOutboundCall(`callback ${event.type}`, target.origin);
     let response: Response;
     try {
       response = await this.send(target, event, call.headers);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
-import { LOG_LEVELS, type LogLevel } from '../observability/logging';
+import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
 /** The development key every fresh checkout shares; start-up warns when it is in use. */
 

@@ -1,5 +1,5 @@
 import type { SessionStatus, SessionStatusResponse } from '@mosaic/orchestrator-contract';
-import type { Origin } from '../observability/request-context';
+import type { Origin } from '@mosaic/observability';
 
 export interface CallbackTarget {
   url: string;

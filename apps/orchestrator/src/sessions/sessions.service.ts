@@ -13,7 +13,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { OrchestratorConfig } from '../config/orchestrator-config';
-import { currentOrigin } from '../observability/request-context';
+import { requestTracing } from '../observability/request-tracing';
 import { ApiError } from '../http/api-error';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { fingerprintOf, IdempotencyKeyReusedError, IdempotencyStore, type IdempotentResult } from './idempotency-store';
@@ -129,7 +129,7 @@ export class SessionsService implements BeforeApplicationShutdown {
       throw new ApiError(503, 'at_capacity', `at capacity: ${this.config.maxConcurrentSessions} sessions running`, { 'retry-after': RETRY_AFTER_SECONDS });
     }
     this.starting++;
-    const session = new Session({ id: randomUUID(), callback: { url: request.callback_url, token: request.callback_token, origin: currentOrigin() } });
+    const session = new Session({ id: randomUUID(), callback: { url: request.callback_url, token: request.callback_token, origin: requestTracing.currentOrigin() } });
     const workdir = join(this.config.sessionWorkdirRoot, session.id);
     try {
       const taskFile = await this.writeTaskFile(workdir, session.id, request);

@@ -1,15 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
 import type { LevelWithSilent } from 'pino';
-import { traceIdOfRequest } from './request-context';
+import { traceIdOfRequest } from './request-tracing';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LevelWithSilent[];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
- * Secrets that could reach a log line: the API key in
- * request headers, cookies, and callback tokens or API keys in any object
- * logged. Request and response bodies are never logged at all.
+ * Secrets that could reach a log line: bearer tokens (operator token, API key,
+ * callback tokens) in request headers, cookies, and tokens or API keys in any
+ * object logged. Request and response bodies are never logged at all.
  */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -26,10 +26,10 @@ export const REDACTED_PATHS = [
 ];
 
 /**
- * The orchestrator's logging: JSON lines from pino, one per request (when it completes,
- * with its request id (Fastify's, see `requestIdFor`) and trace id) plus
- * whatever the application logs, each carrying the request id of the request
- * it happened in.
+ * Both services' logging: JSON lines from pino, one per request (when it
+ * completes, with its request id (Fastify's, see `requestIdFor`) and trace id)
+ * plus whatever the application logs, each carrying the request id of the
+ * request it happened in.
  */
 export function loggerParams(level: LogLevel): Params {
   return {
