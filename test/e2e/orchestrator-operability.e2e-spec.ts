@@ -5,8 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
 import { documentedRoutes, ORCHESTRATOR_ROUTES, sortedRoutes } from '../support/contract-routes';
 import { sampleValue } from '../support/metrics-text';
-import { liveDescendants, waitForNoProcesses } from '../support/process-table';
-import { startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
+import { startService, withServiceOutput, type ServiceProcess, stopLeavingNoProcesses } from '../support/service-process';
 
 const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
 const API_KEY = 'e2e-operability-key';
@@ -69,11 +68,8 @@ describe('orchestrator /docs and /metrics (built service)', () => {
   });
 
   afterAll(async () => {
-    const pid = service?.pid;
-    const leftovers = pid === undefined ? [] : liveDescendants(pid).map((info) => info.pid);
-    await service?.stop();
+    await stopLeavingNoProcesses(service);
     await receiver?.close();
-    await waitForNoProcesses(leftovers, 5_000);
   });
 
   test('serves an OpenAPI document with exactly the contract\'s operations and statuses', async () => {

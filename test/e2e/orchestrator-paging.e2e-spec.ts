@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
-import { liveDescendants, waitForNoProcesses } from '../support/process-table';
-import { startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
+import { startService, withServiceOutput, type ServiceProcess, stopLeavingNoProcesses } from '../support/service-process';
 
 const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
 const API_KEY = 'e2e-orchestrator-key';
@@ -30,11 +29,8 @@ describe('orchestrator session list paging (built service)', () => {
   });
 
   afterAll(async () => {
-    const pid = service?.pid;
-    const leftovers = pid === undefined ? [] : liveDescendants(pid).map((info) => info.pid);
-    await service?.stop();
+    await stopLeavingNoProcesses(service);
     await receiver?.close();
-    await waitForNoProcesses(leftovers, 5_000);
   });
 
   async function spawnOne(): Promise<string> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { answerInTurn, CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
 import { liveDescendants, waitForNoProcesses } from '../support/process-table';
-import { startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
+import { startService, withServiceOutput, type ServiceProcess, stopLeavingNoProcesses } from '../support/service-process';
 
 const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
 const API_KEY = 'e2e-orchestrator-key';
@@ -83,11 +83,8 @@ describe('orchestrator (built service)', () => {
   });
 
   afterAll(async () => {
-    const pid = service?.pid;
-    const leftovers = pid === undefined ? [] : liveDescendants(pid).map((info) => info.pid);
-    await service?.stop();
+    await stopLeavingNoProcesses(service);
     await receiver?.close();
-    await waitForNoProcesses(leftovers, 5_000);
   });
 
   test('GET /health answers without a key', async () => {
@@ -299,11 +296,8 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
   });
 
   afterAll(async () => {
-    const pid = service?.pid;
-    const leftovers = pid === undefined ? [] : liveDescendants(pid).map((info) => info.pid);
-    await service?.stop();
+    await stopLeavingNoProcesses(service);
     await receiver?.close();
-    await waitForNoProcesses(leftovers, 5_000);
   });
 
   test('at capacity, spawn answers 503 at_capacity with Retry-After; a replayed key still answers', async () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { liveDescendants, waitForNoProcesses } from './process-table';
 
 export interface StartServiceOptions {
   /** Shown in messages and in the captured output. */
@@ -126,4 +127,12 @@ export function withServiceOutput(service: () => ServiceProcess | undefined, bod
       throw error;
     }
   };
+}
+
+/** Stops a service and proves that nothing it started (agents and their children) outlives it. */
+export async function stopLeavingNoProcesses(service: ServiceProcess | undefined, timeoutMs = 5_000): Promise<void> {
+  if (service === undefined) return;
+  const started = liveDescendants(service.pid).map((info) => info.pid);
+  await service.stop();
+  await waitForNoProcesses(started, timeoutMs);
 }
