@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { type CallbackEventType, type SessionStatus, TERMINAL_STATUSES, type TrackedSessionStatus, isTerminalStatus } from '@mosaic/orchestrator-contract';
+import { type CallbackEventType, type SessionStatus, TERMINAL_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import { PrismaService, prepared } from '../database/prisma.service';
-import { statusesThatMayMoveTo } from '../orchestrator-gateway/session-status.machine';
+import { reportAssignments, reportMoves, reportTaskStatus, statusReportParameters } from '../orchestrator-gateway/status-report.sql';
 import type { StatusReport } from '../orchestrator-gateway/session';
 import { logSessionStatusChange } from '../orchestrator-gateway/session-status-log';
 import type { TokenValidity } from './callback-token.service';
@@ -113,8 +113,8 @@ const AUTHENTICATES = prepared(`SELECT 1 FROM orchestrator_sessions WHERE ${ACCE
  * redeliveries cannot both get in), and only for a new event advances
  * `last_sequence`, records the orchestrator's session id if the spawn answer
  * never arrived, and applies the report as `applyStatusIn` would: only to a
- * session in a status it may move from ($13, from the state machine), with the
- * task following. The row lock makes the checks and the update see the same
+ * session in a status it may move from (the report's parameters from $13 on,
+ * see status-report.sql.ts), with the task following. The row lock makes the checks and the update see the same
  * row version; the session is updated once, as a statement may change a row
  * only once. One fixed text, so that it is prepared once per connection.
  */
@@ -135,25 +135,20 @@ const RECORD = prepared(`
       ON CONFLICT (session_id, event_id) DO NOTHING
       RETURNING session_id
     ), applied AS (
-      SELECT owned.id, owned.task_id, owned.status, owned.status = ANY($13::text[]::session_status[]) AS moves
+      SELECT owned.id, owned.task_id, owned.status, ${reportMoves('owned.status', 13)} AS moves
         FROM owned JOIN inserted ON inserted.session_id = owned.id
     ), advanced AS (
       UPDATE orchestrator_sessions AS s
          SET last_sequence = GREATEST(s.last_sequence, $8::int),
              last_event_at = now(),
              orchestrator_session_id = COALESCE(s.orchestrator_session_id, $6),
-             status = CASE WHEN applied.moves THEN $14::session_status ELSE s.status END,
-             started_at = CASE WHEN applied.moves AND $15::boolean THEN $16::timestamptz ELSE s.started_at END,
-             ended_at = CASE WHEN applied.moves AND $17::boolean THEN $16::timestamptz ELSE s.ended_at END,
-             active_task_id = CASE WHEN applied.moves AND $17::boolean THEN NULL ELSE s.active_task_id END,
-             error = CASE WHEN applied.moves AND $18::text IS NOT NULL THEN $18::text ELSE s.error END,
-             exit_code = CASE WHEN applied.moves AND $19::int IS NOT NULL THEN $19::int ELSE s.exit_code END,
+             ${reportAssignments('applied.moves', 13)},
              updated_at = now()
         FROM applied
        WHERE s.id = applied.id
       RETURNING s.id
     ), task_moved AS (
-      UPDATE tasks AS t SET status = $14::text::task_status, updated_at = now()
+      UPDATE tasks AS t SET status = ${reportTaskStatus(13)}, updated_at = now()
         FROM applied
        WHERE t.id = applied.task_id AND applied.moves
     )
@@ -178,13 +173,7 @@ function recordValues(
     event.status,
     event.occurredAt,
     JSON.stringify(event.data),
-    report === undefined ? [] : statusesThatMayMoveTo(report.status),
-    report?.status ?? null,
-    report?.status === 'running',
-    report?.at.toISOString() ?? null,
-    report !== undefined && isTerminalStatus(report.status),
-    report?.error ?? null,
-    report?.exitCode ?? null,
+    ...statusReportParameters(report),
   ];
 }
 

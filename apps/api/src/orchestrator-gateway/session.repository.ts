@@ -5,6 +5,7 @@ import { Prisma } from '../database/generated/prisma/client';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
 import { AppError } from '../http/app-error';
 import { decodeCursor, encodeCursor } from './keyset-cursor';
+import { reportAssignments, reportMoves, reportTaskStatus, statusReportParameters } from './status-report.sql';
 import { ACTIVE_STATUSES, statusesThatMayMoveTo } from './session-status.machine';
 import { logSessionStatusChange } from './session-status-log';
 import type { SessionPage, StatusReport, TrackedSession } from './session';
@@ -65,13 +66,7 @@ export class OrchestratorSessionRepository {
     const rows = await this.prisma.run<RawSessionRow & { moved_from: TrackedSessionStatus | null }>(RECORD_SPAWNED, [
       id,
       orchestratorSessionId,
-      statusesThatMayMoveTo(report.status),
-      report.status,
-      report.status === 'running',
-      report.at.toISOString(),
-      isTerminalStatus(report.status),
-      report.error ?? null,
-      report.exitCode ?? null,
+      ...statusReportParameters(report),
     ]);
     const row = rows[0];
     if (row === undefined) throw new Error(`session ${id} does not exist`);
@@ -215,29 +210,24 @@ const CREATE_SPAWNING = prepared(`
   RETURNING ${SESSION_COLUMNS.join(', ')}`);
 
 /**
- * $3 are the statuses the state machine lets the report ($4) move from; the
- * task follows the session only when it moved. `moved_from` is the status it
+ * The report's parameters start at $3 (status-report.sql.ts); the task follows
+ * the session only when it moved. `moved_from` is the status it
  * moved from, null when it did not move.
  */
 const RECORD_SPAWNED = prepared(`
   WITH target AS (
-    SELECT id, task_id, status, status = ANY($3::text[]::session_status[]) AS moves
+    SELECT id, task_id, status, ${reportMoves('status', 3)} AS moves
       FROM orchestrator_sessions WHERE id = $1::uuid FOR UPDATE
   ), updated AS (
     UPDATE orchestrator_sessions AS s
        SET orchestrator_session_id = COALESCE(s.orchestrator_session_id, $2),
-           status = CASE WHEN target.moves THEN $4::session_status ELSE s.status END,
-           started_at = CASE WHEN target.moves AND $5::boolean THEN $6::timestamptz ELSE s.started_at END,
-           ended_at = CASE WHEN target.moves AND $7::boolean THEN $6::timestamptz ELSE s.ended_at END,
-           active_task_id = CASE WHEN target.moves AND $7::boolean THEN NULL ELSE s.active_task_id END,
-           error = CASE WHEN target.moves AND $8::text IS NOT NULL THEN $8::text ELSE s.error END,
-           exit_code = CASE WHEN target.moves AND $9::int IS NOT NULL THEN $9::int ELSE s.exit_code END,
+           ${reportAssignments('target.moves', 3)},
            updated_at = CASE WHEN target.moves OR s.orchestrator_session_id IS NULL THEN now() ELSE s.updated_at END
       FROM target
      WHERE s.id = target.id
     RETURNING ${SESSION_COLUMNS.map((column) => `s.${column}`).join(', ')}, CASE WHEN target.moves THEN target.status END AS moved_from
   ), task_moved AS (
-    UPDATE tasks AS t SET status = $4::text::task_status, updated_at = now()
+    UPDATE tasks AS t SET status = ${reportTaskStatus(3)}, updated_at = now()
       FROM target
      WHERE t.id = target.task_id AND target.moves
   )
