@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { callbackEventSchema } from './callbacks';
-import { errorBodySchema } from './errors';
+import { type ErrorCode, errorBody, errorBodySchema } from './errors';
 import {
   killResponseSchema,
   listResponseSchema,
@@ -92,4 +92,23 @@ function openApiSchema({ schema, io, example }: WireType): OpenApiSchema {
     },
   });
   return { ...json, example };
+}
+
+/** One documented error answer: when it happens, and the `error.code` it carries. */
+export interface ErrorAnswer {
+  readonly when: string;
+  readonly code: ErrorCode;
+}
+
+/**
+ * The OpenAPI responses of error answers, keyed by status, each in the
+ * contract's error shape with an example body: what both services hand to
+ * `@ApiResponse`.
+ */
+export function errorAnswerResponses(answers: Readonly<Record<number, ErrorAnswer>>) {
+  return Object.entries(answers).map(([status, { when, code }]) => ({
+    status: Number(status),
+    description: when,
+    content: { 'application/json': { schema: wireSchemaRef('ErrorBody'), example: errorBody(code, when) } },
+  }));
 }

@@ -1,6 +1,6 @@
 import { applyDecorators, type INestApplication } from '@nestjs/common';
 import { ApiResponse, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { type ErrorCode, errorBody, wireOpenApiSchemas, wireSchemaRef, type WireSchemaName } from '@mosaic/orchestrator-contract';
+import { type ErrorAnswer, errorAnswerResponses, wireOpenApiSchemas, wireSchemaRef, type WireSchemaName } from '@mosaic/orchestrator-contract';
 
 export const API_KEY_SCHEME = 'orchestrator_api_key';
 
@@ -37,16 +37,8 @@ export function setupOpenApi(app: INestApplication, version: string): void {
 }
 
 /** Documents answers in the contract's error shape, each with an example body. */
-export function ApiErrorResponses(answers: Readonly<Record<number, { when: string; code: ErrorCode }>>): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    ...Object.entries(answers).map(([status, { when, code }]) =>
-      ApiResponse({
-        status: Number(status),
-        description: when,
-        content: { 'application/json': { schema: wireSchemaRef('ErrorBody'), example: errorBody(code, when) } },
-      }),
-    ),
-  );
+export function ApiErrorResponses(answers: Readonly<Record<number, ErrorAnswer>>): MethodDecorator & ClassDecorator {
+  return applyDecorators(...errorAnswerResponses(answers).map((response) => ApiResponse(response)));
 }
 
 /** A success answer whose body is one of the contract's wire types. */
