@@ -1,5 +1,6 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import { CALLBACK_ROUTE } from './callbacks/callback-route';
 import { CallbacksModule } from './callbacks/callbacks.module';
 import { ApiConfig } from './config/api-config';
 import { DatabaseModule } from './database/database.module';
@@ -21,7 +22,10 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, OrchestratorGatewayModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule, MetricsEndpointModule],
+      imports: [
+        // Callbacks write a lighter request line of their own (callback-request-log.hook.ts).
+        LoggerModule.forRoot({ ...loggerParams(config.logLevel), exclude: [{ method: RequestMethod.POST, path: CALLBACK_ROUTE }] }),
+        DatabaseModule, OrchestratorGatewayModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule, MetricsEndpointModule],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],
     };

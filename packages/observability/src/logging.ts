@@ -43,7 +43,7 @@ export function loggerParams(level: LogLevel): Params {
           const traceId = traceIdOfRequest(request);
           return traceId === undefined ? {} : { trace_id: traceId };
         },
-        customLogLevel: (_request, response, error) => (error !== undefined || response.statusCode >= 500 ? 'error' : 'info'),
+        customLogLevel: (_request, response, error) => requestLogLevel(response.statusCode, error),
         redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
       },
       // Through process.stdout rather than pino's own file-descriptor writer: its
@@ -52,4 +52,9 @@ export function loggerParams(level: LogLevel): Params {
       process.stdout,
     ],
   };
+}
+
+/** The level of a request's line: `error` when it failed on the server's side, else `info`. */
+export function requestLogLevel(statusCode: number, error?: unknown): 'error' | 'info' {
+  return error !== undefined || statusCode >= 500 ? 'error' : 'info';
 }

@@ -3,6 +3,7 @@ import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orche
 import { bearerToken } from '../auth/bearer-token';
 import { AppError } from '../http/app-error';
 import type { StatusReport } from '../orchestrator-gateway/session';
+import { logSessionStatusChange } from '../orchestrator-gateway/session-status-log';
 import { CallbackTokenService, hashToken } from './callback-token.service';
 import { type CallbackCredentials, type IncomingSessionEvent, SessionEventRepository } from './session-event.repository';
 
@@ -34,7 +35,8 @@ export class CallbackIngestionService {
     private readonly tokens: CallbackTokenService,
   ) {}
 
-  async ingest(sessionId: string, authorization: string | string[] | undefined, body: unknown): Promise<CallbackAck> {
+  /** `requestId` is the callback's own, for the status-change line it may cause. */
+  async ingest(sessionId: string, authorization: string | string[] | undefined, body: unknown, requestId: string): Promise<CallbackAck> {
     const token = bearerToken(authorization);
     if (token === undefined || !UUID.test(sessionId)) throw invalidCallbackToken();
     const credentials: CallbackCredentials = { sessionId: sessionId.toLowerCase(), tokenHash: hashToken(token) };
@@ -47,7 +49,11 @@ export class CallbackIngestionService {
       throw new AppError('bad_request', parsed.message);
     }
     const event = parsed.value;
-    const outcome = await this.events.record(credentials, validity, incomingEvent(event), statusReportOf(event, now));
+    const report = statusReportOf(event, now);
+    const { outcome, moved } = await this.events.record({ credentials, validity, event: incomingEvent(event), report });
+    if (moved !== undefined && report !== undefined) {
+      logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.taskId, from: moved.from, to: report.status, error: report.error, requestId });
+    }
     switch (outcome) {
       case 'stored':
         return { accepted: true, duplicate: false };

@@ -7,7 +7,7 @@ import { ApiConfig } from '../config/api-config';
 import { PrismaService } from '../database/prisma.service';
 import { createHttpApp } from '../http/http-app';
 import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
-import { CallbackTokenService } from './callback-token.service';
+import { CallbackTokenService, hashToken } from './callback-token.service';
 import { SessionEventRepository } from './session-event.repository';
 
 const TTL_MS = 60 * 60 * 1000;
@@ -451,6 +451,99 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  describe('callbacks that arrive together', () => {
+    /** The batches the recording statement ran, as the session ids each held. */
+    function recordingBatches(run: jest.SpyInstance): string[][] {
+      return run.mock.calls
+        .filter(([statement]) => (statement as { text: string }).text.includes('INSERT INTO orchestrator_session_events'))
+        .map(([, values]) => (values as unknown[][])[1] as string[]);
+    }
+
+    it('are stored by shared statements, each answered and applied as if it had come alone', async () => {
+      const fillers = await Promise.all(Array.from({ length: 4 }, () => newSession()));
+      const [starting, redelivering, foreign, wrongToken, finishing, chatty] = await Promise.all(Array.from({ length: 6 }, () => newSession()));
+      const stored = event(redelivering!, 1);
+      await send(redelivering!, stored);
+      const chattyEvents = [event(chatty!, 1), event(chatty!, 2)];
+      const run = jest.spyOn(prisma, 'run');
+
+      try {
+        const responses = await Promise.all([
+          ...fillers.map((filler) => send(filler, event(filler, 1))),
+          send(starting!, statusEvent(starting!, 1, 'running')),
+          send(redelivering!, stored),
+          send(foreign!, { ...event(foreign!, 1), session_id: 'orch-someone-else' }),
+          send(wrongToken!, event(wrongToken!, 1), finishing!.token),
+          send(finishing!, resultEvent(finishing!, 1, 'completed', { exit_code: 0 })),
+          ...chattyEvents.map((sent) => send(chatty!, sent)),
+        ]);
+
+        expect(responses.slice(fillers.length).map((response) => [response.statusCode, response.json()])).toEqual([
+          [202, { accepted: true, duplicate: false }],
+          [202, { accepted: true, duplicate: true }],
+          [400, { error: { code: 'bad_request', message: expect.stringContaining('session_id') } }],
+          [401, UNAUTHORIZED],
+          [202, { accepted: true, duplicate: false }],
+          [202, { accepted: true, duplicate: false }],
+          [202, { accepted: true, duplicate: false }],
+        ]);
+        expect(recordingBatches(run).some((sessionIds) => sessionIds.length > 1)).toBe(true);
+      } finally {
+        run.mockRestore();
+      }
+      expect(await sessionRow(starting!.id)).toMatchObject({ status: 'running', lastSequence: 1 });
+      expect(await taskStatus(starting!.taskId)).toBe('running');
+      expect(await storedEventIds(redelivering!.id)).toEqual([stored.event_id]);
+      expect(await storedEventIds(foreign!.id)).toEqual([]);
+      expect(await storedEventIds(wrongToken!.id)).toEqual([]);
+      expect(await sessionRow(finishing!.id)).toMatchObject({ status: 'completed', exitCode: 0, activeTaskId: null });
+      expect(await taskStatus(finishing!.taskId)).toBe('completed');
+      expect((await storedEventIds(chatty!.id)).sort()).toEqual(chattyEvents.map((sent) => sent.event_id).sort());
+      expect(await sessionRow(chatty!.id)).toMatchObject({ lastSequence: 2 });
+    });
+
+    it('store the others when one of them makes the shared statement fail', async () => {
+      // Two sessions whose spawn answers never came both claim one orchestrator session: in one statement,
+      // the second claim breaks its unique index, and with it the whole statement.
+      const fillers = await Promise.all(Array.from({ length: 4 }, () => newSession()));
+      const [first, second, bystander] = await Promise.all([
+        newSession({ orchestratorSessionId: null }),
+        newSession({ orchestratorSessionId: null }),
+        newSession(),
+      ]);
+      const claimed = `orch-${randomUUID()}`;
+      const record = (session: TestSession, orchestratorSessionId: string) =>
+        events.record({
+          credentials: { sessionId: session.id, tokenHash: hashToken(session.token) },
+          validity: tokens.validityAt(),
+          event: { eventId: randomUUID(), orchestratorSessionId, sequence: 1, type: 'progress', status: null, occurredAt: new Date().toISOString(), data: {} },
+          report: undefined,
+        });
+      const run = jest.spyOn(prisma, 'run');
+
+      let outcomes: string[];
+      try {
+        // Submitted in one go: the fillers take every statement slot, and the rest wait and go together.
+        const recorded = await Promise.all([
+          ...fillers.map((filler) => record(filler, filler.orchestratorSessionId!)),
+          record(first!, claimed),
+          record(second!, claimed),
+          record(bystander!, bystander!.orchestratorSessionId!),
+        ]);
+        outcomes = recorded.map((result) => result.outcome);
+        expect(recordingBatches(run)).toContainEqual([first!.id, second!.id, bystander!.id]);
+      } finally {
+        run.mockRestore();
+      }
+
+      expect(outcomes).toEqual(['stored', 'stored', 'stored', 'stored', 'stored', 'foreign', 'stored']);
+      expect(await sessionRow(first!.id)).toMatchObject({ orchestratorSessionId: claimed, lastSequence: 1 });
+      expect(await sessionRow(second!.id)).toMatchObject({ orchestratorSessionId: null, lastSequence: 0 });
+      expect(await storedEventIds(second!.id)).toEqual([]);
+      expect(await storedEventIds(bystander!.id)).toHaveLength(1);
+    });
   });
 
   it('never prints a callback token, whatever the request', async () => {

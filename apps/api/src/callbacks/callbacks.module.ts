@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CallbackController } from './callback.controller';
 import { CallbackIngestionService } from './callback-ingestion.service';
+import { CallbackRequestLog } from './callback-request-log.hook';
 import { CallbackTokenService } from './callback-token.service';
 import { SessionEventRepository } from './session-event.repository';
 
@@ -11,7 +12,7 @@ import { SessionEventRepository } from './session-event.repository';
  */
 @Module({
   controllers: [CallbackController],
-  providers: [CallbackIngestionService, CallbackTokenService, SessionEventRepository],
+  providers: [CallbackIngestionService, CallbackTokenService, SessionEventRepository, CallbackRequestLog],
   exports: [SessionEventRepository],
 })
 export class CallbacksModule {}

@@ -1,9 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { type CallbackEventType, type SessionStatus, TERMINAL_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import { PrismaService, prepared } from '../database/prisma.service';
-import { reportAssignments, reportMoves, reportTaskStatus, statusReportParameters } from '../orchestrator-gateway/status-report.sql';
+import { StatementBatcher } from '../database/statement-batcher';
+import {
+  REPORT_COLUMNS,
+  REPORT_COLUMN_TYPES,
+  reportAssignments,
+  reportColumnSql,
+  reportMoves,
+  reportTaskStatus,
+  statusReportColumns,
+} from '../orchestrator-gateway/status-report.sql';
 import type { StatusReport } from '../orchestrator-gateway/session';
-import { logSessionStatusChange } from '../orchestrator-gateway/session-status-log';
 import type { TokenValidity } from './callback-token.service';
 import { presentSessionEvent, type SessionEventResponse } from './session-event.presenter';
 
@@ -34,50 +42,80 @@ export interface IncomingSessionEvent {
  */
 export type EventOutcome = 'stored' | 'duplicate' | 'foreign' | 'unauthorized';
 
+/** One callback to store: who presents it, the token rule it must pass, its event and the status it reports. */
+export interface CallbackRecord {
+  readonly credentials: CallbackCredentials;
+  readonly validity: TokenValidity;
+  readonly event: IncomingSessionEvent;
+  readonly report: StatusReport | undefined;
+}
+
+/** What storing a callback did; `moved` says from where, when its report moved the session (and its task). */
+export interface RecordedEvent {
+  readonly outcome: EventOutcome;
+  readonly moved?: { readonly from: TrackedSessionStatus; readonly taskId: string };
+}
+
 interface RecordedRow {
-  found: number;
-  owned: number;
-  inserted: number;
-  /** The session's status before this event moved it; null when it did not. */
+  n: number;
+  found: boolean;
+  owned: boolean;
+  inserted: boolean;
   moved_from: TrackedSessionStatus | null;
   task_id: string | null;
 }
 
 /**
- * The callback endpoint's storage. A callback costs one statement, whatever
- * its type: authenticating it, storing the event and applying its status are
- * one round trip to the database, run on `pg` directly rather than through
- * Prisma, whose per-query CPU cost bounded the callback rate (see
- * docs/performance.md).
+ * Callbacks running at once. Enough to keep the database busy while the next
+ * batch gathers, few enough to leave most of the pool of 10 to everything else.
+ */
+const MAX_RECORDING_BATCHES = 4;
+const MAX_BATCH_SIZE = 200;
+
+/**
+ * The callback endpoint's storage. Storing a callback is one statement,
+ * whatever its type: authenticating it, storing the event and applying its
+ * status together. Callbacks that arrive while others are being stored are
+ * stored together by the next statement (group commit, see
+ * StatementBatcher), run on `pg` directly rather than through Prisma, whose
+ * per-query CPU cost bounded the callback rate (see docs/performance.md).
  */
 @Injectable()
 export class SessionEventRepository {
+  private readonly recorder = new StatementBatcher<CallbackRecord, RecordedEvent>({
+    maxInFlight: MAX_RECORDING_BATCHES,
+    maxBatchSize: MAX_BATCH_SIZE,
+    keyOf: (record) => record.credentials.sessionId,
+    run: (records) => this.recordBatch(records),
+  });
+
   constructor(private readonly prisma: PrismaService) {}
 
   /** Whether `credentials` hold the session's token, valid by `validity`. Only for callbacks refused anyway. */
   async authenticates(credentials: CallbackCredentials, validity: TokenValidity): Promise<boolean> {
-    const rows = await this.prisma.run(AUTHENTICATES, tokenValues(credentials, validity));
+    const rows = await this.prisma.run(AUTHENTICATES, [
+      credentials.sessionId,
+      credentials.tokenHash,
+      validity.expiresAfter.toISOString(),
+      validity.endedAfter.toISOString(),
+      TERMINAL_STATUSES,
+    ]);
     return rows.length > 0;
   }
 
   /**
-   * Stores `event` once per (session, event id) if `credentials` hold the
+   * Stores the event once per (session, event id) if the credentials hold the
    * session's valid token and, if it was new, advances the session's sequence
-   * and applies `report` through the state machine, in one statement (so a
+   * and applies the report through the state machine, in one statement (so a
    * stored status event is never left unapplied).
    */
-  async record(
-    credentials: CallbackCredentials,
-    validity: TokenValidity,
-    event: IncomingSessionEvent,
-    report: StatusReport | undefined,
-  ): Promise<EventOutcome> {
-    const rows = await this.prisma.run<RecordedRow>(RECORD, recordValues(credentials, validity, event, report));
-    const moved = rows[0];
-    if (report !== undefined && moved?.moved_from && moved.task_id) {
-      logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.task_id, from: moved.moved_from, to: report.status, error: report.error });
-    }
-    return outcomeOf(rows);
+  record(record: CallbackRecord): Promise<RecordedEvent> {
+    return this.recorder.submit(record);
+  }
+
+  private async recordBatch(records: readonly CallbackRecord[]): Promise<RecordedEvent[]> {
+    const rows = await this.prisma.run<RecordedRow>(RECORD, recordColumns(records));
+    return rows.map(recordedEvent);
   }
 
   /** The session's events in `sequence` order, then in the order they arrived, in their wire shape. */
@@ -91,95 +129,130 @@ export class SessionEventRepository {
 }
 
 /**
- * The token rule of CallbackTokenService, applied by the database: the hash
- * matches ($2), the token has not expired by $3, and the session has not been
- * terminal ($4) since before $5. Comparing hashes need not be constant-time:
- * how much of a SHA-256 digest matches tells nothing about the token.
+ * The token rule of CallbackTokenService, applied by the database to the
+ * session `s`: the hash matches, the token has not expired by `expiresAfter`,
+ * and the session has not been terminal since before `endedAfter`. Comparing
+ * hashes need not be constant-time: how much of a SHA-256 digest matches
+ * tells nothing about the token.
  */
-const ACCEPTS_TOKEN = `id = $1::uuid
-    AND callback_token_hash = $2
-    AND callback_token_expires_at > $3::timestamptz
-    AND (ended_at IS NULL OR status <> ALL($4::text[]::session_status[]) OR ended_at > $5::timestamptz)`;
-
-function tokenValues(credentials: CallbackCredentials, validity: TokenValidity): unknown[] {
-  return [credentials.sessionId, credentials.tokenHash, validity.expiresAfter.toISOString(), [...TERMINAL_STATUSES], validity.endedAfter.toISOString()];
+function acceptsToken(token: { sessionId: string; tokenHash: string; expiresAfter: string; endedAfter: string; terminalStatuses: string }): string {
+  return `s.id = ${token.sessionId}
+    AND s.callback_token_hash = ${token.tokenHash}
+    AND s.callback_token_expires_at > ${token.expiresAfter}
+    AND (s.ended_at IS NULL OR s.status <> ALL(${token.terminalStatuses}::text[]::session_status[]) OR s.ended_at > ${token.endedAfter})`;
 }
 
-const AUTHENTICATES = prepared(`SELECT 1 FROM orchestrator_sessions WHERE ${ACCEPTS_TOKEN}`);
+const AUTHENTICATES = prepared(`SELECT 1 FROM orchestrator_sessions AS s
+  WHERE ${acceptsToken({ sessionId: '$1::uuid', tokenHash: '$2', expiresAfter: '$3::timestamptz', endedAfter: '$4::timestamptz', terminalStatuses: '$5' })}`);
+
+/** The columns of RECORD's input rows, one array parameter each from $2 on, and their SQL types. */
+const EVENT_COLUMNS = [
+  ['session_id', 'uuid'],
+  ['token_hash', 'text'],
+  ['expires_after', 'timestamptz'],
+  ['ended_after', 'timestamptz'],
+  ['orchestrator_session_id', 'text'],
+  ['event_id', 'text'],
+  ['sequence', 'int'],
+  ['type', 'session_event_type'],
+  ['status', 'session_status'],
+  ['occurred_at', 'timestamptz'],
+  ['data', 'jsonb'],
+  ...REPORT_COLUMNS.map((column, index) => [column, REPORT_COLUMN_TYPES[index]!] as const),
+] as const;
+
+const INPUT_ROWS = `unnest(${EVENT_COLUMNS.map(([, type], index) => `$${index + 2}::${type}[]`).join(', ')})
+      WITH ORDINALITY AS i(${EVENT_COLUMNS.map(([column]) => column).join(', ')}, n)`;
+
+const REPORT = reportColumnSql('i');
 
 /**
- * Locks the session row if the token is valid for it, inserts the event
+ * Stores a batch of events, at most one per session, each as if alone: for
+ * each, locks its session row if the token is valid for it, inserts the event
  * unless its id is already stored (the unique index decides, so concurrent
  * redeliveries cannot both get in), and only for a new event advances
  * `last_sequence`, records the orchestrator's session id if the spawn answer
- * never arrived, and applies the report as `applyStatusIn` would: only to a
- * session in a status it may move from (the report's parameters from $13 on,
- * see status-report.sql.ts), with the task following. The row lock makes the checks and the update see the same
- * row version; the session is updated once, as a statement may change a row
- * only once. One fixed text, so that it is prepared once per connection.
+ * never arrived, and applies its report as `applyStatusIn` would: only to a
+ * session in a status it may move from (status-report.sql.ts), with the task
+ * following. The row lock makes the checks and the update see the same row
+ * version; the rows are locked in id order, so that two batches cannot wait
+ * on each other. Answers one row per event, `n` counting from 1 in the
+ * order given. One fixed text, so that it is prepared once per connection.
  */
 const RECORD = prepared(`
-    WITH target AS (
-      SELECT id, task_id, status, orchestrator_session_id FROM orchestrator_sessions
-       WHERE ${ACCEPTS_TOKEN}
-         FOR UPDATE
+    WITH input AS (
+      SELECT * FROM ${INPUT_ROWS}
+    ), target AS (
+      SELECT i.n, s.id, s.task_id, s.status, s.orchestrator_session_id
+        FROM (SELECT * FROM input ORDER BY session_id) AS i
+        CROSS JOIN LATERAL (
+          SELECT s.id, s.task_id, s.status, s.orchestrator_session_id FROM orchestrator_sessions AS s
+           WHERE ${acceptsToken({ sessionId: 'i.session_id', tokenHash: 'i.token_hash', expiresAfter: 'i.expires_after', endedAfter: 'i.ended_after', terminalStatuses: '$1' })}
+             FOR UPDATE
+        ) AS s
     ), owned AS (
-      SELECT id, task_id, status FROM target
-       WHERE orchestrator_session_id = $6
-          OR (orchestrator_session_id IS NULL AND NOT EXISTS (
-                SELECT 1 FROM orchestrator_sessions WHERE orchestrator_session_id = $6 AND id <> $1::uuid))
+      SELECT t.n, t.id, t.task_id, t.status
+        FROM target AS t JOIN input AS i ON i.n = t.n
+       WHERE t.orchestrator_session_id = i.orchestrator_session_id
+          OR (t.orchestrator_session_id IS NULL AND NOT EXISTS (
+                SELECT 1 FROM orchestrator_sessions AS o WHERE o.orchestrator_session_id = i.orchestrator_session_id AND o.id <> t.id))
     ), inserted AS (
       INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
-      SELECT id, $7, $8::int, $9::session_event_type, $10::session_status, $11::timestamptz, $12::jsonb
-        FROM owned
+      SELECT o.id, i.event_id, i.sequence, i.type, i.status, i.occurred_at, i.data
+        FROM owned AS o JOIN input AS i ON i.n = o.n
       ON CONFLICT (session_id, event_id) DO NOTHING
       RETURNING session_id
     ), applied AS (
-      SELECT owned.id, owned.task_id, owned.status, ${reportMoves('owned.status', 13)} AS moves
-        FROM owned JOIN inserted ON inserted.session_id = owned.id
+      SELECT o.n, o.id, o.task_id, o.status, ${reportMoves('o.status', REPORT)} AS moves
+        FROM owned AS o JOIN input AS i ON i.n = o.n JOIN inserted ON inserted.session_id = o.id
     ), advanced AS (
       UPDATE orchestrator_sessions AS s
-         SET last_sequence = GREATEST(s.last_sequence, $8::int),
+         SET last_sequence = GREATEST(s.last_sequence, i.sequence),
              last_event_at = now(),
-             orchestrator_session_id = COALESCE(s.orchestrator_session_id, $6),
-             ${reportAssignments('applied.moves', 13)},
+             orchestrator_session_id = COALESCE(s.orchestrator_session_id, i.orchestrator_session_id),
+             ${reportAssignments('a.moves', REPORT)},
              updated_at = now()
-        FROM applied
-       WHERE s.id = applied.id
-      RETURNING s.id
+        FROM applied AS a JOIN input AS i ON i.n = a.n
+       WHERE s.id = a.id
     ), task_moved AS (
-      UPDATE tasks AS t SET status = ${reportTaskStatus(13)}, updated_at = now()
-        FROM applied
-       WHERE t.id = applied.task_id AND applied.moves
+      UPDATE tasks AS t SET status = ${reportTaskStatus(REPORT)}, updated_at = now()
+        FROM applied AS a JOIN input AS i ON i.n = a.n
+       WHERE t.id = a.task_id AND a.moves
     )
-    SELECT (SELECT count(*) FROM target)::int AS found,
-           (SELECT count(*) FROM owned)::int AS owned,
-           (SELECT count(*) FROM advanced)::int AS inserted,
-           (SELECT status FROM applied WHERE moves) AS moved_from,
-           (SELECT task_id FROM applied WHERE moves) AS task_id`);
+    SELECT i.n::int AS n,
+           t.n IS NOT NULL AS found,
+           o.n IS NOT NULL AS owned,
+           a.n IS NOT NULL AS inserted,
+           CASE WHEN a.moves THEN a.status END AS moved_from,
+           CASE WHEN a.moves THEN a.task_id END AS task_id
+      FROM input AS i
+      LEFT JOIN target AS t ON t.n = i.n
+      LEFT JOIN owned AS o ON o.n = i.n
+      LEFT JOIN applied AS a ON a.n = i.n
+     ORDER BY i.n`);
 
-function recordValues(
-  credentials: CallbackCredentials,
-  validity: TokenValidity,
-  event: IncomingSessionEvent,
-  report: StatusReport | undefined,
-): unknown[] {
+function recordColumns(records: readonly CallbackRecord[]): unknown[] {
+  const column = (value: (record: CallbackRecord) => unknown) => records.map(value);
   return [
-    ...tokenValues(credentials, validity),
-    event.orchestratorSessionId,
-    event.eventId,
-    event.sequence,
-    event.type,
-    event.status,
-    event.occurredAt,
-    JSON.stringify(event.data),
-    ...statusReportParameters(report),
+    TERMINAL_STATUSES,
+    column((record) => record.credentials.sessionId),
+    column((record) => record.credentials.tokenHash),
+    column((record) => record.validity.expiresAfter.toISOString()),
+    column((record) => record.validity.endedAfter.toISOString()),
+    column((record) => record.event.orchestratorSessionId),
+    column((record) => record.event.eventId),
+    column((record) => record.event.sequence),
+    column((record) => record.event.type),
+    column((record) => record.event.status),
+    column((record) => record.event.occurredAt),
+    column((record) => JSON.stringify(record.event.data)),
+    ...statusReportColumns(records.map((record) => record.report)),
   ];
 }
 
-function outcomeOf(rows: RecordedRow[]): EventOutcome {
-  const row = rows[0];
-  if (row === undefined || row.found === 0) return 'unauthorized';
-  if (row.owned === 0) return 'foreign';
-  return row.inserted === 0 ? 'duplicate' : 'stored';
+function recordedEvent(row: RecordedRow): RecordedEvent {
+  if (!row.found) return { outcome: 'unauthorized' };
+  if (!row.owned) return { outcome: 'foreign' };
+  if (!row.inserted) return { outcome: 'duplicate' };
+  return row.moved_from !== null && row.task_id !== null ? { outcome: 'stored', moved: { from: row.moved_from, taskId: row.task_id } } : { outcome: 'stored' };
 }

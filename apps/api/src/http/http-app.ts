@@ -3,14 +3,13 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger } from 'nestjs-pino';
 import { LIMITS } from '@mosaic/orchestrator-contract';
 import { AppModule } from '../app.module';
+import { CALLBACK_ROUTE } from '../callbacks/callback-route';
 import { ApiConfig } from '../config/api-config';
 import { requestIdFor } from '@mosaic/observability';
 import { requestTracing } from '../observability/request-tracing';
 import { ErrorFilter } from './error.filter';
 import { createValidationPipe } from './validation';
 import { setupOpenApi } from '../openapi/openapi';
-
-const CALLBACK_ROUTE_PREFIX = '/orchestrator/callbacks/';
 
 /**
  * Builds the API's HTTP application. Shared by main.ts and the tests, so that
@@ -21,7 +20,7 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
   const fastify = adapter.getInstance();
   // Callbacks are small and come in volume: they get the contract's tighter limit.
   fastify.addHook('onRoute', (route) => {
-    if (route.url.startsWith(CALLBACK_ROUTE_PREFIX)) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
+    if (route.url === CALLBACK_ROUTE) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
   });
 
   // Before Nest registers its middleware (the request logger among them), so that the request's trace is known when it logs.

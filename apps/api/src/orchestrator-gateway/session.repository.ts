@@ -5,7 +5,7 @@ import { Prisma } from '../database/generated/prisma/client';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
 import { AppError } from '../http/app-error';
 import { decodeCursor, encodeCursor } from './keyset-cursor';
-import { reportAssignments, reportMoves, reportTaskStatus, statusReportParameters } from './status-report.sql';
+import { reportAssignments, reportMoves, reportParameterSql, reportTaskStatus, statusReportParameters } from './status-report.sql';
 import { ACTIVE_STATUSES, statusesThatMayMoveTo } from './session-status.machine';
 import { logSessionStatusChange } from './session-status-log';
 import type { SessionPage, StatusReport, TrackedSession } from './session';
@@ -209,6 +209,8 @@ const CREATE_SPAWNING = prepared(`
     FROM task
   RETURNING ${SESSION_COLUMNS.join(', ')}`);
 
+const SPAWN_REPORT = reportParameterSql(3);
+
 /**
  * The report's parameters start at $3 (status-report.sql.ts); the task follows
  * the session only when it moved. `moved_from` is the status it
@@ -216,18 +218,18 @@ const CREATE_SPAWNING = prepared(`
  */
 const RECORD_SPAWNED = prepared(`
   WITH target AS (
-    SELECT id, task_id, status, ${reportMoves('status', 3)} AS moves
+    SELECT id, task_id, status, ${reportMoves('status', SPAWN_REPORT)} AS moves
       FROM orchestrator_sessions WHERE id = $1::uuid FOR UPDATE
   ), updated AS (
     UPDATE orchestrator_sessions AS s
        SET orchestrator_session_id = COALESCE(s.orchestrator_session_id, $2),
-           ${reportAssignments('target.moves', 3)},
+           ${reportAssignments('target.moves', SPAWN_REPORT)},
            updated_at = CASE WHEN target.moves OR s.orchestrator_session_id IS NULL THEN now() ELSE s.updated_at END
       FROM target
      WHERE s.id = target.id
     RETURNING ${SESSION_COLUMNS.map((column) => `s.${column}`).join(', ')}, CASE WHEN target.moves THEN target.status END AS moved_from
   ), task_moved AS (
-    UPDATE tasks AS t SET status = ${reportTaskStatus(3)}, updated_at = now()
+    UPDATE tasks AS t SET status = ${reportTaskStatus(SPAWN_REPORT)}, updated_at = now()
       FROM target
      WHERE t.id = target.task_id AND target.moves
   )

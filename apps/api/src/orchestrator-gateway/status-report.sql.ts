@@ -4,13 +4,28 @@ import type { StatusReport } from './session';
 
 /**
  * The pieces that let one SQL statement apply a status report as
- * `applyStatusIn` does (the spawn answer, a callback), so that those
- * statements write the rule once. A report takes seven parameters from `$first`
- * on, in the order `statusReportParameters` gives them: the statuses the state
- * machine lets it move from, the status, whether it is `running`, its time,
- * whether it is terminal, its error and its exit code.
+ * `applyStatusIn` does (the spawn answer, a batch of callbacks), so that those
+ * statements write the rule once. A report is seven values: the statuses the
+ * state machine lets it move from, the status, whether it is `running`, its
+ * time, whether it is terminal, its error and its exit code. A statement takes
+ * them as parameters (`reportParameterSql`) or as columns of its rows
+ * (`reportColumnSql`).
  */
-export function statusReportParameters(report: StatusReport | undefined): unknown[] {
+export interface StatusReportSql {
+  /** A `text[]` of session statuses. */
+  readonly mayMoveFrom: string;
+  readonly status: string;
+  readonly running: string;
+  readonly at: string;
+  readonly terminal: string;
+  readonly error: string;
+  readonly exitCode: string;
+}
+
+type ReportValues = [mayMoveFrom: string[], status: string | null, running: boolean, at: string | null, terminal: boolean, error: string | null, exitCode: number | null];
+
+/** The values of the report's seven parameters (`reportParameterSql`). */
+export function statusReportParameters(report: StatusReport | undefined): ReportValues {
   if (report === undefined) return [[], null, false, null, false, null, null];
   return [
     statusesThatMayMoveTo(report.status),
@@ -23,23 +38,60 @@ export function statusReportParameters(report: StatusReport | undefined): unknow
   ];
 }
 
-/** Whether a session in `status` moves on the report whose parameters start at `$first`. */
-export function reportMoves(status: string, first: number): string {
-  return `${status} = ANY($${first}::text[]::session_status[])`;
+/** The report as seven parameters from `$first` on. */
+export function reportParameterSql(first: number): StatusReportSql {
+  const [mayMoveFrom, status, running, at, terminal, error, exitCode] = Array.from({ length: 7 }, (_, index) => `$${first + index}`);
+  return {
+    mayMoveFrom: `${mayMoveFrom}::text[]`,
+    status: `${status}::text`,
+    running: `${running}::boolean`,
+    at: `${at}::timestamptz`,
+    terminal: `${terminal}::boolean`,
+    error: `${error}::text`,
+    exitCode: `${exitCode}::int`,
+  };
+}
+
+/** The names of the seven columns `statusReportColumns` fills, in its order. */
+export const REPORT_COLUMNS = ['may_move_from', 'report_status', 'report_running', 'report_at', 'report_terminal', 'report_error', 'report_exit_code'] as const;
+
+/** The SQL types of the arrays `statusReportColumns` gives, in its order. */
+export const REPORT_COLUMN_TYPES = ['text', 'text', 'boolean', 'timestamptz', 'boolean', 'text', 'int'] as const;
+
+/** The report as the `REPORT_COLUMNS` of the row aliased `row`. */
+export function reportColumnSql(row: string): StatusReportSql {
+  const [mayMoveFrom, status, running, at, terminal, error, exitCode] = REPORT_COLUMNS.map((column) => `${row}.${column}`);
+  // An array of arrays would have to be rectangular, so each row's statuses travel as one array literal.
+  return { mayMoveFrom: `${mayMoveFrom}::text[]`, status: status!, running: running!, at: at!, terminal: terminal!, error: error!, exitCode: exitCode! };
+}
+
+/** Seven arrays, one element per report, to be unnested into the `REPORT_COLUMNS`. */
+export function statusReportColumns(reports: readonly (StatusReport | undefined)[]): unknown[][] {
+  const columns: unknown[][] = REPORT_COLUMNS.map(() => []);
+  for (const report of reports) {
+    const values = statusReportParameters(report);
+    values.forEach((value, index) => columns[index]!.push(index === 0 ? `{${(value as string[]).join(',')}}` : value));
+  }
+  return columns;
+}
+
+/** Whether a session in `status` moves on `report`. */
+export function reportMoves(status: string, report: StatusReportSql): string {
+  return `${status} = ANY(${report.mayMoveFrom}::session_status[])`;
 }
 
 /** The SET assignments of `orchestrator_sessions` (aliased `s`) that apply the report when `moves` holds. */
-export function reportAssignments(moves: string, first: number): string {
-  const [, status, running, at, terminal, error, exitCode] = Array.from({ length: 7 }, (_, index) => `$${first + index}`);
+export function reportAssignments(moves: string, report: StatusReportSql): string {
+  const { status, running, at, terminal, error, exitCode } = report;
   return `status = CASE WHEN ${moves} THEN ${status}::session_status ELSE s.status END,
-           started_at = CASE WHEN ${moves} AND ${running}::boolean THEN ${at}::timestamptz ELSE s.started_at END,
-           ended_at = CASE WHEN ${moves} AND ${terminal}::boolean THEN ${at}::timestamptz ELSE s.ended_at END,
-           active_task_id = CASE WHEN ${moves} AND ${terminal}::boolean THEN NULL ELSE s.active_task_id END,
-           error = CASE WHEN ${moves} AND ${error}::text IS NOT NULL THEN ${error}::text ELSE s.error END,
-           exit_code = CASE WHEN ${moves} AND ${exitCode}::int IS NOT NULL THEN ${exitCode}::int ELSE s.exit_code END`;
+           started_at = CASE WHEN ${moves} AND ${running} THEN ${at} ELSE s.started_at END,
+           ended_at = CASE WHEN ${moves} AND ${terminal} THEN ${at} ELSE s.ended_at END,
+           active_task_id = CASE WHEN ${moves} AND ${terminal} THEN NULL ELSE s.active_task_id END,
+           error = CASE WHEN ${moves} AND ${error} IS NOT NULL THEN ${error} ELSE s.error END,
+           exit_code = CASE WHEN ${moves} AND ${exitCode} IS NOT NULL THEN ${exitCode} ELSE s.exit_code END`;
 }
 
-/** The task's new status, when its session moved on the report whose parameters start at `$first`. */
-export function reportTaskStatus(first: number): string {
-  return `$${first + 1}::text::task_status`;
+/** The task's new status, when its session moved on `report`. */
+export function reportTaskStatus(report: StatusReportSql): string {
+  return `${report.status}::task_status`;
 }

@@ -1,0 +1,107 @@
+import { StatementBatcher } from './statement-batcher';
+
+interface Item {
+  readonly key: string;
+  readonly value: number;
+}
+
+/** A batcher whose batches wait until the test releases them, recording what each held. */
+function controlledBatcher(options: { maxInFlight?: number; maxBatchSize?: number; fails?: (items: readonly Item[]) => boolean } = {}) {
+  const batches: Item[][] = [];
+  const releases: (() => void)[] = [];
+  const batcher = new StatementBatcher<Item, number>({
+    maxInFlight: options.maxInFlight ?? 1,
+    maxBatchSize: options.maxBatchSize ?? 100,
+    keyOf: (item) => item.key,
+    run: async (items) => {
+      batches.push([...items]);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      if (options.fails?.(items)) throw new Error(`batch of ${items.length} failed`);
+      return items.map((item) => item.value * 10);
+    },
+  });
+  const releaseAll = async () => {
+    // Each release may start the next batch; keep releasing until nothing is left waiting.
+    for (let rounds = 0; rounds < 50; rounds += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const waiting = releases.splice(0);
+      if (waiting.length === 0) return;
+      for (const release of waiting) release();
+    }
+  };
+  return { batcher, batches, releaseAll };
+}
+
+const item = (key: string, value: number): Item => ({ key, value });
+
+describe('StatementBatcher', () => {
+  it('runs an item at once, alone, when nothing else is running', async () => {
+    const { batcher, batches, releaseAll } = controlledBatcher();
+    const result = batcher.submit(item('a', 1));
+
+    expect(batches).toEqual([[item('a', 1)]]);
+    await releaseAll();
+    await expect(result).resolves.toBe(10);
+  });
+
+  it('runs the items that arrive while the batches in flight run together, in the next batch, each with its own result', async () => {
+    const { batcher, batches, releaseAll } = controlledBatcher({ maxInFlight: 2 });
+    const results = [1, 2, 3, 4, 5].map((value) => batcher.submit(item(`k${value}`, value)));
+
+    expect(batches).toEqual([[item('k1', 1)], [item('k2', 2)]]);
+    await releaseAll();
+    await expect(Promise.all(results)).resolves.toEqual([10, 20, 30, 40, 50]);
+    expect(batches).toEqual([[item('k1', 1)], [item('k2', 2)], [item('k3', 3), item('k4', 4), item('k5', 5)]]);
+  });
+
+  it('never puts two items with the same key in one batch, and keeps their order', async () => {
+    const { batcher, batches, releaseAll } = controlledBatcher();
+    const results = [item('busy', 0), item('a', 1), item('a', 2), item('b', 3), item('a', 4)].map((queued) => batcher.submit(queued));
+
+    await releaseAll();
+    await expect(Promise.all(results)).resolves.toEqual([0, 10, 20, 30, 40]);
+    expect(batches).toEqual([[item('busy', 0)], [item('a', 1), item('b', 3)], [item('a', 2)], [item('a', 4)]]);
+  });
+
+  it('takes no more than the batch size at a time', async () => {
+    const { batcher, batches, releaseAll } = controlledBatcher({ maxBatchSize: 2 });
+    const results = [0, 1, 2, 3, 4].map((value) => batcher.submit(item(`k${value}`, value)));
+
+    await releaseAll();
+    await expect(Promise.all(results)).resolves.toEqual([0, 10, 20, 30, 40]);
+    expect(batches.map((batch) => batch.length)).toEqual([1, 2, 2]);
+  });
+
+  it('runs a failed batch again item by item, so only the item that fails alone is refused', async () => {
+    const { batcher, batches, releaseAll } = controlledBatcher({ fails: (items) => items.some((queued) => queued.key === 'bad') });
+    const results = [item('busy', 0), item('a', 1), item('bad', 2), item('b', 3)].map((queued) => batcher.submit(queued));
+    const settled = Promise.allSettled(results);
+
+    await releaseAll();
+    expect((await settled).map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : (outcome.reason as Error).message))).toEqual([
+      0,
+      10,
+      'batch of 1 failed',
+      30,
+    ]);
+    expect(batches).toEqual([[item('busy', 0)], [item('a', 1), item('bad', 2), item('b', 3)], [item('a', 1)], [item('bad', 2)], [item('b', 3)]]);
+  });
+
+  it('refuses a batch whose results do not match its items, rather than answering an item with another’s result', async () => {
+    let calls = 0;
+    const batcher = new StatementBatcher<Item, number>({
+      maxInFlight: 1,
+      maxBatchSize: 10,
+      keyOf: (queued) => queued.key,
+      run: async (items) => {
+        calls += 1;
+        return calls === 2 ? [1] : items.map((queued) => queued.value);
+      },
+    });
+    const results = [item('busy', 0), item('a', 1), item('b', 2)].map((queued) => batcher.submit(queued));
+
+    // The second batch (a, b) gave one result for two items: each is run again alone.
+    await expect(Promise.all(results)).resolves.toEqual([0, 1, 2]);
+    expect(calls).toBe(4);
+  });
+});
