@@ -163,11 +163,29 @@ ${table(rows)}
   ends it on disconnect. The callback rate went from 782–985 to 2,500–2,700 req/s (the baseline's from 2,400–3,200 to
   4,600–5,700 in the same runs: the machine was busier in the earlier one), 45–55 % of the baseline's, and p99
   came within 2× of the baseline's (just at 2× with 100 connections).
-- **Callbacks: what remains** is fixed per-request work the baseline does not do: the pino-http request line
-  (three child loggers a request, the request serialised and redacted), the request's server span and
-  AsyncLocalStorage context, Nest's middleware and router, zod validation, and garbage collection, on the same two
-  cores as PostgreSQL and the load generator. Generating span ids was 4–5 % of the API's CPU (a \`randomBytes\`
-  call per id): ids are now cut from a pooled random buffer (trace-context.ts).
+- **Callbacks: then one commit per callback.** With the statement above, the API process was CPU-bound at about 1,100
+  callbacks/s on a machine where the baseline did 2,000–3,000, whatever the concurrency, and PostgreSQL spent about
+  0.4 ms of CPU per callback against the plain INSERT's 0.25 ms (both read from /proc for the same load). Two changes:
+  - **Group commit.** The callbacks that arrive while others are being written now go together in the next statement
+    (database/statement-batcher.ts; at most 4 statements in flight, 200 callbacks each, one callback per session per
+    statement). The statement takes arrays and applies each row as the single-row one did: token rule, forward-only
+    status, task following, each callback answered with its own outcome; a statement that fails is run again callback by
+    callback, so one bad callback fails alone. Run alone, PostgreSQL's CPU per event went from 0.37 ms at one event per
+    statement to 0.16 ms at five and 0.09 ms at twenty.
+  - **Planned once.** PostgreSQL re-planned the array statement on every run (a custom plan looks cheaper when the
+    arrays are short), which cost more than running it: the pool now sets \`plan_cache_mode=force_generic_plan\`, and
+    the session lookup is a LATERAL index probe per row, so the generic plan cannot become a scan of the sessions table.
+    The dispatch and listing figures did not move with the setting (dispatch measured with and without it).
+- **Callbacks: the request line.** pino-http (a child logger per request, the request serialised with its headers and
+  redacted) was 12–17 % of the API's CPU per callback. The callback route is left out of pino-http and writes its own
+  line, with the same message, request id, trace id, method, URL, status and response time, but no headers (on a
+  callback they carry nothing but the token); a status change caused by a callback names the callback's request id.
+  Together with group commit, the API went from about 1,100 to 1,600–2,700 callbacks/s at 50 and 100 connections.
+- **Callbacks: what remains at 10 connections.** Ten clients give short batches (two or three callbacks), so the
+  per-request work the baseline does not do still decides the rate: the request's server span and AsyncLocalStorage
+  context (Node 20's async hooks cost every promise), Nest's middleware and router, zod validation and the token hash,
+  on the same two cores as PostgreSQL and the load generator. Generating span ids was 4–5 % of the API's CPU (a
+  \`randomBytes\` call per id): ids are now cut from a pooled random buffer (trace-context.ts).
 - **Dispatch: waiting, not CPU.** A dispatch was about 13 sequential round trips: the task lookup, then two interactive
   transactions (BEGIN, count, insert, task update, COMMIT; BEGIN, update, update, read, read, task update, read,
   COMMIT). Creating the session (attempt number, row, task status, refused by the unique \`active_task_id\` index as
@@ -177,12 +195,17 @@ ${table(rows)}
 - **Listing** uses \`orchestrator_sessions_status_created_at_id_idx\` for the first page. A page after a cursor is bounded
   by the index too since the list adds a redundant \`created_at <= cursor\` to the keyset OR, which PostgreSQL
   otherwise applies only as a filter, reading every newer entry.
-- **Memory: not met.** The idle API is about 190–205 MB resident (Nest, swagger and terminus about 80 MB, Prisma's
-  WebAssembly query compiler about 50 MB). Under callback load, V8's old space fills with promoted request garbage
-  that it collects lazily: heap used reached 197 MB after one 8 s run and fell to 142 MB after the next, so RSS after a
-  run says more about when the last major GC ran than about a leak. \`--max-semi-space-size=2\` lowered RSS by about
-  60 MB at a 5 % cost in req/s, still not under 250 MB after the second run; no flag was adopted. Getting under the
-  goal needs less resident code (Prisma's compiler, the swagger document and UI) rather than heap tuning.
+- **Memory.** The idle API was about 190–225 MB resident: the V8 heap about 85 MB, the modules (Nest, swagger, terminus,
+  class-validator, zod, Prisma's client) about 60 MB, and about 50 MB that appeared a second after start-up, V8
+  recompiling Prisma's WebAssembly query compiler with its optimising tier in the background. main.ts turns that tier
+  off (\`--liftoff-only\`, read when the module is compiled): idle RSS 164 MB, and Prisma's list query took the same
+  0.43–0.50 ms either way. Under callback load the young generation grows to its 16 MB semi-spaces and pushes
+  short-lived request garbage into the old space, which V8 collects lazily: 80–100 MB more after a run. The API now
+  runs with \`--max-semi-space-size=2\` (the \`nodeArgs\` of apps/api/package.json, used by \`pnpm start\`, the tests and
+  this benchmark): about 60 MB less after load, at a cost within this machine's noise.
+- **Absolute figures moved with the machine.** The same build ran dispatch with a 3.7 ms p50 overhead in an earlier
+  session, when a plain POST took 0.65 ms, and with 8.5 ms on the day a plain POST took 1.6–2.0 ms (the commit before
+  these changes measured the same). Dispatch's goal is in milliseconds, not a ratio, so it follows the machine.
 
 ## Query plans (1,000,000 sessions)
 

@@ -10,7 +10,7 @@ import type { Client } from 'pg';
 import { startEmbeddedPostgres } from '../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../apps/api/src/database/migrator';
 import { createDatabase, databaseName, dropDatabase, uniqueDatabaseName, withClient } from '../test/support/database';
-import { freePort } from '../test/support/service-process';
+import { freePort, nodeArgsOf } from '../test/support/service-process';
 import type { StubOrchestrator } from '../test/support/stub-orchestrator';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -69,7 +69,7 @@ export interface BenchProcess {
  * to a file, not through this process: the API logs every request, and reading
  * that here would take CPU from the load generator on the same two cores.
  */
-async function startProcess(name: string, entry: string, env: Record<string, string | undefined>): Promise<BenchProcess> {
+async function startProcess(name: string, entry: string, env: Record<string, string | undefined>, nodeArgs: string[] = []): Promise<BenchProcess> {
   const port = await freePort();
   const logFile = path.join(tmpdir(), `mosaic-bench-${name}-${port}.log`);
   const fd = openSync(logFile, 'w');
@@ -77,7 +77,7 @@ async function startProcess(name: string, entry: string, env: Record<string, str
   for (const [key, value] of Object.entries({ ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' })) {
     if (value !== undefined) childEnv[key] = value;
   }
-  const child = spawn(process.execPath, [entry], { env: childEnv, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [...nodeArgs, entry], { env: childEnv, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let running = true;
@@ -100,7 +100,7 @@ async function startProcess(name: string, entry: string, env: Record<string, str
   throw new Error(`${name} did not become healthy:\n${output}`);
 }
 
-/** The built API, with reconciliation out of the way so that it does not load the database mid-run. */
+/** The built API, run as `pnpm start` runs it, with reconciliation out of the way so that it does not load the database mid-run. */
 export function startApi(databaseUrl: string, orchestrator: StubOrchestrator): Promise<BenchProcess> {
   return startProcess('api', API_ENTRY, {
     DATABASE_URL: databaseUrl,
@@ -109,7 +109,7 @@ export function startApi(databaseUrl: string, orchestrator: StubOrchestrator): P
     MOSAIC_API_TOKEN: OPERATOR_TOKEN,
     RECONCILE_INTERVAL_MS: String(60 * 60 * 1000),
     NODE_OPTIONS: undefined,
-  });
+  }, nodeArgsOf(API_ENTRY));
 }
 
 /** The baseline: a bare Fastify route with one INSERT per request (bench/baseline-server.ts), run through ts-node. */

@@ -1,7 +1,7 @@
 // Runs the built services as child processes, each in its own process group,
 // and stops them together. Shared by `pnpm start` and `pnpm demo`.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,15 @@ export function missingEntries(services) {
 }
 
 /**
+ * The Node.js options a service runs with: its package.json's `nodeArgs`
+ * (the API's limit its young generation, see docs/performance.md).
+ */
+export function nodeArgsOf(entry) {
+  const manifest = JSON.parse(readFileSync(path.join(root, path.dirname(path.dirname(entry)), 'package.json'), 'utf8'));
+  return manifest.nodeArgs ?? [];
+}
+
+/**
  * Starts `services` ({ name, entry, env }) and hands every output line to
  * `onLine(name, line, stream)`. `onUnexpectedExit(name, how)` is called when one
  * ends while nobody asked it to. Returns `stopAll(signal)`, which resolves to
@@ -25,7 +34,7 @@ export function startServiceGroup(services, { onLine, onUnexpectedExit }) {
   const running = new Map();
 
   for (const service of services) {
-    const child = spawn(process.execPath, [service.entry], {
+    const child = spawn(process.execPath, [...nodeArgsOf(service.entry), service.entry], {
       cwd: root,
       env: { ...process.env, ...service.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { liveDescendants, waitForNoProcesses } from './process-table';
 
@@ -52,6 +54,15 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * The Node.js options a built service runs with, as `pnpm start` gives them:
+ * its package.json's `nodeArgs` (scripts/lib/service-group.mjs).
+ */
+export function nodeArgsOf(entry: string): string[] {
+  const manifest = JSON.parse(readFileSync(path.join(path.dirname(path.dirname(entry)), 'package.json'), 'utf8')) as { nodeArgs?: string[] };
+  return manifest.nodeArgs ?? [];
+}
+
+/**
  * Starts a built service as a real child process on a free port and waits until its
  * health endpoint answers. Set DEBUG to see its output live; otherwise use
  * `withServiceOutput` to attach it to a failing test's error.
@@ -62,7 +73,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   for (const [name, value] of Object.entries({ NO_COLOR: '1', ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' })) {
     if (value !== undefined) env[name] = value;
   }
-  const child = spawn(process.execPath, [options.entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgsOf(options.entry), options.entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const capture = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT_CHARS);
