@@ -4,7 +4,6 @@ import { PrismaService, prepared } from '../database/prisma.service';
 import { StatementBatcher } from '../database/statement-batcher';
 import {
   REPORT_COLUMNS,
-  REPORT_COLUMN_TYPES,
   reportAssignments,
   reportColumnSql,
   reportMoves,
@@ -56,8 +55,8 @@ export interface RecordedEvent {
   readonly moved?: { readonly from: TrackedSessionStatus; readonly taskId: string };
 }
 
+/** One per callback of a batch, in the batch's order. */
 interface RecordedRow {
-  n: number;
   found: boolean;
   owned: boolean;
   inserted: boolean;
@@ -66,8 +65,9 @@ interface RecordedRow {
 }
 
 /**
- * Callbacks running at once. Enough to keep the database busy while the next
- * batch gathers, few enough to leave most of the pool of 10 to everything else.
+ * Recording statements running at once. Enough to keep the database busy while
+ * the next batch gathers, few enough to leave most of the pool of 10 to
+ * everything else.
  */
 const MAX_RECORDING_BATCHES = 4;
 const MAX_BATCH_SIZE = 200;
@@ -158,7 +158,7 @@ const EVENT_COLUMNS = [
   ['status', 'session_status'],
   ['occurred_at', 'timestamptz'],
   ['data', 'jsonb'],
-  ...REPORT_COLUMNS.map((column, index) => [column, REPORT_COLUMN_TYPES[index]!] as const),
+  ...REPORT_COLUMNS,
 ] as const;
 
 const INPUT_ROWS = `unnest(${EVENT_COLUMNS.map(([, type], index) => `$${index + 2}::${type}[]`).join(', ')})
@@ -176,8 +176,8 @@ const REPORT = reportColumnSql('i');
  * session in a status it may move from (status-report.sql.ts), with the task
  * following. The row lock makes the checks and the update see the same row
  * version; the rows are locked in id order, so that two batches cannot wait
- * on each other. Answers one row per event, `n` counting from 1 in the
- * order given. One fixed text, so that it is prepared once per connection.
+ * on each other. Answers one row per event, in the order given. One fixed
+ * text, so that it is prepared once per connection.
  */
 const RECORD = prepared(`
     WITH input AS (
@@ -219,8 +219,7 @@ const RECORD = prepared(`
         FROM applied AS a JOIN input AS i ON i.n = a.n
        WHERE t.id = a.task_id AND a.moves
     )
-    SELECT i.n::int AS n,
-           t.n IS NOT NULL AS found,
+    SELECT t.n IS NOT NULL AS found,
            o.n IS NOT NULL AS owned,
            a.n IS NOT NULL AS inserted,
            CASE WHEN a.moves THEN a.status END AS moved_from,

@@ -52,15 +52,20 @@ export function reportParameterSql(first: number): StatusReportSql {
   };
 }
 
-/** The names of the seven columns `statusReportColumns` fills, in its order. */
-export const REPORT_COLUMNS = ['may_move_from', 'report_status', 'report_running', 'report_at', 'report_terminal', 'report_error', 'report_exit_code'] as const;
-
-/** The SQL types of the arrays `statusReportColumns` gives, in its order. */
-export const REPORT_COLUMN_TYPES = ['text', 'text', 'boolean', 'timestamptz', 'boolean', 'text', 'int'] as const;
+/** The seven columns `statusReportColumns` fills, in its order, with their SQL types. */
+export const REPORT_COLUMNS = [
+  ['may_move_from', 'text'],
+  ['report_status', 'text'],
+  ['report_running', 'boolean'],
+  ['report_at', 'timestamptz'],
+  ['report_terminal', 'boolean'],
+  ['report_error', 'text'],
+  ['report_exit_code', 'int'],
+] as const;
 
 /** The report as the `REPORT_COLUMNS` of the row aliased `row`. */
 export function reportColumnSql(row: string): StatusReportSql {
-  const [mayMoveFrom, status, running, at, terminal, error, exitCode] = REPORT_COLUMNS.map((column) => `${row}.${column}`);
+  const [mayMoveFrom, status, running, at, terminal, error, exitCode] = REPORT_COLUMNS.map(([column]) => `${row}.${column}`);
   // An array of arrays would have to be rectangular, so each row's statuses travel as one array literal.
   return { mayMoveFrom: `${mayMoveFrom}::text[]`, status: status!, running: running!, at: at!, terminal: terminal!, error: error!, exitCode: exitCode! };
 }
