@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
 import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
-import { TasksModule } from '../tasks/tasks.module';
 import { DispatchController } from './dispatch.controller';
 import { TaskDispatcherService } from './task-dispatcher.service';
 
 @Module({
-  imports: [TasksModule, OrchestratorGatewayModule],
+  imports: [OrchestratorGatewayModule],
   controllers: [DispatchController],
   providers: [TaskDispatcherService],
   exports: [TaskDispatcherService],

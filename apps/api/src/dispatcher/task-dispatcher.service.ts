@@ -9,7 +9,6 @@ import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
 import type { TrackedSession } from '../orchestrator-gateway/session';
 import { TaskContextSerializer } from '../orchestrator-gateway/task-context.serializer';
-import { TaskRepository } from '../tasks/task.repository';
 
 /**
  * Hands a task to the orchestrator. The session row exists (in `spawning`)
@@ -22,7 +21,6 @@ export class TaskDispatcherService {
 
   constructor(
     private readonly config: ApiConfig,
-    private readonly tasks: TaskRepository,
     private readonly sessions: OrchestratorSessionRepository,
     private readonly tokens: CallbackTokenService,
     private readonly serializer: TaskContextSerializer,
@@ -30,11 +28,9 @@ export class TaskDispatcherService {
   ) {}
 
   async dispatch(taskId: string, requestedBy: string | null): Promise<TrackedSession> {
-    const task = await this.tasks.findById(taskId);
-    if (task === undefined) throw new AppError('not_found', `task ${taskId} not found`);
-
     const callbackToken = this.tokens.issue();
-    const session = await this.sessions.createSpawning({
+    // Answers not_found for a task that does not exist, and returns the task to serialize.
+    const { session, task } = await this.sessions.createSpawning({
       id: randomUUID(),
       taskId,
       requestedBy,

@@ -16,7 +16,6 @@ import {
   type IRetryBackoffContext,
   type RetryPolicy,
 } from 'cockatiel';
-import { firstValueFrom } from 'rxjs';
 import type { z } from 'zod';
 import {
   HEADERS,
@@ -257,22 +256,22 @@ export class OrchestratorClient {
     const call = requestTracing.startOutboundCall(`${method} ${operation.sessionId === undefined ? path : path.replace(encodeURIComponent(operation.sessionId), ':id')}`);
     let response: AxiosResponse<unknown>;
     try {
-      response = await firstValueFrom(
-        this.http.request<unknown>({
-          method,
-          baseURL: this.config.orchestrator.url,
-          url: path,
-          params: operation.params,
-          data: operation.body,
-          headers: { ...call.headers, authorization: `Bearer ${this.config.orchestrator.apiKey}`, ...operation.headers },
-          timeout: timeoutMs,
-          // Axios's own timeout only watches for an idle socket; the signal bounds the whole exchange.
-          signal,
-          maxRedirects: 0,
-          responseType: 'json',
-          validateStatus: () => true,
-        }),
-      );
+      // The promise API, not the Observable one: `firstValueFrom` unsubscribes after the answer, and @nestjs/axios
+      // then cancels the finished request, building a CanceledError (and its stack) on every call.
+      response = await this.http.axiosRef.request<unknown>({
+        method,
+        baseURL: this.config.orchestrator.url,
+        url: path,
+        params: operation.params,
+        data: operation.body,
+        headers: { ...call.headers, authorization: `Bearer ${this.config.orchestrator.apiKey}`, ...operation.headers },
+        timeout: timeoutMs,
+        // Axios's own timeout only watches for an idle socket; the signal bounds the whole exchange.
+        signal,
+        maxRedirects: 0,
+        responseType: 'json',
+        validateStatus: () => true,
+      });
     } catch (error) {
       call.end();
       throw this.missingAnswer(error, operation, signal);

@@ -25,7 +25,7 @@ describe('OrchestratorSessionRepository (integration)', () => {
     return task.id;
   }
 
-  function spawning(taskId: string) {
+  function createSpawning(taskId: string) {
     return repository.createSpawning({
       id: randomUUID(),
       taskId,
@@ -33,6 +33,10 @@ describe('OrchestratorSessionRepository (integration)', () => {
       callbackTokenHash: 'a'.repeat(64),
       callbackTokenExpiresAt: new Date(Date.now() + 60_000),
     });
+  }
+
+  async function spawning(taskId: string) {
+    return (await createSpawning(taskId)).session;
   }
 
   it('creates a spawning session, moves the task with it, and numbers attempts', async () => {
@@ -44,6 +48,30 @@ describe('OrchestratorSessionRepository (integration)', () => {
     await repository.applyStatus(first.id, { status: 'failed', at, error: 'spawn failed: test' });
     const second = await spawning(taskId);
     expect(second.attempt).toBe(2);
+  });
+
+  it('returns the task it moved with the new session, and answers not_found for a task that does not exist', async () => {
+    const metadata = { repo: 'mosaic', steps: [1, { nested: null }], done: false };
+    const task = await prisma.task.create({
+      data: { title: 'claimed', description: 'with every field', priority: 'high', labels: ['api', 'urgent-fix'], metadata },
+    });
+    const { session, task: claimed } = await createSpawning(task.id);
+    expect(session.taskId).toBe(task.id);
+    expect(claimed).toEqual({
+      id: task.id,
+      title: 'claimed',
+      description: 'with every field',
+      status: 'spawning',
+      priority: 'high',
+      labels: ['api', 'urgent-fix'],
+      metadata,
+      createdAt: task.createdAt,
+      updatedAt: expect.any(Date),
+    });
+
+    const missing = randomUUID();
+    await expect(createSpawning(missing)).rejects.toMatchObject({ code: 'not_found', message: `task ${missing} not found` });
+    expect(await prisma.orchestratorSession.count({ where: { taskId: missing } })).toBe(0);
   });
 
   it('refuses a second active session for a task, also when both are created at once', async () => {

@@ -4,6 +4,7 @@ import { PrismaService, prepared } from '../database/prisma.service';
 import { Prisma } from '../database/generated/prisma/client';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
 import { AppError } from '../http/app-error';
+import type { JsonObject, Task, TaskPriority, TaskStatus } from '../tasks/task';
 import { decodeCursor, encodeCursor } from './keyset-cursor';
 import { reportAssignments, reportMoves, reportParameterSql, reportTaskStatus, statusReportParameters } from './status-report.sql';
 import { ACTIVE_STATUSES, statusesThatMayMoveTo } from './session-status.machine';
@@ -16,6 +17,12 @@ export interface NewSession {
   readonly requestedBy: string | null;
   readonly callbackTokenHash: string;
   readonly callbackTokenExpiresAt: Date;
+}
+
+/** A new session and the task it serves, as the statement that created the session left the task. */
+export interface SpawningSession {
+  readonly session: TrackedSession;
+  readonly task: Task;
 }
 
 type Transaction = Prisma.TransactionClient;
@@ -31,14 +38,15 @@ export class OrchestratorSessionRepository {
 
   /**
    * Creates the session row in `spawning` before the spawn call, numbering its
-   * attempt and moving the task along, in one statement. The unique
+   * attempt and moving the task along, in one statement that also returns the
+   * task, so that a dispatch needs no read of its own. The unique
    * `active_task_id` index, not a read before the insert, guarantees one active
    * session per task even across API processes.
    */
-  async createSpawning(session: NewSession): Promise<TrackedSession> {
-    let rows: RawSessionRow[];
+  async createSpawning(session: NewSession): Promise<SpawningSession> {
+    let rows: SpawningRow[];
     try {
-      rows = await this.prisma.run<RawSessionRow>(CREATE_SPAWNING, [
+      rows = await this.prisma.run<SpawningRow>(CREATE_SPAWNING, [
         session.id,
         session.taskId,
         session.requestedBy,
@@ -54,7 +62,7 @@ export class OrchestratorSessionRepository {
     const row = rows[0];
     if (row === undefined) throw new AppError('not_found', `task ${session.taskId} not found`);
     logSessionStatusChange({ sessionId: row.id, taskId: row.task_id, to: row.status });
-    return fromRawRow(row);
+    return { session: fromRawRow(row), task: taskOfSpawningRow(row) };
   }
 
   /**
@@ -192,6 +200,20 @@ interface RawSessionRow {
 const SESSION_COLUMNS = ['id', 'task_id', 'orchestrator_session_id', 'status', 'attempt', 'requested_by', 'last_sequence', 'error',
   'exit_code', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
 
+/** The task's columns that `CREATE_SPAWNING` returns beside the session's, each as `task_<column>`. */
+interface SpawningRow extends RawSessionRow {
+  task_title: string;
+  task_description: string | null;
+  task_status: TaskStatus;
+  task_priority: TaskPriority;
+  task_labels: string[];
+  task_metadata: JsonObject;
+  task_created_at: Date;
+  task_updated_at: Date;
+}
+
+const TASK_COLUMNS = ['title', 'description', 'status', 'priority', 'labels', 'metadata', 'created_at', 'updated_at'] as const;
+
 /**
  * Locking the task row first serialises concurrent dispatches of one task, so
  * that the attempt count sees every earlier session; a second active session
@@ -199,15 +221,18 @@ const SESSION_COLUMNS = ['id', 'task_id', 'orchestrator_session_id', 'status', '
  */
 const CREATE_SPAWNING = prepared(`
   WITH task AS (
-    UPDATE tasks SET status = 'spawning', updated_at = now() WHERE id = $2::uuid RETURNING id
+    UPDATE tasks SET status = 'spawning', updated_at = now() WHERE id = $2::uuid RETURNING id, ${TASK_COLUMNS.join(', ')}
+  ), created AS (
+    INSERT INTO orchestrator_sessions (id, task_id, active_task_id, status, attempt, requested_by,
+                                       callback_token_hash, callback_token_expires_at, updated_at)
+    SELECT $1::uuid, task.id, task.id, 'spawning',
+           (SELECT count(*) FROM orchestrator_sessions WHERE task_id = task.id)::int + 1,
+           $3, $4, $5::timestamptz, now()
+      FROM task
+    RETURNING ${SESSION_COLUMNS.join(', ')}
   )
-  INSERT INTO orchestrator_sessions (id, task_id, active_task_id, status, attempt, requested_by,
-                                     callback_token_hash, callback_token_expires_at, updated_at)
-  SELECT $1::uuid, task.id, task.id, 'spawning',
-         (SELECT count(*) FROM orchestrator_sessions WHERE task_id = task.id)::int + 1,
-         $3, $4, $5::timestamptz, now()
-    FROM task
-  RETURNING ${SESSION_COLUMNS.join(', ')}`);
+  SELECT created.*, ${TASK_COLUMNS.map((column) => `task.${column} AS task_${column}`).join(', ')}
+    FROM created JOIN task ON task.id = created.task_id`);
 
 const SPAWN_REPORT = reportParameterSql(3);
 
@@ -256,6 +281,20 @@ function fromRawRow(row: RawSessionRow): TrackedSession {
     lastEventAt: row.last_event_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+function taskOfSpawningRow(row: SpawningRow): Task {
+  return {
+    id: row.task_id,
+    title: row.task_title,
+    description: row.task_description,
+    status: row.task_status,
+    priority: row.task_priority,
+    labels: row.task_labels,
+    metadata: row.task_metadata,
+    createdAt: row.task_created_at,
+    updatedAt: row.task_updated_at,
   };
 }
 
