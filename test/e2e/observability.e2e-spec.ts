@@ -129,8 +129,7 @@ describe('request ids, trace context and JSON logs (built services)', () => {
       const spawnLines = orchestratorLines.filter((line) => line.req?.url === '/orchestrator/sessions/spawn' && line.request_id === requestId);
       expect(spawnLines).toEqual([expect.objectContaining({ msg: 'request completed', trace_id: parent.traceId })]);
 
-      // One line per callback (running, two progress events, completed, at least), written by the callbacks' own
-      // lighter request log instead of pino-http's, which leaves the route alone.
+      // One line per callback (running, two progress events, completed, at least).
       const callbackLines = apiLines.filter((line) => line.req?.url === `/orchestrator/callbacks/${sessionId}`);
       const { events } = (await call(api!, 'GET', `/orchestrator/sessions/${sessionId}`, operator)).body as { events: unknown[] };
       expect(events.length).toBeGreaterThanOrEqual(4);

@@ -1,6 +1,5 @@
-import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { CALLBACK_ROUTE } from './callbacks/callback-route';
 import { CallbacksModule } from './callbacks/callbacks.module';
 import { ApiConfig } from './config/api-config';
 import { DatabaseModule } from './database/database.module';
@@ -23,8 +22,7 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [
-        // Callbacks write a lighter request line of their own (callback-request-log.hook.ts).
-        LoggerModule.forRoot({ ...loggerParams(config.logLevel), exclude: [{ method: RequestMethod.POST, path: CALLBACK_ROUTE }] }),
+        LoggerModule.forRoot(loggerParams(config.logLevel)),
         DatabaseModule, OrchestratorGatewayModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule, MetricsEndpointModule],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],

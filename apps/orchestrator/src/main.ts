@@ -9,7 +9,7 @@ import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
 import { ConfigError, loadOrchestratorConfig, type OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
-import { requestIdFor } from '@mosaic/observability';
+import { logRequests, requestIdFor } from '@mosaic/observability';
 import { requestTracing } from './observability/request-tracing';
 import { SessionsService } from './sessions/sessions.service';
 
@@ -34,8 +34,9 @@ function loadConfig(): OrchestratorConfig {
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor });
-  // Before Nest registers its middleware (the request logger among them), so that the request's trace is known when it logs.
+  // Before Nest adds its routes' hooks, so that every request has its trace and its line.
   requestTracing.install(adapter.getInstance());
+  logRequests(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, { bufferLogs: true });
   app.useLogger(app.get(PinoLogger));
   installApiKeyHook(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));

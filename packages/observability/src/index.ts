@@ -1,2 +1,3 @@
 export * from './logging';
 export * from './request-tracing';
+export * from './request-log';

@@ -1,7 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
 import type { LevelWithSilent } from 'pino';
-import { traceIdOfRequest } from './request-tracing';
+import { currentRequestId } from './request-tracing';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LevelWithSilent[];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,24 +25,24 @@ export const REDACTED_PATHS = [
 ];
 
 /**
- * Both services' logging: JSON lines from pino, one per request (when it
- * completes, with its request id (Fastify's, see `requestIdFor`) and trace id)
- * plus whatever the application logs, each carrying the request id of the
- * request it happened in.
+ * Both services' logging: JSON lines from pino, each carrying the request id of
+ * the request it was written in (from the request's context, see
+ * `RequestTracing`), plus one line per request written by `logRequests`.
+ *
+ * nestjs-pino bridges Nest's logger to pino; its pino-http middleware is not
+ * applied to any route (`forRoutes: []`, its documented switch), because the
+ * request line and the request id come from Fastify hooks that cost a fraction
+ * of a middleware run through Nest's middleware layer for every request.
  */
 export function loggerParams(level: LogLevel): Params {
   return {
     pinoHttp: [
       {
         level,
-        customAttributeKeys: { reqId: 'request_id' },
-        // Lines logged during a request carry its id; the full request is on its own line once.
-        quietReqLogger: true,
-        customProps: (request: IncomingMessage) => {
-          const traceId = traceIdOfRequest(request);
-          return traceId === undefined ? {} : { trace_id: traceId };
+        mixin: () => {
+          const requestId = currentRequestId();
+          return requestId === undefined ? {} : { request_id: requestId };
         },
-        customLogLevel: (_request, response, error) => requestLogLevel(response.statusCode, error),
         redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
       },
       // Through process.stdout rather than pino's own file-descriptor writer: its
@@ -51,6 +50,7 @@ export function loggerParams(level: LogLevel): Params {
       // process.exit() is lost, and whatever captures stdout sees every line.
       process.stdout,
     ],
+    forRoutes: [],
   };
 }
 

@@ -30,11 +30,16 @@ const serverSpans = new WeakMap<IncomingMessage, { span: Span; context: Context 
 
 /**
  * The request id of a request: the caller's `x-request-id` when well-formed,
- * else a new one. Fastify's `genReqId`, so that Fastify, pino-http (which
- * takes `req.id`) and the response header all use the same id.
+ * else a new one. Fastify's `genReqId`, so that Fastify, the log lines and
+ * the response header all use the same id.
  */
 export function requestIdFor(request: IncomingMessage): string {
   return requestIdFrom(request.headers[TRACE_HEADERS.requestId]);
+}
+
+/** The id of the request being handled, for the lines logged while it is; undefined outside one. */
+export function currentRequestId(): string | undefined {
+  return storage.getStore()?.requestId;
 }
 
 /** The trace id of a request, for its log line. */

@@ -35,8 +35,7 @@ export class CallbackIngestionService {
     private readonly tokens: CallbackTokenService,
   ) {}
 
-  /** `requestId` is the callback's own, for the status-change line it may cause. */
-  async ingest(sessionId: string, authorization: string | string[] | undefined, body: unknown, requestId: string): Promise<CallbackAck> {
+  async ingest(sessionId: string, authorization: string | string[] | undefined, body: unknown): Promise<CallbackAck> {
     const token = bearerToken(authorization);
     if (token === undefined || !UUID.test(sessionId)) throw invalidCallbackToken();
     const credentials: CallbackCredentials = { sessionId: sessionId.toLowerCase(), tokenHash: hashToken(token) };
@@ -52,7 +51,7 @@ export class CallbackIngestionService {
     const report = statusReportOf(event, now);
     const { outcome, moved } = await this.events.record({ credentials, validity, event: incomingEvent(event), report });
     if (moved !== undefined && report !== undefined) {
-      logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.taskId, from: moved.from, to: report.status, error: report.error, requestId });
+      logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.taskId, from: moved.from, to: report.status, error: report.error });
     }
     switch (outcome) {
       case 'stored':

@@ -8,7 +8,7 @@ import { PrismaService } from '../database/prisma.service';
 import { createHttpApp } from '../http/http-app';
 import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
 import { CallbackTokenService, hashToken } from './callback-token.service';
-import { SessionEventRepository } from './session-event.repository';
+import { MAX_RECORDING_BATCHES, SessionEventRepository } from './session-event.repository';
 
 const TTL_MS = 60 * 60 * 1000;
 const GRACE_MS = 30 * 60 * 1000;
@@ -507,7 +507,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
     it('store the others when one of them makes the shared statement fail', async () => {
       // Two sessions whose spawn answers never came both claim one orchestrator session: in one statement,
       // the second claim breaks its unique index, and with it the whole statement.
-      const fillers = await Promise.all(Array.from({ length: 4 }, () => newSession()));
+      const fillers = await Promise.all(Array.from({ length: MAX_RECORDING_BATCHES }, () => newSession()));
       const [first, second, bystander] = await Promise.all([
         newSession({ orchestratorSessionId: null }),
         newSession({ orchestratorSessionId: null }),
@@ -538,7 +538,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
         run.mockRestore();
       }
 
-      expect(outcomes).toEqual(['stored', 'stored', 'stored', 'stored', 'stored', 'foreign', 'stored']);
+      expect(outcomes).toEqual([...fillers.map(() => 'stored'), 'stored', 'foreign', 'stored']);
       expect(await sessionRow(first!.id)).toMatchObject({ orchestratorSessionId: claimed, lastSequence: 1 });
       expect(await sessionRow(second!.id)).toMatchObject({ orchestratorSessionId: null, lastSequence: 0 });
       expect(await storedEventIds(second!.id)).toEqual([]);

@@ -37,6 +37,6 @@ export class CallbackController {
     @Req() request: FastifyRequest,
     @Body() body: unknown,
   ): Promise<CallbackAck> {
-    return this.ingestion.ingest(sessionId, request.headers.authorization, body, request.id);
+    return this.ingestion.ingest(sessionId, request.headers.authorization, body);
   }
 }

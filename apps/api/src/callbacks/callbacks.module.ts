@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CallbackController } from './callback.controller';
 import { CallbackIngestionService } from './callback-ingestion.service';
-import { CallbackRequestLog } from './callback-request-log.hook';
 import { CallbackTokenService } from './callback-token.service';
 import { SessionEventRepository } from './session-event.repository';
 
@@ -12,7 +11,7 @@ import { SessionEventRepository } from './session-event.repository';
  */
 @Module({
   controllers: [CallbackController],
-  providers: [CallbackIngestionService, CallbackTokenService, SessionEventRepository, CallbackRequestLog],
+  providers: [CallbackIngestionService, CallbackTokenService, SessionEventRepository],
   exports: [SessionEventRepository],
 })
 export class CallbacksModule {}

@@ -65,11 +65,13 @@ interface RecordedRow {
 }
 
 /**
- * Recording statements running at once. Enough to keep the database busy while
- * the next batch gathers, few enough to leave most of the pool of 10 to
- * everything else.
+ * Recording statements running at once: one running while the next batch
+ * gathers. More would run more, smaller statements at a few dozen callbacks
+ * in flight; each statement costs a commit and the API's per-query work, so
+ * at 10 connections 4 statements in flight stored about 15 % fewer callbacks
+ * per second than 2 (docs/performance.md).
  */
-const MAX_RECORDING_BATCHES = 4;
+export const MAX_RECORDING_BATCHES = 2;
 const MAX_BATCH_SIZE = 200;
 
 /**

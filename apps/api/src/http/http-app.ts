@@ -5,7 +5,7 @@ import { LIMITS } from '@mosaic/orchestrator-contract';
 import { AppModule } from '../app.module';
 import { CALLBACK_ROUTE } from '../callbacks/callback-route';
 import { ApiConfig } from '../config/api-config';
-import { requestIdFor } from '@mosaic/observability';
+import { logRequests, requestIdFor } from '@mosaic/observability';
 import { requestTracing } from '../observability/request-tracing';
 import { ErrorFilter } from './error.filter';
 import { createValidationPipe } from './validation';
@@ -23,8 +23,9 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
     if (route.url === CALLBACK_ROUTE) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
   });
 
-  // Before Nest registers its middleware (the request logger among them), so that the request's trace is known when it logs.
+  // Before Nest adds its routes' hooks, so that every request has its trace and its line.
   requestTracing.install(fastify);
+  logRequests(fastify);
 
   // `logger: false` (tests) silences the request log as well as Nest's own.
   const app = await NestFactory.create<NestFastifyApplication>(

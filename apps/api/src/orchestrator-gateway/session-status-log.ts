@@ -8,11 +8,6 @@ export interface SessionStatusChange {
   readonly from?: TrackedSessionStatus;
   readonly to: TrackedSessionStatus;
   readonly error?: string | null;
-  /**
-   * The request that caused the change, where the line is not written by that
-   * request's own logger (which names it already): callbacks have none.
-   */
-  readonly requestId?: string;
 }
 
 const logger = new Logger('SessionStatus');
@@ -26,6 +21,5 @@ export function logSessionStatusChange(change: SessionStatusChange): void {
     ...(change.from === undefined ? {} : { from: change.from }),
     to: change.to,
     ...(typeof change.error === 'string' ? { error: change.error } : {}),
-    ...(change.requestId === undefined ? {} : { request_id: change.requestId }),
   });
 }
