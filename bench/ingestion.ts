@@ -5,8 +5,13 @@ import { type BenchProcess, type LoadResult, load, query, residentMegabytes, sta
 
 const SESSIONS = 1_000;
 export const INGESTION_CONCURRENCIES = [10, 50, 100] as const;
-const RUN_SECONDS = 8;
-const WARM_UP_SECONDS = 3;
+/** Per concurrency, this many runs of each side, taking turns: a drift in the machine's speed then hits both. */
+export const INGESTION_ROUNDS = 4;
+export const INGESTION_ROUND_SECONDS = 4;
+const MEMORY_RUN_SECONDS = 8;
+// Long enough for the API's request path to be optimised by V8: runs at 10 connections right after a 3 s warm-up
+// came out 30 points below the runs that followed them.
+export const WARM_UP_SECONDS = 15;
 const MEMORY_RUN_CONCURRENCY = 50;
 
 interface CallbackSession {
@@ -140,6 +145,22 @@ function eventBody(index: number, eventId: string, session: CallbackSession): Re
   return { ...envelope, type: 'log', data: { stream: 'stdout', line: `agent output line ${session.sequence} of a benchmark session` } };
 }
 
+/**
+ * Runs of equal length as one: the mean rate, the median run's latencies
+ * (one run slowed by a neighbour on the machine moves a median less than a
+ * mean or a maximum), and every answer counted.
+ */
+function combined(runs: readonly LoadResult[]): LoadResult {
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+  return {
+    requestsPerSecond: runs.reduce((sum, result) => sum + result.requestsPerSecond, 0) / runs.length,
+    p50Ms: median(runs.map((result) => result.p50Ms)),
+    p99Ms: median(runs.map((result) => result.p99Ms)),
+    ok: runs.reduce((sum, result) => sum + result.ok, 0),
+    failed: runs.reduce((sum, result) => sum + result.failed, 0),
+  };
+}
+
 function run(target: BenchProcess, source: EventSource, connections: number, seconds: number): Promise<LoadResult> {
   return load({ url: target.url, connections, duration: seconds, requests: [source.request()] });
 }
@@ -158,25 +179,28 @@ export async function benchIngestion(databaseUrl: string, orchestrator: StubOrch
     await run(api, apiEvents, 10, WARM_UP_SECONDS);
 
     const points: IngestionPoint[] = [];
-    for (const [position, concurrency] of INGESTION_CONCURRENCIES.entries()) {
-      // Alternating which side goes first keeps a drift in the machine's load from favouring one of them.
-      let baselineResult: LoadResult;
-      let apiResult: LoadResult;
-      if (position % 2 === 0) {
-        baselineResult = await run(baseline, baselineEvents, concurrency, RUN_SECONDS);
-        apiResult = await run(api, apiEvents, concurrency, RUN_SECONDS);
-      } else {
-        apiResult = await run(api, apiEvents, concurrency, RUN_SECONDS);
-        baselineResult = await run(baseline, baselineEvents, concurrency, RUN_SECONDS);
+    for (const concurrency of INGESTION_CONCURRENCIES) {
+      const baselineRuns: LoadResult[] = [];
+      const apiRuns: LoadResult[] = [];
+      for (let round = 0; round < INGESTION_ROUNDS; round += 1) {
+        // Which side goes first alternates too, so that neither always runs on a machine the other has just warmed.
+        if (round % 2 === 0) {
+          baselineRuns.push(await run(baseline, baselineEvents, concurrency, INGESTION_ROUND_SECONDS));
+          apiRuns.push(await run(api, apiEvents, concurrency, INGESTION_ROUND_SECONDS));
+        } else {
+          apiRuns.push(await run(api, apiEvents, concurrency, INGESTION_ROUND_SECONDS));
+          baselineRuns.push(await run(baseline, baselineEvents, concurrency, INGESTION_ROUND_SECONDS));
+        }
       }
-      log(`  ingestion c=${concurrency}: baseline ${Math.round(baselineResult.requestsPerSecond)} req/s, api ${Math.round(apiResult.requestsPerSecond)} req/s`);
-      points.push({ concurrency, baseline: baselineResult, api: apiResult });
+      const point = { concurrency, baseline: combined(baselineRuns), api: combined(apiRuns) };
+      log(`  ingestion c=${concurrency}: baseline ${Math.round(point.baseline.requestsPerSecond)} req/s, api ${Math.round(point.api.requestsPerSecond)} req/s`);
+      points.push(point);
     }
 
     const afterSeries = residentMegabytes(api.pid);
-    await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, RUN_SECONDS);
+    await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, MEMORY_RUN_SECONDS);
     const afterRun1 = residentMegabytes(api.pid);
-    await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, RUN_SECONDS);
+    await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, MEMORY_RUN_SECONDS);
     const afterRun2 = residentMegabytes(api.pid);
 
     return {

@@ -3,7 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { StubOrchestrator } from '../test/support/stub-orchestrator';
 import { benchDispatch, type DispatchResult } from './dispatch';
-import { benchIngestion, type IngestionResult } from './ingestion';
+import { INGESTION_ROUNDS, INGESTION_ROUND_SECONDS, WARM_UP_SECONDS, benchIngestion, type IngestionResult } from './ingestion';
 import { benchListing, type ListingResult } from './listing';
 import { REPO_ROOT, round, startDatabaseServer, withBenchDatabase } from './support';
 
@@ -132,11 +132,14 @@ ${table(rows)}
 
 ## How it is measured
 
-- **Callbacks.** ${ingestion.points.length} concurrency levels, 8 s each, against the built API and, in the same run, a bare Fastify
+- **Callbacks.** ${ingestion.points.length} concurrency levels against the built API and, in the same run, a bare Fastify
   route (bench/baseline-server.ts, same Fastify, a \`pg\` pool of 10 like the API's) doing one plain \`INSERT\` of the same
   event row; both are separate processes on the same fresh database. The API gets valid tokens for 1,000 running sessions,
   unique event ids and per-session sequence numbers; one event in ten is a \`status\` event, the rest progress and log lines.
-  Which side runs first alternates between levels. Lost = answered 202 but not in the database; duplicated = stored twice,
+  Each side is first warmed up for ${WARM_UP_SECONDS} s at 10 connections (V8 optimises the API's longer request path later
+  than the baseline's). At each level the two sides take turns, ${INGESTION_ROUNDS} runs of ${INGESTION_ROUND_SECONDS} s each (which side goes first
+  alternates), so that a drift in the machine's speed hits both: req/s is the mean of a side's runs, p50 and p99 are
+  its median run's. Lost = answered 202 but not in the database; duplicated = stored twice,
   or answered \`duplicate: true\` for an event sent once. The database may hold a few more events than were answered: requests
   still in flight when a run ends.
 - **Dispatch.** \`POST /tasks/:id/dispatch\` against a stub orchestrator on loopback, compared with a plain POST of the same
@@ -167,7 +170,7 @@ ${table(rows)}
   callbacks/s on a machine where the baseline did 2,000–3,000, whatever the concurrency, and PostgreSQL spent about
   0.4 ms of CPU per callback against the plain INSERT's 0.25 ms (both read from /proc for the same load). Two changes:
   - **Group commit.** The callbacks that arrive while others are being written now go together in the next statement
-    (database/statement-batcher.ts; at most 4 statements in flight, 200 callbacks each, one callback per session per
+    (database/statement-batcher.ts; at most 2 statements in flight, 200 callbacks each, one callback per session per
     statement). The statement takes arrays and applies each row as the single-row one did: token rule, forward-only
     status, task following, each callback answered with its own outcome; a statement that fails is run again callback by
     callback, so one bad callback fails alone. Run alone, PostgreSQL's CPU per event went from 0.37 ms at one event per
@@ -177,21 +180,44 @@ ${table(rows)}
     the session lookup is a LATERAL index probe per row, so the generic plan cannot become a scan of the sessions table.
     The dispatch and listing figures did not move with the setting (dispatch measured with and without it).
 - **Callbacks: the request line.** pino-http (a child logger per request, the request serialised with its headers and
-  redacted) was 12–17 % of the API's CPU per callback. The callback route is left out of pino-http and writes its own
-  line, with the same message, request id, trace id, method, URL, status and response time, but no headers (on a
-  callback they carry nothing but the token); a status change caused by a callback names the callback's request id.
-  Together with group commit, the API went from about 1,100 to 1,600–2,700 callbacks/s at 50 and 100 connections.
-- **Callbacks: what remains at 10 connections.** Ten clients give short batches (two or three callbacks), so the
-  per-request work the baseline does not do still decides the rate: the request's server span and AsyncLocalStorage
-  context (Node 20's async hooks cost every promise), Nest's middleware and router, zod validation and the token hash,
-  on the same two cores as PostgreSQL and the load generator. Generating span ids was 4–5 % of the API's CPU (a
-  \`randomBytes\` call per id): ids are now cut from a pooled random buffer (trace-context.ts).
+  redacted) was 12–17 % of the API's CPU per callback, and as a Nest middleware it also ran Nest's middleware layer
+  (@fastify/middie) for every request. Both services now apply nestjs-pino's middleware to no route: one Fastify hook
+  (packages/observability, \`logRequests\`) writes every request's line, with the same message, request id, trace id,
+  method, URL, status and response time, plus the caller's address, but no headers (the ones worth logging are bearer
+  tokens, which would only be redacted); a pino \`mixin\` adds the request id to every line logged during a request,
+  from the request's own context. Together with group commit, the API went from about 1,100 to 1,600–2,700
+  callbacks/s at 50 and 100 connections.
+- **Callbacks: at 10 connections, statements in flight.** Ten clients gave batches of two or three callbacks with up to
+  4 statements in flight, so most callbacks paid a statement of their own: a commit, and the API's per-statement work
+  (the \`pg\` query, its socket write, its row parsing). With 2 in flight, batches grow and each statement carries
+  more: in ten alternating runs at 10 connections the API's CPU per callback went from 0.47 to 0.45 ms (median) and
+  its share of the baseline's rate from 70 to 76 % (median), with no change at 50 and 100 connections beyond the
+  noise. What the API still does that the baseline does not: the request's server span and AsyncLocalStorage
+  context (Node 20's async hooks cost every promise), Nest's router, zod validation and the token hash; the largest
+  single costs in its profile are the same as the baseline's (the socket writes of the answer and of the statement,
+  12 % garbage collection). Generating span ids was 4–5 % of the API's CPU (a \`randomBytes\` call per id): ids are
+  cut from a pooled random buffer (trace-context.ts).
 - **Dispatch: waiting, not CPU.** A dispatch was about 13 sequential round trips: the task lookup, then two interactive
   transactions (BEGIN, count, insert, task update, COMMIT; BEGIN, update, update, read, read, task update, read,
   COMMIT). Creating the session (attempt number, row, task status, refused by the unique \`active_task_id\` index as
   before, mapped to the same 409) and recording the spawn's answer (orchestrator id, forward-only status through
   \`statusesThatMayMoveTo\`, task following) are now one statement each (session.repository.ts): three round trips
   in all. The p50 overhead went from 14.6 ms to 3.7 ms, and from 119 to 584 dispatches/s.
+- **Dispatch: then CPU, on a slower machine.** On a day when a plain POST took 1.3–2.2 ms, the API spent 6.6–8.4 ms
+  of CPU per dispatch (from /proc), most of a 9–12 ms dispatch. Timed inside the dispatcher: the task lookup
+  1.5 ms, creating the session 1.7, the spawn call 2.6–2.9, recording its answer 1.7. Two changes, each measured
+  against the build before it with both running side by side, their requests interleaved:
+  - The statement that creates the session already updates the task; it now returns the task's columns too, so the
+    dispatch needs no read of its own (a missing task still answers 404 from it): two database round trips, not
+    three. −1.6 to −1.8 ms at p50, −1.5 ms of CPU.
+  - The orchestrator client called axios through @nestjs/axios's Observable and \`firstValueFrom\`, which unsubscribes
+    once the answer is in, and @nestjs/axios then cancels the finished request: a \`CanceledError\`, stack trace and
+    all, for every call. It now awaits \`HttpService.axiosRef\`, axios's promise API: −0.4 ms at p50. Axios itself
+    still costs about 0.7 ms per call more than Node's bare \`http.request\` on this machine.
+  Together, on the same machine state, the overhead went from 9.8 to about 6 ms and the rate from 203 to 398
+  dispatches/s. What remains is three sequential hops, each a few hundred microseconds of system calls and wake-ups
+  on this virtual machine (a one-row statement took 0.4–0.6 ms over \`pg\` alone, a bare GET to the stub 0.8–1.4 ms),
+  plus the request's own path through Fastify and Nest (about 1.8 ms).
 - **Listing** uses \`orchestrator_sessions_status_created_at_id_idx\` for the first page. A page after a cursor is bounded
   by the index too since the list adds a redundant \`created_at <= cursor\` to the keyset OR, which PostgreSQL
   otherwise applies only as a filter, reading every newer entry.
@@ -201,11 +227,16 @@ ${table(rows)}
   off (\`--liftoff-only\`, read when the module is compiled): idle RSS 164 MB, and Prisma's list query took the same
   0.43–0.50 ms either way. Under callback load the young generation grows to its 16 MB semi-spaces and pushes
   short-lived request garbage into the old space, which V8 collects lazily: 80–100 MB more after a run. The API now
-  runs with \`--max-semi-space-size=2\` (the \`nodeArgs\` of apps/api/package.json, used by \`pnpm start\`, the tests and
-  this benchmark): about 60 MB less after load, at a cost within this machine's noise.
+  runs with \`--max-semi-space-size=4\` (the \`nodeArgs\` of apps/api/package.json, used by \`pnpm start\`, the tests and
+  this benchmark): about 60 MB less after load, at a cost within this machine's noise. It was 2 MB until callbacks
+  waited longer for their batch (2 statements in flight, above): then more of a request's objects outlived two
+  young-generation collections and were promoted, and RSS after a run at 50 connections rose to 242–254 MB. With
+  4 MB it was 200–217 MB in the same alternating runs.
 - **Absolute figures moved with the machine.** The same build ran dispatch with a 3.7 ms p50 overhead in an earlier
-  session, when a plain POST took 0.65 ms, and with 8.5 ms on the day a plain POST took 1.6–2.0 ms (the commit before
-  these changes measured the same). Dispatch's goal is in milliseconds, not a ratio, so it follows the machine.
+  session, when a plain POST took 0.65 ms, and with 8.5 ms on the day a plain POST took 1.6–2.0 ms. Within one
+  session the speed moves by half again from one minute to the next (the same API build's CPU per callback ranged
+  from 0.35 to 0.75 ms across 5-second runs). Dispatch's goal is in milliseconds, not a ratio, so it follows the
+  machine.
 
 ## Query plans (1,000,000 sessions)
 
