@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { testDatabaseUrl } from '../../../../test/support/database';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testDatabaseUrl, withClient } from '../../../../test/support/database';
 import { ApiConfig } from '../config/api-config';
 import { PrismaService } from '../database/prisma.service';
 import { AppError } from '../http/app-error';
@@ -73,6 +74,38 @@ describe('OrchestratorSessionRepository (integration)', () => {
     await expect(createSpawning(missing)).rejects.toMatchObject({ code: 'not_found', message: `task ${missing} not found` });
     expect(await prisma.orchestratorSession.count({ where: { taskId: missing } })).toBe(0);
   });
+
+  it('refuses a dispatch of a task whose active session is moving in a transaction that then moves the task, without a deadlock', async () => {
+    // What recording a spawn answer or a callback does: change the session row, then the task's status.
+    const taskId = await newTask();
+    const active = await spawning(taskId);
+    await withClient(testDatabaseUrl(), async (mover) => {
+      await mover.query('BEGIN');
+      await mover.query(`UPDATE orchestrator_sessions SET status = 'pending', orchestrator_session_id = $2 WHERE id = $1`, [active.id, `orch-${randomUUID()}`]);
+      const second = spawning(taskId).then(
+        () => 'created',
+        (error: unknown) => error,
+      );
+      // The second dispatch is queued behind the moving transaction before that transaction touches the task.
+      await waitForLockWaiters(1);
+      await mover.query(`UPDATE tasks SET status = 'pending' WHERE id = $1`, [taskId]);
+      await mover.query('COMMIT');
+      expect(await second).toMatchObject({ code: 'conflict' });
+    });
+    expect(await prisma.orchestratorSession.count({ where: { taskId } })).toBe(1);
+    expect((await prisma.task.findUniqueOrThrow({ where: { id: taskId } })).status).toBe('pending');
+  });
+
+  async function waitForLockWaiters(count: number): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const [row] = await prisma.$queryRaw<{ waiting: number }[]>`
+        SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      if ((row?.waiting ?? 0) >= count) return;
+      if (Date.now() > deadline) throw new Error(`no statement waited on a lock within 5 s`);
+      await sleep(20);
+    }
+  }
 
   it('refuses a second active session for a task, also when both are created at once', async () => {
     const taskId = await newTask();

@@ -215,21 +215,25 @@ interface SpawningRow extends RawSessionRow {
 const TASK_COLUMNS = ['title', 'description', 'status', 'priority', 'labels', 'metadata', 'created_at', 'updated_at'] as const;
 
 /**
- * Locking the task row first serialises concurrent dispatches of one task, so
- * that the attempt count sees every earlier session; a second active session
- * still fails on the unique index, and then the task update is undone with it.
+ * The session row first, then the task's. A second active session fails on
+ * the unique index, which waits for a transaction that is changing the task's
+ * active session; that transaction then moves the task (recording a spawn
+ * answer or a callback), so the task row must not be locked by then: with the
+ * task updated first, the two deadlocked.
  */
 const CREATE_SPAWNING = prepared(`
-  WITH task AS (
-    UPDATE tasks SET status = 'spawning', updated_at = now() WHERE id = $2::uuid RETURNING id, ${TASK_COLUMNS.join(', ')}
-  ), created AS (
+  WITH created AS (
     INSERT INTO orchestrator_sessions (id, task_id, active_task_id, status, attempt, requested_by,
                                        callback_token_hash, callback_token_expires_at, updated_at)
-    SELECT $1::uuid, task.id, task.id, 'spawning',
-           (SELECT count(*) FROM orchestrator_sessions WHERE task_id = task.id)::int + 1,
+    SELECT $1::uuid, tasks.id, tasks.id, 'spawning',
+           (SELECT count(*) FROM orchestrator_sessions WHERE task_id = tasks.id)::int + 1,
            $3, $4, $5::timestamptz, now()
-      FROM task
+      FROM tasks WHERE tasks.id = $2::uuid
     RETURNING ${SESSION_COLUMNS.join(', ')}
+  ), task AS (
+    UPDATE tasks SET status = 'spawning', updated_at = now() FROM created
+     WHERE tasks.id = created.task_id
+    RETURNING tasks.id, ${TASK_COLUMNS.map((column) => `tasks.${column}`).join(', ')}
   )
   SELECT created.*, ${TASK_COLUMNS.map((column) => `task.${column} AS task_${column}`).join(', ')}
     FROM created JOIN task ON task.id = created.task_id`);
