@@ -21,11 +21,11 @@ export interface ListingResult {
 }
 
 /**
- * Sessions `from`..`to` (1-based), the higher the newer, one task each; every
- * tenth is running, the rest completed, as in a history that has mostly ended.
- * Ids derive from the number, so later batches extend earlier ones.
+ * Sessions 1..`count`, the higher the newer, one task each; every tenth is
+ * running, the rest completed, as in a history that has mostly ended.
  */
-async function seedSessions(databaseUrl: string, from: number, to: number): Promise<void> {
+async function seedSessions(databaseUrl: string, count: number): Promise<void> {
+  const [from, to] = [1, count];
   await query(databaseUrl, async (client) => {
     await client.query(
       `INSERT INTO tasks (id, title, status, updated_at, created_at)
@@ -90,17 +90,35 @@ async function explain(databaseUrl: string, cursorOffset: number | undefined): P
   });
 }
 
-async function p50(url: string): Promise<number> {
-  const samples: number[] = [];
+async function timedList(url: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${url}${LIST_PATH}`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`list answered ${response.status}`);
+  return performance.now() - started;
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * The list's p50 on each API, their requests interleaved (which goes first
+ * alternates) so that the machine's drift hits both sizes alike, after 30
+ * unmeasured requests each.
+ */
+async function interleavedP50(smallUrl: string, largeUrl: string): Promise<{ small: number; large: number }> {
+  const small: number[] = [];
+  const large: number[] = [];
   for (let sample = 0; sample < SAMPLES + 30; sample += 1) {
-    const started = performance.now();
-    const response = await fetch(`${url}${LIST_PATH}`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
-    await response.arrayBuffer();
-    if (response.status !== 200) throw new Error(`list answered ${response.status}`);
-    if (sample >= 30) samples.push(performance.now() - started);
+    const [first, second] = sample % 2 === 0 ? [smallUrl, largeUrl] : [largeUrl, smallUrl];
+    const firstMs = await timedList(first);
+    const secondMs = await timedList(second);
+    if (sample < 30) continue;
+    small.push(first === smallUrl ? firstMs : secondMs);
+    large.push(first === smallUrl ? secondMs : firstMs);
   }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)] ?? Number.NaN;
+  return { small: median(small), large: median(large) };
 }
 
 /** Follows `next_cursor` through `sessions` sessions, newest first, all statuses. */
@@ -119,23 +137,33 @@ async function pageThrough(url: string, sessions: number): Promise<number> {
   return seen;
 }
 
-export async function benchListing(databaseUrl: string, orchestrator: StubOrchestrator, log: (line: string) => void): Promise<ListingResult> {
-  await seedSessions(databaseUrl, 1, SMALL);
-  await seedEvents(databaseUrl, SMALL);
-  const api = await startApi(databaseUrl, orchestrator);
+/** The small and the large history each in a database of its own, each served by an API process of its own. */
+export async function benchListing(
+  databases: { readonly small: string; readonly large: string },
+  orchestrator: StubOrchestrator,
+  log: (line: string) => void,
+): Promise<ListingResult> {
+  await seedSessions(databases.small, SMALL);
+  await seedEvents(databases.small, SMALL);
+  log(`  listing: seeding ${LARGE} sessions`);
+  await seedSessions(databases.large, LARGE);
+  const small = await startApi(databases.small, orchestrator);
   try {
-    const smallP50Ms = await p50(api.url);
-    log(`  listing: ${SMALL} sessions p50 ${smallP50Ms.toFixed(2)} ms; seeding ${LARGE}`);
-    await seedSessions(databaseUrl, SMALL + 1, LARGE);
-    const largeP50Ms = await p50(api.url);
-    const firstPagePlan = await explain(databaseUrl, undefined);
-    const deepPagePlan = await explain(databaseUrl, 50_000);
-    const pagedSessions = await pageThrough(api.url, PAGED_SESSIONS);
-    const afterRun1 = residentMegabytes(api.pid);
-    await pageThrough(api.url, PAGED_SESSIONS);
-    const afterRun2 = residentMegabytes(api.pid);
-    return { smallP50Ms, largeP50Ms, firstPagePlan, deepPagePlan, rssMb: { afterRun1, afterRun2 }, pagedSessions };
+    const large = await startApi(databases.large, orchestrator);
+    try {
+      const p50 = await interleavedP50(small.url, large.url);
+      log(`  listing p50: ${p50.small.toFixed(2)} ms at ${SMALL} sessions, ${p50.large.toFixed(2)} ms at ${LARGE}`);
+      const firstPagePlan = await explain(databases.large, undefined);
+      const deepPagePlan = await explain(databases.large, 50_000);
+      const pagedSessions = await pageThrough(large.url, PAGED_SESSIONS);
+      const afterRun1 = residentMegabytes(large.pid);
+      await pageThrough(large.url, PAGED_SESSIONS);
+      const afterRun2 = residentMegabytes(large.pid);
+      return { smallP50Ms: p50.small, largeP50Ms: p50.large, firstPagePlan, deepPagePlan, rssMb: { afterRun1, afterRun2 }, pagedSessions };
+    } finally {
+      await large.stop();
+    }
   } finally {
-    await api.stop();
+    await small.stop();
   }
 }

@@ -144,10 +144,11 @@ ${table(rows)}
   still in flight when a run ends.
 - **Dispatch.** \`POST /tasks/:id/dispatch\` against a stub orchestrator on loopback, compared with a plain POST of the same
   spawn body to the same stub. p50 from ${'300'} requests one at a time, the two kinds interleaved; req/s from 8 s at 16 connections.
-- **Listing.** \`GET /orchestrator/sessions?status=running&limit=50\` (p50 of 300 sequential requests) with 1,000 sessions and
-  10 events each, then with 1,000,000 sessions (one in ten running), seeded with \`generate_series\` and analysed.
+- **Listing.** \`GET /orchestrator/sessions?status=running&limit=50\` with 1,000 sessions and 10 events each, and with
+  1,000,000 sessions (one in ten running), each seeded with \`generate_series\` and analysed in a database of its own and
+  served by an API process of its own; p50 of 300 requests to each, one at a time, the two sizes interleaved.
 - **Memory.** VmRSS of the API process from /proc: after two identical 8 s callback runs at 50 connections, and after paging
-  twice through 100,000 sessions 100 at a time by \`next_cursor\`.
+  twice through 100,000 sessions 100 at a time by \`next_cursor\` (the API serving 1,000,000 sessions).
 
 ## Notes: what profiling found
 
@@ -220,7 +221,9 @@ ${table(rows)}
   plus the request's own path through Fastify and Nest (about 1.8 ms).
 - **Listing** uses \`orchestrator_sessions_status_created_at_id_idx\` for the first page. A page after a cursor is bounded
   by the index too since the list adds a redundant \`created_at <= cursor\` to the keyset OR, which PostgreSQL
-  otherwise applies only as a filter, reading every newer entry.
+  otherwise applies only as a filter, reading every newer entry. The two sizes used to be measured one after the other,
+  in one database grown from the small history to the large one; in one run the machine slowed between the two and the
+  ratio read 2.04× (2.60 then 5.30 ms), against 0.65–0.92× in the runs before it. They are now interleaved.
 - **Memory.** The idle API was about 190–225 MB resident: the V8 heap about 85 MB, the modules (Nest, swagger, terminus,
   class-validator, zod, Prisma's client) about 60 MB, and about 50 MB that appeared a second after start-up, V8
   recompiling Prisma's WebAssembly query compiler with its optimising tier in the background. main.ts turns that tier
@@ -231,7 +234,10 @@ ${table(rows)}
   this benchmark): about 60 MB less after load, at a cost within this machine's noise. It was 2 MB until callbacks
   waited longer for their batch (2 statements in flight, above): then more of a request's objects outlived two
   young-generation collections and were promoted, and RSS after a run at 50 connections rose to 242–254 MB. With
-  4 MB it was 200–217 MB in the same alternating runs.
+  4 MB it was 200–217 MB in the same alternating runs. Paging through 100,000 sessions still peaked at 245–271 MB:
+  V8 lets the old generation grow long before it collects it, and sizes that growth by the heap's limit. With
+  \`--max-old-space-size=192\` (also in \`nodeArgs\`) the same paging peaked at 155–157 MB, as did 160 MB, and callbacks
+  at 50 connections held 154–156 MB; the live heap is a fraction of that, so the limit leaves room.
 - **Absolute figures moved with the machine.** The same build ran dispatch with a 3.7 ms p50 overhead in an earlier
   session, when a plain POST took 0.65 ms, and with 8.5 ms on the day a plain POST took 1.6–2.0 ms. Within one
   session the speed moves by half again from one minute to the next (the same API build's CPU per callback ranged
@@ -264,7 +270,9 @@ async function main(): Promise<void> {
     log('dispatch…');
     const dispatch = await withBenchDatabase(server, (url) => benchDispatch(url, orchestrator));
     log('listing…');
-    const listing = await withBenchDatabase(server, (url) => benchListing(url, orchestrator, log));
+    const listing = await withBenchDatabase(server, (small) =>
+      withBenchDatabase(server, (large) => benchListing({ small, large }, orchestrator, log)),
+    );
     const rows = [...ingestionRows(ingestion), ...dispatchRows(dispatch), ...listingRows(listing), ...memoryRows(ingestion, listing)];
     log(`\n${table(rows)}\n`);
     const file = path.join(REPO_ROOT, 'docs', 'performance.md');
