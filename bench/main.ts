@@ -215,8 +215,9 @@ ${table(rows)}
     once the answer is in, and @nestjs/axios then cancels the finished request: a \`CanceledError\`, stack trace and
     all, for every call. It now awaits \`HttpService.axiosRef\`, axios's promise API: −0.4 ms at p50. Axios itself
     still costs about 0.7 ms per call more than Node's bare \`http.request\` on this machine.
-  Together, on the same machine state, the overhead went from 9.8 to about 6 ms and the rate from 203 to 398
-  dispatches/s. What remains is three sequential hops, each a few hundred microseconds of system calls and wake-ups
+  Together, side by side, the dispatch p50 went from 9.75 to 7.91 ms. Run alone before and after (the machine was
+  faster for the second: a plain POST took 1.85, then 1.32 ms), the overhead went from 9.8 to 6.1 ms and the rate from
+  203 to 398 dispatches/s. What remains is three sequential hops, each a few hundred microseconds of system calls and wake-ups
   on this virtual machine (a one-row statement took 0.4–0.6 ms over \`pg\` alone, a bare GET to the stub 0.8–1.4 ms),
   plus the request's own path through Fastify and Nest (about 1.8 ms).
 - **Listing** uses \`orchestrator_sessions_status_created_at_id_idx\` for the first page. A page after a cursor is bounded
