@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { StubOrchestrator } from '../test/support/stub-orchestrator';
-import { type LoadResult, OPERATOR_TOKEN, load, query, startApi } from './support';
+import { type LoadResult, OPERATOR_TOKEN, load, median, query, startApi } from './support';
 
 const TASKS = 20_000;
 const LATENCY_SAMPLES = 300;
@@ -15,11 +15,6 @@ export interface DispatchResult {
   /** Sessions recorded against dispatches answered 202: equal unless a dispatch was lost. */
   readonly sessionsRecorded: number;
   readonly dispatchesAccepted: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 async function timed(request: () => Promise<Response>): Promise<number> {

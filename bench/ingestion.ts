@@ -1,7 +1,7 @@
 import type autocannon from 'autocannon';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { StubOrchestrator } from '../test/support/stub-orchestrator';
-import { type BenchProcess, type LoadResult, load, query, residentMegabytes, startApi, startBaseline } from './support';
+import { type BenchProcess, type LoadResult, load, median, query, residentMegabytes, startApi, startBaseline } from './support';
 
 const SESSIONS = 1_000;
 export const INGESTION_CONCURRENCIES = [10, 50, 100] as const;
@@ -151,7 +151,6 @@ function eventBody(index: number, eventId: string, session: CallbackSession): Re
  * mean or a maximum), and every answer counted.
  */
 function combined(runs: readonly LoadResult[]): LoadResult {
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
   return {
     requestsPerSecond: runs.reduce((sum, result) => sum + result.requestsPerSecond, 0) / runs.length,
     p50Ms: median(runs.map((result) => result.p50Ms)),

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { StubOrchestrator } from '../test/support/stub-orchestrator';
-import { OPERATOR_TOKEN, query, residentMegabytes, startApi } from './support';
+import { OPERATOR_TOKEN, median, query, residentMegabytes, startApi } from './support';
 
 const SMALL = 1_000;
 const LARGE = 1_000_000;
@@ -25,15 +25,14 @@ export interface ListingResult {
  * running, the rest completed, as in a history that has mostly ended.
  */
 async function seedSessions(databaseUrl: string, count: number): Promise<void> {
-  const [from, to] = [1, count];
   await query(databaseUrl, async (client) => {
     await client.query(
       `INSERT INTO tasks (id, title, status, updated_at, created_at)
        SELECT md5('task' || i)::uuid, 'listing bench ' || i,
               (CASE WHEN i % 10 = 0 THEN 'running' ELSE 'completed' END)::task_status,
-              now(), now() - make_interval(secs => $2::int - i)
-         FROM generate_series($1::int, $2::int) AS i`,
-      [from, to],
+              now(), now() - make_interval(secs => $1::int - i)
+         FROM generate_series(1, $1::int) AS i`,
+      [count],
     );
     await client.query(
       `INSERT INTO orchestrator_sessions (id, task_id, active_task_id, orchestrator_session_id, status, last_sequence,
@@ -44,11 +43,11 @@ async function seedSessions(databaseUrl: string, count: number): Promise<void> {
               'orch-' || i,
               (CASE WHEN i % 10 = 0 THEN 'running' ELSE 'completed' END)::session_status,
               ${EVENTS_PER_SESSION}, md5('token' || i), now() + interval '1 day',
-              now() - make_interval(secs => $2::int - i),
+              now() - make_interval(secs => $1::int - i),
               CASE WHEN i % 10 <> 0 THEN now() END,
-              now() - make_interval(secs => $2::int - i), now()
-         FROM generate_series($1::int, $2::int) AS i`,
-      [from, to],
+              now() - make_interval(secs => $1::int - i), now()
+         FROM generate_series(1, $1::int) AS i`,
+      [count],
     );
     await client.query('ANALYZE tasks, orchestrator_sessions, orchestrator_session_events');
   });
@@ -96,10 +95,6 @@ async function timedList(url: string): Promise<number> {
   await response.arrayBuffer();
   if (response.status !== 200) throw new Error(`list answered ${response.status}`);
   return performance.now() - started;
-}
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 }
 
 /**

@@ -53,8 +53,3 @@ export function loggerParams(level: LogLevel): Params {
     forRoutes: [],
   };
 }
-
-/** The level of a request's line: `error` when it failed on the server's side, else `info`. */
-export function requestLogLevel(statusCode: number, error?: unknown): 'error' | 'info' {
-  return error !== undefined || statusCode >= 500 ? 'error' : 'info';
-}

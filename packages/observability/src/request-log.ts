@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
-import { requestLogLevel } from './logging';
 import { traceIdOfRequest } from './request-tracing';
 
 /**
@@ -19,7 +18,8 @@ export function logRequests(fastify: FastifyInstance): void {
     // The root logger came from pino-http, whose serializers expect the raw request and response.
     logger ??= PinoLogger.root.child({}, { serializers: { req: asIs, res: asIs } });
     const traceId = traceIdOfRequest(request.raw);
-    logger[requestLogLevel(reply.statusCode)](
+    // `error` when the request failed on the server's side.
+    logger[reply.statusCode >= 500 ? 'error' : 'info'](
       {
         request_id: request.id,
         ...(traceId === undefined ? {} : { trace_id: traceId }),

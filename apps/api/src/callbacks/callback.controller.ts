@@ -1,5 +1,4 @@
-import { Body, Controller, HttpCode, HttpStatus, Param, Post, Req } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import { Body, Controller, Headers, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { wireSchemaRef } from '@mosaic/orchestrator-contract';
 import { ApiErrorResponses } from '../openapi/error-responses';
@@ -34,9 +33,9 @@ export class CallbackController {
   })
   receive(
     @Param('sessionId') sessionId: string,
-    @Req() request: FastifyRequest,
+    @Headers('authorization') authorization: string | undefined,
     @Body() body: unknown,
   ): Promise<CallbackAck> {
-    return this.ingestion.ingest(sessionId, request.headers.authorization, body);
+    return this.ingestion.ingest(sessionId, authorization, body);
   }
 }
