@@ -4,7 +4,7 @@ import { type LoadResult, OPERATOR_TOKEN, load, median, query, startApi } from '
 
 const TASKS = 20_000;
 const LATENCY_SAMPLES = 300;
-const THROUGHPUT_CONCURRENCY = 16;
+export const THROUGHPUT_CONCURRENCY = 16;
 const RUN_SECONDS = 8;
 
 export interface DispatchResult {
