@@ -133,3 +133,72 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     expect(sampleValue(await scrape(), 'orchestrator_spawns_total', { outcome: 'idempotency_key_reused' })).toBe(1);
   });
 });
+
+/** A long-running orchestrator must not keep every session it ever ran: ended ones are forgotten after SESSION_RETENTION_MS. */
+describe('orchestrator session retention (built service)', () => {
+  const RETENTION_MS = 3_000;
+  let service: ServiceProcess | undefined;
+  let receiver: CallbackReceiver;
+  const running = () => service!;
+  const test = (name: string, body: () => Promise<void>) => it(name, withServiceOutput(() => service, body), 30_000);
+
+  async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${running().url}${path}`, { method: 'POST', headers: { ...AUTH, ...headers }, body: JSON.stringify(body) });
+  }
+
+  async function status(id: string): Promise<Response> {
+    return fetch(`${running().url}/orchestrator/sessions/${id}/status`, { headers: AUTH });
+  }
+
+  beforeAll(async () => {
+    receiver = await CallbackReceiver.start();
+    service = await startService({
+      name: 'orchestrator-retention',
+      entry: ENTRY,
+      env: { ORCHESTRATOR_API_KEY: API_KEY, SESSION_RETENTION_MS: String(RETENTION_MS), CALLBACK_RETRY_MAX_MS: '0', AGENT_COMMAND: undefined },
+    });
+  });
+
+  afterAll(async () => {
+    await stopLeavingNoProcesses(service);
+    await receiver?.close();
+  });
+
+  test('forgets an ended session and its Idempotency-Key once retained long enough, and keeps the running ones', async () => {
+    const key = randomUUID();
+    const quick = receiver.endpoint();
+    const quickBody = spawnBody(quick, { steps: 1 });
+    const spawned = await post('/orchestrator/sessions/spawn', quickBody, { 'idempotency-key': key });
+    expect(spawned.status).toBe(201);
+    const { session_id: endedId } = (await spawned.json()) as { session_id: string };
+    const long = await post('/orchestrator/sessions/spawn', spawnBody(receiver.endpoint(), { duration_ms: 60_000 }));
+    expect(long.status).toBe(201);
+    const { session_id: runningId } = (await long.json()) as { session_id: string };
+
+    await quick.waitFor((received) => received.some(({ body }) => (body as { status?: string }).status === 'completed'));
+    const ended = (await (await status(endedId)).json()) as { status: string; ended_at: string };
+    expect(ended.status).toBe('completed');
+    const replay = await post('/orchestrator/sessions/spawn', quickBody, { 'idempotency-key': key });
+    expect(replay.status).toBe(200);
+    expect(((await replay.json()) as { session_id: string }).session_id).toBe(endedId);
+
+    const deadline = Date.now() + RETENTION_MS + 10_000;
+    while ((await status(endedId)).status === 200) {
+      if (Date.now() > deadline) throw new Error(`session ${endedId} was still known ${RETENTION_MS + 10_000} ms after it ended`);
+      await sleep(100);
+    }
+    expect(Date.now() - Date.parse(ended.ended_at)).toBeGreaterThanOrEqual(RETENTION_MS);
+    expect((await status(endedId)).status).toBe(404);
+    expect((await post(`/orchestrator/sessions/${endedId}/kill`, {})).status).toBe(404);
+    const listed = (await (await fetch(`${running().url}/orchestrator/sessions`, { headers: AUTH })).json()) as { sessions: { session_id: string }[] };
+    expect(listed.sessions.map((session) => session.session_id)).toEqual([runningId]);
+    expect(((await (await status(runningId)).json()) as { status: string }).status).toBe('running');
+    const metrics = await (await fetch(`${running().url}/metrics`)).text();
+    expect(sampleValue(metrics, 'orchestrator_sessions', { status: 'completed' })).toBe(0);
+
+    // The key is free again: a different body no longer answers 422, it starts a new session.
+    const again = await post('/orchestrator/sessions/spawn', spawnBody(receiver.endpoint(), { steps: 1 }), { 'idempotency-key': key });
+    expect(again.status).toBe(201);
+    expect(((await again.json()) as { session_id: string }).session_id).not.toBe(endedId);
+  });
+});

@@ -10,6 +10,7 @@ describe('loadOrchestratorConfig', () => {
       apiKey: DEVELOPMENT_ORCHESTRATOR_API_KEY,
       usesDevelopmentApiKey: true,
       sessionTimeoutMs: 30 * 60 * 1000,
+      sessionRetentionMs: 24 * 60 * 60 * 1000,
       maxConcurrentSessions: 64,
       agentEnv: { PATH: '/bin' },
     });
@@ -25,8 +26,9 @@ describe('loadOrchestratorConfig', () => {
       LOG_LINES_PER_SECOND: '0',
       SHUTDOWN_GRACE_MS: '0',
       SESSION_WORKDIR_ROOT: '/tmp/sessions',
+      SESSION_RETENTION_MS: '1000',
     });
-    expect(config).toMatchObject({ port: 0, apiKey: 'secret', usesDevelopmentApiKey: false, agentCommand: 'exit 0', callbackRetryMaxMs: 0, logLinesPerSecond: 0, shutdownGraceMs: 0, sessionWorkdirRoot: '/tmp/sessions' });
+    expect(config).toMatchObject({ port: 0, apiKey: 'secret', usesDevelopmentApiKey: false, agentCommand: 'exit 0', callbackRetryMaxMs: 0, logLinesPerSecond: 0, shutdownGraceMs: 0, sessionWorkdirRoot: '/tmp/sessions', sessionRetentionMs: 1000 });
   });
 
   it.each([
@@ -34,6 +36,8 @@ describe('loadOrchestratorConfig', () => {
     ['PORT', '70000'],
     ['SESSION_TIMEOUT_MS', '1.5'],
     ['SESSION_TIMEOUT_MS', '0'],
+    ['SESSION_RETENTION_MS', '0'],
+    ['SESSION_RETENTION_MS', '3000000000'],
     ['MAX_CONCURRENT_SESSIONS', '-1'],
     ['CALLBACK_TIMEOUT_MS', ''],
     ['ORCHESTRATOR_API_KEY', ''],

@@ -28,6 +28,7 @@ const environmentSchema = z.object({
   ORCHESTRATOR_API_KEY: nonEmpty.optional(),
   AGENT_COMMAND: nonEmpty.optional(),
   SESSION_TIMEOUT_MS: integer('a number of milliseconds', 1, MAX_TIMER_MS).default(30 * 60 * 1000),
+  SESSION_RETENTION_MS: integer('a number of milliseconds', 1, MAX_TIMER_MS).default(24 * 60 * 60 * 1000),
   MAX_CONCURRENT_SESSIONS: integer('a number of sessions', 1).default(64),
   CALLBACK_RETRY_MAX_MS: integer('a number of milliseconds', 0, MAX_TIMER_MS).default(5 * 60 * 1000),
   CALLBACK_TIMEOUT_MS: integer('a number of milliseconds', 1, MAX_TIMER_MS).default(10_000),
@@ -49,6 +50,8 @@ export class OrchestratorConfig {
   readonly agentCommand!: string;
   readonly agentEnv!: Readonly<Record<string, string>>;
   readonly sessionTimeoutMs!: number;
+  /** How long an ended session, and the Idempotency-Key that started it, stay known before they are forgotten. */
+  readonly sessionRetentionMs!: number;
   readonly maxConcurrentSessions!: number;
   readonly callbackRetryMaxMs!: number;
   readonly callbackTimeoutMs!: number;
@@ -81,6 +84,7 @@ export function loadOrchestratorConfig(env: NodeJS.ProcessEnv = process.env): Or
     agentCommand: values.AGENT_COMMAND ?? defaultAgentCommand(),
     agentEnv: agentEnvironment(env),
     sessionTimeoutMs: values.SESSION_TIMEOUT_MS,
+    sessionRetentionMs: values.SESSION_RETENTION_MS,
     maxConcurrentSessions: values.MAX_CONCURRENT_SESSIONS,
     callbackRetryMaxMs: values.CALLBACK_RETRY_MAX_MS,
     callbackTimeoutMs: values.CALLBACK_TIMEOUT_MS,

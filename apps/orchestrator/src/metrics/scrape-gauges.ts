@@ -10,7 +10,7 @@ export class ScrapeGauges {
   constructor(metrics: OrchestratorMetrics, sessions: SessionsService) {
     new Gauge({
       name: 'orchestrator_sessions',
-      help: 'Sessions this process knows, by status (all since it started: sessions are kept in memory)',
+      help: 'Sessions this process knows, by status (an ended one until SESSION_RETENTION_MS after it ended)',
       labelNames: ['status'] as const,
       registers: [metrics.registry],
       collect() {

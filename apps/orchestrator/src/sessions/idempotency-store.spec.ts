@@ -34,6 +34,15 @@ describe('IdempotencyStore', () => {
     await expect(store.execute('k', 'f', async () => Promise.reject(new Error('at capacity')))).rejects.toThrow('at capacity');
     expect(await store.execute('k', 'f', async () => 'session-1')).toEqual({ value: 'session-1', replayed: false });
   });
+
+  it('runs a forgotten key again, with any body, and keeps the other keys', async () => {
+    const store = new IdempotencyStore<string>();
+    await store.execute('k', 'f', async () => 'session-1');
+    await store.execute('other', 'f', async () => 'session-2');
+    store.forget('k');
+    expect(await store.execute('k', 'another body', async () => 'session-3')).toEqual({ value: 'session-3', replayed: false });
+    expect(await store.execute('other', 'f', async () => 'session-4')).toEqual({ value: 'session-2', replayed: true });
+  });
 });
 
 describe('fingerprintOf', () => {

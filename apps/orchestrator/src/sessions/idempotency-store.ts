@@ -43,6 +43,11 @@ export class IdempotencyStore<T> {
       throw error;
     }
   }
+
+  /** A request with this key runs again from now on. */
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
 }
 
 /** A stable hash of a JSON value: object keys are sorted, so key order does not change it. */

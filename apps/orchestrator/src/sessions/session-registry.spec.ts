@@ -54,3 +54,42 @@ describe('SessionRegistry.list', () => {
     expect(() => first.list({ limit: 1, cursor: 'garbage' })).toThrow(/cursor/);
   });
 });
+
+describe('SessionRegistry.forgetEndedBefore', () => {
+  function ended(registry: SessionRegistry, id: string, endedAt: string): Session {
+    const session = add(registry, id, 'completed');
+    session.endedAt = new Date(endedAt);
+    return session;
+  }
+
+  it('forgets only the sessions that ended before the cutoff, and returns them', () => {
+    const registry = new SessionRegistry();
+    ended(registry, 'old', '2026-01-01T00:00:00Z');
+    add(registry, 'running');
+    ended(registry, 'recent', '2026-01-02T00:00:00Z');
+    ended(registry, 'at-cutoff', '2026-01-01T12:00:00Z');
+
+    const forgotten = registry.forgetEndedBefore(new Date('2026-01-01T12:00:00Z'));
+
+    expect(forgotten.map((session) => session.id)).toEqual(['old']);
+    expect(registry.get('old')).toBeUndefined();
+    expect(registry.get('running')).toBeDefined();
+    expect(pageAll(registry, 10)).toEqual(['at-cutoff', 'recent', 'running']);
+    expect(registry.countByStatus()).toMatchObject({ completed: 2, running: 1 });
+  });
+
+  it('lets a cursor issued before continue where it was, even past a forgotten session', () => {
+    const registry = new SessionRegistry();
+    for (let index = 0; index < 6; index++) {
+      if (index % 2 === 0) ended(registry, `s${index}`, '2026-01-01T00:00:00Z');
+      else add(registry, `s${index}`);
+    }
+    const first = registry.list({ limit: 2 });
+    expect(first.sessions.map((session) => session.id)).toEqual(['s5', 's4']);
+
+    registry.forgetEndedBefore(new Date('2026-02-01T00:00:00Z'));
+
+    const rest = registry.list({ limit: 10, cursor: first.nextCursor! });
+    expect(rest.sessions.map((session) => session.id)).toEqual(['s3', 's1']);
+  });
+});

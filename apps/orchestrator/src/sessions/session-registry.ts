@@ -10,7 +10,8 @@ export interface SessionPage {
 export class InvalidCursorError extends Error {}
 
 /**
- * Every session of this process, in memory. Sessions are kept in creation order and a
+ * The sessions of this process, in memory, until they have been ended for the retention
+ * time (`forgetEndedBefore`). Sessions are kept in creation order and a
  * cursor names the position of the last session returned, so paging newest-first is
  * unaffected by sessions created meanwhile (they sort before the first page). A cursor
  * also carries this process's instance id, so one from before a restart is refused
@@ -38,6 +39,26 @@ export class SessionRegistry {
 
   get(id: string): Session | undefined {
     return this.byId.get(id);
+  }
+
+  /**
+   * Forgets every session that ended before `cutoff` and returns them. Orders are never
+   * reused, so a cursor issued before still continues after the session it named.
+   */
+  forgetEndedBefore(cutoff: Date): Session[] {
+    const forgotten: Session[] = [];
+    let kept = 0;
+    for (const entry of this.inOrder) {
+      const { endedAt } = entry.session;
+      if (endedAt !== undefined && endedAt < cutoff) {
+        forgotten.push(entry.session);
+        this.byId.delete(entry.session.id);
+      } else {
+        this.inOrder[kept++] = entry;
+      }
+    }
+    this.inOrder.length = kept;
+    return forgotten;
   }
 
   /** Newest first; `status` filters, `cursor` continues after the page that returned it. */

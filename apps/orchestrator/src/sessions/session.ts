@@ -11,12 +11,15 @@ export interface CallbackTarget {
 export interface SessionInit {
   id: string;
   callback: CallbackTarget;
+  /** The spawn's Idempotency-Key, forgotten with the session. */
+  idempotencyKey?: string;
 }
 
 /** One session's state as the API sees it; what runs it lives in SessionSupervisor. */
 export class Session {
   readonly id: string;
   readonly callback: CallbackTarget;
+  readonly idempotencyKey?: string;
   /**
    * Set when the session is registered, the moment it becomes visible, which is also
    * when its agent has started: creation order, list order and `created_at` then agree.
@@ -24,6 +27,7 @@ export class Session {
   createdAt = new Date();
   status: SessionStatus = 'pending';
   startedAt?: Date;
+  /** Set once, when the session reaches its terminal status. */
   endedAt?: Date;
   exitCode?: number;
   error?: string;
@@ -31,6 +35,7 @@ export class Session {
   constructor(init: SessionInit) {
     this.id = init.id;
     this.callback = init.callback;
+    this.idempotencyKey = init.idempotencyKey;
   }
 
   toStatusResponse(): SessionStatusResponse {

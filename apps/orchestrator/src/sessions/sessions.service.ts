@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type {
   KillResponse,
   ListQuery,
@@ -27,9 +27,11 @@ const RETRY_AFTER_SECONDS = '5';
 /** The agent finds its task here, through this variable. */
 export const TASK_FILE_NAME = 'task.json';
 export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
+/** Ended sessions are looked for this often at most: one is forgotten within this much after its retention. */
+const MAX_FORGET_INTERVAL_MS = 60_000;
 
 @Injectable()
-export class SessionsService implements BeforeApplicationShutdown {
+export class SessionsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SessionsService.name);
   private readonly registry = new SessionRegistry();
   private readonly idempotency = new IdempotencyStore<SpawnResponse>();
@@ -38,12 +40,21 @@ export class SessionsService implements BeforeApplicationShutdown {
   /** Spawns past the capacity check whose agent is still being started. */
   private starting = 0;
   private shuttingDown = false;
+  private forgetTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: OrchestratorConfig,
     private readonly delivery: CallbackDelivery,
     private readonly metrics: OrchestratorMetrics,
   ) {}
+
+  /** Without this, every session ever spawned stays in memory for the life of the process. */
+  onApplicationBootstrap(): void {
+    const retentionMs = this.config.sessionRetentionMs;
+    const forget = () => this.forgetEndedBefore(new Date(Date.now() - retentionMs));
+    this.forgetTimer = setInterval(forget, Math.min(retentionMs, MAX_FORGET_INTERVAL_MS));
+    this.forgetTimer.unref();
+  }
 
   async spawn(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
     try {
@@ -59,7 +70,7 @@ export class SessionsService implements BeforeApplicationShutdown {
   private async spawnOnce(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
     if (idempotencyKey === undefined) return { value: await this.start(request), replayed: false };
     try {
-      return await this.idempotency.execute(idempotencyKey, fingerprintOf(request), () => this.start(request));
+      return await this.idempotency.execute(idempotencyKey, fingerprintOf(request), () => this.start(request, idempotencyKey));
     } catch (error) {
       if (error instanceof IdempotencyKeyReusedError) throw new ApiError(422, 'idempotency_key_reused', error.message);
       throw error;
@@ -108,6 +119,7 @@ export class SessionsService implements BeforeApplicationShutdown {
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
+    clearInterval(this.forgetTimer);
     const running = [...this.supervisors.values()];
     if (running.length > 0) this.logger.log(`shutting down: killing ${running.length} running agent(s)`);
     const started = Date.now();
@@ -121,7 +133,16 @@ export class SessionsService implements BeforeApplicationShutdown {
     return session;
   }
 
-  private async start(request: SpawnRequest): Promise<SpawnResponse> {
+  /** Status and kill answer 404 for a forgotten session, list leaves it out, and its Idempotency-Key may start a new one. */
+  private forgetEndedBefore(cutoff: Date): void {
+    const forgotten = this.registry.forgetEndedBefore(cutoff);
+    for (const session of forgotten) {
+      if (session.idempotencyKey !== undefined) this.idempotency.forget(session.idempotencyKey);
+    }
+    if (forgotten.length > 0) this.logger.debug(`forgot ${forgotten.length} session(s) ended before ${cutoff.toISOString()}`);
+  }
+
+  private async start(request: SpawnRequest, idempotencyKey?: string): Promise<SpawnResponse> {
     if (this.shuttingDown) {
       throw new ApiError(503, 'shutting_down', 'the orchestrator is shutting down', { 'retry-after': RETRY_AFTER_SECONDS });
     }
@@ -129,7 +150,11 @@ export class SessionsService implements BeforeApplicationShutdown {
       throw new ApiError(503, 'at_capacity', `at capacity: ${this.config.maxConcurrentSessions} sessions running`, { 'retry-after': RETRY_AFTER_SECONDS });
     }
     this.starting++;
-    const session = new Session({ id: randomUUID(), callback: { url: request.callback_url, token: request.callback_token, origin: requestTracing.currentOrigin() } });
+    const session = new Session({
+      id: randomUUID(),
+      callback: { url: request.callback_url, token: request.callback_token, origin: requestTracing.currentOrigin() },
+      idempotencyKey,
+    });
     const workdir = join(this.config.sessionWorkdirRoot, session.id);
     try {
       const taskFile = await this.writeTaskFile(workdir, session.id, request);
