@@ -141,18 +141,32 @@ export class OrchestratorSessionRepository {
     return { sessions: page, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
   }
 
-  /** Active sessions that have not been heard of since `quietSince`: the reconciliation's work list. */
-  async findQuiet(quietSince: Date, limit: number): Promise<TrackedSession[]> {
-    const rows = await this.prisma.orchestratorSession.findMany({
-      where: {
-        status: { in: ACTIVE_STATUSES },
-        updatedAt: { lt: quietSince },
-        OR: [{ lastEventAt: null }, { lastEventAt: { lt: quietSince } }],
-      },
-      orderBy: { updatedAt: 'asc' },
-      take: limit,
-    });
-    return rows.map(toSession);
+  /**
+   * Active sessions that have not been heard of since `quietSince`, the
+   * reconciliation's work list: least recently updated first, read `pageSize`
+   * at a time by keyset, so that every one is reached even when many stay
+   * unchanged (and so first) run after run.
+   */
+  async *quietSessions(quietSince: Date, pageSize: number): AsyncGenerator<TrackedSession> {
+    let after: { updatedAt: Date; id: string } | undefined;
+    for (;;) {
+      const rows = await this.prisma.orchestratorSession.findMany({
+        where: {
+          status: { in: ACTIVE_STATUSES },
+          updatedAt: { lt: quietSince },
+          AND: [
+            { OR: [{ lastEventAt: null }, { lastEventAt: { lt: quietSince } }] },
+            ...(after === undefined ? [] : [{ OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] }]),
+          ],
+        },
+        orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
+        take: pageSize,
+      });
+      yield* rows.map(toSession);
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < pageSize) return;
+      after = { updatedAt: last.updatedAt, id: last.id };
+    }
   }
 }
 

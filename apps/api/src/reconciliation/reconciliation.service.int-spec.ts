@@ -185,6 +185,33 @@ describe('ReconciliationService', () => {
     expect(await service.runOnce()).toEqual({ ran: true, checked: 0, changed: 0, lost: 0, skipped: 0 });
   });
 
+  it('checks every quiet session in a run, past the first page, though the first ones stay unchanged run after run', async () => {
+    const unchanged = 520;
+    // Quieter than the lost session below, so that they come first in every run, as long-running silent agents would.
+    const ids = await prisma.$queryRaw<{ orchestrator_session_id: string }[]>`
+      WITH task AS (
+        INSERT INTO tasks (id, title, status, updated_at)
+        SELECT gen_random_uuid(), 'quiet ' || i, 'running', now() FROM generate_series(1, ${unchanged}::int) AS i
+        RETURNING id
+      )
+      INSERT INTO orchestrator_sessions (id, task_id, active_task_id, orchestrator_session_id, status, callback_token_hash,
+                                         callback_token_expires_at, updated_at)
+      SELECT gen_random_uuid(), id, id, 'orch-' || gen_random_uuid(), 'running', 'hash', now() + interval '1 day',
+             now() - interval '2 hours'
+        FROM task
+      RETURNING orchestrator_session_id`;
+    for (const { orchestrator_session_id: id } of ids) orchestrator.answers.set(id, answer(id, {}));
+    const lost = await newSession({ status: 'running' });
+
+    const first = await service.runOnce();
+    const second = await service.runOnce();
+
+    expect(first).toEqual({ ran: true, checked: unchanged + 1, changed: 1, lost: 1, skipped: 0 });
+    expect(await sessionRow(lost.id)).toMatchObject({ status: 'failed', error: 'lost' });
+    expect(second).toEqual({ ran: true, checked: unchanged, changed: 0, lost: 0, skipped: 0 });
+    expect(new Set(orchestrator.calls).size).toBe(unchanged + 1);
+  });
+
   it('fails a session whose spawn the orchestrator never confirmed as spawn_unconfirmed', async () => {
     const unconfirmed = await newSession({ status: 'spawning', old: true });
     const fresh = await newSession({ status: 'spawning', quiet: false });
@@ -203,7 +230,7 @@ describe('ReconciliationService', () => {
 
   it('leaves an unconfirmed spawn alone when its spawn answer is recorded first', async () => {
     const session = await newSession({ status: 'spawning' });
-    const [quiet] = await sessions.findQuiet(new Date(Date.now() - STALE_AFTER_MS), 10);
+    const quiet = (await sessions.quietSessions(new Date(Date.now() - STALE_AFTER_MS), 10).next()).value;
     await sessions.recordSpawned(session.id, `orch-${randomUUID()}`, { status: 'pending', at: new Date() });
 
     expect(quiet?.id).toBe(session.id);

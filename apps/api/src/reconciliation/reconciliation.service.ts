@@ -24,17 +24,14 @@ const NOT_RUN: ReconciliationRun = { ran: false, checked: 0, changed: 0, lost: 0
 
 type SessionOutcome = 'unchanged' | 'changed' | 'lost' | { skipped: OrchestratorError };
 
-/**
- * Sessions are active until the active-session limit; beyond it the oldest are
- * checked first and the rest wait for the next run.
- */
-const SESSIONS_PER_RUN = 500;
+/** Quiet sessions read per query; a run checks all of them, page after page. */
+const QUIET_SESSIONS_PAGE = 500;
 
 /**
  * Upper bound on one run's hold on the lock. Status calls have their own
  * timeouts and the client's breaker fails fast once the orchestrator is down,
- * so a run ends well within it; past it, the lock is released and another
- * process may start.
+ * so a run over the sessions an orchestrator can hold ends well within it; past
+ * it, the lock is released and another process may start.
  */
 const MAX_RUN_MS = 10 * 60 * 1000;
 
@@ -120,11 +117,10 @@ export class ReconciliationService implements OnApplicationBootstrap, OnModuleDe
 
   private async reconcile(): Promise<ReconciliationRun> {
     const quietSince = new Date(Date.now() - this.config.reconciliation.staleAfterMs);
-    const quiet = await this.sessions.findQuiet(quietSince, SESSIONS_PER_RUN);
     const counts = { checked: 0, changed: 0, lost: 0, skipped: 0 };
     let failure: OrchestratorError | undefined;
     let answered = false;
-    for (const session of quiet) {
+    for await (const session of this.sessions.quietSessions(quietSince, QUIET_SESSIONS_PAGE)) {
       const outcome = await this.reconcileSession(session);
       counts.checked += 1;
       if (typeof outcome === 'object') {
