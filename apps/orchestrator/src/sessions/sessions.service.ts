@@ -27,7 +27,7 @@ const RETRY_AFTER_SECONDS = '5';
 /** The agent finds its task here, through this variable. */
 export const TASK_FILE_NAME = 'task.json';
 export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
-/** Ended sessions are looked for this often at most: one is forgotten within this much after its retention. */
+/** The sweep for ended sessions runs at least this often: one is forgotten at most this long after its retention. */
 const MAX_FORGET_INTERVAL_MS = 60_000;
 
 @Injectable()
