@@ -221,7 +221,7 @@ ${table(rows)}
   203 to 398 dispatches/s.
 - **Dispatch: what remains is waking up.** On a quieter day (a plain POST in 0.55–1.0 ms) the overhead was +2.5 to
   +3.9 ms, and the API's CPU was most of it: 2.3–3.5 ms per dispatch sent one at a time, against 1.6 ms per dispatch
-  at 16 connections (650/s), for the same work. A process that has been idle runs on cold caches for a while, and a
+  at 16 connections (650/s), for the same work: a process that has been idle runs slower for a while (cold caches, most likely), and a
   dispatch wakes the API four times (the request, each statement's answer, the spawn's answer) and PostgreSQL twice.
   PostgreSQL shows the same: a one-row \`INSERT\` over \`pg\` took 0.22–0.27 ms back to back, 0.45–0.50 ms after a 3 ms
   pause and 0.5–0.85 ms after a 10 ms one, and PostgreSQL's CPU per dispatch was 0.63–0.70 ms one at a time against
