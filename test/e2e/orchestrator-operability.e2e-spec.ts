@@ -27,21 +27,46 @@ beforeAll(() => {
 });
 
 /**
+ * A built orchestrator and a callback receiver for the enclosing describe block,
+ * started before its tests and stopped after them.
+ */
+function builtOrchestrator(name: string, env: Record<string, string | undefined>) {
+  let service: ServiceProcess | undefined;
+  let receiver: CallbackReceiver | undefined;
+
+  beforeAll(async () => {
+    receiver = await CallbackReceiver.start();
+    service = await startService({
+      name,
+      entry: ENTRY,
+      env: { ORCHESTRATOR_API_KEY: API_KEY, CALLBACK_RETRY_MAX_MS: '0', AGENT_COMMAND: undefined, ...env },
+    });
+  });
+
+  afterAll(async () => {
+    await stopLeavingNoProcesses(service);
+    await receiver?.close();
+  });
+
+  const url = () => service!.url;
+  return {
+    url,
+    receiver: () => receiver!,
+    test: (title: string, body: () => Promise<void>) => it(title, withServiceOutput(() => service, body), 30_000),
+    post: (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${url()}${path}`, { method: 'POST', headers: { ...AUTH, ...headers }, body: JSON.stringify(body) }),
+  };
+}
+
+/**
  * The orchestrator's OpenAPI document and metrics, from the built service: its
  * application is put together in main.ts, so the served document is only seen there.
  */
 describe('orchestrator /docs and /metrics (built service)', () => {
-  let service: ServiceProcess | undefined;
-  let receiver: CallbackReceiver;
-  const running = () => service!;
-  const test = (name: string, body: () => Promise<void>) => it(name, withServiceOutput(() => service, body), 30_000);
-
-  async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    return fetch(`${running().url}${path}`, { method: 'POST', headers: { ...AUTH, ...headers }, body: JSON.stringify(body) });
-  }
+  const { url, receiver, test, post } = builtOrchestrator('orchestrator', { MAX_CONCURRENT_SESSIONS: '8' });
 
   async function scrape(): Promise<string> {
-    const response = await fetch(`${running().url}/metrics`);
+    const response = await fetch(`${url()}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     return response.text();
@@ -58,22 +83,8 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     }
   }
 
-  beforeAll(async () => {
-    receiver = await CallbackReceiver.start();
-    service = await startService({
-      name: 'orchestrator',
-      entry: ENTRY,
-      env: { ORCHESTRATOR_API_KEY: API_KEY, MAX_CONCURRENT_SESSIONS: '8', CALLBACK_RETRY_MAX_MS: '0', AGENT_COMMAND: undefined },
-    });
-  });
-
-  afterAll(async () => {
-    await stopLeavingNoProcesses(service);
-    await receiver?.close();
-  });
-
   test('serves an OpenAPI document with exactly the contract\'s operations and statuses', async () => {
-    const response = await fetch(`${running().url}/docs/json`);
+    const response = await fetch(`${url()}/docs/json`);
     expect(response.status).toBe(200);
     const document = (await response.json()) as { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
 
@@ -87,13 +98,13 @@ describe('orchestrator /docs and /metrics (built service)', () => {
       }
     }
     expect(document.components.schemas.SpawnRequest).toMatchObject({ required: ['task', 'context', 'callback_url', 'callback_token'], example: expect.any(Object) });
-    expect((await fetch(`${running().url}/docs`)).headers.get('content-type')).toMatch(/text\/html/);
+    expect((await fetch(`${url()}/docs`)).headers.get('content-type')).toMatch(/text\/html/);
   });
 
   test('counts spawns, callback deliveries, sessions by status, running agents and requests', async () => {
-    const quick = receiver.endpoint();
-    const refusing = receiver.endpoint(() => 400);
-    const long = receiver.endpoint();
+    const quick = receiver().endpoint();
+    const refusing = receiver().endpoint(() => 400);
+    const long = receiver().endpoint();
     const key = randomUUID();
     const quickBody = spawnBody(quick, { steps: 1 });
     expect((await post('/orchestrator/sessions/spawn', quickBody, { 'idempotency-key': key })).status).toBe(201);
@@ -116,7 +127,7 @@ describe('orchestrator /docs and /metrics (built service)', () => {
 
     const id = ((await longAnswer.json()) as { session_id: string }).session_id;
     expect((await post(`/orchestrator/sessions/${id}/kill`, {})).status).toBe(200);
-    expect((await fetch(`${running().url}/orchestrator/sessions/${id}/status`)).status).toBe(401);
+    expect((await fetch(`${url()}/orchestrator/sessions/${id}/status`)).status).toBe(401);
     text = await scrape();
     expect(sampleValue(text, 'orchestrator_agent_processes_running')).toBe(0);
     expect(sampleValue(text, 'orchestrator_sessions', { status: 'killed' })).toBe(1);
@@ -126,7 +137,7 @@ describe('orchestrator /docs and /metrics (built service)', () => {
   });
 
   test('counts refused spawns by their error code', async () => {
-    const endpoint = receiver.endpoint();
+    const endpoint = receiver().endpoint();
     const key = randomUUID();
     expect((await post('/orchestrator/sessions/spawn', spawnBody(endpoint, { steps: 1 }), { 'idempotency-key': key })).status).toBe(201);
     expect((await post('/orchestrator/sessions/spawn', spawnBody(endpoint, { steps: 2 }), { 'idempotency-key': key })).status).toBe(422);
@@ -137,41 +148,20 @@ describe('orchestrator /docs and /metrics (built service)', () => {
 /** A long-running orchestrator must not keep every session it ever ran: ended ones are forgotten after SESSION_RETENTION_MS. */
 describe('orchestrator session retention (built service)', () => {
   const RETENTION_MS = 3_000;
-  let service: ServiceProcess | undefined;
-  let receiver: CallbackReceiver;
-  const running = () => service!;
-  const test = (name: string, body: () => Promise<void>) => it(name, withServiceOutput(() => service, body), 30_000);
-
-  async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    return fetch(`${running().url}${path}`, { method: 'POST', headers: { ...AUTH, ...headers }, body: JSON.stringify(body) });
-  }
+  const { url, receiver, test, post } = builtOrchestrator('orchestrator-retention', { SESSION_RETENTION_MS: String(RETENTION_MS) });
 
   async function status(id: string): Promise<Response> {
-    return fetch(`${running().url}/orchestrator/sessions/${id}/status`, { headers: AUTH });
+    return fetch(`${url()}/orchestrator/sessions/${id}/status`, { headers: AUTH });
   }
-
-  beforeAll(async () => {
-    receiver = await CallbackReceiver.start();
-    service = await startService({
-      name: 'orchestrator-retention',
-      entry: ENTRY,
-      env: { ORCHESTRATOR_API_KEY: API_KEY, SESSION_RETENTION_MS: String(RETENTION_MS), CALLBACK_RETRY_MAX_MS: '0', AGENT_COMMAND: undefined },
-    });
-  });
-
-  afterAll(async () => {
-    await stopLeavingNoProcesses(service);
-    await receiver?.close();
-  });
 
   test('forgets an ended session and its Idempotency-Key once retained long enough, and keeps the running ones', async () => {
     const key = randomUUID();
-    const quick = receiver.endpoint();
+    const quick = receiver().endpoint();
     const quickBody = spawnBody(quick, { steps: 1 });
     const spawned = await post('/orchestrator/sessions/spawn', quickBody, { 'idempotency-key': key });
     expect(spawned.status).toBe(201);
     const { session_id: endedId } = (await spawned.json()) as { session_id: string };
-    const long = await post('/orchestrator/sessions/spawn', spawnBody(receiver.endpoint(), { duration_ms: 60_000 }));
+    const long = await post('/orchestrator/sessions/spawn', spawnBody(receiver().endpoint(), { duration_ms: 60_000 }));
     expect(long.status).toBe(201);
     const { session_id: runningId } = (await long.json()) as { session_id: string };
 
@@ -190,14 +180,14 @@ describe('orchestrator session retention (built service)', () => {
     expect(Date.now() - Date.parse(ended.ended_at)).toBeGreaterThanOrEqual(RETENTION_MS);
     expect((await status(endedId)).status).toBe(404);
     expect((await post(`/orchestrator/sessions/${endedId}/kill`, {})).status).toBe(404);
-    const listed = (await (await fetch(`${running().url}/orchestrator/sessions`, { headers: AUTH })).json()) as { sessions: { session_id: string }[] };
+    const listed = (await (await fetch(`${url()}/orchestrator/sessions`, { headers: AUTH })).json()) as { sessions: { session_id: string }[] };
     expect(listed.sessions.map((session) => session.session_id)).toEqual([runningId]);
     expect(((await (await status(runningId)).json()) as { status: string }).status).toBe('running');
-    const metrics = await (await fetch(`${running().url}/metrics`)).text();
+    const metrics = await (await fetch(`${url()}/metrics`)).text();
     expect(sampleValue(metrics, 'orchestrator_sessions', { status: 'completed' })).toBe(0);
 
     // The key is free again: a different body no longer answers 422, it starts a new session.
-    const again = await post('/orchestrator/sessions/spawn', spawnBody(receiver.endpoint(), { steps: 1 }), { 'idempotency-key': key });
+    const again = await post('/orchestrator/sessions/spawn', spawnBody(receiver().endpoint(), { steps: 1 }), { 'idempotency-key': key });
     expect(again.status).toBe(201);
     expect(((await again.json()) as { session_id: string }).session_id).not.toBe(endedId);
   });
