@@ -16,7 +16,7 @@ export function missingEntries(services) {
 
 /**
  * The Node.js options a service runs with: its package.json's `nodeArgs`
- * (the API's limit its young generation, see docs/performance.md).
+ * (the API's caps on its V8 heap, see docs/performance.md).
  */
 export function nodeArgsOf(entry) {
   const manifest = JSON.parse(readFileSync(path.join(root, path.dirname(path.dirname(entry)), 'package.json'), 'utf8'));

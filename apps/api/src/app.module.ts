@@ -21,9 +21,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [
-        LoggerModule.forRoot(loggerParams(config.logLevel)),
-        DatabaseModule, OrchestratorGatewayModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule, MetricsEndpointModule],
+      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, OrchestratorGatewayModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule, MetricsEndpointModule],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],
     };
