@@ -157,7 +157,7 @@ ${table(rows)}
   (Prisma \`findUnique\`) plus one statement, and a status event an interactive transaction (BEGIN, insert, update,
   COMMIT): 2.3 round trips on average against the baseline's one, at about 22 % of the baseline's req/s. The API
   process was half idle under load, and \`writev\` to PostgreSQL sockets was its largest native cost. Now the token check,
-  the insert, the sequence advance and the status change are one statement (session-event.repository.ts). Run alone
+  the insert, the sequence advance and the status change are one statement (sessions/session.repository.ts). Run alone
   over \`pg\` with 10 connections, that statement reached only 35–40 % of the plain INSERT’s rate, and 80–90 %
   once both were prepared: PostgreSQL spent more time planning its CTEs than running them. PrismaService now names every
   statement after its text (adapter-pg's \`statementNameGenerator\`), so each is planned once per connection.

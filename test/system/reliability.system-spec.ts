@@ -4,10 +4,9 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
-import { callbackEventSchema } from '@mosaic/orchestrator-contract';
+import { TASK_PRIORITIES, callbackEventSchema } from '@mosaic/orchestrator-contract';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
-import { TASK_PRIORITIES } from '../../apps/api/src/tasks/task';
 import { freePort } from '../support/service-process';
 import {
   ORCHESTRATOR_KEY,

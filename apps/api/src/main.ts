@@ -4,8 +4,8 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiConfig, ConfigurationError } from './config/api-config';
 import { resolveDatabase, type ResolvedDatabase } from './database/default-database';
-import { closeGracefully } from './http/graceful-shutdown';
-import { createHttpApp } from './http/http-app';
+import { closeGracefully } from './app/graceful-shutdown';
+import { createHttpApp } from './app/http-app';
 
 // Prisma's query compiler is WebAssembly, compiled when the client connects. V8 compiles it a second time,
 // optimised, in the background, and that kept about 50 MB more resident for good; the baseline compilation

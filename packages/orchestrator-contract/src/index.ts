@@ -1,4 +1,6 @@
 export * from './statuses';
+export * from './json';
+export * from './priorities';
 export * from './errors';
 export * from './validation';
 export * from './gateway';

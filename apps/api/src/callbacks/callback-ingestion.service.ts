@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orchestrator-contract';
 import { bearerToken } from '../auth/bearer-token';
 import { AppError } from '../http/app-error';
-import type { StatusReport } from '../orchestrator-gateway/session';
-import { logSessionStatusChange } from '../orchestrator-gateway/session-status-log';
-import { CallbackTokenService, hashToken } from './callback-token.service';
-import { type CallbackCredentials, type IncomingSessionEvent, SessionEventRepository } from './session-event.repository';
+import type { StatusReport } from '../sessions/session';
+import { logSessionStatusChange } from '../sessions/session-status-log';
+import { CallbackTokenService, hashToken } from '../sessions/callback-token.service';
+import { type CallbackCredentials, type IncomingSessionEvent, OrchestratorSessionRepository } from '../sessions/session.repository';
 
 /** The `202` body: the event is safe with the API; `duplicate` says it had been stored before. */
 export interface CallbackAck {
@@ -31,7 +31,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 @Injectable()
 export class CallbackIngestionService {
   constructor(
-    private readonly events: SessionEventRepository,
+    private readonly sessions: OrchestratorSessionRepository,
     private readonly tokens: CallbackTokenService,
   ) {}
 
@@ -44,12 +44,12 @@ export class CallbackIngestionService {
 
     const parsed = validate(callbackEventSchema, body);
     if (!parsed.ok) {
-      if (!(await this.events.authenticates(credentials, validity))) throw invalidCallbackToken();
+      if (!(await this.sessions.authenticates(credentials, validity))) throw invalidCallbackToken();
       throw new AppError('bad_request', parsed.message);
     }
     const event = parsed.value;
     const report = statusReportOf(event, now);
-    const { outcome, moved } = await this.events.record({ credentials, validity, event: incomingEvent(event), report });
+    const { outcome, moved } = await this.sessions.record({ credentials, validity, event: incomingEvent(event), report });
     if (moved !== undefined && report !== undefined) {
       logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.taskId, from: moved.from, to: report.status, error: report.error });
     }

@@ -1,32 +1,24 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { LIMITS, type CallbackEvent, type TerminalStatus } from '@mosaic/orchestrator-contract';
-import { testDatabaseUrl } from '../../../../test/support/database';
-import { ApiConfig } from '../config/api-config';
+import { TestApi } from '../../../../test/support/api-app';
+import { type SeededSession, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
-import { createHttpApp } from '../http/http-app';
-import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
-import { CallbackTokenService, hashToken } from './callback-token.service';
-import { MAX_RECORDING_BATCHES, SessionEventRepository } from './session-event.repository';
+import { CallbackTokenService, hashToken } from '../sessions/callback-token.service';
+import { MAX_RECORDING_BATCHES, OrchestratorSessionRepository } from '../sessions/session.repository';
+import type { CallbackAck } from './callback-ingestion.service';
 
 const TTL_MS = 60 * 60 * 1000;
 const GRACE_MS = 30 * 60 * 1000;
 const UNAUTHORIZED = { error: { code: 'unauthorized', message: 'invalid callback token' } };
 
-interface TestSession {
-  readonly id: string;
-  readonly taskId: string;
-  readonly orchestratorSessionId: string | null;
-  readonly token: string;
-}
+type TestSession = SeededSession;
 
 describe('POST /orchestrator/callbacks/:sessionId', () => {
-  let app: NestFastifyApplication;
+  let api: TestApi;
   let prisma: PrismaService;
   let sessions: OrchestratorSessionRepository;
   let tokens: CallbackTokenService;
-  let events: SessionEventRepository;
   // Everything the process prints while this file runs, for the redaction test.
   const printed: string[] = [];
   const writeSpies: jest.SpyInstance[] = [];
@@ -40,47 +32,31 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
         }),
       );
     }
-    const config = ApiConfig.fromEnvironment({
-      DATABASE_URL: testDatabaseUrl(),
-      CALLBACK_TOKEN_TTL_MS: String(TTL_MS),
-      CALLBACK_TOKEN_TERMINAL_GRACE_MS: String(GRACE_MS),
-      // Reconciliation has its own tests; here it must not touch these sessions.
-      RECONCILE_INTERVAL_MS: String(24 * 60 * 60 * 1000),
-    });
-    app = await createHttpApp(config);
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
-    prisma = app.get(PrismaService);
-    sessions = app.get(OrchestratorSessionRepository);
-    tokens = app.get(CallbackTokenService);
-    events = app.get(SessionEventRepository);
+    api = await TestApi.start(
+      { CALLBACK_TOKEN_TTL_MS: String(TTL_MS), CALLBACK_TOKEN_TERMINAL_GRACE_MS: String(GRACE_MS) },
+      // Logging on: the redaction test reads what the process prints.
+      {},
+    );
+    prisma = api.get(PrismaService);
+    sessions = api.get(OrchestratorSessionRepository);
+    tokens = api.get(CallbackTokenService);
   });
 
   afterAll(async () => {
-    await app?.close();
+    await api?.close();
     for (const spy of writeSpies) spy.mockRestore();
   });
 
-  async function newSession(options: { orchestratorSessionId?: string | null; issuedAt?: Date } = {}): Promise<TestSession> {
-    const task = await prisma.task.create({ data: { title: 'callback test' } });
-    const issued = tokens.issue(options.issuedAt);
-    const id = randomUUID();
-    await sessions.createSpawning({
-      id,
-      taskId: task.id,
-      requestedBy: null,
-      callbackTokenHash: issued.hash,
-      callbackTokenExpiresAt: issued.expiresAt,
+  function newSession(options: { orchestratorSessionId?: null; issuedAt?: Date } = {}): Promise<TestSession> {
+    return seedSession(seedServicesOf(api), {
+      title: 'callback test',
+      status: options.orchestratorSessionId === null ? 'spawning' : 'pending',
+      ...(options.issuedAt === undefined ? {} : { issuedAt: options.issuedAt }),
     });
-    const orchestratorSessionId = options.orchestratorSessionId === undefined ? `orch-${randomUUID()}` : options.orchestratorSessionId;
-    if (orchestratorSessionId !== null) {
-      await sessions.recordSpawned(id, orchestratorSessionId, { status: 'pending', at: new Date() });
-    }
-    return { id, taskId: task.id, orchestratorSessionId, token: issued.token };
   }
 
   function post(sessionId: string, body: unknown, headers: Record<string, string>) {
-    return app
+    return api.app
       .getHttpAdapter()
       .getInstance()
       .inject({ method: 'POST', url: `/orchestrator/callbacks/${sessionId}`, headers, payload: body as object });
@@ -123,12 +99,12 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       const response = await send(session, progress);
 
       expect(response.statusCode).toBe(202);
-      expect(response.json()).toEqual({ accepted: true, duplicate: false });
+      expect(response.json()).toEqual({ accepted: true, duplicate: false } satisfies CallbackAck);
       const row = await sessionRow(session.id);
       expect(row.lastSequence).toBe(1);
       expect(row.lastEventAt).toBeInstanceOf(Date);
       expect(row.status).toBe('pending');
-      expect(await events.listEvents(session.id)).toEqual([
+      expect(await sessions.listEvents(session.id)).toEqual([
         {
           event_id: progress.event_id,
           sequence: 1,
@@ -260,7 +236,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
     const response = await send(session, event(session, 5));
 
     expect(response.statusCode).toBe(202);
-    expect(response.json()).toEqual({ accepted: true, duplicate: false });
+    expect(response.json()).toEqual({ accepted: true, duplicate: false } satisfies CallbackAck);
   });
 
   describe('refuses an invalid body with 400 naming the field', () => {
@@ -353,7 +329,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       const response = await send(session, { ...running, sequence: 7, status: 'completed' });
 
       expect(response.statusCode).toBe(202);
-      expect(response.json()).toEqual({ accepted: true, duplicate: true });
+      expect(response.json()).toEqual({ accepted: true, duplicate: true } satisfies CallbackAck);
       expect(await storedEventIds(session.id)).toEqual([running.event_id]);
       expect(await sessionRow(session.id)).toEqual(before);
     });
@@ -387,7 +363,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
     ]);
     expect(await sessionRow(session.id)).toMatchObject({ status: 'killed', endedAt: ended.endedAt, startedAt: null, lastSequence: 3 });
     expect(await taskStatus(session.taskId)).toBe('killed');
-    expect((await events.listEvents(session.id)).map((stored) => stored.sequence)).toEqual([1, 2, 3]);
+    expect((await sessions.listEvents(session.id)).map((stored) => stored.sequence)).toEqual([1, 2, 3]);
   });
 
   it('lists events in sequence order whatever the order they arrived in', async () => {
@@ -395,7 +371,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
     const sent = [event(session, 3), statusEvent(session, 1, 'running'), event(session, 2)];
     for (const body of sent) await send(session, body);
 
-    expect((await events.listEvents(session.id)).map((stored) => stored.event_id)).toEqual([
+    expect((await sessions.listEvents(session.id)).map((stored) => stored.event_id)).toEqual([
       sent[1]?.event_id,
       sent[2]?.event_id,
       sent[0]?.event_id,
@@ -447,7 +423,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
         });
         expect(await taskStatus(session.taskId)).toBe(given.terminal);
         expect((await storedEventIds(session.id)).sort()).toEqual(sequence.map((sent) => sent.event_id).sort());
-        expect((await events.listEvents(session.id)).map((stored) => stored.event_id)).toEqual(sequence.map((sent) => sent.event_id));
+        expect((await sessions.listEvents(session.id)).map((stored) => stored.event_id)).toEqual(sequence.map((sent) => sent.event_id));
       }),
       { numRuns: 25 },
     );
@@ -515,7 +491,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       ]);
       const claimed = `orch-${randomUUID()}`;
       const record = (session: TestSession, orchestratorSessionId: string) =>
-        events.record({
+        sessions.record({
           credentials: { sessionId: session.id, tokenHash: hashToken(session.token) },
           validity: tokens.validityAt(),
           event: { eventId: randomUUID(), orchestratorSessionId, sequence: 1, type: 'progress', status: null, occurredAt: new Date().toISOString(), data: {} },

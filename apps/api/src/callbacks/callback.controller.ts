@@ -3,7 +3,7 @@ import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOperation, ApiParam, Ap
 import { wireSchemaRef } from '@mosaic/orchestrator-contract';
 import { ApiErrorResponses } from '../openapi/error-responses';
 import { SECURITY_SCHEMES } from '../openapi/openapi';
-import { CallbackAckSchema } from '../openapi/response-schemas';
+import { CallbackAckSchema } from './callback-ack.schema';
 import { type CallbackAck, CallbackIngestionService } from './callback-ingestion.service';
 
 /**

@@ -1,17 +1,14 @@
 import { Module } from '@nestjs/common';
+import { MetricsModule } from '../metrics/metrics.module';
+import { SessionsModule } from '../sessions/sessions.module';
 import { CallbackController } from './callback.controller';
 import { CallbackIngestionService } from './callback-ingestion.service';
-import { CallbackTokenService } from './callback-token.service';
-import { SessionEventRepository } from './session-event.repository';
+import { CallbackMetricsHook } from './callback-metrics.hook';
 
-/**
- * The callback endpoint and the session event log. Imports nothing but the
- * global database and configuration, so the gateway's operator endpoints can
- * import it for `SessionEventRepository` without a cycle.
- */
+/** The callback endpoint (contract section 3); sessions store what it takes in. */
 @Module({
+  imports: [SessionsModule, MetricsModule],
   controllers: [CallbackController],
-  providers: [CallbackIngestionService, CallbackTokenService, SessionEventRepository],
-  exports: [SessionEventRepository],
+  providers: [CallbackIngestionService, CallbackMetricsHook],
 })
 export class CallbacksModule {}

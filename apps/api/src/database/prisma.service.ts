@@ -1,12 +1,20 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { createHash } from 'node:crypto';
-import { Pool, type QueryResultRow } from 'pg';
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { ApiConfig } from '../config/api-config';
 import { PrismaClient } from './generated/prisma/client';
 
-/** How long an interactive transaction waits for a pooled connection under load before failing. */
-const TRANSACTION_MAX_WAIT_MS = 30_000;
+/** How long a query or an interactive transaction waits for a pooled connection under load before failing. */
+const CONNECTION_MAX_WAIT_MS = 30_000;
+
+/**
+ * Longest a statement may run before PostgreSQL cancels it: far above any
+ * statement of this API (a batch of callbacks takes milliseconds), so it only
+ * ends a statement stuck behind a lock, instead of holding its connection
+ * and its caller forever.
+ */
+const STATEMENT_TIMEOUT_MS = 30_000;
 
 /** A statement text and the name it is prepared under, computed once per text. */
 export interface PreparedStatement {
@@ -38,6 +46,8 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
     const pool = new Pool({
       connectionString: config.databaseUrl,
       max: 10,
+      connectionTimeoutMillis: CONNECTION_MAX_WAIT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
       // Every statement is prepared under a name (below), to be planned once per connection. Left to choose,
       // PostgreSQL plans a statement that takes arrays (a batch of callbacks) anew on every run, because the
       // arrays' sizes make each custom plan look cheaper than the generic one: a planning cost per callback.
@@ -47,7 +57,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
       adapter: new PrismaPg(pool, { statementNameGenerator: statementName, disposeExternalPool: true }),
       // Plain queries wait for a pooled connection as long as it takes; an interactive transaction gave up after
       // Prisma's default 2 s and answered 500, which a burst of concurrent dispatches reaches (test/system, scenario 7).
-      transactionOptions: { maxWait: TRANSACTION_MAX_WAIT_MS },
+      transactionOptions: { maxWait: CONNECTION_MAX_WAIT_MS },
     });
     this.pool = pool;
   }
@@ -56,6 +66,11 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
   async run<Row>(statement: PreparedStatement, values: readonly unknown[]): Promise<Row[]> {
     const result = await this.pool.query<Row & QueryResultRow>({ name: statement.name, text: statement.text, values: [...values] });
     return result.rows;
+  }
+
+  /** A pooled connection for the caller alone, outside any transaction (for session-level locks); the caller releases it. */
+  connect(): Promise<PoolClient> {
+    return this.pool.connect();
   }
 
   async onModuleInit(): Promise<void> {

@@ -3,8 +3,8 @@ import { ApiAcceptedResponse, ApiBody, ApiOperation, ApiTags } from '@nestjs/swa
 import { OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses, ORCHESTRATOR_FAILURES } from '../openapi/error-responses';
-import { DispatchSchema } from '../openapi/response-schemas';
-import { presentSession } from '../orchestrator-gateway/session.presenter';
+import { type DispatchResponse, presentDispatch } from './dispatch.presenter';
+import { DispatchSchema } from './dispatch.schema';
 import { DispatchTaskDto } from './dispatch-task.dto';
 import { TaskDispatcherService } from './task-dispatcher.service';
 
@@ -29,8 +29,8 @@ export class DispatchController {
     422: { when: 'the task is too large to send to the orchestrator', code: 'task_context_too_large' },
     ...ORCHESTRATOR_FAILURES,
   })
-  async dispatch(@Param('id', new UuidParam('task')) id: string, @Body() body: DispatchTaskDto = {}) {
+  async dispatch(@Param('id', new UuidParam('task')) id: string, @Body() body: DispatchTaskDto = {}): Promise<DispatchResponse> {
     const session = await this.dispatcher.dispatch(id, body.requested_by ?? null);
-    return { task_id: id, session: presentSession(session) };
+    return presentDispatch(id, session);
   }
 }

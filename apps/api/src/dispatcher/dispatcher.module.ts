@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
+import { SessionsModule } from '../sessions/sessions.module';
 import { DispatchController } from './dispatch.controller';
 import { TaskDispatcherService } from './task-dispatcher.service';
 
 @Module({
-  imports: [OrchestratorGatewayModule],
+  imports: [SessionsModule],
   controllers: [DispatchController],
   providers: [TaskDispatcherService],
   exports: [TaskDispatcherService],

@@ -1,43 +1,37 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { testDatabaseUrl } from '../../../../test/support/database';
+import type { ErrorBody } from '@mosaic/orchestrator-contract';
+import { TestApi, type TestAnswer } from '../../../../test/support/api-app';
 import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
-import { ApiConfig } from '../config/api-config';
 import { PrismaService } from '../database/prisma.service';
-import { createHttpApp } from '../http/http-app';
-
-const TOKEN = 'dispatcher-int-token';
+import type { SessionResponse } from '../sessions/session.presenter';
+import type { CreateTaskDto } from '../tasks/create-task.dto';
+import type { TaskResponse } from '../tasks/task.presenter';
+import type { DispatchResponse } from './dispatch.presenter';
+import type { DispatchTaskDto } from './dispatch-task.dto';
 
 /** The dispatcher through the real HTTP app, on the real database, against a real (stub) orchestrator server. */
 describe('TaskDispatcherService (integration)', () => {
   let stub: StubOrchestrator;
-  const apps: NestFastifyApplication[] = [];
+  const apps: TestApi[] = [];
 
-  async function startApp(orchestratorUrl: string): Promise<NestFastifyApplication> {
-    const config = ApiConfig.fromEnvironment({
-      DATABASE_URL: testDatabaseUrl(),
-      ORCHESTRATOR_URL: orchestratorUrl,
-      MOSAIC_API_TOKEN: TOKEN,
-      ORCHESTRATOR_RETRY_ATTEMPTS: '1',
-      ORCHESTRATOR_RETRY_INITIAL_DELAY_MS: '10',
-      RECONCILE_INTERVAL_MS: '3600000',
-    });
-    const app = await createHttpApp(config, { logger: false });
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
-    apps.push(app);
-    return app;
+  async function startApp(orchestratorUrl: string): Promise<TestApi> {
+    const api = await TestApi.start({ ORCHESTRATOR_URL: orchestratorUrl, ORCHESTRATOR_RETRY_ATTEMPTS: '1', ORCHESTRATOR_RETRY_INITIAL_DELAY_MS: '10' });
+    apps.push(api);
+    return api;
   }
 
-  async function inject(app: NestFastifyApplication, method: 'GET' | 'POST', url: string, payload?: object) {
-    const response = await app.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}` }, ...(payload ? { payload } : {}) });
-    return { status: response.statusCode, body: response.json() };
-  }
-
-  async function createTask(app: NestFastifyApplication, metadata: object = {}): Promise<string> {
-    const created = await inject(app, 'POST', '/tasks', { title: 'dispatch me', metadata });
+  async function createTask(api: TestApi, metadata: CreateTaskDto['metadata'] = {}): Promise<string> {
+    const created = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'dispatch me', metadata } satisfies CreateTaskDto });
     expect(created.status).toBe(201);
-    return created.body.id as string;
+    return created.body.id;
   }
+
+  /** A dispatch's answer: its session when accepted, its error otherwise. */
+  function dispatch(api: TestApi, taskId: string, body?: DispatchTaskDto): Promise<TestAnswer<DispatchResponse & ErrorBody>> {
+    return api.request('POST', `/tasks/${taskId}/dispatch`, body === undefined ? {} : { body });
+  }
+
+  const readTask = (api: TestApi, taskId: string) => api.request<TaskResponse>('GET', `/tasks/${taskId}`);
+  const kill = (api: TestApi, id: string) => api.request<SessionResponse>('POST', `/orchestrator/sessions/${id}/kill`);
 
   beforeAll(async () => {
     stub = await StubOrchestrator.start();
@@ -49,14 +43,14 @@ describe('TaskDispatcherService (integration)', () => {
   });
 
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    for (const api of apps) await api.close();
     await stub.close();
   });
 
   it('records the session, sends the spawn body of the contract, and answers 202', async () => {
     const app = await startApp(stub.url);
     const taskId = await createTask(app, { repo: 'mosaic', github_token: 'ghp_secret' });
-    const answer = await inject(app, 'POST', `/tasks/${taskId}/dispatch`, { requested_by: 'alice' });
+    const answer = await dispatch(app, taskId, { requested_by: 'alice' });
 
     expect(answer.status).toBe(202);
     expect(answer.body).toMatchObject({ task_id: taskId, session: { task_id: taskId, status: 'pending', attempt: 1, requested_by: 'alice' } });
@@ -73,7 +67,7 @@ describe('TaskDispatcherService (integration)', () => {
     const prisma = app.get(PrismaService);
     const row = await prisma.orchestratorSession.findUniqueOrThrow({ where: { id: answer.body.session.id } });
     expect(row.callbackTokenHash).not.toContain(body.callback_token);
-    const task = await inject(app, 'GET', `/tasks/${taskId}`);
+    const task = await readTask(app, taskId);
     expect(task.body).toMatchObject({ status: 'pending', session: { id: answer.body.session.id } });
   });
 
@@ -83,8 +77,8 @@ describe('TaskDispatcherService (integration)', () => {
       const taskId = await createTask(first!);
       stub.requests.length = 0;
       const answers = await Promise.all([
-        inject(first!, 'POST', `/tasks/${taskId}/dispatch`),
-        inject(second!, 'POST', `/tasks/${taskId}/dispatch`),
+        dispatch(first!, taskId),
+        dispatch(second!, taskId),
       ]);
       expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
       expect(stub.spawns()).toHaveLength(1);
@@ -100,14 +94,14 @@ describe('TaskDispatcherService (integration)', () => {
     const app = await startApp(downUrl);
     const taskId = await createTask(app);
 
-    const answer = await inject(app, 'POST', `/tasks/${taskId}/dispatch`);
+    const answer = await dispatch(app, taskId);
     expect(answer.status).toBe(503);
     expect(answer.body).toEqual({ error: { code: 'orchestrator_unreachable', message: expect.any(String) } });
-    const task = await inject(app, 'GET', `/tasks/${taskId}`);
+    const task = await readTask(app, taskId);
     expect(task.body).toMatchObject({ status: 'failed', session: { status: 'failed', error: expect.stringContaining('spawn failed') } });
 
     const working = await startApp(stub.url);
-    const again = await inject(working, 'POST', `/tasks/${taskId}/dispatch`);
+    const again = await dispatch(working, taskId);
     expect(again.status).toBe(202);
     expect(again.body.session.attempt).toBe(2);
   });
@@ -118,18 +112,18 @@ describe('TaskDispatcherService (integration)', () => {
     stub.respond = (request) =>
       request.path.endsWith('/spawn') ? { status: 400, body: { error: { code: 'bad_request', message: 'task.title: too short' } } } : undefined;
 
-    const answer = await inject(app, 'POST', `/tasks/${taskId}/dispatch`);
+    const answer = await dispatch(app, taskId);
     expect(answer.status).toBe(502);
     expect(answer.body.error).toMatchObject({ code: 'orchestrator_rejected', orchestrator: { status: 400, code: 'bad_request' } });
     expect(stub.spawns()).toHaveLength(1);
-    const task = await inject(app, 'GET', `/tasks/${taskId}`);
-    expect(task.body.session.status).toBe('failed');
+    const task = await readTask(app, taskId);
+    expect(task.body.session?.status).toBe('failed');
   });
 
   it('refuses a task whose context is over the size limit before calling the orchestrator', async () => {
     const app = await startApp(stub.url);
     const taskId = await createTask(app, { blob: 'x'.repeat(200 * 1024) });
-    const answer = await inject(app, 'POST', `/tasks/${taskId}/dispatch`);
+    const answer = await dispatch(app, taskId);
     expect(answer.status).toBe(422);
     expect(answer.body.error.code).toBe('task_context_too_large');
     expect(stub.spawns()).toHaveLength(0);
@@ -138,14 +132,14 @@ describe('TaskDispatcherService (integration)', () => {
   it('kills through the gateway and stays idempotent', async () => {
     const app = await startApp(stub.url);
     const taskId = await createTask(app);
-    const dispatched = await inject(app, 'POST', `/tasks/${taskId}/dispatch`);
-    const id = dispatched.body.session.id as string;
+    const dispatched = await dispatch(app, taskId);
+    const id = dispatched.body.session.id;
 
-    const killed = await inject(app, 'POST', `/orchestrator/sessions/${id}/kill`);
+    const killed = await kill(app, id);
     expect(killed).toMatchObject({ status: 200, body: { id, status: 'killed' } });
-    const again = await inject(app, 'POST', `/orchestrator/sessions/${id}/kill`);
+    const again = await kill(app, id);
     expect(again).toMatchObject({ status: 200, body: { id, status: 'killed' } });
     expect(stub.requests.filter((r) => r.path.endsWith('/kill'))).toHaveLength(1);
-    expect((await inject(app, 'GET', `/tasks/${taskId}`)).body.status).toBe('killed');
+    expect((await readTask(app, taskId)).body.status).toBe('killed');
   });
 });

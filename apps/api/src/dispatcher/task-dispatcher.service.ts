@@ -1,13 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { isTerminalStatus } from '@mosaic/orchestrator-contract';
-import { CallbackTokenService } from '../callbacks/callback-token.service';
+import { CallbackTokenService } from '../sessions/callback-token.service';
 import { ApiConfig } from '../config/api-config';
 import { AppError } from '../http/app-error';
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
-import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
-import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
-import type { TrackedSession } from '../orchestrator-gateway/session';
+import { OrchestratorSessionRepository } from '../sessions/session.repository';
+import type { TrackedSession } from '../sessions/session';
 import { TaskContextSerializer } from '../orchestrator-gateway/task-context.serializer';
 
 /**
@@ -60,7 +59,7 @@ export class TaskDispatcherService {
       if (isTerminalStatus(spawned.status)) await this.client.kill(answer.session_id);
       return spawned;
     } catch (error) {
-      if (error instanceof OrchestratorError || error instanceof AppError) {
+      if (error instanceof AppError) {
         // Ending the session frees the task for another dispatch; the caller gets the typed error.
         await this.sessions.applyStatus(session.id, { status: 'failed', at: new Date(), error: `spawn failed: ${error.message}` });
         this.logger.warn(`dispatch of task ${taskId} (session ${session.id}) failed: ${error.message}`);

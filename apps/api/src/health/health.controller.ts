@@ -3,7 +3,7 @@ import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { DatabaseHealthIndicator } from './database.health';
 import { HealthReportFilter } from './health-report.filter';
-import { HEALTHY_EXAMPLE, HEALTH_REPORT_SCHEMA, UNHEALTHY_EXAMPLE } from '../openapi/response-schemas';
+import { HEALTHY_EXAMPLE, HEALTH_REPORT_SCHEMA, UNHEALTHY_EXAMPLE } from './health-report.schema';
 import { OrchestratorHealthIndicator } from './orchestrator.health';
 
 /** Open endpoints (contract section 4): 200 when every check is up, 503 with terminus's report otherwise. */

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { OrchestratorClientModule } from '../orchestrator-gateway/orchestrator-client.module';
+import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
 import { DatabaseHealthIndicator } from './database.health';
 import { HealthController } from './health.controller';
 import { OrchestratorHealthIndicator } from './orchestrator.health';
@@ -8,7 +8,7 @@ import { OrchestratorHealthIndicator } from './orchestrator.health';
 /** `/health` and `/health/orchestrator`. Needs `ApiConfig` and `PrismaService` from the global scope. */
 @Module({
   // One JSON line per failed check, instead of terminus's multi-line pretty print.
-  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' }), OrchestratorClientModule],
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' }), OrchestratorGatewayModule],
   controllers: [HealthController],
   providers: [DatabaseHealthIndicator, OrchestratorHealthIndicator],
 })

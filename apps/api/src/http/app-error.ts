@@ -1,16 +1,17 @@
 import type { ErrorCode } from '@mosaic/orchestrator-contract';
 
-/** Error codes the API's own rules raise; each maps to one HTTP status in `error.filter.ts`. */
-export type AppErrorCode = Extract<
-  ErrorCode,
-  'bad_request' | 'unauthorized' | 'not_found' | 'conflict' | 'payload_too_large' | 'task_context_too_large'
->;
-
-/** A rule of the API was broken by the request; the message is safe to show the caller. */
+/**
+ * An error the API expects and answers itself: a broken rule of the request,
+ * or a boundary reporting how it failed (the orchestrator's errors extend it).
+ * The message is safe to show the caller; `details` go into the error body
+ * beside `code` and `message`. Its HTTP status follows from `code`, in
+ * `error.filter.ts` alone.
+ */
 export class AppError extends Error {
   constructor(
-    readonly code: AppErrorCode,
+    readonly code: ErrorCode,
     message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = 'AppError';

@@ -1,8 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { type ErrorBody, type ErrorCode, errorBody } from '@mosaic/orchestrator-contract';
-import { AppError, type AppErrorCode } from './app-error';
-import { OrchestratorError, type OrchestratorFailure } from '../orchestrator-gateway/orchestrator.errors';
+import { AppError } from './app-error';
 
 interface HttpFailure {
   readonly status: number;
@@ -21,7 +20,7 @@ export class ErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const failure = toHttpFailure(exception);
-    if (failure.status >= 500 && !(exception instanceof OrchestratorError)) {
+    if (failure.status >= 500 && !(exception instanceof AppError)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     if (failure.status === HttpStatus.SERVICE_UNAVAILABLE) void reply.header('retry-after', '5');
@@ -31,12 +30,7 @@ export class ErrorFilter implements ExceptionFilter {
 
 export function toHttpFailure(exception: unknown): HttpFailure {
   if (exception instanceof AppError) {
-    return { status: appErrorStatus(exception.code), body: errorBody(exception.code, exception.message) };
-  }
-  if (exception instanceof OrchestratorError) {
-    const status = orchestratorFailureStatus(exception.failure);
-    const extra = exception.answer ? { orchestrator: exception.answer } : {};
-    return { status, body: errorBody(orchestratorFailureCode(exception.failure), exception.message, extra) };
+    return { status: statusOf(exception.code), body: errorBody(exception.code, exception.message, exception.details) };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
@@ -49,7 +43,8 @@ export function toHttpFailure(exception: unknown): HttpFailure {
   return { status: 500, body: errorBody('internal_error', 'internal error') };
 }
 
-function appErrorStatus(code: AppErrorCode): number {
+/** The API's one mapping of error codes to HTTP statuses. */
+function statusOf(code: ErrorCode): number {
   switch (code) {
     case 'bad_request':
       return 400;
@@ -61,37 +56,20 @@ function appErrorStatus(code: AppErrorCode): number {
       return 409;
     case 'payload_too_large':
       return 413;
+    case 'idempotency_key_reused':
     case 'task_context_too_large':
       return 422;
-  }
-}
-
-function orchestratorFailureStatus(failure: OrchestratorFailure): number {
-  switch (failure) {
-    case 'unreachable':
-    case 'circuit_open':
-      return 503;
-    case 'timeout':
-      return 504;
-    case 'rejected':
+    case 'orchestrator_rejected':
       return 502;
-    case 'not_found':
-      return 404;
-  }
-}
-
-function orchestratorFailureCode(failure: OrchestratorFailure): ErrorCode {
-  switch (failure) {
-    case 'unreachable':
-      return 'orchestrator_unreachable';
-    case 'circuit_open':
-      return 'orchestrator_circuit_open';
-    case 'timeout':
-      return 'orchestrator_timeout';
-    case 'rejected':
-      return 'orchestrator_rejected';
-    case 'not_found':
-      return 'not_found';
+    case 'orchestrator_unreachable':
+    case 'orchestrator_circuit_open':
+    case 'at_capacity':
+    case 'shutting_down':
+      return 503;
+    case 'orchestrator_timeout':
+      return 504;
+    case 'internal_error':
+      return 500;
   }
 }
 

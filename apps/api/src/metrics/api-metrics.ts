@@ -1,13 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
-import type { ReconciliationRun } from '../reconciliation/reconciliation.service';
 
 export type OrchestratorOperation = 'spawn' | 'status' | 'kill' | 'list' | 'health';
 
+/** What one reconciliation run did, as the counters need it. */
+export interface ReconciliationCounts {
+  /** `false` when another API process held the lock. */
+  readonly ran: boolean;
+  /** Sessions whose status moved, the lost ones included. */
+  readonly changed: number;
+  readonly lost: number;
+}
+
 /**
  * The API's Prometheus metrics. Each application has its own registry, so
- * several apps in one process (the tests build many) count separately.
+ * several apps in one process (the tests build many) count separately. The
+ * features count through these methods with plain values; a feature's gauges,
+ * read at scrape time, register on `registry` from its own module.
  */
 @Injectable()
 export class ApiMetrics {
@@ -46,24 +55,17 @@ export class ApiMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Runs one orchestrator call and records how long it took and how it ended. */
-  async timeOrchestratorCall<T>(operation: OrchestratorOperation, call: () => Promise<T>): Promise<T> {
+  /** Starts timing one orchestrator call; the returned function records how it ended (`ok` or the failure the caller got). */
+  startOrchestratorCall(operation: OrchestratorOperation): (outcome: string) => void {
     const end = this.orchestratorCalls.startTimer({ operation });
-    try {
-      const value = await call();
-      end({ outcome: 'ok' });
-      return value;
-    } catch (error) {
-      end({ outcome: error instanceof OrchestratorError ? error.failure : 'error' });
-      throw error;
-    }
+    return (outcome) => end({ outcome });
   }
 
   callbackAnswered(type: string, status: number): void {
     this.callbacks.inc({ type, answer: String(status) });
   }
 
-  reconciliationRan(run: ReconciliationRun): void {
+  reconciliationRan(run: ReconciliationCounts): void {
     this.reconciliationRuns.inc({ outcome: run.ran ? 'completed' : 'skipped' });
     // `changed` counts the lost ones too; the metric keeps the two apart.
     this.reconciliationFixes.inc({ result: 'changed' }, run.changed - run.lost);

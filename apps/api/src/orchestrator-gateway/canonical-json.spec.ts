@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { JsonValue } from '../tasks/task';
+import type { JsonValue } from '@mosaic/orchestrator-contract';
 import { canonicalJson, withSortedKeys } from './canonical-json';
 
 const jsonValue = fc.jsonValue() as fc.Arbitrary<JsonValue>;

@@ -1,4 +1,4 @@
-import type { JsonValue } from '../tasks/task';
+import type { JsonValue } from '@mosaic/orchestrator-contract';
 
 /**
  * JSON with object keys sorted (by UTF-16 code units, as RFC 8785 does) at

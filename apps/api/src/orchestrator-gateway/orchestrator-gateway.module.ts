@@ -1,21 +1,19 @@
+import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
-import { CallbackTokenService } from '../callbacks/callback-token.service';
-import { CallbacksModule } from '../callbacks/callbacks.module';
-import { OrchestratorClientModule } from './orchestrator-client.module';
-import { OrchestratorSessionRepository } from './session.repository';
-import { SessionSyncService } from './session-sync.service';
-import { SessionsController } from './sessions.controller';
-import { SessionsService } from './sessions.service';
+import { MetricsModule } from '../metrics/metrics.module';
+import { CircuitStateGauge } from './circuit-state.gauge';
+import { OrchestratorClient } from './orchestrator.client';
+import { TaskContextSerializer } from './task-context.serializer';
 
 /**
- * The gateway to the orchestrator: the HTTP client and the task-context
- * serializer (OrchestratorClientModule), session tracking, callback tokens, and
- * the operator endpoints on sessions.
+ * The API's outbound boundary to the orchestrator: the HTTP client and the
+ * task-context serializer. One instance for the whole API, so that every
+ * caller shares one circuit breaker. Needs `ApiConfig` from the global scope.
  */
 @Module({
-  imports: [OrchestratorClientModule, CallbacksModule],
-  controllers: [SessionsController],
-  providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, SessionsService],
-  exports: [OrchestratorClientModule, OrchestratorSessionRepository, SessionSyncService, CallbackTokenService],
+  // Its own axios instance: nothing registered on the shared default (interceptors, defaults) reaches these calls.
+  imports: [HttpModule.register({}), MetricsModule],
+  providers: [OrchestratorClient, TaskContextSerializer, CircuitStateGauge],
+  exports: [OrchestratorClient, TaskContextSerializer],
 })
 export class OrchestratorGatewayModule {}

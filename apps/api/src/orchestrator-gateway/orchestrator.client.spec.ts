@@ -153,45 +153,6 @@ describe('OrchestratorClient', () => {
       expect(scope.isDone()).toBe(true);
     });
 
-    it('follows next_cursor across three pages', async () => {
-      const scope = orchestrator()
-        .get('/orchestrator/sessions')
-        .query({ status: 'running', limit: '500' })
-        .reply(200, { sessions: [status('s1'), status('s2')], next_cursor: 'c1' })
-        .get('/orchestrator/sessions')
-        .query({ status: 'running', limit: '500', cursor: 'c1' })
-        .reply(200, { sessions: [status('s3')], next_cursor: 'c2' })
-        .get('/orchestrator/sessions')
-        .query({ status: 'running', limit: '500', cursor: 'c2' })
-        .reply(200, { sessions: [status('s4')], next_cursor: null });
-
-      const seen: string[] = [];
-      for await (const session of clientWith().listAll({ status: 'running' })) seen.push(session.session_id);
-
-      expect(seen).toEqual(['s1', 's2', 's3', 's4']);
-      expect(scope.isDone()).toBe(true);
-    });
-
-    it('stops listAll when the orchestrator hands back the same cursor', async () => {
-      orchestrator()
-        .get('/orchestrator/sessions')
-        .query(true)
-        .reply(200, { sessions: [status('s1')], next_cursor: 'c1' })
-        .get('/orchestrator/sessions')
-        .query(true)
-        .reply(200, { sessions: [status('s2')], next_cursor: 'c1' });
-
-      const seen: string[] = [];
-      const failure = await failureOf(
-        (async () => {
-          for await (const session of clientWith().listAll({})) seen.push(session.session_id);
-        })(),
-      );
-
-      expect(seen).toEqual(['s1', 's2']);
-      expect(failure.failure).toBe('rejected');
-    });
-
     it('reads the health and how long it took', async () => {
       const scope = orchestrator().get('/health').reply(200, { status: 'ok', version: '1.2.3', active_sessions: 4 });
 

@@ -19,7 +19,6 @@ import {
 import type { z } from 'zod';
 import {
   HEADERS,
-  LIMITS,
   errorBodySchema,
   killResponseSchema,
   listResponseSchema,
@@ -192,23 +191,6 @@ export class OrchestratorClient {
     });
   }
 
-  /** Every session the orchestrator knows (of one status, if given), page by page. */
-  async *listAll(query: { readonly status?: SessionStatus }): AsyncGenerator<SessionStatusResponse> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.list({ ...query, limit: LIMITS.listMaxLimit, cursor });
-      yield* page.sessions;
-      if (page.next_cursor !== null && page.next_cursor === cursor) {
-        // Following it again would loop forever.
-        throw new OrchestratorError(
-          'rejected',
-          `orchestrator answered GET /orchestrator/sessions with the cursor it was given (${cursor}) as next_cursor`,
-        );
-      }
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor !== undefined);
-  }
-
   /**
    * One attempt, no retry: a health probe reports the present, and its caller
    * polls again anyway. It goes through the breaker, so an open breaker
@@ -222,7 +204,7 @@ export class OrchestratorClient {
       timeoutMs: this.config.orchestrator.timeoutsMs.health,
       schema: orchestratorHealthSchema,
     };
-    return this.metrics.timeOrchestratorCall('health', async () => {
+    return this.timed('health', async () => {
       const started = performance.now();
       try {
         const health = settle(await this.breaker.execute(() => this.attempt(operation)));
@@ -234,7 +216,20 @@ export class OrchestratorClient {
   }
 
   private callWithRetry<T>(operation: Operation<T>): Promise<T> {
-    return this.metrics.timeOrchestratorCall(operation.name, () => this.retried(operation));
+    return this.timed(operation.name, () => this.retried(operation));
+  }
+
+  /** Runs one call, retries and backoff included, and records how long it took and how it ended. */
+  private async timed<T>(operation: OrchestratorOperation, call: () => Promise<T>): Promise<T> {
+    const end = this.metrics.startOrchestratorCall(operation);
+    try {
+      const value = await call();
+      end('ok');
+      return value;
+    } catch (error) {
+      end(error instanceof OrchestratorError ? error.failure : 'error');
+      throw error;
+    }
   }
 
   private async retried<T>(operation: Operation<T>): Promise<T> {

@@ -1,3 +1,6 @@
+import type { ErrorCode } from '@mosaic/orchestrator-contract';
+import { AppError } from '../http/app-error';
+
 /**
  * How a call to the orchestrator failed. Down, slow, open breaker and "said no"
  * are different failures for the caller: the dispatcher retries some, operators
@@ -5,14 +8,22 @@
  */
 export type OrchestratorFailure = 'unreachable' | 'timeout' | 'circuit_open' | 'rejected' | 'not_found';
 
-export class OrchestratorError extends Error {
+const FAILURE_CODES: Record<OrchestratorFailure, ErrorCode> = {
+  unreachable: 'orchestrator_unreachable',
+  timeout: 'orchestrator_timeout',
+  circuit_open: 'orchestrator_circuit_open',
+  rejected: 'orchestrator_rejected',
+  not_found: 'not_found',
+};
+
+export class OrchestratorError extends AppError {
   constructor(
     readonly failure: OrchestratorFailure,
     message: string,
-    /** For `rejected` and `not_found`: what the orchestrator answered. */
+    /** For `rejected` and `not_found`: what the orchestrator answered, shown to the caller under `orchestrator`. */
     readonly answer?: { readonly status: number; readonly code: string; readonly message: string },
   ) {
-    super(message);
+    super(FAILURE_CODES[failure], message, answer === undefined ? {} : { orchestrator: answer });
     this.name = 'OrchestratorError';
   }
 }

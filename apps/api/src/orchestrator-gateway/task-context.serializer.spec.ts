@@ -1,9 +1,12 @@
 import fc from 'fast-check';
 import { ApiConfig } from '../config/api-config';
 import { AppError } from '../http/app-error';
-import type { JsonObject, JsonValue, Task } from '../tasks/task';
+import type { JsonObject, JsonValue } from '@mosaic/orchestrator-contract';
 import { canonicalJson } from './canonical-json';
-import { REDACTED, TaskContextSerializer, isSecretKey, type DispatchContext } from './task-context.serializer';
+import { REDACTED, TaskContextSerializer, isSecretKey, type DispatchContext, type TaskToSerialize } from './task-context.serializer';
+
+/** A task as stored: with the fields that change by themselves, which the serializer must leave out. */
+type Task = TaskToSerialize & { readonly status: string; readonly updatedAt: Date };
 
 const DISPATCH: DispatchContext = {
   sessionId: 'session-1',

@@ -4,12 +4,25 @@ import {
   spawnTaskSchema,
   taskContextSchema,
   validate,
+  type JsonObject,
+  type JsonValue,
   type SpawnRequest,
+  type TaskPriority,
 } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { AppError } from '../http/app-error';
-import type { JsonObject, JsonValue, Task } from '../tasks/task';
 import { canonicalJson, withSortedKeys } from './canonical-json';
+
+/** What the orchestrator is told about a task: the fields that do not change between dispatches. */
+export interface TaskToSerialize {
+  readonly id: string;
+  readonly title: string;
+  readonly description: string | null;
+  readonly priority: TaskPriority;
+  readonly labels: readonly string[];
+  readonly metadata: JsonObject;
+  readonly createdAt: Date;
+}
 
 export interface DispatchContext {
   /** The API's session id (not the orchestrator's). */
@@ -66,7 +79,7 @@ export function isSecretKey(key: string): boolean {
 export class TaskContextSerializer {
   constructor(private readonly config: ApiConfig) {}
 
-  serialize(task: Task, dispatch: DispatchContext): SerializedTaskContext {
+  serialize(task: TaskToSerialize, dispatch: DispatchContext): SerializedTaskContext {
     const taskDocument = withSortedKeys<JsonObject>({
       id: task.id,
       title: task.title,

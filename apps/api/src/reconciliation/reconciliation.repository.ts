@@ -1,12 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
-import { applyStatusIn } from '../orchestrator-gateway/session.repository';
 
 /** Names the reconciliation's advisory lock; any constant no other lock in this database uses. */
-const RUN_LOCK_KEY = 0x6d6f7361_7265636fn;
-
-/** The `error` of a session failed because the orchestrator never acknowledged its spawn. */
-export const SPAWN_UNCONFIRMED_ERROR = 'spawn_unconfirmed';
+const RUN_LOCK_KEY = (0x6d6f7361_7265636fn).toString();
 
 @Injectable()
 export class ReconciliationRepository {
@@ -14,35 +10,36 @@ export class ReconciliationRepository {
 
   /**
    * Runs `work` if no other process holds the reconciliation lock, and returns
-   * `undefined` without running it otherwise. The lock is transaction-scoped,
-   * so it is held by exactly one pooled connection and released however the
-   * transaction ends, including when the process dies. `work` does its own
-   * writes on other connections; this transaction only holds the lock.
+   * `undefined` without running it otherwise. The lock is a session-level
+   * advisory lock on a connection kept for the run, not a transaction: a run
+   * asks the orchestrator over HTTP, and no transaction may stay open across
+   * such a call. The lock goes with the connection if the process dies. A run
+   * that outlasts `maxHoldMs` fails and gives the lock up, so another process
+   * may start.
    */
   async whileHoldingRunLock<T>(work: () => Promise<T>, options: { maxHoldMs: number }): Promise<T | undefined> {
-    return this.prisma.$transaction(
-      async (tx) => {
-        const [row] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${RUN_LOCK_KEY}::bigint) AS locked`;
-        if (!row?.locked) return undefined;
-        return work();
-      },
-      { timeout: options.maxHoldMs },
-    );
-  }
-
-  /**
-   * Fails a session still `spawning` without an orchestrator session id. The
-   * row lock and the re-check make this lose cleanly to a spawn answer being
-   * recorded at the same moment: that one wins and this changes nothing.
-   */
-  async failUnconfirmedSpawn(sessionId: string, at: Date): Promise<boolean> {
-    return this.prisma.$transaction(async (tx) => {
-      const [row] = await tx.$queryRaw<{ id: string }[]>`
-        SELECT id FROM orchestrator_sessions
-         WHERE id = ${sessionId}::uuid AND status = 'spawning' AND orchestrator_session_id IS NULL
-         FOR UPDATE`;
-      if (row === undefined) return false;
-      return applyStatusIn(tx, sessionId, { status: 'failed', at, error: SPAWN_UNCONFIRMED_ERROR });
-    });
+    const connection = await this.prisma.connect();
+    let unlocked = false;
+    try {
+      const { rows } = await connection.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [RUN_LOCK_KEY]);
+      if (!rows[0]?.locked) {
+        unlocked = true;
+        return undefined;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const overrun = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`reconciliation run took longer than ${options.maxHoldMs} ms: lock released`)), options.maxHoldMs);
+      });
+      try {
+        return await Promise.race([work(), overrun]);
+      } finally {
+        clearTimeout(timer);
+        await connection.query('SELECT pg_advisory_unlock($1::bigint)', [RUN_LOCK_KEY]);
+        unlocked = true;
+      }
+    } finally {
+      // A connection that may still hold the lock is closed rather than pooled: closing it releases the lock.
+      connection.release(!unlocked);
+    }
   }
 }

@@ -2,14 +2,15 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { SessionStatusResponse } from '@mosaic/orchestrator-contract';
 import { createTestDatabase, dropTestDatabase } from '../../../../test/support/database';
-import { CallbackTokenService } from '../callbacks/callback-token.service';
+import { seedSession } from '../../../../test/support/seed';
+import { CallbackTokenService } from '../sessions/callback-token.service';
 import { ApiConfig } from '../config/api-config';
 import { PrismaService } from '../database/prisma.service';
 import { ApiMetrics } from '../metrics/api-metrics';
 import type { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
-import { SessionSyncService } from '../orchestrator-gateway/session-sync.service';
-import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
+import { SessionSyncService } from '../sessions/session-sync.service';
+import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { ReconciliationRepository } from './reconciliation.repository';
 import { ReconciliationService } from './reconciliation.service';
 
@@ -82,21 +83,18 @@ describe('ReconciliationService', () => {
     return created;
   }
 
-  async function newSession(options: { status: 'spawning' | 'pending' | 'running'; orchestrated?: boolean; quiet?: boolean; old?: boolean }) {
-    const task = await prisma.task.create({ data: { title: 'reconciliation test' } });
-    const issued = new CallbackTokenService(config).issue();
-    const id = randomUUID();
-    await sessions.createSpawning({ id, taskId: task.id, requestedBy: null, callbackTokenHash: issued.hash, callbackTokenExpiresAt: issued.expiresAt });
-    const orchestratorSessionId = options.orchestrated === false || options.status === 'spawning' ? null : `orch-${randomUUID()}`;
-    if (orchestratorSessionId !== null) await sessions.recordSpawned(id, orchestratorSessionId, { status: 'pending', at: new Date() });
-    if (options.status === 'running') await sessions.applyStatus(id, { status: 'running', at: new Date() });
+  async function newSession(options: { status: 'spawning' | 'pending' | 'running'; quiet?: boolean; old?: boolean }) {
+    const seeded = await seedSession(
+      { prisma, sessions, tokens: new CallbackTokenService(config) },
+      { title: 'reconciliation test', status: options.status },
+    );
     if (options.quiet !== false) {
-      await prisma.$executeRaw`UPDATE orchestrator_sessions SET updated_at = now() - interval '1 hour' WHERE id = ${id}::uuid`;
+      await prisma.$executeRaw`UPDATE orchestrator_sessions SET updated_at = now() - interval '1 hour' WHERE id = ${seeded.id}::uuid`;
     }
     if (options.old === true) {
-      await prisma.$executeRaw`UPDATE orchestrator_sessions SET created_at = now() - interval '1 hour' WHERE id = ${id}::uuid`;
+      await prisma.$executeRaw`UPDATE orchestrator_sessions SET created_at = now() - interval '1 hour' WHERE id = ${seeded.id}::uuid`;
     }
-    return { id, taskId: task.id, orchestratorSessionId: orchestratorSessionId ?? '' };
+    return { id: seeded.id, taskId: seeded.taskId, orchestratorSessionId: seeded.orchestratorSessionId ?? '' };
   }
 
   const sessionRow = (id: string) => prisma.orchestratorSession.findUniqueOrThrow({ where: { id } });
@@ -234,7 +232,7 @@ describe('ReconciliationService', () => {
     await sessions.recordSpawned(session.id, `orch-${randomUUID()}`, { status: 'pending', at: new Date() });
 
     expect(quiet?.id).toBe(session.id);
-    expect(await new ReconciliationRepository(prisma).failUnconfirmedSpawn(session.id, new Date())).toBe(false);
+    expect(await sessions.failUnconfirmedSpawn(session.id, new Date())).toBe(false);
     expect((await sessionRow(session.id)).status).toBe('pending');
   });
 
@@ -254,8 +252,24 @@ describe('ReconciliationService', () => {
     expect(second).toEqual({ ran: false, checked: 0, changed: 0, lost: 0, skipped: 0 });
     expect(otherOrchestrator.calls).toEqual([]);
     expect(await first).toEqual({ ran: true, checked: 1, changed: 1, lost: 0, skipped: 0 });
-    // The lock is gone with the first run's transaction.
+    // The lock is gone with the first run.
     expect(await otherProcess.runOnce()).toEqual({ ran: true, checked: 0, changed: 0, lost: 0, skipped: 0 });
+  });
+
+  it('holds no transaction open while it waits for the orchestrator', async () => {
+    const session = await newSession({ status: 'running' });
+    orchestrator.answers.set(session.orchestratorSessionId, answer(session.orchestratorSessionId, {}));
+    let open = () => {};
+    orchestrator.gate = new Promise((resolve) => (open = resolve));
+
+    const run = service.runOnce();
+    await until(() => orchestrator.calls.length === 1);
+    const inTransaction = await prisma.$queryRaw<{ state: string }[]>`
+      SELECT state FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
+    open();
+
+    expect(inTransaction).toEqual([]);
+    expect(await run).toMatchObject({ ran: true, checked: 1 });
   });
 
   it('runs in a loop from bootstrap, one run at a time, until the module is destroyed', async () => {

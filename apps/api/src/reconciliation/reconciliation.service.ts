@@ -2,9 +2,9 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
-import type { TrackedSession } from '../orchestrator-gateway/session';
-import { LOST_ERROR, SessionSyncService } from '../orchestrator-gateway/session-sync.service';
-import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
+import { LOST_ERROR, type TrackedSession } from '../sessions/session';
+import { SessionSyncService } from '../sessions/session-sync.service';
+import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { ReconciliationRepository } from './reconciliation.repository';
 
 export interface ReconciliationRun {
@@ -141,7 +141,7 @@ export class ReconciliationService implements OnApplicationBootstrap, OnModuleDe
       // A dispatch may still be retrying this spawn; only once it cannot be is the silence final.
       const dispatchMayBeRetrying = Date.now() - session.createdAt.getTime() < this.config.orchestrator.spawnDeadlineMs;
       if (dispatchMayBeRetrying) return 'unchanged';
-      return (await this.repository.failUnconfirmedSpawn(session.id, new Date())) ? 'lost' : 'unchanged';
+      return (await this.sessions.failUnconfirmedSpawn(session.id, new Date())) ? 'lost' : 'unchanged';
     }
     try {
       const now = await this.sync.refresh(session);

@@ -9,7 +9,7 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
-import { TASK_PRIORITIES, type JsonObject, type TaskPriority } from './task';
+import { TASK_PRIORITIES, type JsonObject, type TaskPriority } from '@mosaic/orchestrator-contract';
 
 @ApiSchema({ name: 'CreateTask' })
 export class CreateTaskDto {

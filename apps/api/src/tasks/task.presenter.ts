@@ -1,5 +1,5 @@
-import { presentSession, type SessionResponse } from '../orchestrator-gateway/session.presenter';
-import type { TrackedSession } from '../orchestrator-gateway/session';
+import { presentSession, type SessionResponse } from '../sessions/session.presenter';
+import type { TrackedSession } from '../sessions/session';
 import type { Task } from './task';
 
 export function presentTask(task: Task, latestSession: TrackedSession | undefined) {
@@ -16,3 +16,5 @@ export function presentTask(task: Task, latestSession: TrackedSession | undefine
     session: latestSession === undefined ? null : (presentSession(latestSession) satisfies SessionResponse),
   };
 }
+
+export type TaskResponse = ReturnType<typeof presentTask>;

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
 import type { Task as TaskRow } from '../database/generated/prisma/client';
-import type { JsonObject, Task, TaskPriority } from './task';
+import type { JsonObject, TaskPriority } from '@mosaic/orchestrator-contract';
+import type { Task } from './task';
 
 export interface NewTask {
   readonly title: string;

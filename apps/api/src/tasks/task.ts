@@ -1,13 +1,7 @@
-import type { TrackedSessionStatus } from '@mosaic/orchestrator-contract';
-
-export const TASK_PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
-export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+import type { JsonObject, TaskPriority, TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 
 /** `open` until first dispatched; from then on it follows its latest session's status. */
 export type TaskStatus = 'open' | TrackedSessionStatus;
-
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
 
 /** A Mosaic task as the rest of the API sees it (Prisma's types stay in the repositories). */
 export interface Task {

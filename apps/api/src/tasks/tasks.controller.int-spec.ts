@@ -1,45 +1,25 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { testDatabaseUrl } from '../../../../test/support/database';
-import { ApiConfig } from '../config/api-config';
-import { createHttpApp } from '../http/http-app';
-
-const TOKEN = 'tasks-int-token';
+import type { ErrorBody } from '@mosaic/orchestrator-contract';
+import { TestApi } from '../../../../test/support/api-app';
+import type { CreateTaskDto } from './create-task.dto';
+import type { TaskResponse } from './task.presenter';
 
 /** The operator endpoints' input handling, through the real HTTP app on the real database. */
 describe('operator endpoints: input validation (integration)', () => {
-  let app: NestFastifyApplication;
+  let api: TestApi;
 
   beforeAll(async () => {
-    const config = ApiConfig.fromEnvironment({
-      DATABASE_URL: testDatabaseUrl(),
-      MOSAIC_API_TOKEN: TOKEN,
-      ORCHESTRATOR_URL: 'http://127.0.0.1:9',
-      RECONCILE_INTERVAL_MS: '3600000',
-    });
-    app = await createHttpApp(config, { logger: false });
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    api = await TestApi.start();
   });
 
   afterAll(async () => {
-    await app.close();
+    await api.close();
   });
 
-  async function inject(method: 'GET' | 'POST', url: string, payload?: unknown, token = TOKEN) {
-    const response = await app.inject({
-      method,
-      url,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(payload === undefined ? {} : { payload: typeof payload === 'string' ? payload : JSON.stringify(payload) }),
-    });
-    return { status: response.statusCode, body: response.json() };
-  }
-
   it('creates a task with its defaults', async () => {
-    const created = await inject('POST', '/tasks', { title: 'write the docs' });
+    const created = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'write the docs' } satisfies CreateTaskDto });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ title: 'write the docs', status: 'open', priority: 'normal', labels: [], metadata: {}, description: null, session: null });
-    const fetched = await inject('GET', `/tasks/${created.body.id}`);
+    const fetched = await api.request<TaskResponse>('GET', `/tasks/${created.body.id}`);
     expect(fetched).toMatchObject({ status: 200, body: { id: created.body.id } });
   });
 
@@ -53,13 +33,13 @@ describe('operator endpoints: input validation (integration)', () => {
     [{ title: 't', metadata: [] }, 'metadata'],
     [{ title: 't', owner: 'me' }, 'owner'],
   ])('refuses %j with a 400 naming %s', async (payload, field) => {
-    const answer = await inject('POST', '/tasks', payload);
+    const answer = await api.request<ErrorBody>('POST', '/tasks', { body: payload });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ error: { code: 'bad_request', message: expect.stringContaining(field) } });
   });
 
   it('refuses unparsable JSON in the contract shape', async () => {
-    const answer = await inject('POST', '/tasks', '{"title":');
+    const answer = await api.request<ErrorBody>('POST', '/tasks', { body: '{"title":' });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ error: { code: 'bad_request', message: expect.any(String) } });
   });
@@ -72,13 +52,13 @@ describe('operator endpoints: input validation (integration)', () => {
     ['cursor=bogus', 'cursor'],
     ['sort=asc', 'sort'],
   ])('refuses the list query %s with a 400 naming %s', async (query, field) => {
-    const answer = await inject('GET', `/orchestrator/sessions?${query}`);
+    const answer = await api.request<ErrorBody>('GET', `/orchestrator/sessions?${query}`);
     expect(answer.status).toBe(400);
     expect(answer.body.error.message).toContain(field);
   });
 
   it('refuses a wrong operator token', async () => {
-    const answer = await inject('GET', '/orchestrator/sessions', undefined, 'wrong');
-    expect(answer).toEqual({ status: 401, body: { error: { code: 'unauthorized', message: expect.any(String) } } });
+    const answer = await api.request<ErrorBody>('GET', '/orchestrator/sessions', { token: 'wrong' });
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 401, body: { error: { code: 'unauthorized', message: expect.any(String) } } });
   });
 });

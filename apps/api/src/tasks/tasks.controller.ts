@@ -3,10 +3,10 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import { OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses } from '../openapi/error-responses';
-import { TaskSchema } from '../openapi/response-schemas';
 import { CreateTaskDto } from './create-task.dto';
 import { TasksService } from './tasks.service';
 import { presentTask } from './task.presenter';
+import { TaskSchema } from './task.schema';
 
 @ApiTags('tasks')
 @Controller('tasks')

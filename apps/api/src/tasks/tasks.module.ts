@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
+import { SessionsModule } from '../sessions/sessions.module';
 import { TaskRepository } from './task.repository';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
 
 @Module({
-  imports: [OrchestratorGatewayModule],
+  imports: [SessionsModule],
   controllers: [TasksController],
   providers: [TaskRepository, TasksService],
   exports: [TaskRepository],

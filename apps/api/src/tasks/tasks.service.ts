@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../http/app-error';
-import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
-import type { TrackedSession } from '../orchestrator-gateway/session';
+import { OrchestratorSessionRepository } from '../sessions/session.repository';
+import type { TrackedSession } from '../sessions/session';
 import type { CreateTaskDto } from './create-task.dto';
 import type { Task } from './task';
 import { TaskRepository } from './task.repository';

@@ -2,13 +2,13 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { LIMITS } from '@mosaic/orchestrator-contract';
-import { AppModule } from '../app.module';
+import { logRequests, requestIdFor } from '@mosaic/observability';
+import { AppModule } from './app.module';
 import { CALLBACK_ROUTE } from '../callbacks/callback-route';
 import { ApiConfig } from '../config/api-config';
-import { logRequests, requestIdFor } from '@mosaic/observability';
+import { ErrorFilter } from '../http/error.filter';
+import { createValidationPipe } from '../http/validation';
 import { requestTracing } from '../observability/request-tracing';
-import { ErrorFilter } from './error.filter';
-import { createValidationPipe } from './validation';
 import { setupOpenApi } from '../openapi/openapi';
 
 /**

@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses, ORCHESTRATOR_FAILURES } from '../openapi/error-responses';
-import { SessionPageSchema, SessionSchema, SessionWithEventsSchema } from '../openapi/response-schemas';
+import { SessionPageSchema, SessionSchema, SessionWithEventsSchema } from './session.schema';
 import { GetSessionDto, ListSessionsDto } from './list-sessions.dto';
 import { presentSession } from './session.presenter';
 import { SessionsService } from './sessions.service';

@@ -2,8 +2,8 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { CALLBACK_EVENT_TYPES } from '@mosaic/orchestrator-contract';
-import { CALLBACK_ROUTE } from '../callbacks/callback-route';
-import { ApiMetrics } from './api-metrics';
+import { CALLBACK_ROUTE } from './callback-route';
+import { ApiMetrics } from '../metrics/api-metrics';
 
 /**
  * Counts every answer of the callback route, the ones no controller code sees

@@ -51,7 +51,7 @@ describe('OrchestratorSessionRepository (integration)', () => {
     expect(second.attempt).toBe(2);
   });
 
-  it('returns the task it moved with the new session, and answers not_found for a task that does not exist', async () => {
+  it('returns the task to serialize with the new session, having moved it, and answers not_found for a task that does not exist', async () => {
     const metadata = { repo: 'mosaic', steps: [1, { nested: null }], done: false };
     const task = await prisma.task.create({
       data: { title: 'claimed', description: 'with every field', priority: 'high', labels: ['api', 'urgent-fix'], metadata },
@@ -62,13 +62,13 @@ describe('OrchestratorSessionRepository (integration)', () => {
       id: task.id,
       title: 'claimed',
       description: 'with every field',
-      status: 'spawning',
       priority: 'high',
       labels: ['api', 'urgent-fix'],
       metadata,
       createdAt: task.createdAt,
-      updatedAt: expect.any(Date),
     });
+    const moved = await prisma.task.findUniqueOrThrow({ where: { id: task.id } });
+    expect(moved.status).toBe('spawning');
 
     const missing = randomUUID();
     await expect(createSpawning(missing)).rejects.toMatchObject({ code: 'not_found', message: `task ${missing} not found` });

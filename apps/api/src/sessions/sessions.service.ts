@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../http/app-error';
-import { SessionEventRepository } from '../callbacks/session-event.repository';
 import type { ListSessionsDto } from './list-sessions.dto';
 import type { SessionPage, TrackedSession } from './session';
 import { OrchestratorSessionRepository } from './session.repository';
@@ -11,7 +10,6 @@ import { SessionSyncService } from './session-sync.service';
 export class SessionsService {
   constructor(
     private readonly sessions: OrchestratorSessionRepository,
-    private readonly events: SessionEventRepository,
     private readonly sync: SessionSyncService,
   ) {}
 
@@ -22,7 +20,7 @@ export class SessionsService {
   async getWithEvents(id: string, refresh: boolean) {
     const found = await this.require(id);
     const session = refresh ? await this.sync.refresh(found) : found;
-    return { session, events: await this.events.listEvents(id) };
+    return { session, events: await this.sessions.listEvents(id) };
   }
 
   async kill(id: string): Promise<TrackedSession> {

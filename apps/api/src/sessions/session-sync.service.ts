@@ -1,12 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { isTerminalStatus, type SessionStatusResponse } from '@mosaic/orchestrator-contract';
-import { OrchestratorClient } from './orchestrator.client';
-import { OrchestratorError } from './orchestrator.errors';
+import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
+import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 import { OrchestratorSessionRepository } from './session.repository';
-import type { StatusReport, TrackedSession } from './session';
-
-/** The `error` of a session the orchestrator no longer knows (contract: lost sessions end `failed`). */
-export const LOST_ERROR = 'lost';
+import { LOST_ERROR, type StatusReport, type TrackedSession } from './session';
 
 /**
  * Brings a tracked session in line with what the orchestrator says about it,

@@ -1,56 +1,52 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
+import type { CallbackEvent } from '@mosaic/orchestrator-contract';
+import { TestApi } from '../../../../test/support/api-app';
 import { createTestDatabase, dropTestDatabase } from '../../../../test/support/database';
 import { sampleValue } from '../../../../test/support/metrics-text';
 import { freePort } from '../../../../test/support/service-process';
 import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
-import { ApiConfig } from '../config/api-config';
-import { createHttpApp } from '../http/http-app';
+import type { DispatchResponse } from '../dispatcher/dispatch.presenter';
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
-import { OrchestratorSessionRepository } from '../orchestrator-gateway/session.repository';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
-
-const TOKEN = 'metrics-int-token';
-const AUTH = { authorization: `Bearer ${TOKEN}` };
+import { OrchestratorSessionRepository } from '../sessions/session.repository';
+import type { CreateTaskDto } from '../tasks/create-task.dto';
+import type { TaskResponse } from '../tasks/task.presenter';
 
 /** `/metrics` of the real app, on a database of its own (so session counts are exact), against a stub orchestrator. */
 describe('API metrics (integration)', () => {
   let databaseUrl: string;
   let stub: StubOrchestrator;
-  const apps: NestFastifyApplication[] = [];
+  const apps: TestApi[] = [];
 
-  async function startApp(orchestratorUrl: string, env: Record<string, string> = {}): Promise<NestFastifyApplication> {
-    const config = ApiConfig.fromEnvironment({
+  async function startApp(orchestratorUrl: string, env: Record<string, string> = {}): Promise<TestApi> {
+    const api = await TestApi.start({
       DATABASE_URL: databaseUrl,
       ORCHESTRATOR_URL: orchestratorUrl,
-      MOSAIC_API_TOKEN: TOKEN,
       ORCHESTRATOR_RETRY_ATTEMPTS: '1',
-      RECONCILE_INTERVAL_MS: '3600000',
       RECONCILE_STALE_AFTER_MS: '1',
       ...env,
     });
-    const app = await createHttpApp(config, { logger: false });
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
-    apps.push(app);
-    return app;
+    apps.push(api);
+    return api;
   }
 
-  async function scrape(app: NestFastifyApplication): Promise<string> {
-    const response = await app.inject({ method: 'GET', url: '/metrics' });
-    expect(response.statusCode).toBe(200);
+  async function scrape(api: TestApi): Promise<string> {
+    const response = await api.request<string>('GET', '/metrics', { token: null });
+    expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     return response.body;
   }
 
   /** Creates and dispatches a task; returns its session and the callback token the stub received. */
-  async function dispatch(app: NestFastifyApplication): Promise<{ id: string; orchestratorId: string; token: string; status: number }> {
-    const task = await app.inject({ method: 'POST', url: '/tasks', headers: AUTH, payload: { title: 'measure me' } });
-    const answer = await app.inject({ method: 'POST', url: `/tasks/${task.json().id}/dispatch`, headers: AUTH, payload: {} });
+  async function dispatch(api: TestApi): Promise<{ id: string; orchestratorId: string; token: string; status: number }> {
+    const task = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'measure me' } satisfies CreateTaskDto });
+    const answer = await api.request<Partial<DispatchResponse>>('POST', `/tasks/${task.body.id}/dispatch`, { body: {} });
     const spawn = stub.spawns().at(-1)!;
-    const session = answer.json().session ?? {};
-    return { id: session.id, orchestratorId: session.orchestrator_session_id, token: (spawn.body as { callback_token: string }).callback_token, status: answer.statusCode };
+    const session = answer.body.session;
+    return { id: session?.id ?? '', orchestratorId: session?.orchestrator_session_id ?? '', token: (spawn.body as { callback_token: string }).callback_token, status: answer.status };
   }
+
+  const health = (api: TestApi) => api.request('GET', '/health/orchestrator', { token: null });
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase('metrics', { migrate: true });
@@ -62,7 +58,7 @@ describe('API metrics (integration)', () => {
   });
 
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    for (const api of apps) await api.close();
     await stub.close();
     await dropTestDatabase(databaseUrl);
   });
@@ -74,9 +70,9 @@ describe('API metrics (integration)', () => {
 
     const first = await dispatch(app);
     expect(first.status).toBe(202);
-    expect((await app.inject({ method: 'GET', url: `/orchestrator/sessions/${first.id}?refresh=true`, headers: AUTH })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'POST', url: `/orchestrator/sessions/${first.id}/kill`, headers: AUTH })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/health/orchestrator' })).statusCode).toBe(200);
+    expect((await app.request('GET', `/orchestrator/sessions/${first.id}?refresh=true`)).status).toBe(200);
+    expect((await app.request('POST', `/orchestrator/sessions/${first.id}/kill`)).status).toBe(200);
+    expect((await health(app)).status).toBe(200);
     stub.respond = (request) =>
       request.path.split('?')[0] === '/orchestrator/sessions' ? { status: 200, body: { sessions: [], next_cursor: null } } : undefined;
     await app.get(OrchestratorClient).list({});
@@ -106,16 +102,15 @@ describe('API metrics (integration)', () => {
       status: 'running',
       timestamp: new Date().toISOString(),
       data: {},
-    };
-    const post = (payload: object, token = session.token) =>
-      app.inject({ method: 'POST', url: `/orchestrator/callbacks/${session.id}`, headers: { authorization: `Bearer ${token}` }, payload });
+    } satisfies CallbackEvent;
+    const post = (payload: object, token = session.token) => app.request('POST', `/orchestrator/callbacks/${session.id}`, { body: payload, token });
 
-    expect((await post(event)).statusCode).toBe(202);
-    expect((await post(event)).statusCode).toBe(202);
-    expect((await post({ ...event, event_id: randomUUID(), sequence: 2, type: 'progress', data: {} })).statusCode).toBe(400);
-    expect((await post({ ...event, type: 'surprise' })).statusCode).toBe(400);
-    expect((await post(event, 'mcb_not-the-token')).statusCode).toBe(401);
-    expect((await post({ ...event, type: 'log', data: { stream: 'stdout', line: 'x'.repeat(70 * 1024) } })).statusCode).toBe(413);
+    expect((await post(event)).status).toBe(202);
+    expect((await post(event)).status).toBe(202);
+    expect((await post({ ...event, event_id: randomUUID(), sequence: 2, type: 'progress', data: {} })).status).toBe(400);
+    expect((await post({ ...event, type: 'surprise' })).status).toBe(400);
+    expect((await post(event, 'mcb_not-the-token')).status).toBe(401);
+    expect((await post({ ...event, type: 'log', data: { stream: 'stdout', line: 'x'.repeat(70 * 1024) } })).status).toBe(413);
 
     const text = await scrape(app);
     expect(sampleValue(text, 'mosaic_callbacks_total', { type: 'status', answer: '202' })).toBe(2);
@@ -160,8 +155,8 @@ describe('API metrics (integration)', () => {
     const app = await startApp(`http://127.0.0.1:${await freePort()}`, { ORCHESTRATOR_BREAKER_FAILURES: '1', ORCHESTRATOR_BREAKER_HALF_OPEN_AFTER_MS: '600000' });
     expect(sampleValue(await scrape(app), 'mosaic_orchestrator_circuit_state')).toBe(0);
 
-    expect((await app.inject({ method: 'GET', url: '/health/orchestrator' })).statusCode).toBe(503);
-    expect((await app.inject({ method: 'GET', url: '/health/orchestrator' })).statusCode).toBe(503);
+    expect((await health(app)).status).toBe(503);
+    expect((await health(app)).status).toBe(503);
 
     const text = await scrape(app);
     expect(sampleValue(text, 'mosaic_orchestrator_circuit_state')).toBe(2);

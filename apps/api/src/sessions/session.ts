@@ -1,5 +1,11 @@
 import type { TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 
+/** The `error` of a session the orchestrator no longer knows (contract: lost sessions end `failed`). */
+export const LOST_ERROR = 'lost';
+
+/** The `error` of a session failed because the orchestrator never acknowledged its spawn. */
+export const SPAWN_UNCONFIRMED_ERROR = 'spawn_unconfirmed';
+
 /** A session the API tracks: which orchestrator session serves which task, and how far it got. */
 export interface TrackedSession {
   readonly id: string;

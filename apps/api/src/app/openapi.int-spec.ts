@@ -1,30 +1,24 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { TestApi } from '../../../../test/support/api-app';
 import { API_ROUTES, documentedRoutes, sortedRoutes } from '../../../../test/support/contract-routes';
-import { testDatabaseUrl } from '../../../../test/support/database';
-import { ApiConfig } from '../config/api-config';
-import { createHttpApp } from '../http/http-app';
-import { SECURITY_SCHEMES } from './openapi';
+import { SECURITY_SCHEMES } from '../openapi/openapi';
 
 type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { content?: Record<string, { schema?: unknown; example?: unknown }> }> };
 type Document = { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
 
 /** The OpenAPI document the real app serves, checked against contract.md section 4. */
 describe('API OpenAPI document (integration)', () => {
-  let app: NestFastifyApplication;
+  let api: TestApi;
   let document: Document;
 
   beforeAll(async () => {
-    const config = ApiConfig.fromEnvironment({ DATABASE_URL: testDatabaseUrl(), RECONCILE_INTERVAL_MS: '3600000' });
-    app = await createHttpApp(config, { logger: false });
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
-    const response = await app.inject({ method: 'GET', url: '/docs/json' });
-    expect(response.statusCode).toBe(200);
-    document = response.json();
+    api = await TestApi.start();
+    const response = await api.request<Document>('GET', '/docs/json', { token: null });
+    expect(response.status).toBe(200);
+    document = response.body;
   });
 
   afterAll(async () => {
-    await app.close();
+    await api.close();
   });
 
   const operations = () =>
@@ -66,8 +60,8 @@ describe('API OpenAPI document (integration)', () => {
   });
 
   it('serves Swagger UI at /docs', async () => {
-    const response = await app.inject({ method: 'GET', url: '/docs' });
-    expect(response.statusCode).toBe(200);
+    const response = await api.request('GET', '/docs', { token: null });
+    expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/text\/html/);
   });
 });

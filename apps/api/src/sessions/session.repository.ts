@@ -1,0 +1,588 @@
+import { Injectable } from '@nestjs/common';
+import {
+  type CallbackEventType,
+  type JsonObject,
+  type SessionStatus,
+  type TaskPriority,
+  TERMINAL_STATUSES,
+  TRACKED_SESSION_STATUSES,
+  type TrackedSessionStatus,
+} from '@mosaic/orchestrator-contract';
+import { PrismaService, prepared } from '../database/prisma.service';
+import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
+import { StatementBatcher } from '../database/statement-batcher';
+import { AppError } from '../http/app-error';
+import type { TaskToSerialize } from '../orchestrator-gateway/task-context.serializer';
+import type { TokenValidity } from './callback-token.service';
+import { decodeCursor, encodeCursor } from './keyset-cursor';
+import {
+  REPORT_COLUMNS,
+  reportAssignments,
+  reportColumnSql,
+  reportMoves,
+  reportParameterSql,
+  reportTaskStatus,
+  statusReportColumns,
+  statusReportParameters,
+} from './status-report.sql';
+import { ACTIVE_STATUSES } from './session-status.machine';
+import { presentSessionEvent, type SessionEventResponse } from './session-event.presenter';
+import { logSessionStatusChange } from './session-status-log';
+import { SPAWN_UNCONFIRMED_ERROR, type SessionPage, type StatusReport, type TrackedSession } from './session';
+
+export interface NewSession {
+  readonly id: string;
+  readonly taskId: string;
+  readonly requestedBy: string | null;
+  readonly callbackTokenHash: string;
+  readonly callbackTokenExpiresAt: Date;
+}
+
+/** A new session and the task it serves, as the statement that created the session left the task. */
+export interface SpawningSession {
+  readonly session: TrackedSession;
+  readonly task: TaskToSerialize;
+}
+
+/** What a callback presents: the session in its path and the hash of its bearer token. */
+export interface CallbackCredentials {
+  readonly sessionId: string;
+  readonly tokenHash: string;
+}
+
+/** A callback event as the orchestrator sent it, ready to be stored. */
+export interface IncomingSessionEvent {
+  readonly eventId: string;
+  readonly orchestratorSessionId: string;
+  readonly sequence: number;
+  readonly type: CallbackEventType;
+  readonly status: SessionStatus | null;
+  readonly occurredAt: string;
+  readonly data: Record<string, unknown>;
+}
+
+/**
+ * - `stored`: new, and applied to the session;
+ * - `duplicate`: an event with this id was stored before, nothing changed;
+ * - `foreign`: the event names an orchestrator session other than this
+ *   session's (or one another session already has), nothing stored;
+ * - `unauthorized`: no such session, or the token is not (or no longer) its
+ *   token; nothing stored.
+ */
+export type EventOutcome = 'stored' | 'duplicate' | 'foreign' | 'unauthorized';
+
+/** One callback to store: who presents it, the token rule it must pass, its event and the status it reports. */
+export interface CallbackRecord {
+  readonly credentials: CallbackCredentials;
+  readonly validity: TokenValidity;
+  readonly event: IncomingSessionEvent;
+  readonly report: StatusReport | undefined;
+}
+
+/** What storing a callback did; `moved` says from where, when its report moved the session (and its task). */
+export interface RecordedEvent {
+  readonly outcome: EventOutcome;
+  readonly moved?: { readonly from: TrackedSessionStatus; readonly taskId: string };
+}
+
+/** One per callback of a batch, in the batch's order. */
+interface RecordedRow {
+  found: boolean;
+  owned: boolean;
+  inserted: boolean;
+  moved_from: TrackedSessionStatus | null;
+  task_id: string | null;
+}
+
+/**
+ * Recording statements running at once: one running while the next batch
+ * gathers. More would run more, smaller statements at a few dozen callbacks
+ * in flight; each statement costs a commit and the API's per-query work, so
+ * at 10 connections 4 statements in flight stored about 15 % fewer callbacks
+ * per second than 2 (docs/performance.md).
+ */
+export const MAX_RECORDING_BATCHES = 2;
+const MAX_BATCH_SIZE = 200;
+
+interface MoveOptions {
+  /** Recorded when the session has none yet (a spawn answer). */
+  readonly orchestratorSessionId: string | null;
+  /** Move only a session still `spawning` without an orchestrator session id. */
+  readonly onlyUnconfirmed: boolean;
+}
+
+/**
+ * Tracks orchestrator sessions and their event log. Every statement that moves
+ * a session is here, and each applies a status report through the same SQL
+ * (status-report.sql.ts, from the rule in session-status.machine.ts): a
+ * session moves only forward, and its task follows it in the same statement.
+ * A spawn answer, an operator's kill, a status poll and the reconciliation's
+ * verdicts go through `move`; callbacks, which come in volume, through
+ * `record`, batched.
+ */
+@Injectable()
+export class OrchestratorSessionRepository {
+  private readonly recorder = new StatementBatcher<CallbackRecord, RecordedEvent>({
+    maxInFlight: MAX_RECORDING_BATCHES,
+    maxBatchSize: MAX_BATCH_SIZE,
+    keyOf: (record) => record.credentials.sessionId,
+    run: (records) => this.recordBatch(records),
+  });
+
+  constructor(private readonly prisma: PrismaService) {}
+
+  /**
+   * Creates the session row in `spawning` before the spawn call, numbering its
+   * attempt and moving the task along, in one statement that also returns the
+   * task, so that a dispatch needs no read of its own. The unique
+   * `active_task_id` index, not a read before the insert, guarantees one active
+   * session per task even across API processes.
+   */
+  async createSpawning(session: NewSession): Promise<SpawningSession> {
+    let rows: SpawningRow[];
+    try {
+      rows = await this.prisma.run<SpawningRow>(CREATE_SPAWNING, [
+        session.id,
+        session.taskId,
+        session.requestedBy,
+        session.callbackTokenHash,
+        session.callbackTokenExpiresAt.toISOString(),
+      ]);
+    } catch (error) {
+      if (isUniqueViolation(error, 'orchestrator_sessions_active_task_id_key')) {
+        throw new AppError('conflict', `task ${session.taskId} already has an active session`);
+      }
+      throw error;
+    }
+    const row = rows[0];
+    if (row === undefined) throw new AppError('not_found', `task ${session.taskId} not found`);
+    logSessionStatusChange({ sessionId: row.id, taskId: row.task_id, to: row.status });
+    return { session: fromRawRow(row), task: taskOfSpawningRow(row) };
+  }
+
+  /** Records the orchestrator's acknowledgement of a spawn: its session id, if none is recorded yet, and its status report. */
+  async recordSpawned(id: string, orchestratorSessionId: string, report: StatusReport): Promise<TrackedSession> {
+    const moved = await this.move(id, report, { orchestratorSessionId, onlyUnconfirmed: false });
+    if (moved === undefined) throw new Error(`session ${id} does not exist`);
+    return moved;
+  }
+
+  /** Applies a status report if it moves the session forward; returns the session as it now is. */
+  async applyStatus(id: string, report: StatusReport): Promise<TrackedSession> {
+    const moved = await this.move(id, report, { orchestratorSessionId: null, onlyUnconfirmed: false });
+    if (moved === undefined) throw new Error(`session ${id} does not exist`);
+    return moved;
+  }
+
+  /**
+   * Fails a session still `spawning` without an orchestrator session id. The
+   * statement's row lock and condition make this lose cleanly to a spawn answer
+   * recorded at the same moment: that one wins and this changes nothing.
+   */
+  async failUnconfirmedSpawn(id: string, at: Date): Promise<boolean> {
+    const moved = await this.move(id, { status: 'failed', at, error: SPAWN_UNCONFIRMED_ERROR }, { orchestratorSessionId: null, onlyUnconfirmed: true });
+    return moved?.status === 'failed';
+  }
+
+  private async move(id: string, report: StatusReport, options: MoveOptions): Promise<TrackedSession | undefined> {
+    const rows = await this.prisma.run<RawSessionRow & { moved_from: TrackedSessionStatus | null }>(MOVE, [
+      id,
+      options.orchestratorSessionId,
+      options.onlyUnconfirmed,
+      ...statusReportParameters(report),
+    ]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    if (row.moved_from !== null) {
+      logSessionStatusChange({ sessionId: id, taskId: row.task_id, from: row.moved_from, to: report.status, error: report.error });
+    }
+    return fromRawRow(row);
+  }
+
+  /** Whether `credentials` hold the session's token, valid by `validity`. Only for callbacks refused anyway. */
+  async authenticates(credentials: CallbackCredentials, validity: TokenValidity): Promise<boolean> {
+    const rows = await this.prisma.run(AUTHENTICATES, [
+      credentials.sessionId,
+      credentials.tokenHash,
+      validity.expiresAfter.toISOString(),
+      validity.endedAfter.toISOString(),
+      TERMINAL_STATUSES,
+    ]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Stores a callback's event once per (session, event id) if the credentials
+   * hold the session's valid token and, if it was new, advances the session's
+   * sequence and applies the report, in one statement (so a stored status
+   * event is never left unapplied). Callbacks that arrive while others are
+   * being stored are stored together by the next statement (group commit, see
+   * StatementBatcher), run on `pg` directly rather than through Prisma, whose
+   * per-query CPU cost bounded the callback rate (docs/performance.md).
+   */
+  record(record: CallbackRecord): Promise<RecordedEvent> {
+    return this.recorder.submit(record);
+  }
+
+  private async recordBatch(records: readonly CallbackRecord[]): Promise<RecordedEvent[]> {
+    const rows = await this.prisma.run<RecordedRow>(RECORD, recordColumns(records));
+    return rows.map(recordedEvent);
+  }
+
+  /** The session's events in `sequence` order, then in the order they arrived, in their wire shape. */
+  async listEvents(sessionId: string): Promise<SessionEventResponse[]> {
+    const rows = await this.prisma.orchestratorSessionEvent.findMany({
+      where: { sessionId },
+      orderBy: [{ sequence: 'asc' }, { id: 'asc' }],
+    });
+    return rows.map(presentSessionEvent);
+  }
+
+  async findById(id: string): Promise<TrackedSession | undefined> {
+    const row = await this.prisma.orchestratorSession.findUnique({ where: { id } });
+    return row ? toSession(row) : undefined;
+  }
+
+  /** How many sessions have each status, in one grouped query (the metrics scrape calls it). */
+  async countByStatus(): Promise<Record<TrackedSessionStatus, number>> {
+    const groups = await this.prisma.orchestratorSession.groupBy({ by: ['status'], _count: { _all: true } });
+    const counts = Object.fromEntries(TRACKED_SESSION_STATUSES.map((status) => [status, 0])) as Record<TrackedSessionStatus, number>;
+    for (const group of groups) counts[group.status] = group._count._all;
+    return counts;
+  }
+
+  async findByOrchestratorId(orchestratorSessionId: string): Promise<TrackedSession | undefined> {
+    const row = await this.prisma.orchestratorSession.findUnique({ where: { orchestratorSessionId } });
+    return row ? toSession(row) : undefined;
+  }
+
+  async findLatestForTask(taskId: string): Promise<TrackedSession | undefined> {
+    const row = await this.prisma.orchestratorSession.findFirst({
+      where: { taskId },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    });
+    return row ? toSession(row) : undefined;
+  }
+
+  /** Newest first, by keyset: a page costs the same however long the history is. */
+  async list(query: { status?: TrackedSessionStatus; limit: number; cursor?: string }): Promise<SessionPage> {
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const rows = await this.prisma.orchestratorSession.findMany({
+      where: {
+        ...(query.status === undefined ? {} : { status: query.status }),
+        // The redundant `lte` bounds the index scan at the cursor; the OR alone is only a filter, which
+        // made a page cost as many index entries as there are sessions newer than the cursor.
+        ...(after === undefined
+          ? {}
+          : {
+              createdAt: { lte: after.createdAt },
+              OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+            }),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit + 1,
+    });
+    const page = rows.slice(0, query.limit).map(toSession);
+    const last = page.at(-1);
+    return { sessions: page, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * Active sessions that have not been heard of since `quietSince`, the
+   * reconciliation's work list: least recently updated first, read `pageSize`
+   * at a time by keyset, so that every one is reached even when many stay
+   * unchanged (and so first) run after run.
+   */
+  async *quietSessions(quietSince: Date, pageSize: number): AsyncGenerator<TrackedSession> {
+    let after: { updatedAt: Date; id: string } | undefined;
+    for (;;) {
+      const rows = await this.prisma.orchestratorSession.findMany({
+        where: {
+          status: { in: ACTIVE_STATUSES },
+          updatedAt: { lt: quietSince },
+          AND: [
+            { OR: [{ lastEventAt: null }, { lastEventAt: { lt: quietSince } }] },
+            ...(after === undefined ? [] : [{ OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] }]),
+          ],
+        },
+        orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
+        take: pageSize,
+      });
+      yield* rows.map(toSession);
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < pageSize) return;
+      after = { updatedAt: last.updatedAt, id: last.id };
+    }
+  }
+}
+
+/** A session row as `pg` returns it, for the statements that bypass Prisma. */
+interface RawSessionRow {
+  id: string;
+  task_id: string;
+  orchestrator_session_id: string | null;
+  status: TrackedSessionStatus;
+  attempt: number;
+  requested_by: string | null;
+  last_sequence: number;
+  error: string | null;
+  exit_code: number | null;
+  started_at: Date | null;
+  ended_at: Date | null;
+  last_event_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const SESSION_COLUMNS = ['id', 'task_id', 'orchestrator_session_id', 'status', 'attempt', 'requested_by', 'last_sequence', 'error',
+  'exit_code', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
+
+/** The task's columns that `CREATE_SPAWNING` returns beside the session's, each as `task_<column>`. */
+interface SpawningRow extends RawSessionRow {
+  task_title: string;
+  task_description: string | null;
+  task_priority: TaskPriority;
+  task_labels: string[];
+  task_metadata: JsonObject;
+  task_created_at: Date;
+}
+
+const TASK_COLUMNS = ['title', 'description', 'priority', 'labels', 'metadata', 'created_at'] as const;
+
+/**
+ * The session row first, then the task's. A second active session fails on
+ * the unique index, which waits for a transaction that is changing the task's
+ * active session; that transaction then moves the task (recording a spawn
+ * answer or a callback), so the task row must not be locked by then: with the
+ * task updated first, the two deadlocked.
+ */
+const CREATE_SPAWNING = prepared(`
+  WITH created AS (
+    INSERT INTO orchestrator_sessions (id, task_id, active_task_id, status, attempt, requested_by,
+                                       callback_token_hash, callback_token_expires_at, updated_at)
+    SELECT $1::uuid, tasks.id, tasks.id, 'spawning',
+           (SELECT count(*) FROM orchestrator_sessions WHERE task_id = tasks.id)::int + 1,
+           $3, $4, $5::timestamptz, now()
+      FROM tasks WHERE tasks.id = $2::uuid
+    RETURNING ${SESSION_COLUMNS.join(', ')}
+  ), task AS (
+    UPDATE tasks SET status = 'spawning', updated_at = now() FROM created
+     WHERE tasks.id = created.task_id
+    RETURNING tasks.id, ${TASK_COLUMNS.map((column) => `tasks.${column}`).join(', ')}
+  )
+  SELECT created.*, ${TASK_COLUMNS.map((column) => `task.${column} AS task_${column}`).join(', ')}
+    FROM created JOIN task ON task.id = created.task_id`);
+
+const MOVE_REPORT = reportParameterSql(4);
+
+/**
+ * Applies one status report to one session: $1 the session, $2 the
+ * orchestrator's session id to record if none is (or null), $3 whether only a
+ * session still unconfirmed may move, the report from $4 (status-report.sql.ts).
+ * The task follows the session only when it moved. Answers the session as it
+ * now is, with `moved_from`, the status it moved from (null when it did not
+ * move); no row when there is no such session (or it is no longer unconfirmed).
+ */
+const MOVE = prepared(`
+  WITH target AS (
+    SELECT id, task_id, status, ${reportMoves('status', MOVE_REPORT)} AS moves
+      FROM orchestrator_sessions
+     WHERE id = $1::uuid AND (NOT $3::boolean OR (status = 'spawning' AND orchestrator_session_id IS NULL))
+       FOR UPDATE
+  ), updated AS (
+    UPDATE orchestrator_sessions AS s
+       SET orchestrator_session_id = COALESCE(s.orchestrator_session_id, $2::text),
+           ${reportAssignments('target.moves', MOVE_REPORT)},
+           updated_at = CASE WHEN target.moves OR (s.orchestrator_session_id IS NULL AND $2::text IS NOT NULL) THEN now() ELSE s.updated_at END
+      FROM target
+     WHERE s.id = target.id
+    RETURNING ${SESSION_COLUMNS.map((column) => `s.${column}`).join(', ')}, CASE WHEN target.moves THEN target.status END AS moved_from
+  ), task_moved AS (
+    UPDATE tasks AS t SET status = ${reportTaskStatus(MOVE_REPORT)}, updated_at = now()
+      FROM target
+     WHERE t.id = target.task_id AND target.moves
+  )
+  SELECT * FROM updated`);
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const pgError = error as { code?: unknown; constraint?: unknown };
+  return typeof error === 'object' && error !== null && pgError.code === '23505' && pgError.constraint === constraint;
+}
+
+function fromRawRow(row: RawSessionRow): TrackedSession {
+  return {
+    id: row.id,
+    taskId: row.task_id,
+    orchestratorSessionId: row.orchestrator_session_id,
+    status: row.status,
+    attempt: row.attempt,
+    requestedBy: row.requested_by,
+    lastSequence: row.last_sequence,
+    error: row.error,
+    exitCode: row.exit_code,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    lastEventAt: row.last_event_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function taskOfSpawningRow(row: SpawningRow): TaskToSerialize {
+  return {
+    id: row.task_id,
+    title: row.task_title,
+    description: row.task_description,
+    priority: row.task_priority,
+    labels: row.task_labels,
+    metadata: row.task_metadata,
+    createdAt: row.task_created_at,
+  };
+}
+
+function toSession(row: SessionRow): TrackedSession {
+  return {
+    id: row.id,
+    taskId: row.taskId,
+    orchestratorSessionId: row.orchestratorSessionId,
+    status: row.status,
+    attempt: row.attempt,
+    requestedBy: row.requestedBy,
+    lastSequence: row.lastSequence,
+    error: row.error,
+    exitCode: row.exitCode,
+    startedAt: row.startedAt,
+    endedAt: row.endedAt,
+    lastEventAt: row.lastEventAt,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/**
+ * The token rule of CallbackTokenService, applied by the database to the
+ * session `s`: the hash matches, the token has not expired by `expiresAfter`,
+ * and the session has not been terminal since before `endedAfter`. Comparing
+ * hashes need not be constant-time: how much of a SHA-256 digest matches
+ * tells nothing about the token.
+ */
+function acceptsToken(token: { sessionId: string; tokenHash: string; expiresAfter: string; endedAfter: string; terminalStatuses: string }): string {
+  return `s.id = ${token.sessionId}
+    AND s.callback_token_hash = ${token.tokenHash}
+    AND s.callback_token_expires_at > ${token.expiresAfter}
+    AND (s.ended_at IS NULL OR s.status <> ALL(${token.terminalStatuses}::text[]::session_status[]) OR s.ended_at > ${token.endedAfter})`;
+}
+
+const AUTHENTICATES = prepared(`SELECT 1 FROM orchestrator_sessions AS s
+  WHERE ${acceptsToken({ sessionId: '$1::uuid', tokenHash: '$2', expiresAfter: '$3::timestamptz', endedAfter: '$4::timestamptz', terminalStatuses: '$5' })}`);
+
+/** The columns of RECORD's input rows, one array parameter each from $2 on, and their SQL types. */
+const EVENT_COLUMNS = [
+  ['session_id', 'uuid'],
+  ['token_hash', 'text'],
+  ['expires_after', 'timestamptz'],
+  ['ended_after', 'timestamptz'],
+  ['orchestrator_session_id', 'text'],
+  ['event_id', 'text'],
+  ['sequence', 'int'],
+  ['type', 'session_event_type'],
+  ['status', 'session_status'],
+  ['occurred_at', 'timestamptz'],
+  ['data', 'jsonb'],
+  ...REPORT_COLUMNS,
+] as const;
+
+const INPUT_ROWS = `unnest(${EVENT_COLUMNS.map(([, type], index) => `$${index + 2}::${type}[]`).join(', ')})
+      WITH ORDINALITY AS i(${EVENT_COLUMNS.map(([column]) => column).join(', ')}, n)`;
+
+const REPORT = reportColumnSql('i');
+
+/**
+ * Stores a batch of events, at most one per session, each as if alone: for
+ * each, locks its session row if the token is valid for it, inserts the event
+ * unless its id is already stored (the unique index decides, so concurrent
+ * redeliveries cannot both get in), and only for a new event advances
+ * `last_sequence`, records the orchestrator's session id if the spawn answer
+ * never arrived, and applies its report as `move` does: only to a
+ * session in a status it may move from (status-report.sql.ts), with the task
+ * following. The row lock makes the checks and the update see the same row
+ * version; the rows are locked in id order, so that two batches cannot wait
+ * on each other. Answers one row per event, in the order given. One fixed
+ * text, so that it is prepared once per connection.
+ */
+const RECORD = prepared(`
+    WITH input AS (
+      SELECT * FROM ${INPUT_ROWS}
+    ), target AS (
+      SELECT i.n, s.id, s.task_id, s.status, s.orchestrator_session_id
+        FROM (SELECT * FROM input ORDER BY session_id) AS i
+        CROSS JOIN LATERAL (
+          SELECT s.id, s.task_id, s.status, s.orchestrator_session_id FROM orchestrator_sessions AS s
+           WHERE ${acceptsToken({ sessionId: 'i.session_id', tokenHash: 'i.token_hash', expiresAfter: 'i.expires_after', endedAfter: 'i.ended_after', terminalStatuses: '$1' })}
+             FOR UPDATE
+        ) AS s
+    ), owned AS (
+      SELECT t.n, t.id, t.task_id, t.status
+        FROM target AS t JOIN input AS i ON i.n = t.n
+       WHERE t.orchestrator_session_id = i.orchestrator_session_id
+          OR (t.orchestrator_session_id IS NULL AND NOT EXISTS (
+                SELECT 1 FROM orchestrator_sessions AS o WHERE o.orchestrator_session_id = i.orchestrator_session_id AND o.id <> t.id))
+    ), inserted AS (
+      INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
+      SELECT o.id, i.event_id, i.sequence, i.type, i.status, i.occurred_at, i.data
+        FROM owned AS o JOIN input AS i ON i.n = o.n
+      ON CONFLICT (session_id, event_id) DO NOTHING
+      RETURNING session_id
+    ), applied AS (
+      SELECT o.n, o.id, o.task_id, o.status, ${reportMoves('o.status', REPORT)} AS moves
+        FROM owned AS o JOIN input AS i ON i.n = o.n JOIN inserted ON inserted.session_id = o.id
+    ), advanced AS (
+      UPDATE orchestrator_sessions AS s
+         SET last_sequence = GREATEST(s.last_sequence, i.sequence),
+             last_event_at = now(),
+             orchestrator_session_id = COALESCE(s.orchestrator_session_id, i.orchestrator_session_id),
+             ${reportAssignments('a.moves', REPORT)},
+             updated_at = now()
+        FROM applied AS a JOIN input AS i ON i.n = a.n
+       WHERE s.id = a.id
+    ), task_moved AS (
+      UPDATE tasks AS t SET status = ${reportTaskStatus(REPORT)}, updated_at = now()
+        FROM applied AS a JOIN input AS i ON i.n = a.n
+       WHERE t.id = a.task_id AND a.moves
+    )
+    SELECT t.n IS NOT NULL AS found,
+           o.n IS NOT NULL AS owned,
+           a.n IS NOT NULL AS inserted,
+           CASE WHEN a.moves THEN a.status END AS moved_from,
+           CASE WHEN a.moves THEN a.task_id END AS task_id
+      FROM input AS i
+      LEFT JOIN target AS t ON t.n = i.n
+      LEFT JOIN owned AS o ON o.n = i.n
+      LEFT JOIN applied AS a ON a.n = i.n
+     ORDER BY i.n`);
+
+function recordColumns(records: readonly CallbackRecord[]): unknown[] {
+  const column = (value: (record: CallbackRecord) => unknown) => records.map(value);
+  return [
+    TERMINAL_STATUSES,
+    column((record) => record.credentials.sessionId),
+    column((record) => record.credentials.tokenHash),
+    column((record) => record.validity.expiresAfter.toISOString()),
+    column((record) => record.validity.endedAfter.toISOString()),
+    column((record) => record.event.orchestratorSessionId),
+    column((record) => record.event.eventId),
+    column((record) => record.event.sequence),
+    column((record) => record.event.type),
+    column((record) => record.event.status),
+    column((record) => record.event.occurredAt),
+    column((record) => JSON.stringify(record.event.data)),
+    ...statusReportColumns(records.map((record) => record.report)),
+  ];
+}
+
+function recordedEvent(row: RecordedRow): RecordedEvent {
+  if (!row.found) return { outcome: 'unauthorized' };
+  if (!row.owned) return { outcome: 'foreign' };
+  if (!row.inserted) return { outcome: 'duplicate' };
+  return row.moved_from !== null && row.task_id !== null ? { outcome: 'stored', moved: { from: row.moved_from, taskId: row.task_id } } : { outcome: 'stored' };
+}

@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { MetricsModule } from '../metrics/metrics.module';
+import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
+import { CallbackTokenService } from './callback-token.service';
+import { SessionCountGauge } from './session-count.gauge';
+import { OrchestratorSessionRepository } from './session.repository';
+import { SessionSyncService } from './session-sync.service';
+import { SessionsController } from './sessions.controller';
+import { SessionsService } from './sessions.service';
+
+/**
+ * Sessions: where a session changes status (its repository and the sync with
+ * the orchestrator), its event log, its callback tokens, and the operator
+ * endpoints on sessions. The features above it (tasks, dispatch, callbacks,
+ * reconciliation) import this module for what it exports.
+ */
+@Module({
+  imports: [OrchestratorGatewayModule, MetricsModule],
+  controllers: [SessionsController],
+  providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, SessionsService, SessionCountGauge],
+  exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionSyncService, CallbackTokenService],
+})
+export class SessionsModule {}
