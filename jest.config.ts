@@ -27,7 +27,7 @@ const config: Config = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.int-spec.ts', '<rootDir>/test/integration/**/*.int-spec.ts'],
+      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.int-spec.ts'],
     },
     {
       ...common,

@@ -101,7 +101,7 @@ async function main() {
       if (Date.now() > deadline) return fail(`sessions still active after ${DEADLINE_MS / 1000} s`);
       for (const run of runs) {
         run.session = await call('GET', `/orchestrator/sessions/${run.sessionId}`);
-        for (const event of run.session.events.slice(run.seen)) out(`[${run.label}] ${describe(event)}`);
+        for (const event of run.session.events.slice(run.seen)) out(`[${run.label}] ${describe(event, run.session)}`);
         run.seen = run.session.events.length;
         const progressed = run.session.events.filter((event) => event.type === 'progress').length;
         if (run.expect === 'killed' && !run.killRequested && progressed >= 3) {
@@ -117,7 +117,7 @@ async function main() {
     await sleep(300);
     for (const run of runs) {
       run.session = await call('GET', `/orchestrator/sessions/${run.sessionId}`);
-      for (const event of run.session.events.slice(run.seen)) out(`[${run.label}] ${describe(event)}`);
+      for (const event of run.session.events.slice(run.seen)) out(`[${run.label}] ${describe(event, run.session)}`);
     }
 
     out();
@@ -153,7 +153,7 @@ async function main() {
   }
 }
 
-function describe(event) {
+function describe(event, session) {
   const sequence = `#${String(event.sequence).padStart(2)}`;
   switch (event.type) {
     case 'status':
@@ -163,8 +163,15 @@ function describe(event) {
     case 'result':
       return `${sequence} result   ${event.status}${event.data.summary ? `: ${event.data.summary}` : ''}`;
     default:
-      return `${sequence} log      [${event.data.stream}] ${event.data.line}`;
+      return `${sequence} log      [${event.data.stream}] ${withBothSessionIds(event.data.line, session)}`;
   }
+}
+
+// An agent knows its session by the orchestrator's id only, while every other
+// line here names the API's: a log line naming the orchestrator's gets both.
+function withBothSessionIds(line, session) {
+  const theirs = session.orchestrator_session_id;
+  return theirs ? line.replaceAll(theirs, `${session.id.slice(0, 8)} (orchestrator's id ${theirs.slice(0, 8)})`) : line;
 }
 
 function printTable(header, rows) {

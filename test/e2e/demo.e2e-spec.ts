@@ -34,6 +34,15 @@ describe('pnpm demo', () => {
 
     expect({ code, output }).toMatchObject({ code: 0 });
     expect(output).toMatch(/^\[A\] # 1 status {3}running$/m);
+    // The agent's own line names its session by the API's id, like every other line, and by the orchestrator's, labelled.
+    const sessionA = /^\[A\] task [0-9a-f]{8} "Summarise the quarterly report" dispatched: session ([0-9a-f]{8}) /m.exec(output)![1];
+    expect(output).toMatch(
+      new RegExp(
+        `^\\[A\\] #\\s*\\d+ log {6}\\[stdout\\] sample agent working on task [0-9a-f-]{36} \\(Summarise the quarterly report\\) in session ${sessionA} \\(orchestrator's id [0-9a-f]{8}\\)$`,
+        'm',
+      ),
+    );
+    expect(output).toMatch(new RegExp(`^A +${sessionA} +Summarise the quarterly report +completed`, 'm'));
     expect(output).toMatch(/^\[A\] #\s*\d+ progress\s+\d+% step 1 of 5$/m);
     expect(output).toMatch(/^\[A\] #\s*\d+ status {3}completed \(exit 0\)$/m);
     expect(output).toMatch(/^\[B\] -- killing session [0-9a-f]{8} mid-run --$/m);

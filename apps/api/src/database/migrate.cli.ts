@@ -1,24 +1,23 @@
 // `pnpm db:migrate`: applies prisma/migrations to DATABASE_URL or, when it is
-// unset, to the embedded PostgreSQL the API uses by default.
-import {
-  DEFAULT_EMBEDDED_POSTGRES_PORT,
-  EmbeddedPostgresError,
-  defaultEmbeddedDataDir,
-  startEmbeddedPostgres,
-} from './embedded-postgres';
+// unset, to the embedded PostgreSQL the API starts by default: the same data
+// directory and port (EMBEDDED_DATABASE_DIR, EMBEDDED_DATABASE_PORT), so the API
+// finds it migrated.
+import { ApiConfig, ConfigurationError } from '../config/api-config';
+import { EmbeddedPostgresError, defaultEmbeddedDataDir, startEmbeddedPostgres } from './embedded-postgres';
 import { MigrationError, applyMigrations } from './migrator';
 
 const log = (line: string): void => console.log(line);
 
 async function main(): Promise<void> {
-  const databaseUrl = process.env.DATABASE_URL;
-  if (databaseUrl) {
-    await migrate(databaseUrl);
+  const config = ApiConfig.fromEnvironment(process.env);
+  if (config.databaseUrl !== undefined) {
+    await migrate(config.databaseUrl);
     return;
   }
-  const dataDir = defaultEmbeddedDataDir();
-  log(`DATABASE_URL is not set: migrating the embedded PostgreSQL in ${dataDir}`);
-  const embedded = await startEmbeddedPostgres({ dataDir, port: DEFAULT_EMBEDDED_POSTGRES_PORT });
+  const dataDir = config.embeddedDatabase.dataDir ?? defaultEmbeddedDataDir();
+  const { port } = config.embeddedDatabase;
+  log(`DATABASE_URL is not set: migrating the embedded PostgreSQL in ${dataDir} on port ${port}`);
+  const embedded = await startEmbeddedPostgres({ dataDir, port });
   try {
     await migrate(embedded.url);
   } finally {
@@ -39,6 +38,7 @@ async function migrate(url: string): Promise<void> {
 // or the network's (they carry a string `code` such as ECONNREFUSED or 28P01).
 function isExpected(error: unknown): error is Error {
   return (
+    error instanceof ConfigurationError ||
     error instanceof MigrationError ||
     error instanceof EmbeddedPostgresError ||
     (error instanceof Error && typeof (error as { code?: unknown }).code === 'string')
