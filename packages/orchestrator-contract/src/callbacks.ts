@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { sessionStatusSchema } from './statuses';
 
+/** The API's callback endpoint (contract section 3), as Fastify names the route; `:sessionId` is the API's session id. */
+export const CALLBACK_ROUTE = '/orchestrator/callbacks/:sessionId';
+
+/** The callback endpoint's path for one API session. */
+export function callbackPath(sessionId: string): string {
+  return CALLBACK_ROUTE.replace(':sessionId', encodeURIComponent(sessionId));
+}
+
 export const CALLBACK_EVENT_TYPES = ['status', 'progress', 'log', 'result'] as const;
 export type CallbackEventType = (typeof CALLBACK_EVENT_TYPES)[number];
 

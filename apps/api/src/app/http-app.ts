@@ -1,10 +1,9 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { LIMITS } from '@mosaic/orchestrator-contract';
+import { CALLBACK_ROUTE, LIMITS } from '@mosaic/orchestrator-contract';
 import { logRequests, requestIdFor } from '@mosaic/observability';
 import { AppModule } from './app.module';
-import { CALLBACK_ROUTE } from '../callbacks/callback-route';
 import { ApiConfig } from '../config/api-config';
 import { ErrorFilter } from '../http/error.filter';
 import { createValidationPipe } from '../http/validation';

@@ -1,8 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { CALLBACK_EVENT_TYPES } from '@mosaic/orchestrator-contract';
-import { CALLBACK_ROUTE } from './callback-route';
+import { CALLBACK_EVENT_TYPES, CALLBACK_ROUTE } from '@mosaic/orchestrator-contract';
 import { ApiMetrics } from '../metrics/api-metrics';
 
 /**

@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { wireSchemaRef } from '@mosaic/orchestrator-contract';
+import { CALLBACK_ROUTE, wireSchemaRef } from '@mosaic/orchestrator-contract';
 import { ApiErrorResponses } from '../openapi/error-responses';
 import { SECURITY_SCHEMES } from '../openapi/openapi';
 import { CallbackAckSchema } from './callback-ack.schema';
@@ -12,11 +12,11 @@ import { type CallbackAck, CallbackIngestionService } from './callback-ingestion
  * token in the same statement that stores the event.
  */
 @ApiTags('callbacks')
-@Controller('orchestrator/callbacks')
+@Controller()
 export class CallbackController {
   constructor(private readonly ingestion: CallbackIngestionService) {}
 
-  @Post(':sessionId')
+  @Post(CALLBACK_ROUTE)
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiBearerAuth(SECURITY_SCHEMES.callback)
   @ApiOperation({

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEVELOPMENT_ORCHESTRATOR_API_KEY, describeIssues } from '@mosaic/orchestrator-contract';
+import { DEVELOPMENT_ORCHESTRATOR_API_KEY, callbackPath, describeIssues } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
 /** A development value for a secret, used (with a warning at start-up) when the variable is unset. */
@@ -151,6 +151,6 @@ export class ApiConfig {
 
   /** The callback URL the orchestrator posts to for one API session. */
   callbackUrl(sessionId: string): string {
-    return `${this.publicBaseUrl}/orchestrator/callbacks/${encodeURIComponent(sessionId)}`;
+    return `${this.publicBaseUrl}${callbackPath(sessionId)}`;
   }
 }
