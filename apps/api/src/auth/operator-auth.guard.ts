@@ -9,7 +9,7 @@ import { bearerToken, secretsEqual } from './bearer-token';
 
 /** Lets a request through only with `Authorization: Bearer <MOSAIC_API_TOKEN>`. */
 @Injectable()
-export class OperatorAuthGuard implements CanActivate {
+class OperatorAuthGuard implements CanActivate {
   constructor(private readonly config: ApiConfig) {}
 
   canActivate(context: ExecutionContext): boolean {

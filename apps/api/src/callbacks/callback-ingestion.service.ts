@@ -96,6 +96,6 @@ function incomingEvent(event: CallbackEvent): IncomingSessionEvent {
 }
 
 /** The one answer to every callback that cannot be attributed to a live session and its token. */
-export function invalidCallbackToken(): AppError {
+function invalidCallbackToken(): AppError {
   return new AppError('unauthorized', 'invalid callback token');
 }

@@ -5,9 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 
-/** Port of the embedded server the API and `pnpm db:migrate` share; 5432 is left to a real server. */
-export const DEFAULT_EMBEDDED_POSTGRES_PORT = 5433;
-export const EMBEDDED_DATABASE_NAME = 'mosaic';
+const EMBEDDED_DATABASE_NAME = 'mosaic';
 
 const USER = 'postgres';
 const PASSWORD = 'password';
@@ -31,7 +29,7 @@ export class EmbeddedPostgresError extends Error {
 const execFileAsync = promisify(execFile);
 
 /** The directory holding `pnpm-workspace.yaml` above `from` (works from `src` and `dist`). */
-export function findRepoRoot(from: string = __dirname): string {
+function findRepoRoot(from: string = __dirname): string {
   let dir = path.resolve(from);
   for (;;) {
     if (existsSync(path.join(dir, 'pnpm-workspace.yaml'))) return dir;
@@ -46,7 +44,7 @@ export function defaultEmbeddedDataDir(repoRoot: string = findRepoRoot()): strin
   return path.join(repoRoot, '.data', 'postgres');
 }
 
-export function embeddedDatabaseUrl(port: number, database: string = EMBEDDED_DATABASE_NAME): string {
+function embeddedDatabaseUrl(port: number, database: string = EMBEDDED_DATABASE_NAME): string {
   return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 }
 

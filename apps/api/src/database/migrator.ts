@@ -66,7 +66,7 @@ export function findMigrationsDir(from: string = __dirname): string {
   }
 }
 
-export function migrationChecksum(contents: Buffer): string {
+function migrationChecksum(contents: Buffer): string {
   return createHash('sha256').update(contents).digest('hex');
 }
 

@@ -14,7 +14,7 @@ export function createValidationPipe(): ValidationPipe {
   });
 }
 
-export function describeValidationErrors(errors: ValidationError[], parent = ''): string {
+function describeValidationErrors(errors: ValidationError[], parent = ''): string {
   return errors
     .flatMap((error) => {
       const field = parent === '' ? error.property : `${parent}.${error.property}`;

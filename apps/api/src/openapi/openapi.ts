@@ -8,8 +8,8 @@ export const SECURITY_SCHEMES = {
   callback: 'callback_token',
 } as const;
 
-export const DOCS_PATH = 'docs';
-export const DOCS_JSON_PATH = 'docs/json';
+const DOCS_PATH = 'docs';
+const DOCS_JSON_PATH = 'docs/json';
 
 /** The API's OpenAPI document, built from its controllers' decorators. */
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {

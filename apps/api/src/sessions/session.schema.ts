@@ -10,7 +10,7 @@ import type { SessionResponse } from './session.presenter';
  */
 
 /** Example values, shared by the examples of every answer that carries a session or a task. */
-export const EXAMPLE_SESSION_ID = '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b';
+const EXAMPLE_SESSION_ID = '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b';
 export const EXAMPLE_TASK_ID = 'c1a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b';
 export const EXAMPLE_AT = '2026-01-01T12:00:00.000Z';
 

@@ -3,9 +3,9 @@ import { statusesThatMayMoveTo } from './session-status.machine';
 import type { StatusReport } from './session';
 
 /**
- * The pieces that let one SQL statement apply a status report as
- * `applyStatusIn` does (the spawn answer, a batch of callbacks), so that those
- * statements write the rule once. A report is seven values: the statuses the
+ * The one way a status report moves a session in SQL: the statements that
+ * move sessions (one report at a time, or a batch of callbacks) are built from
+ * these pieces, so the rule is written once. A report is seven values: the statuses the
  * state machine lets it move from, the status, whether it is `running`, its
  * time, whether it is terminal, its error and its exit code. A statement takes
  * them as parameters (`reportParameterSql`) or as columns of its rows
