@@ -6,6 +6,7 @@ import { logRequests, requestIdFor } from '@mosaic/observability';
 import { AppModule } from './app.module';
 import { ApiConfig } from '../config/api-config';
 import { ErrorFilter } from '../http/error.filter';
+import { installJsonBodyParser } from '../http/json-body.parser';
 import { createValidationPipe } from '../http/validation';
 import { requestTracing } from '../observability/request-tracing';
 import { setupOpenApi } from '../openapi/openapi';
@@ -22,6 +23,8 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
     if (route.url === CALLBACK_ROUTE) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
   });
 
+  installJsonBodyParser(fastify);
+
   // Before Nest adds its routes' hooks, so that every request has its trace and its line.
   requestTracing.install(fastify);
   logRequests(fastify);
@@ -30,7 +33,8 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(options.logger === false ? config.withLogLevel('silent') : config),
     adapter,
-    { bufferLogs: true },
+    // The JSON parser is ours (installJsonBodyParser), so Nest adds none.
+    { bufferLogs: true, bodyParser: false },
   );
   app.useLogger(app.get(Logger));
   // Nest flushes the buffer by itself only in listen(); tests that only init() would never see what it held.

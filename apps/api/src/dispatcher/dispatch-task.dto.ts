@@ -1,5 +1,6 @@
 import { ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsStorableText } from '../http/storable.validators';
 
 /** Optional body of `POST /tasks/:id/dispatch`. */
 @ApiSchema({ name: 'DispatchTask' })
@@ -10,5 +11,6 @@ export class DispatchTaskDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @IsStorableText()
   requested_by?: string;
 }

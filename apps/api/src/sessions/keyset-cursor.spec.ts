@@ -11,7 +11,16 @@ describe('keyset cursor', () => {
     );
   });
 
-  it.each(['', 'garbage', Buffer.from('2026-01-01T00:00:00.000Z|not-a-uuid').toString('base64url')])(
+  const forged = (timestamp: string) => Buffer.from(`${timestamp}|6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b`).toString('base64url');
+
+  it.each([
+    '',
+    'garbage',
+    Buffer.from('2026-01-01T00:00:00.000Z|not-a-uuid').toString('base64url'),
+    forged('0000-01-01T00:00:00.000Z'),
+    forged('-000001-01-01T00:00:00.000Z'),
+    forged('+275760-09-13T00:00:00.000Z'),
+  ])(
     'refuses %p with a bad_request',
     (cursor) => {
       expect(() => decodeCursor(cursor)).toThrow(AppError);

@@ -10,6 +10,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { TASK_PRIORITIES, type JsonObject, type TaskPriority } from '@mosaic/orchestrator-contract';
+import { IsStorableJson, IsStorableText } from '../http/storable.validators';
 
 @ApiSchema({ name: 'CreateTask' })
 export class CreateTaskDto {
@@ -17,12 +18,14 @@ export class CreateTaskDto {
   @IsString()
   @MinLength(1)
   @MaxLength(500)
+  @IsStorableText()
   title!: string;
 
   @ApiPropertyOptional({ maxLength: 20_000, example: 'Two pages, for the board.' })
   @IsOptional()
   @IsString()
   @MaxLength(20_000)
+  @IsStorableText()
   description?: string;
 
   @ApiPropertyOptional({ enum: TASK_PRIORITIES, default: 'normal', example: 'high' })
@@ -37,6 +40,7 @@ export class CreateTaskDto {
   @IsString({ each: true })
   @MinLength(1, { each: true })
   @MaxLength(100, { each: true })
+  @IsStorableText({ each: true })
   labels?: string[];
 
   @ApiPropertyOptional({
@@ -47,5 +51,6 @@ export class CreateTaskDto {
   })
   @IsOptional()
   @IsObject()
+  @IsStorableJson()
   metadata?: JsonObject;
 }

@@ -32,10 +32,24 @@ describe('operator endpoints: input validation (integration)', () => {
     [{ title: 't', labels: [1] }, 'labels'],
     [{ title: 't', metadata: [] }, 'metadata'],
     [{ title: 't', owner: 'me' }, 'owner'],
+    [{ title: 'a\u0000b' }, 'title: contains a NUL character'],
+    [{ title: 'a\uD800b' }, 'title: is not well-formed Unicode'],
+    [{ title: 't', labels: ['ok', 'x\u0000'] }, 'labels: contains a NUL'],
+    [{ title: 't', metadata: { notes: ['fine', 'nul \u0000'] } }, 'metadata: notes[1] contains a NUL character'],
+    [{ title: 't', metadata: { ['k\u0000']: 1 } }, 'metadata: a key of value contains a NUL'],
   ])('refuses %j with a 400 naming %s', async (payload, field) => {
     const answer = await api.request<ErrorBody>('POST', '/tasks', { body: payload });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ error: { code: 'bad_request', message: expect.stringContaining(field) } });
+  });
+
+  it('refuses metadata nested 50,000 levels deep with a 400, not a stack overflow', async () => {
+    const depth = 50_000;
+    // Arrays nest in two bytes a level, so 50,000 levels fit the body limit.
+    const body = `{"title":"deep","metadata":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    const answer = await api.request<ErrorBody>('POST', '/tasks', { body });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.message).toBe('body nests deeper than 64 levels');
   });
 
   it('refuses unparsable JSON in the contract shape', async () => {
