@@ -39,7 +39,7 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
   app.useLogger(app.get(Logger));
   // Nest flushes the buffer by itself only in listen(); tests that only init() would never see what it held.
   app.flushLogs();
-  app.useGlobalFilters(new ErrorFilter());
+  app.useGlobalFilters(new ErrorFilter(app.getHttpAdapter()));
   app.useGlobalPipes(createValidationPipe());
   setupOpenApi(app);
   return app;

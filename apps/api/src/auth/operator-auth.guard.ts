@@ -1,23 +1,21 @@
 import { CanActivate, ExecutionContext, Injectable, UseGuards, applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { ApiConfig } from '../config/api-config';
-import { AppError } from '../http/app-error';
 import { ApiErrorResponses } from '../openapi/error-responses';
 import { SECURITY_SCHEMES } from '../openapi/openapi';
-import { bearerToken, secretsEqual } from './bearer-token';
+import { operatorOf } from './operator';
+import { operatorUnauthorized } from './operator-authentication.middleware';
 
-/** Lets a request through only with `Authorization: Bearer <MOSAIC_API_TOKEN>`. */
+/**
+ * Lets a request through only once OperatorAuthentication has authenticated
+ * it: a controller marked OperatorAuth whose module does not apply the
+ * middleware refuses everything rather than letting anyone in.
+ */
 @Injectable()
 class OperatorAuthGuard implements CanActivate {
-  constructor(private readonly config: ApiConfig) {}
-
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const token = bearerToken(request.headers.authorization);
-    if (token === undefined || !secretsEqual(token, this.config.mosaicApiToken)) {
-      throw new AppError('unauthorized', 'a valid operator token is required (Authorization: Bearer <MOSAIC_API_TOKEN>)');
-    }
+    if (operatorOf(request.raw) === undefined) throw operatorUnauthorized();
     return true;
   }
 }

@@ -1,4 +1,5 @@
-import { Module } from '@nestjs/common';
+import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { OperatorAuthentication } from '../auth/operator-authentication.middleware';
 import { SessionsModule } from '../sessions/sessions.module';
 import { DispatchController } from './dispatch.controller';
 import { TaskDispatcherService } from './task-dispatcher.service';
@@ -9,4 +10,8 @@ import { TaskDispatcherService } from './task-dispatcher.service';
   providers: [TaskDispatcherService],
   exports: [TaskDispatcherService],
 })
-export class DispatcherModule {}
+export class DispatcherModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(OperatorAuthentication).forRoutes(DispatchController);
+  }
+}

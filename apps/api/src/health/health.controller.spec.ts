@@ -37,7 +37,7 @@ async function startApi(orchestratorUrl: string, database: { $queryRaw: jest.Moc
 
   const moduleRef = await Test.createTestingModule({ imports: [TestGlobalsModule, HealthModule] }).compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter());
-  app.useGlobalFilters(new ErrorFilter());
+  app.useGlobalFilters(new ErrorFilter(app.getHttpAdapter()));
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;

@@ -1,5 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, type HttpServer, Logger } from '@nestjs/common';
 import { type ErrorBody, type ErrorCode, errorBody } from '@mosaic/orchestrator-contract';
 import { AppError } from './app-error';
 
@@ -17,14 +16,18 @@ interface HttpFailure {
 export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorFilter.name);
 
+  /** Answers through the adapter: a middleware's failure comes with Node's raw response, a handler's with Fastify's reply. */
+  constructor(private readonly httpAdapter: HttpServer) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const httpAdapter = this.httpAdapter;
+    const response: unknown = host.switchToHttp().getResponse();
     const failure = toHttpFailure(exception);
     if (failure.status >= 500 && !(exception instanceof AppError)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
-    if (failure.status === HttpStatus.SERVICE_UNAVAILABLE) void reply.header('retry-after', '5');
-    void reply.status(failure.status).send(failure.body);
+    if (failure.status === HttpStatus.SERVICE_UNAVAILABLE) httpAdapter.setHeader(response, 'retry-after', '5');
+    httpAdapter.reply(response, failure.body, failure.status);
   }
 }
 

@@ -1,4 +1,5 @@
-import { Module } from '@nestjs/common';
+import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { OperatorAuthentication } from '../auth/operator-authentication.middleware';
 import { MetricsModule } from '../metrics/metrics.module';
 import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
 import { CallbackTokenService } from './callback-token.service';
@@ -20,4 +21,8 @@ import { SessionsService } from './sessions.service';
   providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, SessionsService, SessionCountGauge],
   exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionSyncService, CallbackTokenService],
 })
-export class SessionsModule {}
+export class SessionsModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(OperatorAuthentication).forRoutes(SessionsController);
+  }
+}

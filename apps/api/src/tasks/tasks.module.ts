@@ -1,4 +1,5 @@
-import { Module } from '@nestjs/common';
+import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { OperatorAuthentication } from '../auth/operator-authentication.middleware';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TaskRepository } from './task.repository';
 import { TasksController } from './tasks.controller';
@@ -10,4 +11,8 @@ import { TasksService } from './tasks.service';
   providers: [TaskRepository, TasksService],
   exports: [TaskRepository],
 })
-export class TasksModule {}
+export class TasksModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(OperatorAuthentication).forRoutes(TasksController);
+  }
+}
