@@ -1,0 +1,5 @@
+export * from './app-error';
+export * from './bearer-token';
+export * from './environment';
+export * from './retry-after';
+export * from './retry-backoff';
