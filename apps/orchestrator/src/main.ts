@@ -4,10 +4,11 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
+import { ConfigurationError } from '@mosaic/http-kit';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
-import { ConfigError, loadOrchestratorConfig, type OrchestratorConfig } from './config/orchestrator-config';
+import { OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
 import { logRequests, requestIdFor } from '@mosaic/observability';
 import { requestTracing } from './observability/request-tracing';
@@ -23,9 +24,9 @@ const logger = new Logger('Orchestrator');
 
 function loadConfig(): OrchestratorConfig {
   try {
-    return loadOrchestratorConfig(process.env);
+    return OrchestratorConfig.fromEnvironment(process.env);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigurationError)) throw error;
     logger.error(error.message);
     process.exit(1);
   }
