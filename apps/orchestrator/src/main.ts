@@ -10,8 +10,7 @@ import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
 import { OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
-import { logRequests, requestIdFor } from '@mosaic/observability';
-import { requestTracing } from './observability/request-tracing';
+import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { SessionsService } from './sessions/sessions.service';
 
 /** Time allowed on top of SHUTDOWN_GRACE_MS for the server itself to close before the process exits regardless. */

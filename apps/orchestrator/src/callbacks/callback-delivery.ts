@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { parseRetryAfter } from '@mosaic/http-kit';
+import { requestTracing } from '@mosaic/observability';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { type DeliveryOutcome, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
-import { requestTracing } from '../observability/request-tracing';
 import type { CallbackTarget } from '../sessions/session';
 import { CallbackHttpError, callbackRetryPolicy } from './callback-retry';
 

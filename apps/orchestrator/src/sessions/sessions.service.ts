@@ -9,12 +9,12 @@ import type {
   SpawnResponse,
 } from '@mosaic/orchestrator-contract';
 import { AppError } from '@mosaic/http-kit';
+import { requestTracing } from '@mosaic/observability';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { OrchestratorConfig } from '../config/orchestrator-config';
-import { requestTracing } from '../observability/request-tracing';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { fingerprintOf, IdempotencyKeyReusedError, IdempotencyStore, type IdempotentResult } from './idempotency-store';
 import { killProcessGroup } from './process-group';
