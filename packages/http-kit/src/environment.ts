@@ -50,7 +50,7 @@ export function envBearerSecret() {
   return envText().pipe(z.string().refine(isBearerToken, 'must be a bearer token: letters, digits and - . _ ~ + /, optionally ending in ='));
 }
 
-export interface ReadEnvironmentOptions {
+interface ReadEnvironmentOptions {
   /** Variables whose value a message must not show. */
   secrets?: readonly string[];
 }

@@ -1,5 +1,5 @@
-export * from './app-error';
-export * from './bearer-token';
-export * from './environment';
-export * from './retry-after';
-export * from './retry-backoff';
+export { AppError } from './app-error';
+export { bearerToken, secretsEqual } from './bearer-token';
+export { ConfigurationError, envBearerSecret, envBoolean, envInteger, envText, envUrl, readEnvironment, type Environment } from './environment';
+export { parseRetryAfter } from './retry-after';
+export { retryBackoff } from './retry-backoff';

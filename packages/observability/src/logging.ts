@@ -10,7 +10,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * callback tokens) in request headers, cookies, and tokens or API keys in any
  * object logged. Request and response bodies are never logged at all.
  */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',

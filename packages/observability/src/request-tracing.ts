@@ -10,7 +10,7 @@ export interface Origin {
   readonly trace: Context;
 }
 
-export interface OutboundCall {
+interface OutboundCall {
   /** The `x-request-id` and trace headers to send. */
   readonly headers: Record<string, string>;
   /** Ends the client span; `status` is the answer's, undefined when none came. */
