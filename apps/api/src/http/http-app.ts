@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { LIMITS } from '@mosaic/orchestrator-contract';
+import { drainOversizedBodies } from '@mosaic/http-kit';
 import { AppModule } from '../app.module';
 import { CALLBACK_ROUTE } from '../callbacks/callback-route';
 import { ApiConfig } from '../config/api-config';
@@ -17,6 +18,7 @@ import { setupOpenApi } from '../openapi/openapi';
 export async function createHttpApp(config: ApiConfig, options: { logger?: false } = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, trustProxy: false, genReqId: requestIdFor });
   const fastify = adapter.getInstance();
+  drainOversizedBodies(fastify);
   // Callbacks are small and come in volume: they get the contract's tighter limit.
   fastify.addHook('onRoute', (route) => {
     if (route.url === CALLBACK_ROUTE) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
