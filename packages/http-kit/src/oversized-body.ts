@@ -14,7 +14,7 @@ const DEFAULT_MAX_DRAIN_MS = 30_000;
  * client gets EPIPE or ECONNRESET instead of the answer.
  *
  * Without `Connection: close`, Node does for this answer what it does for any
- * request whose body nobody read (a 401 from a hook, a 404): it reads the rest
+ * request whose body nobody read (a 401 from a hook, say): it reads the rest
  * of the body, throws it away, and keeps the connection. A sender still going
  * after `maxDrainMs` has its connection cut, as before.
  */

@@ -27,7 +27,7 @@ const REDACTED_PATHS = [
 /**
  * Both services' logging: JSON lines from pino, each carrying the request id of
  * the request it was written in (from the request's context, see
- * `RequestTracing`), plus one line per request written by `logRequests`.
+ * `requestTracing`), plus one line per request written by `logRequests`.
  *
  * nestjs-pino bridges Nest's logger to pino; its pino-http middleware is not
  * applied to any route (`forRoutes: []`, its documented switch), because the

@@ -54,7 +54,6 @@ const TRACER_NAME = '@mosaic/observability';
  * one, the trace context still travels.
  */
 class RequestTracing {
-
   /**
    * Gives every request a server span (continuing the caller's trace) and runs
    * its handler with the request as its `Origin`. The origin is entered in
