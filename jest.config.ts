@@ -10,6 +10,7 @@ const moduleNameMapper = {
   '^(\\.{1,2}/.*)\\.js$': '$1',
   '^@mosaic/orchestrator-contract$': '<rootDir>/packages/orchestrator-contract/src/index.ts',
   '^@mosaic/observability$': '<rootDir>/packages/observability/src/index.ts',
+  '^@mosaic/http-kit$': '<rootDir>/packages/http-kit/src/index.ts',
 };
 const common = { rootDir: __dirname, transform, moduleNameMapper, testEnvironment: 'node' };
 

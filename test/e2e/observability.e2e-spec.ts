@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseTraceparent, type CallbackEvent } from '@mosaic/orchestrator-contract';
+import { parseTraceparent } from '@mosaic/observability';
+import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { CallbackReceiver } from '../support/callback-receiver';
 import { testDatabaseUrl } from '../support/database';
 import { liveDescendants, waitForNoProcesses } from '../support/process-table';

@@ -9,8 +9,8 @@ import { ErrorFilter } from './http/error.filter';
 import { MetricsController } from './metrics/metrics.controller';
 import { OrchestratorMetrics } from './metrics/orchestrator-metrics';
 import { RequestMetricsHook } from './metrics/request-metrics.hook';
-import { ScrapeGauges } from './metrics/scrape-gauges';
 import { loggerParams } from '@mosaic/observability';
+import { SessionGauges } from './sessions/session-gauges';
 import { SessionsController } from './sessions/sessions.controller';
 import { SessionsService } from './sessions/sessions.service';
 
@@ -29,7 +29,7 @@ export class AppModule {
         CallbackDelivery,
         SessionsService,
         OrchestratorMetrics,
-        ScrapeGauges,
+        SessionGauges,
         RequestMetricsHook,
       ],
     };

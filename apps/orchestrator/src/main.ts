@@ -4,13 +4,13 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
+import { ConfigurationError, drainOversizedBodies } from '@mosaic/http-kit';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
-import { ConfigError, loadOrchestratorConfig, type OrchestratorConfig } from './config/orchestrator-config';
+import { OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
-import { logRequests, requestIdFor } from '@mosaic/observability';
-import { requestTracing } from './observability/request-tracing';
+import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { SessionsService } from './sessions/sessions.service';
 
 /** Time allowed on top of SHUTDOWN_GRACE_MS for the server itself to close before the process exits regardless. */
@@ -23,9 +23,9 @@ const logger = new Logger('Orchestrator');
 
 function loadConfig(): OrchestratorConfig {
   try {
-    return loadOrchestratorConfig(process.env);
+    return OrchestratorConfig.fromEnvironment(process.env);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigurationError)) throw error;
     logger.error(error.message);
     process.exit(1);
   }
@@ -34,6 +34,7 @@ function loadConfig(): OrchestratorConfig {
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor });
+  drainOversizedBodies(adapter.getInstance());
   // Before Nest adds its routes' hooks, so that every request has its trace and its line.
   requestTracing.install(adapter.getInstance());
   logRequests(adapter.getInstance());

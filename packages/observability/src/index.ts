@@ -1,3 +1,4 @@
-export * from './logging';
-export * from './request-tracing';
-export * from './request-log';
+export { LOG_LEVELS, loggerParams, type LogLevel } from './logging';
+export { logRequests } from './request-log';
+export { requestIdFor, requestTracing, type Origin } from './request-tracing';
+export { parseTraceparent } from './trace-context';

@@ -10,7 +10,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * callback tokens) in request headers, cookies, and tokens or API keys in any
  * object logged. Request and response bodies are never logged at all.
  */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
@@ -27,7 +27,7 @@ export const REDACTED_PATHS = [
 /**
  * Both services' logging: JSON lines from pino, each carrying the request id of
  * the request it was written in (from the request's context, see
- * `RequestTracing`), plus one line per request written by `logRequests`.
+ * `requestTracing`), plus one line per request written by `logRequests`.
  *
  * nestjs-pino bridges Nest's logger to pino; its pino-http middleware is not
  * applied to any route (`forRoutes: []`, its documented switch), because the

@@ -2,14 +2,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span } from 
 import type { FastifyInstance } from 'fastify';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
-import {
-  TRACE_HEADERS,
-  extractTraceContext,
-  injectTraceContext,
-  requestIdFrom,
-  startSpan,
-  traceIdOf,
-} from '@mosaic/orchestrator-contract';
+import { TRACE_HEADERS, extractTraceContext, injectTraceContext, requestIdFrom, startSpan, traceIdOf } from './trace-context';
 
 /** Where a piece of work comes from: the request id and the trace of the request that caused it. */
 export interface Origin {
@@ -17,14 +10,14 @@ export interface Origin {
   readonly trace: Context;
 }
 
-export interface OutboundCall {
+interface OutboundCall {
   /** The `x-request-id` and trace headers to send. */
   readonly headers: Record<string, string>;
   /** Ends the client span; `status` is the answer's, undefined when none came. */
   end(status?: number): void;
 }
 
-// One process serves one service, so one store and one span map serve it all.
+// One process serves one service, so one store, one span map and one tracing serve it all.
 const storage = new AsyncLocalStorage<Origin>();
 const serverSpans = new WeakMap<IncomingMessage, { span: Span; context: Context }>();
 
@@ -49,14 +42,18 @@ export function traceIdOfRequest(request: IncomingMessage): string | undefined {
 }
 
 /**
+ * The instrumentation scope of every span: which service made a span is its
+ * SDK's `service.name` resource, set per process by whoever installs an SDK.
+ */
+const TRACER_NAME = '@mosaic/observability';
+
+/**
  * A service's request id and W3C trace context: continued from each incoming
  * request, carried through the work it causes, and sent on every outgoing call.
- * Spans go through OpenTelemetry's API under `tracerName`, so a user's own SDK
- * sees them; without one, the trace context still travels.
+ * Spans go through OpenTelemetry's API, so a user's own SDK sees them; without
+ * one, the trace context still travels.
  */
-export class RequestTracing {
-  constructor(private readonly tracerName: string) {}
-
+class RequestTracing {
   /**
    * Gives every request a server span (continuing the caller's trace) and runs
    * its handler with the request as its `Origin`. The origin is entered in
@@ -67,7 +64,7 @@ export class RequestTracing {
     fastify.addHook('onRequest', (request, reply, done) => {
       void reply.header(TRACE_HEADERS.requestId, request.id);
       const name = `${request.method} ${request.routeOptions.url ?? 'unmatched'}`;
-      serverSpans.set(request.raw, startSpan(this.tracerName, name, SpanKind.SERVER, extractTraceContext(request.headers)));
+      serverSpans.set(request.raw, startSpan(TRACER_NAME, name, SpanKind.SERVER, extractTraceContext(request.headers)));
       done();
     });
     fastify.addHook('preHandler', (request, _reply, done) => {
@@ -91,7 +88,7 @@ export class RequestTracing {
 
   /** A client span for one outgoing HTTP call made on behalf of `origin`, and the headers that carry it. */
   startOutboundCall(name: string, origin: Origin = this.currentOrigin()): OutboundCall {
-    const { span, context } = startSpan(this.tracerName, name, SpanKind.CLIENT, origin.trace);
+    const { span, context } = startSpan(TRACER_NAME, name, SpanKind.CLIENT, origin.trace);
     const headers: Record<string, string> = { [TRACE_HEADERS.requestId]: origin.requestId };
     injectTraceContext(context, headers);
     return {
@@ -104,3 +101,5 @@ export class RequestTracing {
     };
   }
 }
+
+export const requestTracing = new RequestTracing();

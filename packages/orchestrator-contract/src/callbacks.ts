@@ -25,7 +25,7 @@ export const resultDataSchema = z.strictObject({
   summary: z.string().max(16 * 1024).optional(),
   error: z.string().max(4096).optional(),
 });
-export const statusDataSchema = z.strictObject({
+const statusDataSchema = z.strictObject({
   exit_code: z.number().int().optional(),
   error: z.string().max(4096).optional(),
 });

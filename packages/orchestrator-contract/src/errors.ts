@@ -10,23 +10,21 @@ export const errorBodySchema = z.object({
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 /** Machine codes used in error bodies. Extra codes are allowed by the contract; these are ours. */
-export const ERROR_CODES = [
-  'bad_request',
-  'unauthorized',
-  'not_found',
-  'conflict',
-  'idempotency_key_reused',
-  'payload_too_large',
-  'at_capacity',
-  'shutting_down',
-  'orchestrator_unreachable',
-  'orchestrator_timeout',
-  'orchestrator_circuit_open',
-  'orchestrator_rejected',
-  'task_context_too_large',
-  'internal_error',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'conflict'
+  | 'idempotency_key_reused'
+  | 'payload_too_large'
+  | 'at_capacity'
+  | 'shutting_down'
+  | 'orchestrator_unreachable'
+  | 'orchestrator_timeout'
+  | 'orchestrator_circuit_open'
+  | 'orchestrator_rejected'
+  | 'task_context_too_large'
+  | 'internal_error';
 
 export function errorBody(code: ErrorCode, message: string, extra: Record<string, unknown> = {}): ErrorBody {
   return { error: { code, message, ...extra } };

@@ -14,7 +14,6 @@ export const LIMITS = {
 export const HEADERS = {
   idempotencyKey: 'idempotency-key',
   retryAfter: 'retry-after',
-  requestId: 'x-request-id',
 } as const;
 
 const isoTimestamp = z.iso.datetime({ offset: false });

@@ -5,5 +5,4 @@ export * from './errors';
 export * from './validation';
 export * from './gateway';
 export * from './callbacks';
-export * from './trace-context';
 export * from './openapi';

@@ -11,7 +11,7 @@ import {
 } from './gateway';
 
 /** A JSON Schema in the OpenAPI 3.0 dialect, ready to be a document's `components.schemas` entry. */
-export type OpenApiSchema = Record<string, unknown>;
+type OpenApiSchema = Record<string, unknown>;
 
 const SESSION_ID = '0b7f3c52-9a51-4a8e-8d0c-5f7a0e1b2c3d';
 const MOSAIC_SESSION_ID = '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b';

@@ -12,7 +12,6 @@ export const TRACKED_SESSION_STATUSES = ['spawning', ...SESSION_STATUSES] as con
 export type TrackedSessionStatus = (typeof TRACKED_SESSION_STATUSES)[number];
 
 export const sessionStatusSchema = z.enum(SESSION_STATUSES);
-export const trackedSessionStatusSchema = z.enum(TRACKED_SESSION_STATUSES);
 
 export function isTerminalStatus(status: string): status is TerminalStatus {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 
-export type Validated<T> = { ok: true; value: T } | { ok: false; message: string };
+type Validated<T> = { ok: true; value: T } | { ok: false; message: string };
 
 /**
  * Validates `input` against `schema` and, on failure, returns one message that

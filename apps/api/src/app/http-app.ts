@@ -2,13 +2,13 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { CALLBACK_ROUTE, LIMITS } from '@mosaic/orchestrator-contract';
-import { logRequests, requestIdFor } from '@mosaic/observability';
+import { drainOversizedBodies } from '@mosaic/http-kit';
+import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { AppModule } from './app.module';
 import { ApiConfig } from '../config/api-config';
 import { ErrorFilter } from '../http/error.filter';
 import { installJsonBodyParser } from '../http/json-body.parser';
 import { createValidationPipe } from '../http/validation';
-import { requestTracing } from '../observability/request-tracing';
 import { setupOpenApi } from '../openapi/openapi';
 
 /**
@@ -18,6 +18,7 @@ import { setupOpenApi } from '../openapi/openapi';
 export async function createHttpApp(config: ApiConfig, options: { logger?: false } = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, trustProxy: false, genReqId: requestIdFor });
   const fastify = adapter.getInstance();
+  drainOversizedBodies(fastify);
   // Callbacks are small and come in volume: they get the contract's tighter limit.
   fastify.addHook('onRoute', (route) => {
     if (route.url === CALLBACK_ROUTE) route.bodyLimit = LIMITS.callbackBodyMaxBytes;

@@ -27,7 +27,7 @@ describe('operator authentication (integration)', () => {
     );
     const answer = await Promise.race([
       once(socket, 'data').then(([chunk]) => String(chunk).split('\r\n')[0]),
-      new Promise<undefined>((resolve) => setTimeout(resolve, 2000)),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000)),
     ]);
     socket.destroy();
     return answer;

@@ -36,7 +36,7 @@ import {
 } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics, type OrchestratorOperation } from '../metrics/api-metrics';
-import { requestTracing } from '../observability/request-tracing';
+import { requestTracing } from '@mosaic/observability';
 import { OrchestratorError } from './orchestrator.errors';
 
 export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';

@@ -1,4 +1,3 @@
-import { errorBody } from '@mosaic/orchestrator-contract';
 import type { FastifyInstance } from 'fastify';
 import { ApiKeyGuard, unauthorized } from './api-key.guard';
 
@@ -11,12 +10,8 @@ const PROTECTED_PREFIX = '/orchestrator/';
  * which routes exist. The guard on the controller stays as the route-level check.
  */
 export function installApiKeyHook(fastify: FastifyInstance, guard: ApiKeyGuard): void {
-  fastify.addHook('onRequest', (request, reply, done) => {
-    if (request.url.startsWith(PROTECTED_PREFIX) && !guard.isAuthorized(request.headers.authorization)) {
-      const error = unauthorized();
-      void reply.status(401).send(errorBody(error.code, error.message));
-      return;
-    }
-    done();
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    // Through the error filter, like every other error answer.
+    done(request.url.startsWith(PROTECTED_PREFIX) && !guard.isAuthorized(request.headers.authorization) ? unauthorized() : undefined);
   });
 }

@@ -1,11 +1,19 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
+import { parseRetryAfter } from '@mosaic/http-kit';
+import { requestTracing, type Origin } from '@mosaic/observability';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { type DeliveryOutcome, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
-import { requestTracing } from '../observability/request-tracing';
-import type { CallbackTarget } from '../sessions/session';
-import { CallbackHttpError, callbackRetryPolicy, parseRetryAfter } from './callback-retry';
+import { CallbackHttpError, callbackRetryPolicy } from './callback-retry';
+
+/** Where a session's callbacks go. */
+export interface CallbackTarget {
+  url: string;
+  token: string;
+  /** The spawn request: its request id and trace go with every callback of the session. */
+  origin: Origin;
+}
 
 interface SessionQueue {
   target: CallbackTarget;

@@ -1,21 +1,10 @@
-import { CallbackHttpError, callbackRetryPolicy, isRetryableCallbackError, parseRetryAfter } from './callback-retry';
+import { CallbackHttpError, callbackRetryPolicy, isRetryableCallbackError } from './callback-retry';
 
 describe('isRetryableCallbackError', () => {
   it('retries network failures, 5xx, 408 and 429, and nothing else', () => {
     expect(isRetryableCallbackError(new TypeError('fetch failed'))).toBe(true);
     for (const status of [500, 502, 503, 408, 429]) expect(isRetryableCallbackError(new CallbackHttpError(status, undefined))).toBe(true);
     for (const status of [301, 400, 401, 404, 413, 422]) expect(isRetryableCallbackError(new CallbackHttpError(status, undefined))).toBe(false);
-  });
-});
-
-describe('parseRetryAfter', () => {
-  it('reads delay-seconds and HTTP dates', () => {
-    const now = Date.parse('2026-01-01T00:00:00Z');
-    expect(parseRetryAfter('3', now)).toBe(3000);
-    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
-    expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0);
-    expect(parseRetryAfter(null, now)).toBeUndefined();
-    expect(parseRetryAfter('soon', now)).toBeUndefined();
   });
 });
 

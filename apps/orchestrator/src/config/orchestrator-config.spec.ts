@@ -1,9 +1,10 @@
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
-import { ConfigError, loadOrchestratorConfig } from './orchestrator-config';
+import { ConfigurationError } from '@mosaic/http-kit';
+import { OrchestratorConfig } from './orchestrator-config';
 
-describe('loadOrchestratorConfig', () => {
+describe('OrchestratorConfig.fromEnvironment', () => {
   it('applies the documented defaults to an empty environment', () => {
-    const config = loadOrchestratorConfig({ PATH: '/bin', SECRET: 'x' });
+    const config = OrchestratorConfig.fromEnvironment({ PATH: '/bin', SECRET: 'x' });
     expect(config).toMatchObject({
       port: 3100,
       host: '127.0.0.1',
@@ -18,7 +19,7 @@ describe('loadOrchestratorConfig', () => {
   });
 
   it('reads every variable, and 0 is a number', () => {
-    const config = loadOrchestratorConfig({
+    const config = OrchestratorConfig.fromEnvironment({
       PORT: '0',
       ORCHESTRATOR_API_KEY: 'secret',
       AGENT_COMMAND: 'exit 0',
@@ -41,9 +42,14 @@ describe('loadOrchestratorConfig', () => {
     ['MAX_CONCURRENT_SESSIONS', '-1'],
     ['CALLBACK_TIMEOUT_MS', ''],
     ['ORCHESTRATOR_API_KEY', ''],
+    ['ORCHESTRATOR_API_KEY', 'no spaces in a bearer token'],
     ['AGENT_COMMAND', '  '],
   ])('refuses %s=%j with a message naming the variable', (name, value) => {
-    expect(() => loadOrchestratorConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => loadOrchestratorConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=`));
+    expect(() => OrchestratorConfig.fromEnvironment({ [name]: value })).toThrow(ConfigurationError);
+    expect(() => OrchestratorConfig.fromEnvironment({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=`));
+  });
+
+  it('never shows the API key in its message', () => {
+    expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(/^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /);
   });
 });

@@ -1,7 +1,25 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { errorBody, type ErrorCode } from '@mosaic/orchestrator-contract';
+import { AppError } from '@mosaic/http-kit';
 import type { FastifyReply } from 'fastify';
-import { ApiError } from './api-error';
+
+/** The status of every contract code; the `orchestrator_*` and task codes are the API's, never raised here. */
+const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  idempotency_key_reused: 422,
+  task_context_too_large: 422,
+  internal_error: 500,
+  orchestrator_rejected: 502,
+  at_capacity: 503,
+  shutting_down: 503,
+  orchestrator_unreachable: 503,
+  orchestrator_circuit_open: 503,
+  orchestrator_timeout: 504,
+};
 
 const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   400: 'bad_request',
@@ -11,6 +29,9 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   413: 'payload_too_large',
   422: 'idempotency_key_reused',
 };
+
+/** What a client should wait before retrying a spawn refused for capacity or shutdown. */
+const RETRY_AFTER_SECONDS = '5';
 
 /**
  * The one place where an error becomes the contract's `{ error: { code, message } }` body.
@@ -23,8 +44,10 @@ export class ErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    if (exception instanceof ApiError) {
-      void reply.status(exception.getStatus()).headers(exception.headers).send(errorBody(exception.code, exception.message));
+    if (exception instanceof AppError) {
+      const status = STATUS_BY_CODE[exception.code];
+      if (status === 503) void reply.header('retry-after', RETRY_AFTER_SECONDS);
+      void reply.status(status).send(errorBody(exception.code, exception.message));
       return;
     }
     if (exception instanceof HttpException && exception.getStatus() < 500) {

@@ -1,12 +1,5 @@
 import type { SessionStatus, SessionStatusResponse } from '@mosaic/orchestrator-contract';
-import type { Origin } from '@mosaic/observability';
-
-export interface CallbackTarget {
-  url: string;
-  token: string;
-  /** The spawn request: its request id and trace go with every callback of the session. */
-  origin: Origin;
-}
+import type { CallbackTarget } from '../callbacks/callback-delivery';
 
 export interface SessionInit {
   id: string;

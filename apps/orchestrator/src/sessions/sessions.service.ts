@@ -8,13 +8,13 @@ import type {
   SpawnRequest,
   SpawnResponse,
 } from '@mosaic/orchestrator-contract';
+import { AppError } from '@mosaic/http-kit';
+import { requestTracing } from '@mosaic/observability';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { OrchestratorConfig } from '../config/orchestrator-config';
-import { requestTracing } from '../observability/request-tracing';
-import { ApiError } from '../http/api-error';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { fingerprintOf, IdempotencyKeyReusedError, IdempotencyStore, type IdempotentResult } from './idempotency-store';
 import { killProcessGroup } from './process-group';
@@ -22,8 +22,6 @@ import { Session } from './session';
 import { InvalidCursorError, SessionRegistry } from './session-registry';
 import { SessionSupervisor } from './session-supervisor';
 
-/** What a client should wait before retrying a spawn refused for capacity or shutdown. */
-const RETRY_AFTER_SECONDS = '5';
 /** The agent finds its task here, through this variable. */
 export const TASK_FILE_NAME = 'task.json';
 export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
@@ -62,7 +60,7 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
       this.metrics.spawnAnswered(result.replayed ? 'replayed' : 'started');
       return result;
     } catch (error) {
-      this.metrics.spawnAnswered(error instanceof ApiError ? error.code : 'internal_error');
+      this.metrics.spawnAnswered(error instanceof AppError ? error.code : 'internal_error');
       throw error;
     }
   }
@@ -72,7 +70,7 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     try {
       return await this.idempotency.execute(idempotencyKey, fingerprintOf(request), () => this.start(request, idempotencyKey));
     } catch (error) {
-      if (error instanceof IdempotencyKeyReusedError) throw new ApiError(422, 'idempotency_key_reused', error.message);
+      if (error instanceof IdempotencyKeyReusedError) throw new AppError('idempotency_key_reused', error.message);
       throw error;
     }
   }
@@ -93,7 +91,7 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
       const page = this.registry.list(query);
       return { sessions: page.sessions.map((session) => session.toStatusResponse()), next_cursor: page.nextCursor };
     } catch (error) {
-      if (error instanceof InvalidCursorError) throw new ApiError(400, 'bad_request', error.message);
+      if (error instanceof InvalidCursorError) throw new AppError('bad_request', error.message);
       throw error;
     }
   }
@@ -129,7 +127,7 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
 
   private find(id: string): Session {
     const session = this.registry.get(id);
-    if (!session) throw new ApiError(404, 'not_found', `no session with id ${id}`);
+    if (!session) throw new AppError('not_found', `no session with id ${id}`);
     return session;
   }
 
@@ -144,10 +142,10 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
 
   private async start(request: SpawnRequest, idempotencyKey?: string): Promise<SpawnResponse> {
     if (this.shuttingDown) {
-      throw new ApiError(503, 'shutting_down', 'the orchestrator is shutting down', { 'retry-after': RETRY_AFTER_SECONDS });
+      throw new AppError('shutting_down', 'the orchestrator is shutting down');
     }
     if (this.supervisors.size + this.starting >= this.config.maxConcurrentSessions) {
-      throw new ApiError(503, 'at_capacity', `at capacity: ${this.config.maxConcurrentSessions} sessions running`, { 'retry-after': RETRY_AFTER_SECONDS });
+      throw new AppError('at_capacity', `at capacity: ${this.config.maxConcurrentSessions} sessions running`);
     }
     this.starting++;
     const session = new Session({
@@ -175,7 +173,7 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     } catch (error) {
       await rm(workdir, { recursive: true, force: true });
       this.logger.error(`spawn failed: the agent could not be started: ${(error as Error).message}`);
-      throw new ApiError(500, 'internal_error', 'the agent could not be started');
+      throw new AppError('internal_error', 'the agent could not be started');
     } finally {
       this.starting--;
     }

@@ -69,7 +69,7 @@ export function extractTraceContext(headers: IncomingHeaders): Context {
   return parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent);
 }
 
-export interface StartedSpan {
+interface StartedSpan {
   readonly span: Span;
   /** `parent` with the new span as the current one: what calls made within it carry. */
   readonly context: Context;

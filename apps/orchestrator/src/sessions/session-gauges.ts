@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { SESSION_STATUSES } from '@mosaic/orchestrator-contract';
 import { Gauge } from 'prom-client';
-import { SessionsService } from '../sessions/sessions.service';
-import { OrchestratorMetrics } from './orchestrator-metrics';
+import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
+import { SessionsService } from './sessions.service';
 
 /** Gauges read from the sessions at scrape time, so they are never stale. */
 @Injectable()
-export class ScrapeGauges {
+export class SessionGauges {
   constructor(metrics: OrchestratorMetrics, sessions: SessionsService) {
     new Gauge({
       name: 'orchestrator_sessions',

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { ConfigurationError, envBearerSecret, envBoolean, envInteger, envText, envUrl, readEnvironment } from './environment';
+
+const schema = z.object({
+  PORT: envInteger('a port number', 0, 65_535).default(3000),
+  RETRIES: envInteger('a number of retries', 1).optional(),
+  VERBOSE: envBoolean().default(true),
+  TARGET_URL: envUrl(['http', 'https']).optional(),
+  NAME: envText().default('mosaic'),
+  API_KEY: envBearerSecret().optional(),
+});
+
+describe('readEnvironment', () => {
+  it('applies defaults only to variables that are not set', () => {
+    expect(readEnvironment(schema, {})).toEqual({ PORT: 3000, VERBOSE: true, NAME: 'mosaic' });
+  });
+
+  it("reads '0' and 'false' as values, not as missing", () => {
+    expect(readEnvironment(schema, { PORT: '0', VERBOSE: 'false' })).toMatchObject({ PORT: 0, VERBOSE: false });
+    expect(readEnvironment(schema, { VERBOSE: '0' }).VERBOSE).toBe(false);
+    expect(readEnvironment(schema, { VERBOSE: 'TRUE' }).VERBOSE).toBe(true);
+    expect(readEnvironment(schema, { VERBOSE: '1' }).VERBOSE).toBe(true);
+  });
+
+  it('reads URLs and bearer secrets', () => {
+    expect(readEnvironment(schema, { TARGET_URL: 'https://example.test/x', API_KEY: 'k3y-._~+/==' })).toMatchObject({
+      TARGET_URL: 'https://example.test/x',
+      API_KEY: 'k3y-._~+/==',
+    });
+  });
+
+  it.each([
+    ['PORT', '', 'expected a port number'],
+    ['PORT', 'abc', 'expected a port number'],
+    ['PORT', '1.5', 'expected a port number'],
+    ['PORT', '-1', 'expected a port number'],
+    ['PORT', '70000', 'must be at most 65535'],
+    ['RETRIES', '0', 'must be at least 1'],
+    ['VERBOSE', '', 'expected true or false'],
+    ['VERBOSE', 'yes', 'expected true or false'],
+    ['TARGET_URL', '', 'expected a URL (http, https)'],
+    ['TARGET_URL', 'ftp://example.test', 'expected a URL (http, https)'],
+    ['NAME', '', 'must not be empty'],
+    ['NAME', '   ', 'must not be empty'],
+    ['API_KEY', 'p@ss word', 'must be a bearer token'],
+  ])('refuses %s=%j as a wrong value, naming the variable and its value', (name, value, problem) => {
+    const read = () => readEnvironment(schema, { [name]: value });
+    expect(read).toThrow(ConfigurationError);
+    expect(read).toThrow(`Invalid configuration: ${name}=${JSON.stringify(value)}: ${problem}`);
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => readEnvironment(schema, { PORT: 'x', NAME: '' })).toThrow(
+      'Invalid configuration: PORT="x": expected a port number; NAME="": must not be empty',
+    );
+  });
+
+  it('never shows the value of a secret', () => {
+    expect(() => readEnvironment(schema, { API_KEY: 'p@ss word' }, { secrets: ['API_KEY'] })).toThrow(
+      /^Invalid configuration: API_KEY=\[secret\]: must be a bearer token/,
+    );
+  });
+});

@@ -1,0 +1,6 @@
+export { AppError } from './app-error';
+export { bearerToken, secretsEqual } from './bearer-token';
+export { ConfigurationError, envBearerSecret, envBoolean, envInteger, envText, envUrl, readEnvironment, type Environment } from './environment';
+export { drainOversizedBodies } from './oversized-body';
+export { parseRetryAfter } from './retry-after';
+export { retryBackoff } from './retry-backoff';
