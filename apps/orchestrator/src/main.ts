@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
-import { ConfigurationError, drainOversizedBodies } from '@mosaic/http-kit';
+import { ConfigurationError, drainOversizedBodies, refuseDeepBodies } from '@mosaic/http-kit';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
@@ -35,6 +35,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor });
   drainOversizedBodies(adapter.getInstance());
+  refuseDeepBodies(adapter.getInstance());
   // Before Nest adds its routes' hooks, so that every request has its trace and its line.
   requestTracing.install(adapter.getInstance());
   logRequests(adapter.getInstance());

@@ -1,6 +1,7 @@
 export { AppError } from './app-error';
 export { bearerToken, secretsEqual } from './bearer-token';
 export { ConfigurationError, envBearerSecret, envBoolean, envInteger, envText, envUrl, readEnvironment, type Environment } from './environment';
+export { MAX_BODY_DEPTH, refuseDeepBodies } from './deep-body';
 export { drainOversizedBodies } from './oversized-body';
 export { parseRetryAfter } from './retry-after';
 export { retryBackoff } from './retry-backoff';

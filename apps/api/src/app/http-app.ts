@@ -2,12 +2,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { CALLBACK_ROUTE, LIMITS } from '@mosaic/orchestrator-contract';
-import { drainOversizedBodies } from '@mosaic/http-kit';
+import { drainOversizedBodies, refuseDeepBodies } from '@mosaic/http-kit';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { AppModule } from './app.module';
 import { ApiConfig } from '../config/api-config';
 import { ErrorFilter } from '../http/error.filter';
-import { installJsonBodyParser } from '../http/json-body.parser';
 import { createValidationPipe } from '../http/validation';
 import { setupOpenApi } from '../openapi/openapi';
 
@@ -24,7 +23,7 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
     if (route.url === CALLBACK_ROUTE) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
   });
 
-  installJsonBodyParser(fastify);
+  refuseDeepBodies(fastify);
 
   // Before Nest adds its routes' hooks, so that every request has its trace and its line.
   requestTracing.install(fastify);
@@ -34,8 +33,7 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(options.logger === false ? config.withLogLevel('silent') : config),
     adapter,
-    // The JSON parser is ours (installJsonBodyParser), so Nest adds none.
-    { bufferLogs: true, bodyParser: false },
+    { bufferLogs: true },
   );
   app.useLogger(app.get(Logger));
   // Nest flushes the buffer by itself only in listen(); tests that only init() would never see what it held.

@@ -1,8 +1,8 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiConfig } from '../config/api-config';
-import { AppError } from '../http/app-error';
-import { bearerToken, secretsEqual } from './bearer-token';
+import { AppError } from '@mosaic/http-kit';
+import { bearerToken, secretsEqual } from '@mosaic/http-kit';
 import { authenticatedAs } from './operator';
 
 /**

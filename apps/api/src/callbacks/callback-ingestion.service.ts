@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orchestrator-contract';
-import { bearerToken } from '../auth/bearer-token';
-import { AppError } from '../http/app-error';
+import { bearerToken } from '@mosaic/http-kit';
+import { AppError } from '@mosaic/http-kit';
 import type { StatusReport } from '../sessions/session';
 import { logSessionStatusChange } from '../sessions/session-status-log';
 import { CallbackTokenService, hashToken } from '../sessions/callback-token.service';

@@ -1,4 +1,5 @@
-import { ApiConfig, ConfigurationError, DEVELOPMENT_MOSAIC_API_TOKEN } from './api-config';
+import { ConfigurationError } from '@mosaic/http-kit';
+import { ApiConfig, DEVELOPMENT_MOSAIC_API_TOKEN } from './api-config';
 
 describe('ApiConfig.fromEnvironment', () => {
   it('applies the contract defaults', () => {

@@ -1,41 +1,38 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEVELOPMENT_ORCHESTRATOR_API_KEY, callbackPath, describeIssues } from '@mosaic/orchestrator-contract';
+import { type Environment, envInteger, envText, envUrl, readEnvironment } from '@mosaic/http-kit';
+import { DEVELOPMENT_ORCHESTRATOR_API_KEY, callbackPath } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
 /** A development value for a secret, used (with a warning at start-up) when the variable is unset. */
 export const DEVELOPMENT_MOSAIC_API_TOKEN = 'dev-mosaic-token-change-me';
 
-/** A whole number written in decimal; unlike `z.coerce`, '' is not 0. */
-const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .regex(/^-?\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
-const port = integer(0, 65535);
-const milliseconds = integer(1);
-const count = integer(1);
-const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
-const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
+const port = envInteger('a port number', 0, 65535);
+const milliseconds = envInteger('a number of milliseconds', 1);
+const count = envInteger('a whole number', 1);
+const httpUrl = envUrl(['http', 'https']).transform((url) => url.replace(/\/+$/, ''));
+const postgresUrl = envUrl(['postgres', 'postgresql']);
+
+/** Variables whose values an error message must not show (a database URL may carry a password). */
+const SECRETS = ['DATABASE_URL', 'MOSAIC_API_TOKEN', 'ORCHESTRATOR_API_KEY'];
 
 const environmentSchema = z.object({
   PORT: port.default(3000),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  HOST: envText().default('127.0.0.1'),
   DATABASE_URL: postgresUrl.optional(),
   EMBEDDED_DATABASE_PORT: port.default(5433),
-  EMBEDDED_DATABASE_DIR: z.string().min(1).optional(),
+  EMBEDDED_DATABASE_DIR: envText().optional(),
   ORCHESTRATOR_URL: httpUrl.default('http://127.0.0.1:3100'),
-  ORCHESTRATOR_API_KEY: z.string().min(1).optional(),
+  ORCHESTRATOR_API_KEY: envText().optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
-  MOSAIC_API_TOKEN: z.string().min(1).optional(),
+  MOSAIC_API_TOKEN: envText().optional(),
   ORCHESTRATOR_SPAWN_TIMEOUT_MS: milliseconds.default(10_000),
   ORCHESTRATOR_STATUS_TIMEOUT_MS: milliseconds.default(5_000),
   ORCHESTRATOR_KILL_TIMEOUT_MS: milliseconds.default(15_000),
   ORCHESTRATOR_LIST_TIMEOUT_MS: milliseconds.default(5_000),
   ORCHESTRATOR_HEALTH_TIMEOUT_MS: milliseconds.default(2_000),
-  ORCHESTRATOR_RETRY_ATTEMPTS: integer(0, 10).default(3),
+  ORCHESTRATOR_RETRY_ATTEMPTS: envInteger('a whole number', 0, 10).default(3),
   ORCHESTRATOR_RETRY_INITIAL_DELAY_MS: milliseconds.default(200),
   ORCHESTRATOR_RETRY_MAX_DELAY_MS: milliseconds.default(5_000),
   ORCHESTRATOR_BREAKER_FAILURES: count.default(5),
@@ -48,10 +45,6 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   SHUTDOWN_GRACE_MS: milliseconds.default(10_000),
 });
-
-export type Environment = Record<string, string | undefined>;
-
-export class ConfigurationError extends Error {}
 
 /**
  * The API's whole configuration, validated once at start-up and injected by
@@ -130,13 +123,7 @@ export class ApiConfig {
 
   /** Builds the configuration from an environment, or throws naming every bad variable. */
   static fromEnvironment(environment: Environment): ApiConfig {
-    // An empty variable is a wrong value, not a missing one: `PORT=` silently
-    // meaning 3000 would hide a broken deployment script.
-    const result = environmentSchema.safeParse(environment);
-    if (!result.success) {
-      throw new ConfigurationError(`Invalid configuration: ${describeIssues(result.error.issues)}`);
-    }
-    return new ApiConfig(result.data);
+    return new ApiConfig(readEnvironment(environmentSchema, environment, { secrets: SECRETS }));
   }
 
   /** The same configuration with the database URL filled in (the embedded database's, at start-up). */

@@ -2,7 +2,8 @@
 // unset, to the embedded PostgreSQL the API starts by default: the same data
 // directory and port (EMBEDDED_DATABASE_DIR, EMBEDDED_DATABASE_PORT), so the API
 // finds it migrated.
-import { ApiConfig, ConfigurationError } from '../config/api-config';
+import { ConfigurationError } from '@mosaic/http-kit';
+import { ApiConfig } from '../config/api-config';
 import { EmbeddedPostgresError, defaultEmbeddedDataDir, startEmbeddedPostgres } from './embedded-postgres';
 import { MigrationError, applyMigrations } from './migrator';
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isTerminalStatus } from '@mosaic/orchestrator-contract';
 import { CallbackTokenService } from '../sessions/callback-token.service';
 import { ApiConfig } from '../config/api-config';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { TrackedSession } from '../sessions/session';

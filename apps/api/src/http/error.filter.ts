@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, type HttpServer, Logger } from '@nestjs/common';
 import { type ErrorBody, type ErrorCode, errorBody } from '@mosaic/orchestrator-contract';
-import { AppError } from './app-error';
+import { AppError } from '@mosaic/http-kit';
 
 interface HttpFailure {
   readonly status: number;

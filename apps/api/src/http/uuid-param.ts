@@ -1,5 +1,5 @@
 import { type PipeTransform, Injectable } from '@nestjs/common';
-import { AppError } from './app-error';
+import { AppError } from '@mosaic/http-kit';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,5 +1,5 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
-import { AppError } from './app-error';
+import { AppError } from '@mosaic/http-kit';
 
 /**
  * The operator endpoints' DTO validation: unknown fields are refused, and the

@@ -5,7 +5,7 @@ import nock from 'nock';
 import type { SessionStatusResponse, SpawnRequest } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { MALFORMED_ANSWER_CODE, OrchestratorClient, retryAfterMs } from './orchestrator.client';
+import { MALFORMED_ANSWER_CODE, OrchestratorClient } from './orchestrator.client';
 import { OrchestratorError } from './orchestrator.errors';
 
 const BASE_URL = 'http://orchestrator.test';
@@ -492,25 +492,5 @@ describe('OrchestratorClient', () => {
 
       expect(client.circuitState).toBe('closed');
     });
-  });
-});
-
-describe('retryAfterMs', () => {
-  const now = Date.parse('2026-01-01T00:00:00.000Z');
-
-  it('reads delay-seconds', () => {
-    expect(retryAfterMs('3', now)).toBe(3000);
-  });
-
-  it('reads an HTTP date', () => {
-    expect(retryAfterMs('Thu, 01 Jan 2026 00:00:02 GMT', now)).toBe(2000);
-  });
-
-  it('treats a date in the past as no wait', () => {
-    expect(retryAfterMs('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
-  });
-
-  it.each([undefined, '', 'soon', '-1', '1.5'])('ignores %p', (header) => {
-    expect(retryAfterMs(header, now)).toBeUndefined();
   });
 });

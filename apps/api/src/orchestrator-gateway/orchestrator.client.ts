@@ -4,19 +4,17 @@ import { AxiosError, type AxiosResponse } from 'axios';
 import {
   CircuitState,
   ConsecutiveBreaker,
-  ExponentialBackoff,
   circuitBreaker,
   handleWhen,
   isBrokenCircuitError,
   isIsolatedCircuitError,
   retry,
   type CircuitBreakerPolicy,
-  type IBackoff,
-  type IBackoffFactory,
-  type IRetryBackoffContext,
   type RetryPolicy,
 } from 'cockatiel';
 import type { z } from 'zod';
+import { parseRetryAfter, retryBackoff } from '@mosaic/http-kit';
+import { requestTracing } from '@mosaic/observability';
 import {
   HEADERS,
   errorBodySchema,
@@ -36,7 +34,6 @@ import {
 } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics, type OrchestratorOperation } from '../metrics/api-metrics';
-import { requestTracing } from '@mosaic/observability';
 import { OrchestratorError } from './orchestrator.errors';
 
 export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';
@@ -129,10 +126,12 @@ export class OrchestratorClient {
       handleWhen((error) => error instanceof AttemptFailure && error.retryable),
       {
         maxAttempts: retrySettings.attempts,
-        backoff: new RetryAfterBackoff(
-          new ExponentialBackoff({ initialDelay: retrySettings.initialDelayMs, maxDelay: retrySettings.maxDelayMs }),
-          retrySettings.maxDelayMs,
-        ),
+        // Stretched to the orchestrator's Retry-After, but never past maxDelayMs: a caller waits on this.
+        backoff: retryBackoff({
+          initialDelayMs: retrySettings.initialDelayMs,
+          maxDelayMs: retrySettings.maxDelayMs,
+          retryAfterMs: (error) => (error instanceof AttemptFailure ? error.retryAfterMs : undefined),
+        }),
       },
     );
     this.logBreakerStateChanges(breaker.consecutiveFailures, breaker.halfOpenAfterMs);
@@ -314,7 +313,7 @@ export class OrchestratorClient {
     const failure = new AttemptFailure(
       new OrchestratorError('rejected', `orchestrator answered ${where} with ${status} ${answer.code}: ${answer.message}`, answer),
       RETRYABLE_STATUSES.has(status),
-      RETRYABLE_STATUSES.has(status) ? retryAfterMs(response.headers[HEADERS.retryAfter]) : undefined,
+      RETRYABLE_STATUSES.has(status) ? parseRetryAfter(response.headers[HEADERS.retryAfter], Date.now()) : undefined,
     );
     if (isOrchestratorDown(status, answer.code)) throw failure;
     return { refusal: failure };
@@ -344,27 +343,6 @@ export class OrchestratorClient {
   }
 }
 
-/**
- * Exponential backoff with jitter, stretched to the orchestrator's
- * `Retry-After` when it sent one, but never past `maxDelayMs`: a caller waits
- * on this, and a far-off date would hold it for nothing.
- */
-class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>> {
-  constructor(
-    private readonly exponential: IBackoffFactory<unknown>,
-    private readonly maxDelayMs: number,
-  ) {}
-
-  next(context: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> {
-    const step = this.exponential.next(context);
-    const failure = 'error' in context.result ? context.result.error : undefined;
-    const hint = failure instanceof AttemptFailure ? failure.retryAfterMs : undefined;
-    const duration = hint === undefined ? step.duration : Math.min(Math.max(hint, step.duration), this.maxDelayMs);
-    const rest = new RetryAfterBackoff(step, this.maxDelayMs);
-    return { duration, next: (nextContext) => rest.next(nextContext) };
-  }
-}
-
 function settle<T>(answer: Answer<T>): T {
   if ('refusal' in answer) throw answer.refusal;
   return answer.value;
@@ -391,15 +369,4 @@ function answerOf(response: AxiosResponse<unknown>): { status: number; code: str
   const body = validate(errorBodySchema, response.data);
   if (body.ok) return { status: response.status, code: body.value.error.code, message: body.value.error.message };
   return { status: response.status, code: `http_${response.status}`, message: 'the answer carried no contract error body' };
-}
-
-/** `Retry-After` is either delay-seconds or an HTTP date (RFC 9110, section 10.2.3). */
-export function retryAfterMs(header: unknown, now: number = Date.now()): number | undefined {
-  if (typeof header !== 'string' || header.trim() === '') return undefined;
-  const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  // Date.parse also takes "-1" or "1.5"; every HTTP date form starts with a day name.
-  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

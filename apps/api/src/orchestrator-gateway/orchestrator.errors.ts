@@ -1,5 +1,5 @@
 import type { ErrorCode } from '@mosaic/orchestrator-contract';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 
 /**
  * How a call to the orchestrator failed. Down, slow, open breaker and "said no"

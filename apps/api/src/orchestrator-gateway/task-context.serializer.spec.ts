@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ApiConfig } from '../config/api-config';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 import type { JsonObject, JsonValue } from '@mosaic/orchestrator-contract';
 import { canonicalJson } from './canonical-json';
 import { REDACTED, TaskContextSerializer, isSecretKey, type DispatchContext, type TaskToSerialize } from './task-context.serializer';

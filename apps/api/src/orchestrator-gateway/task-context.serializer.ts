@@ -10,7 +10,7 @@ import {
   type TaskPriority,
 } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 import { canonicalJson, withSortedKeys } from './canonical-json';
 
 /** What the orchestrator is told about a task: the fields that do not change between dispatches. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 import { decodeCursor, encodeCursor } from './keyset-cursor';
 
 describe('keyset cursor', () => {

@@ -1,4 +1,4 @@
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 
 /** Where a newest-first page ended: opaque to callers, a (created_at, id) pair to us. */
 export interface KeysetPosition {

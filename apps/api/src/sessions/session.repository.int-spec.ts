@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { testDatabaseUrl, withClient } from '../../../../test/support/database';
 import { ApiConfig } from '../config/api-config';
 import { PrismaService } from '../database/prisma.service';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 import { OrchestratorSessionRepository } from './session.repository';
 
 describe('OrchestratorSessionRepository (integration)', () => {

@@ -11,7 +11,7 @@ import {
 import { PrismaService, prepared } from '../database/prisma.service';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
 import { StatementBatcher } from '../database/statement-batcher';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 import type { TaskToSerialize } from '../orchestrator-gateway/task-context.serializer';
 import type { TokenValidity } from './callback-token.service';
 import { decodeCursor, encodeCursor } from './keyset-cursor';

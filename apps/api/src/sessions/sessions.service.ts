@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 import type { ListSessionsDto } from './list-sessions.dto';
 import type { SessionPage, TrackedSession } from './session';
 import { OrchestratorSessionRepository } from './session.repository';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AppError } from '../http/app-error';
+import { AppError } from '@mosaic/http-kit';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { TrackedSession } from '../sessions/session';
 import type { CreateTaskDto } from './create-task.dto';
