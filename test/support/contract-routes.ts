@@ -27,7 +27,7 @@ export const API_ROUTES: RouteStatuses = {
   'GET /orchestrator/sessions': [200, 400, 401],
   'GET /orchestrator/sessions/:id': [200, 400, 401, 404, 502, 503, 504],
   'POST /orchestrator/sessions/:id/kill': [200, 401, 404, 502, 503, 504],
-  'POST /orchestrator/callbacks/:sessionId': [202, 400, 401, 413],
+  'POST /orchestrator/callbacks/:sessionId': [202, 400, 401, 413, 503],
   'GET /health': [200, 503],
   'GET /health/orchestrator': [200, 503],
 };

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'orchestrator_circuit_open'
   | 'orchestrator_rejected'
   | 'task_context_too_large'
+  | 'database_unavailable'
   | 'internal_error';
 
 export function errorBody(code: ErrorCode, message: string, extra: Record<string, unknown> = {}): ErrorBody {

@@ -15,7 +15,15 @@ import { setupOpenApi } from '../openapi/openapi';
  * what the tests exercise is what production serves.
  */
 export async function createHttpApp(config: ApiConfig, options: { logger?: false } = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, trustProxy: false, genReqId: requestIdFor });
+  const adapter = new FastifyAdapter({
+    bodyLimit: LIMITS.spawnBodyMaxBytes,
+    trustProxy: false,
+    genReqId: requestIdFor,
+    // Fastify waits forever by default: a client trickling its request would hold a socket and a body buffer.
+    requestTimeout: config.httpRequestTimeoutMs,
+    // An idle socket (no request in flight, keep-alive aside) is closed after twice that.
+    connectionTimeout: 2 * config.httpRequestTimeoutMs,
+  });
   const fastify = adapter.getInstance();
   drainOversizedBodies(fastify);
   // Callbacks are small and come in volume: they get the contract's tighter limit.

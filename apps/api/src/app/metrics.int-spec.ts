@@ -24,6 +24,8 @@ describe('API metrics (integration)', () => {
       ORCHESTRATOR_URL: orchestratorUrl,
       ORCHESTRATOR_RETRY_ATTEMPTS: '1',
       RECONCILE_STALE_AFTER_MS: '1',
+      // Every scrape counts afresh here, so each test sees its own changes.
+      METRICS_SESSION_COUNT_MAX_AGE_MS: '0',
       ...env,
     });
     apps.push(api);
@@ -41,9 +43,10 @@ describe('API metrics (integration)', () => {
   async function dispatch(api: TestApi): Promise<{ id: string; orchestratorId: string; token: string; status: number }> {
     const task = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'measure me' } satisfies CreateTaskDto });
     const answer = await api.request<Partial<DispatchResponse>>('POST', `/tasks/${task.body.id}/dispatch`, { body: {} });
-    const spawn = stub.spawns().at(-1)!;
     const session = answer.body.session;
-    return { id: session?.id ?? '', orchestratorId: session?.orchestrator_session_id ?? '', token: (spawn.body as { callback_token: string }).callback_token, status: answer.status };
+    // Only an accepted dispatch reached the stub.
+    const token = session === undefined ? '' : (stub.spawns().at(-1)!.body as { callback_token: string }).callback_token;
+    return { id: session?.id ?? '', orchestratorId: session?.orchestrator_session_id ?? '', token, status: answer.status };
   }
 
   const health = (api: TestApi) => api.request('GET', '/health/orchestrator', { token: null });
@@ -151,16 +154,32 @@ describe('API metrics (integration)', () => {
     expect(counts(text)).toEqual(rows);
   });
 
+  it('counts sessions by status at most once per METRICS_SESSION_COUNT_MAX_AGE_MS, however often /metrics is scraped', async () => {
+    const app = await startApp(stub.url, { METRICS_SESSION_COUNT_MAX_AGE_MS: '60000' });
+    const counting = jest.spyOn(app.get(OrchestratorSessionRepository), 'countByStatus');
+
+    const scrapes = await Promise.all([scrape(app), scrape(app), scrape(app)]);
+    scrapes.push(await scrape(app));
+
+    expect(counting).toHaveBeenCalledTimes(1);
+    expect(new Set(scrapes.map((text) => sampleValue(text, 'mosaic_sessions', { status: 'running' }))).size).toBe(1);
+    expect(sampleValue(scrapes[0]!, 'mosaic_callbacks_queued')).toBe(0);
+  });
+
   it('reports the circuit breaker state: 0 closed, 2 open', async () => {
     const app = await startApp(`http://127.0.0.1:${await freePort()}`, { ORCHESTRATOR_BREAKER_FAILURES: '1', ORCHESTRATOR_BREAKER_HALF_OPEN_AFTER_MS: '600000' });
     expect(sampleValue(await scrape(app), 'mosaic_orchestrator_circuit_state')).toBe(0);
 
+    // Health probes never move the breaker; a dispatch that cannot reach the orchestrator opens it (its retry then finds it open).
     expect((await health(app)).status).toBe(503);
+    expect(sampleValue(await scrape(app), 'mosaic_orchestrator_circuit_state')).toBe(0);
+    expect((await dispatch(app)).status).toBe(503);
     expect((await health(app)).status).toBe(503);
 
     const text = await scrape(app);
     expect(sampleValue(text, 'mosaic_orchestrator_circuit_state')).toBe(2);
     expect(sampleValue(text, 'mosaic_orchestrator_call_duration_seconds_count', { operation: 'health', outcome: 'unreachable' })).toBe(1);
+    expect(sampleValue(text, 'mosaic_orchestrator_call_duration_seconds_count', { operation: 'spawn', outcome: 'circuit_open' })).toBe(1);
     expect(sampleValue(text, 'mosaic_orchestrator_call_duration_seconds_count', { operation: 'health', outcome: 'circuit_open' })).toBe(1);
   });
 });

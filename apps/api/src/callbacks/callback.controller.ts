@@ -1,6 +1,8 @@
-import { Body, Controller, Headers, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { CALLBACK_ROUTE, wireSchemaRef } from '@mosaic/orchestrator-contract';
+import type { FastifyReply } from 'fastify';
+import { callerGone } from '../http/caller-gone';
 import { ApiErrorResponses } from '../openapi/error-responses';
 import { SECURITY_SCHEMES } from '../openapi/openapi';
 import { CallbackAckSchema } from './callback-ack.schema';
@@ -30,12 +32,14 @@ export class CallbackController {
     400: { when: 'invalid event; the message names the field', code: 'bad_request' },
     401: { when: 'missing, malformed, expired or revoked token, or one issued for another session (never says which)', code: 'unauthorized' },
     413: { when: 'body over 64 KiB', code: 'payload_too_large' },
+    503: { when: 'too many callbacks waiting to be stored, or the database cannot take it now (with `Retry-After`): send the same event again later', code: 'at_capacity' },
   })
   receive(
     @Param('sessionId') sessionId: string,
     @Headers('authorization') authorization: string | undefined,
     @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<CallbackAck> {
-    return this.ingestion.ingest(sessionId, authorization, body);
+    return this.ingestion.ingest(sessionId, authorization, body, callerGone(reply.raw));
   }
 }

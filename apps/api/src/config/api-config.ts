@@ -44,6 +44,9 @@ const environmentSchema = z.object({
   TASK_CONTEXT_MAX_BYTES: count.default(128 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   SHUTDOWN_GRACE_MS: milliseconds.default(10_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds.default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: milliseconds.default(30_000),
+  METRICS_SESSION_COUNT_MAX_AGE_MS: envInteger('a number of milliseconds', 0).default(10_000),
 });
 
 /**
@@ -74,6 +77,20 @@ export class ApiConfig {
   readonly logLevel: LogLevel;
   /** How long a SIGTERM waits for in-flight requests before it cuts their connections. */
   readonly shutdownGraceMs: number;
+  /**
+   * Longest a statement may run before PostgreSQL cancels it: far above any
+   * statement of this API (a batch of callbacks takes milliseconds), so it only
+   * ends one stuck behind a lock, which is then answered 503.
+   */
+  readonly databaseStatementTimeoutMs: number;
+  /** Longest a client may take to send a whole request (slow senders hold a socket and a body buffer). */
+  readonly httpRequestTimeoutMs: number;
+  /**
+   * How long a count of sessions by status serves `/metrics` scrapes: the
+   * endpoint is open and the count is a GROUP BY over every session, so
+   * scrapes more frequent than this cost the database nothing.
+   */
+  readonly sessionCountMaxAgeMs: number;
   /** Names of secrets that fell back to development values; main.ts warns about each. */
   readonly developmentDefaults: readonly string[];
 
@@ -115,6 +132,9 @@ export class ApiConfig {
     this.taskContextMaxBytes = values.TASK_CONTEXT_MAX_BYTES;
     this.logLevel = values.LOG_LEVEL;
     this.shutdownGraceMs = values.SHUTDOWN_GRACE_MS;
+    this.databaseStatementTimeoutMs = values.DATABASE_STATEMENT_TIMEOUT_MS;
+    this.httpRequestTimeoutMs = values.HTTP_REQUEST_TIMEOUT_MS;
+    this.sessionCountMaxAgeMs = values.METRICS_SESSION_COUNT_MAX_AGE_MS;
     this.developmentDefaults = [
       ...(values.ORCHESTRATOR_API_KEY === undefined ? ['ORCHESTRATOR_API_KEY'] : []),
       ...(values.MOSAIC_API_TOKEN === undefined ? ['MOSAIC_API_TOKEN'] : []),

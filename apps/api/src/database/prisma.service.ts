@@ -3,18 +3,12 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { createHash } from 'node:crypto';
 import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { ApiConfig } from '../config/api-config';
+import { databaseUnavailable, isDatabaseUnavailable } from './database-errors';
 import { PrismaClient } from './generated/prisma/client';
 
 /** How long a query or an interactive transaction waits for a pooled connection under load before failing. */
 const CONNECTION_MAX_WAIT_MS = 30_000;
 
-/**
- * Longest a statement may run before PostgreSQL cancels it: far above any
- * statement of this API (a batch of callbacks takes milliseconds), so it only
- * ends a statement stuck behind a lock, instead of holding its connection
- * and its caller forever.
- */
-const STATEMENT_TIMEOUT_MS = 30_000;
 
 /** A statement text and the name it is prepared under, computed once per text. */
 export interface PreparedStatement {
@@ -47,7 +41,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
       connectionString: config.databaseUrl,
       max: 10,
       connectionTimeoutMillis: CONNECTION_MAX_WAIT_MS,
-      statement_timeout: STATEMENT_TIMEOUT_MS,
+      statement_timeout: config.databaseStatementTimeoutMs,
       // Every statement is prepared under a name (below), to be planned once per connection. Left to choose,
       // PostgreSQL plans a statement that takes arrays (a batch of callbacks) anew on every run, because the
       // arrays' sizes make each custom plan look cheaper than the generic one: a planning cost per callback.
@@ -64,8 +58,12 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
 
   /** Runs one prepared statement on the shared pool and returns its rows as `pg` parses them. */
   async run<Row>(statement: PreparedStatement, values: readonly unknown[]): Promise<Row[]> {
-    const result = await this.pool.query<Row & QueryResultRow>({ name: statement.name, text: statement.text, values: [...values] });
-    return result.rows;
+    try {
+      const result = await this.pool.query<Row & QueryResultRow>({ name: statement.name, text: statement.text, values: [...values] });
+      return result.rows;
+    } catch (error) {
+      throw isDatabaseUnavailable(error) ? databaseUnavailable() : error;
+    }
   }
 
   /** A pooled connection for the caller alone, outside any transaction (for session-level locks); the caller releases it. */

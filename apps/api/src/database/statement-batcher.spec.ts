@@ -6,17 +6,27 @@ interface Item {
 }
 
 /** A batcher whose batches wait until the test releases them, recording what each held. */
-function controlledBatcher(options: { maxInFlight?: number; maxBatchSize?: number; fails?: (items: readonly Item[]) => boolean } = {}) {
+class TimedOut extends Error {}
+
+/** Bounds and failure rules of the tests' batchers, unless a test says otherwise. */
+const LIMITS = { maxQueued: 1000, overloaded: () => new Error('overloaded'), retryAlone: (error: unknown) => !(error instanceof TimedOut) };
+
+function controlledBatcher(
+  options: { maxInFlight?: number; maxBatchSize?: number; maxQueued?: number; fails?: (items: readonly Item[]) => Error | undefined } = {},
+) {
   const batches: Item[][] = [];
   const releases: (() => void)[] = [];
   const batcher = new StatementBatcher<Item, number>({
+    ...LIMITS,
+    ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
     maxInFlight: options.maxInFlight ?? 1,
     maxBatchSize: options.maxBatchSize ?? 100,
     keyOf: (item) => item.key,
     run: async (items) => {
       batches.push([...items]);
       await new Promise<void>((resolve) => releases.push(resolve));
-      if (options.fails?.(items)) throw new Error(`batch of ${items.length} failed`);
+      const failure = options.fails?.(items);
+      if (failure) throw failure;
       return items.map((item) => item.value * 10);
     },
   });
@@ -73,7 +83,9 @@ describe('StatementBatcher', () => {
   });
 
   it('runs a failed batch again item by item, so only the item that fails alone is refused', async () => {
-    const { batcher, batches, releaseAll } = controlledBatcher({ fails: (items) => items.some((queued) => queued.key === 'bad') });
+    const { batcher, batches, releaseAll } = controlledBatcher({
+      fails: (items) => (items.some((queued) => queued.key === 'bad') ? new Error(`batch of ${items.length} failed`) : undefined),
+    });
     const results = [item('busy', 0), item('a', 1), item('bad', 2), item('b', 3)].map((queued) => batcher.submit(queued));
     const settled = Promise.allSettled(results);
 
@@ -90,6 +102,7 @@ describe('StatementBatcher', () => {
   it('refuses a batch whose results do not match its items, rather than answering an item with another’s result', async () => {
     let calls = 0;
     const batcher = new StatementBatcher<Item, number>({
+      ...LIMITS,
       maxInFlight: 1,
       maxBatchSize: 10,
       keyOf: (queued) => queued.key,
@@ -103,5 +116,51 @@ describe('StatementBatcher', () => {
     // The second batch (a, b) gave one result for two items: each is run again alone.
     await expect(Promise.all(results)).resolves.toEqual([0, 1, 2]);
     expect(calls).toBe(4);
+  });
+
+  it('refuses an item over the queue bound at once, with the overload error, and takes items again once there is room', async () => {
+    const { batcher, releaseAll } = controlledBatcher({ maxQueued: 2 });
+    const accepted = [1, 2, 3].map((value) => batcher.submit(item(`k${value}`, value)));
+
+    expect(batcher.queued).toBe(2);
+    await expect(batcher.submit(item('k4', 4))).rejects.toThrow('overloaded');
+    await releaseAll();
+    await expect(Promise.all(accepted)).resolves.toEqual([10, 20, 30]);
+    const later = batcher.submit(item('k5', 5));
+    await releaseAll();
+    await expect(later).resolves.toBe(50);
+  });
+
+  it('lets a waiting item go when its caller gives up, and never runs it', async () => {
+    const { batcher, batches, releaseAll } = controlledBatcher();
+    const running = batcher.submit(item('busy', 0));
+    const caller = new AbortController();
+    const abandoned = batcher.submit(item('gone', 1), caller.signal);
+    const kept = batcher.submit(item('kept', 2));
+
+    caller.abort(new Error('the caller gave up'));
+    await expect(abandoned).rejects.toThrow('the caller gave up');
+    expect(batcher.queued).toBe(1);
+    await releaseAll();
+    await expect(Promise.all([running, kept])).resolves.toEqual([0, 20]);
+    expect(batches.flat().map((queued) => queued.key)).toEqual(['busy', 'kept']);
+  });
+
+  it('refuses an item whose caller already gave up', async () => {
+    const { batcher, batches } = controlledBatcher();
+    await expect(batcher.submit(item('a', 1), AbortSignal.abort(new Error('too late')))).rejects.toThrow('too late');
+    expect(batches).toEqual([]);
+  });
+
+  it('fails the whole batch, without running its items again one by one, on a failure no item caused', async () => {
+    const { batcher, batches, releaseAll } = controlledBatcher({
+      fails: (items) => (items.length > 1 ? new TimedOut('statement timeout') : undefined),
+    });
+    const settling = Promise.allSettled([item('busy', 0), item('a', 1), item('b', 2)].map((queued) => batcher.submit(queued)));
+
+    await releaseAll();
+    const settled = await settling;
+    expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    expect(batches).toEqual([[item('busy', 0)], [item('a', 1), item('b', 2)]]);
   });
 });

@@ -6,12 +6,23 @@ export interface StatementBatcherOptions<Item, Result> {
   readonly keyOf: (item: Item) => string;
   /** Runs one batch and gives one result per item, in the items' order. */
   readonly run: (items: readonly Item[]) => Promise<readonly Result[]>;
+  /** Items that may wait at once; one more is refused with `overloaded()` at once, so memory stays bounded. */
+  readonly maxQueued: number;
+  readonly overloaded: () => Error;
+  /**
+   * Whether a batch that failed with `error` is run again item by item, so
+   * that one bad item fails alone. Only for failures an item can cause: a
+   * statement that timed out behind a lock would only time out again, once
+   * per item.
+   */
+  readonly retryAlone: (error: unknown) => boolean;
 }
 
 interface Pending<Item, Result> {
   readonly item: Item;
   readonly resolve: (result: Result) => void;
   readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
 }
 
 /**
@@ -19,8 +30,9 @@ interface Pending<Item, Result> {
  * `maxInFlight` batches are running, so an idle service adds no wait; under
  * load, the items that arrive while those run go together in the next batch:
  * one round trip and one commit for all of them instead of one each, which is
- * what the callback rate was bound by (docs/performance.md). A batch that
- * fails is run again item by item, so that one bad item fails alone.
+ * what the callback rate was bound by (docs/performance.md). The queue is
+ * bounded, and an item whose `signal` aborts while it waits (its caller gave
+ * up) leaves it at once; a running batch is not interrupted.
  */
 export class StatementBatcher<Item, Result> {
   private queue: Pending<Item, Result>[] = [];
@@ -28,11 +40,27 @@ export class StatementBatcher<Item, Result> {
 
   constructor(private readonly options: StatementBatcherOptions<Item, Result>) {}
 
-  submit(item: Item): Promise<Result> {
+  /** Items waiting for a batch. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  submit(item: Item, signal?: AbortSignal): Promise<Result> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.queue.length >= this.options.maxQueued) return Promise.reject(this.options.overloaded());
     return new Promise<Result>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      const pending: Pending<Item, Result> = { item, resolve, reject, signal };
+      this.queue.push(pending);
+      signal?.addEventListener('abort', () => this.withdraw(pending), { once: true });
       this.pump();
     });
+  }
+
+  private withdraw(pending: Pending<Item, Result>): void {
+    const index = this.queue.indexOf(pending);
+    if (index < 0) return;
+    this.queue.splice(index, 1);
+    pending.reject(pending.signal?.reason);
   }
 
   private pump(): void {
@@ -72,8 +100,8 @@ export class StatementBatcher<Item, Result> {
       results = await this.options.run(batch.map((pending) => pending.item));
       if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} gave ${results.length} results`);
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
+      if (batch.length === 1 || !this.options.retryAlone(error)) {
+        for (const pending of batch) pending.reject(error);
         return;
       }
       for (const pending of batch) await this.runBatch([pending]);

@@ -67,6 +67,7 @@ function statusOf(code: ErrorCode): number {
     case 'orchestrator_unreachable':
     case 'orchestrator_circuit_open':
     case 'at_capacity':
+    case 'database_unavailable':
     case 'shutting_down':
       return 503;
     case 'orchestrator_timeout':

@@ -402,6 +402,17 @@ describe('OrchestratorClient', () => {
       expect(nock.pendingMocks()).toHaveLength(1);
     });
 
+    it('never opens because of health probes, so dispatch keeps its way to a slow orchestrator', async () => {
+      const client = clientWith(breakerSettings);
+      orchestrator().get('/health').times(10).replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:3100'));
+      for (let probe = 0; probe < 10; probe += 1) await expect(failureOf(client.health())).resolves.toMatchObject({ failure: 'unreachable' });
+      const spawn = orchestrator().post('/orchestrator/sessions/spawn').reply(201, { session_id: 'orch-1', status: 'pending', created_at: new Date().toISOString() });
+
+      expect(client.circuitState).toBe('closed');
+      await expect(client.spawn(SPAWN_BODY, 'key-1')).resolves.toMatchObject({ session_id: 'orch-1' });
+      expect(spawn.isDone()).toBe(true);
+    });
+
     it('fails the health probe fast while open', async () => {
       const client = clientWith(breakerSettings);
       await openBreaker(client);

@@ -192,8 +192,9 @@ export class OrchestratorClient {
 
   /**
    * One attempt, no retry: a health probe reports the present, and its caller
-   * polls again anyway. It goes through the breaker, so an open breaker
-   * answers at once and a probe after `halfOpenAfter` can close it again.
+   * polls again anyway. It can never open the breaker (only the calls dispatch
+   * and operators depend on do), but an open breaker answers it at once and a
+   * probe after `halfOpenAfter` can close it again.
    */
   async health(): Promise<{ health: OrchestratorHealth; latencyMs: number }> {
     const operation: Operation<OrchestratorHealth> = {
@@ -206,7 +207,11 @@ export class OrchestratorClient {
     return this.timed('health', async () => {
       const started = performance.now();
       try {
-        const health = settle(await this.breaker.execute(() => this.attempt(operation)));
+        // A closed breaker does not count health probes: the endpoint is open, and a few probes against a slow
+        // orchestrator (their timeout is shorter than a spawn's) must not open the breaker that dispatch needs. An open
+        // breaker still answers them at once, and once half-open a probe is its trial, so a good answer closes it.
+        const attempt = () => this.attempt(operation);
+        const health = settle(this.breaker.state === CircuitState.Closed ? await attempt() : await this.breaker.execute(attempt));
         return { health, latencyMs: Math.round(performance.now() - started) };
       } catch (error) {
         throw this.toOrchestratorError(error, operation, 1);

@@ -104,6 +104,14 @@ interface RecordedRow {
 export const MAX_RECORDING_BATCHES = 2;
 const MAX_BATCH_SIZE = 200;
 
+/**
+ * Callbacks that may wait to be stored at once. Past it a callback is answered
+ * 503 at once and its sender retries later: what waits stays bounded (at most
+ * 64 KiB a body) whatever the database does, about half a second of work at
+ * the rates measured in docs/performance.md.
+ */
+export const MAX_QUEUED_CALLBACKS = 1_000;
+
 interface MoveOptions {
   /** Recorded when the session has none yet (a spawn answer). */
   readonly orchestratorSessionId: string | null;
@@ -127,6 +135,10 @@ export class OrchestratorSessionRepository {
     maxBatchSize: MAX_BATCH_SIZE,
     keyOf: (record) => record.credentials.sessionId,
     run: (records) => this.recordBatch(records),
+    maxQueued: MAX_QUEUED_CALLBACKS,
+    overloaded: () => new AppError('at_capacity', 'too many callbacks are waiting to be stored; retry later'),
+    // Values the database would refuse are refused by validation first; a timeout or a lost connection is nobody's item.
+    retryAlone: (error) => !(error instanceof AppError && error.code === 'database_unavailable'),
   });
 
   constructor(private readonly prisma: PrismaService) {}
@@ -220,8 +232,13 @@ export class OrchestratorSessionRepository {
    * StatementBatcher), run on `pg` directly rather than through Prisma, whose
    * per-query CPU cost bounded the callback rate (docs/performance.md).
    */
-  record(record: CallbackRecord): Promise<RecordedEvent> {
-    return this.recorder.submit(record);
+  record(record: CallbackRecord, signal?: AbortSignal): Promise<RecordedEvent> {
+    return this.recorder.submit(record, signal);
+  }
+
+  /** Callbacks waiting to be stored (a gauge of /metrics). */
+  get queuedCallbacks(): number {
+    return this.recorder.queued;
   }
 
   private async recordBatch(records: readonly CallbackRecord[]): Promise<RecordedEvent[]> {

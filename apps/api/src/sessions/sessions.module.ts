@@ -3,7 +3,7 @@ import { OperatorAuthentication } from '../auth/operator-authentication.middlewa
 import { MetricsModule } from '../metrics/metrics.module';
 import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
 import { CallbackTokenService } from './callback-token.service';
-import { SessionCountGauge } from './session-count.gauge';
+import { SessionGauges } from './session.gauges';
 import { OrchestratorSessionRepository } from './session.repository';
 import { SessionSyncService } from './session-sync.service';
 import { SessionsController } from './sessions.controller';
@@ -18,7 +18,7 @@ import { SessionsService } from './sessions.service';
 @Module({
   imports: [OrchestratorGatewayModule, MetricsModule],
   controllers: [SessionsController],
-  providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, SessionsService, SessionCountGauge],
+  providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, SessionsService, SessionGauges],
   exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionSyncService, CallbackTokenService],
 })
 export class SessionsModule implements NestModule {

@@ -15,6 +15,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   internal_error: 500,
   orchestrator_rejected: 502,
   at_capacity: 503,
+  database_unavailable: 503,
   shutting_down: 503,
   orchestrator_unreachable: 503,
   orchestrator_circuit_open: 503,
