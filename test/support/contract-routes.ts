@@ -20,13 +20,17 @@ export const ORCHESTRATOR_ROUTES: RouteStatuses = {
 
 /** Section 4: the Mosaic API, with the callback endpoint of section 3. */
 export const API_ROUTES: RouteStatuses = {
-  'POST /tasks': [201, 400, 401],
-  'GET /tasks/:id': [200, 401, 404],
+  // 403 wherever an operator key may lack the scope (or, for /operator-keys, is not the administrator).
+  'POST /tasks': [201, 400, 401, 403],
+  'GET /tasks/:id': [200, 401, 403, 404],
   // 422: a task too large for the orchestrator's spawn limit.
-  'POST /tasks/:id/dispatch': [202, 400, 401, 404, 409, 422, 502, 503, 504],
-  'GET /orchestrator/sessions': [200, 400, 401],
-  'GET /orchestrator/sessions/:id': [200, 400, 401, 404, 502, 503, 504],
-  'POST /orchestrator/sessions/:id/kill': [200, 401, 404, 502, 503, 504],
+  'POST /tasks/:id/dispatch': [202, 400, 401, 403, 404, 409, 422, 502, 503, 504],
+  'GET /orchestrator/sessions': [200, 400, 401, 403],
+  'GET /orchestrator/sessions/:id': [200, 400, 401, 403, 404, 502, 503, 504],
+  'POST /orchestrator/sessions/:id/kill': [200, 401, 403, 404, 502, 503, 504],
+  'POST /operator-keys': [201, 400, 401, 403],
+  'GET /operator-keys': [200, 401, 403],
+  'DELETE /operator-keys/:id': [200, 401, 403, 404],
   'POST /orchestrator/callbacks/:sessionId': [202, 400, 401, 413, 503],
   'GET /health': [200, 503],
   'GET /health/orchestrator': [200, 503],

@@ -328,10 +328,17 @@ function callbackEvents(proxies: readonly FaultProxy[]): SentEvent[] {
  * against what the database holds: lost = sent but not stored; duplicated =
  * stored rows beyond one per (session, sequence).
  */
+/**
+ * Which stored events came from the orchestrator: the API also writes its own
+ * audit events (who dispatched, who killed; `event_id` `api-…`), which are no
+ * callbacks and carry no sequence of the orchestrator's.
+ */
+export const ORCHESTRATOR_EVENT = "e.event_id NOT LIKE 'api-%'";
+
 export async function accountEvents(url: string, proxies: readonly FaultProxy[]): Promise<EventAccount> {
   const deliveries = callbackEvents(proxies);
   const sent = new Set(deliveries.map((event) => event.event_id));
-  const rows = await query<{ event_id: string; session_id: string; sequence: number }>(url, 'SELECT event_id, session_id::text, sequence FROM orchestrator_session_events');
+  const rows = await query<{ event_id: string; session_id: string; sequence: number }>(url, `SELECT event_id, session_id::text, sequence FROM orchestrator_session_events e WHERE ${ORCHESTRATOR_EVENT}`);
   const stored = new Set(rows.map((row) => row.event_id));
   const perSequence = new Set(rows.map((row) => `${row.session_id}#${row.sequence}`));
   return {
@@ -360,7 +367,7 @@ export async function gappedSessions(url: string): Promise<string[]> {
     `SELECT s.id::text AS id,
             (count(e.id) = s.last_sequence AND count(DISTINCT e.sequence) = s.last_sequence
              AND coalesce(min(e.sequence), 1) = 1 AND coalesce(max(e.sequence), 0) = s.last_sequence) AS ok
-       FROM orchestrator_sessions s LEFT JOIN orchestrator_session_events e ON e.session_id = s.id
+       FROM orchestrator_sessions s LEFT JOIN orchestrator_session_events e ON e.session_id = s.id AND ${ORCHESTRATOR_EVENT}
       WHERE s.orchestrator_session_id IS NOT NULL
       GROUP BY s.id`,
   );

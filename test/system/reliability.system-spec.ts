@@ -9,6 +9,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../apps/api/src
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { freePort } from '../support/service-process';
 import {
+  ORCHESTRATOR_EVENT,
   ORCHESTRATOR_KEY,
   OPERATOR_TOKEN,
   REPO_ROOT,
@@ -415,7 +416,7 @@ describe('reliability of the real services under faults, load and hostile input'
       databaseUrl,
       `SELECT count(*)::int AS n,
               array_agg(sequence ORDER BY sequence) = array_agg(sequence ORDER BY id) AS ordered
-         FROM orchestrator_session_events GROUP BY session_id`,
+         FROM orchestrator_session_events e WHERE ${ORCHESTRATOR_EVENT} GROUP BY session_id`,
     );
     expect(perSession.map((row) => row.n)).toEqual(Array(sessions).fill(eventsPerSession));
     expect(await gappedSessions(databaseUrl)).toEqual([]);

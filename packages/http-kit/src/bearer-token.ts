@@ -27,6 +27,16 @@ export function secretsEqual(given: string, expected: string): boolean {
   return timingSafeEqual(sha256(given), sha256(expected));
 }
 
+/**
+ * What a service keeps of a full-entropy secret it issued (a callback token,
+ * an operator key): its SHA-256, in hex. A fast hash is enough: with 256
+ * random bits there is nothing to brute-force that a slow hash would protect,
+ * and looking a hash up by equality tells nothing about the secret.
+ */
+export function hashSecret(secret: string): string {
+  return sha256(secret).toString('hex');
+}
+
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }

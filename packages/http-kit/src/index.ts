@@ -1,5 +1,5 @@
 export { AppError } from './app-error';
-export { bearerToken, secretsEqual } from './bearer-token';
+export { bearerToken, hashSecret, secretsEqual } from './bearer-token';
 export { ConfigurationError, envBearerSecret, envBoolean, envInteger, envText, envUrl, readEnvironment, type Environment } from './environment';
 export { MAX_BODY_DEPTH, refuseDeepBodies } from './deep-body';
 export { drainOversizedBodies } from './oversized-body';

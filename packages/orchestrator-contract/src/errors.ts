@@ -13,6 +13,7 @@ export type ErrorBody = z.infer<typeof errorBodySchema>;
 export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  | 'insufficient_scope'
   | 'not_found'
   | 'conflict'
   | 'idempotency_key_reused'

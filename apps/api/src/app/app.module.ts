@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import { AuthModule } from '../auth/auth.module';
 import { CallbacksModule } from '../callbacks/callbacks.module';
 import { ApiConfig } from '../config/api-config';
 import { DatabaseModule } from '../database/database.module';
@@ -21,7 +22,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, MetricsModule, SessionsModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule],
+      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, MetricsModule, AuthModule, SessionsModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],
     };

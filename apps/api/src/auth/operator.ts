@@ -1,10 +1,19 @@
 import type { IncomingMessage } from 'node:http';
 
+/** What an operator key may do (contract section 4): `read` the GET endpoints, `dispatch` tasks, `stop` sessions. */
+export const OPERATOR_SCOPES = ['read', 'dispatch', 'stop'] as const;
+export type OperatorScope = (typeof OPERATOR_SCOPES)[number];
+
 /** Who sent an operator request, as its authentication established. */
 export interface Operator {
-  /** `admin` for the administrator's token (MOSAIC_API_TOKEN). */
+  /** The key's name, or `admin` for the administrator's token (MOSAIC_API_TOKEN); recorded as the actor of what it does. */
   readonly name: string;
+  readonly scopes: readonly OperatorScope[];
+  /** Only the administrator manages operator keys. */
+  readonly admin: boolean;
 }
+
+export const ADMIN: Operator = { name: 'admin', scopes: OPERATOR_SCOPES, admin: true };
 
 const operators = new WeakMap<IncomingMessage, Operator>();
 

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orchestrator-contract';
-import { bearerToken } from '@mosaic/http-kit';
+import { bearerToken, hashSecret } from '@mosaic/http-kit';
 import { AppError } from '@mosaic/http-kit';
 import { databaseUnavailable } from '../database/database-errors';
 import type { StatusReport } from '../sessions/session';
 import { logSessionStatusChange } from '../sessions/session-status-log';
-import { CallbackTokenService, hashToken } from '../sessions/callback-token.service';
+import { CallbackTokenService } from '../sessions/callback-token.service';
 import { type CallbackCredentials, type CallbackRecord, type IncomingSessionEvent, OrchestratorSessionRepository, type RecordedEvent } from '../sessions/session.repository';
 
 /** The `202` body: the event is safe with the API; `duplicate` says it had been stored before. */
@@ -48,7 +48,7 @@ export class CallbackIngestionService {
   async ingest(sessionId: string, authorization: string | string[] | undefined, body: unknown, callerGone?: AbortSignal): Promise<CallbackAck> {
     const token = bearerToken(authorization);
     if (token === undefined || !UUID.test(sessionId)) throw invalidCallbackToken();
-    const credentials: CallbackCredentials = { sessionId: sessionId.toLowerCase(), tokenHash: hashToken(token) };
+    const credentials: CallbackCredentials = { sessionId: sessionId.toLowerCase(), tokenHash: hashSecret(token) };
     const now = new Date();
     const validity = this.tokens.validityAt(now);
 

@@ -1,10 +1,11 @@
+import { hashSecret } from '@mosaic/http-kit';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { LIMITS, type CallbackEvent, type TerminalStatus } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import { type SeededSession, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
-import { CallbackTokenService, hashToken } from '../sessions/callback-token.service';
+import { CallbackTokenService } from '../sessions/callback-token.service';
 import { MAX_RECORDING_BATCHES, OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { CallbackAck } from './callback-ingestion.service';
 
@@ -492,7 +493,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       const claimed = `orch-${randomUUID()}`;
       const record = (session: TestSession, orchestratorSessionId: string) =>
         sessions.record({
-          credentials: { sessionId: session.id, tokenHash: hashToken(session.token) },
+          credentials: { sessionId: session.id, tokenHash: hashSecret(session.token) },
           validity: tokens.validityAt(),
           event: { eventId: randomUUID(), orchestratorSessionId, sequence: 1, type: 'progress', status: null, occurredAt: new Date().toISOString(), data: {} },
           report: undefined,

@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { OperatorAuth } from '../auth/operator-auth.guard';
+import type { Operator } from '../auth/operator';
+import { CurrentOperator, OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses, ORCHESTRATOR_FAILURES } from '../openapi/error-responses';
 import { type DispatchResponse, presentDispatch } from './dispatch.presenter';
@@ -10,11 +11,11 @@ import { TaskDispatcherService } from './task-dispatcher.service';
 
 @ApiTags('tasks')
 @Controller('tasks')
-@OperatorAuth()
 export class DispatchController {
   constructor(private readonly dispatcher: TaskDispatcherService) {}
 
   @Post(':id/dispatch')
+  @OperatorAuth('dispatch')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Spawn a session for the task through the orchestrator',
@@ -29,8 +30,8 @@ export class DispatchController {
     422: { when: 'the task is too large to send to the orchestrator', code: 'task_context_too_large' },
     ...ORCHESTRATOR_FAILURES,
   })
-  async dispatch(@Param('id', new UuidParam('task')) id: string, @Body() body: DispatchTaskDto = {}): Promise<DispatchResponse> {
-    const session = await this.dispatcher.dispatch(id, body.requested_by ?? null);
+  async dispatch(@Param('id', new UuidParam('task')) id: string, @Body() body: DispatchTaskDto = {}, @CurrentOperator() operator: Operator): Promise<DispatchResponse> {
+    const session = await this.dispatcher.dispatch(id, { requestedBy: body.requested_by ?? null, actor: operator.name });
     return presentDispatch(id, session);
   }
 }

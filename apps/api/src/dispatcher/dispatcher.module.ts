@@ -1,11 +1,12 @@
 import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { OperatorAuthentication } from '../auth/operator-authentication.middleware';
 import { SessionsModule } from '../sessions/sessions.module';
 import { DispatchController } from './dispatch.controller';
 import { TaskDispatcherService } from './task-dispatcher.service';
 
 @Module({
-  imports: [SessionsModule],
+  imports: [SessionsModule, AuthModule],
   controllers: [DispatchController],
   providers: [TaskDispatcherService],
   exports: [TaskDispatcherService],

@@ -26,13 +26,15 @@ export class TaskDispatcherService {
     private readonly client: OrchestratorClient,
   ) {}
 
-  async dispatch(taskId: string, requestedBy: string | null): Promise<TrackedSession> {
+  /** `actor` is the operator who asked (recorded in the session's event log); `requestedBy` what the request said. */
+  async dispatch(taskId: string, { requestedBy, actor }: { requestedBy: string | null; actor: string }): Promise<TrackedSession> {
     const callbackToken = this.tokens.issue();
     // Answers not_found for a task that does not exist, and returns the task to serialize.
     const { session, task } = await this.sessions.createSpawning({
       id: randomUUID(),
       taskId,
       requestedBy,
+      actor,
       callbackTokenHash: callbackToken.hash,
       callbackTokenExpiresAt: callbackToken.expiresAt,
     });

@@ -53,6 +53,8 @@ function statusOf(code: ErrorCode): number {
       return 400;
     case 'unauthorized':
       return 401;
+    case 'insufficient_scope':
+      return 403;
     case 'not_found':
       return 404;
     case 'conflict':

@@ -1,5 +1,6 @@
+import { hashSecret } from '@mosaic/http-kit';
 import { ApiConfig } from '../config/api-config';
-import { CallbackTokenService, hashToken } from './callback-token.service';
+import { CallbackTokenService } from './callback-token.service';
 
 describe('CallbackTokenService', () => {
   const config = ApiConfig.fromEnvironment({ CALLBACK_TOKEN_TTL_MS: '60000', CALLBACK_TOKEN_TERMINAL_GRACE_MS: '5000' });
@@ -23,7 +24,7 @@ describe('CallbackTokenService', () => {
 
   it('hashes the same token to the same hash, and another token to another', () => {
     const issued = service.issue(now);
-    expect(hashToken(issued.token)).toBe(issued.hash);
-    expect(hashToken(`${issued.token}x`)).not.toBe(issued.hash);
+    expect(hashSecret(issued.token)).toBe(issued.hash);
+    expect(hashSecret(`${issued.token}x`)).not.toBe(issued.hash);
   });
 });

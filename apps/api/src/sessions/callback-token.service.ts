@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashSecret } from '@mosaic/http-kit';
 import { ApiConfig } from '../config/api-config';
 
 /** What the API keeps of a callback token: never the token itself. */
@@ -28,9 +29,8 @@ const TOKEN_PREFIX = 'mcb_';
 /**
  * Per-session callback tokens, modelled on per-job CI tokens: 256 random bits,
  * issued for exactly one session (its hash lives on that session's row only),
- * stored as a SHA-256 hash, expiring, and revoked once the session has been
- * terminal for a grace period. A fast hash is enough here: the token has full
- * entropy, so there is nothing to brute-force that a slow hash would protect.
+ * stored as a SHA-256 hash (hashSecret), expiring, and revoked once the
+ * session has been terminal for a grace period.
  */
 @Injectable()
 export class CallbackTokenService {
@@ -38,15 +38,11 @@ export class CallbackTokenService {
 
   issue(now: Date = new Date()): IssuedCallbackToken {
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-    return { token, hash: hashToken(token), expiresAt: new Date(now.getTime() + this.config.callbackToken.ttlMs) };
+    return { token, hash: hashSecret(token), expiresAt: new Date(now.getTime() + this.config.callbackToken.ttlMs) };
   }
 
   /** The validity a token needs at `now`: unexpired, and revoked once its session has been terminal for the grace period. */
   validityAt(now: Date = new Date()): TokenValidity {
     return { expiresAfter: now, endedAfter: new Date(now.getTime() - this.config.callbackToken.terminalGraceMs) };
   }
-}
-
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
 }

@@ -31,19 +31,22 @@ export class SessionSyncService {
     }
   }
 
-  /** Kills the session's agent; idempotent, and a session already terminal is left as it is. */
-  async kill(session: TrackedSession): Promise<TrackedSession> {
+  /**
+   * Kills the session's agent; idempotent, and a session already terminal is
+   * left as it is. The kill is recorded in the event log with `actor`, who asked.
+   */
+  async kill(session: TrackedSession, actor: string): Promise<TrackedSession> {
     if (isTerminalStatus(session.status)) return session;
     if (session.orchestratorSessionId === null) {
-      return this.sessions.applyStatus(session.id, {
-        status: 'killed',
-        at: new Date(),
-        error: 'killed before the orchestrator acknowledged the spawn',
-      });
+      return this.sessions.applyStatus(
+        session.id,
+        { status: 'killed', at: new Date(), error: 'killed before the orchestrator acknowledged the spawn' },
+        { actor },
+      );
     }
     try {
       const answer = await this.client.kill(session.orchestratorSessionId);
-      return await this.sessions.applyStatus(session.id, { status: answer.status, at: new Date() });
+      return await this.sessions.applyStatus(session.id, { status: answer.status, at: new Date() }, { actor });
     } catch (error) {
       if (error instanceof OrchestratorError && error.failure === 'not_found') {
         return this.sessions.applyStatus(session.id, { status: 'failed', at: new Date(), error: LOST_ERROR });

@@ -31,6 +31,7 @@ describe('OrchestratorSessionRepository (integration)', () => {
       id: randomUUID(),
       taskId,
       requestedBy: 'test',
+      actor: null,
       callbackTokenHash: 'a'.repeat(64),
       callbackTokenExpiresAt: new Date(Date.now() + 60_000),
     });

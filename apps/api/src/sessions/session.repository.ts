@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import {
   type CallbackEventType,
   type JsonObject,
@@ -34,6 +35,8 @@ export interface NewSession {
   readonly id: string;
   readonly taskId: string;
   readonly requestedBy: string | null;
+  /** The operator who dispatched it, recorded in its event log (null: no record, for sessions no operator asked for). */
+  readonly actor: string | null;
   readonly callbackTokenHash: string;
   readonly callbackTokenExpiresAt: Date;
 }
@@ -117,6 +120,8 @@ interface MoveOptions {
   readonly orchestratorSessionId: string | null;
   /** Move only a session still `spawning` without an orchestrator session id. */
   readonly onlyUnconfirmed: boolean;
+  /** The operator who asked for the move, recorded in the event log; null for no record. */
+  readonly actor: string | null;
 }
 
 /**
@@ -159,6 +164,7 @@ export class OrchestratorSessionRepository {
         session.requestedBy,
         session.callbackTokenHash,
         session.callbackTokenExpiresAt.toISOString(),
+        session.actor,
       ]);
     } catch (error) {
       if (isUniqueViolation(error, 'orchestrator_sessions_active_task_id_key')) {
@@ -174,14 +180,18 @@ export class OrchestratorSessionRepository {
 
   /** Records the orchestrator's acknowledgement of a spawn: its session id, if none is recorded yet, and its status report. */
   async recordSpawned(id: string, orchestratorSessionId: string, report: StatusReport): Promise<TrackedSession> {
-    const moved = await this.move(id, report, { orchestratorSessionId, onlyUnconfirmed: false });
+    const moved = await this.move(id, report, { orchestratorSessionId, onlyUnconfirmed: false, actor: null });
     if (moved === undefined) throw new Error(`session ${id} does not exist`);
     return moved;
   }
 
-  /** Applies a status report if it moves the session forward; returns the session as it now is. */
-  async applyStatus(id: string, report: StatusReport): Promise<TrackedSession> {
-    const moved = await this.move(id, report, { orchestratorSessionId: null, onlyUnconfirmed: false });
+  /**
+   * Applies a status report if it moves the session forward; returns the
+   * session as it now is. With an `actor` (an operator's kill), the report is
+   * also recorded in the event log as a `status` event with `data.actor`.
+   */
+  async applyStatus(id: string, report: StatusReport, audit: { actor?: string } = {}): Promise<TrackedSession> {
+    const moved = await this.move(id, report, { orchestratorSessionId: null, onlyUnconfirmed: false, actor: audit.actor ?? null });
     if (moved === undefined) throw new Error(`session ${id} does not exist`);
     return moved;
   }
@@ -192,7 +202,7 @@ export class OrchestratorSessionRepository {
    * recorded at the same moment: that one wins and this changes nothing.
    */
   async failUnconfirmedSpawn(id: string, at: Date): Promise<boolean> {
-    const moved = await this.move(id, { status: 'failed', at, error: SPAWN_UNCONFIRMED_ERROR }, { orchestratorSessionId: null, onlyUnconfirmed: true });
+    const moved = await this.move(id, { status: 'failed', at, error: SPAWN_UNCONFIRMED_ERROR }, { orchestratorSessionId: null, onlyUnconfirmed: true, actor: null });
     return moved?.status === 'failed';
   }
 
@@ -202,6 +212,8 @@ export class OrchestratorSessionRepository {
       options.orchestratorSessionId,
       options.onlyUnconfirmed,
       ...statusReportParameters(report),
+      options.actor,
+      options.actor === null ? null : `api-${randomUUID()}`,
     ]);
     const row = rows[0];
     if (row === undefined) return undefined;
@@ -382,6 +394,10 @@ const CREATE_SPAWNING = prepared(`
            $3, $4, $5::timestamptz, now()
       FROM tasks WHERE tasks.id = $2::uuid
     RETURNING ${SESSION_COLUMNS.join(', ')}
+  ), audit AS (
+    INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
+    SELECT created.id, 'api-dispatch', 0, 'status', 'spawning', now(), jsonb_build_object('actor', $6::text) FROM created
+     WHERE $6::text IS NOT NULL
   ), task AS (
     UPDATE tasks SET status = 'spawning', updated_at = now() FROM created
      WHERE tasks.id = created.task_id
@@ -395,7 +411,9 @@ const MOVE_REPORT = reportParameterSql(4);
 /**
  * Applies one status report to one session: $1 the session, $2 the
  * orchestrator's session id to record if none is (or null), $3 whether only a
- * session still unconfirmed may move, the report from $4 (status-report.sql.ts).
+ * session still unconfirmed may move, the report from $4 (status-report.sql.ts),
+ * and, to record who asked in the event log, $11 the actor and $12 the event's
+ * id (no record when the actor is null).
  * The task follows the session only when it moved. Answers the session as it
  * now is, with `moved_from`, the status it moved from (null when it did not
  * move); no row when there is no such session (or it is no longer unconfirmed).
@@ -418,6 +436,10 @@ const MOVE = prepared(`
     UPDATE tasks AS t SET status = ${reportTaskStatus(MOVE_REPORT)}, updated_at = now()
       FROM target
      WHERE t.id = target.task_id AND target.moves
+  ), audit AS (
+    INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
+    SELECT updated.id, $12::text, updated.last_sequence, 'status', ${MOVE_REPORT.status}::session_status, now(), jsonb_build_object('actor', $11::text)
+      FROM updated WHERE $11::text IS NOT NULL
   )
   SELECT * FROM updated`);
 

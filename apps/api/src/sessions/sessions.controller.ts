@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { OperatorAuth } from '../auth/operator-auth.guard';
+import type { Operator } from '../auth/operator';
+import { CurrentOperator, OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses, ORCHESTRATOR_FAILURES } from '../openapi/error-responses';
 import { SessionPageSchema, SessionSchema, SessionWithEventsSchema } from './session.schema';
@@ -10,11 +11,11 @@ import { SessionsService } from './sessions.service';
 
 @ApiTags('sessions')
 @Controller('orchestrator/sessions')
-@OperatorAuth()
 export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Get()
+  @OperatorAuth('read')
   @ApiOperation({ summary: 'The sessions the API tracks, newest first' })
   @ApiOkResponse({ type: SessionPageSchema })
   @ApiErrorResponses({ 400: { when: 'invalid `status`, `limit` or `cursor`', code: 'bad_request' } })
@@ -24,6 +25,7 @@ export class SessionsController {
   }
 
   @Get(':id')
+  @OperatorAuth('read')
   @ApiOperation({ summary: 'One tracked session with its stored callback events', description: '`refresh=true` asks the orchestrator for its status first.' })
   @ApiOkResponse({ type: SessionWithEventsSchema })
   @ApiErrorResponses({
@@ -37,11 +39,12 @@ export class SessionsController {
   }
 
   @Post(':id/kill')
+  @OperatorAuth('stop')
   @HttpCode(200)
   @ApiOperation({ summary: 'Kill the session through the orchestrator', description: 'Idempotent: a terminal session is answered as it is.' })
   @ApiOkResponse({ type: SessionSchema, description: 'the session, its status now terminal' })
   @ApiErrorResponses({ 404: { when: 'no session with this id', code: 'not_found' }, ...ORCHESTRATOR_FAILURES })
-  async kill(@Param('id', new UuidParam('session')) id: string) {
-    return presentSession(await this.sessions.kill(id));
+  async kill(@Param('id', new UuidParam('session')) id: string, @CurrentOperator() operator: Operator) {
+    return presentSession(await this.sessions.kill(id, operator.name));
   }
 }

@@ -1,4 +1,5 @@
 import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { OperatorAuthentication } from '../auth/operator-authentication.middleware';
 import { MetricsModule } from '../metrics/metrics.module';
 import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
@@ -16,7 +17,7 @@ import { SessionsService } from './sessions.service';
  * reconciliation) import this module for what it exports.
  */
 @Module({
-  imports: [OrchestratorGatewayModule, MetricsModule],
+  imports: [OrchestratorGatewayModule, MetricsModule, AuthModule],
   controllers: [SessionsController],
   providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, SessionsService, SessionGauges],
   exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionSyncService, CallbackTokenService],

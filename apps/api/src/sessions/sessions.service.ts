@@ -23,8 +23,8 @@ export class SessionsService {
     return { session, events: await this.sessions.listEvents(id) };
   }
 
-  async kill(id: string): Promise<TrackedSession> {
-    return this.sync.kill(await this.require(id));
+  async kill(id: string, actor: string): Promise<TrackedSession> {
+    return this.sync.kill(await this.require(id), actor);
   }
 
   private async require(id: string): Promise<TrackedSession> {

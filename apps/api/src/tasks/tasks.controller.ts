@@ -10,11 +10,11 @@ import { TaskSchema } from './task.schema';
 
 @ApiTags('tasks')
 @Controller('tasks')
-@OperatorAuth()
 export class TasksController {
   constructor(private readonly tasks: TasksService) {}
 
   @Post()
+  @OperatorAuth('dispatch')
   @ApiOperation({ summary: 'Create a task' })
   @ApiCreatedResponse({ type: TaskSchema, description: 'the task, `open`, with `session: null`' })
   @ApiErrorResponses({ 400: { when: 'invalid body; the message names each offending field', code: 'bad_request' } })
@@ -23,6 +23,7 @@ export class TasksController {
   }
 
   @Get(':id')
+  @OperatorAuth('read')
   @ApiOperation({ summary: 'A task, its status and its latest session' })
   @ApiOkResponse({ type: TaskSchema })
   @ApiErrorResponses({ 404: { when: 'no task with this id', code: 'not_found' } })

@@ -1,4 +1,5 @@
 import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { OperatorAuthentication } from '../auth/operator-authentication.middleware';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TaskRepository } from './task.repository';
@@ -6,7 +7,7 @@ import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
 
 @Module({
-  imports: [SessionsModule],
+  imports: [SessionsModule, AuthModule],
   controllers: [TasksController],
   providers: [TaskRepository, TasksService],
   exports: [TaskRepository],

@@ -7,6 +7,7 @@ import type { FastifyReply } from 'fastify';
 const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   bad_request: 400,
   unauthorized: 401,
+  insufficient_scope: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,

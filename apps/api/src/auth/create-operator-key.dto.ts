@@ -1,0 +1,21 @@
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsStorableText } from '../http/storable.validators';
+import { OPERATOR_SCOPES, type OperatorScope } from './operator';
+
+@ApiSchema({ name: 'CreateOperatorKey' })
+export class CreateOperatorKeyDto {
+  @ApiProperty({ minLength: 1, maxLength: 100, description: 'who holds the key; recorded as the actor of what it does', example: 'ci-bot' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  @IsStorableText()
+  name!: string;
+
+  @ApiProperty({ enum: OPERATOR_SCOPES, isArray: true, example: ['read', 'dispatch'] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(OPERATOR_SCOPES.length)
+  @IsIn(OPERATOR_SCOPES, { each: true })
+  scopes!: OperatorScope[];
+}

@@ -1,0 +1,21 @@
+import type { OperatorKeyRecord } from './operator-key.repository';
+import type { CreatedOperatorKey } from './operator-keys.service';
+
+/** An operator key on the wire, without its secret. */
+export function presentOperatorKey(key: OperatorKeyRecord) {
+  return {
+    id: key.id,
+    name: key.name,
+    scopes: [...key.scopes],
+    created_at: key.createdAt.toISOString(),
+    revoked_at: key.revokedAt?.toISOString() ?? null,
+  };
+}
+
+/** The answer to its creation: the only one that carries the key. */
+export function presentCreatedOperatorKey(key: CreatedOperatorKey) {
+  return { ...presentOperatorKey(key), key: key.key };
+}
+
+export type OperatorKeyResponse = ReturnType<typeof presentOperatorKey>;
+export type CreatedOperatorKeyResponse = ReturnType<typeof presentCreatedOperatorKey>;

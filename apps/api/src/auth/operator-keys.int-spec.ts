@@ -1,0 +1,145 @@
+import { hashSecret } from '@mosaic/http-kit';
+import type { ErrorBody } from '@mosaic/orchestrator-contract';
+import { TestApi } from '../../../../test/support/api-app';
+import { seedServicesOf, seedSession } from '../../../../test/support/seed';
+import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
+import { PrismaService } from '../database/prisma.service';
+import type { DispatchResponse } from '../dispatcher/dispatch.presenter';
+import type { SessionEventResponse } from '../sessions/session-event.presenter';
+import type { TaskResponse } from '../tasks/task.presenter';
+import type { CreateOperatorKeyDto } from './create-operator-key.dto';
+import type { OperatorScope } from './operator';
+import type { CreatedOperatorKeyResponse, OperatorKeyResponse } from './operator-key.presenter';
+
+/** Operator keys on the real app: what each scope may do, revocation, the audit trail, and no secret in any log. */
+describe('operator keys (integration)', () => {
+  let stub: StubOrchestrator;
+  let api: TestApi;
+  const printed: string[] = [];
+  const writeSpies: jest.SpyInstance[] = [];
+  const issued: string[] = [];
+
+  beforeAll(async () => {
+    for (const stream of [process.stdout, process.stderr]) {
+      writeSpies.push(
+        jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+          printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+          return true;
+        }),
+      );
+    }
+    stub = await StubOrchestrator.start();
+    // Logging on: the last test reads what the process printed.
+    api = await TestApi.start({ ORCHESTRATOR_URL: stub.url, ORCHESTRATOR_RETRY_ATTEMPTS: '0' }, {});
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await stub?.close();
+    for (const spy of writeSpies) spy.mockRestore();
+  });
+
+  async function createKey(name: string, scopes: OperatorScope[]): Promise<CreatedOperatorKeyResponse> {
+    const answer = await api.request<CreatedOperatorKeyResponse>('POST', '/operator-keys', { body: { name, scopes } satisfies CreateOperatorKeyDto });
+    expect(answer.status).toBe(201);
+    issued.push(answer.body.key);
+    return answer.body;
+  }
+
+  it('shows a new key once, keeps only its hash, and lists keys without it', async () => {
+    const created = await createKey('reader', ['read']);
+
+    expect(created).toEqual({ id: expect.any(String), name: 'reader', scopes: ['read'], key: expect.stringMatching(/^mk_[A-Za-z0-9_-]{43}$/), created_at: expect.any(String), revoked_at: null });
+    const row = await api.get(PrismaService).operatorKey.findUniqueOrThrow({ where: { id: created.id } });
+    expect(row.keyHash).toBe(hashSecret(created.key));
+    const listed = await api.request<{ keys: OperatorKeyResponse[] }>('GET', '/operator-keys');
+    expect(listed.body.keys.find((key) => key.id === created.id)).toEqual({ id: created.id, name: 'reader', scopes: ['read'], created_at: created.created_at, revoked_at: null });
+    expect(JSON.stringify(listed.body)).not.toContain(created.key);
+  });
+
+  it.each([
+    [{ name: 'x', scopes: [] }, 'scopes'],
+    [{ name: 'x', scopes: ['admin'] }, 'scopes'],
+    [{ name: '', scopes: ['read'] }, 'name'],
+    [{ scopes: ['read'] }, 'name'],
+  ])('refuses %j with a 400 naming %s', async (body, field) => {
+    const answer = await api.request<ErrorBody>('POST', '/operator-keys', { body });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.message).toContain(field);
+  });
+
+  describe('each scope against each endpoint', () => {
+    const sessionId = '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b';
+    const endpoints: [method: 'GET' | 'POST' | 'DELETE', url: string, needs: OperatorScope | 'admin', body?: object][] = [
+      ['POST', '/tasks', 'dispatch', { title: 'scoped' }],
+      ['GET', `/tasks/${sessionId}`, 'read'],
+      ['POST', `/tasks/${sessionId}/dispatch`, 'dispatch', {}],
+      ['GET', '/orchestrator/sessions', 'read'],
+      ['GET', `/orchestrator/sessions/${sessionId}`, 'read'],
+      ['POST', `/orchestrator/sessions/${sessionId}/kill`, 'stop'],
+      ['POST', '/operator-keys', 'admin', { name: 'made by a key', scopes: ['read'] }],
+      ['GET', '/operator-keys', 'admin'],
+      ['DELETE', `/operator-keys/${sessionId}`, 'admin'],
+    ];
+    const keys: Partial<Record<OperatorScope, string>> = {};
+
+    beforeAll(async () => {
+      for (const scope of ['read', 'dispatch', 'stop'] as const) keys[scope] = (await createKey(`only ${scope}`, [scope])).key;
+    });
+
+    it.each(endpoints.flatMap(([method, url, needs, body]) => (['read', 'dispatch', 'stop'] as const).map((scope) => [scope, method, url, needs, body] as const)))(
+      'a key with %s on %s %s',
+      async (scope, method, url, needs, body) => {
+        const answer = await api.request<ErrorBody>(method, url, { token: keys[scope]!, ...(body === undefined ? {} : { body }) });
+        if (needs === scope) {
+          expect([401, 403]).not.toContain(answer.status);
+        } else {
+          expect(answer.status).toBe(403);
+          expect(answer.body).toEqual({ error: { code: 'insufficient_scope', message: expect.any(String) } });
+        }
+      },
+    );
+  });
+
+  it('refuses a revoked key on its very next request, and revoking again changes nothing', async () => {
+    const created = await createKey('short-lived', ['read']);
+    expect((await api.request('GET', '/orchestrator/sessions', { token: created.key })).status).toBe(200);
+
+    const revoked = await api.request<OperatorKeyResponse>('DELETE', `/operator-keys/${created.id}`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.revoked_at).toEqual(expect.any(String));
+    const refused = await api.request<ErrorBody>('GET', '/orchestrator/sessions', { token: created.key });
+    expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 401, code: 'unauthorized' });
+    const again = await api.request<OperatorKeyResponse>('DELETE', `/operator-keys/${created.id}`);
+    expect(again.body.revoked_at).toBe(revoked.body.revoked_at);
+    expect((await api.request('DELETE', '/operator-keys/3c9d1f0e-2b7a-4c5d-9e8f-0a1b2c3d4e5f')).status).toBe(404);
+  });
+
+  it('records who dispatched and who killed in the session event log', async () => {
+    const dispatcher = await createKey('ci-bot', ['dispatch', 'read']);
+    const stopper = await createKey('on-call', ['stop']);
+    const task = await api.request<TaskResponse>('POST', '/tasks', { token: dispatcher.key, body: { title: 'audited' } });
+    const dispatched = await api.request<DispatchResponse>('POST', `/tasks/${task.body.id}/dispatch`, { token: dispatcher.key, body: {} });
+    expect(dispatched.status).toBe(202);
+    const killed = await api.request('POST', `/orchestrator/sessions/${dispatched.body.session.id}/kill`, { token: stopper.key });
+    expect(killed.status).toBe(200);
+    const unconfirmed = await seedSession(seedServicesOf(api), { status: 'spawning' });
+    expect((await api.request('POST', `/orchestrator/sessions/${unconfirmed.id}/kill`)).status).toBe(200);
+
+    const events = async (id: string) => (await api.request<{ events: SessionEventResponse[] }>('GET', `/orchestrator/sessions/${id}`)).body.events;
+    expect((await events(dispatched.body.session.id)).map((event) => [event.type, event.status, event.data])).toEqual([
+      ['status', 'spawning', { actor: 'ci-bot' }],
+      ['status', 'killed', { actor: 'on-call' }],
+    ]);
+    expect((await events(unconfirmed.id)).map((event) => [event.status, event.data])).toEqual([['killed', { actor: 'admin' }]]);
+  });
+
+  it('never prints a key or its hash', () => {
+    const output = printed.join('');
+    expect(issued.length).toBeGreaterThan(3);
+    for (const key of issued) {
+      expect(output).not.toContain(key);
+      expect(output).not.toContain(hashSecret(key));
+    }
+  });
+});
