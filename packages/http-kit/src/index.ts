@@ -3,5 +3,6 @@ export { bearerToken, hashSecret, secretsEqual } from './bearer-token';
 export { ConfigurationError, envBearerSecret, envBoolean, envInteger, envText, envUrl, readEnvironment, type Environment } from './environment';
 export { MAX_BODY_DEPTH, refuseDeepBodies } from './deep-body';
 export { drainOversizedBodies } from './oversized-body';
+export { MIN_PRODUCTION_SECRET_LENGTH, refuseDevelopmentSecrets } from './production-secrets';
 export { parseRetryAfter } from './retry-after';
 export { retryBackoff } from './retry-backoff';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { z } from 'zod';
-import { type Environment, envInteger, envText, envUrl, readEnvironment } from '@mosaic/http-kit';
+import { type Environment, envInteger, envText, envUrl, readEnvironment, refuseDevelopmentSecrets } from '@mosaic/http-kit';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY, callbackPath } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
@@ -143,7 +143,12 @@ export class ApiConfig {
 
   /** Builds the configuration from an environment, or throws naming every bad variable. */
   static fromEnvironment(environment: Environment): ApiConfig {
-    return new ApiConfig(readEnvironment(environmentSchema, environment, { secrets: SECRETS }));
+    const values = readEnvironment(environmentSchema, environment, { secrets: SECRETS });
+    refuseDevelopmentSecrets(environment, [
+      { name: 'MOSAIC_API_TOKEN', value: values.MOSAIC_API_TOKEN, developmentValue: DEVELOPMENT_MOSAIC_API_TOKEN },
+      { name: 'ORCHESTRATOR_API_KEY', value: values.ORCHESTRATOR_API_KEY, developmentValue: DEVELOPMENT_ORCHESTRATOR_API_KEY },
+    ]);
+    return new ApiConfig(values);
   }
 
   /** The same configuration with the database URL filled in (the embedded database's, at start-up). */

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
-import { envBearerSecret, envInteger, envText, readEnvironment, type Environment } from '@mosaic/http-kit';
+import { envBearerSecret, envInteger, envText, readEnvironment, refuseDevelopmentSecrets, type Environment } from '@mosaic/http-kit';
 
 /** Variables copied from the orchestrator's environment into every agent's; secrets such as the API key never reach an agent. */
 const AGENT_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'] as const;
@@ -71,6 +71,9 @@ export class OrchestratorConfig {
   /** Builds the configuration from an environment, or throws a ConfigurationError naming every bad variable. */
   static fromEnvironment(environment: Environment): OrchestratorConfig {
     const values = readEnvironment(environmentSchema, environment, { secrets: ['ORCHESTRATOR_API_KEY'] });
+    refuseDevelopmentSecrets(environment, [
+      { name: 'ORCHESTRATOR_API_KEY', value: values.ORCHESTRATOR_API_KEY, developmentValue: DEVELOPMENT_ORCHESTRATOR_API_KEY },
+    ]);
     return new OrchestratorConfig(values, environment);
   }
 }
