@@ -28,6 +28,8 @@ export interface SessionSeed {
   readonly orchestratorSessionId?: string;
   /** When its callback token was issued (so when it expires). */
   readonly issuedAt?: Date;
+  /** Whether its callbacks must be signed, as for a session the dispatcher spawned. */
+  readonly signed?: boolean;
 }
 
 /** A task and a session dispatched for it, as a dispatch would have left them, without an orchestrator. */
@@ -35,7 +37,7 @@ export async function seedSession(services: SeedServices, seed: SessionSeed = {}
   const task = await services.prisma.task.create({ data: { title: seed.title ?? 'seeded task' } });
   const issued = services.tokens.issue(seed.issuedAt);
   const id = randomUUID();
-  await services.sessions.createSpawning({ id, taskId: task.id, requestedBy: null, actor: null, callbackTokenHash: issued.hash, callbackTokenExpiresAt: issued.expiresAt });
+  await services.sessions.createSpawning({ id, taskId: task.id, requestedBy: null, actor: null, callbacksSigned: seed.signed ?? false, callbackTokenHash: issued.hash, callbackTokenExpiresAt: issued.expiresAt });
   const status = seed.status ?? 'pending';
   if (status === 'spawning') return { id, taskId: task.id, orchestratorSessionId: null, token: issued.token };
   const orchestratorSessionId = seed.orchestratorSessionId ?? `orch-${randomUUID()}`;

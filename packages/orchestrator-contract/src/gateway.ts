@@ -30,11 +30,24 @@ export const taskContextSchema = z.looseObject({
   schema_version: z.literal(TASK_CONTEXT_SCHEMA_VERSION),
 });
 
+/**
+ * A Standard Webhooks signing secret (contract v2, section 2): `whsec_` and
+ * the base64 of 24 to 64 random bytes.
+ */
+export const callbackSigningSecretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64')
+  .refine((secret) => {
+    const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
+    return bytes >= 24 && bytes <= 64;
+  }, 'must carry 24 to 64 bytes');
+
 export const spawnRequestSchema = z.strictObject({
   task: spawnTaskSchema,
   context: taskContextSchema,
   callback_url: z.url({ protocol: /^https?$/ }),
   callback_token: z.string().min(1).max(LIMITS.callbackTokenMaxLength),
+  callback_signing_secret: callbackSigningSecretSchema.optional(),
 });
 export type SpawnRequest = z.infer<typeof spawnRequestSchema>;
 

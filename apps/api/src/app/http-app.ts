@@ -41,7 +41,8 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(options.logger === false ? config.withLogLevel('silent') : config),
     adapter,
-    { bufferLogs: true },
+    // rawBody: a signed callback's signature covers its bytes as sent.
+    { bufferLogs: true, rawBody: true },
   );
   app.useLogger(app.get(Logger));
   // Nest flushes the buffer by itself only in listen(); tests that only init() would never see what it held.

@@ -5,8 +5,21 @@ import { AppError } from '@mosaic/http-kit';
 import { databaseUnavailable } from '../database/database-errors';
 import type { StatusReport } from '../sessions/session';
 import { logSessionStatusChange } from '../sessions/session-status-log';
+import { CallbackSigning, type SignatureHeaders } from '../sessions/callback-signing.service';
 import { CallbackTokenService } from '../sessions/callback-token.service';
 import { type CallbackCredentials, type CallbackRecord, type IncomingSessionEvent, OrchestratorSessionRepository, type RecordedEvent } from '../sessions/session.repository';
+
+/** One callback request as the controller hands it over. */
+export interface IncomingCallback {
+  /** The API session id in the path. */
+  readonly sessionId: string;
+  readonly headers: SignatureHeaders & { readonly authorization?: string | string[] | undefined };
+  readonly body: unknown;
+  /** The bytes the signature covers. */
+  readonly rawBody: Buffer | undefined;
+  /** Aborts when the orchestrator stops waiting: a callback still queued then leaves the queue. */
+  readonly callerGone?: AbortSignal;
+}
 
 /** The `202` body: the event is safe with the API; `duplicate` says it had been stored before. */
 export interface CallbackAck {
@@ -31,7 +44,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * terminal status are kept without changing it.
  *
  * Only the token issued for the session in the path, still valid, gets a
- * callback in. Every refusal is the same 401, whatever the reason, so it tells
+ * callback in, and, for a session dispatched with a signing secret, only with
+ * a valid Standard Webhooks signature (CallbackSigning). Every refusal is the same 401, whatever the reason, so it tells
  * nobody whether the session exists or which check failed; and a caller
  * without a valid token learns nothing about its body either. The token is
  * checked in the statement that stores the event, so a callback costs one
@@ -42,13 +56,20 @@ export class CallbackIngestionService {
   constructor(
     private readonly sessions: OrchestratorSessionRepository,
     private readonly tokens: CallbackTokenService,
+    private readonly signing: CallbackSigning,
   ) {}
 
-  /** `callerGone` aborts when the orchestrator stops waiting: a callback still queued then leaves the queue. */
-  async ingest(sessionId: string, authorization: string | string[] | undefined, body: unknown, callerGone?: AbortSignal): Promise<CallbackAck> {
-    const token = bearerToken(authorization);
-    if (token === undefined || !UUID.test(sessionId)) throw invalidCallbackToken();
-    const credentials: CallbackCredentials = { sessionId: sessionId.toLowerCase(), tokenHash: hashSecret(token) };
+  async ingest(callback: IncomingCallback): Promise<CallbackAck> {
+    const { body, callerGone } = callback;
+    const token = bearerToken(callback.headers.authorization);
+    if (token === undefined || !UUID.test(callback.sessionId)) throw invalidCallbackToken();
+    const sessionId = callback.sessionId.toLowerCase();
+    const eventId = typeof body === 'object' && body !== null ? (body as { event_id?: unknown }).event_id : undefined;
+    const credentials: CallbackCredentials = {
+      sessionId,
+      tokenHash: hashSecret(token),
+      signed: this.signing.verifies(sessionId, callback.rawBody, callback.headers, eventId),
+    };
     const now = new Date();
     const validity = this.tokens.validityAt(now);
 

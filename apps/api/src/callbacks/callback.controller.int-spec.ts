@@ -493,7 +493,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       const claimed = `orch-${randomUUID()}`;
       const record = (session: TestSession, orchestratorSessionId: string) =>
         sessions.record({
-          credentials: { sessionId: session.id, tokenHash: hashSecret(session.token) },
+          credentials: { sessionId: session.id, tokenHash: hashSecret(session.token), signed: false },
           validity: tokens.validityAt(),
           event: { eventId: randomUUID(), orchestratorSessionId, sequence: 1, type: 'progress', status: null, occurredAt: new Date().toISOString(), data: {} },
           report: undefined,

@@ -1,7 +1,7 @@
-import { Body, Controller, Headers, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpStatus, Param, Post, type RawBodyRequest, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { CALLBACK_ROUTE, wireSchemaRef } from '@mosaic/orchestrator-contract';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { callerGone } from '../http/caller-gone';
 import { ApiErrorResponses } from '../openapi/error-responses';
 import { SECURITY_SCHEMES } from '../openapi/openapi';
@@ -36,10 +36,10 @@ export class CallbackController {
   })
   receive(
     @Param('sessionId') sessionId: string,
-    @Headers('authorization') authorization: string | undefined,
+    @Req() request: RawBodyRequest<FastifyRequest>,
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<CallbackAck> {
-    return this.ingestion.ingest(sessionId, authorization, body, callerGone(reply.raw));
+    return this.ingestion.ingest({ sessionId, headers: request.headers, body, rawBody: request.rawBody, callerGone: callerGone(reply.raw) });
   }
 }

@@ -7,6 +7,7 @@ import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
 /** A development value for a secret, used (with a warning at start-up) when the variable is unset. */
 export const DEVELOPMENT_MOSAIC_API_TOKEN = 'dev-mosaic-token-change-me';
+export const DEVELOPMENT_CALLBACK_SIGNING_KEY = 'dev-callback-signing-key-change-me';
 
 const port = envInteger('a port number', 0, 65535);
 const milliseconds = envInteger('a number of milliseconds', 1);
@@ -15,7 +16,7 @@ const httpUrl = envUrl(['http', 'https']).transform((url) => url.replace(/\/+$/,
 const postgresUrl = envUrl(['postgres', 'postgresql']);
 
 /** Variables whose values an error message must not show (a database URL may carry a password). */
-const SECRETS = ['DATABASE_URL', 'MOSAIC_API_TOKEN', 'ORCHESTRATOR_API_KEY'];
+const SECRETS = ['DATABASE_URL', 'MOSAIC_API_TOKEN', 'ORCHESTRATOR_API_KEY', 'CALLBACK_SIGNING_KEY'];
 
 const environmentSchema = z.object({
   PORT: port.default(3000),
@@ -27,6 +28,7 @@ const environmentSchema = z.object({
   ORCHESTRATOR_API_KEY: envText().optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
   MOSAIC_API_TOKEN: envText().optional(),
+  CALLBACK_SIGNING_KEY: envText().optional(),
   ORCHESTRATOR_SPAWN_TIMEOUT_MS: milliseconds.default(10_000),
   ORCHESTRATOR_STATUS_TIMEOUT_MS: milliseconds.default(5_000),
   ORCHESTRATOR_KILL_TIMEOUT_MS: milliseconds.default(15_000),
@@ -62,6 +64,8 @@ export class ApiConfig {
   readonly embeddedDatabase: { readonly port: number; readonly dataDir: string | undefined };
   readonly publicBaseUrl: string;
   readonly mosaicApiToken: string;
+  /** The server key each session's callback signing secret is derived from (CallbackSigning). */
+  readonly callbackSigningKey: string;
   readonly orchestrator: {
     readonly url: string;
     readonly apiKey: string;
@@ -104,6 +108,7 @@ export class ApiConfig {
     };
     this.publicBaseUrl = values.PUBLIC_BASE_URL ?? `http://127.0.0.1:${values.PORT}`;
     this.mosaicApiToken = values.MOSAIC_API_TOKEN ?? DEVELOPMENT_MOSAIC_API_TOKEN;
+    this.callbackSigningKey = values.CALLBACK_SIGNING_KEY ?? DEVELOPMENT_CALLBACK_SIGNING_KEY;
     this.orchestrator = {
       url: values.ORCHESTRATOR_URL,
       apiKey: values.ORCHESTRATOR_API_KEY ?? DEVELOPMENT_ORCHESTRATOR_API_KEY,
@@ -138,6 +143,7 @@ export class ApiConfig {
     this.developmentDefaults = [
       ...(values.ORCHESTRATOR_API_KEY === undefined ? ['ORCHESTRATOR_API_KEY'] : []),
       ...(values.MOSAIC_API_TOKEN === undefined ? ['MOSAIC_API_TOKEN'] : []),
+      ...(values.CALLBACK_SIGNING_KEY === undefined ? ['CALLBACK_SIGNING_KEY'] : []),
     ];
   }
 
@@ -147,6 +153,7 @@ export class ApiConfig {
     refuseDevelopmentSecrets(environment, [
       { name: 'MOSAIC_API_TOKEN', value: values.MOSAIC_API_TOKEN, developmentValue: DEVELOPMENT_MOSAIC_API_TOKEN },
       { name: 'ORCHESTRATOR_API_KEY', value: values.ORCHESTRATOR_API_KEY, developmentValue: DEVELOPMENT_ORCHESTRATOR_API_KEY },
+      { name: 'CALLBACK_SIGNING_KEY', value: values.CALLBACK_SIGNING_KEY, developmentValue: DEVELOPMENT_CALLBACK_SIGNING_KEY },
     ]);
     return new ApiConfig(values);
   }

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { isTerminalStatus } from '@mosaic/orchestrator-contract';
+import { CallbackSigning } from '../sessions/callback-signing.service';
 import { CallbackTokenService } from '../sessions/callback-token.service';
 import { ApiConfig } from '../config/api-config';
 import { AppError } from '@mosaic/http-kit';
@@ -22,6 +23,7 @@ export class TaskDispatcherService {
     private readonly config: ApiConfig,
     private readonly sessions: OrchestratorSessionRepository,
     private readonly tokens: CallbackTokenService,
+    private readonly signing: CallbackSigning,
     private readonly serializer: TaskContextSerializer,
     private readonly client: OrchestratorClient,
   ) {}
@@ -35,6 +37,7 @@ export class TaskDispatcherService {
       taskId,
       requestedBy,
       actor,
+      callbacksSigned: true,
       callbackTokenHash: callbackToken.hash,
       callbackTokenExpiresAt: callbackToken.expiresAt,
     });
@@ -49,7 +52,7 @@ export class TaskDispatcherService {
       });
       // The session id is the idempotency key: a retried spawn finds the session it created.
       const answer = await this.client.spawn(
-        { ...payload, callback_url: callbackUrl, callback_token: callbackToken.token },
+        { ...payload, callback_url: callbackUrl, callback_token: callbackToken.token, callback_signing_secret: this.signing.secretFor(session.id) },
         session.id,
       );
       const spawned = await this.sessions.recordSpawned(session.id, answer.session_id, {

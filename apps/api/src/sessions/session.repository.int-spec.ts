@@ -32,6 +32,7 @@ describe('OrchestratorSessionRepository (integration)', () => {
       taskId,
       requestedBy: 'test',
       actor: null,
+      callbacksSigned: false,
       callbackTokenHash: 'a'.repeat(64),
       callbackTokenExpiresAt: new Date(Date.now() + 60_000),
     });

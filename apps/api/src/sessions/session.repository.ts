@@ -39,6 +39,8 @@ export interface NewSession {
   readonly actor: string | null;
   readonly callbackTokenHash: string;
   readonly callbackTokenExpiresAt: Date;
+  /** Whether its callbacks must be signed: the dispatch sent a signing secret. */
+  readonly callbacksSigned: boolean;
 }
 
 /** A new session and the task it serves, as the statement that created the session left the task. */
@@ -47,10 +49,12 @@ export interface SpawningSession {
   readonly task: TaskToSerialize;
 }
 
-/** What a callback presents: the session in its path and the hash of its bearer token. */
+/** What a callback presents: the session in its path, the hash of its bearer token, and whether it carried a valid signature. */
 export interface CallbackCredentials {
   readonly sessionId: string;
   readonly tokenHash: string;
+  /** Checked by CallbackSigning; required of a session dispatched with a signing secret. */
+  readonly signed: boolean;
 }
 
 /** A callback event as the orchestrator sent it, ready to be stored. */
@@ -165,6 +169,7 @@ export class OrchestratorSessionRepository {
         session.callbackTokenHash,
         session.callbackTokenExpiresAt.toISOString(),
         session.actor,
+        session.callbacksSigned,
       ]);
     } catch (error) {
       if (isUniqueViolation(error, 'orchestrator_sessions_active_task_id_key')) {
@@ -231,6 +236,7 @@ export class OrchestratorSessionRepository {
       validity.expiresAfter.toISOString(),
       validity.endedAfter.toISOString(),
       TERMINAL_STATUSES,
+      credentials.signed,
     ]);
     return rows.length > 0;
   }
@@ -388,10 +394,10 @@ const TASK_COLUMNS = ['title', 'description', 'priority', 'labels', 'metadata', 
 const CREATE_SPAWNING = prepared(`
   WITH created AS (
     INSERT INTO orchestrator_sessions (id, task_id, active_task_id, status, attempt, requested_by,
-                                       callback_token_hash, callback_token_expires_at, updated_at)
+                                       callback_token_hash, callback_token_expires_at, callbacks_signed, updated_at)
     SELECT $1::uuid, tasks.id, tasks.id, 'spawning',
            (SELECT count(*) FROM orchestrator_sessions WHERE task_id = tasks.id)::int + 1,
-           $3, $4, $5::timestamptz, now()
+           $3, $4, $5::timestamptz, $7::boolean, now()
       FROM tasks WHERE tasks.id = $2::uuid
     RETURNING ${SESSION_COLUMNS.join(', ')}
   ), audit AS (
@@ -505,15 +511,16 @@ function toSession(row: SessionRow): TrackedSession {
  * hashes need not be constant-time: how much of a SHA-256 digest matches
  * tells nothing about the token.
  */
-function acceptsToken(token: { sessionId: string; tokenHash: string; expiresAfter: string; endedAfter: string; terminalStatuses: string }): string {
+function acceptsToken(token: { sessionId: string; tokenHash: string; expiresAfter: string; endedAfter: string; terminalStatuses: string; signed: string }): string {
   return `s.id = ${token.sessionId}
     AND s.callback_token_hash = ${token.tokenHash}
     AND s.callback_token_expires_at > ${token.expiresAfter}
-    AND (s.ended_at IS NULL OR s.status <> ALL(${token.terminalStatuses}::text[]::session_status[]) OR s.ended_at > ${token.endedAfter})`;
+    AND (s.ended_at IS NULL OR s.status <> ALL(${token.terminalStatuses}::text[]::session_status[]) OR s.ended_at > ${token.endedAfter})
+    AND (NOT s.callbacks_signed OR ${token.signed})`;
 }
 
 const AUTHENTICATES = prepared(`SELECT 1 FROM orchestrator_sessions AS s
-  WHERE ${acceptsToken({ sessionId: '$1::uuid', tokenHash: '$2', expiresAfter: '$3::timestamptz', endedAfter: '$4::timestamptz', terminalStatuses: '$5' })}`);
+  WHERE ${acceptsToken({ sessionId: '$1::uuid', tokenHash: '$2', expiresAfter: '$3::timestamptz', endedAfter: '$4::timestamptz', terminalStatuses: '$5', signed: '$6::boolean' })}`);
 
 /** The columns of RECORD's input rows, one array parameter each from $2 on, and their SQL types. */
 const EVENT_COLUMNS = [
@@ -521,6 +528,7 @@ const EVENT_COLUMNS = [
   ['token_hash', 'text'],
   ['expires_after', 'timestamptz'],
   ['ended_after', 'timestamptz'],
+  ['signed', 'boolean'],
   ['orchestrator_session_id', 'text'],
   ['event_id', 'text'],
   ['sequence', 'int'],
@@ -557,7 +565,7 @@ const RECORD = prepared(`
         FROM (SELECT * FROM input ORDER BY session_id) AS i
         CROSS JOIN LATERAL (
           SELECT s.id, s.task_id, s.status, s.orchestrator_session_id FROM orchestrator_sessions AS s
-           WHERE ${acceptsToken({ sessionId: 'i.session_id', tokenHash: 'i.token_hash', expiresAfter: 'i.expires_after', endedAfter: 'i.ended_after', terminalStatuses: '$1' })}
+           WHERE ${acceptsToken({ sessionId: 'i.session_id', tokenHash: 'i.token_hash', expiresAfter: 'i.expires_after', endedAfter: 'i.ended_after', terminalStatuses: '$1', signed: 'i.signed' })}
              FOR UPDATE
         ) AS s
     ), owned AS (
@@ -608,6 +616,7 @@ function recordColumns(records: readonly CallbackRecord[]): unknown[] {
     column((record) => record.credentials.tokenHash),
     column((record) => record.validity.expiresAfter.toISOString()),
     column((record) => record.validity.endedAfter.toISOString()),
+    column((record) => record.credentials.signed),
     column((record) => record.event.orchestratorSessionId),
     column((record) => record.event.eventId),
     column((record) => record.event.sequence),

@@ -3,6 +3,7 @@ import { AuthModule } from '../auth/auth.module';
 import { OperatorAuthentication } from '../auth/operator-authentication.middleware';
 import { MetricsModule } from '../metrics/metrics.module';
 import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
+import { CallbackSigning } from './callback-signing.service';
 import { CallbackTokenService } from './callback-token.service';
 import { SessionGauges } from './session.gauges';
 import { OrchestratorSessionRepository } from './session.repository';
@@ -19,8 +20,8 @@ import { SessionsService } from './sessions.service';
 @Module({
   imports: [OrchestratorGatewayModule, MetricsModule, AuthModule],
   controllers: [SessionsController],
-  providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, SessionsService, SessionGauges],
-  exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionSyncService, CallbackTokenService],
+  providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, CallbackSigning, SessionsService, SessionGauges],
+  exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, CallbackSigning],
 })
 export class SessionsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

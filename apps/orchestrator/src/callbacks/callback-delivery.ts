@@ -3,6 +3,7 @@ import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { parseRetryAfter } from '@mosaic/http-kit';
 import { requestTracing, type Origin } from '@mosaic/observability';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Webhook } from 'standardwebhooks';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { type DeliveryOutcome, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { CallbackHttpError, callbackRetryPolicy } from './callback-retry';
@@ -11,6 +12,8 @@ import { CallbackHttpError, callbackRetryPolicy } from './callback-retry';
 export interface CallbackTarget {
   url: string;
   token: string;
+  /** Set when the spawn asked for signed callbacks (Standard Webhooks). */
+  signingSecret?: string | undefined;
   /** The spawn request: its request id and trace go with every callback of the session. */
   origin: Origin;
 }
@@ -126,15 +129,31 @@ export class CallbackDelivery {
   }
 
   private send(target: CallbackTarget, event: CallbackEvent, headers: Record<string, string>): Promise<Response> {
+    const body = JSON.stringify(event);
     return fetch(target.url, {
       method: 'POST',
-      headers: { ...headers, authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(event),
+      headers: { ...headers, authorization: `Bearer ${target.token}`, 'content-type': 'application/json', ...signatureHeaders(target, event, body) },
+      body,
       // A redirect would carry the token to wherever the receiver points; it counts as a refusal instead.
       redirect: 'manual',
       signal: AbortSignal.any([AbortSignal.timeout(this.config.callbackTimeoutMs), this.stopController.signal]),
     });
   }
+}
+
+/**
+ * The Standard Webhooks headers of one attempt, signed anew each time, so that a
+ * retry after minutes still falls within the receiver's five-minute window;
+ * `webhook-id` is the event's id, the same on every redelivery.
+ */
+function signatureHeaders(target: CallbackTarget, event: CallbackEvent, body: string): Record<string, string> {
+  if (target.signingSecret === undefined) return {};
+  const at = new Date();
+  return {
+    'webhook-id': event.event_id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': new Webhook(target.signingSecret).sign(event.event_id, at, body),
+  };
 }
 
 function deliveryFailure(error: unknown): DeliveryOutcome {

@@ -150,7 +150,7 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     this.starting++;
     const session = new Session({
       id: randomUUID(),
-      callback: { url: request.callback_url, token: request.callback_token, origin: requestTracing.currentOrigin() },
+      callback: { url: request.callback_url, token: request.callback_token, signingSecret: request.callback_signing_secret, origin: requestTracing.currentOrigin() },
       idempotencyKey,
     });
     const workdir = join(this.config.sessionWorkdirRoot, session.id);
