@@ -1,4 +1,5 @@
 import { callbackEventSchema } from './callbacks';
+import { LIMITS } from './gateway';
 import { validate } from './validation';
 
 const base = {
@@ -60,5 +61,21 @@ describe('callbackEventSchema, on what PostgreSQL cannot store', () => {
     const result = validate(callbackEventSchema, { ...base, type, status: 'failed', data: { exit_code: exitCode } });
     expect(result.ok).toBe(accepted);
     if (!result.ok) expect(result.message).toMatch(/^data\.exit_code: /);
+  });
+});
+
+describe('callbackEventSchema, on the size of a log line', () => {
+  const logEvent = (line: string) => ({ ...base, type: 'log', data: { stream: 'stdout', line } });
+
+  it.each([
+    ['16 KiB of ASCII', 'y'.repeat(LIMITS.logLineMaxEncodedBytes), true],
+    ['16 KiB of 4-byte characters', '🦊'.repeat(LIMITS.logLineMaxEncodedBytes / 4), true],
+    ['one 4-byte character more', '🦊'.repeat(LIMITS.logLineMaxEncodedBytes / 4 + 1), false],
+    ['a sixth as many control characters, plus one', '\u0001'.repeat(Math.floor(LIMITS.logLineMaxEncodedBytes / 6) + 1), false],
+    ['one ASCII character more', 'y'.repeat(LIMITS.logLineMaxEncodedBytes + 1), false],
+  ])('measures the line as it travels, JSON-encoded in UTF-8: %s', (_case, line, accepted) => {
+    const result = validate(callbackEventSchema, logEvent(line));
+    expect(result.ok).toBe(accepted);
+    if (!result.ok) expect(result.message).toMatch(/^data\.line: /);
   });
 });

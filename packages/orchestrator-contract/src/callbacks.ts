@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { unstorableText } from './json';
+import { LIMITS } from './gateway';
+import { jsonEncodedBytes, unstorableText } from './json';
 import { sessionStatusSchema } from './statuses';
 
 /** The API's callback endpoint (contract section 3), as Fastify names the route; `:sessionId` is the API's session id. */
@@ -34,7 +35,10 @@ export const progressDataSchema = z.strictObject({
 });
 export const logDataSchema = z.strictObject({
   stream: z.enum(['stdout', 'stderr']),
-  line: storable(z.string().max(16 * 1024)),
+  // Each UTF-16 unit takes at least a byte: a line longer in units is refused without walking it.
+  line: storable(z.string().max(LIMITS.logLineMaxEncodedBytes, { abort: true })).refine((line) => jsonEncodedBytes(line) <= LIMITS.logLineMaxEncodedBytes, {
+    message: `longer than ${LIMITS.logLineMaxEncodedBytes} bytes as JSON-encoded UTF-8`,
+  }),
 });
 export const resultDataSchema = z.strictObject({
   exit_code: exitCodeSchema.optional(),
