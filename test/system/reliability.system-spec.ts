@@ -395,7 +395,8 @@ describe('reliability of the real services under faults, load and hostile input'
 
   scenario('8. Load: 50 sessions of 200 events each', async (h, report) => {
     const databaseUrl = await h.database();
-    const orchestrator = await h.orchestrator();
+    // A progress line every 5 ms is over the default 20 a second, at which only the latest would be sent: this is load, not a chatty agent.
+    const orchestrator = await h.orchestrator({ env: { LOG_LINES_PER_SECOND: '1000' } });
     // 50 agents starting at once on two cores: spawn answers may take seconds.
     const api = await h.api({ databaseUrl, orchestratorUrl: orchestrator.service.url, env: { ORCHESTRATOR_SPAWN_TIMEOUT_MS: '30000' } });
     const sessions = 50;
@@ -524,6 +525,50 @@ describe('reliability of the real services under faults, load and hostile input'
     const longEvent = JSON.stringify({ ...eventOf(longId), event_id: randomUUID(), sequence: 999 });
     const tampered = longToken.slice(0, -1) + (longToken.endsWith('A') ? 'B' : 'A');
     const before = await snapshot();
+    const runs = Number(process.env.SYSTEM_FUZZ_RUNS ?? 150);
+
+    // Callbacks PostgreSQL could not store: a NUL or an unpaired surrogate in any string, an exit code beyond
+    // int32, a line of control characters past 16 KiB once escaped. First, while the long session's token is
+    // valid (it lives 6 s): each is the sender's mistake, a 400 naming the field, and nothing is stored.
+    const [{ expires_at: longTokenExpiresAt }] = await query<{ expires_at: Date }>(
+      databaseUrl,
+      'SELECT callback_token_expires_at AS expires_at FROM orchestrator_sessions WHERE id = $1',
+      [longId],
+    );
+    const longOrchestratorSessionId = String(eventOf(longId).session_id);
+    const envelope = () => ({ event_id: randomUUID(), session_id: longOrchestratorSessionId, sequence: 1000, timestamp: new Date().toISOString() });
+    const unstorable = fc
+      .tuple(fc.string({ maxLength: 40 }), fc.constantFrom('\u0000', '\uD800', '\uDBFF', '\uDC00', '\uDFFF'), fc.string({ maxLength: 40 }))
+      .map(([start, odd, end]) => start + odd + end);
+    const beyondInt32 = fc.maxSafeInteger().filter((value) => value > 2_147_483_647 || value < -2_147_483_648);
+    // Six bytes each once JSON-escaped: 2,731 of them pass 16 KiB, 10,000 still fit the 64 KiB body.
+    const controlLine = fc.string({ unit: fc.constantFrom(...'\u0001\u0002\u0007\u000b\u000e\u001b\u001f'), minLength: 2731, maxLength: 10_000 });
+    const unstorableEvent = fc.oneof(
+      fc.record({ field: fc.constantFrom('event_id', 'session_id'), text: unstorable }).map(({ field, text }) => ({ ...envelope(), type: 'progress', data: { message: 'm' }, [field]: text })),
+      unstorable.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stdout', line } })),
+      unstorable.map((message) => ({ ...envelope(), type: 'progress', data: { message } })),
+      fc.record({ field: fc.constantFrom('summary', 'error'), text: unstorable }).map(({ field, text }) => ({ ...envelope(), type: 'result', status: 'running', data: { [field]: text } })),
+      unstorable.map((error) => ({ ...envelope(), type: 'status', status: 'running', data: { error } })),
+      fc.record({ type: fc.constantFrom('status', 'result'), exitCode: beyondInt32 }).map(({ type, exitCode }) => ({ ...envelope(), type, status: 'running', data: { exit_code: exitCode } })),
+      controlLine.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stderr', line } })),
+    );
+    let unstorableRefused = 0;
+    await fc.assert(
+      fc.asyncProperty(unstorableEvent, async (body) => {
+        expect(callbackEventSchema.safeParse(body).success).toBe(false);
+        const answer = await send('unstorable callback, valid token', callbackPath(longId), {
+          headers: { ...json, authorization: `Bearer ${longToken}` },
+          body: JSON.stringify(body),
+        });
+        if (answer.status === 400) unstorableRefused += 1;
+        const namesField = () => /^(event_id|session_id|data\.(line|message|summary|error|exit_code)): /.test((JSON.parse(answer.body) as { error: { message: string } }).error.message);
+        // Past the token's 6 s, the uniform 401 is the right answer too.
+        const expired = answer.status === 401 && Date.now() >= longTokenExpiresAt.getTime();
+        return isContractError(answer.body) && ((answer.status === 400 && namesField()) || expired);
+      }),
+      { numRuns: runs },
+    );
+    expect(unstorableRefused).toBeGreaterThan(0);
     const refusals: [string, string, string][] = [
       ['other session token', callbackPath(longId), shortToken],
       ['other session token (reverse)', callbackPath(shortId), longToken],
@@ -554,7 +599,6 @@ describe('reliability of the real services under faults, load and hostile input'
       .filter((value) => !callbackEventSchema.safeParse(value).success);
     const headerValue = fc.string({ maxLength: 80 }).filter((value) => !/[\r\n\0]/.test(value) && /^[\x20-\x7e]*$/.test(value));
     const anyToken = fc.oneof(headerValue, fc.constant(tampered), fc.constant(shortToken), headerValue.map((value) => longToken + value));
-    const runs = Number(process.env.SYSTEM_FUZZ_RUNS ?? 150);
     await fc.assert(
       fc.asyncProperty(fc.oneof(notAnEvent, mutatedEvent), fc.constantFrom('application/json', 'text/plain', 'application/json; charset=latin1'), async (body, contentType) => {
         const answer = await send('fuzzed body, valid token', callbackPath(longId), {
@@ -572,6 +616,18 @@ describe('reliability of the real services under faults, load and hostile input'
           body: JSON.stringify(body) ?? 'null',
         });
         return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
+      }),
+      { numRuns: runs },
+    );
+    // Without a valid token, an unstorable callback learns nothing: the identical 401, before its body can fail anything.
+    const [uniform401] = bodies401;
+    await fc.assert(
+      fc.asyncProperty(anyToken.filter((token) => token !== longToken), fc.constantFrom(longId, shortId, randomUUID()), unstorableEvent, async (token, sessionId, body) => {
+        const answer = await send('unstorable callback, no valid token', callbackPath(sessionId), {
+          headers: { ...json, authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        });
+        return answer.status === 401 && answer.body === uniform401;
       }),
       { numRuns: runs },
     );
@@ -619,6 +675,48 @@ describe('reliability of the real services under faults, load and hostile input'
       ),
       { numRuns: runs },
     );
+    // A well-formed cursor with a time no session can have: year 0, a negative year, past 9999.
+    const forgedCursor = fc
+      .record({
+        year: fc.oneof(fc.constant(0), fc.integer({ min: -271_820, max: -1 }), fc.integer({ min: 10_000, max: 275_759 })),
+        month: fc.integer({ min: 1, max: 12 }),
+        day: fc.integer({ min: 1, max: 28 }),
+        id: fc.uuid(),
+      })
+      .map(({ year, month, day, id }) => Buffer.from(`${isoYear(year)}-${twoDigits(month)}-${twoDigits(day)}T00:00:00.000Z|${id}`, 'utf8').toString('base64url'));
+    await fc.assert(
+      fc.asyncProperty(forgedCursor, async (cursor) => {
+        const answer = await send('GET /orchestrator/sessions, forged cursor', `/orchestrator/sessions?cursor=${cursor}`, { method: 'GET', headers: operator });
+        return answer.status === 400 && isContractError(answer.body);
+      }),
+      { numRuns: runs },
+    );
+    // A NUL or an unpaired surrogate in a task's title, or anywhere in its metadata, keys included.
+    const unstorableTask = fc.oneof(
+      unstorable.map((title) => ({ title })),
+      fc.record({ key: unstorable, value: fc.string() }).map(({ key, value }) => ({ title: 'hostile', metadata: { [key]: value } })),
+      fc
+        .record({ path: fc.array(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 10 }), value: unstorable })
+        .map(({ path, value }) => ({ title: 'hostile', metadata: path.reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), { note: value }) })),
+    );
+    await fc.assert(
+      fc.asyncProperty(unstorableTask, async (body) => {
+        const answer = await send('POST /tasks, unstorable text', '/tasks', { headers: operator, body: JSON.stringify(body) });
+        return answer.status === 400 && isContractError(answer.body);
+      }),
+      { numRuns: runs },
+    );
+    // Metadata nested up to 50,000 levels: arrays nest in 2 bytes a level, so even that fits the 256 KiB body limit.
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.constant(50_000), fc.integer({ min: 33, max: 50_000 })), async (depth) => {
+        const answer = await send('POST /tasks, deep metadata', '/tasks', {
+          headers: operator,
+          body: `{"title":"deep","metadata":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`,
+        });
+        return answer.status === 400 && isContractError(answer.body);
+      }),
+      { numRuns: runs },
+    );
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.uuid(), fc.string({ minLength: 1, maxLength: 60 }).filter((value) => !/^\.+$/.test(value)).map(encodeURIComponent)), fc.constantFrom('dispatch', 'kill', 'get', 'task'), async (id, action) => {
         const [method, path] =
@@ -659,12 +757,12 @@ describe('reliability of the real services under faults, load and hostile input'
     report({
       load: '1 running and 1 completed session',
       faults: 'hostile requests only',
-      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets), ${runs} fast-check runs each of 6 properties (callback bodies, callback tokens/paths/headers, operator tokens, task bodies, list queries, unknown ids), oversized and malformed bodies`,
+      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets), ${runs} fast-check runs each of 11 properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback tokens/paths/headers; operator tokens; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies`,
       sent: answers.length,
       stored: 0,
       lost: 0,
       duplicated: 0,
-      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; no 5xx; every answer in the contract's error shape; database digest unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets found in ${logs.split('\n').length} log lines.`,
+      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token answered 400 (the rest 401, after it expired); no 5xx; every answer in the contract's error shape; database digest unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets found in ${logs.split('\n').length} log lines.`,
     });
   });
 });
@@ -676,6 +774,16 @@ function isContractError(body: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** An ISO-8601 year as `Date` writes it: four digits, or six with a sign outside 0..9999. */
+function isoYear(year: number): string {
+  if (year >= 0 && year <= 9999) return String(year).padStart(4, '0');
+  return `${year < 0 ? '-' : '+'}${String(Math.abs(year)).padStart(6, '0')}`;
+}
+
+function twoDigits(value: number): string {
+  return String(value).padStart(2, '0');
 }
 
 function median(values: number[]): number {

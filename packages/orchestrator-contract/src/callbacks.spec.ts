@@ -1,4 +1,5 @@
 import { callbackEventSchema } from './callbacks';
+import { LIMITS } from './gateway';
 import { validate } from './validation';
 
 const base = {
@@ -27,5 +28,54 @@ describe('callbackEventSchema', () => {
   it('rejects a progress percent over 100', () => {
     const result = validate(callbackEventSchema, { ...base, type: 'progress', data: { message: 'm', percent: 101 } });
     expect(result).toEqual({ ok: false, message: expect.stringMatching(/^data\.percent: /) });
+  });
+});
+
+describe('callbackEventSchema, on what PostgreSQL cannot store', () => {
+  const events: [string, Record<string, unknown>][] = [
+    ['event_id', { ...base, event_id: 'e\u0000', type: 'status', status: 'running' }],
+    ['session_id', { ...base, session_id: '\uD800s', type: 'status', status: 'running' }],
+    ['data.message', { ...base, type: 'progress', data: { message: 'm\u0000' } }],
+    ['data.line', { ...base, type: 'log', data: { stream: 'stdout', line: '\uDC00' } }],
+    ['data.summary', { ...base, type: 'result', status: 'completed', data: { summary: '\u0000' } }],
+    ['data.error', { ...base, type: 'result', status: 'failed', data: { error: 'x\uDBFF' } }],
+    ['data.error', { ...base, type: 'status', status: 'failed', data: { error: '\u0000' } }],
+  ];
+
+  it.each(events)('refuses a NUL or an unpaired surrogate in %s, naming it', (field, event) => {
+    const result = validate(callbackEventSchema, event);
+    expect(result).toEqual({ ok: false, message: expect.stringMatching(new RegExp(`^${field.replace('.', '\\.')}: (contains a NUL|is not well-formed)`)) });
+  });
+
+  it('accepts well-formed text outside the BMP', () => {
+    expect(validate(callbackEventSchema, { ...base, type: 'log', data: { stream: 'stdout', line: '🦊 done' } }).ok).toBe(true);
+  });
+
+  it.each([
+    ['result', 2_147_483_647, true],
+    ['result', -2_147_483_648, true],
+    ['result', 2_147_483_648, false],
+    ['status', 4_294_967_296, false],
+    ['status', -2_147_483_649, false],
+  ] as const)('takes a %s exit_code of %d only within int32: %s', (type, exitCode, accepted) => {
+    const result = validate(callbackEventSchema, { ...base, type, status: 'failed', data: { exit_code: exitCode } });
+    expect(result.ok).toBe(accepted);
+    if (!result.ok) expect(result.message).toMatch(/^data\.exit_code: /);
+  });
+});
+
+describe('callbackEventSchema, on the size of a log line', () => {
+  const logEvent = (line: string) => ({ ...base, type: 'log', data: { stream: 'stdout', line } });
+
+  it.each([
+    ['16 KiB of ASCII', 'y'.repeat(LIMITS.logLineMaxEncodedBytes), true],
+    ['16 KiB of 4-byte characters', '🦊'.repeat(LIMITS.logLineMaxEncodedBytes / 4), true],
+    ['one 4-byte character more', '🦊'.repeat(LIMITS.logLineMaxEncodedBytes / 4 + 1), false],
+    ['a sixth as many control characters, plus one', '\u0001'.repeat(Math.floor(LIMITS.logLineMaxEncodedBytes / 6) + 1), false],
+    ['one ASCII character more', 'y'.repeat(LIMITS.logLineMaxEncodedBytes + 1), false],
+  ])('measures the line as it travels, JSON-encoded in UTF-8: %s', (_case, line, accepted) => {
+    const result = validate(callbackEventSchema, logEvent(line));
+    expect(result.ok).toBe(accepted);
+    if (!result.ok) expect(result.message).toMatch(/^data\.line: /);
   });
 });

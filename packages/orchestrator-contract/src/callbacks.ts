@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { LIMITS } from './gateway';
+import { jsonEncodedBytes, unstorableText } from './json';
 import { sessionStatusSchema } from './statuses';
 
 /** The API's callback endpoint (contract section 3), as Fastify names the route; `:sessionId` is the API's session id. */
@@ -12,27 +14,45 @@ export function callbackPath(sessionId: string): string {
 export const CALLBACK_EVENT_TYPES = ['status', 'progress', 'log', 'result'] as const;
 export type CallbackEventType = (typeof CALLBACK_EVENT_TYPES)[number];
 
+/**
+ * Every string of a callback is stored, so each refuses what PostgreSQL
+ * would: a callback it cannot store is the sender's mistake (a 400), not a
+ * fault of the API.
+ */
+function storable(text: z.ZodString): z.ZodString {
+  return text.superRefine((value, context) => {
+    const problem = unstorableText(value);
+    if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+/** An exit code as PostgreSQL's `int` holds it. */
+const exitCodeSchema = z.int32();
+
 export const progressDataSchema = z.strictObject({
-  message: z.string().max(4096),
+  message: storable(z.string().max(4096)),
   percent: z.number().min(0).max(100).optional(),
 });
 export const logDataSchema = z.strictObject({
   stream: z.enum(['stdout', 'stderr']),
-  line: z.string().max(16 * 1024),
+  // Each UTF-16 unit takes at least a byte: a line longer in units is refused without walking it.
+  line: storable(z.string().max(LIMITS.logLineMaxEncodedBytes, { abort: true })).refine((line) => jsonEncodedBytes(line) <= LIMITS.logLineMaxEncodedBytes, {
+    message: `longer than ${LIMITS.logLineMaxEncodedBytes} bytes as JSON-encoded UTF-8`,
+  }),
 });
 export const resultDataSchema = z.strictObject({
-  exit_code: z.number().int().optional(),
-  summary: z.string().max(16 * 1024).optional(),
-  error: z.string().max(4096).optional(),
+  exit_code: exitCodeSchema.optional(),
+  summary: storable(z.string().max(16 * 1024)).optional(),
+  error: storable(z.string().max(4096)).optional(),
 });
 const statusDataSchema = z.strictObject({
-  exit_code: z.number().int().optional(),
-  error: z.string().max(4096).optional(),
+  exit_code: exitCodeSchema.optional(),
+  error: storable(z.string().max(4096)).optional(),
 });
 
 const envelope = {
-  event_id: z.string().min(1).max(255),
-  session_id: z.string().min(1).max(255),
+  event_id: storable(z.string().min(1).max(255)),
+  session_id: storable(z.string().min(1).max(255)),
   sequence: z.number().int().min(1).max(2_147_483_647),
   timestamp: z.iso.datetime({ offset: false }),
 };

@@ -6,6 +6,12 @@ export const LIMITS = {
   idempotencyKeyMaxLength: 255,
   spawnBodyMaxBytes: 256 * 1024,
   callbackBodyMaxBytes: 64 * 1024,
+  /**
+   * A log callback's line, measured as it travels: UTF-8 bytes of its JSON
+   * encoding (without quotes), so that a line of control characters, each
+   * escaped to six bytes, still fits the body limit with room to spare.
+   */
+  logLineMaxEncodedBytes: 16 * 1024,
   callbackTokenMaxLength: 512,
   listDefaultLimit: 50,
   listMaxLimit: 500,

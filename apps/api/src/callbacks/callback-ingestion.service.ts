@@ -73,6 +73,9 @@ export class CallbackIngestionService {
     const now = new Date();
     const validity = this.tokens.validityAt(now);
 
+    // The schema refuses everything the recording statement could not store (a NUL, an unpaired
+    // surrogate, an exit code beyond int), so a hostile body never reaches that statement, which
+    // checks the token only as it stores and is shared with other sessions' callbacks.
     const parsed = validate(callbackEventSchema, body);
     if (!parsed.ok) {
       if (!(await this.sessions.authenticates(credentials, validity))) throw invalidCallbackToken();

@@ -297,6 +297,60 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
     });
   });
 
+  describe('a callback with values PostgreSQL cannot store', () => {
+    // Each would break the statement that stores it: a NUL, an unpaired surrogate, an exit code beyond `int`.
+    const unstorable: [string, (session: TestSession) => CallbackEvent, RegExp][] = [
+      ['a NUL in a log line', (session) => event(session, 1, { type: 'log', data: { stream: 'stdout', line: 'a\u0000b' } }), /^data\.line: contains a NUL/],
+      ['an unpaired surrogate in a log line', (session) => event(session, 1, { type: 'log', data: { stream: 'stderr', line: 'x\uD800' } }), /^data\.line: is not well-formed/],
+      ['a NUL in a progress message', (session) => event(session, 1, { data: { message: '\u0000' } }), /^data\.message: contains a NUL/],
+      ['a NUL in the event id', (session) => event(session, 1, { event_id: `${randomUUID()}\u0000` }), /^event_id: contains a NUL/],
+      ['an unpaired surrogate in the session id', (session) => event(session, 1, { session_id: `${session.orchestratorSessionId}\uDC00` }), /^session_id: is not well-formed/],
+      ['a NUL in a result summary', (session) => resultEvent(session, 1, 'completed', { summary: 'done\u0000' }), /^data\.summary: contains a NUL/],
+      ['an unpaired surrogate in a result error', (session) => resultEvent(session, 1, 'failed', { error: '\uDBFF!' }), /^data\.error: is not well-formed/],
+      ['a NUL in a status error', (session) => event(session, 1, { type: 'status', status: 'failed', data: { error: 'x\u0000' } }), /^data\.error: contains a NUL/],
+      ['an exit code of 2^32', (session) => resultEvent(session, 1, 'failed', { exit_code: 4_294_967_296 }), /^data\.exit_code: /],
+      ['an exit code below int32', (session) => event(session, 1, { type: 'status', status: 'failed', data: { exit_code: -2_147_483_649 } }), /^data\.exit_code: /],
+    ];
+
+    it.each(unstorable)('is refused with 400 naming the field when its token is valid: %s', async (_case, body, field) => {
+      const session = await newSession();
+      const before = await sessionRow(session.id);
+
+      const response = await send(session, body(session));
+
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: { code: 'bad_request', message: expect.stringMatching(field) } });
+      expect(await storedEventIds(session.id)).toEqual([]);
+      expect(await sessionRow(session.id)).toEqual(before);
+    });
+
+    it('is refused with the uniform 401 without a valid token, and no statement shared with other callbacks fails', async () => {
+      const [target, ...others] = await Promise.all(Array.from({ length: 4 }, () => newSession()));
+      const run = jest.spyOn(prisma, 'run');
+
+      let responses: Awaited<ReturnType<typeof send>>[];
+      let statements: PromiseSettledResult<unknown>[];
+      try {
+        // Sent together with valid callbacks of other sessions, so that they would share a recording statement.
+        responses = await Promise.all([
+          ...unstorable.map(([, body]) => send(target!, body(target!), tokens.issue().token)),
+          ...others.map((other) => send(other, event(other, 1))),
+        ]);
+        statements = await Promise.allSettled(run.mock.results.map((result) => result.value as Promise<unknown>));
+      } finally {
+        run.mockRestore();
+      }
+
+      expect(responses.slice(0, unstorable.length).map((response) => [response.statusCode, response.json()])).toEqual(
+        unstorable.map(() => [401, UNAUTHORIZED]),
+      );
+      expect(responses.slice(unstorable.length).map((response) => response.statusCode)).toEqual(others.map(() => 202));
+      expect(statements.filter((statement) => statement.status === 'rejected')).toEqual([]);
+      expect(await storedEventIds(target!.id)).toEqual([]);
+      for (const other of others) expect(await storedEventIds(other.id)).toHaveLength(1);
+    });
+  });
+
   it('refuses a body over 64 KiB with 413', async () => {
     const session = await newSession();
     const body = event(session, 1, { type: 'log', data: { stream: 'stdout', line: 'x'.repeat(LIMITS.callbackBodyMaxBytes) } });

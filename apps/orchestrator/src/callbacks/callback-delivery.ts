@@ -18,9 +18,31 @@ export interface CallbackTarget {
   origin: Origin;
 }
 
+/**
+ * How many bytes of callbacks one session may have waiting (queued, or being
+ * retried) before its supervisor holds back what it can: log lines are then
+ * dropped and counted, progress and result coalesced to the latest of each
+ * (OutputThrottle). Status changes always go in, so the queue may pass the
+ * bound by a few events: the line that crossed it with its dropped-lines count,
+ * the last progress, result and count at the end, and the status changes.
+ * 1 MiB is about 3 minutes of an agent printing the default 20 lines a second
+ * of ~150 characters (~320 bytes a callback), most of the 5 minutes one event
+ * is retried, and bounds the default 64 sessions to 64 MiB while the API is down.
+ */
+export const CALLBACK_QUEUE_MAX_BYTES = 1024 * 1024;
+
+/** An event with its body, serialized once: its size counts against the bound and every attempt sends the same bytes. */
+interface QueuedCallback {
+  readonly event: CallbackEvent;
+  readonly body: string;
+  readonly bytes: number;
+}
+
 interface SessionQueue {
   target: CallbackTarget;
-  events: CallbackEvent[];
+  events: QueuedCallback[];
+  /** Bytes of the events queued and of the one being delivered. */
+  bytes: number;
   /** Set once the receiver answered 401: the token is no good, so nothing more is sent for this session. */
   revoked: boolean;
   /** Set when the session's last event has been queued; the queue is dropped once it has been worked off. */
@@ -44,16 +66,29 @@ export class CallbackDelivery {
     private readonly metrics: OrchestratorMetrics,
   ) {}
 
-  /** Queues an event; `last` marks the session's final event. */
+  /**
+   * Queues an event; `last` marks the session's final event. It never refuses:
+   * what may be held back is held back by the caller, asking `hasRoom` first.
+   */
   enqueue(target: CallbackTarget, event: CallbackEvent, last = false): void {
     let queue = this.queues.get(event.session_id);
     if (!queue) {
-      queue = { target, events: [], revoked: false, closed: false };
+      queue = { target, events: [], bytes: 0, revoked: false, closed: false };
       this.queues.set(event.session_id, queue);
     }
-    if (!queue.revoked && !this.stopController.signal.aborted) queue.events.push(event);
+    if (!queue.revoked && !this.stopController.signal.aborted) {
+      const body = JSON.stringify(event);
+      const queued = { event, body, bytes: Buffer.byteLength(body) };
+      queue.events.push(queued);
+      this.count(queue, queued.bytes);
+    }
     queue.closed ||= last;
     this.ensureWorker(event.session_id, queue);
+  }
+
+  /** Whether the session's waiting callbacks are under CALLBACK_QUEUE_MAX_BYTES. */
+  hasRoom(sessionId: string): boolean {
+    return (this.queues.get(sessionId)?.bytes ?? 0) < CALLBACK_QUEUE_MAX_BYTES;
   }
 
   /** Waits until every queued event has been dealt with, or `timeoutMs` passed; then stops all delivery. */
@@ -84,24 +119,31 @@ export class CallbackDelivery {
   }
 
   private async work(queue: SessionQueue): Promise<void> {
-    for (let event = queue.events.shift(); event && !this.stopController.signal.aborted; event = queue.events.shift()) {
-      await this.deliver(queue, event);
+    for (let queued = queue.events.shift(); queued && !this.stopController.signal.aborted; queued = queue.events.shift()) {
+      await this.deliver(queue, queued);
+      this.count(queue, -queued.bytes);
     }
   }
 
-  private async deliver(queue: SessionQueue, event: CallbackEvent): Promise<void> {
+  private count(queue: SessionQueue, bytes: number): void {
+    queue.bytes += bytes;
+    this.metrics.callbackQueueBytes(bytes);
+  }
+
+  private async deliver(queue: SessionQueue, { event, body }: QueuedCallback): Promise<void> {
     const policy = callbackRetryPolicy({ maxRetryMs: this.config.callbackRetryMaxMs, isStopped: () => this.stopController.signal.aborted });
     policy.onRetry(({ delay, attempt, ...reason }) => {
       const cause = 'error' in reason ? reason.error.message : 'unexpected result';
       this.logger.warn(`callback ${describe(event)} attempt ${attempt} failed (${cause}); retrying in ${delay} ms`);
     });
     try {
-      await policy.execute(() => this.post(queue.target, event));
+      await policy.execute(() => this.post(queue.target, event, body));
       this.metrics.callbackDelivery(event.type, 'delivered');
     } catch (error) {
       this.metrics.callbackDelivery(event.type, deliveryFailure(error));
       if (error instanceof CallbackHttpError && error.status === 401) {
         queue.revoked = true;
+        this.count(queue, -queue.events.reduce((bytes, queued) => bytes + queued.bytes, 0));
         queue.events.length = 0;
         this.logger.warn(`callback ${describe(event)} answered 401: delivery for session ${event.session_id} stopped`);
       } else if (error instanceof CallbackHttpError && error.status < 500) {
@@ -112,12 +154,12 @@ export class CallbackDelivery {
     }
   }
 
-  private async post(target: CallbackTarget, event: CallbackEvent): Promise<void> {
+  private async post(target: CallbackTarget, event: CallbackEvent, body: string): Promise<void> {
     // Each attempt is a span in the spawn's trace, with the spawn's request id: one trace and one id per session.
     const call = requestTracing.startOutboundCall(`callback ${event.type}`, target.origin);
     let response: Response;
     try {
-      response = await this.send(target, event, call.headers);
+      response = await this.send(target, event, body, call.headers);
     } catch (error) {
       call.end();
       throw error;
@@ -128,8 +170,7 @@ export class CallbackDelivery {
     throw new CallbackHttpError(response.status, parseRetryAfter(response.headers.get('retry-after'), Date.now()));
   }
 
-  private send(target: CallbackTarget, event: CallbackEvent, headers: Record<string, string>): Promise<Response> {
-    const body = JSON.stringify(event);
+  private send(target: CallbackTarget, event: CallbackEvent, body: string, headers: Record<string, string>): Promise<Response> {
     return fetch(target.url, {
       method: 'POST',
       headers: { ...headers, authorization: `Bearer ${target.token}`, 'content-type': 'application/json', ...signatureHeaders(target, event, body) },

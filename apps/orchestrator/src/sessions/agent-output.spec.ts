@@ -1,4 +1,7 @@
-import { LineSplitter, parseAgentLine } from './agent-output';
+import fc from 'fast-check';
+import { randomUUID } from 'node:crypto';
+import { type CallbackEvent, LIMITS, callbackEventSchema, jsonEncodedBytes, unstorableText } from '@mosaic/orchestrator-contract';
+import { type AgentMessage, type AgentStream, LineSplitter, parseAgentLine } from './agent-output';
 
 describe('parseAgentLine', () => {
   it('turns stdout progress and result objects into messages of that type', () => {
@@ -27,10 +30,80 @@ describe('parseAgentLine', () => {
     const message = parseAgentLine('stdout', 'x'.repeat(20_000));
     expect(message.type).toBe('log');
     const line = (message.data as { line: string }).line;
-    expect(line).toHaveLength(16 * 1024);
+    expect(jsonEncodedBytes(line)).toBe(LIMITS.logLineMaxEncodedBytes);
     expect(line.endsWith('[truncated]')).toBe(true);
   });
+
+  it('cuts a line of control characters to the encoded size, so its callback fits the body limit', () => {
+    const message = parseAgentLine('stderr', '\u0001'.repeat(16 * 1024));
+
+    expect(jsonEncodedBytes(lineOf(message))).toBeLessThanOrEqual(LIMITS.logLineMaxEncodedBytes);
+    expect(Buffer.byteLength(JSON.stringify(callbackOf(message)))).toBeLessThanOrEqual(LIMITS.callbackBodyMaxBytes);
+  });
+
+  it('cuts between code points, never inside a surrogate pair', () => {
+    const line = lineOf(parseAgentLine('stdout', '🦊'.repeat(10_000)));
+
+    expect(unstorableText(line)).toBeUndefined();
+    expect(line).toMatch(/^(🦊)+ …\[truncated\]$/u);
+  });
+
+  it('replaces what the API cannot store (NUL, unpaired surrogates) with U+FFFD', () => {
+    expect(lineOf(parseAgentLine('stdout', 'a\u0000b\uD800c'))).toBe('a\uFFFDb\uFFFDc');
+    // A protocol line carrying them is kept as a log line, like any protocol line the API would refuse.
+    expect(parseAgentLine('stdout', '{"type":"progress","message":"a\\u0000"}')).toEqual({
+      type: 'log',
+      data: { stream: 'stdout', line: '{"type":"progress","message":"a\\u0000"}' },
+    });
+  });
+
+  it('keeps a result whose callback would exceed the body limit as a (cut) log line', () => {
+    const line = JSON.stringify({ type: 'result', summary: '\u0001'.repeat(12_000) });
+    const message = parseAgentLine('stdout', line);
+
+    expect(message.type).toBe('log');
+    expect(Buffer.byteLength(JSON.stringify(callbackOf(message)))).toBeLessThanOrEqual(LIMITS.callbackBodyMaxBytes);
+  });
+
+  it('turns any line into a callback the API accepts, within the body limit', () => {
+    // Long lines built of short runs, so that control characters, surrogates and escapes pile up.
+    const anyText = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 12_000 })).map(([run, times]) => run.repeat(times)),
+    );
+    const protocolLine = fc
+      .oneof(
+        fc.record({ type: fc.constant('progress'), message: anyText, percent: fc.double({ min: 0, max: 100, noNaN: true }) }, { requiredKeys: ['type', 'message'] }),
+        fc.record({ type: fc.constant('result'), exit_code: fc.integer(), summary: anyText, error: anyText }, { requiredKeys: ['type'] }),
+      )
+      .map((fields) => JSON.stringify(fields));
+    fc.assert(
+      fc.property(fc.constantFrom<AgentStream>('stdout', 'stderr'), fc.oneof(anyText, protocolLine), (stream, line) => {
+        const event = callbackOf(parseAgentLine(stream, line));
+
+        expect(callbackEventSchema.safeParse(event).error).toBeUndefined();
+        expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThanOrEqual(LIMITS.callbackBodyMaxBytes);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
+
+function lineOf(message: AgentMessage): string {
+  if (message.type !== 'log') throw new Error(`expected a log line, got ${message.type}`);
+  return message.data.line;
+}
+
+/** The callback the supervisor would send for `message`, with the largest envelope it makes. */
+function callbackOf(message: AgentMessage): CallbackEvent {
+  return {
+    event_id: randomUUID(),
+    session_id: randomUUID(),
+    sequence: 2_147_483_647,
+    timestamp: new Date().toISOString(),
+    ...(message.type === 'log' ? { type: 'log', data: message.data } : { type: message.type, status: 'running', data: message.data }),
+  } as CallbackEvent;
+}
 
 describe('LineSplitter', () => {
   function split(chunks: (string | Buffer)[], maxBytes?: number): string[] {

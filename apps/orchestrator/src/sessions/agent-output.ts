@@ -1,4 +1,4 @@
-import { logDataSchema, progressDataSchema, resultDataSchema } from '@mosaic/orchestrator-contract';
+import { LIMITS, jsonEncodedBytes, jsonEncodedPrefix, logDataSchema, progressDataSchema, resultDataSchema, toStorableText } from '@mosaic/orchestrator-contract';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 
@@ -12,8 +12,9 @@ export type AgentMessage =
 
 /** Longest line kept whole; a protocol line carrying a full-size result summary fits. */
 export const MAX_LINE_BYTES = 64 * 1024;
-const MAX_LOG_LINE_CHARS = logDataSchema.shape.line.maxLength ?? 16 * 1024;
 const TRUNCATION_MARK = ' …[truncated]';
+/** Room for the envelope the supervisor adds (ids, sequence, timestamp, type, status): well under 1 KiB. */
+const MAX_PROTOCOL_DATA_BYTES = LIMITS.callbackBodyMaxBytes - 1024;
 
 const protocolLineSchema = z.discriminatedUnion('type', [
   progressDataSchema.extend({ type: z.literal('progress') }),
@@ -22,19 +23,32 @@ const protocolLineSchema = z.discriminatedUnion('type', [
 
 /**
  * Stdout lines that are JSON objects with `type` `progress` or `result` (and valid
- * fields for that type) are protocol messages; every other line, and every stderr
- * line, is a log line, so nothing an agent prints is lost for being malformed.
+ * fields for that type, which the API can store, in a callback within its body
+ * limit) are protocol messages; every other line, and every stderr line, is a log
+ * line, so nothing an agent prints is lost for being malformed.
  */
 export function parseAgentLine(stream: AgentStream, line: string): AgentMessage {
   if (stream === 'stdout' && line.startsWith('{')) {
     const message = protocolLineSchema.safeParse(safeJsonParse(line));
     if (message.success) {
       const { type, ...data } = message.data;
-      return type === 'progress' ? { type, data: progressDataSchema.parse(data) } : { type, data: resultDataSchema.parse(data) };
+      const parsed: AgentMessage = type === 'progress' ? { type, data: progressDataSchema.parse(data) } : { type, data: resultDataSchema.parse(data) };
+      if (Buffer.byteLength(JSON.stringify(parsed.data)) <= MAX_PROTOCOL_DATA_BYTES) return parsed;
     }
   }
-  const text = line.length > MAX_LOG_LINE_CHARS ? line.slice(0, MAX_LOG_LINE_CHARS - TRUNCATION_MARK.length) + TRUNCATION_MARK : line;
-  return { type: 'log', data: { stream, line: text } };
+  return { type: 'log', data: { stream, line: logLine(line) } };
+}
+
+/**
+ * The line as a log callback can carry it: what the API cannot store (NUL,
+ * unpaired surrogates) replaced, and cut, between code points, to the encoded
+ * size the contract allows, so that a line of control characters (six bytes
+ * each once escaped) cannot push its callback over the body limit.
+ */
+function logLine(line: string): string {
+  const text = toStorableText(line);
+  if (jsonEncodedBytes(text) <= LIMITS.logLineMaxEncodedBytes) return text;
+  return jsonEncodedPrefix(text, LIMITS.logLineMaxEncodedBytes - jsonEncodedBytes(TRUNCATION_MARK)).text + TRUNCATION_MARK;
 }
 
 function safeJsonParse(text: string): unknown {

@@ -2,10 +2,11 @@ import type { Logger } from '@nestjs/common';
 import type { CallbackEvent, TerminalStatus } from '@mosaic/orchestrator-contract';
 import { randomUUID } from 'node:crypto';
 import type { CallbackDelivery } from '../callbacks/callback-delivery';
-import { parseAgentLine, type AgentStream } from './agent-output';
+import type { LogLineDropReason, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
+import { parseAgentLine, type AgentMessage, type AgentStream } from './agent-output';
 import { AgentProcess, type AgentExit } from './agent-process';
+import { OutputThrottle } from './output-throttle';
 import type { Session } from './session';
-import { TokenBucket } from './token-bucket';
 
 /** Why the orchestrator ended a session itself. */
 export type EndReason = 'kill' | 'timeout' | 'shutdown';
@@ -16,8 +17,9 @@ export interface SupervisorOptions {
   env: Readonly<Record<string, string>>;
   timeoutMs: number;
   logLinesPerSecond: number;
-  delivery: CallbackDelivery;
-  logger: Logger;
+  delivery: Pick<CallbackDelivery, 'enqueue' | 'hasRoom'>;
+  metrics: Pick<OrchestratorMetrics, 'logLineDropped'>;
+  logger: Pick<Logger, 'warn' | 'error'>;
 }
 
 type EventFields = Pick<CallbackEvent, 'type' | 'status' | 'data'>;
@@ -30,15 +32,17 @@ interface Outcome {
 
 /**
  * Runs one session's agent and turns what happens to it into status changes and
- * callback events. It alone numbers the session's events, so `sequence` has no gaps,
- * and once the terminal status event is queued it produces nothing more.
+ * callback events. It alone numbers the session's events, after its OutputThrottle
+ * decided what of the agent's output goes out, so `sequence` has no gaps; status
+ * changes always go out, and once the terminal status event is queued it produces
+ * nothing more.
  */
 export class SessionSupervisor {
   private lastSequence = 0;
   private terminal = false;
   private endReason?: EndReason;
-  private droppedLogLines = 0;
-  private readonly logBucket: TokenBucket;
+  private readonly output: OutputThrottle;
+  private warnedQueueFull = false;
   private agent?: AgentProcess;
   private timer?: NodeJS.Timeout;
   private ended?: Promise<void>;
@@ -47,7 +51,12 @@ export class SessionSupervisor {
     readonly session: Session,
     private readonly options: SupervisorOptions,
   ) {
-    this.logBucket = new TokenBucket(options.logLinesPerSecond);
+    this.output = new OutputThrottle({
+      linesPerSecond: options.logLinesPerSecond,
+      hasRoom: () => options.delivery.hasRoom(session.id),
+      send: (message) => this.send(message),
+      onLogLineDropped: (reason) => this.onLogLineDropped(reason),
+    });
   }
 
   /** Starts the agent; rejects, having produced no event, if it could not be started. */
@@ -90,24 +99,21 @@ export class SessionSupervisor {
   }
 
   private onLine(stream: AgentStream, line: string): void {
-    const message = parseAgentLine(stream, line);
-    if (message.type !== 'log') {
-      this.emit({ type: message.type, status: this.session.status, data: message.data });
-      return;
-    }
-    if (!this.logBucket.tryTake()) {
-      this.droppedLogLines++;
-      return;
-    }
-    this.reportDroppedLogLines();
-    this.emit({ type: 'log', data: message.data });
+    this.output.offer(parseAgentLine(stream, line));
   }
 
-  private reportDroppedLogLines(): void {
-    if (this.droppedLogLines === 0) return;
-    const line = `orchestrator: ${this.droppedLogLines} log line(s) dropped, over the limit of ${this.options.logLinesPerSecond} a second`;
-    this.droppedLogLines = 0;
-    this.emit({ type: 'log', data: { stream: 'stderr', line } });
+  private send(message: AgentMessage): void {
+    if (message.type === 'log') this.emit({ type: 'log', data: message.data });
+    else this.emit({ type: message.type, status: this.session.status, data: message.data });
+  }
+
+  private onLogLineDropped(reason: LogLineDropReason): void {
+    this.options.metrics.logLineDropped(reason);
+    if (reason !== 'queue_full' || this.warnedQueueFull) return;
+    this.warnedQueueFull = true;
+    this.options.logger.warn(
+      `session ${this.session.id}: its callbacks are not being delivered and fill their queue: log lines are dropped and counted, progress and result coalesced, until delivery resumes`,
+    );
   }
 
   private async finishWhenDone(agent: AgentProcess): Promise<void> {
@@ -118,7 +124,7 @@ export class SessionSupervisor {
       this.options.logger.error(`session ${this.session.id}: ${(error as Error).message}`);
     }
     clearTimeout(this.timer);
-    this.reportDroppedLogLines();
+    this.output.end();
     const outcome = this.outcome(exit);
     Object.assign(this.session, { status: outcome.status, endedAt: new Date(), exitCode: outcome.exitCode, error: outcome.error });
     const data = { ...(outcome.exitCode !== undefined && { exit_code: outcome.exitCode }), ...(outcome.error !== undefined && { error: outcome.error }) };

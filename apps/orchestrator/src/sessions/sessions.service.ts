@@ -163,6 +163,7 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
         timeoutMs: this.config.sessionTimeoutMs,
         logLinesPerSecond: this.config.logLinesPerSecond,
         delivery: this.delivery,
+        metrics: this.metrics,
         logger: this.logger,
       });
       await supervisor.start();

@@ -1,0 +1,77 @@
+import type { CallbackEvent } from '@mosaic/orchestrator-contract';
+import { requestTracing } from '@mosaic/observability';
+import { randomUUID } from 'node:crypto';
+import { OrchestratorConfig } from '../config/orchestrator-config';
+import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
+import { CALLBACK_QUEUE_MAX_BYTES, CallbackDelivery, type CallbackTarget } from './callback-delivery';
+
+const target: CallbackTarget = { url: 'http://127.0.0.1:1/callbacks/1', token: 'token', origin: requestTracing.currentOrigin() };
+
+describe('CallbackDelivery', () => {
+  let metrics: OrchestratorMetrics;
+  let delivery: CallbackDelivery;
+  let fetchSpy: jest.SpyInstance;
+  const sessionId = randomUUID();
+  let sequence = 0;
+
+  const logEvent = (line: string): CallbackEvent => ({
+    event_id: randomUUID(),
+    session_id: sessionId,
+    sequence: ++sequence,
+    timestamp: new Date().toISOString(),
+    type: 'log',
+    data: { stream: 'stdout', line },
+  });
+  const queuedBytes = async () => (await metrics.registry.getSingleMetric('orchestrator_callback_queue_bytes')!.get()).values[0]?.value;
+
+  beforeEach(() => {
+    metrics = new OrchestratorMetrics();
+    delivery = new CallbackDelivery(OrchestratorConfig.fromEnvironment({ CALLBACK_RETRY_MAX_MS: '60000', CALLBACK_TIMEOUT_MS: '10000' }), metrics);
+  });
+
+  afterEach(() => fetchSpy.mockRestore());
+
+  it("counts a session's waiting callbacks against its bound, in bytes, takes status events past it, and frees the room as they are delivered", async () => {
+    let apiUp!: () => void;
+    const up = new Promise<void>((resolve) => (apiUp = resolve));
+    const posted: string[] = [];
+    fetchSpy = jest.spyOn(global, 'fetch').mockImplementation(async (_url, init) => {
+      await up;
+      posted.push(init?.body as string);
+      return new Response(null, { status: 202 });
+    });
+
+    const sent: CallbackEvent[] = [];
+    let bytes = 0;
+    while (delivery.hasRoom(sessionId)) {
+      const event = logEvent('x'.repeat(16 * 1024));
+      bytes += Buffer.byteLength(JSON.stringify(event));
+      delivery.enqueue(target, event);
+      sent.push(event);
+    }
+    expect(bytes).toBeGreaterThanOrEqual(CALLBACK_QUEUE_MAX_BYTES);
+    expect(bytes - Buffer.byteLength(JSON.stringify(sent.at(-1)))).toBeLessThan(CALLBACK_QUEUE_MAX_BYTES);
+    const terminal: CallbackEvent = { ...logEvent(''), type: 'status', status: 'completed', data: { exit_code: 0 } };
+    delivery.enqueue(target, terminal, true);
+    sent.push(terminal);
+    expect(await queuedBytes()).toBe(bytes + Buffer.byteLength(JSON.stringify(terminal)));
+    expect(delivery.hasRoom(randomUUID())).toBe(true);
+
+    apiUp();
+    await delivery.drainAndStop(10_000);
+
+    expect(posted).toEqual(sent.map((event) => JSON.stringify(event)));
+    expect(await queuedBytes()).toBe(0);
+    expect(delivery.hasRoom(sessionId)).toBe(true);
+  });
+
+  it('frees the room of the events it discards when the receiver answers 401', async () => {
+    fetchSpy = jest.spyOn(global, 'fetch').mockResolvedValue(new Response(null, { status: 401 }));
+
+    for (let index = 0; index < 3; index++) delivery.enqueue(target, logEvent(`line ${index}`));
+    await delivery.drainAndStop(10_000);
+
+    expect(fetchSpy).toHaveBeenCalledTimes(1);
+    expect(await queuedBytes()).toBe(0);
+  });
+});
