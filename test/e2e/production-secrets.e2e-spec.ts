@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
-import { DEVELOPMENT_MOSAIC_API_TOKEN } from '../../apps/api/src/config/api-config';
+import { DEVELOPMENT_CALLBACK_SIGNING_KEY, DEVELOPMENT_MOSAIC_API_TOKEN } from '../../apps/api/src/config/api-config';
 import { testDatabaseUrl } from '../support/database';
 import { nodeArgsOf, startService, stopLeavingNoProcesses } from '../support/service-process';
 
@@ -30,7 +30,7 @@ async function exitOf(entry: string, env: Record<string, string | undefined>): P
 
 /** Issue 16: with NODE_ENV=production, a service refuses development secrets, naming the variable. */
 describe('production refuses development secrets (built services)', () => {
-  const production = { NODE_ENV: 'production', DATABASE_URL: testDatabaseUrl() };
+  const production = { NODE_ENV: 'production', DATABASE_URL: testDatabaseUrl(), CALLBACK_SIGNING_KEY: `${STRONG}-signing` };
 
   it.each([
     ['unset', undefined, 'MOSAIC_API_TOKEN is not set'],
@@ -41,6 +41,16 @@ describe('production refuses development secrets (built services)', () => {
     expect(code).not.toBe(0);
     expect(output).toContain(why);
     if (token !== undefined) expect(output).not.toContain(token);
+  });
+
+  it.each([
+    ['unset', undefined, 'CALLBACK_SIGNING_KEY is not set'],
+    ['the development value', DEVELOPMENT_CALLBACK_SIGNING_KEY, 'CALLBACK_SIGNING_KEY is the development value'],
+    ['short', 'too-short', 'CALLBACK_SIGNING_KEY is shorter than 32 characters'],
+  ])('the API stops when CALLBACK_SIGNING_KEY is %s', async (_case, key, why) => {
+    const { code, output } = await exitOf(API_ENTRY, { ...production, CALLBACK_SIGNING_KEY: key, MOSAIC_API_TOKEN: STRONG, ORCHESTRATOR_API_KEY: STRONG });
+    expect(code).not.toBe(0);
+    expect(output).toContain(why);
   });
 
   it.each([

@@ -4,10 +4,12 @@ import { TestApi } from '../../../../test/support/api-app';
 import { createTestDatabase, dropTestDatabase } from '../../../../test/support/database';
 import { sampleValue } from '../../../../test/support/metrics-text';
 import { freePort } from '../../../../test/support/service-process';
+import { signatureHeaders } from '../../../../test/support/callback-signature';
 import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
 import type { DispatchResponse } from '../dispatcher/dispatch.presenter';
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
+import { CallbackSigning } from '../sessions/callback-signing.service';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { CreateTaskDto } from '../tasks/create-task.dto';
 import type { TaskResponse } from '../tasks/task.presenter';
@@ -106,7 +108,12 @@ describe('API metrics (integration)', () => {
       timestamp: new Date().toISOString(),
       data: {},
     } satisfies CallbackEvent;
-    const post = (payload: object, token = session.token) => app.request('POST', `/orchestrator/callbacks/${session.id}`, { body: payload, token });
+    // Signed as the orchestrator signs them: the dispatched session requires it.
+    const secret = app.get(CallbackSigning).secretFor(session.id);
+    const post = (payload: Record<string, unknown>, token = session.token) => {
+      const body = JSON.stringify(payload);
+      return app.request('POST', `/orchestrator/callbacks/${session.id}`, { body, token, headers: signatureHeaders(secret, String(payload.event_id), body) });
+    };
 
     expect((await post(event)).status).toBe(202);
     expect((await post(event)).status).toBe(202);

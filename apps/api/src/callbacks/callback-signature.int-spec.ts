@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
-import { Webhook } from 'standardwebhooks';
 import { TestApi } from '../../../../test/support/api-app';
+import { signatureHeaders } from '../../../../test/support/callback-signature';
 import { type SeededSession, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
 import { CallbackSigning } from '../sessions/callback-signing.service';
@@ -37,14 +37,6 @@ describe('callback signatures (integration)', () => {
     } as CallbackEvent;
   }
 
-  function signed(secret: string, id: string, body: string, at = new Date()): Record<string, string> {
-    return {
-      'webhook-id': id,
-      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-      'webhook-signature': new Webhook(secret).sign(id, at, body),
-    };
-  }
-
   const send = (session: SeededSession, body: string, headers: Record<string, string> = {}) =>
     api.request<CallbackAck | typeof UNAUTHORIZED>('POST', `/orchestrator/callbacks/${session.id}`, { body, token: session.token, headers });
   const stored = (session: SeededSession) => api.get(PrismaService).orchestratorSessionEvent.count({ where: { sessionId: session.id } });
@@ -52,18 +44,18 @@ describe('callback signatures (integration)', () => {
   it('accepts a callback signed with the session secret over its body', async () => {
     const session = await seedSession(seedServicesOf(api), { signed: true });
     const body = JSON.stringify(event(session));
-    const answer = await send(session, body, signed(signing.secretFor(session.id), JSON.parse(body).event_id, body));
+    const answer = await send(session, body, signatureHeaders(signing.secretFor(session.id), JSON.parse(body).event_id, body));
     expect(answer.status).toBe(202);
     expect(await stored(session)).toBe(1);
   });
 
   it.each([
     ['unsigned', (_secret: string, _id: string, _body: string) => ({})],
-    ['signed with another secret', (_secret: string, id: string, body: string) => signed(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, id, body)],
-    ['signed over another body', (secret: string, id: string, body: string) => signed(secret, id, body.replace('step', 'stop'))],
-    ['stamped 6 minutes ago', (secret: string, id: string, body: string) => signed(secret, id, body, new Date(Date.now() - 6 * 60 * 1000))],
-    ['stamped 6 minutes ahead', (secret: string, id: string, body: string) => signed(secret, id, body, new Date(Date.now() + 6 * 60 * 1000))],
-    ['with a webhook-id other than its event_id', (secret: string, _id: string, body: string) => signed(secret, 'another-event', body)],
+    ['signed with another secret', (_secret: string, id: string, body: string) => signatureHeaders(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, id, body)],
+    ['signed over another body', (secret: string, id: string, body: string) => signatureHeaders(secret, id, body.replace('step', 'stop'))],
+    ['stamped 6 minutes ago', (secret: string, id: string, body: string) => signatureHeaders(secret, id, body, new Date(Date.now() - 6 * 60 * 1000))],
+    ['stamped 6 minutes ahead', (secret: string, id: string, body: string) => signatureHeaders(secret, id, body, new Date(Date.now() + 6 * 60 * 1000))],
+    ['with a webhook-id other than its event_id', (secret: string, _id: string, body: string) => signatureHeaders(secret, 'another-event', body)],
   ])('refuses one %s with the uniform 401, storing nothing', async (_case, headersFor) => {
     const session = await seedSession(seedServicesOf(api), { signed: true });
     const body = JSON.stringify(event(session));
@@ -92,7 +84,7 @@ describe('callback signatures (integration)', () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 200 }).filter((text) => !text.includes('\u0000')), fc.integer({ min: 0, max: 100 }), async (message, percent) => {
         const body = JSON.stringify(event(session, { data: { message, percent } }));
-        const answer = await send(session, body, signed(signing.secretFor(session.id), JSON.parse(body).event_id, body));
+        const answer = await send(session, body, signatureHeaders(signing.secretFor(session.id), JSON.parse(body).event_id, body));
         expect(answer.status).toBe(202);
       }),
       { numRuns: 50 },

@@ -9,7 +9,7 @@ describe('ApiConfig.fromEnvironment', () => {
     expect(config.publicBaseUrl).toBe('http://127.0.0.1:3000');
     expect(config.databaseUrl).toBeUndefined();
     expect(config.mosaicApiToken).toBe(DEVELOPMENT_MOSAIC_API_TOKEN);
-    expect(config.developmentDefaults).toEqual(['ORCHESTRATOR_API_KEY', 'MOSAIC_API_TOKEN']);
+    expect(config.developmentDefaults).toEqual(['ORCHESTRATOR_API_KEY', 'MOSAIC_API_TOKEN', 'CALLBACK_SIGNING_KEY']);
   });
 
   it('derives PUBLIC_BASE_URL from PORT and drops trailing slashes from URLs', () => {
