@@ -8,6 +8,9 @@ import { TASK_PRIORITIES, callbackEventSchema } from '@mosaic/orchestrator-contr
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { freePort } from '../support/service-process';
+import { ApiConfig } from '../../apps/api/src/config/api-config';
+import { CallbackSigning } from '../../apps/api/src/sessions/callback-signing.service';
+import { signatureHeaders } from '../support/callback-signature';
 import {
   ORCHESTRATOR_EVENT,
   ORCHESTRATOR_KEY,
@@ -27,6 +30,9 @@ import {
   type ApiInstance,
   type EventAccount,
 } from './harness';
+
+/** The API's CALLBACK_SIGNING_KEY in the hostile-input scenario, so that it can sign as the orchestrator does. */
+const SIGNING_KEY = 'system-suite-callback-signing-key';
 import { writeReliabilityReport, type ScenarioFigures } from './report';
 
 jest.setTimeout(180_000);
@@ -482,7 +488,7 @@ describe('reliability of the real services under faults, load and hostile input'
       databaseUrl,
       orchestratorUrl: orchestrator.service.url,
       // No reconciliation run either: its refreshes would write to the database this scenario proves unchanged.
-      env: { CALLBACK_TOKEN_TTL_MS: '6000', CALLBACK_TOKEN_TERMINAL_GRACE_MS: '300', RECONCILE_INTERVAL_MS: '3600000' },
+      env: { CALLBACK_TOKEN_TTL_MS: '6000', CALLBACK_TOKEN_TERMINAL_GRACE_MS: '300', RECONCILE_INTERVAL_MS: '3600000', CALLBACK_SIGNING_KEY: SIGNING_KEY },
     });
     const longTask = await createTask(api, { sample_agent: { duration_ms: 60_000 } });
     const shortTask = await createTask(api, { sample_agent: { steps: 1, step_ms: 10 } });
@@ -552,19 +558,24 @@ describe('reliability of the real services under faults, load and hostile input'
       fc.record({ type: fc.constantFrom('status', 'result'), exitCode: beyondInt32 }).map(({ type, exitCode }) => ({ ...envelope(), type, status: 'running', data: { exit_code: exitCode } })),
       controlLine.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stderr', line } })),
     );
+    // Signed like the orchestrator signs (the session was dispatched, so its callbacks must be); an event_id no
+    // header can carry cannot be its webhook-id, so such a callback is unsigned, and the uniform 401 is right.
+    const longSecret = new CallbackSigning(ApiConfig.fromEnvironment({ CALLBACK_SIGNING_KEY: SIGNING_KEY })).secretFor(longId);
+    const signable = (eventId: string) => /^[\x20-\x7e]+$/.test(eventId);
     let unstorableRefused = 0;
     await fc.assert(
       fc.asyncProperty(unstorableEvent, async (body) => {
         expect(callbackEventSchema.safeParse(body).success).toBe(false);
+        const text = JSON.stringify(body);
         const answer = await send('unstorable callback, valid token', callbackPath(longId), {
-          headers: { ...json, authorization: `Bearer ${longToken}` },
-          body: JSON.stringify(body),
+          headers: { ...json, authorization: `Bearer ${longToken}`, ...(signable(body.event_id) ? signatureHeaders(longSecret, body.event_id, text) : {}) },
+          body: text,
         });
         if (answer.status === 400) unstorableRefused += 1;
         const namesField = () => /^(event_id|session_id|data\.(line|message|summary|error|exit_code)): /.test((JSON.parse(answer.body) as { error: { message: string } }).error.message);
         // Past the token's 6 s, the uniform 401 is the right answer too.
         const expired = answer.status === 401 && Date.now() >= longTokenExpiresAt.getTime();
-        return isContractError(answer.body) && ((answer.status === 400 && namesField()) || expired);
+        return isContractError(answer.body) && ((answer.status === 400 && namesField()) || expired || (answer.status === 401 && !signable(body.event_id)));
       }),
       { numRuns: runs },
     );

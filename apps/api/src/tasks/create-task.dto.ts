@@ -1,4 +1,5 @@
 import { ApiSchema, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -50,6 +51,8 @@ export class CreateTaskDto {
     example: { quarter: 'Q4' },
   })
   @IsOptional()
+  // Taken as sent: class-transformer's conversion of a plain object drops keys such as `valueOf` or `toString`.
+  @Transform(({ obj }: { obj: { metadata?: unknown } }) => obj.metadata)
   @IsObject()
   @IsStorableJson()
   metadata?: JsonObject;

@@ -52,6 +52,15 @@ describe('operator endpoints: input validation (integration)', () => {
     expect(answer.body.error.message).toBe('body nests deeper than 64 levels');
   });
 
+  it('keeps metadata as sent, keys named like Object methods included, and checks all of it', async () => {
+    const metadata = { valueOf: { note: 'kept' }, toString: 1 };
+    const created = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'odd keys', metadata } satisfies CreateTaskDto });
+    expect(created.status).toBe(201);
+    expect(created.body.metadata).toEqual(metadata);
+    const refused = await api.request<ErrorBody>('POST', '/tasks', { body: { title: 'odd keys', metadata: { valueOf: { note: 'a\u0000' } } } });
+    expect(refused.body).toEqual({ error: { code: 'bad_request', message: 'metadata: valueOf.note contains a NUL character' } });
+  });
+
   it('refuses unparsable JSON in the contract shape', async () => {
     const answer = await api.request<ErrorBody>('POST', '/tasks', { body: '{"title":' });
     expect(answer.status).toBe(400);
