@@ -2,12 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orchestrator-contract';
 import { bearerToken, hashSecret } from '@mosaic/http-kit';
 import { AppError } from '@mosaic/http-kit';
-import { databaseUnavailable } from '../database/database-errors';
 import type { StatusReport } from '../sessions/session';
 import { logSessionStatusChange } from '../sessions/session-status-log';
 import { CallbackSigning, type SignatureHeaders } from '../sessions/callback-signing.service';
 import { CallbackTokenService } from '../sessions/callback-token.service';
-import { type CallbackCredentials, type CallbackRecord, type IncomingSessionEvent, OrchestratorSessionRepository, type RecordedEvent } from '../sessions/session.repository';
+import { type CallbackCredentials, type IncomingSessionEvent, OrchestratorSessionRepository } from '../sessions/session.repository';
 
 /** One callback request as the controller hands it over. */
 export interface IncomingCallback {
@@ -26,14 +25,6 @@ export interface CallbackAck {
   readonly accepted: true;
   readonly duplicate: boolean;
 }
-
-/**
- * Longest a callback waits to be stored before it is answered 503: half the
- * orchestrator's default callback timeout (CALLBACK_TIMEOUT_MS, 10 s), so the
- * orchestrator reads the 503 and its Retry-After instead of timing out, and
- * retries the same event later.
- */
-export const CALLBACK_MAX_WAIT_MS = 5_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -83,7 +74,7 @@ export class CallbackIngestionService {
     }
     const event = parsed.value;
     const report = statusReportOf(event, now);
-    const { outcome, moved } = await this.record({ credentials, validity, event: incomingEvent(event), report }, callerGone);
+    const { outcome, moved } = await this.sessions.record({ credentials, validity, event: incomingEvent(event), report }, callerGone);
     if (moved !== undefined && report !== undefined) {
       logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.taskId, from: moved.from, to: report.status, error: report.error });
     }
@@ -99,14 +90,6 @@ export class CallbackIngestionService {
     }
   }
 
-  private async record(record: CallbackRecord, callerGone: AbortSignal | undefined): Promise<RecordedEvent> {
-    const waited = AbortSignal.timeout(CALLBACK_MAX_WAIT_MS);
-    try {
-      return await this.sessions.record(record, callerGone === undefined ? waited : AbortSignal.any([callerGone, waited]));
-    } catch (error) {
-      throw waited.aborted && error === waited.reason ? databaseUnavailable() : error;
-    }
-  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { createTestDatabase, dropTestDatabase } from '../../../../test/support/d
 import { type SeededSession, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
 import { MAX_QUEUED_CALLBACKS, OrchestratorSessionRepository } from '../sessions/session.repository';
-import { CALLBACK_MAX_WAIT_MS } from './callback-ingestion.service';
+import { CALLBACK_MAX_WAIT_MS } from '../sessions/session.repository';
 
 const STATEMENT_TIMEOUT_MS = 2_000;
 const LOCK_MS = 9_000;

@@ -9,16 +9,23 @@ interface Item {
 class TimedOut extends Error {}
 
 /** Bounds and failure rules of the tests' batchers, unless a test says otherwise. */
-const LIMITS = { maxQueued: 1000, overloaded: () => new Error('overloaded'), retryAlone: (error: unknown) => !(error instanceof TimedOut) };
+const LIMITS = {
+  maxQueued: 1000,
+  overloaded: () => new Error('overloaded'),
+  maxWaitMs: 60_000,
+  waitedTooLong: () => new Error('waited too long'),
+  retryAlone: (error: unknown) => !(error instanceof TimedOut),
+};
 
 function controlledBatcher(
-  options: { maxInFlight?: number; maxBatchSize?: number; maxQueued?: number; fails?: (items: readonly Item[]) => Error | undefined } = {},
+  options: { maxInFlight?: number; maxBatchSize?: number; maxQueued?: number; maxWaitMs?: number; fails?: (items: readonly Item[]) => Error | undefined } = {},
 ) {
   const batches: Item[][] = [];
   const releases: (() => void)[] = [];
   const batcher = new StatementBatcher<Item, number>({
     ...LIMITS,
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
+    ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
     maxInFlight: options.maxInFlight ?? 1,
     maxBatchSize: options.maxBatchSize ?? 100,
     keyOf: (item) => item.key,
@@ -162,5 +169,26 @@ describe('StatementBatcher', () => {
     const settled = await settling;
     expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
     expect(batches).toEqual([[item('busy', 0)], [item('a', 1), item('b', 2)]]);
+  });
+
+  it('lets an item go that waited longer than maxWaitMs, with the wait error, and keeps no timer for what was taken', async () => {
+    jest.useFakeTimers();
+    try {
+      const { batcher, batches, releaseAll } = controlledBatcher({ maxWaitMs: 1_000 });
+      const running = batcher.submit(item('busy', 0));
+      const waiting = batcher.submit(item('late', 1));
+      const settled = waiting.catch((error: Error) => error.message);
+
+      jest.advanceTimersByTime(1_000);
+      await expect(settled).resolves.toBe('waited too long');
+      expect(batcher.queued).toBe(0);
+      expect(jest.getTimerCount()).toBe(0);
+      jest.useRealTimers();
+      await releaseAll();
+      await expect(running).resolves.toBe(0);
+      expect(batches.flat().map((queued) => queued.key)).toEqual(['busy']);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

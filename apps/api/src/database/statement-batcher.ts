@@ -9,6 +9,9 @@ export interface StatementBatcherOptions<Item, Result> {
   /** Items that may wait at once; one more is refused with `overloaded()` at once, so memory stays bounded. */
   readonly maxQueued: number;
   readonly overloaded: () => Error;
+  /** Longest an item waits for a batch; past it, it leaves the queue with `waitedTooLong()`. A running batch is not interrupted. */
+  readonly maxWaitMs: number;
+  readonly waitedTooLong: () => Error;
   /**
    * Whether a batch that failed with `error` is run again item by item, so
    * that one bad item fails alone. Only for failures an item can cause: a
@@ -22,7 +25,8 @@ interface Pending<Item, Result> {
   readonly item: Item;
   readonly resolve: (result: Result) => void;
   readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
+  /** Undoes what makes it leave the queue early (its wait timer, its caller's signal) once it is taken or gone. */
+  release: () => void;
 }
 
 /**
@@ -45,22 +49,32 @@ export class StatementBatcher<Item, Result> {
     return this.queue.length;
   }
 
-  submit(item: Item, signal?: AbortSignal): Promise<Result> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
+  /** `callerGone` aborts when whoever waits for the result stops waiting: a queued item then leaves the queue. */
+  submit(item: Item, callerGone?: AbortSignal): Promise<Result> {
+    if (callerGone?.aborted) return Promise.reject(callerGone.reason);
     if (this.queue.length >= this.options.maxQueued) return Promise.reject(this.options.overloaded());
     return new Promise<Result>((resolve, reject) => {
-      const pending: Pending<Item, Result> = { item, resolve, reject, signal };
+      const pending: Pending<Item, Result> = { item, resolve, reject, release: () => undefined };
+      // Plain listeners and a timer released the moment the item is taken: at thousands of items a second, signals
+      // combined with AbortSignal.any and AbortSignal.timeout stayed alive for their whole timeout and filled the heap.
+      const gone = () => this.withdraw(pending, callerGone?.reason);
+      const timer = setTimeout(() => this.withdraw(pending, this.options.waitedTooLong()), this.options.maxWaitMs);
+      callerGone?.addEventListener('abort', gone, { once: true });
+      pending.release = () => {
+        clearTimeout(timer);
+        callerGone?.removeEventListener('abort', gone);
+      };
       this.queue.push(pending);
-      signal?.addEventListener('abort', () => this.withdraw(pending), { once: true });
       this.pump();
     });
   }
 
-  private withdraw(pending: Pending<Item, Result>): void {
+  private withdraw(pending: Pending<Item, Result>, reason: unknown): void {
     const index = this.queue.indexOf(pending);
     if (index < 0) return;
     this.queue.splice(index, 1);
-    pending.reject(pending.signal?.reason);
+    pending.release();
+    pending.reject(reason);
   }
 
   private pump(): void {
@@ -91,6 +105,7 @@ export class StatementBatcher<Item, Result> {
       }
     }
     this.queue = index === this.queue.length ? waiting : waiting.concat(this.queue.slice(index));
+    for (const pending of batch) pending.release();
     return batch;
   }
 

@@ -11,6 +11,7 @@ import {
 } from '@mosaic/orchestrator-contract';
 import { PrismaService, prepared } from '../database/prisma.service';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
+import { databaseUnavailable } from '../database/database-errors';
 import { StatementBatcher } from '../database/statement-batcher';
 import { AppError } from '@mosaic/http-kit';
 import type { TaskToSerialize } from '../orchestrator-gateway/task-context.serializer';
@@ -119,6 +120,14 @@ const MAX_BATCH_SIZE = 200;
  */
 export const MAX_QUEUED_CALLBACKS = 1_000;
 
+/**
+ * Longest a callback waits to be stored before it is answered 503: half the
+ * orchestrator's default callback timeout (CALLBACK_TIMEOUT_MS, 10 s), so the
+ * orchestrator reads the 503 and its Retry-After instead of timing out, and
+ * retries the same event later.
+ */
+export const CALLBACK_MAX_WAIT_MS = 5_000;
+
 interface MoveOptions {
   /** Recorded when the session has none yet (a spawn answer). */
   readonly orchestratorSessionId: string | null;
@@ -146,6 +155,8 @@ export class OrchestratorSessionRepository {
     run: (records) => this.recordBatch(records),
     maxQueued: MAX_QUEUED_CALLBACKS,
     overloaded: () => new AppError('at_capacity', 'too many callbacks are waiting to be stored; retry later'),
+    maxWaitMs: CALLBACK_MAX_WAIT_MS,
+    waitedTooLong: databaseUnavailable,
     // Values the database would refuse are refused by validation first; a timeout or a lost connection is nobody's item.
     retryAlone: (error) => !(error instanceof AppError && error.code === 'database_unavailable'),
   });
