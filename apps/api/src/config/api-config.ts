@@ -123,7 +123,7 @@ export class ApiConfig {
 
   /** Builds the configuration from an environment, or throws naming every bad variable. */
   static fromEnvironment(environment: Environment): ApiConfig {
-    return new ApiConfig(readEnvironment(environmentSchema, environment, { secrets: SECRETS }));
+    return new ApiConfig(readEnvironment(environmentSchema, environment, { secrets: SECRETS, secretFiles: ['ORCHESTRATOR_API_KEY'] }));
   }
 
   /** The same configuration with the database URL filled in (the embedded database's, at start-up). */

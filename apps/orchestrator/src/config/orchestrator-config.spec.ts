@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { ConfigurationError } from '@mosaic/http-kit';
 import { OrchestratorConfig } from './orchestrator-config';
@@ -51,5 +54,34 @@ describe('OrchestratorConfig.fromEnvironment', () => {
 
   it('never shows the API key in its message', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(/^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /);
+  });
+
+  describe('ORCHESTRATOR_API_KEY_FILE', () => {
+    let dir: string;
+    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'orchestrator-config-'))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const keyFile = (text: string) => {
+      const file = join(dir, `key-${Math.random()}`);
+      writeFileSync(file, text, { mode: 0o600 });
+      return file;
+    };
+
+    it('reads the key from the file, which no agent gets, nor the key', () => {
+      const config = OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: keyFile('key-from-file\n'), PATH: '/bin' });
+      expect(config).toMatchObject({ apiKey: 'key-from-file', usesDevelopmentApiKey: false, agentEnv: { PATH: '/bin' } });
+    });
+
+    it('never passes the key to agents when it comes from the environment either', () => {
+      expect(OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'key', PATH: '/bin' }).agentEnv).toEqual({ PATH: '/bin' });
+    });
+
+    it.each([
+      ['an empty file', () => ({ ORCHESTRATOR_API_KEY_FILE: keyFile('') }), /^Invalid configuration: ORCHESTRATOR_API_KEY_FILE=".*": the file is empty$/],
+      ['a missing file', () => ({ ORCHESTRATOR_API_KEY_FILE: join(dir, 'missing') }), /^Invalid configuration: ORCHESTRATOR_API_KEY_FILE=".*": cannot be read \(ENOENT\)$/],
+      ['both the key and its file', () => ({ ORCHESTRATOR_API_KEY: 'key', ORCHESTRATOR_API_KEY_FILE: keyFile('key') }), /ORCHESTRATOR_API_KEY and ORCHESTRATOR_API_KEY_FILE are both set/],
+      ['a key no Bearer header can carry', () => ({ ORCHESTRATOR_API_KEY_FILE: keyFile('two words') }), /^Invalid configuration: ORCHESTRATOR_API_KEY \(from ORCHESTRATOR_API_KEY_FILE\)=\[secret\]: must be a bearer token/],
+    ])('refuses %s, naming the variable', (_, environment, message) => {
+      expect(() => OrchestratorConfig.fromEnvironment(environment())).toThrow(message);
+    });
   });
 });

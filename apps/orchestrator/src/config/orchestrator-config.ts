@@ -70,7 +70,7 @@ export class OrchestratorConfig {
 
   /** Builds the configuration from an environment, or throws a ConfigurationError naming every bad variable. */
   static fromEnvironment(environment: Environment): OrchestratorConfig {
-    const values = readEnvironment(environmentSchema, environment, { secrets: ['ORCHESTRATOR_API_KEY'] });
+    const values = readEnvironment(environmentSchema, environment, { secretFiles: ['ORCHESTRATOR_API_KEY'] });
     return new OrchestratorConfig(values, environment);
   }
 }
