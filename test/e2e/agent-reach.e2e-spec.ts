@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
+import { liveDescendants } from '../support/process-table';
 import { startService, stopLeavingNoProcesses, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
 // What an agent can read or reach, probed from inside real agent processes: the
@@ -25,20 +26,39 @@ function probe(rootOnlyFile = '/nonexistent'): string {
   ].join('; ');
 }
 
-async function spawnProbe(service: ServiceProcess, key: string, endpoint: CallbackEndpoint): Promise<Response> {
+async function spawnProbe(service: ServiceProcess, key: string, endpoint: CallbackEndpoint | string): Promise<Response> {
+  const callbackUrl = typeof endpoint === 'string' ? endpoint : endpoint.url;
   return fetch(`${service.url}/orchestrator/sessions/spawn`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-    body: JSON.stringify({ task: { id: randomUUID(), title: 'probe' }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 'token' }),
+    body: JSON.stringify({ task: { id: randomUUID(), title: 'probe' }, context: { schema_version: 1 }, callback_url: callbackUrl, callback_token: 'token' }),
   });
+}
+
+/** Spawns that must be refused: `400` naming `callback_url`, and no session, no agent. */
+async function expectCallbackUrlRefused(service: ServiceProcess, key: string, callbackUrls: string[]): Promise<void> {
+  const sessions = async () => ((await (await fetch(`${service.url}/orchestrator/sessions?limit=500`, { headers: { authorization: `Bearer ${key}` } })).json()) as { sessions: unknown[] }).sessions.length;
+  const before = await sessions();
+  for (const callbackUrl of callbackUrls) {
+    const answer = await spawnProbe(service, key, callbackUrl);
+    expect({ callbackUrl, status: answer.status }).toEqual({ callbackUrl, status: 400 });
+    expect(((await answer.json()) as { error: { code: string; message: string } }).error).toEqual({ code: 'bad_request', message: expect.stringMatching(/^callback_url: /) });
+  }
+  expect(await sessions()).toBe(before);
+  expect(liveDescendants(service.pid)).toEqual([]);
+}
+
+/** The session's accepted events, once the terminal one is among them. */
+async function eventsToTheEnd(endpoint: CallbackEndpoint): Promise<CallbackEvent[]> {
+  const events = () => endpoint.accepted<CallbackEvent>();
+  await endpoint.waitFor(() => events().some((event) => event.type === 'status' && ['completed', 'failed'].includes(event.status ?? '')));
+  return events();
 }
 
 /** The agent's findings, by probe name, once its session has ended. */
 async function findings(endpoint: CallbackEndpoint): Promise<Record<string, string>> {
-  const events = () => endpoint.accepted<CallbackEvent>();
-  await endpoint.waitFor(() => events().some((event) => event.type === 'status' && ['completed', 'failed'].includes(event.status ?? '')));
   const found: Record<string, string> = {};
-  for (const event of events()) {
+  for (const event of await eventsToTheEnd(endpoint)) {
     if (event.type !== 'log') continue;
     const line = (event.data as { line: string }).line;
     const colon = line.indexOf(': ');
@@ -51,7 +71,7 @@ beforeAll(() => {
   if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`pnpm build\` first`);
 });
 
-describe('an agent cannot read the orchestrator API key', () => {
+describe('an orchestrator with its key in a file and the default callback origins', () => {
   let service: ServiceProcess | undefined;
   let receiver: CallbackReceiver;
   let dir: string;
@@ -77,7 +97,7 @@ describe('an agent cannot read the orchestrator API key', () => {
   });
 
   it(
-    'in its own environment nor in the orchestrator\'s, when the key comes from ORCHESTRATOR_API_KEY_FILE',
+    'runs an agent that finds the key neither in its own environment nor in the orchestrator\'s',
     withServiceOutput(() => service, async () => {
       const endpoint = receiver.endpoint();
       expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
@@ -107,4 +127,43 @@ describe('an agent cannot read the orchestrator API key', () => {
       await stopLeavingNoProcesses(exposed);
     }
   }, 30_000);
+
+  it(
+    'refuses a callback_url whose origin is not loopback, and starts nothing',
+    withServiceOutput(() => service, async () => {
+      await expectCallbackUrlRefused(service!, key, ['http://192.0.2.10/callbacks/1', 'http://169.254.169.254/latest/meta-data', 'https://api.example/x', 'http://127.0.0.1@192.0.2.10/x']);
+    }),
+  );
+});
+
+describe('an orchestrator with ALLOWED_CALLBACK_ORIGINS', () => {
+  let service: ServiceProcess | undefined;
+  let receiver: CallbackReceiver;
+  const key = randomBytes(24).toString('base64url');
+
+  beforeAll(async () => {
+    receiver = await CallbackReceiver.start();
+    service = await startService({
+      name: 'orchestrator-origins',
+      entry: ENTRY,
+      env: { ORCHESTRATOR_API_KEY: key, ALLOWED_CALLBACK_ORIGINS: `https://api.example, ${receiver.baseUrl}`, AGENT_COMMAND: 'echo "ran"', AGENT_USER: undefined },
+    });
+  });
+
+  afterAll(async () => {
+    await stopLeavingNoProcesses(service);
+    await receiver?.close();
+  });
+
+  it(
+    'sends callbacks to a listed origin and refuses any other, loopback included',
+    withServiceOutput(() => service, async () => {
+      const endpoint = receiver.endpoint();
+      expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
+      expect(await eventsToTheEnd(endpoint)).toContainEqual(expect.objectContaining({ type: 'log', data: { stream: 'stdout', line: 'ran' } }));
+
+      const otherPort = new URL(receiver.baseUrl).port === '3000' ? '3001' : '3000';
+      await expectCallbackUrlRefused(service!, key, [`http://127.0.0.1:${otherPort}/callbacks/1`, endpoint.url.replace('127.0.0.1', 'localhost'), 'http://api.example/x']);
+    }),
+  );
 });

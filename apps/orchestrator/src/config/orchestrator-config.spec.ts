@@ -52,6 +52,18 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=`));
   });
 
+  it('reads ALLOWED_CALLBACK_ORIGINS as a comma-separated list that replaces the loopback default', () => {
+    expect(OrchestratorConfig.fromEnvironment({}).callbackOrigins.allows('http://127.0.0.1:9/x')).toBe(true);
+    const config = OrchestratorConfig.fromEnvironment({ ALLOWED_CALLBACK_ORIGINS: 'https://api.example/ , http://10.0.0.5:3000' });
+    expect(config.callbackOrigins.allows('https://api.example/x')).toBe(true);
+    expect(config.callbackOrigins.allows('http://10.0.0.5:3000/x')).toBe(true);
+    expect(config.callbackOrigins.allows('http://127.0.0.1:9/x')).toBe(false);
+  });
+
+  it.each(['', 'https://api.example/callbacks', 'https://api.example,', 'api.example'])('refuses ALLOWED_CALLBACK_ORIGINS=%j, naming it', (value) => {
+    expect(() => OrchestratorConfig.fromEnvironment({ ALLOWED_CALLBACK_ORIGINS: value })).toThrow(/^Invalid configuration: ALLOWED_CALLBACK_ORIGINS=/);
+  });
+
   it('never shows the API key in its message', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(/^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /);
   });

@@ -5,12 +5,24 @@ import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 import { envBearerSecret, envInteger, envText, readEnvironment, type Environment } from '@mosaic/http-kit';
+import { CallbackOrigins, parseOrigin } from './callback-origins';
 
 /** Variables copied from the orchestrator's environment into every agent's; secrets such as the API key never reach an agent. */
 const AGENT_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'] as const;
 
 /** The longest delay Node's timers take; a longer one fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/** Comma-separated origins; blanks around the commas are ignored. */
+const originList = envText().transform((value, context) => {
+  const origins: string[] = [];
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    const origin = parseOrigin(entry);
+    if (origin === undefined) context.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an origin (http or https, a host, a port if not the default)` });
+    else origins.push(origin);
+  }
+  return origins;
+});
 
 const environmentSchema = z.object({
   PORT: envInteger('a port number', 0, 65_535).default(3100),
@@ -25,6 +37,7 @@ const environmentSchema = z.object({
   LOG_LINES_PER_SECOND: envInteger('a number of lines per second', 0).default(20),
   SHUTDOWN_GRACE_MS: envInteger('a number of milliseconds', 0, MAX_TIMER_MS).default(10_000),
   SESSION_WORKDIR_ROOT: envText().optional(),
+  ALLOWED_CALLBACK_ORIGINS: originList.optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -46,6 +59,7 @@ export class OrchestratorConfig {
   readonly logLinesPerSecond: number;
   readonly shutdownGraceMs: number;
   readonly sessionWorkdirRoot: string;
+  readonly callbackOrigins: CallbackOrigins;
   readonly version: string;
   readonly logLevel: LogLevel;
 
@@ -64,6 +78,7 @@ export class OrchestratorConfig {
     this.logLinesPerSecond = values.LOG_LINES_PER_SECOND;
     this.shutdownGraceMs = values.SHUTDOWN_GRACE_MS;
     this.sessionWorkdirRoot = resolve(values.SESSION_WORKDIR_ROOT ?? join(tmpdir(), 'mosaic-orchestrator'));
+    this.callbackOrigins = values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
     this.version = packageVersion();
     this.logLevel = values.LOG_LEVEL;
   }

@@ -66,6 +66,10 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private async spawnOnce(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
+    const origins = this.config.callbackOrigins;
+    if (!origins.allows(request.callback_url)) {
+      throw new AppError('bad_request', `callback_url: its origin is not one the callbacks may go to (ALLOWED_CALLBACK_ORIGINS: ${origins.describe()})`);
+    }
     if (idempotencyKey === undefined) return { value: await this.start(request), replayed: false };
     try {
       return await this.idempotency.execute(idempotencyKey, fingerprintOf(request), () => this.start(request, idempotencyKey));
