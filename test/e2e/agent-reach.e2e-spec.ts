@@ -1,6 +1,6 @@
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
@@ -12,6 +12,9 @@ import { startService, stopLeavingNoProcesses, withServiceOutput, type ServicePr
 // here from its callbacks.
 
 const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
+/** Debian's `nobody` (and its group `nogroup`). */
+const NOBODY_UID = 65_534;
+const asRoot = process.getuid?.() === 0;
 
 /** Shell lines, each reporting one probe as `<name>: <what it found>`; `$PPID` of the agent's shell is the orchestrator. */
 function probe(rootOnlyFile = '/nonexistent'): string {
@@ -165,5 +168,96 @@ describe('an orchestrator with ALLOWED_CALLBACK_ORIGINS', () => {
       const otherPort = new URL(receiver.baseUrl).port === '3000' ? '3001' : '3000';
       await expectCallbackUrlRefused(service!, key, [`http://127.0.0.1:${otherPort}/callbacks/1`, endpoint.url.replace('127.0.0.1', 'localhost'), 'http://api.example/x']);
     }),
+  );
+});
+
+describe('the work directory root', () => {
+  let dir: string;
+  beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'agent-reach-roots-'))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** `problem` is matched in the service's JSON log line, where quotes are escaped. */
+  const refusesToStartOn = async (root: string, problem: RegExp) => {
+    const outcome = await startService({ name: 'orchestrator-bad-root', entry: ENTRY, env: { SESSION_WORKDIR_ROOT: root, AGENT_USER: undefined }, startTimeoutMs: 10_000 }).then(
+      async (started) => {
+        await started.stop();
+        return new Error(`the orchestrator started on ${root}`);
+      },
+      (error: Error) => error,
+    );
+    expect(outcome.message).toMatch(/exited before it became healthy/);
+    expect(outcome.message).toMatch(problem);
+  };
+
+  it('stops start-up, naming SESSION_WORKDIR_ROOT, when it is open to other users or a symbolic link', async () => {
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    await refusesToStartOn(open, /SESSION_WORKDIR_ROOT=\\?".*\/open\\?": is open to other users \(mode 777\)/);
+
+    const link = join(dir, 'link');
+    const target = join(dir, 'target');
+    mkdirSync(target, { mode: 0o700 });
+    symlinkSync(target, link);
+    await refusesToStartOn(link, /SESSION_WORKDIR_ROOT=\\?".*\/link\\?": is a symbolic link/);
+  }, 30_000);
+
+  (asRoot ? it : it.skip)('stops start-up when it belongs to another user, as one planted in the shared temp directory would', async () => {
+    const planted = join(dir, 'planted');
+    mkdirSync(planted, { mode: 0o700 });
+    chownSync(planted, NOBODY_UID, NOBODY_UID);
+    await refusesToStartOn(planted, /SESSION_WORKDIR_ROOT=\\?".*\/planted\\?": belongs to uid 65534/);
+  }, 30_000);
+});
+
+(asRoot ? describe : describe.skip)('an orchestrator with AGENT_USER=nobody (run as root)', () => {
+  let service: ServiceProcess | undefined;
+  let receiver: CallbackReceiver;
+  let dir: string;
+  let keyFile: string;
+  let workdirRoot: string;
+  const key = randomBytes(24).toString('base64url');
+
+  beforeAll(async () => {
+    receiver = await CallbackReceiver.start();
+    dir = mkdtempSync(join(tmpdir(), 'agent-reach-user-'));
+    // Others may enter the test's directory, so that what the agent cannot read it cannot read for the file's own mode.
+    chmodSync(dir, 0o755);
+    keyFile = join(dir, 'orchestrator-api-key');
+    writeFileSync(keyFile, key, { mode: 0o600 });
+    workdirRoot = join(dir, 'sessions');
+    service = await startService({
+      name: 'orchestrator-agent-user',
+      entry: ENTRY,
+      env: { ORCHESTRATOR_API_KEY: undefined, ORCHESTRATOR_API_KEY_FILE: keyFile, AGENT_USER: 'nobody', SESSION_WORKDIR_ROOT: workdirRoot, AGENT_COMMAND: probe(keyFile) },
+    });
+  });
+
+  afterAll(async () => {
+    await stopLeavingNoProcesses(service);
+    await receiver?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    "runs the agent as nobody, in a directory only it may use, unable to read the orchestrator's environment or the key file",
+    withServiceOutput(() => service, async () => {
+      const endpoint = receiver.endpoint();
+      expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
+      const found = await findings(endpoint);
+
+      expect(found.uid).toBe(String(NOBODY_UID));
+      expect(found['parent environ']).toMatch(/Permission denied/);
+      expect(found['root-only file']).toMatch(/Permission denied/);
+      expect(found.workdir).toBe(`${NOBODY_UID} 700`);
+      expect(found['task file']).toBe(`${NOBODY_UID} 600 {"session_id":`);
+      expect(found['own environ']).toMatch(/(^| )USER=nobody /);
+      expect(found['own environ']).toMatch(/(^| )HOME=\/nonexistent /);
+      expect(JSON.stringify(endpoint.received)).not.toContain(key);
+      // Its group may enter the root, to reach the session's own directory; nobody may list it.
+      expect(statSync(workdirRoot)).toMatchObject({ uid: 0, gid: NOBODY_UID, mode: expect.any(Number) });
+      expect(statSync(workdirRoot).mode & 0o777).toBe(0o710);
+    }),
+    30_000,
   );
 });

@@ -64,6 +64,20 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ ALLOWED_CALLBACK_ORIGINS: value })).toThrow(/^Invalid configuration: ALLOWED_CALLBACK_ORIGINS=/);
   });
 
+  it("looks AGENT_USER up once, and gives agents that user's HOME, USER and SHELL", () => {
+    const config = OrchestratorConfig.fromEnvironment({ AGENT_USER: 'nobody', PATH: '/bin', HOME: '/root', USER: 'root' });
+    expect(config.agentUser).toMatchObject({ name: 'nobody', uid: 65_534, gid: 65_534 });
+    expect(config.agentEnv).toEqual({ PATH: '/bin', HOME: config.agentUser?.home, USER: 'nobody', SHELL: config.agentUser?.shell });
+    expect(OrchestratorConfig.fromEnvironment({}).agentUser).toBeUndefined();
+  });
+
+  it.each([
+    ['no-such-user-mosaic', /^Invalid configuration: AGENT_USER="no-such-user-mosaic": no such user$/],
+    ['--help', /^Invalid configuration: AGENT_USER="--help": expected a user name$/],
+  ])('refuses AGENT_USER=%j, naming it', (name, message) => {
+    expect(() => OrchestratorConfig.fromEnvironment({ AGENT_USER: name })).toThrow(message);
+  });
+
   it('never shows the API key in its message', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(/^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /);
   });

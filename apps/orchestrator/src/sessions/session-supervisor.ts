@@ -3,7 +3,7 @@ import type { CallbackEvent, TerminalStatus } from '@mosaic/orchestrator-contrac
 import { randomUUID } from 'node:crypto';
 import type { CallbackDelivery } from '../callbacks/callback-delivery';
 import { parseAgentLine, type AgentStream } from './agent-output';
-import { AgentProcess, type AgentExit } from './agent-process';
+import { AgentProcess, type AgentExit, type AgentStartOptions } from './agent-process';
 import type { Session } from './session';
 import { TokenBucket } from './token-bucket';
 
@@ -14,6 +14,7 @@ export interface SupervisorOptions {
   command: string;
   cwd: string;
   env: Readonly<Record<string, string>>;
+  user?: AgentStartOptions['user'];
   timeoutMs: number;
   logLinesPerSecond: number;
   delivery: CallbackDelivery;
@@ -56,6 +57,7 @@ export class SessionSupervisor {
       command: this.options.command,
       cwd: this.options.cwd,
       env: this.options.env,
+      user: this.options.user,
       onLine: (stream, line) => this.onLine(stream, line),
     });
     this.agent = agent;
