@@ -91,6 +91,11 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   list(query: ListQuery): ListResponse {
+    if (query.idempotency_key !== undefined) {
+      const session = this.registry.withIdempotencyKey(query.idempotency_key);
+      const matches = session !== undefined && (query.status === undefined || session.status === query.status);
+      return { sessions: matches ? [session.toStatusResponse()] : [], next_cursor: null };
+    }
     try {
       const page = this.registry.list(query);
       return { sessions: page.sessions.map((session) => session.toStatusResponse()), next_cursor: page.nextCursor };
