@@ -25,9 +25,11 @@ export function lookUpAgentUser(name: string): AgentUser {
     if ((error as { status?: number }).status === 2) throw refuse('no such user');
     throw refuse(`the user database could not be read (${(error as Error).message})`);
   }
-  const [entryName, , uid, gid, , home, shell] = entry.trim().split(':');
-  const user = { name: entryName ?? name, uid: Number(uid), gid: Number(gid), home: home ?? '/', shell: shell ?? '/bin/sh' };
-  if (!Number.isInteger(user.uid) || !Number.isInteger(user.gid)) throw refuse(`unexpected user database entry ${JSON.stringify(entry.trim())}`);
+  // name:password:uid:gid:gecos:home:shell
+  const fields = entry.trim().split(':');
+  const [entryName, , uid, gid, , home, shell] = fields;
+  if (fields.length !== 7 || !/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) throw refuse(`unexpected user database entry ${JSON.stringify(entry.trim())}`);
+  const user = { name: entryName!, uid: Number(uid), gid: Number(gid), home: home!, shell: shell! };
   const ownUid = process.getuid?.();
   if (ownUid !== undefined && ownUid !== 0 && ownUid !== user.uid) {
     throw refuse(`running agents as another user needs the orchestrator to run as root (it runs as uid ${ownUid})`);

@@ -78,6 +78,17 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ AGENT_USER: name })).toThrow(message);
   });
 
+  it('refuses AGENT_USER naming another user when not root: every spawn would fail', () => {
+    const getuid = jest.spyOn(process, 'getuid').mockReturnValue(1000);
+    try {
+      expect(() => OrchestratorConfig.fromEnvironment({ AGENT_USER: 'nobody' })).toThrow(
+        /^Invalid configuration: AGENT_USER="nobody": running agents as another user needs the orchestrator to run as root/,
+      );
+    } finally {
+      getuid.mockRestore();
+    }
+  });
+
   it('never shows the API key in its message', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(/^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /);
   });
