@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from 'pg';
-import { startEmbeddedPostgres } from '../apps/api/src/database/embedded-postgres';
+import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../apps/api/src/database/migrator';
 import { createDatabase, databaseName, dropDatabase, uniqueDatabaseName, withClient } from '../test/support/database';
 import { freePort, nodeArgsOf } from '../test/support/service-process';
@@ -37,7 +37,7 @@ export async function startDatabaseServer(): Promise<DatabaseServer> {
     description: 'embedded PostgreSQL (DATABASE_URL unset)',
     stop: async () => {
       await embedded.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await deleteEmbeddedPostgres(dataDir);
     },
   };
 }

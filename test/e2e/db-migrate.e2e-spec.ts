@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { deleteEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { join } from 'node:path';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/database';
 import { liveProcesses } from '../support/process-table';
@@ -62,7 +62,7 @@ describe('pnpm db:migrate', () => {
       });
       expect(usingDataDir).toEqual([]);
     } finally {
-      await rm(dataDir, { recursive: true, force: true });
+      await deleteEmbeddedPostgres(dataDir);
     }
   });
 

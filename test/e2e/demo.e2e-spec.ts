@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deleteEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { liveProcesses, liveProcessGroup } from '../support/process-table';
 import { freePort } from '../support/service-process';
 
@@ -15,7 +15,7 @@ describe('pnpm demo', () => {
   const dataDir = join(ROOT, '.data', `demo-test-${randomBytes(4).toString('hex')}`);
 
   afterAll(async () => {
-    await rm(dataDir, { recursive: true, force: true });
+    await deleteEmbeddedPostgres(dataDir);
   });
 
   it('runs two tasks, shows their events live, kills the second, reports, and stops everything', async () => {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { startEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
+import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { createDatabase, uniqueDatabaseName } from './database';
 
@@ -43,7 +42,7 @@ export default async function globalSetup(globalConfig: { selectProjects?: strin
       state.embedded = { dataDir, stop: embedded.stop };
       state.serverUrl = embedded.url;
     } catch (error) {
-      await rm(dataDir, { recursive: true, force: true });
+      await deleteEmbeddedPostgres(dataDir);
       process.stderr.write(`${output.join('\n')}\n`);
       throw error;
     }

@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { deleteEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { dropDatabase, withClient } from './database';
 import type { TestDatabaseState } from './global-setup';
 
@@ -22,7 +22,7 @@ export default async function globalTeardown(): Promise<void> {
   } finally {
     if (state.embedded) {
       await state.embedded.stop();
-      await rm(state.embedded.dataDir, { recursive: true, force: true });
+      await deleteEmbeddedPostgres(state.embedded.dataDir);
     }
   }
 }

@@ -12,6 +12,7 @@ import { OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { SessionsService } from './sessions/sessions.service';
+import { prepareWorkdirRoot } from './sessions/workdir';
 
 /** Time allowed on top of SHUTDOWN_GRACE_MS for the server itself to close before the process exits regardless. */
 const SHUTDOWN_MARGIN_MS = 5_000;
@@ -33,6 +34,8 @@ function loadConfig(): OrchestratorConfig {
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
+  // Before the application exists, like the configuration: a work directory another user could tamper with stops start-up.
+  await prepareWorkdirRoot(config.sessionWorkdirRoot, config.agentUser);
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor });
   drainOversizedBodies(adapter.getInstance());
   refuseDeepBodies(adapter.getInstance());

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigurationError, envBearerSecret, envBoolean, envInteger, envText, envUrl, readEnvironment } from './environment';
 
@@ -58,6 +61,51 @@ describe('readEnvironment', () => {
   it('never shows the value of a secret', () => {
     expect(() => readEnvironment(schema, { API_KEY: 'p@ss word' }, { secrets: ['API_KEY'] })).toThrow(
       /^Invalid configuration: API_KEY=\[secret\]: must be a bearer token/,
+    );
+  });
+});
+
+describe('readEnvironment with secrets in files', () => {
+  let dir: string;
+  const fileWith = (name: string, text: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, text, { mode: 0o600 });
+    return file;
+  };
+  const read = (environment: Record<string, string>) => readEnvironment(schema, environment, { secretFiles: ['API_KEY'] });
+
+  beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'environment-spec-'))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the secret from <NAME>_FILE, without one trailing newline', () => {
+    expect(read({ API_KEY_FILE: fileWith('unix', 'k3y-from-file\n') }).API_KEY).toBe('k3y-from-file');
+    expect(read({ API_KEY_FILE: fileWith('dos', 'k3y-from-file\r\n') }).API_KEY).toBe('k3y-from-file');
+    expect(read({ API_KEY_FILE: fileWith('bare', 'k3y-from-file') }).API_KEY).toBe('k3y-from-file');
+  });
+
+  it('still reads the secret from the variable when no file is named', () => {
+    expect(read({ API_KEY: 'k3y' }).API_KEY).toBe('k3y');
+  });
+
+  it.each([
+    ['missing', () => join(dir, 'missing'), 'cannot be read (ENOENT)'],
+    ['a directory', () => dir, 'cannot be read (EISDIR)'],
+    ['empty', () => fileWith('empty', ''), 'the file is empty'],
+    ['only a newline', () => fileWith('newline', '\n'), 'the file is empty'],
+  ])('refuses a file that is %s, naming the variable and the file', (_, file, problem) => {
+    const path = file();
+    expect(() => read({ API_KEY_FILE: path })).toThrow(new ConfigurationError(`Invalid configuration: API_KEY_FILE=${JSON.stringify(path)}: ${problem}`));
+  });
+
+  it('refuses the secret set both ways', () => {
+    expect(() => read({ API_KEY: 'k3y', API_KEY_FILE: fileWith('both', 'k3y') })).toThrow(
+      'Invalid configuration: API_KEY and API_KEY_FILE are both set: set one of them',
+    );
+  });
+
+  it("validates the file's content like the variable, without showing it", () => {
+    expect(() => read({ API_KEY_FILE: fileWith('spaces', 'p@ss word\n'), PORT: 'x' })).toThrow(
+      'Invalid configuration: PORT="x": expected a port number; API_KEY (from API_KEY_FILE)=[secret]: must be a bearer token',
     );
   });
 });

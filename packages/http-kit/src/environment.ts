@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isBearerToken } from './bearer-token';
 
@@ -53,20 +54,59 @@ export function envBearerSecret() {
 interface ReadEnvironmentOptions {
   /** Variables whose value a message must not show. */
   secrets?: readonly string[];
+  /**
+   * Secrets that may instead be read from the file named by `<NAME>_FILE`, as many
+   * container images do: a secret in a file is not in the process's environment,
+   * which every process of the same user can read in /proc/<pid>/environ.
+   */
+  secretFiles?: readonly string[];
 }
 
 /**
  * The environment's variables parsed by `schema`, or a `ConfigurationError`
  * naming every bad variable with its value (a secret's value shown as `[secret]`).
+ * A secret of `secretFiles` whose `<NAME>_FILE` is set is the file's text without
+ * one trailing newline; a file that cannot be read or is empty, or a secret set
+ * both ways, is a bad variable too.
  */
 export function readEnvironment<S extends z.ZodType>(schema: S, environment: Environment, options: ReadEnvironmentOptions = {}): z.output<S> {
-  const result = schema.safeParse(environment);
-  if (result.success) return result.data;
-  const secrets = new Set(options.secrets);
-  const problems = result.error.issues.map((issue) => {
+  const problems: string[] = [];
+  const variables: Record<string, string | undefined> = { ...environment };
+  const fromFile = new Set<string>();
+  for (const name of options.secretFiles ?? []) {
+    const fileVariable = `${name}_FILE`;
+    const file = environment[fileVariable];
+    if (file === undefined) continue;
+    if (environment[name] !== undefined) {
+      problems.push(`${name} and ${fileVariable} are both set: set one of them`);
+      continue;
+    }
+    const read = readSecretFile(file);
+    if ('problem' in read) problems.push(`${fileVariable}=${JSON.stringify(file)}: ${read.problem}`);
+    else {
+      variables[name] = read.secret;
+      fromFile.add(name);
+    }
+  }
+  const result = schema.safeParse(variables);
+  const secrets = new Set([...(options.secrets ?? []), ...(options.secretFiles ?? [])]);
+  for (const issue of result.error?.issues ?? []) {
     const name = String(issue.path[0]);
     const value = secrets.has(name) ? '[secret]' : JSON.stringify(environment[name]);
-    return `${name}=${value}: ${issue.message}`;
-  });
-  throw new ConfigurationError(`Invalid configuration: ${problems.join('; ')}`);
+    problems.push(`${fromFile.has(name) ? `${name} (from ${name}_FILE)` : name}=${value}: ${issue.message}`);
+  }
+  if (!result.success || problems.length > 0) throw new ConfigurationError(`Invalid configuration: ${problems.join('; ')}`);
+  return result.data;
+}
+
+function readSecretFile(file: string): { secret: string } | { problem: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return { problem: `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
+  }
+  // Files written by `echo` or an editor end in a newline that is not part of the secret.
+  const secret = text.replace(/\r?\n$/, '');
+  return secret === '' ? { problem: 'the file is empty' } : { secret };
 }

@@ -83,17 +83,27 @@ export const killResponseSchema = z.object({
 });
 export type KillResponse = z.infer<typeof killResponseSchema>;
 
-/** Query of every list endpoint (orchestrator and API): strings in, typed out. */
-export const listQuerySchema = z.strictObject({
-  status: sessionStatusSchema.optional(),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(LIMITS.listMaxLimit)
-    .default(LIMITS.listDefaultLimit),
-  cursor: z.string().min(1).max(512).optional(),
-});
+/**
+ * Query of the orchestrator's list endpoint: strings in, typed out.
+ * `idempotency_key` (an extension of the contract) finds the session a spawn
+ * with that Idempotency-Key started, if any: a page of at most one, the last.
+ */
+export const listQuerySchema = z
+  .strictObject({
+    status: sessionStatusSchema.optional(),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(LIMITS.listMaxLimit)
+      .default(LIMITS.listDefaultLimit),
+    cursor: z.string().min(1).max(512).optional(),
+    idempotency_key: idempotencyKeySchema.optional(),
+  })
+  .refine((query) => query.cursor === undefined || query.idempotency_key === undefined, {
+    path: ['cursor'],
+    message: 'a list by idempotency_key has one page only',
+  });
 export type ListQuery = z.infer<typeof listQuerySchema>;
 
 export const listResponseSchema = z.object({

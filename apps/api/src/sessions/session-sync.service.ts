@@ -32,6 +32,15 @@ export class SessionSyncService {
   }
 
   /**
+   * The orchestrator session this session's spawn started, though the API never
+   * heard the answer; undefined when it started none. The dispatcher's
+   * Idempotency-Key is the session's id.
+   */
+  findSpawned(session: TrackedSession): Promise<SessionStatusResponse | undefined> {
+    return this.client.findSpawned(session.id);
+  }
+
+  /**
    * Kills the session's agent; idempotent, and a session already terminal is
    * left as it is. The kill is recorded in the event log with `actor`, who asked.
    */

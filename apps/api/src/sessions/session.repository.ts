@@ -222,6 +222,18 @@ export class OrchestratorSessionRepository {
     return moved?.status === 'failed';
   }
 
+  /**
+   * Records the orchestrator session that a spawn never confirmed to the API did
+   * start, and marks the session `spawn_unconfirmed` (its status unchanged), if
+   * it is still unconfirmed: reconciliation then kills that session. Returns the
+   * session as it now is, or undefined when a spawn answer or a callback
+   * recorded an orchestrator session first.
+   */
+  async recordUnconfirmedSpawnStarted(id: string, orchestratorSessionId: string): Promise<TrackedSession | undefined> {
+    const rows = await this.prisma.run<RawSessionRow>(RECORD_UNCONFIRMED_SPAWN_STARTED, [id, orchestratorSessionId, SPAWN_UNCONFIRMED_ERROR]);
+    return rows[0] === undefined ? undefined : fromRawRow(rows[0]);
+  }
+
   private async move(id: string, report: StatusReport, options: MoveOptions): Promise<TrackedSession | undefined> {
     const rows = await this.prisma.run<RawSessionRow & { moved_from: TrackedSessionStatus | null }>(MOVE, [
       id,
@@ -459,6 +471,11 @@ const MOVE = prepared(`
       FROM updated WHERE $11::text IS NOT NULL
   )
   SELECT * FROM updated`);
+
+const RECORD_UNCONFIRMED_SPAWN_STARTED = prepared(`
+  UPDATE orchestrator_sessions SET orchestrator_session_id = $2::text, error = $3::text, updated_at = now()
+   WHERE id = $1::uuid AND status = 'spawning' AND orchestrator_session_id IS NULL
+  RETURNING ${SESSION_COLUMNS.join(', ')}`);
 
 function isUniqueViolation(error: unknown, constraint: string): boolean {
   const pgError = error as { code?: unknown; constraint?: unknown };

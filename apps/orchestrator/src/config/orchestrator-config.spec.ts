@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { ConfigurationError } from '@mosaic/http-kit';
 import { OrchestratorConfig } from './orchestrator-config';
@@ -49,7 +52,73 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=`));
   });
 
+  it('reads ALLOWED_CALLBACK_ORIGINS as a comma-separated list that replaces the loopback default', () => {
+    expect(OrchestratorConfig.fromEnvironment({}).callbackOrigins.allows('http://127.0.0.1:9/x')).toBe(true);
+    const config = OrchestratorConfig.fromEnvironment({ ALLOWED_CALLBACK_ORIGINS: 'https://api.example/ , http://10.0.0.5:3000' });
+    expect(config.callbackOrigins.allows('https://api.example/x')).toBe(true);
+    expect(config.callbackOrigins.allows('http://10.0.0.5:3000/x')).toBe(true);
+    expect(config.callbackOrigins.allows('http://127.0.0.1:9/x')).toBe(false);
+  });
+
+  it.each(['', 'https://api.example/callbacks', 'https://api.example,', 'api.example'])('refuses ALLOWED_CALLBACK_ORIGINS=%j, naming it', (value) => {
+    expect(() => OrchestratorConfig.fromEnvironment({ ALLOWED_CALLBACK_ORIGINS: value })).toThrow(/^Invalid configuration: ALLOWED_CALLBACK_ORIGINS=/);
+  });
+
+  it("looks AGENT_USER up once, and gives agents that user's HOME, USER and SHELL", () => {
+    const config = OrchestratorConfig.fromEnvironment({ AGENT_USER: 'nobody', PATH: '/bin', HOME: '/root', USER: 'root' });
+    expect(config.agentUser).toMatchObject({ name: 'nobody', uid: 65_534, gid: 65_534 });
+    expect(config.agentEnv).toEqual({ PATH: '/bin', HOME: config.agentUser?.home, USER: 'nobody', SHELL: config.agentUser?.shell });
+    expect(OrchestratorConfig.fromEnvironment({}).agentUser).toBeUndefined();
+  });
+
+  it.each([
+    ['no-such-user-mosaic', /^Invalid configuration: AGENT_USER="no-such-user-mosaic": no such user$/],
+    ['--help', /^Invalid configuration: AGENT_USER="--help": expected a user name$/],
+  ])('refuses AGENT_USER=%j, naming it', (name, message) => {
+    expect(() => OrchestratorConfig.fromEnvironment({ AGENT_USER: name })).toThrow(message);
+  });
+
+  it('refuses AGENT_USER naming another user when not root: every spawn would fail', () => {
+    const getuid = jest.spyOn(process, 'getuid').mockReturnValue(1000);
+    try {
+      expect(() => OrchestratorConfig.fromEnvironment({ AGENT_USER: 'nobody' })).toThrow(
+        /^Invalid configuration: AGENT_USER="nobody": running agents as another user needs the orchestrator to run as root/,
+      );
+    } finally {
+      getuid.mockRestore();
+    }
+  });
+
   it('never shows the API key in its message', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(/^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /);
+  });
+
+  describe('ORCHESTRATOR_API_KEY_FILE', () => {
+    let dir: string;
+    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'orchestrator-config-'))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const keyFile = (text: string) => {
+      const file = join(dir, `key-${Math.random()}`);
+      writeFileSync(file, text, { mode: 0o600 });
+      return file;
+    };
+
+    it('reads the key from the file, which no agent gets, nor the key', () => {
+      const config = OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: keyFile('key-from-file\n'), PATH: '/bin' });
+      expect(config).toMatchObject({ apiKey: 'key-from-file', usesDevelopmentApiKey: false, agentEnv: { PATH: '/bin' } });
+    });
+
+    it('never passes the key to agents when it comes from the environment either', () => {
+      expect(OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'key', PATH: '/bin' }).agentEnv).toEqual({ PATH: '/bin' });
+    });
+
+    it.each([
+      ['an empty file', () => ({ ORCHESTRATOR_API_KEY_FILE: keyFile('') }), /^Invalid configuration: ORCHESTRATOR_API_KEY_FILE=".*": the file is empty$/],
+      ['a missing file', () => ({ ORCHESTRATOR_API_KEY_FILE: join(dir, 'missing') }), /^Invalid configuration: ORCHESTRATOR_API_KEY_FILE=".*": cannot be read \(ENOENT\)$/],
+      ['both the key and its file', () => ({ ORCHESTRATOR_API_KEY: 'key', ORCHESTRATOR_API_KEY_FILE: keyFile('key') }), /ORCHESTRATOR_API_KEY and ORCHESTRATOR_API_KEY_FILE are both set/],
+      ['a key no Bearer header can carry', () => ({ ORCHESTRATOR_API_KEY_FILE: keyFile('two words') }), /^Invalid configuration: ORCHESTRATOR_API_KEY \(from ORCHESTRATOR_API_KEY_FILE\)=\[secret\]: must be a bearer token/],
+    ])('refuses %s, naming the variable', (_, environment, message) => {
+      expect(() => OrchestratorConfig.fromEnvironment(environment())).toThrow(message);
+    });
   });
 });

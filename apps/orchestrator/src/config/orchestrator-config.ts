@@ -5,12 +5,25 @@ import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 import { envBearerSecret, envInteger, envText, readEnvironment, refuseDevelopmentSecrets, type Environment } from '@mosaic/http-kit';
+import { lookUpAgentUser, type AgentUser } from './agent-user';
+import { CallbackOrigins, parseOrigin } from './callback-origins';
 
 /** Variables copied from the orchestrator's environment into every agent's; secrets such as the API key never reach an agent. */
 const AGENT_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'] as const;
 
 /** The longest delay Node's timers take; a longer one fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/** Comma-separated origins; blanks around the commas are ignored. */
+const originList = envText().transform((value, context) => {
+  const origins: string[] = [];
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    const origin = parseOrigin(entry);
+    if (origin === undefined) context.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an origin (http or https, a host, a port if not the default)` });
+    else origins.push(origin);
+  }
+  return origins;
+});
 
 const environmentSchema = z.object({
   PORT: envInteger('a port number', 0, 65_535).default(3100),
@@ -25,6 +38,9 @@ const environmentSchema = z.object({
   LOG_LINES_PER_SECOND: envInteger('a number of lines per second', 0).default(20),
   SHUTDOWN_GRACE_MS: envInteger('a number of milliseconds', 0, MAX_TIMER_MS).default(10_000),
   SESSION_WORKDIR_ROOT: envText().optional(),
+  ALLOWED_CALLBACK_ORIGINS: originList.optional(),
+  // A name, or a uid; never an option getent would read.
+  AGENT_USER: envText().pipe(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'expected a user name')).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -37,6 +53,8 @@ export class OrchestratorConfig {
   /** A shell command line; it runs in the session's working directory, in its own process group. */
   readonly agentCommand: string;
   readonly agentEnv: Readonly<Record<string, string>>;
+  /** Unset: agents run as the orchestrator's own user. */
+  readonly agentUser: AgentUser | undefined;
   readonly sessionTimeoutMs: number;
   /** How long an ended session, and the Idempotency-Key that started it, stay known before they are forgotten. */
   readonly sessionRetentionMs: number;
@@ -46,16 +64,18 @@ export class OrchestratorConfig {
   readonly logLinesPerSecond: number;
   readonly shutdownGraceMs: number;
   readonly sessionWorkdirRoot: string;
+  readonly callbackOrigins: CallbackOrigins;
   readonly version: string;
   readonly logLevel: LogLevel;
 
-  private constructor(values: z.output<typeof environmentSchema>, environment: Environment) {
+  private constructor(values: z.output<typeof environmentSchema>, environment: Environment, agentUser: AgentUser | undefined) {
     this.port = values.PORT;
     this.host = values.HOST;
     this.apiKey = values.ORCHESTRATOR_API_KEY ?? DEVELOPMENT_ORCHESTRATOR_API_KEY;
     this.usesDevelopmentApiKey = values.ORCHESTRATOR_API_KEY === undefined;
     this.agentCommand = values.AGENT_COMMAND ?? defaultAgentCommand();
-    this.agentEnv = agentEnvironment(environment);
+    this.agentUser = agentUser;
+    this.agentEnv = agentEnvironment(environment, agentUser);
     this.sessionTimeoutMs = values.SESSION_TIMEOUT_MS;
     this.sessionRetentionMs = values.SESSION_RETENTION_MS;
     this.maxConcurrentSessions = values.MAX_CONCURRENT_SESSIONS;
@@ -63,18 +83,21 @@ export class OrchestratorConfig {
     this.callbackTimeoutMs = values.CALLBACK_TIMEOUT_MS;
     this.logLinesPerSecond = values.LOG_LINES_PER_SECOND;
     this.shutdownGraceMs = values.SHUTDOWN_GRACE_MS;
-    this.sessionWorkdirRoot = resolve(values.SESSION_WORKDIR_ROOT ?? join(tmpdir(), 'mosaic-orchestrator'));
+    // Named after the user, so that orchestrators of different users on one machine do not refuse each other's.
+    this.sessionWorkdirRoot = resolve(values.SESSION_WORKDIR_ROOT ?? join(tmpdir(), `mosaic-orchestrator-${process.getuid?.() ?? 'user'}`));
+    this.callbackOrigins = values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
     this.version = packageVersion();
     this.logLevel = values.LOG_LEVEL;
   }
 
   /** Builds the configuration from an environment, or throws a ConfigurationError naming every bad variable. */
   static fromEnvironment(environment: Environment): OrchestratorConfig {
-    const values = readEnvironment(environmentSchema, environment, { secrets: ['ORCHESTRATOR_API_KEY'] });
+    const values = readEnvironment(environmentSchema, environment, { secretFiles: ['ORCHESTRATOR_API_KEY'] });
     refuseDevelopmentSecrets(environment, [
       { name: 'ORCHESTRATOR_API_KEY', value: values.ORCHESTRATOR_API_KEY, developmentValue: DEVELOPMENT_ORCHESTRATOR_API_KEY },
     ]);
-    return new OrchestratorConfig(values, environment);
+    const agentUser = values.AGENT_USER === undefined ? undefined : lookUpAgentUser(values.AGENT_USER);
+    return new OrchestratorConfig(values, environment, agentUser);
   }
 }
 
@@ -87,13 +110,14 @@ function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function agentEnvironment(environment: Environment): Record<string, string> {
+function agentEnvironment(environment: Environment, agentUser: AgentUser | undefined): Record<string, string> {
   const selected: Record<string, string> = {};
   for (const name of AGENT_ENV_ALLOWLIST) {
     const value = environment[name];
     if (value !== undefined) selected[name] = value;
   }
-  return selected;
+  // The agent user's own account, not the orchestrator's.
+  return agentUser === undefined ? selected : { ...selected, HOME: agentUser.home, USER: agentUser.name, SHELL: agentUser.shell };
 }
 
 function packageVersion(): string {

@@ -13,6 +13,8 @@ export interface AgentStartOptions {
   command: string;
   cwd: string;
   env: Readonly<Record<string, string>>;
+  /** Whom the agent runs as (AGENT_USER); unset: the orchestrator's own user. */
+  user?: { readonly uid: number; readonly gid: number };
   onLine: (stream: AgentStream, line: string) => void;
 }
 
@@ -42,6 +44,9 @@ export class AgentProcess {
       detached: true,
       cwd: options.cwd,
       env: options.env,
+      // Node drops the supplementary groups too when it switches user.
+      uid: options.user?.uid,
+      gid: options.user?.gid,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of ['stdout', 'stderr'] as const) {

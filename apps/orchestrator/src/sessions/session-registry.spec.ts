@@ -93,3 +93,19 @@ describe('SessionRegistry.forgetEndedBefore', () => {
     expect(rest.sessions.map((session) => session.id)).toEqual(['s3', 's1']);
   });
 });
+
+describe('SessionRegistry.withIdempotencyKey', () => {
+  it('finds the session a key started until the session is forgotten', () => {
+    const registry = new SessionRegistry();
+    const session = new Session({ id: 's1', callback: { url: 'http://x', token: 't', origin: { requestId: 'r', trace: ROOT_CONTEXT } }, idempotencyKey: 'key-1' });
+    registry.add(session);
+    add(registry, 's2');
+
+    expect(registry.withIdempotencyKey('key-1')).toBe(session);
+    expect(registry.withIdempotencyKey('key-2')).toBeUndefined();
+    session.status = 'completed';
+    session.endedAt = new Date(Date.now() - 1000);
+    registry.forgetEndedBefore(new Date());
+    expect(registry.withIdempotencyKey('key-1')).toBeUndefined();
+  });
+});

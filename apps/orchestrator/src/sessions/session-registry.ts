@@ -19,6 +19,7 @@ export class InvalidCursorError extends Error {}
  */
 export class SessionRegistry {
   private readonly byId = new Map<string, Session>();
+  private readonly byIdempotencyKey = new Map<string, Session>();
   /** Orders ascend with the index; an order is a session's position in creation order. */
   private readonly inOrder: { order: number; session: Session }[] = [];
   private readonly instance = randomBytes(6).toString('base64url');
@@ -28,6 +29,7 @@ export class SessionRegistry {
   add(session: Session): void {
     session.createdAt = new Date();
     this.byId.set(session.id, session);
+    if (session.idempotencyKey !== undefined) this.byIdempotencyKey.set(session.idempotencyKey, session);
     this.inOrder.push({ order: ++this.lastOrder, session });
   }
 
@@ -39,6 +41,11 @@ export class SessionRegistry {
 
   get(id: string): Session | undefined {
     return this.byId.get(id);
+  }
+
+  /** The session a spawn with this Idempotency-Key started. */
+  withIdempotencyKey(key: string): Session | undefined {
+    return this.byIdempotencyKey.get(key);
   }
 
   /**
@@ -53,6 +60,7 @@ export class SessionRegistry {
       if (endedAt !== undefined && endedAt < cutoff) {
         forgotten.push(entry.session);
         this.byId.delete(entry.session.id);
+        if (entry.session.idempotencyKey !== undefined) this.byIdempotencyKey.delete(entry.session.idempotencyKey);
       } else {
         this.inOrder[kept++] = entry;
       }

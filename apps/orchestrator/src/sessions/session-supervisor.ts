@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CallbackDelivery } from '../callbacks/callback-delivery';
 import type { LogLineDropReason, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { parseAgentLine, type AgentMessage, type AgentStream } from './agent-output';
-import { AgentProcess, type AgentExit } from './agent-process';
+import { AgentProcess, type AgentExit, type AgentStartOptions } from './agent-process';
 import { OutputThrottle } from './output-throttle';
 import type { Session } from './session';
 
@@ -15,6 +15,7 @@ export interface SupervisorOptions {
   command: string;
   cwd: string;
   env: Readonly<Record<string, string>>;
+  user?: AgentStartOptions['user'];
   timeoutMs: number;
   logLinesPerSecond: number;
   delivery: Pick<CallbackDelivery, 'enqueue' | 'hasRoom'>;
@@ -65,6 +66,7 @@ export class SessionSupervisor {
       command: this.options.command,
       cwd: this.options.cwd,
       env: this.options.env,
+      user: this.options.user,
       onLine: (stream, line) => this.onLine(stream, line),
     });
     this.agent = agent;

@@ -77,6 +77,11 @@ export class SessionsController {
   @ApiQuery({ name: 'status', required: false, enum: SESSION_STATUSES })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: LIMITS.listMaxLimit, default: LIMITS.listDefaultLimit } })
   @ApiQuery({ name: 'cursor', required: false, description: 'the `next_cursor` of the previous page' })
+  @ApiQuery({
+    name: 'idempotency_key',
+    required: false,
+    description: 'only the session a spawn with this Idempotency-Key started (none while that spawn is still starting its agent): one page, no `cursor`',
+  })
   @ApiWireResponse(200, 'ListResponse', 'one page; following `next_cursor` visits every session once')
   @ApiErrorResponses({ 400: { when: 'invalid query, or a cursor from before a restart', code: 'bad_request' } })
   list(@Query() query: unknown): ListResponse {

@@ -11,7 +11,7 @@ import type {
 import { AppError } from '@mosaic/http-kit';
 import { requestTracing } from '@mosaic/observability';
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { OrchestratorConfig } from '../config/orchestrator-config';
@@ -21,9 +21,9 @@ import { killProcessGroup } from './process-group';
 import { Session } from './session';
 import { InvalidCursorError, SessionRegistry } from './session-registry';
 import { SessionSupervisor } from './session-supervisor';
+import { createSessionWorkdir } from './workdir';
 
-/** The agent finds its task here, through this variable. */
-export const TASK_FILE_NAME = 'task.json';
+/** The agent finds its task file through this variable. */
 export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
 /** The sweep for ended sessions runs at least this often: one is forgotten at most this long after its retention. */
 const MAX_FORGET_INTERVAL_MS = 60_000;
@@ -66,6 +66,10 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private async spawnOnce(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
+    const origins = this.config.callbackOrigins;
+    if (!origins.allows(request.callback_url)) {
+      throw new AppError('bad_request', `callback_url: its origin is not one the callbacks may go to (ALLOWED_CALLBACK_ORIGINS: ${origins.describe()})`);
+    }
     if (idempotencyKey === undefined) return { value: await this.start(request), replayed: false };
     try {
       return await this.idempotency.execute(idempotencyKey, fingerprintOf(request), () => this.start(request, idempotencyKey));
@@ -87,6 +91,11 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   list(query: ListQuery): ListResponse {
+    if (query.idempotency_key !== undefined) {
+      const session = this.registry.withIdempotencyKey(query.idempotency_key);
+      const matches = session !== undefined && (query.status === undefined || session.status === query.status);
+      return { sessions: matches ? [session.toStatusResponse()] : [], next_cursor: null };
+    }
     try {
       const page = this.registry.list(query);
       return { sessions: page.sessions.map((session) => session.toStatusResponse()), next_cursor: page.nextCursor };
@@ -155,11 +164,14 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     });
     const workdir = join(this.config.sessionWorkdirRoot, session.id);
     try {
-      const taskFile = await this.writeTaskFile(workdir, session.id, request);
+      // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
+      const task = JSON.stringify({ session_id: session.id, task: request.task, context: request.context });
+      const taskFile = await createSessionWorkdir(workdir, task, this.config.agentUser);
       const supervisor = new SessionSupervisor(session, {
         command: this.config.agentCommand,
         cwd: workdir,
         env: { ...this.config.agentEnv, [TASK_FILE_ENV]: taskFile, MOSAIC_SESSION_ID: session.id },
+        user: this.config.agentUser,
         timeoutMs: this.config.sessionTimeoutMs,
         logLinesPerSecond: this.config.logLinesPerSecond,
         delivery: this.delivery,
@@ -181,14 +193,6 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     this.logStatusChange(session, 'pending', { task_id: request.task.id });
     // The agent process exists by now, so the answer is always `running`; `pending` is never observable here.
     return { session_id: session.id, status: 'running', created_at: session.createdAt.toISOString() };
-  }
-
-  private async writeTaskFile(workdir: string, sessionId: string, request: SpawnRequest): Promise<string> {
-    await mkdir(workdir, { recursive: true, mode: 0o700 });
-    const taskFile = join(workdir, TASK_FILE_NAME);
-    // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
-    await writeFile(taskFile, JSON.stringify({ session_id: sessionId, task: request.task, context: request.context }), { mode: 0o600 });
-    return taskFile;
   }
 
   /** One line per status change: a session starts `running` and ends once, so these two calls are all of them. */
