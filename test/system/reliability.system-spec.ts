@@ -4,11 +4,13 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
+import { Webhook } from 'standardwebhooks';
 import { TASK_PRIORITIES, callbackEventSchema } from '@mosaic/orchestrator-contract';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { freePort } from '../support/service-process';
 import {
+  CALLBACK_SIGNING_KEY,
   ORCHESTRATOR_EVENT,
   ORCHESTRATOR_KEY,
   OPERATOR_TOKEN,
@@ -477,12 +479,15 @@ describe('reliability of the real services under faults, load and hostile input'
   scenario('10. Hostile input against the callback and operator endpoints', async (h, report) => {
     const databaseUrl = await h.database();
     const orchestrator = await h.orchestrator();
+    // Records the spawn requests, which carry each session's callback signing secret as the orchestrator received it.
+    const spawns = await h.proxy(orchestrator.port);
     // Short token lifetimes, so that expiry and revocation happen within the scenario.
+    const tokenTtlMs = 6_000;
     const api = await h.api({
       databaseUrl,
-      orchestratorUrl: orchestrator.service.url,
+      orchestratorUrl: spawns.url,
       // No reconciliation run either: its refreshes would write to the database this scenario proves unchanged.
-      env: { CALLBACK_TOKEN_TTL_MS: '6000', CALLBACK_TOKEN_TERMINAL_GRACE_MS: '300', RECONCILE_INTERVAL_MS: '3600000' },
+      env: { CALLBACK_TOKEN_TTL_MS: String(tokenTtlMs), CALLBACK_TOKEN_TERMINAL_GRACE_MS: '300', RECONCILE_INTERVAL_MS: '3600000' },
     });
     const longTask = await createTask(api, { sample_agent: { duration_ms: 60_000 } });
     const shortTask = await createTask(api, { sample_agent: { steps: 1, step_ms: 10 } });
@@ -503,6 +508,31 @@ describe('reliability of the real services under faults, load and hostile input'
     const longToken = tokenOf(longId);
     const shortToken = tokenOf(shortId);
     expect(longToken.length).toBeGreaterThan(20);
+    const secretOf = (sessionId: string) => {
+      const spawn = spawns.requests.find((request) => request.path === '/orchestrator/sessions/spawn' && (JSON.parse(request.body) as { callback_url: string }).callback_url.endsWith(sessionId));
+      return (JSON.parse(spawn!.body) as { callback_signing_secret: string }).callback_signing_secret;
+    };
+    const longSecret = secretOf(longId);
+    const shortSecret = secretOf(shortId);
+    expect([longSecret, shortSecret]).toEqual([expect.stringMatching(/^whsec_/), expect.stringMatching(/^whsec_/)]);
+    expect(longSecret).not.toBe(shortSecret);
+    /** Standard Webhooks headers for `body`, signed with `secret` as `id` at `at`, with the maintained package. */
+    const signed = (secret: string, id: string, body: string, at = new Date()) => ({
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(secret).sign(id, at, body),
+    });
+    const signedBy = (secret: string, body: string) => signed(secret, String((JSON.parse(body) as { event_id: unknown }).event_id), body);
+    /** Signed as the orchestrator would sign it, when its event_id can be a header at all; so that a case refused is refused for what it varies, not for lacking a signature. */
+    const signedIfSignable = (secret: string, body: string): Record<string, string> => {
+      let id: unknown;
+      try {
+        id = (JSON.parse(body) as { event_id?: unknown } | null)?.event_id;
+      } catch {
+        return {};
+      }
+      return typeof id === 'string' && /^[\x20-\x7e]*$/.test(id) ? signed(secret, id, body) : {};
+    };
 
     const snapshot = () =>
       query<{ digest: string }>(
@@ -520,6 +550,7 @@ describe('reliability of the real services under faults, load and hostile input'
     };
     const callbackPath = (sessionId: string) => `/orchestrator/callbacks/${sessionId}`;
     const json = { 'content-type': 'application/json' };
+    const headerValue = fc.string({ maxLength: 80 }).filter((value) => !/[\r\n\0]/.test(value) && /^[\x20-\x7e]*$/.test(value));
 
     // Tokens: while the long session is live and its token valid, every wrong token is refused.
     const longEvent = JSON.stringify({ ...eventOf(longId), event_id: randomUUID(), sequence: 999 });
@@ -529,7 +560,9 @@ describe('reliability of the real services under faults, load and hostile input'
 
     // Callbacks PostgreSQL could not store: a NUL or an unpaired surrogate in any string, an exit code beyond
     // int32, a line of control characters past 16 KiB once escaped. First, while the long session's token is
-    // valid (it lives 6 s): each is the sender's mistake, a 400 naming the field, and nothing is stored.
+    // valid, signed with its secret: each is the sender's mistake, a 400 naming the field, and nothing is stored.
+    // Except an event_id with a NUL or a surrogate: no HTTP header can carry it as the webhook-id the signature
+    // must name, so no such callback can be signed, and it gets the uniform 401.
     const [{ expires_at: longTokenExpiresAt }] = await query<{ expires_at: Date }>(
       databaseUrl,
       'SELECT callback_token_expires_at AS expires_at FROM orchestrator_sessions WHERE id = $1',
@@ -553,43 +586,51 @@ describe('reliability of the real services under faults, load and hostile input'
       controlLine.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stderr', line } })),
     );
     let unstorableRefused = 0;
+    let unsignable = 0;
     await fc.assert(
       fc.asyncProperty(unstorableEvent, async (body) => {
         expect(callbackEventSchema.safeParse(body).success).toBe(false);
-        const answer = await send('unstorable callback, valid token', callbackPath(longId), {
-          headers: { ...json, authorization: `Bearer ${longToken}` },
-          body: JSON.stringify(body),
+        const text = JSON.stringify(body);
+        const signable = /^[\x20-\x7e]*$/.test(body.event_id);
+        if (!signable) unsignable += 1;
+        const answer = await send('unstorable callback, valid token and signature', callbackPath(longId), {
+          headers: { ...json, authorization: `Bearer ${longToken}`, ...signed(longSecret, signable ? body.event_id : randomUUID(), text) },
+          body: text,
         });
         if (answer.status === 400) unstorableRefused += 1;
         const namesField = () => /^(event_id|session_id|data\.(line|message|summary|error|exit_code)): /.test((JSON.parse(answer.body) as { error: { message: string } }).error.message);
-        // Past the token's 6 s, the uniform 401 is the right answer too.
+        // Past the token's lifetime, the uniform 401 is the right answer too.
         const expired = answer.status === 401 && Date.now() >= longTokenExpiresAt.getTime();
-        return isContractError(answer.body) && ((answer.status === 400 && namesField()) || expired);
+        return isContractError(answer.body) && (signable ? (answer.status === 400 && namesField()) || expired : answer.status === 401);
       }),
       { numRuns: runs },
     );
     expect(unstorableRefused).toBeGreaterThan(0);
-    const refusals: [string, string, string][] = [
-      ['other session token', callbackPath(longId), shortToken],
-      ['other session token (reverse)', callbackPath(shortId), longToken],
-      ['tampered token', callbackPath(longId), tampered],
-      ['truncated token', callbackPath(longId), longToken.slice(0, -4)],
-      ['token of another session, its own URL unknown', callbackPath(randomUUID()), longToken],
-      ['operator token as callback token', callbackPath(longId), OPERATOR_TOKEN],
-      ['orchestrator key as callback token', callbackPath(longId), ORCHESTRATOR_KEY],
+    // Each signed with the secret of the session in its path, so that the token alone is wrong.
+    const refusals: [string, string, string, string][] = [
+      ['other session token', callbackPath(longId), shortToken, longSecret],
+      ['other session token (reverse)', callbackPath(shortId), longToken, shortSecret],
+      ['tampered token', callbackPath(longId), tampered, longSecret],
+      ['truncated token', callbackPath(longId), longToken.slice(0, -4), longSecret],
+      ['token of another session, its own URL unknown', callbackPath(randomUUID()), longToken, longSecret],
+      ['operator token as callback token', callbackPath(longId), OPERATOR_TOKEN, longSecret],
+      ['orchestrator key as callback token', callbackPath(longId), ORCHESTRATOR_KEY, longSecret],
     ];
-    for (const [what, path, token] of refusals) {
-      const answer = await send(what, path, { headers: { ...json, authorization: `Bearer ${token}` }, body: longEvent });
+    for (const [what, path, token, secret] of refusals) {
+      const answer = await send(what, path, { headers: { ...json, authorization: `Bearer ${token}`, ...signedBy(secret, longEvent) }, body: longEvent });
       expect([what, answer.status]).toEqual([what, 401]);
     }
     await sleep(400);
+    const shortEvent = JSON.stringify({ ...eventOf(shortId), event_id: randomUUID(), sequence: 999 });
     const revoked = await send('revoked token (terminal + grace)', callbackPath(shortId), {
-      headers: { ...json, authorization: `Bearer ${shortToken}` },
-      body: JSON.stringify({ ...eventOf(shortId), event_id: randomUUID(), sequence: 999 }),
+      headers: { ...json, authorization: `Bearer ${shortToken}`, ...signedBy(shortSecret, shortEvent) },
+      body: shortEvent,
     });
     expect(revoked.status).toBe(401);
     const bodies401 = new Set(answers.filter((answer) => answer.status === 401).map((answer) => answer.body));
     expect(bodies401.size).toBe(1);
+    const [uniform401] = bodies401;
+
 
     // Property-based: arbitrary bodies, headers and tokens. With the valid token only bodies the contract refuses.
     const notAnEvent = fc.anything().filter((value) => !callbackEventSchema.safeParse(value).success);
@@ -597,13 +638,13 @@ describe('reliability of the real services under faults, load and hostile input'
       .record({ key: fc.constantFrom('event_id', 'session_id', 'sequence', 'type', 'status', 'timestamp', 'data'), value: fc.anything() })
       .map(({ key, value }) => ({ ...eventOf(longId), event_id: randomUUID(), [key]: value }))
       .filter((value) => !callbackEventSchema.safeParse(value).success);
-    const headerValue = fc.string({ maxLength: 80 }).filter((value) => !/[\r\n\0]/.test(value) && /^[\x20-\x7e]*$/.test(value));
     const anyToken = fc.oneof(headerValue, fc.constant(tampered), fc.constant(shortToken), headerValue.map((value) => longToken + value));
     await fc.assert(
       fc.asyncProperty(fc.oneof(notAnEvent, mutatedEvent), fc.constantFrom('application/json', 'text/plain', 'application/json; charset=latin1'), async (body, contentType) => {
+        const text = JSON.stringify(body) ?? 'undefined';
         const answer = await send('fuzzed body, valid token', callbackPath(longId), {
-          headers: { 'content-type': contentType, authorization: `Bearer ${longToken}` },
-          body: JSON.stringify(body) ?? 'undefined',
+          headers: { 'content-type': contentType, authorization: `Bearer ${longToken}`, ...signedIfSignable(longSecret, text) },
+          body: text,
         });
         return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
       }),
@@ -620,12 +661,12 @@ describe('reliability of the real services under faults, load and hostile input'
       { numRuns: runs },
     );
     // Without a valid token, an unstorable callback learns nothing: the identical 401, before its body can fail anything.
-    const [uniform401] = bodies401;
     await fc.assert(
       fc.asyncProperty(anyToken.filter((token) => token !== longToken), fc.constantFrom(longId, shortId, randomUUID()), unstorableEvent, async (token, sessionId, body) => {
+        const text = JSON.stringify(body);
         const answer = await send('unstorable callback, no valid token', callbackPath(sessionId), {
-          headers: { ...json, authorization: `Bearer ${token}` },
-          body: JSON.stringify(body),
+          headers: { ...json, authorization: `Bearer ${token}`, ...signedIfSignable(sessionId === shortId ? shortSecret : longSecret, text) },
+          body: text,
         });
         return answer.status === 401 && answer.body === uniform401;
       }),
@@ -739,30 +780,41 @@ describe('reliability of the real services under faults, load and hostile input'
     expect(answers.filter((answer) => !isContractError(answer.body)).slice(0, 5)).toEqual([]);
     expect(await snapshot()).toBe(before);
 
-    // Expiry: past the 6 s lifetime, the long session's own token is refused too.
+    // Expiry: past its lifetime, the long session's own token is refused too, with a valid signature.
     await waitUntil('token expired', async () => {
       const rows = await query<{ expired: boolean }>(databaseUrl, 'SELECT callback_token_expires_at < now() AS expired FROM orchestrator_sessions WHERE id = $1', [longId]);
       return rows[0].expired;
-    }, 15_000);
-    const expired = await send('expired token', callbackPath(longId), { headers: { ...json, authorization: `Bearer ${longToken}` }, body: longEvent });
+    }, tokenTtlMs + 10_000);
+    const expired = await send('expired token', callbackPath(longId), { headers: { ...json, authorization: `Bearer ${longToken}`, ...signedBy(longSecret, longEvent) }, body: longEvent });
     expect(expired.status).toBe(401);
     expect(await snapshot()).toBe(before);
 
     expect((await call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${longId}/kill`)).body.status).toBe('killed');
     await h.assertNoAgentsLeft(5_000);
-    const secrets = [longToken, shortToken, tampered, OPERATOR_TOKEN, ORCHESTRATOR_KEY];
+    const callbackTokenHashes = (await query<{ hash: string | null }>(databaseUrl, 'SELECT callback_token_hash AS hash FROM orchestrator_sessions')).flatMap((row) => (row.hash === null ? [] : [row.hash]));
+    // Signing secrets searched without their prefix (whsec_), so a secret printed bare is found too.
+    const secrets = [
+      longToken,
+      shortToken,
+      tampered,
+      OPERATOR_TOKEN,
+      ORCHESTRATOR_KEY,
+      CALLBACK_SIGNING_KEY,
+      ...[longSecret, shortSecret].map((secret) => secret.slice('whsec_'.length)),
+      ...callbackTokenHashes,
+    ];
     const logs = `${api.service.output()}\n${orchestrator.service.output()}`;
     expect(secrets.filter((secret) => logs.includes(secret))).toEqual([]);
     const byStatus = countBy(answers.map((answer) => answer.status));
     report({
       load: '1 running and 1 completed session',
       faults: 'hostile requests only',
-      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets), ${runs} fast-check runs each of 11 properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback tokens/paths/headers; operator tokens; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies`,
+      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets; each validly signed), ${runs} fast-check runs each of 11 properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback tokens/paths/headers; operator tokens; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies`,
       sent: answers.length,
       stored: 0,
       lost: 0,
       duplicated: 0,
-      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token answered 400 (the rest 401, after it expired); no 5xx; every answer in the contract's error shape; database digest unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets found in ${logs.split('\n').length} log lines.`,
+      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token and signature answered 400 naming the field, ${unsignable} whose event_id no header can carry (so no signature can name it) the uniform 401, ${runs - unstorableRefused - unsignable} 401 after the token expired; no 5xx; every answer in the contract's error shape; database digest unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets (callback tokens and their hashes, operator token, orchestrator key, signing key, both sessions' signing secrets) found in ${logs.split('\n').length} log lines.`,
     });
   });
 });
