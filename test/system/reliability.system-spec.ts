@@ -481,8 +481,9 @@ describe('reliability of the real services under faults, load and hostile input'
     const orchestrator = await h.orchestrator();
     // Records the spawn requests, which carry each session's callback signing secret as the orchestrator received it.
     const spawns = await h.proxy(orchestrator.port);
-    // Short token lifetimes, so that expiry and revocation happen within the scenario.
-    const tokenTtlMs = 6_000;
+    // Short token lifetimes, so that expiry and revocation happen within the scenario; long enough for every
+    // callback property that needs the long session's token valid (each is followed by a check that it still is).
+    const tokenTtlMs = 15_000;
     const api = await h.api({
       databaseUrl,
       orchestratorUrl: spawns.url,
@@ -533,6 +534,17 @@ describe('reliability of the real services under faults, load and hostile input'
       }
       return typeof id === 'string' && /^[\x20-\x7e]*$/.test(id) ? signed(secret, id, body) : {};
     };
+    // Every request below that is not one of the hostile `answers`: the checks that a credential still works,
+    // so that a refusal is due to what the case changed.
+    let controls = 0;
+    const control = async (what: string, method: string, path: string, headers: Record<string, string>, body: string | undefined, expected: number) => {
+      const answer = await rawRequest(api.port, method, path, headers, body);
+      controls += 1;
+      expect([what, answer.status]).toEqual([what, expected]);
+      return answer;
+    };
+
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
     const snapshot = () =>
       query<{ digest: string }>(
@@ -631,6 +643,108 @@ describe('reliability of the real services under faults, load and hostile input'
     expect(bodies401.size).toBe(1);
     const [uniform401] = bodies401;
 
+    // Signatures (Standard Webhooks). The long session was dispatched with a signing secret, so its callbacks need
+    // its token and a valid signature. Each case below is a storable event with the valid token whose signature
+    // alone is wrong: unsigned, garbage, another secret, another body, stamped more than 5 minutes off, or a
+    // webhook-id that is not its event_id. Each must get the identical 401 and store nothing.
+    const storableEvent = fc
+      .record({ eventId: fc.uuid(), sequence: fc.integer({ min: 1000, max: 2_000_000_000 }), message: fc.string({ maxLength: 200 }) })
+      .map(({ eventId, sequence, message }) => ({ event_id: eventId, session_id: longOrchestratorSessionId, sequence, type: 'progress', timestamp: new Date().toISOString(), data: { message } }));
+    const randomSecret = fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => `whsec_${Buffer.from(bytes).toString('base64')}`);
+    const MIN_SKEW_S = 5 * 60 + 5;
+    const hostileSignatures: [string, fc.Arbitrary<{ body: string; headers: Record<string, string> }>][] = [
+      ['unsigned', storableEvent.map((event) => ({ body: JSON.stringify(event), headers: {} }))],
+      [
+        'garbage signature headers',
+        fc
+          .record({
+            event: storableEvent,
+            // Mostly the right id and time (undefined), so that the signature is what is wrong.
+            id: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: headerValue }),
+            timestamp: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.oneof(headerValue, fc.integer().map(String)) }),
+            signature: fc.oneof(
+              headerValue,
+              fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`),
+              fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`), { minLength: 2, maxLength: 5 }).map((list) => list.join(' ')),
+              // The right signature under another version label: only v1 counts.
+              fc.constantFrom('v2,', 'V1,', 'v1;', 'v1 ', '', 'v1,v1,').map((label) => ({ label })),
+            ),
+          })
+          .map(({ event, id, timestamp, signature }) => {
+            const body = JSON.stringify(event);
+            const genuine = signedBy(longSecret, body);
+            return {
+              body,
+              headers: {
+                'webhook-id': id ?? genuine['webhook-id'],
+                'webhook-timestamp': timestamp ?? genuine['webhook-timestamp'],
+                'webhook-signature': typeof signature === 'string' ? signature : genuine['webhook-signature'].replace(/^v1,/, signature.label),
+              },
+            };
+          }),
+      ],
+      [
+        'valid signature with another secret',
+        fc.record({ event: storableEvent, secret: fc.oneof(randomSecret, fc.constant(shortSecret)) }).filter(({ secret }) => secret !== longSecret).map(({ event, secret }) => {
+          const body = JSON.stringify(event);
+          return { body, headers: signedBy(secret, body) };
+        }),
+      ],
+      [
+        'valid signature over another body',
+        // Another event, or the same one in other bytes (pretty-printed, a space or newline more): the signature
+        // covers the bytes sent, not what they parse to. Either way round: sent the one, signed over the other.
+        fc
+          .record({ event: storableEvent, otherMessage: fc.string({ maxLength: 200 }), how: fc.constantFrom('other message', 'pretty-printed', 'trailing newline', 'leading space'), swap: fc.boolean() })
+          .filter(({ event, otherMessage, how }) => how !== 'other message' || otherMessage !== event.data.message)
+          .map(({ event, otherMessage, how, swap }) => {
+            const compact = JSON.stringify(event);
+            const other =
+              how === 'other message' ? JSON.stringify({ ...event, data: { message: otherMessage } }) : how === 'pretty-printed' ? JSON.stringify(event, null, 2) : how === 'trailing newline' ? `${compact}\n` : ` ${compact}`;
+            const [body, signedOver] = swap ? [other, compact] : [compact, other];
+            return { body, headers: signed(longSecret, event.event_id, signedOver) };
+          }),
+      ],
+      [
+        'valid signature stamped more than 5 minutes off',
+        fc.record({ event: storableEvent, skew: fc.integer({ min: MIN_SKEW_S, max: 10 * 365 * 24 * 3600 }), future: fc.boolean() }).map(({ event, skew, future }) => {
+          const body = JSON.stringify(event);
+          return { body, headers: signed(longSecret, event.event_id, body, new Date(Date.now() + (future ? 1 : -1) * skew * 1000)) };
+        }),
+      ],
+      [
+        'valid signature whose webhook-id is not the event_id',
+        fc
+          .record({ event: storableEvent, otherId: fc.oneof(fc.uuid(), headerValue, fc.constant('')) , upper: fc.boolean() })
+          .map(({ event, otherId, upper }) => ({ event, otherId: upper ? event.event_id.toUpperCase() : otherId }))
+          .filter(({ event, otherId }) => otherId !== event.event_id)
+          .map(({ event, otherId }) => {
+            const body = JSON.stringify(event);
+            return { body, headers: signed(longSecret, otherId, body) };
+          }),
+      ],
+    ];
+    // An event the orchestrator did deliver, as it sent it: signed anew with the session's secret, it must still be
+    // taken (a duplicate, which changes nothing), proving the token and the secret were good for the case before.
+    const delivered = api.callbacks.requests.find((request) => request.path === callbackPath(longId))!.body;
+    const stillAccepted = async (after: string) => {
+      const answer = await control(`signed duplicate after "${after}"`, 'POST', callbackPath(longId), { ...json, ...bearer(longToken), ...signedBy(longSecret, delivered) }, delivered, 202);
+      expect(JSON.parse(answer.body)).toEqual({ accepted: true, duplicate: true });
+    };
+    await stillAccepted('the properties before');
+    const signatureRefusals: Record<string, number> = {};
+    for (const [what, hostile] of hostileSignatures) {
+      await fc.assert(
+        fc.asyncProperty(hostile, async ({ body, headers }) => {
+          expect(callbackEventSchema.safeParse(JSON.parse(body)).success).toBe(true);
+          const answer = await send(`callback signature: ${what}`, callbackPath(longId), { headers: { ...json, ...bearer(longToken), ...headers }, body });
+          if (answer.status === 401 && answer.body === uniform401) signatureRefusals[what] = (signatureRefusals[what] ?? 0) + 1;
+          return answer.status === 401 && answer.body === uniform401;
+        }),
+        { numRuns: runs },
+      );
+      await stillAccepted(what);
+    }
 
     // Property-based: arbitrary bodies, headers and tokens. With the valid token only bodies the contract refuses.
     const notAnEvent = fc.anything().filter((value) => !callbackEventSchema.safeParse(value).success);
@@ -809,12 +923,12 @@ describe('reliability of the real services under faults, load and hostile input'
     report({
       load: '1 running and 1 completed session',
       faults: 'hostile requests only',
-      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets; each validly signed), ${runs} fast-check runs each of 11 properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback tokens/paths/headers; operator tokens; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies`,
+      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets; each validly signed), ${runs} fast-check runs each of ${11 + hostileSignatures.length} properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback signatures of a signed session with its valid token: ${hostileSignatures.map(([what]) => what).join(', ')}; callback tokens/paths/headers; operator tokens; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies; besides, ${controls} control requests (a correctly signed callback shown to be taken) that are not counted here`,
       sent: answers.length,
       stored: 0,
       lost: 0,
       duplicated: 0,
-      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token and signature answered 400 naming the field, ${unsignable} whose event_id no header can carry (so no signature can name it) the uniform 401, ${runs - unstorableRefused - unsignable} 401 after the token expired; no 5xx; every answer in the contract's error shape; database digest unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets (callback tokens and their hashes, operator token, orchestrator key, signing key, both sessions' signing secrets) found in ${logs.split('\n').length} log lines.`,
+      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token and signature answered 400 naming the field, ${unsignable} whose event_id no header can carry (so no signature can name it) the uniform 401, ${runs - unstorableRefused - unsignable} 401 after the token expired; every hostile signature answered the identical 401 while the token was valid (${hostileSignatures.map(([what]) => `${what} ${signatureRefusals[what] ?? 0}`).join(', ')}), a correctly signed duplicate accepted (202) before the first case and after each; no 5xx; every answer in the contract's error shape; database digest unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets (callback tokens and their hashes, operator token, orchestrator key, signing key, both sessions' signing secrets) found in ${logs.split('\n').length} log lines.`,
     });
   });
 });
