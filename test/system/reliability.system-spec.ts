@@ -534,8 +534,8 @@ describe('reliability of the real services under faults, load and hostile input'
       }
       return typeof id === 'string' && /^[\x20-\x7e]*$/.test(id) ? signed(secret, id, body) : {};
     };
-    // Every request below that is not one of the hostile `answers`: the checks that a credential still works,
-    // so that a refusal is due to what the case changed.
+    // Every request below that is not one of the hostile `answers`: operator keys made and revoked by the
+    // administrator, and the checks that a credential still works, so that a refusal is due to what the case changed.
     let controls = 0;
     const control = async (what: string, method: string, path: string, headers: Record<string, string>, body: string | undefined, expected: number) => {
       const answer = await rawRequest(api.port, method, path, headers, body);
@@ -544,14 +544,43 @@ describe('reliability of the real services under faults, load and hostile input'
       return answer;
     };
 
+    // Operator keys, made by the administrator before the snapshot: one per scope, one of two scopes, one of all
+    // three (still no administrator), and one revoked after a request showed it worked.
+    type Scope = 'read' | 'dispatch' | 'stop';
+    const makeKey = async (name: string, scopes: Scope[]) => {
+      const made = await call<{ id: string; key: string }>(api.service.url, 'POST', '/operator-keys', { name, scopes });
+      controls += 1;
+      expect(made.status).toBe(201);
+      return { id: made.body.id, key: made.body.key, scopes };
+    };
+    const liveKeys = [
+      await makeKey('hostile read', ['read']),
+      await makeKey('hostile dispatch', ['dispatch']),
+      await makeKey('hostile stop', ['stop']),
+      await makeKey('hostile read+stop', ['read', 'stop']),
+      await makeKey('hostile all scopes', ['read', 'dispatch', 'stop']),
+    ];
+    const revokedKey = await makeKey('hostile revoked', ['read', 'dispatch', 'stop']);
     const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    await control('revoked key before its revoke', 'GET', '/orchestrator/sessions', bearer(revokedKey.key), undefined, 200);
+    expect((await call(api.service.url, 'DELETE', `/operator-keys/${revokedKey.id}`)).status).toBe(200);
+    controls += 1;
+    // Each live key passes authentication and its scope's check: read lists, dispatch gets as far as the body's validation, stop as far as the unknown session.
+    for (const key of liveKeys) {
+      if (key.scopes.includes('read')) await control(`key with read`, 'GET', '/orchestrator/sessions', bearer(key.key), undefined, 200);
+      if (key.scopes.includes('dispatch')) await control('key with dispatch', 'POST', '/tasks', { ...bearer(key.key), 'content-type': 'application/json' }, '{}', 400);
+      if (key.scopes.includes('stop')) await control('key with stop', 'POST', `/orchestrator/sessions/${randomUUID()}/kill`, bearer(key.key), undefined, 404);
+    }
+    const keyHashes = (await query<{ key_hash: string }>(databaseUrl, 'SELECT key_hash FROM operator_keys')).map((row) => row.key_hash);
+    expect(keyHashes).toHaveLength(liveKeys.length + 1);
 
     const snapshot = () =>
       query<{ digest: string }>(
         databaseUrl,
         `SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY t.id) FROM tasks t), '') ||
                     coalesce((SELECT string_agg(s::text, ',' ORDER BY s.id) FROM orchestrator_sessions s), '') ||
-                    coalesce((SELECT string_agg(e::text, ',' ORDER BY e.id) FROM orchestrator_session_events e), '')) AS digest`,
+                    coalesce((SELECT string_agg(e::text, ',' ORDER BY e.id) FROM orchestrator_session_events e), '') ||
+                    coalesce((SELECT string_agg(k::text, ',' ORDER BY k.id) FROM operator_keys k), '')) AS digest`,
       ).then((rows) => rows[0].digest);
 
     const answers: { status: number; body: string; what: string }[] = [];
@@ -801,6 +830,81 @@ describe('reliability of the real services under faults, load and hostile input'
       ),
       { numRuns: runs },
     );
+
+    // Operator keys against every operator endpoint, on real targets (the running and the completed session and
+    // their tasks, the keys themselves) or unknown ones, with bodies that would do something if let through.
+    interface OperatorRequest {
+      method: string;
+      path: string;
+      right: Scope | 'admin';
+      body?: string;
+    }
+    const someTask = fc.oneof(fc.constantFrom(longTask, shortTask), fc.uuid());
+    const someSession = fc.oneof(fc.constantFrom(longId, shortId), fc.uuid());
+    const scopedRequest = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 100 }).map((title): OperatorRequest => ({ method: 'POST', path: '/tasks', right: 'dispatch', body: JSON.stringify({ title }) })),
+      someTask.map((id): OperatorRequest => ({ method: 'GET', path: `/tasks/${id}`, right: 'read' })),
+      someTask.map((id): OperatorRequest => ({ method: 'POST', path: `/tasks/${id}/dispatch`, right: 'dispatch', body: '{}' })),
+      fc.constant<OperatorRequest>({ method: 'GET', path: '/orchestrator/sessions', right: 'read' }),
+      someSession.map((id): OperatorRequest => ({ method: 'GET', path: `/orchestrator/sessions/${id}`, right: 'read' })),
+      someSession.map((id): OperatorRequest => ({ method: 'POST', path: `/orchestrator/sessions/${id}/kill`, right: 'stop' })),
+    );
+    // Making a key (of any scopes: a way up to everything), listing the keys, revoking one (its own included).
+    const adminRequest = fc.oneof(
+      fc
+        .record({ name: fc.string({ minLength: 1, maxLength: 100 }), scopes: fc.subarray<Scope>(['read', 'dispatch', 'stop'], { minLength: 1 }) })
+        .map((body): OperatorRequest => ({ method: 'POST', path: '/operator-keys', right: 'admin', body: JSON.stringify(body) })),
+      fc.constant<OperatorRequest>({ method: 'GET', path: '/operator-keys', right: 'admin' }),
+      fc.oneof(fc.constantFrom(...liveKeys.map((key) => key.id), revokedKey.id), fc.uuid()).map((id): OperatorRequest => ({ method: 'DELETE', path: `/operator-keys/${id}`, right: 'admin' })),
+    );
+    const sendOperator = (what: string, request: OperatorRequest, token: string) =>
+      send(what, request.path, { method: request.method, headers: { ...bearer(token), ...(request.body === undefined ? {} : json) }, body: request.body });
+    const isInsufficientScope = (answer: { status: number; body: string }) => {
+      if (answer.status !== 403 || !isContractError(answer.body)) return false;
+      return (JSON.parse(answer.body) as { error: { code: string } }).error.code === 'insufficient_scope';
+    };
+    const operator401 = (await send('operator endpoint, no token', '/orchestrator/sessions', { method: 'GET' })).body;
+    expect(isContractError(operator401)).toBe(true);
+    // Credentials that are nobody's: random bearer tokens, mk_ and random text or 256 random bits, the revoked
+    // key, a live key one character off, cut, extended or with its prefix in capitals, a key's stored hash.
+    const liveKey = fc.constantFrom(...liveKeys.map((key) => key.key));
+    const base64url = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const nearMiss = fc.record({ key: liveKey, at: fc.nat(), how: fc.constantFrom('changed', 'cut', 'extended', 'prefix in capitals') }).map(({ key, at, how }) => {
+      const index = 3 + (at % (key.length - 3));
+      if (how === 'changed') return key.slice(0, index) + base64url[(base64url.indexOf(key[index]) + 1 + (at % 63)) % 64] + key.slice(index + 1);
+      if (how === 'cut') return key.slice(0, index);
+      if (how === 'extended') return key + base64url[at % 64];
+      return `MK_${key.slice(3)}`;
+    });
+    const nobodysToken = fc
+      .oneof(
+        headerValue,
+        fc.oneof(headerValue, fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer.from(bytes).toString('base64url'))).map((value) => `mk_${value}`),
+        fc.constant(revokedKey.key),
+        nearMiss,
+        fc.constantFrom(...keyHashes),
+      )
+      .filter((token) => token !== OPERATOR_TOKEN && !liveKeys.some((key) => key.key === token));
+    await fc.assert(
+      fc.asyncProperty(nobodysToken, fc.oneof(scopedRequest, adminRequest), async (token, request) => {
+        const answer = await sendOperator('operator endpoint, nobody\'s key', request, token);
+        return answer.status === 401 && answer.body === operator401;
+      }),
+      { numRuns: runs },
+    );
+    // A live key on an endpoint whose scope it lacks.
+    await fc.assert(
+      fc.asyncProperty(
+        scopedRequest.chain((request) => fc.constantFrom(...liveKeys.filter((key) => !key.scopes.includes(request.right as Scope))).map((key) => ({ request, key }))),
+        async ({ request, key }) => isInsufficientScope(await sendOperator('operator endpoint, key lacking the scope', request, key.key)),
+      ),
+      { numRuns: runs },
+    );
+    // No operator key, not even one of every scope, may make, list or revoke keys: that is the administrator's.
+    await fc.assert(
+      fc.asyncProperty(liveKey, adminRequest, async (key, request) => isInsufficientScope(await sendOperator('operator keys endpoint, operator key', request, key))),
+      { numRuns: runs },
+    );
     const operator = { ...json, authorization: `Bearer ${OPERATOR_TOKEN}` };
     await fc.assert(
       fc.asyncProperty(
@@ -906,7 +1010,7 @@ describe('reliability of the real services under faults, load and hostile input'
     expect((await call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${longId}/kill`)).body.status).toBe('killed');
     await h.assertNoAgentsLeft(5_000);
     const callbackTokenHashes = (await query<{ hash: string | null }>(databaseUrl, 'SELECT callback_token_hash AS hash FROM orchestrator_sessions')).flatMap((row) => (row.hash === null ? [] : [row.hash]));
-    // Signing secrets searched without their prefix (whsec_), so a secret printed bare is found too.
+    // Searched without their prefixes (whsec_, mk_), so a secret printed bare is found too.
     const secrets = [
       longToken,
       shortToken,
@@ -915,20 +1019,23 @@ describe('reliability of the real services under faults, load and hostile input'
       ORCHESTRATOR_KEY,
       CALLBACK_SIGNING_KEY,
       ...[longSecret, shortSecret].map((secret) => secret.slice('whsec_'.length)),
+      ...[...liveKeys, revokedKey].map((key) => key.key.slice('mk_'.length)),
+      ...keyHashes,
       ...callbackTokenHashes,
     ];
     const logs = `${api.service.output()}\n${orchestrator.service.output()}`;
     expect(secrets.filter((secret) => logs.includes(secret))).toEqual([]);
     const byStatus = countBy(answers.map((answer) => answer.status));
+    const countOf = (what: string) => answers.filter((answer) => answer.what === what).length;
     report({
       load: '1 running and 1 completed session',
       faults: 'hostile requests only',
-      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets; each validly signed), ${runs} fast-check runs each of ${11 + hostileSignatures.length} properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback signatures of a signed session with its valid token: ${hostileSignatures.map(([what]) => what).join(', ')}; callback tokens/paths/headers; operator tokens; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies; besides, ${controls} control requests (a correctly signed callback shown to be taken) that are not counted here`,
+      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets; each validly signed), ${runs} fast-check runs each of ${11 + hostileSignatures.length + 3} properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback signatures of a signed session with its valid token: ${hostileSignatures.map(([what]) => what).join(', ')}; callback tokens/paths/headers; operator tokens; operator keys on every operator endpoint: nobody's (random bearer, mk_ and random text or 256 random bits, revoked, a live key one character off, cut, extended or in capitals, a key's stored hash), a live key lacking the endpoint's scope, any operator key (all three scopes included) making, listing or revoking keys; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies; besides, ${controls} control requests (keys made and revoked by the administrator, each key and a correctly signed callback shown to work) that are not counted here`,
       sent: answers.length,
       stored: 0,
       lost: 0,
       duplicated: 0,
-      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token and signature answered 400 naming the field, ${unsignable} whose event_id no header can carry (so no signature can name it) the uniform 401, ${runs - unstorableRefused - unsignable} 401 after the token expired; every hostile signature answered the identical 401 while the token was valid (${hostileSignatures.map(([what]) => `${what} ${signatureRefusals[what] ?? 0}`).join(', ')}), a correctly signed duplicate accepted (202) before the first case and after each; no 5xx; every answer in the contract's error shape; database digest unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets (callback tokens and their hashes, operator token, orchestrator key, signing key, both sessions' signing secrets) found in ${logs.split('\n').length} log lines.`,
+      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token and signature answered 400 naming the field, ${unsignable} whose event_id no header can carry (so no signature can name it) the uniform 401, ${runs - unstorableRefused - unsignable} 401 after the token expired; every hostile signature answered the identical 401 while the token was valid (${hostileSignatures.map(([what]) => `${what} ${signatureRefusals[what] ?? 0}`).join(', ')}), a correctly signed duplicate accepted (202) before the first case and after each; operator keys: ${countOf("operator endpoint, nobody's key")} requests with nobody's key answered the identical 401, ${countOf('operator endpoint, key lacking the scope')} with a key lacking the scope and ${countOf('operator keys endpoint, operator key')} by operator keys on /operator-keys answered 403 insufficient_scope; no 5xx; every answer in the contract's error shape; database digest (tasks, sessions, events, operator keys) unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets (callback tokens and their hashes, operator token, orchestrator key, signing key, both sessions' signing secrets, ${liveKeys.length + 1} operator keys and their hashes) found in ${logs.split('\n').length} log lines.`,
     });
   });
 });
