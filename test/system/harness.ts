@@ -14,6 +14,8 @@ const API_ENTRY = join(REPO_ROOT, 'apps/api/dist/main.js');
 const SAMPLE_AGENT = join(REPO_ROOT, 'apps/orchestrator/dist/agent/sample-agent.js');
 export const ORCHESTRATOR_KEY = 'system-orchestrator-key-5b0e9c2f7a41';
 export const OPERATOR_TOKEN = 'system-operator-token-93d1c6e8f024';
+/** The server key each session's callback signing secret is derived from. */
+export const CALLBACK_SIGNING_KEY = 'system-callback-signing-key-4e7a0d2b91c8';
 
 /**
  * Short intervals and timeouts, so that every fault resolves in seconds; the
@@ -22,6 +24,7 @@ export const OPERATOR_TOKEN = 'system-operator-token-93d1c6e8f024';
 export const API_ENV: Record<string, string> = {
   ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
   MOSAIC_API_TOKEN: OPERATOR_TOKEN,
+  CALLBACK_SIGNING_KEY,
   ORCHESTRATOR_SPAWN_TIMEOUT_MS: '10000',
   ORCHESTRATOR_STATUS_TIMEOUT_MS: '1000',
   ORCHESTRATOR_KILL_TIMEOUT_MS: '10000',

@@ -4,14 +4,13 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
+import { Webhook } from 'standardwebhooks';
 import { TASK_PRIORITIES, callbackEventSchema } from '@mosaic/orchestrator-contract';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { freePort } from '../support/service-process';
-import { ApiConfig } from '../../apps/api/src/config/api-config';
-import { CallbackSigning } from '../../apps/api/src/sessions/callback-signing.service';
-import { signatureHeaders } from '../support/callback-signature';
 import {
+  CALLBACK_SIGNING_KEY,
   ORCHESTRATOR_EVENT,
   ORCHESTRATOR_KEY,
   OPERATOR_TOKEN,
@@ -30,9 +29,6 @@ import {
   type ApiInstance,
   type EventAccount,
 } from './harness';
-
-/** The API's CALLBACK_SIGNING_KEY in the hostile-input scenario, so that it can sign as the orchestrator does. */
-const SIGNING_KEY = 'system-suite-callback-signing-key';
 import { writeReliabilityReport, type ScenarioFigures } from './report';
 
 jest.setTimeout(180_000);
@@ -483,12 +479,16 @@ describe('reliability of the real services under faults, load and hostile input'
   scenario('10. Hostile input against the callback and operator endpoints', async (h, report) => {
     const databaseUrl = await h.database();
     const orchestrator = await h.orchestrator();
-    // Short token lifetimes, so that expiry and revocation happen within the scenario.
+    // Records the spawn requests, which carry each session's callback signing secret as the orchestrator received it.
+    const spawns = await h.proxy(orchestrator.port);
+    // Short token lifetimes, so that expiry and revocation happen within the scenario; long enough for every
+    // callback property that needs the long session's token valid (each is followed by a check that it still is).
+    const tokenTtlMs = 15_000;
     const api = await h.api({
       databaseUrl,
-      orchestratorUrl: orchestrator.service.url,
+      orchestratorUrl: spawns.url,
       // No reconciliation run either: its refreshes would write to the database this scenario proves unchanged.
-      env: { CALLBACK_TOKEN_TTL_MS: '6000', CALLBACK_TOKEN_TERMINAL_GRACE_MS: '300', RECONCILE_INTERVAL_MS: '3600000', CALLBACK_SIGNING_KEY: SIGNING_KEY },
+      env: { CALLBACK_TOKEN_TTL_MS: String(tokenTtlMs), CALLBACK_TOKEN_TERMINAL_GRACE_MS: '300', RECONCILE_INTERVAL_MS: '3600000' },
     });
     const longTask = await createTask(api, { sample_agent: { duration_ms: 60_000 } });
     const shortTask = await createTask(api, { sample_agent: { steps: 1, step_ms: 10 } });
@@ -509,13 +509,78 @@ describe('reliability of the real services under faults, load and hostile input'
     const longToken = tokenOf(longId);
     const shortToken = tokenOf(shortId);
     expect(longToken.length).toBeGreaterThan(20);
+    const secretOf = (sessionId: string) => {
+      const spawn = spawns.requests.find((request) => request.path === '/orchestrator/sessions/spawn' && (JSON.parse(request.body) as { callback_url: string }).callback_url.endsWith(sessionId));
+      return (JSON.parse(spawn!.body) as { callback_signing_secret: string }).callback_signing_secret;
+    };
+    const longSecret = secretOf(longId);
+    const shortSecret = secretOf(shortId);
+    expect([longSecret, shortSecret]).toEqual([expect.stringMatching(/^whsec_/), expect.stringMatching(/^whsec_/)]);
+    expect(longSecret).not.toBe(shortSecret);
+    /** Standard Webhooks headers for `body`, signed with `secret` as `id` at `at`, with the maintained package. */
+    const signed = (secret: string, id: string, body: string, at = new Date()) => ({
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(secret).sign(id, at, body),
+    });
+    const signedBy = (secret: string, body: string) => signed(secret, String((JSON.parse(body) as { event_id: unknown }).event_id), body);
+    /** Signed as the orchestrator would sign it, when its event_id can be a header at all; so that a case refused is refused for what it varies, not for lacking a signature. */
+    const signedIfSignable = (secret: string, body: string): Record<string, string> => {
+      let id: unknown;
+      try {
+        id = (JSON.parse(body) as { event_id?: unknown } | null)?.event_id;
+      } catch {
+        return {};
+      }
+      return typeof id === 'string' && /^[\x20-\x7e]*$/.test(id) ? signed(secret, id, body) : {};
+    };
+    // Every request below that is not one of the hostile `answers`: operator keys made and revoked by the
+    // administrator, and the checks that a credential still works, so that a refusal is due to what the case changed.
+    let controls = 0;
+    const control = async (what: string, method: string, path: string, headers: Record<string, string>, body: string | undefined, expected: number) => {
+      const answer = await rawRequest(api.port, method, path, headers, body);
+      controls += 1;
+      expect([what, answer.status]).toEqual([what, expected]);
+      return answer;
+    };
+
+    // Operator keys, made by the administrator before the snapshot: one per scope, one of two scopes, one of all
+    // three (still no administrator), and one revoked after a request showed it worked.
+    type Scope = 'read' | 'dispatch' | 'stop';
+    const makeKey = async (name: string, scopes: Scope[]) => {
+      const made = await call<{ id: string; key: string }>(api.service.url, 'POST', '/operator-keys', { name, scopes });
+      controls += 1;
+      expect(made.status).toBe(201);
+      return { id: made.body.id, key: made.body.key, scopes };
+    };
+    const liveKeys = [
+      await makeKey('hostile read', ['read']),
+      await makeKey('hostile dispatch', ['dispatch']),
+      await makeKey('hostile stop', ['stop']),
+      await makeKey('hostile read+stop', ['read', 'stop']),
+      await makeKey('hostile all scopes', ['read', 'dispatch', 'stop']),
+    ];
+    const revokedKey = await makeKey('hostile revoked', ['read', 'dispatch', 'stop']);
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    await control('revoked key before its revoke', 'GET', '/orchestrator/sessions', bearer(revokedKey.key), undefined, 200);
+    expect((await call(api.service.url, 'DELETE', `/operator-keys/${revokedKey.id}`)).status).toBe(200);
+    controls += 1;
+    // Each live key passes authentication and its scope's check: read lists, dispatch gets as far as the body's validation, stop as far as the unknown session.
+    for (const key of liveKeys) {
+      if (key.scopes.includes('read')) await control(`key with read`, 'GET', '/orchestrator/sessions', bearer(key.key), undefined, 200);
+      if (key.scopes.includes('dispatch')) await control('key with dispatch', 'POST', '/tasks', { ...bearer(key.key), 'content-type': 'application/json' }, '{}', 400);
+      if (key.scopes.includes('stop')) await control('key with stop', 'POST', `/orchestrator/sessions/${randomUUID()}/kill`, bearer(key.key), undefined, 404);
+    }
+    const keyHashes = (await query<{ key_hash: string }>(databaseUrl, 'SELECT key_hash FROM operator_keys')).map((row) => row.key_hash);
+    expect(keyHashes).toHaveLength(liveKeys.length + 1);
 
     const snapshot = () =>
       query<{ digest: string }>(
         databaseUrl,
         `SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY t.id) FROM tasks t), '') ||
                     coalesce((SELECT string_agg(s::text, ',' ORDER BY s.id) FROM orchestrator_sessions s), '') ||
-                    coalesce((SELECT string_agg(e::text, ',' ORDER BY e.id) FROM orchestrator_session_events e), '')) AS digest`,
+                    coalesce((SELECT string_agg(e::text, ',' ORDER BY e.id) FROM orchestrator_session_events e), '') ||
+                    coalesce((SELECT string_agg(k::text, ',' ORDER BY k.id) FROM operator_keys k), '')) AS digest`,
       ).then((rows) => rows[0].digest);
 
     const answers: { status: number; body: string; what: string }[] = [];
@@ -526,6 +591,7 @@ describe('reliability of the real services under faults, load and hostile input'
     };
     const callbackPath = (sessionId: string) => `/orchestrator/callbacks/${sessionId}`;
     const json = { 'content-type': 'application/json' };
+    const headerValue = fc.string({ maxLength: 80 }).filter((value) => !/[\r\n\0]/.test(value) && /^[\x20-\x7e]*$/.test(value));
 
     // Tokens: while the long session is live and its token valid, every wrong token is refused.
     const longEvent = JSON.stringify({ ...eventOf(longId), event_id: randomUUID(), sequence: 999 });
@@ -535,7 +601,9 @@ describe('reliability of the real services under faults, load and hostile input'
 
     // Callbacks PostgreSQL could not store: a NUL or an unpaired surrogate in any string, an exit code beyond
     // int32, a line of control characters past 16 KiB once escaped. First, while the long session's token is
-    // valid (it lives 6 s): each is the sender's mistake, a 400 naming the field, and nothing is stored.
+    // valid, signed with its secret: each is the sender's mistake, a 400 naming the field, and nothing is stored.
+    // Except an event_id with a NUL or a surrogate: no HTTP header can carry it as the webhook-id the signature
+    // must name, so no such callback can be signed, and it gets the uniform 401.
     const [{ expires_at: longTokenExpiresAt }] = await query<{ expires_at: Date }>(
       databaseUrl,
       'SELECT callback_token_expires_at AS expires_at FROM orchestrator_sessions WHERE id = $1',
@@ -558,49 +626,155 @@ describe('reliability of the real services under faults, load and hostile input'
       fc.record({ type: fc.constantFrom('status', 'result'), exitCode: beyondInt32 }).map(({ type, exitCode }) => ({ ...envelope(), type, status: 'running', data: { exit_code: exitCode } })),
       controlLine.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stderr', line } })),
     );
-    // Signed like the orchestrator signs (the session was dispatched, so its callbacks must be); an event_id no
-    // header can carry cannot be its webhook-id, so such a callback is unsigned, and the uniform 401 is right.
-    const longSecret = new CallbackSigning(ApiConfig.fromEnvironment({ CALLBACK_SIGNING_KEY: SIGNING_KEY })).secretFor(longId);
-    const signable = (eventId: string) => /^[\x20-\x7e]+$/.test(eventId);
     let unstorableRefused = 0;
+    let unsignable = 0;
     await fc.assert(
       fc.asyncProperty(unstorableEvent, async (body) => {
         expect(callbackEventSchema.safeParse(body).success).toBe(false);
         const text = JSON.stringify(body);
-        const answer = await send('unstorable callback, valid token', callbackPath(longId), {
-          headers: { ...json, authorization: `Bearer ${longToken}`, ...(signable(body.event_id) ? signatureHeaders(longSecret, body.event_id, text) : {}) },
+        const signable = /^[\x20-\x7e]*$/.test(body.event_id);
+        if (!signable) unsignable += 1;
+        const answer = await send('unstorable callback, valid token and signature', callbackPath(longId), {
+          headers: { ...json, authorization: `Bearer ${longToken}`, ...signed(longSecret, signable ? body.event_id : randomUUID(), text) },
           body: text,
         });
         if (answer.status === 400) unstorableRefused += 1;
         const namesField = () => /^(event_id|session_id|data\.(line|message|summary|error|exit_code)): /.test((JSON.parse(answer.body) as { error: { message: string } }).error.message);
-        // Past the token's 6 s, the uniform 401 is the right answer too.
+        // Past the token's lifetime, the uniform 401 is the right answer too.
         const expired = answer.status === 401 && Date.now() >= longTokenExpiresAt.getTime();
-        return isContractError(answer.body) && ((answer.status === 400 && namesField()) || expired || (answer.status === 401 && !signable(body.event_id)));
+        return isContractError(answer.body) && (signable ? (answer.status === 400 && namesField()) || expired : answer.status === 401);
       }),
       { numRuns: runs },
     );
     expect(unstorableRefused).toBeGreaterThan(0);
-    const refusals: [string, string, string][] = [
-      ['other session token', callbackPath(longId), shortToken],
-      ['other session token (reverse)', callbackPath(shortId), longToken],
-      ['tampered token', callbackPath(longId), tampered],
-      ['truncated token', callbackPath(longId), longToken.slice(0, -4)],
-      ['token of another session, its own URL unknown', callbackPath(randomUUID()), longToken],
-      ['operator token as callback token', callbackPath(longId), OPERATOR_TOKEN],
-      ['orchestrator key as callback token', callbackPath(longId), ORCHESTRATOR_KEY],
+    // Each signed with the secret of the session in its path, so that the token alone is wrong.
+    const refusals: [string, string, string, string][] = [
+      ['other session token', callbackPath(longId), shortToken, longSecret],
+      ['other session token (reverse)', callbackPath(shortId), longToken, shortSecret],
+      ['tampered token', callbackPath(longId), tampered, longSecret],
+      ['truncated token', callbackPath(longId), longToken.slice(0, -4), longSecret],
+      ['token of another session, its own URL unknown', callbackPath(randomUUID()), longToken, longSecret],
+      ['operator token as callback token', callbackPath(longId), OPERATOR_TOKEN, longSecret],
+      ['orchestrator key as callback token', callbackPath(longId), ORCHESTRATOR_KEY, longSecret],
     ];
-    for (const [what, path, token] of refusals) {
-      const answer = await send(what, path, { headers: { ...json, authorization: `Bearer ${token}` }, body: longEvent });
+    for (const [what, path, token, secret] of refusals) {
+      const answer = await send(what, path, { headers: { ...json, authorization: `Bearer ${token}`, ...signedBy(secret, longEvent) }, body: longEvent });
       expect([what, answer.status]).toEqual([what, 401]);
     }
     await sleep(400);
+    const shortEvent = JSON.stringify({ ...eventOf(shortId), event_id: randomUUID(), sequence: 999 });
     const revoked = await send('revoked token (terminal + grace)', callbackPath(shortId), {
-      headers: { ...json, authorization: `Bearer ${shortToken}` },
-      body: JSON.stringify({ ...eventOf(shortId), event_id: randomUUID(), sequence: 999 }),
+      headers: { ...json, authorization: `Bearer ${shortToken}`, ...signedBy(shortSecret, shortEvent) },
+      body: shortEvent,
     });
     expect(revoked.status).toBe(401);
     const bodies401 = new Set(answers.filter((answer) => answer.status === 401).map((answer) => answer.body));
     expect(bodies401.size).toBe(1);
+    const [uniform401] = bodies401;
+
+    // Signatures (Standard Webhooks). The long session was dispatched with a signing secret, so its callbacks need
+    // its token and a valid signature. Each case below is a storable event with the valid token whose signature
+    // alone is wrong: unsigned, garbage, another secret, another body, stamped more than 5 minutes off, or a
+    // webhook-id that is not its event_id. Each must get the identical 401 and store nothing.
+    const storableEvent = fc
+      .record({ eventId: fc.uuid(), sequence: fc.integer({ min: 1000, max: 2_000_000_000 }), message: fc.string({ maxLength: 200 }) })
+      .map(({ eventId, sequence, message }) => ({ event_id: eventId, session_id: longOrchestratorSessionId, sequence, type: 'progress', timestamp: new Date().toISOString(), data: { message } }));
+    const randomSecret = fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => `whsec_${Buffer.from(bytes).toString('base64')}`);
+    const MIN_SKEW_S = 5 * 60 + 5;
+    const hostileSignatures: [string, fc.Arbitrary<{ body: string; headers: Record<string, string> }>][] = [
+      ['unsigned', storableEvent.map((event) => ({ body: JSON.stringify(event), headers: {} }))],
+      [
+        'garbage signature headers',
+        fc
+          .record({
+            event: storableEvent,
+            // Mostly the right id and time (undefined), so that the signature is what is wrong.
+            id: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: headerValue }),
+            timestamp: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.oneof(headerValue, fc.integer().map(String)) }),
+            signature: fc.oneof(
+              headerValue,
+              fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`),
+              fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`), { minLength: 2, maxLength: 5 }).map((list) => list.join(' ')),
+              // The right signature under another version label: only v1 counts.
+              fc.constantFrom('v2,', 'V1,', 'v1;', 'v1 ', '', 'v1,v1,').map((label) => ({ label })),
+            ),
+          })
+          .map(({ event, id, timestamp, signature }) => {
+            const body = JSON.stringify(event);
+            const genuine = signedBy(longSecret, body);
+            return {
+              body,
+              headers: {
+                'webhook-id': id ?? genuine['webhook-id'],
+                'webhook-timestamp': timestamp ?? genuine['webhook-timestamp'],
+                'webhook-signature': typeof signature === 'string' ? signature : genuine['webhook-signature'].replace(/^v1,/, signature.label),
+              },
+            };
+          }),
+      ],
+      [
+        'valid signature with another secret',
+        // The other session's secret is not filtered out: were both sessions given one secret, this case must fail.
+        fc.record({ event: storableEvent, secret: fc.oneof(randomSecret.filter((secret) => secret !== longSecret), fc.constant(shortSecret)) }).map(({ event, secret }) => {
+          const body = JSON.stringify(event);
+          return { body, headers: signedBy(secret, body) };
+        }),
+      ],
+      [
+        'valid signature over another body',
+        // Another event, or the same one in other bytes (pretty-printed, a space or newline more): the signature
+        // covers the bytes sent, not what they parse to. Either way round: sent the one, signed over the other.
+        fc
+          .record({ event: storableEvent, otherMessage: fc.string({ maxLength: 200 }), how: fc.constantFrom('other message', 'pretty-printed', 'trailing newline', 'leading space'), swap: fc.boolean() })
+          .filter(({ event, otherMessage, how }) => how !== 'other message' || otherMessage !== event.data.message)
+          .map(({ event, otherMessage, how, swap }) => {
+            const compact = JSON.stringify(event);
+            const other =
+              how === 'other message' ? JSON.stringify({ ...event, data: { message: otherMessage } }) : how === 'pretty-printed' ? JSON.stringify(event, null, 2) : how === 'trailing newline' ? `${compact}\n` : ` ${compact}`;
+            const [body, signedOver] = swap ? [other, compact] : [compact, other];
+            return { body, headers: signed(longSecret, event.event_id, signedOver) };
+          }),
+      ],
+      [
+        'valid signature stamped more than 5 minutes off',
+        fc.record({ event: storableEvent, skew: fc.integer({ min: MIN_SKEW_S, max: 10 * 365 * 24 * 3600 }), future: fc.boolean() }).map(({ event, skew, future }) => {
+          const body = JSON.stringify(event);
+          return { body, headers: signed(longSecret, event.event_id, body, new Date(Date.now() + (future ? 1 : -1) * skew * 1000)) };
+        }),
+      ],
+      [
+        'valid signature whose webhook-id is not the event_id',
+        fc
+          .record({ event: storableEvent, otherId: fc.oneof(fc.uuid(), headerValue, fc.constant('')) , upper: fc.boolean() })
+          .map(({ event, otherId, upper }) => ({ event, otherId: upper ? event.event_id.toUpperCase() : otherId }))
+          .filter(({ event, otherId }) => otherId !== event.event_id)
+          .map(({ event, otherId }) => {
+            const body = JSON.stringify(event);
+            return { body, headers: signed(longSecret, otherId, body) };
+          }),
+      ],
+    ];
+    // An event the orchestrator did deliver, as it sent it: signed anew with the session's secret, it must still be
+    // taken (a duplicate, which changes nothing), proving the token and the secret were good for the case before.
+    const delivered = api.callbacks.requests.find((request) => request.path === callbackPath(longId))!.body;
+    const stillAccepted = async (after: string) => {
+      const answer = await control(`signed duplicate after "${after}"`, 'POST', callbackPath(longId), { ...json, ...bearer(longToken), ...signedBy(longSecret, delivered) }, delivered, 202);
+      expect(JSON.parse(answer.body)).toEqual({ accepted: true, duplicate: true });
+    };
+    await stillAccepted('the properties before');
+    const signatureRefusals: Record<string, number> = {};
+    for (const [what, hostile] of hostileSignatures) {
+      await fc.assert(
+        fc.asyncProperty(hostile, async ({ body, headers }) => {
+          expect(callbackEventSchema.safeParse(JSON.parse(body)).success).toBe(true);
+          const answer = await send(`callback signature: ${what}`, callbackPath(longId), { headers: { ...json, ...bearer(longToken), ...headers }, body });
+          expect({ what, status: answer.status, body: answer.body }).toEqual({ what, status: 401, body: uniform401 });
+          signatureRefusals[what] = (signatureRefusals[what] ?? 0) + 1;
+        }),
+        { numRuns: runs },
+      );
+      await stillAccepted(what);
+    }
 
     // Property-based: arbitrary bodies, headers and tokens. With the valid token only bodies the contract refuses.
     const notAnEvent = fc.anything().filter((value) => !callbackEventSchema.safeParse(value).success);
@@ -608,13 +782,13 @@ describe('reliability of the real services under faults, load and hostile input'
       .record({ key: fc.constantFrom('event_id', 'session_id', 'sequence', 'type', 'status', 'timestamp', 'data'), value: fc.anything() })
       .map(({ key, value }) => ({ ...eventOf(longId), event_id: randomUUID(), [key]: value }))
       .filter((value) => !callbackEventSchema.safeParse(value).success);
-    const headerValue = fc.string({ maxLength: 80 }).filter((value) => !/[\r\n\0]/.test(value) && /^[\x20-\x7e]*$/.test(value));
     const anyToken = fc.oneof(headerValue, fc.constant(tampered), fc.constant(shortToken), headerValue.map((value) => longToken + value));
     await fc.assert(
       fc.asyncProperty(fc.oneof(notAnEvent, mutatedEvent), fc.constantFrom('application/json', 'text/plain', 'application/json; charset=latin1'), async (body, contentType) => {
+        const text = JSON.stringify(body) ?? 'undefined';
         const answer = await send('fuzzed body, valid token', callbackPath(longId), {
-          headers: { 'content-type': contentType, authorization: `Bearer ${longToken}` },
-          body: JSON.stringify(body) ?? 'undefined',
+          headers: { 'content-type': contentType, authorization: `Bearer ${longToken}`, ...signedIfSignable(longSecret, text) },
+          body: text,
         });
         return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
       }),
@@ -631,12 +805,12 @@ describe('reliability of the real services under faults, load and hostile input'
       { numRuns: runs },
     );
     // Without a valid token, an unstorable callback learns nothing: the identical 401, before its body can fail anything.
-    const [uniform401] = bodies401;
     await fc.assert(
       fc.asyncProperty(anyToken.filter((token) => token !== longToken), fc.constantFrom(longId, shortId, randomUUID()), unstorableEvent, async (token, sessionId, body) => {
+        const text = JSON.stringify(body);
         const answer = await send('unstorable callback, no valid token', callbackPath(sessionId), {
-          headers: { ...json, authorization: `Bearer ${token}` },
-          body: JSON.stringify(body),
+          headers: { ...json, authorization: `Bearer ${token}`, ...signedIfSignable(sessionId === shortId ? shortSecret : longSecret, text) },
+          body: text,
         });
         return answer.status === 401 && answer.body === uniform401;
       }),
@@ -655,6 +829,81 @@ describe('reliability of the real services under faults, load and hostile input'
           return answer.status === 401 && isContractError(answer.body);
         },
       ),
+      { numRuns: runs },
+    );
+
+    // Operator keys against every operator endpoint, on real targets (the running and the completed session and
+    // their tasks, the keys themselves) or unknown ones, with bodies that would do something if let through.
+    interface OperatorRequest {
+      method: string;
+      path: string;
+      right: Scope | 'admin';
+      body?: string;
+    }
+    const someTask = fc.oneof(fc.constantFrom(longTask, shortTask), fc.uuid());
+    const someSession = fc.oneof(fc.constantFrom(longId, shortId), fc.uuid());
+    const scopedRequest = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 100 }).map((title): OperatorRequest => ({ method: 'POST', path: '/tasks', right: 'dispatch', body: JSON.stringify({ title }) })),
+      someTask.map((id): OperatorRequest => ({ method: 'GET', path: `/tasks/${id}`, right: 'read' })),
+      someTask.map((id): OperatorRequest => ({ method: 'POST', path: `/tasks/${id}/dispatch`, right: 'dispatch', body: '{}' })),
+      fc.constant<OperatorRequest>({ method: 'GET', path: '/orchestrator/sessions', right: 'read' }),
+      someSession.map((id): OperatorRequest => ({ method: 'GET', path: `/orchestrator/sessions/${id}`, right: 'read' })),
+      someSession.map((id): OperatorRequest => ({ method: 'POST', path: `/orchestrator/sessions/${id}/kill`, right: 'stop' })),
+    );
+    // Making a key (of any scopes: a way up to everything), listing the keys, revoking one (its own included).
+    const adminRequest = fc.oneof(
+      fc
+        .record({ name: fc.string({ minLength: 1, maxLength: 100 }), scopes: fc.subarray<Scope>(['read', 'dispatch', 'stop'], { minLength: 1 }) })
+        .map((body): OperatorRequest => ({ method: 'POST', path: '/operator-keys', right: 'admin', body: JSON.stringify(body) })),
+      fc.constant<OperatorRequest>({ method: 'GET', path: '/operator-keys', right: 'admin' }),
+      fc.oneof(fc.constantFrom(...liveKeys.map((key) => key.id), revokedKey.id), fc.uuid()).map((id): OperatorRequest => ({ method: 'DELETE', path: `/operator-keys/${id}`, right: 'admin' })),
+    );
+    const sendOperator = (what: string, request: OperatorRequest, token: string) =>
+      send(what, request.path, { method: request.method, headers: { ...bearer(token), ...(request.body === undefined ? {} : json) }, body: request.body });
+    const isInsufficientScope = (answer: { status: number; body: string }) => {
+      if (answer.status !== 403 || !isContractError(answer.body)) return false;
+      return (JSON.parse(answer.body) as { error: { code: string } }).error.code === 'insufficient_scope';
+    };
+    const operator401 = (await send('operator endpoint, no token', '/orchestrator/sessions', { method: 'GET' })).body;
+    expect(isContractError(operator401)).toBe(true);
+    // Credentials that are nobody's: random bearer tokens, mk_ and random text or 256 random bits, the revoked
+    // key, a live key one character off, cut, extended or with its prefix in capitals, a key's stored hash.
+    const liveKey = fc.constantFrom(...liveKeys.map((key) => key.key));
+    const base64url = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const nearMiss = fc.record({ key: liveKey, at: fc.nat(), how: fc.constantFrom('changed', 'cut', 'extended', 'prefix in capitals') }).map(({ key, at, how }) => {
+      const index = 3 + (at % (key.length - 3));
+      if (how === 'changed') return key.slice(0, index) + base64url[(base64url.indexOf(key[index]) + 1 + (at % 63)) % 64] + key.slice(index + 1);
+      if (how === 'cut') return key.slice(0, index);
+      if (how === 'extended') return key + base64url[at % 64];
+      return `MK_${key.slice(3)}`;
+    });
+    const nobodysToken = fc
+      .oneof(
+        headerValue,
+        fc.oneof(headerValue, fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer.from(bytes).toString('base64url'))).map((value) => `mk_${value}`),
+        fc.constant(revokedKey.key),
+        nearMiss,
+        fc.constantFrom(...keyHashes),
+      )
+      .filter((token) => token !== OPERATOR_TOKEN && !liveKeys.some((key) => key.key === token));
+    await fc.assert(
+      fc.asyncProperty(nobodysToken, fc.oneof(scopedRequest, adminRequest), async (token, request) => {
+        const answer = await sendOperator('operator endpoint, nobody\'s key', request, token);
+        return answer.status === 401 && answer.body === operator401;
+      }),
+      { numRuns: runs },
+    );
+    // A live key on an endpoint whose scope it lacks.
+    await fc.assert(
+      fc.asyncProperty(
+        scopedRequest.chain((request) => fc.constantFrom(...liveKeys.filter((key) => !key.scopes.includes(request.right as Scope))).map((key) => ({ request, key }))),
+        async ({ request, key }) => isInsufficientScope(await sendOperator('operator endpoint, key lacking the scope', request, key.key)),
+      ),
+      { numRuns: runs },
+    );
+    // No operator key, not even one of every scope, may make, list or revoke keys: that is the administrator's.
+    await fc.assert(
+      fc.asyncProperty(liveKey, adminRequest, async (key, request) => isInsufficientScope(await sendOperator('operator keys endpoint, operator key', request, key))),
       { numRuns: runs },
     );
     const operator = { ...json, authorization: `Bearer ${OPERATOR_TOKEN}` };
@@ -750,30 +999,44 @@ describe('reliability of the real services under faults, load and hostile input'
     expect(answers.filter((answer) => !isContractError(answer.body)).slice(0, 5)).toEqual([]);
     expect(await snapshot()).toBe(before);
 
-    // Expiry: past the 6 s lifetime, the long session's own token is refused too.
+    // Expiry: past its lifetime, the long session's own token is refused too, with a valid signature.
     await waitUntil('token expired', async () => {
       const rows = await query<{ expired: boolean }>(databaseUrl, 'SELECT callback_token_expires_at < now() AS expired FROM orchestrator_sessions WHERE id = $1', [longId]);
       return rows[0].expired;
-    }, 15_000);
-    const expired = await send('expired token', callbackPath(longId), { headers: { ...json, authorization: `Bearer ${longToken}` }, body: longEvent });
+    }, tokenTtlMs + 10_000);
+    const expired = await send('expired token', callbackPath(longId), { headers: { ...json, authorization: `Bearer ${longToken}`, ...signedBy(longSecret, longEvent) }, body: longEvent });
     expect(expired.status).toBe(401);
     expect(await snapshot()).toBe(before);
 
     expect((await call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${longId}/kill`)).body.status).toBe('killed');
     await h.assertNoAgentsLeft(5_000);
-    const secrets = [longToken, shortToken, tampered, OPERATOR_TOKEN, ORCHESTRATOR_KEY];
+    const callbackTokenHashes = (await query<{ hash: string | null }>(databaseUrl, 'SELECT callback_token_hash AS hash FROM orchestrator_sessions')).flatMap((row) => (row.hash === null ? [] : [row.hash]));
+    // Searched without their prefixes (whsec_, mk_), so a secret printed bare is found too.
+    const secrets = [
+      longToken,
+      shortToken,
+      tampered,
+      OPERATOR_TOKEN,
+      ORCHESTRATOR_KEY,
+      CALLBACK_SIGNING_KEY,
+      ...[longSecret, shortSecret].map((secret) => secret.slice('whsec_'.length)),
+      ...[...liveKeys, revokedKey].map((key) => key.key.slice('mk_'.length)),
+      ...keyHashes,
+      ...callbackTokenHashes,
+    ];
     const logs = `${api.service.output()}\n${orchestrator.service.output()}`;
     expect(secrets.filter((secret) => logs.includes(secret))).toEqual([]);
     const byStatus = countBy(answers.map((answer) => answer.status));
+    const countOf = (what: string) => answers.filter((answer) => answer.what === what).length;
     report({
       load: '1 running and 1 completed session',
       faults: 'hostile requests only',
-      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets), ${runs} fast-check runs each of 11 properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback tokens/paths/headers; operator tokens; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies`,
+      inputs: `${answers.length} requests: ${refusals.length + 2} targeted token cases (other session's, tampered, truncated, expired, revoked, operator/orchestrator secrets; each validly signed), ${runs} fast-check runs each of ${11 + hostileSignatures.length + 3} properties (callback bodies; unstorable callbacks (NUL, unpaired surrogates, exit_code beyond int32, lines of control characters past 16 KiB encoded) with and without a valid token; callback signatures of a signed session with its valid token: ${hostileSignatures.map(([what]) => what).join(', ')}; callback tokens/paths/headers; operator tokens; operator keys on every operator endpoint: nobody's (random bearer, mk_ and random text or 256 random bits, revoked, a live key one character off, cut, extended or in capitals, a key's stored hash), a live key lacking the endpoint's scope, any operator key (all three scopes included) making, listing or revoking keys; task bodies; task title and metadata with NUL or unpaired surrogates; metadata nested 33 to 50,000 levels; list queries; forged cursors of year 0, negative or past 9999; unknown ids), oversized and malformed bodies; besides, ${controls} control requests (keys made and revoked by the administrator, each key and a correctly signed callback shown to work) that are not counted here`,
       sent: answers.length,
       stored: 0,
       lost: 0,
       duplicated: 0,
-      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token answered 400 (the rest 401, after it expired); no 5xx; every answer in the contract's error shape; database digest unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets found in ${logs.split('\n').length} log lines.`,
+      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token and signature answered 400 naming the field, ${unsignable} whose event_id no header can carry (so no signature can name it) the uniform 401, ${runs - unstorableRefused - unsignable} 401 after the token expired; every hostile signature answered the identical 401 while the token was valid (${hostileSignatures.map(([what]) => `${what} ${signatureRefusals[what] ?? 0}`).join(', ')}), a correctly signed duplicate accepted (202) before the first case and after each; operator keys: ${countOf("operator endpoint, nobody's key")} requests with nobody's key answered the identical 401, ${countOf('operator endpoint, key lacking the scope')} with a key lacking the scope and ${countOf('operator keys endpoint, operator key')} by operator keys on /operator-keys answered 403 insufficient_scope; no 5xx; every answer in the contract's error shape; database digest (tasks, sessions, events, operator keys) unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets (callback tokens and their hashes, operator token, orchestrator key, signing key, both sessions' signing secrets, ${liveKeys.length + 1} operator keys and their hashes) found in ${logs.split('\n').length} log lines.`,
     });
   });
 });
