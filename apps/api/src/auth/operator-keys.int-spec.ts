@@ -1,6 +1,7 @@
 import { hashSecret } from '@mosaic/http-kit';
 import type { ErrorBody } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
+import { capturePrintedOutput } from '../../../../test/support/printed-output';
 import { seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
 import { PrismaService } from '../database/prisma.service';
@@ -15,19 +16,12 @@ import type { CreatedOperatorKeyResponse, OperatorKeyResponse } from './operator
 describe('operator keys (integration)', () => {
   let stub: StubOrchestrator;
   let api: TestApi;
-  const printed: string[] = [];
-  const writeSpies: jest.SpyInstance[] = [];
+  // Everything the process prints while this file runs, for the test that no secret reaches a log line.
+  let printed: ReturnType<typeof capturePrintedOutput>;
   const issued: string[] = [];
 
   beforeAll(async () => {
-    for (const stream of [process.stdout, process.stderr]) {
-      writeSpies.push(
-        jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-          printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-          return true;
-        }),
-      );
-    }
+    printed = capturePrintedOutput();
     stub = await StubOrchestrator.start();
     // Logging on: the last test reads what the process printed.
     api = await TestApi.start({ ORCHESTRATOR_URL: stub.url, ORCHESTRATOR_RETRY_ATTEMPTS: '0' }, {});
@@ -36,7 +30,7 @@ describe('operator keys (integration)', () => {
   afterAll(async () => {
     await api?.close();
     await stub?.close();
-    for (const spy of writeSpies) spy.mockRestore();
+    printed?.restore();
   });
 
   async function createKey(name: string, scopes: OperatorScope[]): Promise<CreatedOperatorKeyResponse> {
@@ -135,7 +129,7 @@ describe('operator keys (integration)', () => {
   });
 
   it('never prints a key or its hash', () => {
-    const output = printed.join('');
+    const output = printed.text();
     expect(issued.length).toBeGreaterThan(3);
     for (const key of issued) {
       expect(output).not.toContain(key);

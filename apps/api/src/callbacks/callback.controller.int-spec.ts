@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { LIMITS, type CallbackEvent, type TerminalStatus } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
+import { capturePrintedOutput } from '../../../../test/support/printed-output';
 import { type SeededSession, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
 import { CallbackTokenService } from '../sessions/callback-token.service';
@@ -21,18 +22,10 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
   let sessions: OrchestratorSessionRepository;
   let tokens: CallbackTokenService;
   // Everything the process prints while this file runs, for the redaction test.
-  const printed: string[] = [];
-  const writeSpies: jest.SpyInstance[] = [];
+  let printed: ReturnType<typeof capturePrintedOutput>;
 
   beforeAll(async () => {
-    for (const stream of [process.stdout, process.stderr]) {
-      writeSpies.push(
-        jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-          printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-          return true;
-        }),
-      );
-    }
+    printed = capturePrintedOutput();
     api = await TestApi.start(
       { CALLBACK_TOKEN_TTL_MS: String(TTL_MS), CALLBACK_TOKEN_TERMINAL_GRACE_MS: String(GRACE_MS) },
       // Logging on: the redaction test reads what the process prints.
@@ -45,7 +38,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
 
   afterAll(async () => {
     await api?.close();
-    for (const spy of writeSpies) spy.mockRestore();
+    printed?.restore();
   });
 
   function newSession(options: { orchestratorSessionId?: null; issuedAt?: Date } = {}): Promise<TestSession> {
@@ -592,7 +585,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
     const statuses = (await Promise.all(attempts)).map((response) => response.statusCode);
 
     expect(statuses).toEqual([202, 202, 400, 401, 401, 401, 413]);
-    const output = printed.join('');
+    const output = printed.text();
     // Proves the capture works: Nest logs its routes at start-up.
     expect(output).toContain('/orchestrator/callbacks/:sessionId');
     for (const token of [good.token, other.token]) {
