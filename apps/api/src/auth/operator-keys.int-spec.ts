@@ -128,8 +128,10 @@ describe('operator keys (integration)', () => {
     expect((await events(unconfirmed.id)).map((event) => [event.status, event.data])).toEqual([['killed', { actor: 'admin' }]]);
   });
 
-  it('never prints a key or its hash', () => {
-    const output = printed.text();
+  it('never prints a key or its hash, nor shows one in /metrics or the OpenAPI document', async () => {
+    const metrics = (await api.request<string>('GET', '/metrics', { token: null })).body;
+    const document = JSON.stringify((await api.request('GET', '/docs/json', { token: null })).body);
+    const output = printed.text() + metrics + document;
     expect(issued.length).toBeGreaterThan(3);
     for (const key of issued) {
       expect(output).not.toContain(key);
