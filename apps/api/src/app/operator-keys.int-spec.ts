@@ -8,9 +8,9 @@ import { PrismaService } from '../database/prisma.service';
 import type { DispatchResponse } from '../dispatcher/dispatch.presenter';
 import type { SessionEventResponse } from '../sessions/session-event.presenter';
 import type { TaskResponse } from '../tasks/task.presenter';
-import type { CreateOperatorKeyDto } from './create-operator-key.dto';
-import type { OperatorScope } from './operator';
-import type { CreatedOperatorKeyResponse, OperatorKeyResponse } from './operator-key.presenter';
+import type { CreateOperatorKeyDto } from '../auth/create-operator-key.dto';
+import type { OperatorScope } from '../auth/operator';
+import type { CreatedOperatorKeyResponse, OperatorKeyResponse } from '../auth/operator-key.presenter';
 
 /** Operator keys on the real app: what each scope may do, revocation, the audit trail, and no secret in any log. */
 describe('operator keys (integration)', () => {
