@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { deleteEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { join } from 'node:path';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/database';
-import { liveProcesses } from '../support/process-table';
+import { liveProcessesMentioning } from '../support/process-table';
 import { freePort } from '../support/service-process';
 
 const ROOT = join(__dirname, '..', '..');
@@ -53,13 +53,7 @@ describe('pnpm db:migrate', () => {
       expect({ code, output }).toMatchObject({ code: 0 });
       expect(output).toContain(`DATABASE_URL is not set: migrating the embedded PostgreSQL in ${dataDir} on port ${port}`);
       expect(output).toContain(`Applied ${MIGRATIONS.length} migration(s)`);
-      const usingDataDir = liveProcesses().filter((info) => {
-        try {
-          return readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').includes(dataDir);
-        } catch {
-          return false;
-        }
-      });
+      const usingDataDir = liveProcessesMentioning(dataDir);
       expect(usingDataDir).toEqual([]);
     } finally {
       await deleteEmbeddedPostgres(dataDir);

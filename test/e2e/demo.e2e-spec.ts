@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deleteEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
-import { liveProcesses, liveProcessGroup } from '../support/process-table';
+import { liveProcessGroup, liveProcessesMentioning } from '../support/process-table';
 import { freePort } from '../support/service-process';
 
 const ROOT = join(__dirname, '..', '..');
@@ -54,13 +53,7 @@ describe('pnpm demo', () => {
 
     const pids = /^service pids: (\d+) (\d+)$/m.exec(output)!.slice(1).map(Number);
     for (const pid of pids) expect(liveProcessGroup(pid)).toEqual([]);
-    const usingDataDir = liveProcesses().filter((info) => {
-      try {
-        return readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').includes(dataDir);
-      } catch {
-        return false;
-      }
-    });
+    const usingDataDir = liveProcessesMentioning(dataDir);
     expect(usingDataDir).toEqual([]);
   });
 });

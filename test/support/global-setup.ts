@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { createDatabase, uniqueDatabaseName } from './database';
+import { freePort } from './service-process';
 
 /** What global-teardown.ts needs; both run in Jest's main process. */
 export interface TestDatabaseState {
@@ -51,15 +51,4 @@ export default async function globalSetup(globalConfig: { selectProjects?: strin
   const url = await createDatabase(state.serverUrl, runDatabase);
   await applyMigrations(url);
   process.env.TEST_DATABASE_URL = url;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('No port'))));
-    });
-  });
 }

@@ -47,6 +47,17 @@ export function liveDescendants(pid: number): ProcessInfo[] {
   return found;
 }
 
+/** Live processes whose command line mentions `text` (a data directory, say). */
+export function liveProcessesMentioning(text: string): ProcessInfo[] {
+  return liveProcesses().filter((info) => {
+    try {
+      return readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').includes(text);
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Live members of process group `pgid`. */
 export function liveProcessGroup(pgid: number): ProcessInfo[] {
   return liveProcesses().filter((info) => info.pgid === pgid);

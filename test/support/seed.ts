@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+// Type only, from the package's source: test/support is compiled by the apps' configurations too, where the package resolves from node_modules.
+import type { CallbackEvent } from '../../packages/orchestrator-contract/src';
 import type { Provider } from './api-app';
 import { PrismaService } from '../../apps/api/src/database/prisma.service';
 import { CallbackTokenService } from '../../apps/api/src/sessions/callback-token.service';
@@ -49,4 +51,17 @@ export async function seedSession(services: SeedServices, seed: SessionSeed = {}
 /** The seeder's services out of a running app. */
 export function seedServicesOf(app: { get<T>(type: Provider<T>): T }): SeedServices {
   return { prisma: app.get(PrismaService), sessions: app.get(OrchestratorSessionRepository), tokens: app.get(CallbackTokenService) };
+}
+
+/** A progress callback of `session`, numbered `sequence`, as its orchestrator would send it now; `fields` replace any of it. */
+export function progressEvent(session: SeededSession, sequence: number, fields: Partial<CallbackEvent> = {}): CallbackEvent {
+  return {
+    event_id: `${session.id}-${sequence}`,
+    session_id: session.orchestratorSessionId ?? '',
+    sequence,
+    type: 'progress',
+    timestamp: new Date().toISOString(),
+    data: { message: `step ${sequence}` },
+    ...fields,
+  } as CallbackEvent;
 }

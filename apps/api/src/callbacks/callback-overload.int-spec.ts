@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import type { CallbackEvent, ErrorBody } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import { createTestDatabase, dropTestDatabase } from '../../../../test/support/database';
-import { type SeededSession, seedServicesOf, seedSession } from '../../../../test/support/seed';
+import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
 import { MAX_QUEUED_CALLBACKS, OrchestratorSessionRepository } from '../sessions/session.repository';
 import { CALLBACK_MAX_WAIT_MS } from '../sessions/session.repository';
@@ -33,24 +33,13 @@ describe('callbacks under a locked sessions table (integration)', () => {
     if (url) await dropTestDatabase(url);
   });
 
-  function callback(session: SeededSession, sequence: number): CallbackEvent {
-    return {
-      event_id: `${session.id}-${sequence}`,
-      session_id: session.orchestratorSessionId ?? '',
-      sequence,
-      type: 'progress',
-      timestamp: new Date().toISOString(),
-      data: { message: `step ${sequence}` },
-    };
-  }
-
   const send = (session: SeededSession, event: CallbackEvent) =>
     api.request<ErrorBody>('POST', `/orchestrator/callbacks/${session.id}`, { body: event, token: session.token });
 
   it('answers 202 or a bounded 503, keeps its queue bounded, and loses nothing', async () => {
     const sessions: SeededSession[] = [];
     for (let index = 0; index < SESSIONS; index += 1) sessions.push(await seedSession(seedServicesOf(api), { title: `overload ${index}` }));
-    const events = sessions.flatMap((session) => Array.from({ length: EVENTS_PER_SESSION }, (_, index) => ({ session, event: callback(session, index + 1) })));
+    const events = sessions.flatMap((session) => Array.from({ length: EVENTS_PER_SESSION }, (_, index) => ({ session, event: progressEvent(session, index + 1) })));
 
     const locker = new Client({ connectionString: url });
     await locker.connect();

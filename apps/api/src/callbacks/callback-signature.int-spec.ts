@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import { signatureHeaders } from '../../../../test/support/callback-signature';
-import { type SeededSession, seedServicesOf, seedSession } from '../../../../test/support/seed';
+import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
 import { CallbackSigning } from '../sessions/callback-signing.service';
 import type { CallbackAck } from './callback-ingestion.service';
@@ -24,18 +24,7 @@ describe('callback signatures (integration)', () => {
   });
 
   let sequence = 0;
-  function event(session: SeededSession, fields: Partial<CallbackEvent> = {}): CallbackEvent {
-    sequence += 1;
-    return {
-      event_id: `${session.id}-${sequence}`,
-      session_id: session.orchestratorSessionId ?? '',
-      sequence,
-      type: 'progress',
-      timestamp: new Date().toISOString(),
-      data: { message: `step ${sequence}` },
-      ...fields,
-    } as CallbackEvent;
-  }
+  const event = (session: SeededSession, fields: Partial<CallbackEvent> = {}) => progressEvent(session, (sequence += 1), fields);
 
   const send = (session: SeededSession, body: string, headers: Record<string, string> = {}) =>
     api.request<CallbackAck | typeof UNAUTHORIZED>('POST', `/orchestrator/callbacks/${session.id}`, { body, token: session.token, headers });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
+import { freePort } from '../../../../test/support/service-process';
 import { embeddedPasswordFile, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -24,17 +24,6 @@ function withPassword(url: string, password: string): string {
   const parsed = new URL(url);
   parsed.password = password;
   return parsed.toString();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 describe('the embedded PostgreSQL', () => {
