@@ -47,6 +47,8 @@ export const resultDataSchema = z.strictObject({
 });
 const statusDataSchema = z.strictObject({
   exit_code: exitCodeSchema.optional(),
+  /** (v2) The node that runs the session, on its `running` event. */
+  node: storable(z.string().min(1).max(255)).optional(),
   error: storable(z.string().max(4096)).optional(),
 });
 

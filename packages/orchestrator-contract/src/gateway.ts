@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TASK_PRIORITIES } from './priorities';
 import { sessionStatusSchema } from './statuses';
 
 /** Limits shared by both sides, so that what one sends the other accepts. */
@@ -15,6 +16,8 @@ export const LIMITS = {
   callbackTokenMaxLength: 512,
   listDefaultLimit: 50,
   listMaxLimit: 500,
+  /** (v2) The longest grace a cancel may ask for. */
+  cancelGraceMaxMs: 600_000,
 } as const;
 
 export const HEADERS = {
@@ -54,6 +57,8 @@ export const spawnRequestSchema = z.strictObject({
   callback_url: z.url({ protocol: /^https?$/ }),
   callback_token: z.string().min(1).max(LIMITS.callbackTokenMaxLength),
   callback_signing_secret: callbackSigningSecretSchema.optional(),
+  /** (v2) The queue's order; `normal` when absent. */
+  priority: z.enum(TASK_PRIORITIES).optional(),
 });
 export type SpawnRequest = z.infer<typeof spawnRequestSchema>;
 
@@ -74,6 +79,10 @@ export const sessionStatusResponseSchema = z.object({
   ended_at: isoTimestamp.optional(),
   exit_code: z.number().int().optional(),
   error: z.string().optional(),
+  /** (v2) The node that runs or ran the session. */
+  node: z.string().min(1).optional(),
+  /** (v2) 1-based place in the queue while `pending`. */
+  queue_position: z.number().int().min(1).optional(),
 });
 export type SessionStatusResponse = z.infer<typeof sessionStatusResponseSchema>;
 
@@ -82,6 +91,15 @@ export const killResponseSchema = z.object({
   status: sessionStatusSchema,
 });
 export type KillResponse = z.infer<typeof killResponseSchema>;
+
+/** (v2) Body of a graceful cancel; without `grace_ms` the orchestrator's CANCEL_GRACE_MS applies. */
+export const cancelRequestSchema = z.strictObject({
+  grace_ms: z.number().int().min(0).max(LIMITS.cancelGraceMaxMs).optional(),
+});
+export type CancelRequest = z.infer<typeof cancelRequestSchema>;
+
+export const cancelResponseSchema = killResponseSchema;
+export type CancelResponse = KillResponse;
 
 /**
  * Query of the orchestrator's list endpoint: strings in, typed out.
@@ -112,10 +130,22 @@ export const listResponseSchema = z.object({
 });
 export type ListResponse = z.infer<typeof listResponseSchema>;
 
+/** (v2) A live node of the cluster, as `/health` reports it. */
+export const clusterNodeSchema = z.object({
+  id: z.string().min(1),
+  active_sessions: z.number().int().min(0),
+  capacity: z.number().int().min(1),
+});
+export type ClusterNode = z.infer<typeof clusterNodeSchema>;
+
 export const orchestratorHealthSchema = z.object({
   status: z.literal('ok'),
   version: z.string(),
   active_sessions: z.number().int().min(0),
+  /** (v2) This node's id, the cluster's queue depth and its live nodes; absent on a v1 orchestrator. */
+  node: z.string().min(1).optional(),
+  queued_sessions: z.number().int().min(0).optional(),
+  nodes: z.array(clusterNodeSchema).optional(),
 });
 export type OrchestratorHealth = z.infer<typeof orchestratorHealthSchema>;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { callbackEventSchema } from './callbacks';
 import { type ErrorCode, errorBody, errorBodySchema } from './errors';
 import {
+  cancelRequestSchema,
   killResponseSchema,
   listResponseSchema,
   orchestratorHealthSchema,
@@ -34,8 +35,9 @@ export const WIRE_TYPES = {
     context: { schema_version: 1, session: { id: MOSAIC_SESSION_ID, attempt: 1 } },
     callback_url: `http://api.example/orchestrator/callbacks/${MOSAIC_SESSION_ID}`,
     callback_token: 'mcb_2Vt0b3JlLXRoaXMtdG9rZW4tc2VjcmV0bHk',
+    priority: 'high',
   }),
-  SpawnResponse: wire(spawnResponseSchema, 'output', { session_id: SESSION_ID, status: 'running', created_at: CREATED_AT }),
+  SpawnResponse: wire(spawnResponseSchema, 'output', { session_id: SESSION_ID, status: 'pending', created_at: CREATED_AT }),
   SessionStatusResponse: wire(sessionStatusResponseSchema, 'output', {
     session_id: SESSION_ID,
     status: 'failed',
@@ -44,13 +46,28 @@ export const WIRE_TYPES = {
     ended_at: '2026-01-01T12:04:10.000Z',
     exit_code: 2,
     error: 'the agent exited with code 2',
+    node: 'orchestrator-a:3100',
   }),
   KillResponse: wire(killResponseSchema, 'output', { session_id: SESSION_ID, status: 'killed' }),
+  CancelRequest: wire(cancelRequestSchema, 'input', { grace_ms: 5000 }),
   ListResponse: wire(listResponseSchema, 'output', {
-    sessions: [{ session_id: SESSION_ID, status: 'running', created_at: CREATED_AT, started_at: CREATED_AT }],
+    sessions: [
+      { session_id: SESSION_ID, status: 'running', created_at: CREATED_AT, started_at: CREATED_AT, node: 'orchestrator-a:3100' },
+      { session_id: MOSAIC_SESSION_ID, status: 'pending', created_at: CREATED_AT, queue_position: 1 },
+    ],
     next_cursor: 'YjNmMXE6NDI',
   }),
-  OrchestratorHealth: wire(orchestratorHealthSchema, 'output', { status: 'ok', version: '0.1.0', active_sessions: 3 }),
+  OrchestratorHealth: wire(orchestratorHealthSchema, 'output', {
+    status: 'ok',
+    version: '0.1.0',
+    active_sessions: 3,
+    node: 'orchestrator-a:3100',
+    queued_sessions: 12,
+    nodes: [
+      { id: 'orchestrator-a:3100', active_sessions: 3, capacity: 64 },
+      { id: 'orchestrator-b:3100', active_sessions: 64, capacity: 64 },
+    ],
+  }),
   CallbackEvent: wire(callbackEventSchema, 'input', {
     event_id: '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a',
     session_id: SESSION_ID,

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 
 /** Statuses an orchestrator session can have (contract section 1). */
-export const SESSION_STATUSES = ['pending', 'running', 'completed', 'failed', 'killed'] as const;
+export const SESSION_STATUSES = ['pending', 'running', 'completed', 'failed', 'killed', 'cancelled'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
 
-export const TERMINAL_STATUSES = ['completed', 'failed', 'killed'] as const;
+export const TERMINAL_STATUSES = ['completed', 'failed', 'killed', 'cancelled'] as const;
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 /** The Mosaic side adds `spawning`: its row exists, the orchestrator has not acknowledged yet. */
