@@ -11,8 +11,10 @@ import { installApiKeyHook } from './auth/api-key.hook';
 import { OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
-import { SessionsService } from './sessions/sessions.service';
+import { ClusterNode } from './cluster/cluster-node';
+import { SessionRunner } from './sessions/session-runner';
 import { prepareWorkdirRoot } from './sessions/workdir';
+import { resolveQueueConnection } from './store/queue-connection';
 
 /** Time allowed on top of SHUTDOWN_GRACE_MS for the server itself to close before the process exits regardless. */
 const SHUTDOWN_MARGIN_MS = 5_000;
@@ -42,7 +44,8 @@ async function bootstrap(): Promise<void> {
   // Before Nest adds its routes' hooks, so that every request has its trace and its line.
   requestTracing.install(adapter.getInstance());
   logRequests(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, { bufferLogs: true });
+  const queue = await resolveQueueConnection(config.queueStore, logger);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, queue.connection), adapter, { bufferLogs: true });
   app.useLogger(app.get(PinoLogger));
   installApiKeyHook(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
   setupOpenApi(app, config.version);
@@ -50,9 +53,9 @@ async function bootstrap(): Promise<void> {
     logger.warn('ORCHESTRATOR_API_KEY is not set: using the public development key. Set it to a secret before exposing this service.');
   }
 
-  const sessions = app.get(SessionsService);
+  const runner = app.get(SessionRunner);
   // Agents lead their own process groups, so they would survive a crash of this process.
-  process.on('exit', () => sessions.killAllAgentsNow());
+  process.on('exit', () => runner.killAllAgentsNow());
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
@@ -64,12 +67,14 @@ async function bootstrap(): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs + SHUTDOWN_MARGIN_MS).unref();
     await app.close();
+    await queue.close();
     process.exit(0);
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (received) => void shutdown(received));
 
   await app.listen({ port: config.port, host: config.host });
   logger.log(`listening on ${await app.getUrl()} (agent: ${config.agentCommand})`);
+  await app.get(ClusterNode).join();
 }
 
 bootstrap().catch((error: unknown) => {

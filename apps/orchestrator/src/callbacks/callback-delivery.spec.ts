@@ -3,7 +3,8 @@ import { requestTracing } from '@mosaic/observability';
 import { randomUUID } from 'node:crypto';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
-import { CALLBACK_QUEUE_MAX_BYTES, CallbackDelivery, type CallbackTarget } from './callback-delivery';
+import type { CallbackTarget, SessionStore } from '../store/session-store';
+import { CALLBACK_QUEUE_MAX_BYTES, CallbackDelivery } from './callback-delivery';
 
 const target: CallbackTarget = { url: 'http://127.0.0.1:1/callbacks/1', token: 'token', origin: requestTracing.currentOrigin() };
 
@@ -11,6 +12,7 @@ describe('CallbackDelivery', () => {
   let metrics: OrchestratorMetrics;
   let delivery: CallbackDelivery;
   let fetchSpy: jest.SpyInstance;
+  let acknowledged: string[];
   const sessionId = randomUUID();
   let sequence = 0;
 
@@ -26,7 +28,9 @@ describe('CallbackDelivery', () => {
 
   beforeEach(() => {
     metrics = new OrchestratorMetrics();
-    delivery = new CallbackDelivery(OrchestratorConfig.fromEnvironment({ CALLBACK_RETRY_MAX_MS: '60000', CALLBACK_TIMEOUT_MS: '10000' }), metrics);
+    acknowledged = [];
+    const store = { acknowledgeEvent: async (_session: string, eventId: string) => void acknowledged.push(eventId) } as Pick<SessionStore, 'acknowledgeEvent'>;
+    delivery = new CallbackDelivery(OrchestratorConfig.fromEnvironment({ CALLBACK_RETRY_MAX_MS: '60000', CALLBACK_TIMEOUT_MS: '10000' }), metrics, store as SessionStore);
   });
 
   afterEach(() => fetchSpy.mockRestore());
@@ -61,6 +65,7 @@ describe('CallbackDelivery', () => {
     await delivery.drainAndStop(10_000);
 
     expect(posted).toEqual(sent.map((event) => JSON.stringify(event)));
+    expect(acknowledged).toEqual(sent.map((event) => event.event_id));
     expect(await queuedBytes()).toBe(0);
     expect(delivery.hasRoom(sessionId)).toBe(true);
   });
@@ -68,10 +73,13 @@ describe('CallbackDelivery', () => {
   it('frees the room of the events it discards when the receiver answers 401', async () => {
     fetchSpy = jest.spyOn(global, 'fetch').mockResolvedValue(new Response(null, { status: 401 }));
 
-    for (let index = 0; index < 3; index++) delivery.enqueue(target, logEvent(`line ${index}`));
+    const events = [0, 1, 2].map((index) => logEvent(`line ${index}`));
+    for (const event of events) delivery.enqueue(target, event);
     await delivery.drainAndStop(10_000);
 
     expect(fetchSpy).toHaveBeenCalledTimes(1);
+    // Dealt with, though not delivered: no node sends them again with a token the API refuses.
+    expect(acknowledged.sort()).toEqual(events.map((event) => event.event_id).sort());
     expect(await queuedBytes()).toBe(0);
   });
 });

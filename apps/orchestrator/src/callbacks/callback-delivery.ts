@@ -1,22 +1,13 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { parseRetryAfter } from '@mosaic/http-kit';
-import { requestTracing, type Origin } from '@mosaic/observability';
+import { requestTracing } from '@mosaic/observability';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { type DeliveryOutcome, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
+import { SESSION_STORE, type CallbackTarget, type SessionStore } from '../store/session-store';
 import { CallbackHttpError, callbackRetryPolicy } from './callback-retry';
-
-/** Where a session's callbacks go. */
-export interface CallbackTarget {
-  url: string;
-  token: string;
-  /** Set when the spawn asked for signed callbacks (Standard Webhooks). */
-  signingSecret?: string | undefined;
-  /** The spawn request: its request id and trace go with every callback of the session. */
-  origin: Origin;
-}
 
 /**
  * How many bytes of callbacks one session may have waiting (queued, or being
@@ -64,6 +55,7 @@ export class CallbackDelivery {
   constructor(
     private readonly config: OrchestratorConfig,
     private readonly metrics: OrchestratorMetrics,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
   ) {}
 
   /**
@@ -122,6 +114,7 @@ export class CallbackDelivery {
     for (let queued = queue.events.shift(); queued && !this.stopController.signal.aborted; queued = queue.events.shift()) {
       await this.deliver(queue, queued);
       this.count(queue, -queued.bytes);
+      await this.acknowledge(queued.event);
     }
   }
 
@@ -144,7 +137,7 @@ export class CallbackDelivery {
       if (error instanceof CallbackHttpError && error.status === 401) {
         queue.revoked = true;
         this.count(queue, -queue.events.reduce((bytes, queued) => bytes + queued.bytes, 0));
-        queue.events.length = 0;
+        for (const dropped of queue.events.splice(0)) await this.acknowledge(dropped.event);
         this.logger.warn(`callback ${describe(event)} answered 401: delivery for session ${event.session_id} stopped`);
       } else if (error instanceof CallbackHttpError && error.status < 500) {
         this.logger.warn(`callback ${describe(event)} answered ${error.status}: event dropped`);
@@ -152,6 +145,13 @@ export class CallbackDelivery {
         this.logger.error(`callback ${describe(event)} not delivered, giving up: ${(error as Error).message}`);
       }
     }
+  }
+
+  /** Dealt with (accepted, refused or given up on): the store forgets it, so no node sends it again. */
+  private async acknowledge(event: CallbackEvent): Promise<void> {
+    await this.store.acknowledgeEvent(event.session_id, event.event_id).catch((error: Error) => {
+      this.logger.warn(`callback ${describe(event)}: could not be marked delivered in the store: ${error.message}`);
+    });
   }
 
   private async post(target: CallbackTarget, event: CallbackEvent, body: string): Promise<void> {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
+import { DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
-import { envBearerSecret, envInteger, envText, readEnvironment, refuseDevelopmentSecrets, type Environment } from '@mosaic/http-kit';
+import { envBearerSecret, envInteger, envText, envUrl, readEnvironment, refuseDevelopmentSecrets, type Environment } from '@mosaic/http-kit';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
 import { CallbackOrigins, parseOrigin } from './callback-origins';
 
@@ -42,7 +42,24 @@ const environmentSchema = z.object({
   // A name, or a uid; never an option getent would read.
   AGENT_USER: envText().pipe(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'expected a user name')).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  NODE_ID: envText().pipe(z.string().max(200).regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits and _ . : -')).optional(),
+  NODE_URL: envUrl(['http', 'https']).optional(),
+  CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, LIMITS.cancelGraceMaxMs).default(10_000),
+  MAX_QUEUED_SESSIONS: envInteger('a number of sessions', 0).default(10_000),
+  NODE_LOST_AFTER_MS: envInteger('a number of milliseconds', 1_000, MAX_TIMER_MS).default(30_000),
+  QUEUE_URL: envUrl(['redis', 'rediss']).optional(),
+  ORCHESTRATOR_DATABASE_URL: envUrl(['postgres', 'postgresql']).optional(),
+  ORCHESTRATOR_EMBEDDED_DATABASE_PORT: envInteger('a port number', 1, 65_535).default(5434),
+  ORCHESTRATOR_EMBEDDED_DATABASE_DIR: envText().optional(),
+  // Names the queue's keys and schemas: several clusters can share one Redis or PostgreSQL.
+  QUEUE_PREFIX: envText().pipe(z.string().max(40).regex(/^[a-z][a-z0-9_]*$/, 'expected lower-case letters, digits and _, starting with a letter')).default('mosaic'),
 });
+
+/** Where the cluster keeps its queue and sessions (QUEUE_URL, ORCHESTRATOR_DATABASE_URL, or an embedded PostgreSQL). */
+export type QueueStoreConfig =
+  | { readonly kind: 'redis'; readonly url: string; readonly prefix: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly prefix: string }
+  | { readonly kind: 'embedded-postgres'; readonly dataDir: string; readonly port: number; readonly prefix: string };
 
 /** Everything the orchestrator reads from its environment, validated once at start-up and injected by type. */
 export class OrchestratorConfig {
@@ -67,6 +84,15 @@ export class OrchestratorConfig {
   readonly callbackOrigins: CallbackOrigins;
   readonly version: string;
   readonly logLevel: LogLevel;
+  /** This node's name in the cluster: a restarted node with the same id is the same node. */
+  readonly nodeId: string;
+  /** Where the other nodes reach this one to pass on a kill or a cancel. */
+  readonly nodeUrl: string;
+  readonly maxQueuedSessions: number;
+  /** A cancel's grace when the request names none. */
+  readonly cancelGraceMs: number;
+  readonly nodeLostAfterMs: number;
+  readonly queueStore: QueueStoreConfig;
 
   private constructor(values: z.output<typeof environmentSchema>, environment: Environment, agentUser: AgentUser | undefined) {
     this.port = values.PORT;
@@ -88,6 +114,12 @@ export class OrchestratorConfig {
     this.callbackOrigins = values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
     this.version = packageVersion();
     this.logLevel = values.LOG_LEVEL;
+    this.nodeId = values.NODE_ID ?? `${hostname()}:${values.PORT}`;
+    this.nodeUrl = (values.NODE_URL ?? `http://${urlHost(values.HOST)}:${values.PORT}`).replace(/\/+$/, '');
+    this.maxQueuedSessions = values.MAX_QUEUED_SESSIONS;
+    this.cancelGraceMs = values.CANCEL_GRACE_MS;
+    this.nodeLostAfterMs = values.NODE_LOST_AFTER_MS;
+    this.queueStore = queueStore(values);
   }
 
   /** Builds the configuration from an environment, or throws a ConfigurationError naming every bad variable. */
@@ -118,6 +150,21 @@ function agentEnvironment(environment: Environment, agentUser: AgentUser | undef
   }
   // The agent user's own account, not the orchestrator's.
   return agentUser === undefined ? selected : { ...selected, HOME: agentUser.home, USER: agentUser.name, SHELL: agentUser.shell };
+}
+
+function queueStore(values: z.output<typeof environmentSchema>): QueueStoreConfig {
+  const prefix = values.QUEUE_PREFIX;
+  if (values.QUEUE_URL !== undefined) return { kind: 'redis', url: values.QUEUE_URL, prefix };
+  if (values.ORCHESTRATOR_DATABASE_URL !== undefined) return { kind: 'postgres', url: values.ORCHESTRATOR_DATABASE_URL, prefix };
+  const dataDir = resolve(values.ORCHESTRATOR_EMBEDDED_DATABASE_DIR ?? join(__dirname, '..', '..', '..', '..', '.data', 'orchestrator-postgres'));
+  return { kind: 'embedded-postgres', dataDir, port: values.ORCHESTRATOR_EMBEDDED_DATABASE_PORT, prefix };
+}
+
+/** A host as a URL names it: an IPv6 address in brackets; the unspecified address as loopback, which is where this machine's other nodes reach it. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function packageVersion(): string {

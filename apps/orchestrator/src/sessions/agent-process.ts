@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LineSplitter, type AgentStream } from './agent-output';
-import { killProcessGroupAndWait } from './process-group';
+import { killProcessGroupAndWait, signalProcessGroup } from './process-group';
 
 export interface AgentExit {
   code: number | null;
@@ -63,6 +63,19 @@ export class AgentProcess {
   async kill(): Promise<AgentExit> {
     await killProcessGroupAndWait(this.pid);
     return this.finished;
+  }
+
+  /**
+   * SIGTERM to the whole group, then SIGKILL to whatever is left after `graceMs`;
+   * resolves like `finished`. The leader's exit ends the wait early: what it leaves
+   * behind is killed with it, as after any exit.
+   */
+  async terminate(graceMs: number): Promise<AgentExit> {
+    signalProcessGroup(this.pid, 'SIGTERM');
+    const graceOver = new AbortController();
+    await Promise.race([this.finished, sleep(graceMs, undefined, { signal: graceOver.signal }).catch(() => undefined)]);
+    graceOver.abort();
+    return this.kill();
   }
 
   private async supervise(): Promise<AgentExit> {

@@ -25,13 +25,17 @@ export async function liveProcessGroupMembers(pgid: number): Promise<number[]> {
   return members;
 }
 
-/** Sends SIGKILL to every process in the group; a group that is already gone is not an error. */
-export function killProcessGroup(pgid: number): void {
+/** Sends `signal` to every process in the group; a group that is already gone is not an error. */
+export function signalProcessGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pgid, 'SIGKILL');
+    process.kill(-pgid, signal);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
+}
+
+export function killProcessGroup(pgid: number): void {
+  signalProcessGroup(pgid, 'SIGKILL');
 }
 
 /**

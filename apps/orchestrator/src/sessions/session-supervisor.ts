@@ -1,29 +1,31 @@
 import type { Logger } from '@nestjs/common';
-import type { CallbackEvent, TerminalStatus } from '@mosaic/orchestrator-contract';
-import { randomUUID } from 'node:crypto';
+import type { SessionStatus, TerminalStatus } from '@mosaic/orchestrator-contract';
 import type { CallbackDelivery } from '../callbacks/callback-delivery';
+import type { SessionEventLog } from '../callbacks/session-event-log';
 import type { LogLineDropReason, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { parseAgentLine, type AgentMessage, type AgentStream } from './agent-output';
 import { AgentProcess, type AgentExit, type AgentStartOptions } from './agent-process';
 import { OutputThrottle } from './output-throttle';
-import type { Session } from './session';
 
 /** Why the orchestrator ended a session itself. */
-export type EndReason = 'kill' | 'timeout' | 'shutdown';
+export type EndReason = 'kill' | 'cancel' | 'timeout' | 'shutdown';
 
 export interface SupervisorOptions {
   command: string;
   cwd: string;
   env: Readonly<Record<string, string>>;
   user?: AgentStartOptions['user'];
+  /** This node's id: the `running` event names it. */
+  node: string;
   timeoutMs: number;
   logLinesPerSecond: number;
-  delivery: Pick<CallbackDelivery, 'enqueue' | 'hasRoom'>;
+  delivery: Pick<CallbackDelivery, 'hasRoom'>;
   metrics: Pick<OrchestratorMetrics, 'logLineDropped'>;
   logger: Pick<Logger, 'warn' | 'error'>;
 }
 
-type EventFields = Pick<CallbackEvent, 'type' | 'status' | 'data'>;
+/** Where the supervisor's events go: numbered, stored and delivered in order (SessionEventLog). */
+export type SessionEvents = Pick<SessionEventLog, 'emit' | 'end'>;
 
 interface Outcome {
   status: TerminalStatus;
@@ -33,35 +35,51 @@ interface Outcome {
 
 /**
  * Runs one session's agent and turns what happens to it into status changes and
- * callback events. It alone numbers the session's events, after its OutputThrottle
- * decided what of the agent's output goes out, so `sequence` has no gaps; status
- * changes always go out, and once the terminal status event is queued it produces
- * nothing more.
+ * callback events. Its OutputThrottle decides what of the agent's output goes out;
+ * status changes always go out, the terminal one last.
  */
 export class SessionSupervisor {
-  private lastSequence = 0;
-  private terminal = false;
   private endReason?: EndReason;
   private readonly output: OutputThrottle;
   private warnedQueueFull = false;
   private agent?: AgentProcess;
+  private events?: SessionEvents;
   private timer?: NodeJS.Timeout;
   private ended?: Promise<void>;
+  private current: SessionStatus = 'pending';
 
   constructor(
-    readonly session: Session,
+    readonly sessionId: string,
     private readonly options: SupervisorOptions,
   ) {
     this.output = new OutputThrottle({
       linesPerSecond: options.logLinesPerSecond,
-      hasRoom: () => options.delivery.hasRoom(session.id),
+      hasRoom: () => options.delivery.hasRoom(sessionId),
       send: (message) => this.send(message),
       onLogLineDropped: (reason) => this.onLogLineDropped(reason),
     });
   }
 
-  /** Starts the agent; rejects, having produced no event, if it could not be started. */
-  async start(): Promise<void> {
+  /** The status as this supervisor last set it. */
+  get status(): SessionStatus {
+    return this.current;
+  }
+
+  get pid(): number | undefined {
+    return this.agent?.pid;
+  }
+
+  /**
+   * Starts the agent; rejects, having produced no event, if it could not be started.
+   * A session ended before its agent started (a kill that came during the claim)
+   * ends at once, without an agent.
+   */
+  async start(events: SessionEvents): Promise<void> {
+    this.events = events;
+    if (this.endReason) {
+      this.ended = this.finish(undefined);
+      return;
+    }
     const agent = await AgentProcess.start({
       command: this.options.command,
       cwd: this.options.cwd,
@@ -70,34 +88,37 @@ export class SessionSupervisor {
       onLine: (stream, line) => this.onLine(stream, line),
     });
     this.agent = agent;
-    this.session.status = 'running';
-    this.emit({ type: 'status', status: 'running', data: {} });
+    this.current = 'running';
+    events.emit({ type: 'status', status: 'running', data: { node: this.options.node } });
     this.timer = setTimeout(() => void this.end('timeout'), this.options.timeoutMs);
     this.ended = this.finishWhenDone(agent);
+    // A stop that came while the agent was being started.
+    if (this.endReason) void this.stopAgent(agent, this.endReason);
   }
 
-  get pid(): number | undefined {
-    return this.agent?.pid;
-  }
-
-  /** Resolves once the session is terminal and its final status event is queued. */
+  /** Resolves once the session is terminal and its final status event is stored. */
   whenEnded(): Promise<void> {
     return this.ended ?? Promise.resolve();
   }
 
   /**
-   * Kills the agent's process group and waits until the session is terminal. A session
-   * that has already ended keeps its status, and the first reason given wins.
+   * Ends the session and waits until it is terminal and its agent's whole tree is gone.
+   * The first reason given decides the status; a kill during a cancel's grace does not
+   * wait for the grace: it SIGKILLs at once (an operator who escalates means it).
    */
-  async end(reason: EndReason): Promise<void> {
-    if (!this.agent || this.terminal) return this.whenEnded();
+  async end(reason: EndReason, graceMs = 0): Promise<void> {
     this.endReason ??= reason;
-    try {
-      await this.agent.kill();
-    } catch (error) {
-      this.options.logger.error(`session ${this.session.id}: ${(error as Error).message}`);
-    }
+    if (this.agent && this.current === 'running') await this.stopAgent(this.agent, reason, graceMs);
     return this.whenEnded();
+  }
+
+  private async stopAgent(agent: AgentProcess, reason: EndReason, graceMs = 0): Promise<void> {
+    try {
+      if (reason === 'cancel') await agent.terminate(graceMs);
+      else await agent.kill();
+    } catch (error) {
+      this.options.logger.error(`session ${this.sessionId}: ${(error as Error).message}`);
+    }
   }
 
   private onLine(stream: AgentStream, line: string): void {
@@ -105,8 +126,8 @@ export class SessionSupervisor {
   }
 
   private send(message: AgentMessage): void {
-    if (message.type === 'log') this.emit({ type: 'log', data: message.data });
-    else this.emit({ type: message.type, status: this.session.status, data: message.data });
+    if (message.type === 'log') this.events?.emit({ type: 'log', data: message.data });
+    else this.events?.emit({ type: message.type, status: this.current, data: message.data });
   }
 
   private onLogLineDropped(reason: LogLineDropReason): void {
@@ -114,7 +135,7 @@ export class SessionSupervisor {
     if (reason !== 'queue_full' || this.warnedQueueFull) return;
     this.warnedQueueFull = true;
     this.options.logger.warn(
-      `session ${this.session.id}: its callbacks are not being delivered and fill their queue: log lines are dropped and counted, progress and result coalesced, until delivery resumes`,
+      `session ${this.sessionId}: its callbacks are not being delivered and fill their queue: log lines are dropped and counted, progress and result coalesced, until delivery resumes`,
     );
   }
 
@@ -123,22 +144,32 @@ export class SessionSupervisor {
     try {
       exit = await agent.finished;
     } catch (error) {
-      this.options.logger.error(`session ${this.session.id}: ${(error as Error).message}`);
+      this.options.logger.error(`session ${this.sessionId}: ${(error as Error).message}`);
     }
     clearTimeout(this.timer);
     this.output.end();
-    const outcome = this.outcome(exit);
-    Object.assign(this.session, { status: outcome.status, endedAt: new Date(), exitCode: outcome.exitCode, error: outcome.error });
-    const data = { ...(outcome.exitCode !== undefined && { exit_code: outcome.exitCode }), ...(outcome.error !== undefined && { error: outcome.error }) };
-    this.emit({ type: 'status', status: outcome.status, data }, true);
+    await this.finish(exit);
   }
 
-  /** An end we caused shows as a death by signal; an agent that exited on its own first keeps its own result. */
+  private async finish(exit: AgentExit | undefined): Promise<void> {
+    const outcome = this.outcome(exit);
+    this.current = outcome.status;
+    await this.events?.end(outcome);
+  }
+
+  /**
+   * An end we caused shows as a death by signal, or for a cancel as any exit during
+   * the grace (the agent stopped because it was asked to); an agent that exited on
+   * its own first keeps its own result.
+   */
   private outcome(exit: AgentExit | undefined): Outcome {
-    if (this.endReason && (exit === undefined || exit.signal !== null)) {
+    const caused = exit === undefined || exit.signal !== null || this.endReason === 'cancel';
+    if (this.endReason && caused) {
       switch (this.endReason) {
         case 'kill':
           return { status: 'killed' };
+        case 'cancel':
+          return { status: 'cancelled', ...(exit?.code !== null && exit?.code !== undefined && { exitCode: exit.code }) };
         case 'timeout':
           return { status: 'failed', error: `the session exceeded its time limit of ${this.options.timeoutMs} ms and was killed` };
         case 'shutdown':
@@ -149,18 +180,5 @@ export class SessionSupervisor {
     if (exit.code === 0) return { status: 'completed', exitCode: 0 };
     if (exit.code !== null) return { status: 'failed', exitCode: exit.code, error: `the agent exited with code ${exit.code}` };
     return { status: 'failed', error: `the agent was terminated by ${exit.signal}` };
-  }
-
-  private emit(fields: EventFields, last = false): void {
-    if (this.terminal) return;
-    this.terminal = last;
-    const event = {
-      event_id: randomUUID(),
-      session_id: this.session.id,
-      sequence: ++this.lastSequence,
-      timestamp: new Date().toISOString(),
-      ...fields,
-    } as CallbackEvent;
-    this.options.delivery.enqueue(this.session.callback, event, last);
   }
 }

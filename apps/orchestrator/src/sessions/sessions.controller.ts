@@ -8,6 +8,7 @@ import {
   idempotencyKeySchema,
   listQuerySchema,
   spawnRequestSchema,
+  cancelRequestSchema,
   type KillResponse,
   type ListResponse,
   type SessionStatusResponse,
@@ -16,6 +17,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ApiKeyGuard } from '../auth/api-key.guard';
+import { FORWARDED_BY_HEADER } from '../cluster/node-forwarder';
 import { parseOrThrow } from '../http/validation';
 import { API_KEY_SCHEME, ApiErrorResponses, ApiWireResponse } from '../openapi/openapi';
 import { SessionsService } from './sessions.service';
@@ -35,13 +37,13 @@ export class SessionsController {
   @ApiOperation({ summary: 'Start an agent session for a task' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: `1..${LIMITS.idempotencyKeyMaxLength} characters; a repeated key returns the original session` })
   @ApiBody({ schema: wireSchemaRef('SpawnRequest') })
-  @ApiWireResponse(201, 'SpawnResponse', 'the session was started')
+  @ApiWireResponse(201, 'SpawnResponse', 'the session was accepted `pending`: it runs when a node of the cluster has room, highest priority first')
   @ApiWireResponse(200, 'SpawnResponse', 'the Idempotency-Key was seen before with the same body: the original session, nothing new started')
   @ApiErrorResponses({
     400: { when: 'invalid body or Idempotency-Key; the message names the field', code: 'bad_request' },
     413: { when: `body over ${LIMITS.spawnBodyMaxBytes / 1024} KiB`, code: 'payload_too_large' },
     422: { when: 'the Idempotency-Key was used before with a different body', code: 'idempotency_key_reused' },
-    503: { when: 'at capacity, or shutting down (`shutting_down`); with `Retry-After`', code: 'at_capacity' },
+    503: { when: 'the queue is full (MAX_QUEUED_SESSIONS), or this node is shutting down (`shutting_down`) or cannot reach the queue (`queue_unavailable`); with `Retry-After`', code: 'queue_full' },
   })
   async spawn(
     @Body() body: unknown,
@@ -59,7 +61,7 @@ export class SessionsController {
   @ApiOperation({ summary: 'A session\'s status' })
   @ApiWireResponse(200, 'SessionStatusResponse', 'the session')
   @ApiErrorResponses({ 404: { when: 'no session with this id (ids from before a restart included)', code: 'not_found' } })
-  status(@Param('id') id: string): SessionStatusResponse {
+  status(@Param('id') id: string): Promise<SessionStatusResponse> {
     return this.sessions.status(id);
   }
 
@@ -67,9 +69,30 @@ export class SessionsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Kill a session\'s agent and every process it started', description: 'Idempotent: answers once they are gone.' })
   @ApiWireResponse(200, 'KillResponse', '`killed`, or the terminal status the session already had')
-  @ApiErrorResponses({ 404: { when: 'no session with this id', code: 'not_found' } })
-  kill(@Param('id') id: string): Promise<KillResponse> {
-    return this.sessions.kill(id);
+  @ApiErrorResponses({
+    404: { when: 'no session with this id', code: 'not_found' },
+    503: { when: 'the node that runs the session cannot be reached; retry', code: 'node_unreachable' },
+  })
+  kill(@Param('id') id: string, @Headers(FORWARDED_BY_HEADER) forwardedBy: string | undefined): Promise<KillResponse> {
+    return this.sessions.stop(id, 'kill', undefined, forwardedBy);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Stop a session gracefully',
+    description: 'SIGTERM to the agent\'s process group, SIGKILL to whatever is left after `grace_ms`; answers once every process is gone. A pending session leaves the queue at once. Idempotent.',
+  })
+  @ApiBody({ schema: wireSchemaRef('CancelRequest'), required: false })
+  @ApiWireResponse(200, 'KillResponse', '`cancelled`, or the terminal status the session already had')
+  @ApiErrorResponses({
+    400: { when: 'invalid body; the message names the field', code: 'bad_request' },
+    404: { when: 'no session with this id', code: 'not_found' },
+    503: { when: 'the node that runs the session cannot be reached; retry', code: 'node_unreachable' },
+  })
+  cancel(@Param('id') id: string, @Body() body: unknown, @Headers(FORWARDED_BY_HEADER) forwardedBy: string | undefined): Promise<KillResponse> {
+    const request = parseOrThrow(cancelRequestSchema, body ?? {});
+    return this.sessions.stop(id, 'cancel', request.grace_ms, forwardedBy);
   }
 
   @Get()
@@ -80,11 +103,11 @@ export class SessionsController {
   @ApiQuery({
     name: 'idempotency_key',
     required: false,
-    description: 'only the session a spawn with this Idempotency-Key started (none while that spawn is still starting its agent): one page, no `cursor`',
+    description: 'only the session a spawn with this Idempotency-Key started: one page, no `cursor`',
   })
   @ApiWireResponse(200, 'ListResponse', 'one page; following `next_cursor` visits every session once')
-  @ApiErrorResponses({ 400: { when: 'invalid query, or a cursor from before a restart', code: 'bad_request' } })
-  list(@Query() query: unknown): ListResponse {
+  @ApiErrorResponses({ 400: { when: 'invalid query, or a cursor this orchestrator did not issue', code: 'bad_request' } })
+  list(@Query() query: unknown): Promise<ListResponse> {
     return this.sessions.list(parseOrThrow(listQuerySchema, query));
   }
 }

@@ -1,42 +1,53 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type {
-  KillResponse,
-  ListQuery,
-  ListResponse,
-  SessionStatus,
-  SessionStatusResponse,
-  SpawnRequest,
-  SpawnResponse,
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  isTerminalStatus,
+  type KillResponse,
+  type ListQuery,
+  type ListResponse,
+  type SessionStatus,
+  type SessionStatusResponse,
+  type SpawnRequest,
+  type SpawnResponse,
 } from '@mosaic/orchestrator-contract';
 import { AppError } from '@mosaic/http-kit';
 import { requestTracing } from '@mosaic/observability';
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
+import { SessionEventLog } from '../callbacks/session-event-log';
+import { NodeForwarder, type StopKind } from '../cluster/node-forwarder';
+import { SessionQueue } from '../cluster/session-queue';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
-import { fingerprintOf, IdempotencyKeyReusedError, IdempotencyStore, type IdempotentResult } from './idempotency-store';
-import { killProcessGroup } from './process-group';
-import { Session } from './session';
-import { InvalidCursorError, SessionRegistry } from './session-registry';
-import { SessionSupervisor } from './session-supervisor';
-import { createSessionWorkdir } from './workdir';
+import {
+  IdempotencyKeyReusedError,
+  InvalidCursorError,
+  QueueFullError,
+  SESSION_STORE,
+  type SessionStore,
+  type StoredSession,
+} from '../store/session-store';
+import { fingerprintOf } from './fingerprint';
+import { SessionRunner } from './session-runner';
+import { toStatusResponse } from './session.presenter';
 
-/** The agent finds its task file through this variable. */
-export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
+export interface SpawnResult {
+  value: SpawnResponse;
+  /** True when the value is the session an earlier request with this Idempotency-Key created. */
+  replayed: boolean;
+}
+
 /** The sweep for ended sessions runs at least this often: one is forgotten at most this long after its retention. */
 const MAX_FORGET_INTERVAL_MS = 60_000;
 
+/**
+ * The gateway's API over the cluster's store: any node answers for any session. A
+ * spawn is stored `pending` and queued; the queue hands it to a node with room
+ * (SessionRunner). A kill or cancel of a pending session ends it in the store and
+ * takes it off the queue; one of a running session reaches the node that runs it.
+ */
 @Injectable()
 export class SessionsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SessionsService.name);
-  private readonly registry = new SessionRegistry();
-  private readonly idempotency = new IdempotencyStore<SpawnResponse>();
-  /** Supervisors of sessions that are not terminal yet. */
-  private readonly supervisors = new Map<string, SessionSupervisor>();
-  /** Spawns past the capacity check whose agent is still being started. */
-  private starting = 0;
   private shuttingDown = false;
   private forgetTimer: NodeJS.Timeout | undefined;
 
@@ -44,17 +55,26 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly config: OrchestratorConfig,
     private readonly delivery: CallbackDelivery,
     private readonly metrics: OrchestratorMetrics,
+    private readonly runner: SessionRunner,
+    private readonly queue: SessionQueue,
+    private readonly forwarder: NodeForwarder,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
   ) {}
 
-  /** Without this, every session ever spawned stays in memory for the life of the process. */
+  /** Without this, every session ever spawned stays in the store for good. */
   onApplicationBootstrap(): void {
     const retentionMs = this.config.sessionRetentionMs;
-    const forget = () => this.forgetEndedBefore(new Date(Date.now() - retentionMs));
+    const forget = () => void this.forgetEndedBefore(new Date(Date.now() - retentionMs));
     this.forgetTimer = setInterval(forget, Math.min(retentionMs, MAX_FORGET_INTERVAL_MS));
     this.forgetTimer.unref();
   }
 
-  async spawn(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
+  beforeApplicationShutdown(): void {
+    this.shuttingDown = true;
+    clearInterval(this.forgetTimer);
+  }
+
+  async spawn(request: SpawnRequest, idempotencyKey: string | undefined): Promise<SpawnResult> {
     try {
       const result = await this.spawnOnce(request, idempotencyKey);
       this.metrics.spawnAnswered(result.replayed ? 'replayed' : 'started');
@@ -65,147 +85,129 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     }
   }
 
-  private async spawnOnce(request: SpawnRequest, idempotencyKey: string | undefined): Promise<IdempotentResult<SpawnResponse>> {
+  async status(id: string): Promise<SessionStatusResponse> {
+    const session = await this.find(id);
+    const positions = await this.store.queuePositions([session.id]);
+    return toStatusResponse(session, positions.get(session.id));
+  }
+
+  /**
+   * Kill or cancel; answers once the session is terminal and, if it was running, its
+   * whole process tree is gone. `forwardedBy` is set when another node passed the
+   * request on: it is then answered here, never passed on again.
+   */
+  async stop(id: string, kind: StopKind, graceMs = this.config.cancelGraceMs, forwardedBy?: string): Promise<KillResponse> {
+    let session = await this.find(id);
+    if (session.status === 'pending') {
+      const ended = await this.endPending(session, kind);
+      if (ended) return { session_id: id, status: ended.status };
+      session = await this.find(id);
+    }
+    if (isTerminalStatus(session.status)) return { session_id: id, status: session.status };
+    if (this.runner.has(id) || session.node === this.config.nodeId) {
+      await this.runner.end(id, kind, graceMs);
+      return { session_id: id, status: (await this.find(id)).status };
+    }
+    if (forwardedBy !== undefined) {
+      throw new AppError('node_unreachable', `session ${id} runs on node ${session.node ?? 'unknown'}, not on ${this.config.nodeId} (passed on by ${forwardedBy})`);
+    }
+    const node = (await this.store.liveNodes()).find((candidate) => candidate.id === session.node);
+    if (!node) {
+      throw new AppError('node_unreachable', `node ${session.node ?? 'unknown'}, which runs session ${id}, has no live lease; it is declared lost within NODE_LOST_AFTER_MS`);
+    }
+    return this.forwarder.stop(node, id, kind, graceMs);
+  }
+
+  async list(query: ListQuery): Promise<ListResponse> {
+    if (query.idempotency_key !== undefined) {
+      const session = await this.store.withIdempotencyKey(query.idempotency_key);
+      const matches = session !== undefined && (query.status === undefined || session.status === query.status);
+      return { sessions: matches ? await this.present([session]) : [], next_cursor: null };
+    }
+    try {
+      const page = await this.store.list(query);
+      return { sessions: await this.present(page.sessions), next_cursor: page.nextCursor };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new AppError('bad_request', `cursor: ${error.message}`);
+      throw error;
+    }
+  }
+
+  countByStatus(): Promise<Record<SessionStatus, number>> {
+    return this.store.countByStatus();
+  }
+
+  private async spawnOnce(request: SpawnRequest, idempotencyKey: string | undefined): Promise<SpawnResult> {
     const origins = this.config.callbackOrigins;
     if (!origins.allows(request.callback_url)) {
       throw new AppError('bad_request', `callback_url: its origin is not one the callbacks may go to (ALLOWED_CALLBACK_ORIGINS: ${origins.describe()})`);
     }
-    if (idempotencyKey === undefined) return { value: await this.start(request), replayed: false };
+    if (this.shuttingDown) throw new AppError('shutting_down', 'this orchestrator node is shutting down');
+    const id = randomUUID();
+    const priority = request.priority ?? 'normal';
+    let created: { session: StoredSession; created: boolean };
     try {
-      return await this.idempotency.execute(idempotencyKey, fingerprintOf(request), () => this.start(request, idempotencyKey));
+      created = await this.store.create(
+        {
+          id,
+          priority,
+          callback: { url: request.callback_url, token: request.callback_token, signingSecret: request.callback_signing_secret, origin: requestTracing.currentOrigin() },
+          // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
+          taskJson: JSON.stringify({ session_id: id, task: request.task, context: request.context }),
+          ...(idempotencyKey !== undefined && { idempotency: { key: idempotencyKey, fingerprint: fingerprintOf(request) } }),
+        },
+        this.config.maxQueuedSessions,
+      );
     } catch (error) {
       if (error instanceof IdempotencyKeyReusedError) throw new AppError('idempotency_key_reused', error.message);
+      if (error instanceof QueueFullError) throw new AppError('queue_full', `${error.message} (MAX_QUEUED_SESSIONS); retry later`);
       throw error;
     }
+    const { session } = created;
+    // A replay queues a pending session again: the first request may have stored it and failed before queueing it. The job id makes it a no-op otherwise.
+    if (session.status === 'pending') await this.enqueue(session);
+    if (created.created) this.logger.log({ msg: 'session status changed', session_id: session.id, from: null, to: 'pending', task_id: request.task.id, priority });
+    return { value: { session_id: session.id, status: 'pending', created_at: session.createdAt.toISOString() }, replayed: !created.created };
   }
 
-  status(id: string): SessionStatusResponse {
-    return this.find(id).toStatusResponse();
-  }
-
-  /** Answers once the agent's whole process group is gone. */
-  async kill(id: string): Promise<KillResponse> {
-    const session = this.find(id);
-    await this.supervisors.get(id)?.end('kill');
-    return { session_id: session.id, status: session.status };
-  }
-
-  list(query: ListQuery): ListResponse {
-    if (query.idempotency_key !== undefined) {
-      const session = this.registry.withIdempotencyKey(query.idempotency_key);
-      const matches = session !== undefined && (query.status === undefined || session.status === query.status);
-      return { sessions: matches ? [session.toStatusResponse()] : [], next_cursor: null };
-    }
+  private async enqueue(session: StoredSession): Promise<void> {
     try {
-      const page = this.registry.list(query);
-      return { sessions: page.sessions.map((session) => session.toStatusResponse()), next_cursor: page.nextCursor };
+      await this.queue.add(session.id, session.priority);
     } catch (error) {
-      if (error instanceof InvalidCursorError) throw new AppError('bad_request', error.message);
-      throw error;
+      this.logger.error(`session ${session.id}: could not be queued: ${(error as Error).message}`);
+      throw new AppError('queue_unavailable', 'the queue could not be reached; retry with the same Idempotency-Key');
     }
   }
 
-  activeSessions(): number {
-    return this.supervisors.size;
+  /** Ends a session that has not started; undefined when a node claimed it first. */
+  private async endPending(session: StoredSession, kind: StopKind): Promise<StoredSession | undefined> {
+    const events = new SessionEventLog(session, this.store, this.delivery, this.logger);
+    const ended = await events.end({ status: kind === 'kill' ? 'killed' : 'cancelled' }, ['pending']);
+    if (!ended) return undefined;
+    await this.queue.remove(session.id).catch((error: Error) => this.logger.warn(`session ${session.id}: could not be taken off the queue (${error.message}); its claim will fail`));
+    await events.settled();
+    return ended;
   }
 
-  countByStatus(): Record<SessionStatus, number> {
-    return this.registry.countByStatus();
-  }
-
-  /** Last resort when the process exits without a graceful shutdown: no agent may outlive the orchestrator. */
-  killAllAgentsNow(): void {
-    for (const supervisor of this.supervisors.values()) {
-      if (supervisor.pid !== undefined) killProcessGroup(supervisor.pid);
-    }
-  }
-
-  /**
-   * Runs while the HTTP server still answers: spawns are refused from here on, running
-   * agents are killed, and their final status callbacks get until SHUTDOWN_GRACE_MS to go out.
-   */
-  async beforeApplicationShutdown(): Promise<void> {
-    this.shuttingDown = true;
-    clearInterval(this.forgetTimer);
-    const running = [...this.supervisors.values()];
-    if (running.length > 0) this.logger.log(`shutting down: killing ${running.length} running agent(s)`);
-    const started = Date.now();
-    await Promise.all(running.map((supervisor) => supervisor.end('shutdown')));
-    await this.delivery.drainAndStop(Math.max(0, this.config.shutdownGraceMs - (Date.now() - started)));
-  }
-
-  private find(id: string): Session {
-    const session = this.registry.get(id);
+  private async find(id: string): Promise<StoredSession> {
+    const session = await this.store.get(id);
     if (!session) throw new AppError('not_found', `no session with id ${id}`);
     return session;
   }
 
+  private async present(sessions: StoredSession[]): Promise<SessionStatusResponse[]> {
+    const pending = sessions.filter((session) => session.status === 'pending').map((session) => session.id);
+    const positions = pending.length > 0 ? await this.store.queuePositions(pending) : new Map<string, number>();
+    return sessions.map((session) => toStatusResponse(session, positions.get(session.id)));
+  }
+
   /** Status and kill answer 404 for a forgotten session, list leaves it out, and its Idempotency-Key may start a new one. */
-  private forgetEndedBefore(cutoff: Date): void {
-    const forgotten = this.registry.forgetEndedBefore(cutoff);
-    for (const session of forgotten) {
-      if (session.idempotencyKey !== undefined) this.idempotency.forget(session.idempotencyKey);
-    }
-    if (forgotten.length > 0) this.logger.debug(`forgot ${forgotten.length} session(s) ended before ${cutoff.toISOString()}`);
-  }
-
-  private async start(request: SpawnRequest, idempotencyKey?: string): Promise<SpawnResponse> {
-    if (this.shuttingDown) {
-      throw new AppError('shutting_down', 'the orchestrator is shutting down');
-    }
-    if (this.supervisors.size + this.starting >= this.config.maxConcurrentSessions) {
-      throw new AppError('at_capacity', `at capacity: ${this.config.maxConcurrentSessions} sessions running`);
-    }
-    this.starting++;
-    const session = new Session({
-      id: randomUUID(),
-      callback: { url: request.callback_url, token: request.callback_token, signingSecret: request.callback_signing_secret, origin: requestTracing.currentOrigin() },
-      idempotencyKey,
-    });
-    const workdir = join(this.config.sessionWorkdirRoot, session.id);
+  private async forgetEndedBefore(cutoff: Date): Promise<void> {
     try {
-      // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
-      const task = JSON.stringify({ session_id: session.id, task: request.task, context: request.context });
-      const taskFile = await createSessionWorkdir(workdir, task, this.config.agentUser);
-      const supervisor = new SessionSupervisor(session, {
-        command: this.config.agentCommand,
-        cwd: workdir,
-        env: { ...this.config.agentEnv, [TASK_FILE_ENV]: taskFile, MOSAIC_SESSION_ID: session.id },
-        user: this.config.agentUser,
-        timeoutMs: this.config.sessionTimeoutMs,
-        logLinesPerSecond: this.config.logLinesPerSecond,
-        delivery: this.delivery,
-        metrics: this.metrics,
-        logger: this.logger,
-      });
-      await supervisor.start();
-      this.registry.add(session);
-      session.startedAt = session.createdAt;
-      this.supervisors.set(session.id, supervisor);
-      void supervisor.whenEnded().then(() => this.onEnded(session, workdir));
+      const forgotten = await this.store.forgetEndedBefore(cutoff);
+      if (forgotten > 0) this.logger.debug(`forgot ${forgotten} session(s) ended before ${cutoff.toISOString()}`);
     } catch (error) {
-      await rm(workdir, { recursive: true, force: true });
-      this.logger.error(`spawn failed: the agent could not be started: ${(error as Error).message}`);
-      throw new AppError('internal_error', 'the agent could not be started');
-    } finally {
-      this.starting--;
+      this.logger.warn(`could not forget ended sessions: ${(error as Error).message}`);
     }
-    this.logStatusChange(session, 'pending', { task_id: request.task.id });
-    // The agent process exists by now, so the answer is always `running`; `pending` is never observable here.
-    return { session_id: session.id, status: 'running', created_at: session.createdAt.toISOString() };
-  }
-
-  /** One line per status change: a session starts `running` and ends once, so these two calls are all of them. */
-  private logStatusChange(session: Session, from: SessionStatus, details: Record<string, string | number>): void {
-    this.logger.log({ msg: 'session status changed', session_id: session.id, from, to: session.status, ...details });
-  }
-
-  private async onEnded(session: Session, workdir: string): Promise<void> {
-    this.supervisors.delete(session.id);
-    this.logStatusChange(session, 'running', {
-      ...(session.exitCode === undefined ? {} : { exit_code: session.exitCode }),
-      ...(session.error === undefined ? {} : { error: session.error }),
-    });
-    await rm(workdir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${workdir}: ${error.message}`));
   }
 }

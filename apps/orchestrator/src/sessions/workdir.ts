@@ -1,7 +1,7 @@
 import { chmod, chown, lstat, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 
-const TASK_FILE_NAME = 'task.json';
+export const TASK_FILE_NAME = 'task.json';
 
 /** Whom a session's directory and task file belong to, when agents run as another user (AGENT_USER). */
 export interface WorkdirOwner {
