@@ -3,6 +3,7 @@ import path from 'node:path';
 import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { createDatabase, uniqueDatabaseName } from './database';
+import { reachableRedis } from './redis';
 import { freePort } from './service-process';
 
 /** What global-teardown.ts needs; both run in Jest's main process. */
@@ -51,4 +52,9 @@ export default async function globalSetup(globalConfig: { selectProjects?: strin
   const url = await createDatabase(state.serverUrl, runDatabase);
   await applyMigrations(url);
   process.env.TEST_DATABASE_URL = url;
+  // Every orchestrator the tests start keeps its queue there (each under its own QUEUE_PREFIX), not on an embedded server of its own.
+  process.env.ORCHESTRATOR_DATABASE_URL ??= url;
+  // The Redis store's tests run where a Redis answers; CI (.ci/run) starts one and sets TEST_REDIS_URL.
+  const redis = process.env.TEST_REDIS_URL ?? (await reachableRedis());
+  if (redis !== undefined) process.env.TEST_REDIS_URL = redis;
 }

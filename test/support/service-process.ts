@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -11,7 +12,11 @@ export interface StartServiceOptions {
   name: string;
   /** The built entry point, run as `node <entry>`. */
   entry: string;
-  /** Added to the test process's environment; `undefined` removes a variable. PORT and HOST are set by the helper. */
+  /**
+   * Added to the test process's environment; `undefined` removes a variable. PORT and
+   * HOST are set by the helper, and QUEUE_PREFIX (a random one, so that orchestrators
+   * of different tests never share a queue) unless given here.
+   */
   env?: Record<string, string | undefined>;
   /** A fixed port, e.g. to restart a service where its clients expect it; default a free one. */
   port?: number;
@@ -53,6 +58,11 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** A QUEUE_PREFIX no other orchestrator of the run uses: its own queue, sessions and nodes. */
+export function uniqueQueuePrefix(): string {
+  return `test_${randomBytes(5).toString('hex')}`;
+}
+
 /**
  * The Node.js options a built service runs with, as `pnpm start` gives them:
  * its package.json's `nodeArgs` (scripts/lib/service-group.mjs).
@@ -70,7 +80,8 @@ export function nodeArgsOf(entry: string): string[] {
 export async function startService(options: StartServiceOptions): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries({ NO_COLOR: '1', ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' })) {
+  const defaults = { NO_COLOR: '1', QUEUE_PREFIX: uniqueQueuePrefix() };
+  for (const [name, value] of Object.entries({ ...defaults, ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' })) {
     if (value !== undefined) env[name] = value;
   }
   const child = spawn(process.execPath, [...nodeArgsOf(options.entry), options.entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
