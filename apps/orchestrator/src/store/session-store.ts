@@ -84,7 +84,7 @@ export class InvalidCursorError extends Error {}
 /**
  * Everything the cluster must remember: sessions, idempotency keys, event sequences,
  * events not yet acknowledged by the API, and node leases. Two implementations
- * (PostgreSQL and Redis) behave the same; `session-store.int-spec.ts` proves it on
+ * (PostgreSQL and Redis) behave the same; `session-store.behaviour.ts` proves it on
  * both. Every method that changes a session is atomic: two nodes calling it at once
  * cannot both succeed where only one may (claim, finish, create with a key).
  */
