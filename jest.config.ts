@@ -11,6 +11,7 @@ const moduleNameMapper = {
   '^@mosaic/orchestrator-contract$': '<rootDir>/packages/orchestrator-contract/src/index.ts',
   '^@mosaic/observability$': '<rootDir>/packages/observability/src/index.ts',
   '^@mosaic/http-kit$': '<rootDir>/packages/http-kit/src/index.ts',
+  '^@mosaic/embedded-postgres$': '<rootDir>/packages/embedded-postgres/src/index.ts',
 };
 const common = { rootDir: __dirname, transform, moduleNameMapper, testEnvironment: 'node' };
 

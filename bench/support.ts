@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from 'pg';
-import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../apps/api/src/database/embedded-postgres';
+import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../packages/embedded-postgres/src';
 import { applyMigrations } from '../apps/api/src/database/migrator';
 import { createDatabase, databaseName, dropDatabase, uniqueDatabaseName, withClient } from '../test/support/database';
 import { freePort, nodeArgsOf } from '../test/support/service-process';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { deleteEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
+import { deleteEmbeddedPostgres } from '../../packages/embedded-postgres/src';
 import { join } from 'node:path';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/database';
 import { liveProcessesMentioning } from '../support/process-table';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { deleteEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
+import { deleteEmbeddedPostgres } from '../../packages/embedded-postgres/src';
 import { liveProcessGroup, liveProcessesMentioning } from '../support/process-table';
 import { freePort } from '../support/service-process';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
+import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../../packages/embedded-postgres/src';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { createDatabase, uniqueDatabaseName } from './database';
 import { reachableRedis } from './redis';

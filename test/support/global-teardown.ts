@@ -1,4 +1,4 @@
-import { deleteEmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
+import { deleteEmbeddedPostgres } from '../../packages/embedded-postgres/src';
 import { dropDatabase, withClient } from './database';
 import type { TestDatabaseState } from './global-setup';
 

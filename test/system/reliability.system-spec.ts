@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import { TASK_PRIORITIES, callbackEventSchema } from '@mosaic/orchestrator-contract';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../apps/api/src/database/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../packages/embedded-postgres/src';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { freePort } from '../support/service-process';
 import {

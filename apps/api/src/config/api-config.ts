@@ -59,7 +59,7 @@ const environmentSchema = z.object({
 export class ApiConfig {
   readonly port: number;
   readonly host: string;
-  /** Unset means: start the embedded PostgreSQL (see `database/embedded-postgres.ts`). */
+  /** Unset means: start the embedded PostgreSQL (see `database/default-database.ts`). */
   readonly databaseUrl: string | undefined;
   readonly embeddedDatabase: { readonly port: number; readonly dataDir: string | undefined };
   readonly publicBaseUrl: string;

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
+import { defaultEmbeddedDataDir, startEmbeddedPostgres } from '@mosaic/embedded-postgres';
 import { ApiConfig } from '../config/api-config';
-import { defaultEmbeddedDataDir, startEmbeddedPostgres } from './embedded-postgres';
 import { applyMigrations } from './migrator';
 
 export interface ResolvedDatabase {
@@ -16,7 +16,7 @@ export interface ResolvedDatabase {
  */
 export async function resolveDatabase(config: ApiConfig, logger: Logger): Promise<ResolvedDatabase> {
   if (config.databaseUrl !== undefined) return { config, close: async () => undefined };
-  const dataDir = config.embeddedDatabase.dataDir ?? defaultEmbeddedDataDir();
+  const dataDir = embeddedDataDir(config);
   logger.log(`DATABASE_URL is not set: starting the embedded PostgreSQL in ${dataDir} on port ${config.embeddedDatabase.port}`);
   const embedded = await startEmbeddedPostgres({
     dataDir,
@@ -31,4 +31,9 @@ export async function resolveDatabase(config: ApiConfig, logger: Logger): Promis
     throw error;
   }
   return { config: config.withDatabaseUrl(embedded.url), close: () => embedded.stop() };
+}
+
+/** Where the API keeps its embedded PostgreSQL, so that `pnpm db:migrate` migrates the same one. */
+export function embeddedDataDir(config: ApiConfig): string {
+  return config.embeddedDatabase.dataDir ?? defaultEmbeddedDataDir('postgres');
 }

@@ -2,9 +2,10 @@
 // unset, to the embedded PostgreSQL the API starts by default: the same data
 // directory and port (EMBEDDED_DATABASE_DIR, EMBEDDED_DATABASE_PORT), so the API
 // finds it migrated.
+import { EmbeddedPostgresError, startEmbeddedPostgres } from '@mosaic/embedded-postgres';
 import { ConfigurationError } from '@mosaic/http-kit';
 import { ApiConfig } from '../config/api-config';
-import { EmbeddedPostgresError, defaultEmbeddedDataDir, startEmbeddedPostgres } from './embedded-postgres';
+import { embeddedDataDir } from './default-database';
 import { MigrationError, applyMigrations } from './migrator';
 
 const log = (line: string): void => console.log(line);
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
     await migrate(config.databaseUrl);
     return;
   }
-  const dataDir = config.embeddedDatabase.dataDir ?? defaultEmbeddedDataDir();
+  const dataDir = embeddedDataDir(config);
   const { port } = config.embeddedDatabase;
   log(`DATABASE_URL is not set: migrating the embedded PostgreSQL in ${dataDir} on port ${port}`);
   const embedded = await startEmbeddedPostgres({ dataDir, port });

