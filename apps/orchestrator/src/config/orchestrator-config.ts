@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 import { envBearerSecret, envInteger, envText, envUrl, readEnvironment, refuseDevelopmentSecrets, type Environment } from '@mosaic/http-kit';
+import { defaultEmbeddedDataDir } from '@mosaic/embedded-postgres';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
 import { CallbackOrigins, parseOrigin } from './callback-origins';
 
@@ -156,7 +157,7 @@ function queueStore(values: z.output<typeof environmentSchema>): QueueStoreConfi
   const prefix = values.QUEUE_PREFIX;
   if (values.QUEUE_URL !== undefined) return { kind: 'redis', url: values.QUEUE_URL, prefix };
   if (values.ORCHESTRATOR_DATABASE_URL !== undefined) return { kind: 'postgres', url: values.ORCHESTRATOR_DATABASE_URL, prefix };
-  const dataDir = resolve(values.ORCHESTRATOR_EMBEDDED_DATABASE_DIR ?? join(__dirname, '..', '..', '..', '..', '.data', 'orchestrator-postgres'));
+  const dataDir = resolve(values.ORCHESTRATOR_EMBEDDED_DATABASE_DIR ?? defaultEmbeddedDataDir('orchestrator-postgres'));
   return { kind: 'embedded-postgres', dataDir, port: values.ORCHESTRATOR_EMBEDDED_DATABASE_PORT, prefix };
 }
 
