@@ -1,4 +1,4 @@
 export { LOG_LEVELS, loggerParams, type LogLevel } from './logging';
 export { logRequests } from './request-log';
 export { requestIdFor, requestTracing, type Origin } from './request-tracing';
-export { extractTraceContext, injectTraceContext, parseTraceparent } from './trace-context';
+export { parseTraceparent } from './trace-context';

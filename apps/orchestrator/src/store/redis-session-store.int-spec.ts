@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisSessionStore } from './redis-session-store';
+import { describeSessionStoreBehaviour } from './session-store.behaviour';
 import { IdempotencyKeyReusedError, InvalidCursorError, QueueFullError, type NewSession, type StoredSession } from './session-store';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -580,4 +581,9 @@ describe('RedisSessionStore', () => {
       expect([...fromA, ...fromB].sort()).toEqual(['dead-1', 'dead-2']);
     });
   });
+});
+
+describeSessionStoreBehaviour('RedisSessionStore', async () => {
+  const store = await oneStore();
+  return { store, dispose: async () => undefined };
 });

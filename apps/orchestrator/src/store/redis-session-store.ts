@@ -6,14 +6,12 @@ import {
   type CallbackEvent,
   type SessionStatus,
 } from '@mosaic/orchestrator-contract';
-import { extractTraceContext, injectTraceContext } from '@mosaic/observability';
 import { Redis, type Result } from 'ioredis';
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   IdempotencyKeyReusedError,
   InvalidCursorError,
   QueueFullError,
-  type CallbackTarget,
   type CreateResult,
   type EventFields,
   type NewSession,
@@ -23,6 +21,7 @@ import {
   type SessionStore,
   type StoredSession,
 } from './session-store';
+import { callbackTarget, storedCallbackTarget, type StoredCallbackTarget } from './stored-origin';
 
 /*
  * Keys, each after the prefix:
@@ -199,14 +198,6 @@ declare module 'ioredis' {
   }
 }
 
-/** A callback target as stored: the trace as the headers that carry it, since a Context is not JSON. */
-interface StoredCallback {
-  url: string;
-  token: string;
-  signingSecret?: string;
-  origin: { requestId: string; trace: Record<string, string> };
-}
-
 /** Sessions and nodes in Redis, shared by every node of the cluster (see the key list above). */
 export class RedisSessionStore implements SessionStore {
   private constructor(
@@ -235,7 +226,7 @@ export class RedisSessionStore implements SessionStore {
       session.id,
       session.priority,
       PRIORITY_RANK[session.priority],
-      JSON.stringify(storedCallback(session.callback)),
+      JSON.stringify(storedCallbackTarget(session.callback)),
       session.taskJson,
       maxPending,
     ];
@@ -411,13 +402,7 @@ function sessionFrom(hash: Partial<Record<string, string>>): StoredSession {
     return value;
   };
   const date = (field: string): Date | undefined => (hash[field] === undefined ? undefined : new Date(Number(hash[field])));
-  const callback = JSON.parse(required('callback')) as StoredCallback;
-  const target: CallbackTarget = {
-    url: callback.url,
-    token: callback.token,
-    ...(callback.signingSecret !== undefined && { signingSecret: callback.signingSecret }),
-    origin: { requestId: callback.origin.requestId, trace: extractTraceContext(callback.origin.trace) },
-  };
+  const target = callbackTarget(JSON.parse(required('callback')) as StoredCallbackTarget);
   const startedAt = date('started_at');
   const endedAt = date('ended_at');
   return {
@@ -440,17 +425,6 @@ function oneOf<T extends string>(values: readonly T[], value: string): T {
   const found = values.find((candidate) => candidate === value);
   if (found === undefined) throw new Error(`unexpected stored value ${JSON.stringify(value)}`);
   return found;
-}
-
-function storedCallback(callback: CallbackTarget): StoredCallback {
-  const trace: Record<string, string> = {};
-  injectTraceContext(callback.origin.trace, trace);
-  return {
-    url: callback.url,
-    token: callback.token,
-    ...(callback.signingSecret !== undefined && { signingSecret: callback.signingSecret }),
-    origin: { requestId: callback.origin.requestId, trace },
-  };
 }
 
 function eventFrom(sessionId: string, eventId: string, stored: string): CallbackEvent {

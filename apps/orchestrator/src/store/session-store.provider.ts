@@ -10,7 +10,7 @@ export function sessionStoreProvider(connection: QueueConnection): Provider<Prom
     provide: SESSION_STORE,
     useFactory: () =>
       connection.kind === 'redis'
-        ? RedisSessionStore.connect({ url: connection.url, prefix: `${connection.prefix}:orchestrator` })
+        ? RedisSessionStore.connect({ url: connection.url, prefix: `${connection.prefix}:orchestrator:` })
         : PostgresSessionStore.connect({ connectionString: connection.url, schema: `${connection.prefix}_orchestrator` }),
   };
 }
