@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
+import { DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 import { envBearerSecret, envInteger, envText, readEnvironment, refuseDevelopmentSecrets, type Environment } from '@mosaic/http-kit';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
@@ -37,6 +37,7 @@ const environmentSchema = z.object({
   CALLBACK_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(10_000),
   LOG_LINES_PER_SECOND: envInteger('a number of lines per second', 0).default(20),
   SHUTDOWN_GRACE_MS: envInteger('a number of milliseconds', 0, MAX_TIMER_MS).default(10_000),
+  CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, LIMITS.cancelGraceMaxMs).default(10_000),
   SESSION_WORKDIR_ROOT: envText().optional(),
   ALLOWED_CALLBACK_ORIGINS: originList.optional(),
   // A name, or a uid; never an option getent would read.
@@ -63,6 +64,8 @@ export class OrchestratorConfig {
   readonly callbackTimeoutMs: number;
   readonly logLinesPerSecond: number;
   readonly shutdownGraceMs: number;
+  /** The grace of a cancel whose request names none. */
+  readonly cancelGraceMs: number;
   readonly sessionWorkdirRoot: string;
   readonly callbackOrigins: CallbackOrigins;
   readonly version: string;
@@ -83,6 +86,7 @@ export class OrchestratorConfig {
     this.callbackTimeoutMs = values.CALLBACK_TIMEOUT_MS;
     this.logLinesPerSecond = values.LOG_LINES_PER_SECOND;
     this.shutdownGraceMs = values.SHUTDOWN_GRACE_MS;
+    this.cancelGraceMs = values.CANCEL_GRACE_MS;
     // Named after the user, so that orchestrators of different users on one machine do not refuse each other's.
     this.sessionWorkdirRoot = resolve(values.SESSION_WORKDIR_ROOT ?? join(tmpdir(), `mosaic-orchestrator-${process.getuid?.() ?? 'user'}`));
     this.callbackOrigins = values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);

@@ -9,7 +9,7 @@ import { OutputThrottle } from './output-throttle';
 import type { Session } from './session';
 
 /** Why the orchestrator ended a session itself. */
-export type EndReason = 'kill' | 'timeout' | 'shutdown';
+export type EndReason = 'kill' | 'cancel' | 'timeout' | 'shutdown';
 
 export interface SupervisorOptions {
   command: string;
@@ -89,7 +89,7 @@ export class SessionSupervisor {
    * Kills the agent's process group and waits until the session is terminal. A session
    * that has already ended keeps its status, and the first reason given wins.
    */
-  async end(reason: EndReason): Promise<void> {
+  async end(reason: Exclude<EndReason, 'cancel'>): Promise<void> {
     if (!this.agent || this.terminal) return this.whenEnded();
     this.endReason ??= reason;
     try {
@@ -97,6 +97,21 @@ export class SessionSupervisor {
     } catch (error) {
       this.options.logger.error(`session ${this.session.id}: ${(error as Error).message}`);
     }
+    return this.whenEnded();
+  }
+
+  /**
+   * Asks the agent to stop (SIGTERM to its group), kills what is left after `graceMs`,
+   * and waits until the session is terminal; a second cancel waits for the first one's
+   * end. A kill during the grace does not wait for it: `end` SIGKILLs at once, but the
+   * status stays `cancelled`, as the first reason given wins: the caller that cancelled
+   * is answered with what it asked for, and the kill's own answer says so too.
+   */
+  async cancel(graceMs: number): Promise<void> {
+    if (!this.agent || this.terminal) return this.whenEnded();
+    this.endReason ??= 'cancel';
+    // The same promise as `agent.finished`, whose failure finishWhenDone reports.
+    void this.agent.terminate(graceMs);
     return this.whenEnded();
   }
 
@@ -133,12 +148,19 @@ export class SessionSupervisor {
     this.emit({ type: 'status', status: outcome.status, data }, true);
   }
 
-  /** An end we caused shows as a death by signal; an agent that exited on its own first keeps its own result. */
+  /**
+   * An end we caused shows as a death by signal, or, for a cancel, as any exit after the
+   * SIGTERM (an agent that handles it exits with a code of its choice); an agent that
+   * exited on its own first keeps its own result.
+   */
   private outcome(exit: AgentExit | undefined): Outcome {
-    if (this.endReason && (exit === undefined || exit.signal !== null)) {
+    const causedByUs = exit === undefined || exit.signal !== null || (this.endReason === 'cancel' && exit.terminated);
+    if (this.endReason && causedByUs) {
       switch (this.endReason) {
         case 'kill':
           return { status: 'killed' };
+        case 'cancel':
+          return { status: 'cancelled', ...(exit !== undefined && exit.code !== null && { exitCode: exit.code }) };
         case 'timeout':
           return { status: 'failed', error: `the session exceeded its time limit of ${this.options.timeoutMs} ms and was killed` };
         case 'shutdown':

@@ -5,9 +5,11 @@ import {
   LIMITS,
   SESSION_STATUSES,
   wireSchemaRef,
+  cancelRequestSchema,
   idempotencyKeySchema,
   listQuerySchema,
   spawnRequestSchema,
+  type CancelResponse,
   type KillResponse,
   type ListResponse,
   type SessionStatusResponse,
@@ -70,6 +72,23 @@ export class SessionsController {
   @ApiErrorResponses({ 404: { when: 'no session with this id', code: 'not_found' } })
   kill(@Param('id') id: string): Promise<KillResponse> {
     return this.sessions.kill(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Ask a session\'s agent to stop, and kill what is left after a grace period',
+    description: `SIGTERM to the agent and every process it started, SIGKILL to those still alive after \`grace_ms\` (default CANCEL_GRACE_MS). Idempotent: answers once they are all gone; a second cancel waits for the first one's end.`,
+  })
+  @ApiBody({ schema: wireSchemaRef('CancelRequest'), required: false })
+  @ApiWireResponse(200, 'KillResponse', '`cancelled`, or the terminal status the session already had')
+  @ApiErrorResponses({
+    400: { when: `invalid body (\`grace_ms\`: 0..${LIMITS.cancelGraceMaxMs}); the message names the field`, code: 'bad_request' },
+    404: { when: 'no session with this id', code: 'not_found' },
+  })
+  cancel(@Param('id') id: string, @Body() body: unknown): Promise<CancelResponse> {
+    const request = parseOrThrow(cancelRequestSchema, body ?? {});
+    return this.sessions.cancel(id, request.grace_ms);
   }
 
   @Get()

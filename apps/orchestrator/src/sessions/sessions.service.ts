@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type {
+  CancelResponse,
   KillResponse,
   ListQuery,
   ListResponse,
@@ -87,6 +88,16 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
   async kill(id: string): Promise<KillResponse> {
     const session = this.find(id);
     await this.supervisors.get(id)?.end('kill');
+    return { session_id: session.id, status: session.status };
+  }
+
+  /** Answers once the agent's whole process group is gone, at the latest `graceMs` after the SIGTERM. */
+  async cancel(id: string, graceMs = this.config.cancelGraceMs): Promise<CancelResponse> {
+    const session = this.find(id);
+    const supervisor = this.supervisors.get(id);
+    // Unlike a kill, a cancel may hold its request for the whole grace: the log shows what it waits for.
+    if (supervisor) this.logger.log({ msg: 'session cancel requested', session_id: id, grace_ms: graceMs });
+    await supervisor?.cancel(graceMs);
     return { session_id: session.id, status: session.status };
   }
 
