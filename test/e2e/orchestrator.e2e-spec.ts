@@ -53,7 +53,7 @@ async function waitForStatus(service: ServiceProcess, id: string, statuses: stri
   }
 }
 
-const isTerminalEvent = (event: CallbackEvent) => event.type === 'status' && ['completed', 'failed', 'killed'].includes(event.status ?? '');
+const isTerminalEvent = (event: CallbackEvent) => event.type === 'status' && ['completed', 'failed', 'killed', 'cancelled'].includes(event.status ?? '');
 const hasTerminal = (endpoint: CallbackEndpoint) => () => endpoint.accepted<CallbackEvent>().some(isTerminalEvent);
 
 function expectErrorBody(answer: HttpAnswer, status: number, code: string): void {
@@ -157,6 +157,50 @@ describe('orchestrator (built service)', () => {
     expect(endpoint.accepted<CallbackEvent>().at(-1)).toMatchObject({ type: 'status', status: 'killed' });
   });
 
+  /** Spawns a sample agent with a child and a grandchild, and returns its session id and live process tree once they run. */
+  async function spawnTree(endpoint: CallbackEndpoint, sampleAgent: Record<string, unknown>) {
+    const id = await spawn(running(), spawnBody(endpoint, { steps: 0, duration_ms: 60_000, children: 1, ...sampleAgent }));
+    await endpoint.waitFor((received) => received.some((request) => JSON.stringify(request.body).includes('started child processes')));
+    let tree = liveDescendants(running().pid);
+    for (const deadline = Date.now() + 5_000; tree.length < 3 && Date.now() < deadline; tree = liveDescendants(running().pid)) await sleep(20);
+    expect(tree.length).toBeGreaterThanOrEqual(3);
+    return { id, pids: tree.map((info) => info.pid) };
+  }
+
+  test('cancel: an agent that stops on SIGTERM ends cancelled well before the grace, its whole tree gone when the answer comes', async () => {
+    const endpoint = receiver.endpoint();
+    const { id, pids } = await spawnTree(endpoint, {});
+
+    const begun = Date.now();
+    const cancelled = await call(running(), 'POST', `/orchestrator/sessions/${id}/cancel`);
+    expect(cancelled).toMatchObject({ status: 200, body: { session_id: id, status: 'cancelled' } });
+    // The default grace (CANCEL_GRACE_MS) is 10 s.
+    expect(Date.now() - begun).toBeLessThan(3_000);
+    await waitForNoProcesses(pids, 0);
+
+    expect((await call(running(), 'POST', `/orchestrator/sessions/${id}/cancel`, { body: { grace_ms: 0 } })).body).toEqual({ session_id: id, status: 'cancelled' });
+    expect((await call(running(), 'POST', `/orchestrator/sessions/${id}/kill`)).body).toEqual({ session_id: id, status: 'cancelled' });
+    await endpoint.waitFor(hasTerminal(endpoint));
+    const events = endpoint.accepted<CallbackEvent>();
+    expect(events).toContainEqual(expect.objectContaining({ type: 'log', data: { stream: 'stdout', line: 'sample agent: got SIGTERM, stopping' } }));
+    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
+  });
+
+  test('cancel: an agent that ignores SIGTERM is killed, with its tree, when grace_ms ends', async () => {
+    const endpoint = receiver.endpoint();
+    const { id, pids } = await spawnTree(endpoint, { ignore_sigterm: true });
+
+    const begun = Date.now();
+    const cancelled = await call(running(), 'POST', `/orchestrator/sessions/${id}/cancel`, { body: { grace_ms: 2_000 } });
+    const took = Date.now() - begun;
+    expect(cancelled).toMatchObject({ status: 200, body: { session_id: id, status: 'cancelled' } });
+    expect(took).toBeGreaterThanOrEqual(1_000);
+    expect(took).toBeLessThanOrEqual(3_000);
+    await waitForNoProcesses(pids, 0);
+    await endpoint.waitFor(hasTerminal(endpoint));
+    expect(endpoint.accepted<CallbackEvent>().at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
+  });
+
   test('killing a session whose agent already exited keeps its status', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 0 }));
@@ -236,6 +280,7 @@ describe('orchestrator (built service)', () => {
         ['GET', '/orchestrator/sessions'],
         ['GET', `/orchestrator/sessions/${randomUUID()}/status`],
         ['POST', `/orchestrator/sessions/${randomUUID()}/kill`],
+        ['POST', `/orchestrator/sessions/${randomUUID()}/cancel`],
         ['GET', '/orchestrator/no-such-route'],
       ];
       const wrongHeaders = [{ authorization: '' }, { authorization: 'Bearer wrong-key' }, { authorization: `Basic ${API_KEY}` }, { authorization: `Bearer ${API_KEY}x` }];
@@ -274,6 +319,12 @@ describe('orchestrator (built service)', () => {
       expectErrorBody(await call(running(), 'GET', '/orchestrator/sessions?cursor=bm90LWEtY3Vyc29y'), 400, 'bad_request');
       expectErrorBody(await call(running(), 'GET', `/orchestrator/sessions/${randomUUID()}/status`), 404, 'not_found');
       expectErrorBody(await call(running(), 'POST', `/orchestrator/sessions/${randomUUID()}/kill`), 404, 'not_found');
+      expectErrorBody(await call(running(), 'POST', `/orchestrator/sessions/${randomUUID()}/cancel`, { body: { grace_ms: 10 } }), 404, 'not_found');
+      for (const body of [{ grace_ms: -1 }, { grace_ms: 600_001 }, { grace_ms: 'soon' }, { grace: 10 }]) {
+        const refused = await call(running(), 'POST', `/orchestrator/sessions/${randomUUID()}/cancel`, { body });
+        expectErrorBody(refused, 400, 'bad_request');
+        expect(refused.body.error.message).toContain(Object.keys(body)[0]);
+      }
       expect(endpoint.received).toHaveLength(0);
     });
   });

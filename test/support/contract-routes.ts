@@ -13,6 +13,7 @@ export const ORCHESTRATOR_ROUTES: RouteStatuses = {
   'POST /orchestrator/sessions/spawn': [200, 201, 400, 401, 413, 422, 503],
   'GET /orchestrator/sessions/:id/status': [200, 401, 404],
   'POST /orchestrator/sessions/:id/kill': [200, 401, 404],
+  'POST /orchestrator/sessions/:id/cancel': [200, 400, 401, 404],
   // 400: a query outside the contract's ranges, or a cursor from before a restart (README).
   'GET /orchestrator/sessions': [200, 400, 401],
   'GET /health': [200],

@@ -6,12 +6,15 @@
  *   or `result` (`summary`?, `exit_code`?, `error`?) becomes a callback of that type;
  *   every other line, on stdout or stderr, becomes a `log` callback.
  * - The exit code decides the session's end: 0 `completed`, anything else `failed`.
+ * - A cancel sends SIGTERM and kills the agent if it has not exited when the grace ends;
+ *   an agent that exits in time, with any code, ends `cancelled` all the same.
  *
  * What it does can be steered through `task.metadata.sample_agent`, so that tests and
  * demos reach every path: `steps` and `step_ms` (progress reports), `duration_ms` (run at
  * least this long), `exit_code` (fail with it), `stderr` (lines to print on stderr),
  * `log_lines` (plain stdout lines to print), `children` (processes to start that each
- * start a grandchild and then sleep forever, as a runaway tool would).
+ * start a grandchild and then sleep forever, as a runaway tool would), `ignore_sigterm`
+ * (stay deaf to a cancel's SIGTERM, so that its SIGKILL at the end of the grace shows).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -26,6 +29,7 @@ const optionsSchema = z.object({
   stderr: z.array(z.string()).default([]),
   log_lines: z.number().int().min(0).default(0),
   children: z.number().int().min(0).max(16).default(0),
+  ignore_sigterm: z.boolean().default(false),
 });
 
 const taskFileSchema = z.object({
@@ -59,6 +63,14 @@ async function main(): Promise<number> {
   }
   const options = parsedOptions.data;
   const startedAt = Date.now();
+  process.on('SIGTERM', () => {
+    if (options.ignore_sigterm) {
+      process.stdout.write('sample agent: got SIGTERM, ignoring it as the task asked\n');
+      return;
+    }
+    process.stdout.write('sample agent: got SIGTERM, stopping\n');
+    process.exit(0);
+  });
 
   process.stdout.write(`sample agent working on task ${task.id} (${task.title}) in session ${sessionId}\n`);
   for (const line of options.stderr) process.stderr.write(`${line}\n`);

@@ -16,6 +16,7 @@ describe('OrchestratorConfig.fromEnvironment', () => {
       sessionTimeoutMs: 30 * 60 * 1000,
       sessionRetentionMs: 24 * 60 * 60 * 1000,
       maxConcurrentSessions: 64,
+      cancelGraceMs: 10_000,
       agentEnv: { PATH: '/bin' },
     });
     expect(config.agentCommand).toMatch(/sample-agent\.js'$/);
@@ -31,8 +32,9 @@ describe('OrchestratorConfig.fromEnvironment', () => {
       SHUTDOWN_GRACE_MS: '0',
       SESSION_WORKDIR_ROOT: '/tmp/sessions',
       SESSION_RETENTION_MS: '1000',
+      CANCEL_GRACE_MS: '0',
     });
-    expect(config).toMatchObject({ port: 0, apiKey: 'secret', usesDevelopmentApiKey: false, agentCommand: 'exit 0', callbackRetryMaxMs: 0, logLinesPerSecond: 0, shutdownGraceMs: 0, sessionWorkdirRoot: '/tmp/sessions', sessionRetentionMs: 1000 });
+    expect(config).toMatchObject({ cancelGraceMs: 0, port: 0, apiKey: 'secret', usesDevelopmentApiKey: false, agentCommand: 'exit 0', callbackRetryMaxMs: 0, logLinesPerSecond: 0, shutdownGraceMs: 0, sessionWorkdirRoot: '/tmp/sessions', sessionRetentionMs: 1000 });
   });
 
   it.each([
@@ -43,6 +45,8 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     ['SESSION_RETENTION_MS', '0'],
     ['SESSION_RETENTION_MS', '3000000000'],
     ['MAX_CONCURRENT_SESSIONS', '-1'],
+    ['CANCEL_GRACE_MS', 'soon'],
+    ['CANCEL_GRACE_MS', '600001'],
     ['CALLBACK_TIMEOUT_MS', ''],
     ['ORCHESTRATOR_API_KEY', ''],
     ['ORCHESTRATOR_API_KEY', 'no spaces in a bearer token'],

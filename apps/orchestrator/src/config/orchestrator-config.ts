@@ -38,6 +38,7 @@ const environmentSchema = z.object({
   CALLBACK_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(10_000),
   LOG_LINES_PER_SECOND: envInteger('a number of lines per second', 0).default(20),
   SHUTDOWN_GRACE_MS: envInteger('a number of milliseconds', 0, MAX_TIMER_MS).default(10_000),
+  CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, LIMITS.cancelGraceMaxMs).default(10_000),
   SESSION_WORKDIR_ROOT: envText().optional(),
   ALLOWED_CALLBACK_ORIGINS: originList.optional(),
   // A name, or a uid; never an option getent would read.
@@ -45,7 +46,6 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   NODE_ID: envText().pipe(z.string().max(200).regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits and _ . : -')).optional(),
   NODE_URL: envUrl(['http', 'https']).optional(),
-  CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, LIMITS.cancelGraceMaxMs).default(10_000),
   MAX_QUEUED_SESSIONS: envInteger('a number of sessions', 0).default(10_000),
   NODE_LOST_AFTER_MS: envInteger('a number of milliseconds', 1_000, MAX_TIMER_MS).default(30_000),
   QUEUE_URL: envUrl(['redis', 'rediss']).optional(),
@@ -81,6 +81,8 @@ export class OrchestratorConfig {
   readonly callbackTimeoutMs: number;
   readonly logLinesPerSecond: number;
   readonly shutdownGraceMs: number;
+  /** The grace of a cancel whose request names none. */
+  readonly cancelGraceMs: number;
   readonly sessionWorkdirRoot: string;
   readonly callbackOrigins: CallbackOrigins;
   readonly version: string;
@@ -90,8 +92,6 @@ export class OrchestratorConfig {
   /** Where the other nodes reach this one to pass on a kill or a cancel. */
   readonly nodeUrl: string;
   readonly maxQueuedSessions: number;
-  /** A cancel's grace when the request names none. */
-  readonly cancelGraceMs: number;
   readonly nodeLostAfterMs: number;
   readonly queueStore: QueueStoreConfig;
 
@@ -110,6 +110,7 @@ export class OrchestratorConfig {
     this.callbackTimeoutMs = values.CALLBACK_TIMEOUT_MS;
     this.logLinesPerSecond = values.LOG_LINES_PER_SECOND;
     this.shutdownGraceMs = values.SHUTDOWN_GRACE_MS;
+    this.cancelGraceMs = values.CANCEL_GRACE_MS;
     // Named after the user, so that orchestrators of different users on one machine do not refuse each other's.
     this.sessionWorkdirRoot = resolve(values.SESSION_WORKDIR_ROOT ?? join(tmpdir(), `mosaic-orchestrator-${process.getuid?.() ?? 'user'}`));
     this.callbackOrigins = values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
@@ -118,7 +119,6 @@ export class OrchestratorConfig {
     this.nodeId = values.NODE_ID ?? `${hostname()}:${values.PORT}`;
     this.nodeUrl = (values.NODE_URL ?? `http://${urlHost(values.HOST)}:${values.PORT}`).replace(/\/+$/, '');
     this.maxQueuedSessions = values.MAX_QUEUED_SESSIONS;
-    this.cancelGraceMs = values.CANCEL_GRACE_MS;
     this.nodeLostAfterMs = values.NODE_LOST_AFTER_MS;
     this.queueStore = queueStore(values);
   }

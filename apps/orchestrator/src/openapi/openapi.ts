@@ -11,6 +11,7 @@ const COMPONENTS: readonly WireSchemaName[] = [
   'SpawnResponse',
   'SessionStatusResponse',
   'KillResponse',
+  'CancelRequest',
   'ListResponse',
   'OrchestratorHealth',
 ];

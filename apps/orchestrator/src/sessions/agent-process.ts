@@ -2,11 +2,13 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LineSplitter, type AgentStream } from './agent-output';
-import { killProcessGroupAndWait, signalProcessGroup } from './process-group';
+import { killProcessGroup, killProcessGroupAndWait, signalProcessGroup, waitForProcessGroupToEnd } from './process-group';
 
 export interface AgentExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** The agent exited after `terminate()` asked it to: its exit, whatever the code, answers that request. */
+  terminated: boolean;
 }
 
 export interface AgentStartOptions {
@@ -29,6 +31,11 @@ const STDIO_DRAIN_MS = 2_000;
  */
 export class AgentProcess {
   readonly finished: Promise<AgentExit>;
+  /** When the grace of the first `terminate()` ends; later calls keep it, so every caller waits for the same end. */
+  private graceEndsAt?: number;
+  private graceTimer?: NodeJS.Timeout;
+  /** Once the agent has exited its group id may be reused, so nothing is scheduled against it any more. */
+  private exited = false;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -66,27 +73,33 @@ export class AgentProcess {
   }
 
   /**
-   * SIGTERM to the whole group, then SIGKILL to whatever is left after `graceMs`;
-   * resolves like `finished`. The leader's exit ends the wait early: what it leaves
-   * behind is killed with it, as after any exit.
+   * SIGTERM to the whole group, SIGKILL to whatever is still alive `graceMs` later;
+   * resolves like `finished`. A `kill()` meanwhile does not wait for the grace.
    */
-  async terminate(graceMs: number): Promise<AgentExit> {
-    signalProcessGroup(this.pid, 'SIGTERM');
-    const graceOver = new AbortController();
-    await Promise.race([this.finished, sleep(graceMs, undefined, { signal: graceOver.signal }).catch(() => undefined)]);
-    graceOver.abort();
-    return this.kill();
+  terminate(graceMs: number): Promise<AgentExit> {
+    if (this.graceEndsAt === undefined && !this.exited) {
+      signalProcessGroup(this.pid, 'SIGTERM');
+      this.graceEndsAt = Date.now() + graceMs;
+      // Only for an agent that outlives the grace: its exit then lets `supervise` wait for the rest of the group.
+      this.graceTimer = setTimeout(() => killProcessGroup(this.pid), graceMs);
+    }
+    return this.finished;
   }
 
   private async supervise(): Promise<AgentExit> {
     const closed = once(this.child, 'close');
     const [code, signal] = (await once(this.child, 'exit')) as [number | null, NodeJS.Signals | null];
+    this.exited = true;
+    clearTimeout(this.graceTimer);
+    const graceEndsAt = this.graceEndsAt;
+    // The agent's processes were promised the whole grace, not only the agent itself.
+    if (graceEndsAt !== undefined && graceEndsAt > Date.now()) await waitForProcessGroupToEnd(this.pid, graceEndsAt - Date.now());
     await killProcessGroupAndWait(this.pid);
     const drained = await Promise.race([closed.then(() => true), sleep(STDIO_DRAIN_MS).then(() => false)]);
     if (!drained) {
       this.child.stdout?.destroy();
       this.child.stderr?.destroy();
     }
-    return { code, signal };
+    return { code, signal, terminated: graceEndsAt !== undefined };
   }
 }

@@ -158,18 +158,18 @@ export class SessionSupervisor {
   }
 
   /**
-   * An end we caused shows as a death by signal, or for a cancel as any exit during
-   * the grace (the agent stopped because it was asked to); an agent that exited on
-   * its own first keeps its own result.
+   * An end we caused shows as a death by signal, or for a cancel as any exit after the
+   * SIGTERM (the agent stopped because it was asked to); an agent that exited on its
+   * own first keeps its own result.
    */
   private outcome(exit: AgentExit | undefined): Outcome {
-    const caused = exit === undefined || exit.signal !== null || this.endReason === 'cancel';
+    const caused = exit === undefined || exit.signal !== null || (this.endReason === 'cancel' && exit.terminated);
     if (this.endReason && caused) {
       switch (this.endReason) {
         case 'kill':
           return { status: 'killed' };
         case 'cancel':
-          return { status: 'cancelled', ...(exit?.code !== null && exit?.code !== undefined && { exitCode: exit.code }) };
+          return { status: 'cancelled', ...(exit !== undefined && exit.code !== null && { exitCode: exit.code }) };
         case 'timeout':
           return { status: 'failed', error: `the session exceeded its time limit of ${this.options.timeoutMs} ms and was killed` };
         case 'shutdown':
