@@ -66,7 +66,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     cluster = await startCluster({ nodes: 3, capacity: 2, env });
     const { nodes } = cluster;
     const endpoint = receiver.endpoint();
-    const agent = { steps: 2, step_ms: 150 };
+    const agent = { steps: 2, step_ms: 250 };
 
     let sampling = true;
     let busiest = 0;
@@ -79,8 +79,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     })();
 
     try {
-      const lows: string[] = [];
-      for (let index = 0; index < 29; index++) lows.push(await spawn(nodes[index % 3], spawnBody(endpoint, 'low', agent)));
+      const lows = await Promise.all(Array.from({ length: 29 }, (_, index) => spawn(nodes[index % 3], spawnBody(endpoint, 'low', agent))));
       const waitingBefore = (await callNode(nodes[0], 'GET', '/orchestrator/sessions?status=pending&limit=500')).body.sessions as { session_id: string }[];
       const urgent = await spawn(nodes[2], spawnBody(endpoint, 'urgent', agent));
       const urgentSpawnedAt = Date.now();
@@ -103,7 +102,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
       // Every low one still waiting when the urgent one came started after it (a slot being handed out as the urgent one was queued may go either way).
       const startedAt = new Map(ended.map((session) => [session.session_id as string, Date.parse(session.started_at)]));
       const overtaken = waitingBefore.map((session) => session.session_id).filter((id) => startedAt.get(id)! >= urgentSpawnedAt + HANDOVER_MARGIN_MS);
-      expect(overtaken.length).toBeGreaterThan(10);
+      expect(overtaken.length).toBeGreaterThan(5);
       for (const low of overtaken) expect(startedAt.get(urgent)).toBeLessThanOrEqual(startedAt.get(low)!);
     } finally {
       sampling = false;
