@@ -37,9 +37,11 @@ function spawnBody(endpoint: CallbackEndpoint, sampleAgent: Record<string, unkno
   };
 }
 
+/** Spawns and waits until the queue has handed the session to an agent (or it already ended). */
 async function spawn(service: ServiceProcess, body: unknown, key: string = randomUUID()): Promise<string> {
   const answer = await call(service, 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } });
-  expect(answer).toMatchObject({ status: 201, body: { status: 'running' } });
+  expect(answer).toMatchObject({ status: 201, body: { status: 'pending' } });
+  await waitForStatus(service, answer.body.session_id, ['running', 'completed', 'failed', 'killed', 'cancelled']);
   return answer.body.session_id;
 }
 
@@ -90,7 +92,14 @@ describe('orchestrator (built service)', () => {
   test('GET /health answers without a key', async () => {
     const answer = await fetch(`${running().url}/health`);
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toEqual({ status: 'ok', version: expect.any(String), active_sessions: expect.any(Number) });
+    expect(await answer.json()).toEqual({
+      status: 'ok',
+      version: expect.any(String),
+      active_sessions: expect.any(Number),
+      node: expect.any(String),
+      queued_sessions: 0,
+      nodes: [{ id: expect.any(String), active_sessions: expect.any(Number), capacity: 8 }],
+    });
   });
 
   test('a spawned agent reports in order, with gapless sequences, and ends completed', async () => {
@@ -342,7 +351,14 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
     service = await startService({
       name: 'orchestrator-limits',
       entry: ENTRY,
-      env: { ORCHESTRATOR_API_KEY: API_KEY, MAX_CONCURRENT_SESSIONS: '1', SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS), SHUTDOWN_GRACE_MS: '10000', AGENT_COMMAND: undefined },
+      env: {
+        ORCHESTRATOR_API_KEY: API_KEY,
+        MAX_CONCURRENT_SESSIONS: '1',
+        MAX_QUEUED_SESSIONS: '1',
+        SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+        SHUTDOWN_GRACE_MS: '10000',
+        AGENT_COMMAND: undefined,
+      },
     });
   });
 
@@ -351,27 +367,35 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
     await receiver?.close();
   });
 
-  test('at capacity, spawn answers 503 at_capacity with Retry-After; a replayed key still answers', async () => {
-    const endpoint = receiver.endpoint();
-    const key = randomUUID();
-    const body = spawnBody(endpoint, { duration_ms: 60_000 });
-    const id = await spawn(running(), body, key);
-    const refused = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body: spawnBody(endpoint), headers: { 'idempotency-key': randomUUID() } });
-    expectErrorBody(refused, 503, 'at_capacity');
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } })).status).toBe(200);
-    await call(running(), 'POST', `/orchestrator/sessions/${id}/kill`);
-  });
-
-  test('a spawn refused at capacity is not remembered under its key', async () => {
+  test('beyond capacity a spawn waits pending with its place in the queue; a full queue answers 503 queue_full with Retry-After; a replayed key still answers', async () => {
     const endpoint = receiver.endpoint();
     const blocker = await spawn(running(), spawnBody(endpoint, { duration_ms: 60_000 }));
     const key = randomUUID();
     const body = spawnBody(endpoint, { steps: 0 });
-    expect((await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } })).status).toBe(503);
+    const queued = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } });
+    expect(queued).toMatchObject({ status: 201, body: { status: 'pending' } });
+    expect((await call(running(), 'GET', `/orchestrator/sessions/${queued.body.session_id}/status`)).body).toMatchObject({ status: 'pending', queue_position: 1 });
+
+    const refused = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body: spawnBody(endpoint), headers: { 'idempotency-key': randomUUID() } });
+    expectErrorBody(refused, 503, 'queue_full');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } })).toMatchObject({ status: 200, body: { session_id: queued.body.session_id } });
+
     await call(running(), 'POST', `/orchestrator/sessions/${blocker}/kill`);
+    expect(await waitForStatus(running(), queued.body.session_id, ['completed'])).toMatchObject({ status: 'completed', node: expect.any(String) });
+  });
+
+  test('a spawn refused for a full queue is not remembered under its key', async () => {
+    const endpoint = receiver.endpoint();
+    const blocker = await spawn(running(), spawnBody(endpoint, { duration_ms: 60_000 }));
+    const waiting = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body: spawnBody(endpoint), headers: { 'idempotency-key': randomUUID() } });
+    const key = randomUUID();
+    const body = spawnBody(endpoint, { steps: 0 });
+    expect((await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } })).status).toBe(503);
+    expect((await call(running(), 'POST', `/orchestrator/sessions/${waiting.body.session_id}/kill`)).body.status).toBe('killed');
     expect((await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } })).status).toBe(201);
-    await endpoint.waitFor(() => endpoint.accepted<CallbackEvent>().filter(isTerminalEvent).length === 2);
+    await call(running(), 'POST', `/orchestrator/sessions/${blocker}/kill`);
+    await endpoint.waitFor(() => endpoint.accepted<CallbackEvent>().filter(isTerminalEvent).length === 3);
   });
 
   test('a session past SESSION_TIMEOUT_MS is killed and ends failed, saying why', async () => {
