@@ -84,7 +84,8 @@ describe('orchestrator during an outage of the API (built service)', () => {
         const heldBytes = events.reduce((bytes, event) => bytes + Buffer.byteLength(JSON.stringify(event)), 0);
         expect(heldBytes).toBeLessThanOrEqual(CALLBACK_QUEUE_MAX_BYTES + 16 * 1024);
         expect(largestQueue).toBeLessThanOrEqual(CALLBACK_QUEUE_MAX_BYTES + 16 * 1024);
-        expect(queued).toBeGreaterThanOrEqual(CALLBACK_QUEUE_MAX_BYTES);
+        // Filled to the bound, give or take one line: events still being written to the store count against it by their estimated size.
+        expect(queued).toBeGreaterThanOrEqual(CALLBACK_QUEUE_MAX_BYTES - 16 * 1024);
         expect(droppedByMetric).toBeGreaterThan(LOG_LINES / 2);
         expect(events.map((event) => event.sequence)).toEqual(events.map((_, index) => index + 1));
         expect(events.at(-1)).toMatchObject({ type: 'status', status: 'completed', data: { exit_code: 0 } });

@@ -12,9 +12,10 @@ export type RouteStatuses = Readonly<Record<string, readonly number[]>>;
 export const ORCHESTRATOR_ROUTES: RouteStatuses = {
   'POST /orchestrator/sessions/spawn': [200, 201, 400, 401, 413, 422, 503],
   'GET /orchestrator/sessions/:id/status': [200, 401, 404],
-  'POST /orchestrator/sessions/:id/kill': [200, 401, 404],
-  'POST /orchestrator/sessions/:id/cancel': [200, 400, 401, 404],
-  // 400: a query outside the contract's ranges, or a cursor from before a restart (README).
+  // 503: the node that runs the session cannot be reached (node_unreachable); the caller retries.
+  'POST /orchestrator/sessions/:id/kill': [200, 401, 404, 503],
+  'POST /orchestrator/sessions/:id/cancel': [200, 400, 401, 404, 503],
+  // 400: a query outside the contract's ranges, or a cursor the orchestrator did not issue (README).
   'GET /orchestrator/sessions': [200, 400, 401],
   'GET /health': [200],
 };

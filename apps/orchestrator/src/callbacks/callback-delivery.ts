@@ -78,9 +78,9 @@ export class CallbackDelivery {
     this.ensureWorker(event.session_id, queue);
   }
 
-  /** Whether the session's waiting callbacks are under CALLBACK_QUEUE_MAX_BYTES. */
-  hasRoom(sessionId: string): boolean {
-    return (this.queues.get(sessionId)?.bytes ?? 0) < CALLBACK_QUEUE_MAX_BYTES;
+  /** Whether the session's waiting callbacks, with `comingBytes` on their way here, are under CALLBACK_QUEUE_MAX_BYTES. */
+  hasRoom(sessionId: string, comingBytes = 0): boolean {
+    return (this.queues.get(sessionId)?.bytes ?? 0) + comingBytes < CALLBACK_QUEUE_MAX_BYTES;
   }
 
   /** Waits until every queued event has been dealt with, or `timeoutMs` passed; then stops all delivery. */

@@ -3,6 +3,9 @@ import type { EventFields, SessionEnd, SessionStore, StoredSession } from '../st
 import type { CallbackTarget } from '../store/session-store';
 import type { CallbackDelivery } from './callback-delivery';
 
+/** What the store adds to an event's fields: `event_id`, `session_id`, `sequence` and `timestamp` with their keys, about. */
+const ENVELOPE_BYTES = 160;
+
 /**
  * One session's events, in order: each is numbered and kept by the store before it
  * is handed to delivery, so a node that takes over the session later can send what
@@ -13,6 +16,7 @@ import type { CallbackDelivery } from './callback-delivery';
 export class SessionEventLog {
   private chain: Promise<unknown> = Promise.resolve();
   private ended = false;
+  private coming = 0;
 
   constructor(
     private readonly session: Pick<StoredSession, 'id' | 'callback'>,
@@ -25,13 +29,29 @@ export class SessionEventLog {
     return this.session.callback;
   }
 
+  /**
+   * About the bytes of the events emitted but not handed to delivery yet: they count
+   * against the session's delivery bound as if they were there already, so an agent
+   * that prints faster than the store writes cannot pile up events in between.
+   */
+  get comingBytes(): number {
+    return this.coming;
+  }
+
   /** Queues a non-terminal event; nothing is written once the session has ended. */
   emit(fields: EventFields): void {
+    const bytes = Buffer.byteLength(JSON.stringify(fields)) + ENVELOPE_BYTES;
+    this.coming += bytes;
+    // A failure is logged by `then`; the agent's output goes on.
     this.then(async () => {
-      if (this.ended) return;
-      const event = await this.store.appendEvent(this.session.id, fields);
-      this.delivery.enqueue(this.session.callback, event);
-    });
+      try {
+        if (this.ended) return;
+        const event = await this.store.appendEvent(this.session.id, fields);
+        this.delivery.enqueue(this.session.callback, event);
+      } finally {
+        this.coming -= bytes;
+      }
+    }).catch(() => undefined);
   }
 
   /**

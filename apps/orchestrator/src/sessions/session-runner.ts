@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { isTerminalStatus } from '@mosaic/orchestrator-contract';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
@@ -32,8 +33,9 @@ export class SessionRunner {
     @Inject(SESSION_STORE) private readonly store: SessionStore,
   ) {}
 
+  /** Sessions of this node not yet terminal: a slot is free again from the moment its session ends. */
   get activeSessions(): number {
-    return this.local.size;
+    return [...this.local.values()].filter((supervisor) => !isTerminalStatus(supervisor.status)).length;
   }
 
   has(sessionId: string): boolean {

@@ -14,6 +14,7 @@ function recordEvents(): SessionEvents & { events: RecordedEvent[] } {
   let ended = false;
   return {
     events,
+    comingBytes: 0,
     emit: (fields) => {
       if (!ended) events.push({ ...fields, sequence: events.length + 1 });
     },

@@ -25,7 +25,7 @@ export interface SupervisorOptions {
 }
 
 /** Where the supervisor's events go: numbered, stored and delivered in order (SessionEventLog). */
-export type SessionEvents = Pick<SessionEventLog, 'emit' | 'end'>;
+export type SessionEvents = Pick<SessionEventLog, 'emit' | 'end' | 'comingBytes'>;
 
 interface Outcome {
   status: TerminalStatus;
@@ -54,7 +54,7 @@ export class SessionSupervisor {
   ) {
     this.output = new OutputThrottle({
       linesPerSecond: options.logLinesPerSecond,
-      hasRoom: () => options.delivery.hasRoom(sessionId),
+      hasRoom: () => options.delivery.hasRoom(sessionId, this.events?.comingBytes ?? 0),
       send: (message) => this.send(message),
       onLogLineDropped: (reason) => this.onLogLineDropped(reason),
     });
