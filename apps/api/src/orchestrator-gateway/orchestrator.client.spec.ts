@@ -597,7 +597,7 @@ describe('OrchestratorClient', () => {
       const a = orchestrator().matchHeader('idempotency-key', 'key-9').post('/orchestrator/sessions/spawn').replyWithError(networkError(code, message));
       const b = nodeB()
         .matchHeader('idempotency-key', 'key-9')
-        .post('/orchestrator/sessions/spawn', SPAWN_BODY)
+        .post('/orchestrator/sessions/spawn', (body: unknown) => JSON.stringify(body) === JSON.stringify(SPAWN_BODY))
         .reply(201, { session_id: 'orch-1', status: 'running', created_at: CREATED_AT });
 
       await expect(twoNodes().spawn(SPAWN_BODY, 'key-9')).resolves.toMatchObject({ session_id: 'orch-1' });
