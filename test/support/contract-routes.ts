@@ -30,6 +30,7 @@ export const API_ROUTES: RouteStatuses = {
   'GET /orchestrator/sessions': [200, 400, 401, 403],
   'GET /orchestrator/sessions/:id': [200, 400, 401, 403, 404, 502, 503, 504],
   'POST /orchestrator/sessions/:id/kill': [200, 401, 403, 404, 502, 503, 504],
+  'POST /orchestrator/sessions/:id/cancel': [200, 400, 401, 403, 404, 502, 503, 504],
   'POST /operator-keys': [201, 400, 401, 403],
   'GET /operator-keys': [200, 401, 403],
   'DELETE /operator-keys/:id': [200, 401, 403, 404],

@@ -74,6 +74,8 @@ function defaultAnswer(request: StubRequest): StubAnswer {
   }
   const kill = /^\/orchestrator\/sessions\/([^/]+)\/kill$/.exec(request.path);
   if (kill) return { status: 200, body: { session_id: decodeURIComponent(kill[1]!), status: 'killed' } };
+  const cancel = /^\/orchestrator\/sessions\/([^/]+)\/cancel$/.exec(request.path);
+  if (cancel) return { status: 200, body: { session_id: decodeURIComponent(cancel[1]!), status: 'cancelled' } };
   const status = /^\/orchestrator\/sessions\/([^/]+)\/status$/.exec(request.path);
   if (status) return { status: 200, body: { session_id: decodeURIComponent(status[1]!), status: 'running', created_at: now } };
   return { status: 404, body: { error: { code: 'not_found', message: 'stub: no such route' } } };

@@ -153,7 +153,7 @@ describe('API metrics (integration)', () => {
     expect(run.changed - run.lost).toBeGreaterThanOrEqual(1);
 
     // Sessions move between statuses; their total stays, and the database says how many there are of each.
-    const statuses = ['spawning', 'pending', 'running', 'completed', 'failed', 'killed'];
+    const statuses = ['spawning', 'pending', 'running', 'completed', 'failed', 'killed', 'cancelled'];
     const counts = (metrics: string) => Object.fromEntries(statuses.map((status) => [status, sampleValue(metrics, 'mosaic_sessions', { status })]));
     expect(counts(text).failed).toBe(counts(before).failed! + 1);
     expect(counts(text).completed).toBe(counts(before).completed! + 1);

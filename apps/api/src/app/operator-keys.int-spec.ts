@@ -71,6 +71,7 @@ describe('operator keys (integration)', () => {
       ['GET', '/orchestrator/sessions', 'read'],
       ['GET', `/orchestrator/sessions/${sessionId}`, 'read'],
       ['POST', `/orchestrator/sessions/${sessionId}/kill`, 'stop'],
+      ['POST', `/orchestrator/sessions/${sessionId}/cancel`, 'stop', { grace_ms: 0 }],
       ['POST', '/operator-keys', 'admin', { name: 'made by a key', scopes: ['read'] }],
       ['GET', '/operator-keys', 'admin'],
       ['DELETE', `/operator-keys/${sessionId}`, 'admin'],
@@ -126,6 +127,24 @@ describe('operator keys (integration)', () => {
       ['status', 'killed', { actor: 'on-call' }],
     ]);
     expect((await events(unconfirmed.id)).map((event) => [event.status, event.data])).toEqual([['killed', { actor: 'admin' }]]);
+  });
+
+  it('records who cancelled in the session event log', async () => {
+    const stopper = await createKey('night-shift', ['stop']);
+    const task = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'cancel me' } });
+    const dispatched = await api.request<DispatchResponse>('POST', `/tasks/${task.body.id}/dispatch`, { body: {} });
+    const cancelled = await api.request('POST', `/orchestrator/sessions/${dispatched.body.session.id}/cancel`, { token: stopper.key, body: { grace_ms: 100 } });
+    expect(cancelled.status).toBe(200);
+    const unconfirmed = await seedSession(seedServicesOf(api), { status: 'spawning' });
+    const early = await api.request<{ status: string; error: string }>('POST', `/orchestrator/sessions/${unconfirmed.id}/cancel`);
+    expect(early.body).toMatchObject({ status: 'cancelled', error: 'cancelled before the orchestrator acknowledged the spawn' });
+
+    const events = async (id: string) => (await api.request<{ events: SessionEventResponse[] }>('GET', `/orchestrator/sessions/${id}`)).body.events;
+    expect((await events(dispatched.body.session.id)).map((event) => [event.type, event.status, event.data])).toEqual([
+      ['status', 'spawning', { actor: 'admin' }],
+      ['status', 'cancelled', { actor: 'night-shift' }],
+    ]);
+    expect((await events(unconfirmed.id)).map((event) => [event.status, event.data])).toEqual([['cancelled', { actor: 'admin' }]]);
   });
 
   it('never prints a key or its hash, nor shows one in /metrics or the OpenAPI document', async () => {

@@ -106,6 +106,7 @@ export function statusReportOf(event: CallbackEvent, receivedAt: Date): StatusRe
     at: new Date(Math.min(Date.parse(event.timestamp), receivedAt.getTime())),
     ...(event.data.exit_code === undefined ? {} : { exitCode: event.data.exit_code }),
     ...(event.data.error === undefined ? {} : { error: event.data.error }),
+    ...(event.type === 'status' && event.data.node !== undefined ? { node: event.data.node } : {}),
   };
 }
 

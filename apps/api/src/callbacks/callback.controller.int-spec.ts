@@ -134,6 +134,19 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       expect(await taskStatus(session.taskId)).toBe('failed');
     });
 
+    it('records the node a running status event names, and forgets the place in the queue', async () => {
+      const session = await newSession();
+      await prisma.orchestratorSession.update({ where: { id: session.id }, data: { queuePosition: 4 } });
+
+      expect((await send(session, event(session, 1, { type: 'status', status: 'running', data: { node: 'node-a:3100' } }))).statusCode).toBe(202);
+      expect(await sessionRow(session.id)).toMatchObject({ status: 'running', node: 'node-a:3100', queuePosition: null });
+
+      // A later event without a node keeps it; a cancelled result ends the session and its task.
+      expect((await send(session, resultEvent(session, 2, 'cancelled'))).statusCode).toBe(202);
+      expect(await sessionRow(session.id)).toMatchObject({ status: 'cancelled', node: 'node-a:3100', activeTaskId: null });
+      expect(await taskStatus(session.taskId)).toBe('cancelled');
+    });
+
     it('takes exit code and error from a terminal status event too', async () => {
       const session = await newSession();
 

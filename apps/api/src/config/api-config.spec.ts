@@ -8,7 +8,7 @@ describe('ApiConfig.fromEnvironment', () => {
   it('applies the contract defaults', () => {
     const config = ApiConfig.fromEnvironment({});
     expect(config.port).toBe(3000);
-    expect(config.orchestrator.url).toBe('http://127.0.0.1:3100');
+    expect(config.orchestrator.urls).toEqual(['http://127.0.0.1:3100']);
     expect(config.publicBaseUrl).toBe('http://127.0.0.1:3000');
     expect(config.databaseUrl).toBeUndefined();
     expect(config.mosaicApiToken).toBe(DEVELOPMENT_MOSAIC_API_TOKEN);
@@ -18,9 +18,22 @@ describe('ApiConfig.fromEnvironment', () => {
   it('derives PUBLIC_BASE_URL from PORT and drops trailing slashes from URLs', () => {
     const config = ApiConfig.fromEnvironment({ PORT: '4000', ORCHESTRATOR_URL: 'http://orch:9/' });
     expect(config.publicBaseUrl).toBe('http://127.0.0.1:4000');
-    expect(config.orchestrator.url).toBe('http://orch:9');
+    expect(config.orchestrator.urls).toEqual(['http://orch:9']);
     expect(config.callbackUrl('a b')).toBe('http://127.0.0.1:4000/orchestrator/callbacks/a%20b');
   });
+
+  it('takes several comma-separated orchestrator nodes, in order', () => {
+    const config = ApiConfig.fromEnvironment({ ORCHESTRATOR_URL: 'http://node-a:3100/, https://node-b:3101' });
+    expect(config.orchestrator.urls).toEqual(['http://node-a:3100', 'https://node-b:3101']);
+  });
+
+  it.each(['http://node-a:3100,not a url', 'http://node-a:3100,', 'http://node-a:3100,ftp://node-b'])(
+    'stops when one of several ORCHESTRATOR_URL entries is not an http URL (%p), naming the variable',
+    (value) => {
+      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_URL: value })).toThrow(ConfigurationError);
+      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_URL: value })).toThrow('ORCHESTRATOR_URL');
+    },
+  );
 
   it('derives how long a dispatch can keep trying one spawn', () => {
     const config = ApiConfig.fromEnvironment({

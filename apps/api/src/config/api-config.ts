@@ -14,6 +14,10 @@ const milliseconds = envInteger('a number of milliseconds', 1);
 const count = envInteger('a whole number', 1);
 const httpUrl = envUrl(['http', 'https']).transform((url) => url.replace(/\/+$/, ''));
 const postgresUrl = envUrl(['postgres', 'postgresql']);
+/** One orchestrator node's URL, or several nodes' separated by commas (contract v2, section 5). */
+const httpUrls = envText()
+  .transform((value) => value.split(',').map((url) => url.trim()))
+  .pipe(z.array(httpUrl));
 
 /** Variables whose values an error message must not show (a database URL may carry a password). */
 const SECRETS = ['DATABASE_URL', 'MOSAIC_API_TOKEN', 'ORCHESTRATOR_API_KEY', 'CALLBACK_SIGNING_KEY'];
@@ -24,7 +28,7 @@ const environmentSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   EMBEDDED_DATABASE_PORT: port.default(5433),
   EMBEDDED_DATABASE_DIR: envText().optional(),
-  ORCHESTRATOR_URL: httpUrl.default('http://127.0.0.1:3100'),
+  ORCHESTRATOR_URL: httpUrls.default(['http://127.0.0.1:3100']),
   ORCHESTRATOR_API_KEY: envText().optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
   MOSAIC_API_TOKEN: envText().optional(),
@@ -67,7 +71,8 @@ export class ApiConfig {
   /** The server key each session's callback signing secret is derived from (CallbackSigning). */
   readonly callbackSigningKey: string;
   readonly orchestrator: {
-    readonly url: string;
+    /** Its nodes, in the order given; the client spreads calls over them. */
+    readonly urls: readonly string[];
     readonly apiKey: string;
     readonly timeoutsMs: { readonly spawn: number; readonly status: number; readonly kill: number; readonly list: number; readonly health: number };
     readonly retry: { readonly attempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
@@ -110,7 +115,7 @@ export class ApiConfig {
     this.mosaicApiToken = values.MOSAIC_API_TOKEN ?? DEVELOPMENT_MOSAIC_API_TOKEN;
     this.callbackSigningKey = values.CALLBACK_SIGNING_KEY ?? DEVELOPMENT_CALLBACK_SIGNING_KEY;
     this.orchestrator = {
-      url: values.ORCHESTRATOR_URL,
+      urls: values.ORCHESTRATOR_URL,
       apiKey: values.ORCHESTRATOR_API_KEY ?? DEVELOPMENT_ORCHESTRATOR_API_KEY,
       timeoutsMs: {
         spawn: values.ORCHESTRATOR_SPAWN_TIMEOUT_MS,

@@ -32,6 +32,8 @@ describe('TaskDispatcherService (integration)', () => {
 
   const readTask = (api: TestApi, taskId: string) => api.request<TaskResponse>('GET', `/tasks/${taskId}`);
   const kill = (api: TestApi, id: string) => api.request<SessionResponse>('POST', `/orchestrator/sessions/${id}/kill`);
+  const cancel = (api: TestApi, id: string, body?: unknown) =>
+    api.request<SessionResponse & ErrorBody>('POST', `/orchestrator/sessions/${id}/cancel`, body === undefined ? {} : { body });
 
   beforeAll(async () => {
     stub = await StubOrchestrator.start();
@@ -141,5 +143,100 @@ describe('TaskDispatcherService (integration)', () => {
     expect(again).toMatchObject({ status: 200, body: { id, status: 'killed' } });
     expect(stub.requests.filter((r) => r.path.endsWith('/kill'))).toHaveLength(1);
     expect((await readTask(app, taskId)).body.status).toBe('killed');
+  });
+
+  it("sends the task's priority and records a queued spawn as pending with its node and place in the queue", async () => {
+    const app = await startApp(stub.url);
+    const created = await app.request<TaskResponse>('POST', '/tasks', { body: { title: 'urgent work', priority: 'urgent' } satisfies CreateTaskDto });
+    stub.respond = (request) =>
+      request.path.endsWith('/spawn')
+        ? { status: 201, body: { session_id: 'queued-1', status: 'pending', created_at: new Date().toISOString(), queue_position: 3 } }
+        : undefined;
+
+    const answer = await dispatch(app, created.body.id);
+
+    expect(answer.status).toBe(202);
+    expect((stub.spawns()[0]!.body as { priority: unknown }).priority).toBe('urgent');
+    expect(answer.body.session).toMatchObject({ status: 'pending', queue_position: 3, node: null });
+
+    // A status answer moves the place in the queue; once running, the node is known and the place is gone.
+    stub.respond = (request) =>
+      request.path.endsWith('/status')
+        ? { status: 200, body: { session_id: 'queued-1', status: 'pending', created_at: new Date().toISOString(), queue_position: 1 } }
+        : undefined;
+    const refreshed = await app.request<SessionResponse>('GET', `/orchestrator/sessions/${answer.body.session.id}?refresh=true`);
+    expect(refreshed.body).toMatchObject({ status: 'pending', queue_position: 1 });
+    stub.respond = (request) =>
+      request.path.endsWith('/status')
+        ? { status: 200, body: { session_id: 'queued-1', status: 'running', created_at: new Date().toISOString(), node: 'node-b:3100' } }
+        : undefined;
+    const running = await app.request<SessionResponse>('GET', `/orchestrator/sessions/${answer.body.session.id}?refresh=true`);
+    expect(running.body).toMatchObject({ status: 'running', queue_position: null, node: 'node-b:3100' });
+  });
+
+  it("passes a full orchestrator queue on as 503 queue_full with the orchestrator's Retry-After, at once, and frees the task", async () => {
+    for (const code of ['queue_full', 'at_capacity']) {
+      const app = await startApp(stub.url);
+      const taskId = await createTask(app);
+      stub.requests.length = 0;
+      stub.respond = (request) =>
+        request.path.endsWith('/spawn') ? { status: 503, body: { error: { code, message: 'full' } }, headers: { 'retry-after': '42' } } : undefined;
+
+      const answer = await dispatch(app, taskId);
+
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('42');
+      expect(answer.body.error).toMatchObject({ code: 'queue_full', orchestrator: { status: 503, code } });
+      expect(stub.spawns()).toHaveLength(1);
+      expect((await readTask(app, taskId)).body.session?.status).toBe('failed');
+    }
+  });
+
+  it('cancels through the gateway with the grace asked for, and stays idempotent', async () => {
+    const app = await startApp(stub.url);
+    const taskId = await createTask(app);
+    const dispatched = await dispatch(app, taskId);
+    const id = dispatched.body.session.id;
+
+    const cancelled = await cancel(app, id, { grace_ms: 2500 });
+    expect(cancelled).toMatchObject({ status: 200, body: { id, status: 'cancelled', ended_at: expect.any(String) } });
+    const again = await cancel(app, id);
+    expect(again).toMatchObject({ status: 200, body: { id, status: 'cancelled' } });
+    const sent = stub.requests.filter((r) => r.path.endsWith('/cancel'));
+    expect(sent.map((r) => [r.path, r.body])).toEqual([[`/orchestrator/sessions/${dispatched.body.session.orchestrator_session_id}/cancel`, { grace_ms: 2500 }]]);
+    expect((await readTask(app, taskId)).body.status).toBe('cancelled');
+    expect((await kill(app, id)).body.status).toBe('cancelled');
+  });
+
+  it('cancels without a body, leaving the grace to the orchestrator', async () => {
+    const app = await startApp(stub.url);
+    const dispatched = await dispatch(app, await createTask(app));
+
+    expect((await cancel(app, dispatched.body.session.id)).body.status).toBe('cancelled');
+    expect(stub.requests.find((r) => r.path.endsWith('/cancel'))!.body).toEqual({});
+  });
+
+  it.each([
+    [{ grace_ms: -1 }, /^grace_ms: /],
+    [{ grace_ms: 600_001 }, /^grace_ms: /],
+    [{ grace_ms: 1.5 }, /^grace_ms: /],
+    [{ grace_ms: '100' }, /^grace_ms: /],
+    [{ grace: 100 }, /^grace: unknown field/],
+  ])('refuses the cancel body %p with a 400 naming the field, without calling the orchestrator', async (body, message) => {
+    const app = await startApp(stub.url);
+    const dispatched = await dispatch(app, await createTask(app));
+
+    const answer = await cancel(app, dispatched.body.session.id, body);
+
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(message) });
+    expect(stub.requests.filter((r) => r.path.endsWith('/cancel'))).toHaveLength(0);
+  });
+
+  it('answers 404 for a cancel of an unknown session', async () => {
+    const app = await startApp(stub.url);
+    const answer = await cancel(app, '00000000-0000-4000-8000-000000000000');
+    expect(answer.status).toBe(404);
+    expect(answer.body.error.code).toBe('not_found');
   });
 });

@@ -52,12 +52,21 @@ export class TaskDispatcherService {
       });
       // The session id is the idempotency key: a retried spawn finds the session it created.
       const answer = await this.client.spawn(
-        { ...payload, callback_url: callbackUrl, callback_token: callbackToken.token, callback_signing_secret: this.signing.secretFor(session.id) },
+        {
+          ...payload,
+          callback_url: callbackUrl,
+          callback_token: callbackToken.token,
+          callback_signing_secret: this.signing.secretFor(session.id),
+          priority: task.priority,
+        },
         session.id,
       );
+      // `pending` (v2): queued by the orchestrator until a node has room.
       const spawned = await this.sessions.recordSpawned(session.id, answer.session_id, {
         status: answer.status,
         at: new Date(answer.created_at),
+        node: answer.node,
+        queuePosition: answer.queue_position,
       });
       // The session ended while the spawn was in flight (an operator's kill, or reconciliation giving up on a
       // spawn that took too long to confirm): the agent must not outlive it.

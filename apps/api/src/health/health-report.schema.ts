@@ -12,7 +12,19 @@ export const HEALTH_REPORT_SCHEMA: SchemaObject = {
   },
 };
 
-const ORCHESTRATOR_UP = { status: 'up', latency_ms: 4, active_sessions: 3, version: '0.1.0', circuit: 'closed' };
+const ORCHESTRATOR_UP = {
+  status: 'up',
+  latency_ms: 4,
+  active_sessions: 67,
+  capacity: 128,
+  queued_sessions: 12,
+  nodes: [
+    { id: 'orchestrator-a:3100', active_sessions: 3, capacity: 64 },
+    { id: 'orchestrator-b:3100', active_sessions: 64, capacity: 64 },
+  ],
+  version: '0.1.0',
+  circuit: 'closed',
+};
 const ORCHESTRATOR_DOWN = { status: 'down', reason: 'unreachable', message: 'the orchestrator is unreachable', circuit: 'closed' };
 
 export const HEALTHY_EXAMPLE = {

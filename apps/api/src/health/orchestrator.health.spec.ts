@@ -36,6 +36,39 @@ describe('OrchestratorHealthIndicator', () => {
     });
   });
 
+  it('reports the cluster of a v2 orchestrator: its live nodes, their sessions and room, and the queue', async () => {
+    client.health.mockResolvedValue({
+      health: {
+        status: 'ok',
+        version: '2.0.0',
+        active_sessions: 3,
+        node: 'a',
+        queued_sessions: 12,
+        nodes: [
+          { id: 'a', active_sessions: 3, capacity: 4 },
+          { id: 'b', active_sessions: 4, capacity: 4 },
+        ],
+      },
+      latencyMs: 5,
+    });
+
+    await expect(indicator.isHealthy()).resolves.toEqual({
+      orchestrator: {
+        status: 'up',
+        latency_ms: 5,
+        active_sessions: 7,
+        capacity: 8,
+        queued_sessions: 12,
+        nodes: [
+          { id: 'a', active_sessions: 3, capacity: 4 },
+          { id: 'b', active_sessions: 4, capacity: 4 },
+        ],
+        version: '2.0.0',
+        circuit: 'closed',
+      },
+    });
+  });
+
   it('reports under the key it is given', async () => {
     client.health.mockResolvedValue({ health: { status: 'ok', version: '1', active_sessions: 0 }, latencyMs: 1 });
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import type { ClusterNode, OrchestratorHealth } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { MALFORMED_ANSWER_CODE, OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
@@ -15,9 +16,11 @@ export type OrchestratorDownReason = 'unreachable' | 'timeout' | 'bad_answer' | 
 const DEADLINE_MARGIN_MS = 250;
 
 /**
- * Orchestrator reachability for `/health`. Its messages are its own, short
- * ones: the endpoint is open, so it does not echo URLs or the orchestrator's
- * error texts.
+ * Orchestrator reachability for `/health`: up while any configured node
+ * answers, with the cluster as that node reports it (v2: its live nodes, their
+ * capacity and the queue's depth; a v1 orchestrator reports none of these).
+ * Its messages are its own, short ones: the endpoint is open, so it does not
+ * echo URLs or the orchestrator's error texts.
  */
 @Injectable()
 export class OrchestratorHealthIndicator {
@@ -32,16 +35,26 @@ export class OrchestratorHealthIndicator {
     const limitMs = this.config.orchestrator.timeoutsMs.health;
     try {
       const { health, latencyMs } = await withDeadline(this.client.health(), limitMs + DEADLINE_MARGIN_MS);
-      return indicator.up({
-        latency_ms: latencyMs,
-        active_sessions: health.active_sessions,
-        version: health.version,
-        circuit: this.client.circuitState,
-      });
+      return indicator.up({ latency_ms: latencyMs, ...clusterOf(health), version: health.version, circuit: this.client.circuitState });
     } catch (error) {
       return indicator.down({ ...whyDown(error, limitMs), circuit: this.client.circuitState });
     }
   }
+}
+
+/** Sessions running and room across the cluster; a v1 answer only knows its own active sessions. */
+function clusterOf(health: OrchestratorHealth) {
+  if (health.nodes === undefined) {
+    return { active_sessions: health.active_sessions, ...(health.queued_sessions === undefined ? {} : { queued_sessions: health.queued_sessions }) };
+  }
+  const nodes = health.nodes;
+  const sum = (count: (node: ClusterNode) => number) => nodes.reduce((total, node) => total + count(node), 0);
+  return {
+    active_sessions: sum((node) => node.active_sessions),
+    capacity: sum((node) => node.capacity),
+    queued_sessions: health.queued_sessions ?? 0,
+    nodes: nodes.map(({ id, active_sessions, capacity }) => ({ id, active_sessions, capacity })),
+  };
 }
 
 function whyDown(error: unknown, limitMs: number): { reason: OrchestratorDownReason; message: string } {
@@ -60,6 +73,7 @@ function whyDown(error: unknown, limitMs: number): { reason: OrchestratorDownRea
       return { reason: 'circuit_open', message: 'the circuit breaker is open after repeated orchestrator failures' };
     case 'rejected':
     case 'not_found':
+    case 'queue_full':
       if (error.answer?.code === MALFORMED_ANSWER_CODE) {
         return { reason: 'bad_answer', message: 'the orchestrator health answer does not match the contract' };
       }

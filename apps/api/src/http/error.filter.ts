@@ -1,11 +1,17 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, type HttpServer, Logger } from '@nestjs/common';
 import { type ErrorBody, type ErrorCode, errorBody } from '@mosaic/orchestrator-contract';
 import { AppError } from '@mosaic/http-kit';
+import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 
 interface HttpFailure {
   readonly status: number;
   readonly body: ErrorBody;
+  /** Seconds for `Retry-After`, when the failure knows better than the default. */
+  readonly retryAfterSeconds?: number;
 }
+
+/** What a 503 tells callers to wait when nothing more precise is known. */
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The one place where errors become HTTP answers, in the contract's error shape.
@@ -26,14 +32,20 @@ export class ErrorFilter implements ExceptionFilter {
     if (failure.status >= 500 && !(exception instanceof AppError)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
-    if (failure.status === HttpStatus.SERVICE_UNAVAILABLE) httpAdapter.setHeader(response, 'retry-after', '5');
+    if (failure.status === HttpStatus.SERVICE_UNAVAILABLE) {
+      httpAdapter.setHeader(response, 'retry-after', String(failure.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS));
+    }
     httpAdapter.reply(response, failure.body, failure.status);
   }
 }
 
 export function toHttpFailure(exception: unknown): HttpFailure {
   if (exception instanceof AppError) {
-    return { status: statusOf(exception.code), body: errorBody(exception.code, exception.message, exception.details) };
+    return {
+      status: statusOf(exception.code),
+      body: errorBody(exception.code, exception.message, exception.details),
+      ...retryAfterOf(exception),
+    };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
@@ -69,6 +81,9 @@ function statusOf(code: ErrorCode): number {
     case 'orchestrator_unreachable':
     case 'orchestrator_circuit_open':
     case 'at_capacity':
+    case 'queue_full':
+    case 'queue_unavailable':
+    case 'node_unreachable':
     case 'database_unavailable':
     case 'shutting_down':
       return 503;
@@ -77,6 +92,12 @@ function statusOf(code: ErrorCode): number {
     case 'internal_error':
       return 500;
   }
+}
+
+/** A full orchestrator queue passes on the orchestrator's own Retry-After (whole seconds, at least one). */
+function retryAfterOf(exception: AppError): { retryAfterSeconds?: number } {
+  if (!(exception instanceof OrchestratorError) || exception.retryAfterMs === undefined) return {};
+  return { retryAfterSeconds: Math.max(1, Math.ceil(exception.retryAfterMs / 1000)) };
 }
 
 function codeForStatus(status: number): ErrorCode {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type OrchestratorOperation = 'spawn' | 'status' | 'kill' | 'list' | 'health';
+export type OrchestratorOperation = 'spawn' | 'status' | 'kill' | 'cancel' | 'list' | 'health';
 
 /** What one reconciliation run did, as the counters need it. */
 export interface ReconciliationCounts {

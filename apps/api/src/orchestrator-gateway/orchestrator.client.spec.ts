@@ -299,7 +299,7 @@ describe('OrchestratorClient', () => {
         .post('/orchestrator/sessions/spawn')
         .reply(function () {
           keys.push(this.req.headers['idempotency-key']);
-          return [503, errorBody('at_capacity', 'full')];
+          return [503, errorBody('shutting_down', 'draining')];
         })
         .post('/orchestrator/sessions/spawn')
         .reply(function () {
@@ -339,7 +339,7 @@ describe('OrchestratorClient', () => {
     it('caps Retry-After at the maximum delay', async () => {
       const scope = orchestrator()
         .get('/orchestrator/sessions')
-        .reply(503, errorBody('at_capacity', 'full'), { 'Retry-After': '3600' })
+        .reply(503, errorBody('shutting_down', 'draining'), { 'Retry-After': '3600' })
         .get('/orchestrator/sessions')
         .reply(200, { sessions: [], next_cursor: null });
 
@@ -371,13 +371,13 @@ describe('OrchestratorClient', () => {
     });
 
     it('gives up after the configured attempts with the last answer', async () => {
-      const scope = orchestrator().get('/orchestrator/sessions').times(3).reply(503, errorBody('at_capacity', 'full'));
+      const scope = orchestrator().get('/orchestrator/sessions').times(3).reply(503, errorBody('queue_unavailable', 'store down'));
       const extra = orchestrator().get('/orchestrator/sessions').reply(200, { sessions: [], next_cursor: null });
 
       const failure = await failureOf(clientWith().list({}));
 
       expect(failure.failure).toBe('rejected');
-      expect(failure.answer).toEqual({ status: 503, code: 'at_capacity', message: 'full' });
+      expect(failure.answer).toEqual({ status: 503, code: 'queue_unavailable', message: 'store down' });
       expect(failure.message).toMatch(/\(after 3 attempts\)$/);
       expect(scope.isDone()).toBe(true);
       expect(extra.isDone()).toBe(false);
@@ -482,6 +482,7 @@ describe('OrchestratorClient', () => {
       ['4xx answers', 400, errorBody('bad_request', 'no')],
       ['429 answers', 429, errorBody('too_many_requests', 'later')],
       ['503 at capacity', 503, errorBody('at_capacity', 'full')],
+      ['503 queue full', 503, errorBody('queue_full', 'full')],
     ])('does not count %s', async (_name, code, body) => {
       const client = clientWith(breakerSettings);
       orchestrator().get('/orchestrator/sessions').times(4).reply(code, body);
@@ -495,7 +496,7 @@ describe('OrchestratorClient', () => {
 
     it.each([
       ['500', 500],
-      ['503 without at_capacity', 503],
+      ['503 without a full queue', 503],
     ])('counts %s answers', async (_name, code) => {
       const client = clientWith(breakerSettings);
       orchestrator().get('/orchestrator/sessions').times(3).reply(code, errorBody('internal_error', 'down'));
@@ -518,6 +519,132 @@ describe('OrchestratorClient', () => {
       for (let call = 0; call < 5; call += 1) await failureOf(client.getStatus('orch-1'));
 
       expect(client.circuitState).toBe('closed');
+    });
+  });
+
+  describe('cancel', () => {
+    it('posts the grace to the cancel endpoint and reads the answer', async () => {
+      const scope = orchestrator()
+        .post('/orchestrator/sessions/orch%2F1/cancel', { grace_ms: 0 })
+        .reply(200, { session_id: 'orch/1', status: 'cancelled' });
+
+      await expect(clientWith().cancel('orch/1', { grace_ms: 0 })).resolves.toEqual({ session_id: 'orch/1', status: 'cancelled' });
+      expect(scope.isDone()).toBe(true);
+    });
+
+    it('waits for the grace on top of the kill timeout, since the orchestrator answers once the tree is gone', async () => {
+      const client = clientWith({ ORCHESTRATOR_KILL_TIMEOUT_MS: '200', ORCHESTRATOR_RETRY_ATTEMPTS: '0' });
+      orchestrator().post('/orchestrator/sessions/orch-1/cancel').delay(500).reply(200, { session_id: 'orch-1', status: 'cancelled' });
+
+      await expect(client.cancel('orch-1', { grace_ms: 400 })).resolves.toEqual({ session_id: 'orch-1', status: 'cancelled' });
+      expect(client.cancelTimeoutMs(400)).toBe(600);
+    });
+
+    it('times out after grace and kill timeout', async () => {
+      const client = clientWith({ ORCHESTRATOR_KILL_TIMEOUT_MS: '100', ORCHESTRATOR_RETRY_ATTEMPTS: '0' });
+      orchestrator().post('/orchestrator/sessions/orch-1/cancel').delay(1_000).reply(200, { session_id: 'orch-1', status: 'cancelled' });
+      const started = Date.now();
+
+      const failure = await failureOf(client.cancel('orch-1', { grace_ms: 150 }));
+
+      expect(failure.failure).toBe('timeout');
+      expect(failure.message).toContain('within 250 ms');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(240);
+    });
+
+    it('assumes the contract default grace when none is asked for', () => {
+      expect(clientWith({ ORCHESTRATOR_KILL_TIMEOUT_MS: '300' }).cancelTimeoutMs()).toBe(10_300);
+    });
+  });
+
+  describe('a full queue', () => {
+    it.each(['queue_full', 'at_capacity'])('is %s answered at once as queue_full with its Retry-After, counted as an answer', async (code) => {
+      const client = clientWith({ ORCHESTRATOR_BREAKER_FAILURES: '1' });
+      const scope = orchestrator().post('/orchestrator/sessions/spawn').reply(503, errorBody(code, 'full'), { 'Retry-After': '30' });
+      const extra = orchestrator().post('/orchestrator/sessions/spawn').reply(201, { session_id: 'orch-1', status: 'pending', created_at: CREATED_AT });
+
+      const failure = await failureOf(client.spawn(SPAWN_BODY, 'key-1'));
+
+      expect(failure).toMatchObject({ failure: 'queue_full', code: 'queue_full', retryAfterMs: 30_000, answer: { status: 503, code } });
+      expect(scope.isDone()).toBe(true);
+      expect(extra.isDone()).toBe(false);
+      expect(client.circuitState).toBe('closed');
+    });
+  });
+
+  describe('several nodes', () => {
+    const NODE_B = 'http://orchestrator-b.test';
+    const nodeB = () => nock(NODE_B, { reqheaders: { authorization: `Bearer ${API_KEY}` } });
+    const twoNodes = (overrides: Record<string, string> = {}) =>
+      clientWith({ ORCHESTRATOR_URL: `${BASE_URL},${NODE_B}`, ORCHESTRATOR_RETRY_ATTEMPTS: '0', ...overrides });
+
+    it('spreads calls over the nodes in turn', async () => {
+      const a = orchestrator().get('/orchestrator/sessions/orch-1/status').twice().reply(200, status('orch-1'));
+      const b = nodeB().get('/orchestrator/sessions/orch-1/status').reply(200, status('orch-1'));
+      const client = twoNodes();
+
+      for (let call = 0; call < 3; call += 1) await client.getStatus('orch-1');
+
+      expect(a.isDone()).toBe(true);
+      expect(b.isDone()).toBe(true);
+    });
+
+    it.each([
+      ['ECONNREFUSED', 'connect ECONNREFUSED 10.0.0.1:3100'],
+      ['ECONNRESET', 'socket hang up'],
+      ['ENOTFOUND', 'getaddrinfo ENOTFOUND orchestrator.test'],
+    ])('moves a spawn on to the next node at once on %s, with the same Idempotency-Key', async (code, message) => {
+      const a = orchestrator().matchHeader('idempotency-key', 'key-9').post('/orchestrator/sessions/spawn').replyWithError(networkError(code, message));
+      const b = nodeB()
+        .matchHeader('idempotency-key', 'key-9')
+        .post('/orchestrator/sessions/spawn', (body: unknown) => JSON.stringify(body) === JSON.stringify(SPAWN_BODY))
+        .reply(201, { session_id: 'orch-1', status: 'running', created_at: CREATED_AT });
+
+      await expect(twoNodes().spawn(SPAWN_BODY, 'key-9')).resolves.toMatchObject({ session_id: 'orch-1' });
+      expect(a.isDone()).toBe(true);
+      expect(b.isDone()).toBe(true);
+    });
+
+    it('does not move on after a timeout, since the node may have taken the spawn', async () => {
+      orchestrator().post('/orchestrator/sessions/spawn').delay(1_000).reply(201, { session_id: 'orch-1', status: 'running', created_at: CREATED_AT });
+      const b = nodeB().post('/orchestrator/sessions/spawn').reply(201, { session_id: 'orch-2', status: 'running', created_at: CREATED_AT });
+
+      await expect(failureOf(twoNodes({ ORCHESTRATOR_SPAWN_TIMEOUT_MS: '50' }).spawn(SPAWN_BODY, 'key-1'))).resolves.toMatchObject({ failure: 'timeout' });
+      expect(b.isDone()).toBe(false);
+    });
+
+    it('does not move on after an answer, even a 500', async () => {
+      orchestrator().get('/orchestrator/sessions').reply(500, errorBody('internal_error', 'bug'));
+      const b = nodeB().get('/orchestrator/sessions').reply(200, { sessions: [], next_cursor: null });
+
+      await expect(failureOf(twoNodes().list({}))).resolves.toMatchObject({ failure: 'rejected' });
+      expect(b.isDone()).toBe(false);
+    });
+
+    it('is unreachable, counting one failure towards the breaker, only when no node takes the call', async () => {
+      const client = twoNodes({ ORCHESTRATOR_BREAKER_FAILURES: '2' });
+      orchestrator().get('/orchestrator/sessions/orch-1/status').replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED'));
+      nodeB().get('/orchestrator/sessions/orch-1/status').replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED'));
+
+      const failure = await failureOf(client.getStatus('orch-1'));
+
+      expect(failure.failure).toBe('unreachable');
+      expect(failure.message).toContain(NODE_B);
+      expect(client.circuitState).toBe('closed');
+    });
+
+    it('reports health from the first node that answers', async () => {
+      orchestrator().get('/health').replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED'));
+      nodeB().get('/health').reply(200, { status: 'ok', version: '2', active_sessions: 1, node: 'b', queued_sessions: 0, nodes: [{ id: 'b', active_sessions: 1, capacity: 4 }] });
+
+      await expect(twoNodes().health()).resolves.toMatchObject({ health: { node: 'b', nodes: [{ id: 'b', capacity: 4 }] } });
+    });
+
+    it('reports health down when no node answers', async () => {
+      orchestrator().get('/health').replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED'));
+      nodeB().get('/health').reply(401, errorBody('unauthorized', 'no'));
+
+      await expect(failureOf(twoNodes().health())).resolves.toMatchObject({ failure: 'rejected', answer: { status: 401 } });
     });
   });
 });

@@ -4,6 +4,7 @@ import { AxiosError, type AxiosResponse } from 'axios';
 import {
   CircuitState,
   ConsecutiveBreaker,
+  ConstantBackoff,
   circuitBreaker,
   handleWhen,
   isBrokenCircuitError,
@@ -17,6 +18,7 @@ import { parseRetryAfter, retryBackoff } from '@mosaic/http-kit';
 import { requestTracing } from '@mosaic/observability';
 import {
   HEADERS,
+  cancelResponseSchema,
   errorBodySchema,
   killResponseSchema,
   listResponseSchema,
@@ -24,13 +26,14 @@ import {
   sessionStatusResponseSchema,
   spawnResponseSchema,
   validate,
+  type CancelRequest,
+  type CancelResponse,
   type KillResponse,
   type ListResponse,
   type OrchestratorHealth,
   type SessionStatus,
   type SessionStatusResponse,
   type SpawnRequest,
-  type SpawnResponse,
 } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics, type OrchestratorOperation } from '../metrics/api-metrics';
@@ -54,10 +57,37 @@ const CIRCUIT_STATE_NAMES: Record<CircuitState, CircuitStateName> = {
   [CircuitState.Isolated]: 'isolated',
 };
 
-/** 502/504 come from proxies in front of a struggling orchestrator; 503 is its own "at capacity". */
+/** 502/504 come from proxies in front of a struggling orchestrator; 503 from one shutting down or without its queue store. */
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT']);
+
+/**
+ * Failures that mean the node never took the request (refused, reset or hung
+ * up on, not found in DNS, no route): the same call may go to another node.
+ * A timeout is not one of them, since the node may have received the request.
+ */
+const CONNECTION_FAILURE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * The orchestrator's refusal of a spawn for want of room: v2's `queue_full`,
+ * or v1's `at_capacity` from an orchestrator without a queue.
+ */
+const QUEUE_FULL_CODES = new Set(['queue_full', 'at_capacity']);
+
+/**
+ * The spawn answer, read with the status object's `node` and `queue_position`
+ * when an orchestrator sends them too: the contract's answer does not require
+ * them, and a queued session's place is otherwise known from its next status.
+ */
+const spawnAnswerSchema = spawnResponseSchema.extend({
+  node: sessionStatusResponseSchema.shape.node,
+  queue_position: sessionStatusResponseSchema.shape.queue_position,
+});
+export type SpawnAnswer = z.infer<typeof spawnAnswerSchema>;
+
+/** The grace an orchestrator gives a cancel that names none (contract section 2, `CANCEL_GRACE_MS`'s default). */
+export const DEFAULT_CANCEL_GRACE_MS = 10_000;
 
 interface Operation<T> {
   readonly name: OrchestratorOperation;
@@ -81,6 +111,8 @@ class AttemptFailure extends Error {
     readonly error: OrchestratorError,
     readonly retryable: boolean,
     readonly retryAfterMs?: number,
+    /** The node never took the request: the call may go to the next node at once. */
+    readonly connectionFailed = false,
   ) {
     super(error.message);
   }
@@ -97,20 +129,33 @@ type Answer<T> = { readonly value: T } | { readonly refusal: AttemptFailure };
  * The API's only way to the orchestrator (contract section 2).
  *
  * Resilience, outermost first: retry (exponential backoff with jitter, at
- * least `Retry-After`), then the circuit breaker, then one HTTP attempt with a
- * hard timeout. Retry sits outside so that every attempt counts towards the
- * breaker, and an open breaker's `circuit_open` is never retried: a call
- * fails fast instead of backing off against a breaker that will not close in
- * time. Retried: network errors, timeouts, 429, 502, 503 and 504 for every
- * operation, spawn included because it carries the same idempotency key on
- * every attempt. Not retried: 500 (an orchestrator bug that a retry repeats)
- * and every other 4xx (the same request gets the same answer).
+ * least `Retry-After`), then the circuit breaker, then failover across the
+ * orchestrator's nodes, then one HTTP attempt with a hard timeout. Retry sits
+ * outside so that every attempt counts towards the breaker, and an open
+ * breaker's `circuit_open` is never retried: a call fails fast instead of
+ * backing off against a breaker that will not close in time. Retried: network
+ * errors, timeouts, 429, 502, 503 and 504 for every operation, spawn included
+ * because it carries the same idempotency key on every attempt. Not retried:
+ * 500 (an orchestrator bug that a retry repeats), a full queue (it does not
+ * drain in the seconds a caller waits; the caller gets its Retry-After) and
+ * every other 4xx (the same request gets the same answer).
+ *
+ * Nodes (ORCHESTRATOR_URL may list several): each attempt goes to the next
+ * node in turn, and one the node never took (connection refused or reset, DNS
+ * failure) goes on at once to the following node, with the same headers, so a
+ * spawn keeps its Idempotency-Key and failover cannot start a second agent.
+ * The nodes form one orchestrator, so there is one breaker for all of them: it
+ * counts an attempt as failed only when no node answered it.
  */
 @Injectable()
 export class OrchestratorClient {
   private readonly logger = new Logger(OrchestratorClient.name);
   private readonly breaker: CircuitBreakerPolicy;
   private readonly retry: RetryPolicy;
+  private readonly failover: RetryPolicy;
+  private readonly nodes: readonly string[];
+  /** The node the next attempt starts at (round robin). */
+  private nextNode = 0;
 
   constructor(
     private readonly http: HttpService,
@@ -134,6 +179,11 @@ export class OrchestratorClient {
         }),
       },
     );
+    this.nodes = config.orchestrator.urls;
+    this.failover = retry(
+      handleWhen((error) => error instanceof AttemptFailure && error.connectionFailed),
+      { maxAttempts: this.nodes.length - 1, backoff: new ConstantBackoff(0) },
+    );
     this.logBreakerStateChanges(breaker.consecutiveFailures, breaker.halfOpenAfterMs);
   }
 
@@ -141,13 +191,13 @@ export class OrchestratorClient {
     return CIRCUIT_STATE_NAMES[this.breaker.state];
   }
 
-  spawn(body: SpawnRequest, idempotencyKey: string): Promise<SpawnResponse> {
+  spawn(body: SpawnRequest, idempotencyKey: string): Promise<SpawnAnswer> {
     return this.callWithRetry({
       name: 'spawn',
       method: 'POST',
       path: '/orchestrator/sessions/spawn',
       timeoutMs: this.config.orchestrator.timeoutsMs.spawn,
-      schema: spawnResponseSchema,
+      schema: spawnAnswerSchema,
       body,
       headers: { [HEADERS.idempotencyKey]: idempotencyKey },
     });
@@ -173,6 +223,28 @@ export class OrchestratorClient {
       schema: killResponseSchema,
       sessionId: orchestratorSessionId,
     });
+  }
+
+  /**
+   * Graceful stop (contract v2): the orchestrator answers once the agent's
+   * whole tree is gone, after the grace at the latest, so the call waits for
+   * the grace on top of the kill timeout.
+   */
+  async cancel(orchestratorSessionId: string, request: CancelRequest = {}): Promise<CancelResponse> {
+    return this.callWithRetry({
+      name: 'cancel',
+      method: 'POST',
+      path: sessionPath(orchestratorSessionId, 'cancel'),
+      timeoutMs: this.cancelTimeoutMs(request.grace_ms),
+      schema: cancelResponseSchema,
+      body: request,
+      sessionId: orchestratorSessionId,
+    });
+  }
+
+  /** How long one cancel attempt may take: without `grace_ms` the orchestrator's default grace is assumed. */
+  cancelTimeoutMs(graceMs = DEFAULT_CANCEL_GRACE_MS): number {
+    return graceMs + this.config.orchestrator.timeoutsMs.kill;
   }
 
   list(query: ListSessionsQuery): Promise<ListResponse> {
@@ -211,7 +283,9 @@ export class OrchestratorClient {
    * One attempt, no retry: a health probe reports the present, and its caller
    * polls again anyway. It can never open the breaker (only the calls dispatch
    * and operators depend on do), but an open breaker answers it at once and a
-   * probe after `halfOpenAfter` can close it again.
+   * probe after `halfOpenAfter` can close it again. It asks every node at
+   * once and takes the first good answer: the orchestrator is up while any
+   * node answers, and each node's `/health` describes the whole cluster.
    */
   async health(): Promise<{ health: OrchestratorHealth; latencyMs: number }> {
     const operation: Operation<OrchestratorHealth> = {
@@ -227,7 +301,7 @@ export class OrchestratorClient {
         // A closed breaker does not count health probes: the endpoint is open, and a few probes against a slow
         // orchestrator (their timeout is shorter than a spawn's) must not open the breaker that dispatch needs. An open
         // breaker still answers them at once, and once half-open a probe is its trial, so a good answer closes it.
-        const attempt = () => this.attempt(operation);
+        const attempt = () => this.askAllNodes(operation);
         const health = settle(this.breaker.state === CircuitState.Closed ? await attempt() : await this.breaker.execute(attempt));
         return { health, latencyMs: Math.round(performance.now() - started) };
       } catch (error) {
@@ -265,7 +339,27 @@ export class OrchestratorClient {
     }
   }
 
-  private async attempt<T>(operation: Operation<T>): Promise<Answer<T>> {
+  /** One attempt of a call: at the next node in turn, and on to the following ones while nodes do not take it. */
+  private attempt<T>(operation: Operation<T>): Promise<Answer<T>> {
+    const first = this.nextNode;
+    this.nextNode = (first + 1) % this.nodes.length;
+    return this.failover.execute(({ attempt }) => this.send(operation, this.nodes[(first + attempt) % this.nodes.length]!));
+  }
+
+  /** The first node's good answer; failing that, a refusal, or the first node's failure when none answered. */
+  private async askAllNodes<T>(operation: Operation<T>): Promise<Answer<T>> {
+    const asked = this.nodes.map((node) => this.send(operation, node));
+    try {
+      return await Promise.any(asked.map((answer) => answer.then((settled) => ('value' in settled ? settled : Promise.reject(settled.refusal)))));
+    } catch {
+      const outcomes = await Promise.allSettled(asked);
+      const refusal = outcomes.find((outcome) => outcome.status === 'fulfilled');
+      if (refusal !== undefined) return refusal.value;
+      throw (outcomes[0] as PromiseRejectedResult).reason;
+    }
+  }
+
+  private async send<T>(operation: Operation<T>, node: string): Promise<Answer<T>> {
     const { method, path, timeoutMs } = operation;
     const signal = AbortSignal.timeout(timeoutMs);
     // Every attempt is a span of its own, carrying the request id of what caused it.
@@ -276,7 +370,7 @@ export class OrchestratorClient {
       // then cancels the finished request, building a CanceledError (and its stack) on every call.
       response = await this.http.axiosRef.request<unknown>({
         method,
-        baseURL: this.config.orchestrator.url,
+        baseURL: node,
         url: path,
         params: operation.params,
         data: operation.body,
@@ -290,13 +384,13 @@ export class OrchestratorClient {
       });
     } catch (error) {
       call.end();
-      throw this.missingAnswer(error, operation, signal);
+      throw this.missingAnswer(error, operation, signal, node);
     }
     call.end(response.status);
     return this.readAnswer(response, operation);
   }
 
-  private missingAnswer(error: unknown, operation: Operation<unknown>, signal: AbortSignal): unknown {
+  private missingAnswer(error: unknown, operation: Operation<unknown>, signal: AbortSignal, node: string): unknown {
     if (!(error instanceof AxiosError)) return error;
     const where = `${operation.method} ${operation.path}`;
     if (signal.aborted || TIMEOUT_CODES.has(error.code ?? '')) {
@@ -307,8 +401,10 @@ export class OrchestratorClient {
     }
     const cause = error.code ?? error.message;
     return new AttemptFailure(
-      new OrchestratorError('unreachable', `orchestrator at ${this.config.orchestrator.url} is unreachable (${cause}) for ${where}`),
+      new OrchestratorError('unreachable', `orchestrator at ${node} is unreachable (${cause}) for ${where}`),
       true,
+      undefined,
+      CONNECTION_FAILURE_CODES.has(error.code ?? ''),
     );
   }
 
@@ -328,6 +424,11 @@ export class OrchestratorClient {
     }
 
     const answer = answerOf(response);
+    if (status === 503 && QUEUE_FULL_CODES.has(answer.code)) {
+      const retryAfterMs = parseRetryAfter(response.headers[HEADERS.retryAfter], Date.now());
+      const message = `the orchestrator's queue is full; ${where} was refused (${answer.code}: ${answer.message})`;
+      return { refusal: new AttemptFailure(new OrchestratorError('queue_full', message, answer, retryAfterMs), false) };
+    }
     if (status === 404 && operation.sessionId !== undefined) {
       const message = `orchestrator has no session ${JSON.stringify(operation.sessionId)} (${where} answered 404)`;
       return { refusal: new AttemptFailure(new OrchestratorError('not_found', message, answer), false) };
@@ -337,7 +438,7 @@ export class OrchestratorClient {
       RETRYABLE_STATUSES.has(status),
       RETRYABLE_STATUSES.has(status) ? parseRetryAfter(response.headers[HEADERS.retryAfter], Date.now()) : undefined,
     );
-    if (isOrchestratorDown(status, answer.code)) throw failure;
+    if (isOrchestratorDown(status)) throw failure;
     return { refusal: failure };
   }
 
@@ -350,7 +451,7 @@ export class OrchestratorClient {
     }
     if (!(error instanceof AttemptFailure)) return error;
     if (attempts <= 1) return error.error;
-    return new OrchestratorError(error.error.failure, `${error.error.message} (after ${attempts} attempts)`, error.error.answer);
+    return new OrchestratorError(error.error.failure, `${error.error.message} (after ${attempts} attempts)`, error.error.answer, error.error.retryAfterMs);
   }
 
   private logBreakerStateChanges(consecutiveFailures: number, halfOpenAfterMs: number): void {
@@ -371,15 +472,15 @@ function settle<T>(answer: Answer<T>): T {
 }
 
 /**
- * 5xx means the orchestrator (or the way to it) is failing, except a 503 that
- * says `at_capacity`: the orchestrator is up and answering, and opening the
- * breaker would also block the status and kill calls it would serve.
+ * 5xx means the orchestrator (or the way to it) is failing. A full queue is
+ * answered before this is asked: the orchestrator is up and answering then,
+ * and opening the breaker would also block the status and kill calls it serves.
  */
-function isOrchestratorDown(status: number, code: string): boolean {
-  return status >= 500 && !(status === 503 && code === 'at_capacity');
+function isOrchestratorDown(status: number): boolean {
+  return status >= 500;
 }
 
-function sessionPath(orchestratorSessionId: string, action: 'status' | 'kill'): string {
+function sessionPath(orchestratorSessionId: string, action: 'status' | 'kill' | 'cancel'): string {
   // `.` and `..` survive encodeURIComponent and would be resolved away as path segments.
   if (orchestratorSessionId === '' || orchestratorSessionId === '.' || orchestratorSessionId === '..') {
     throw new OrchestratorError('not_found', `${JSON.stringify(orchestratorSessionId)} is not an orchestrator session id`);

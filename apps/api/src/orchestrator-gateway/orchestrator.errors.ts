@@ -6,7 +6,7 @@ import { AppError } from '@mosaic/http-kit';
  * are different failures for the caller: the dispatcher retries some, operators
  * see each as its own HTTP status (mapped once, in `http/error.filter.ts`).
  */
-export type OrchestratorFailure = 'unreachable' | 'timeout' | 'circuit_open' | 'rejected' | 'not_found';
+export type OrchestratorFailure = 'unreachable' | 'timeout' | 'circuit_open' | 'rejected' | 'not_found' | 'queue_full';
 
 const FAILURE_CODES: Record<OrchestratorFailure, ErrorCode> = {
   unreachable: 'orchestrator_unreachable',
@@ -14,6 +14,7 @@ const FAILURE_CODES: Record<OrchestratorFailure, ErrorCode> = {
   circuit_open: 'orchestrator_circuit_open',
   rejected: 'orchestrator_rejected',
   not_found: 'not_found',
+  queue_full: 'queue_full',
 };
 
 export class OrchestratorError extends AppError {
@@ -22,6 +23,8 @@ export class OrchestratorError extends AppError {
     message: string,
     /** For `rejected` and `not_found`: what the orchestrator answered, shown to the caller under `orchestrator`. */
     readonly answer?: { readonly status: number; readonly code: string; readonly message: string },
+    /** For `queue_full`: how long the orchestrator asked callers to wait, passed on to the operator as `Retry-After`. */
+    readonly retryAfterMs?: number,
   ) {
     super(FAILURE_CODES[failure], message, answer === undefined ? {} : { orchestrator: answer });
     this.name = 'OrchestratorError';

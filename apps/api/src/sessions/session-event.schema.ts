@@ -14,7 +14,7 @@ export class SessionEventSchema implements SessionEventResponse {
   @ApiProperty({ enum: CALLBACK_EVENT_TYPES, example: 'progress' })
   type!: SessionEventResponse['type'];
 
-  @ApiProperty({ type: String, enum: ['pending', 'running', 'completed', 'failed', 'killed'], nullable: true, example: 'running' })
+  @ApiProperty({ type: String, enum: ['pending', 'running', 'completed', 'failed', 'killed', 'cancelled'], nullable: true, example: 'running' })
   status!: SessionEventResponse['status'];
 
   @ApiProperty({ format: 'date-time', description: 'when the orchestrator says it happened', example: '2026-01-01T12:01:00.000Z' })

@@ -12,6 +12,8 @@ describe('session status machine', () => {
     ['running', 'completed'],
     ['running', 'failed'],
     ['running', 'killed'],
+    ['pending', 'cancelled'],
+    ['running', 'cancelled'],
   ])('moves %s → %s', (from, to) => {
     expect(canTransition(from, to)).toBe(true);
   });
@@ -24,6 +26,9 @@ describe('session status machine', () => {
     ['failed', 'completed'],
     ['killed', 'running'],
     ['completed', 'completed'],
+    ['cancelled', 'killed'],
+    ['killed', 'cancelled'],
+    ['cancelled', 'running'],
   ])('refuses %s → %s', (from, to) => {
     expect(canTransition(from, to)).toBe(false);
   });
@@ -31,13 +36,14 @@ describe('session status machine', () => {
   it('lists the statuses a report may move', () => {
     expect(statusesThatMayMoveTo('running')).toEqual(['spawning', 'pending']);
     expect(statusesThatMayMoveTo('killed')).toEqual(['spawning', 'pending', 'running']);
+    expect(statusesThatMayMoveTo('cancelled')).toEqual(['spawning', 'pending', 'running']);
     expect(statusesThatMayMoveTo('spawning')).toEqual([]);
     expect(ACTIVE_STATUSES).toEqual(['spawning', 'pending', 'running']);
   });
 
   it('ends in the same status whatever order the reports come in', () => {
     const status = fc.constantFrom(...TRACKED_SESSION_STATUSES.filter((s) => s !== 'spawning'));
-    const terminal = fc.constantFrom<TrackedSessionStatus>('completed', 'failed', 'killed');
+    const terminal = fc.constantFrom<TrackedSessionStatus>('completed', 'failed', 'killed', 'cancelled');
     fc.assert(
       fc.property(fc.array(status, { maxLength: 6 }), terminal, fc.nat(), (reports, end, seed) => {
         // A session reports at most one terminal status; the rest are pending/running.

@@ -17,6 +17,7 @@ const RANK: Record<TrackedSessionStatus, number> = {
   completed: 3,
   failed: 3,
   killed: 3,
+  cancelled: 3,
 };
 
 /** Whether a session in `current` may move to `next`. */

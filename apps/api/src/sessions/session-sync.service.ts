@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { isTerminalStatus, type SessionStatusResponse } from '@mosaic/orchestrator-contract';
+import { isTerminalStatus, type CancelRequest, type KillResponse, type SessionStatusResponse } from '@mosaic/orchestrator-contract';
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 import { OrchestratorSessionRepository } from './session.repository';
@@ -8,7 +8,7 @@ import { LOST_ERROR, type StatusReport, type TrackedSession } from './session';
 /**
  * Brings a tracked session in line with what the orchestrator says about it,
  * through the same forward-only state machine as callbacks. Used by operator
- * refreshes, kills and the reconciliation loop alike.
+ * refreshes, kills, cancels and the reconciliation loop alike.
  */
 @Injectable()
 export class SessionSyncService {
@@ -44,17 +44,37 @@ export class SessionSyncService {
    * Kills the session's agent; idempotent, and a session already terminal is
    * left as it is. The kill is recorded in the event log with `actor`, who asked.
    */
-  async kill(session: TrackedSession, actor: string): Promise<TrackedSession> {
+  kill(session: TrackedSession, actor: string): Promise<TrackedSession> {
+    return this.stop(session, actor, {
+      unconfirmed: { status: 'killed', error: 'killed before the orchestrator acknowledged the spawn' },
+      ask: (orchestratorSessionId) => this.client.kill(orchestratorSessionId),
+    });
+  }
+
+  /**
+   * Cancels the session gracefully (contract v2): the orchestrator answers once
+   * the agent has stopped, within the grace, or been killed after it. Otherwise
+   * as `kill`.
+   */
+  cancel(session: TrackedSession, actor: string, request: CancelRequest): Promise<TrackedSession> {
+    return this.stop(session, actor, {
+      unconfirmed: { status: 'cancelled', error: 'cancelled before the orchestrator acknowledged the spawn' },
+      ask: (orchestratorSessionId) => this.client.cancel(orchestratorSessionId, request),
+    });
+  }
+
+  /**
+   * Ends the session through the orchestrator, recording the terminal status it
+   * answers. A session whose spawn is unacknowledged ends here at once: the
+   * dispatcher stops its agent when the spawn answer comes.
+   */
+  private async stop(session: TrackedSession, actor: string, how: StopRequest): Promise<TrackedSession> {
     if (isTerminalStatus(session.status)) return session;
     if (session.orchestratorSessionId === null) {
-      return this.sessions.applyStatus(
-        session.id,
-        { status: 'killed', at: new Date(), error: 'killed before the orchestrator acknowledged the spawn' },
-        { actor },
-      );
+      return this.sessions.applyStatus(session.id, { ...how.unconfirmed, at: new Date() }, { actor });
     }
     try {
-      const answer = await this.client.kill(session.orchestratorSessionId);
+      const answer = await how.ask(session.orchestratorSessionId);
       return await this.sessions.applyStatus(session.id, { status: answer.status, at: new Date() }, { actor });
     } catch (error) {
       if (error instanceof OrchestratorError && error.failure === 'not_found') {
@@ -65,6 +85,12 @@ export class SessionSyncService {
   }
 }
 
+interface StopRequest {
+  /** The status and error of a session stopped before the orchestrator acknowledged its spawn. */
+  readonly unconfirmed: { readonly status: 'killed' | 'cancelled'; readonly error: string };
+  readonly ask: (orchestratorSessionId: string) => Promise<KillResponse>;
+}
+
 function reportFrom(answer: SessionStatusResponse): StatusReport {
   const at = answer.ended_at ?? answer.started_at ?? answer.created_at;
   return {
@@ -72,5 +98,7 @@ function reportFrom(answer: SessionStatusResponse): StatusReport {
     at: new Date(at),
     ...(answer.exit_code === undefined ? {} : { exitCode: answer.exit_code }),
     ...(answer.error === undefined ? {} : { error: answer.error }),
+    ...(answer.node === undefined ? {} : { node: answer.node }),
+    ...(answer.queue_position === undefined ? {} : { queuePosition: answer.queue_position }),
   };
 }

@@ -12,6 +12,8 @@ export function presentSession(session: TrackedSession) {
     last_sequence: session.lastSequence,
     error: session.error,
     exit_code: session.exitCode,
+    node: session.node,
+    queue_position: session.queuePosition,
     started_at: session.startedAt?.toISOString() ?? null,
     ended_at: session.endedAt?.toISOString() ?? null,
     last_event_at: session.lastEventAt?.toISOString() ?? null,

@@ -203,7 +203,7 @@ export class OrchestratorSessionRepository {
 
   /**
    * Applies a status report if it moves the session forward; returns the
-   * session as it now is. With an `actor` (an operator's kill), the report is
+   * session as it now is. With an `actor` (an operator's kill or cancel), the report is
    * also recorded in the event log as a `status` event with `data.actor`.
    */
   async applyStatus(id: string, report: StatusReport, audit: { actor?: string } = {}): Promise<TrackedSession> {
@@ -385,6 +385,8 @@ interface RawSessionRow {
   last_sequence: number;
   error: string | null;
   exit_code: number | null;
+  node: string | null;
+  queue_position: number | null;
   started_at: Date | null;
   ended_at: Date | null;
   last_event_at: Date | null;
@@ -393,7 +395,7 @@ interface RawSessionRow {
 }
 
 const SESSION_COLUMNS = ['id', 'task_id', 'orchestrator_session_id', 'status', 'attempt', 'requested_by', 'last_sequence', 'error',
-  'exit_code', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
+  'exit_code', 'node', 'queue_position', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
 
 /** The task's columns that `CREATE_SPAWNING` returns beside the session's, each as `task_<column>`. */
 interface SpawningRow extends RawSessionRow {
@@ -441,7 +443,7 @@ const MOVE_REPORT = reportParameterSql(4);
  * Applies one status report to one session: $1 the session, $2 the
  * orchestrator's session id to record if none is (or null), $3 whether only a
  * session still unconfirmed may move, the report from $4 (status-report.sql.ts),
- * and, to record who asked in the event log, $11 the actor and $12 the event's
+ * and, to record who asked in the event log, $13 the actor and $14 the event's
  * id (no record when the actor is null).
  * The task follows the session only when it moved. Answers the session as it
  * now is, with `moved_from`, the status it moved from (null when it did not
@@ -467,8 +469,8 @@ const MOVE = prepared(`
      WHERE t.id = target.task_id AND target.moves
   ), audit AS (
     INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
-    SELECT updated.id, $12::text, updated.last_sequence, 'status', ${MOVE_REPORT.status}::session_status, now(), jsonb_build_object('actor', $11::text)
-      FROM updated WHERE $11::text IS NOT NULL
+    SELECT updated.id, $14::text, updated.last_sequence, 'status', ${MOVE_REPORT.status}::session_status, now(), jsonb_build_object('actor', $13::text)
+      FROM updated WHERE $13::text IS NOT NULL
   )
   SELECT * FROM updated`);
 
@@ -493,6 +495,8 @@ function fromRawRow(row: RawSessionRow): TrackedSession {
     lastSequence: row.last_sequence,
     error: row.error,
     exitCode: row.exit_code,
+    node: row.node,
+    queuePosition: row.queue_position,
     startedAt: row.started_at,
     endedAt: row.ended_at,
     lastEventAt: row.last_event_at,
@@ -524,6 +528,8 @@ function toSession(row: SessionRow): TrackedSession {
     lastSequence: row.lastSequence,
     error: row.error,
     exitCode: row.exitCode,
+    node: row.node,
+    queuePosition: row.queuePosition,
     startedAt: row.startedAt,
     endedAt: row.endedAt,
     lastEventAt: row.lastEventAt,

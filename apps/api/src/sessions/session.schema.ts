@@ -43,6 +43,12 @@ export class SessionSchema implements SessionResponse {
   @ApiProperty({ type: Number, nullable: true, example: null })
   exit_code!: number | null;
 
+  @ApiProperty({ type: String, nullable: true, description: 'the orchestrator node that runs or ran it, as last reported', example: 'orchestrator-a:3100' })
+  node!: string | null;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'its 1-based place in the orchestrator\'s queue while `pending`, as last reported; `null` otherwise', example: null })
+  queue_position!: number | null;
+
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: EXAMPLE_AT })
   started_at!: string | null;
 

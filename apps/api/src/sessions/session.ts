@@ -17,6 +17,10 @@ export interface TrackedSession {
   readonly lastSequence: number;
   readonly error: string | null;
   readonly exitCode: number | null;
+  /** The orchestrator node that runs or ran it, as last reported. */
+  readonly node: string | null;
+  /** Its 1-based place in the orchestrator's queue while `pending`, as last reported. */
+  readonly queuePosition: number | null;
   readonly startedAt: Date | null;
   readonly endedAt: Date | null;
   readonly lastEventAt: Date | null;
@@ -24,12 +28,16 @@ export interface TrackedSession {
   readonly updatedAt: Date;
 }
 
-/** A status report from any source (spawn answer, callback, status poll, kill answer). */
+/** A status report from any source (spawn answer, callback, status poll, kill or cancel answer). */
 export interface StatusReport {
   readonly status: TrackedSessionStatus;
   readonly at: Date;
   readonly error?: string | null;
   readonly exitCode?: number | null;
+  /** The node that runs the session; a report without one leaves the recorded node as it is. */
+  readonly node?: string | null;
+  /** Taken only from a `pending` report about a session still pending. */
+  readonly queuePosition?: number | null;
 }
 
 export interface SessionPage {

@@ -1,9 +1,14 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { type CancelRequest, cancelRequestSchema } from '@mosaic/orchestrator-contract';
 import type { Operator } from '../auth/operator';
 import { CurrentOperator, OperatorAuth } from '../auth/operator-auth.guard';
+import { ContractBody } from '../http/contract-body.pipe';
+import { withQuietSocket } from '../http/quiet-socket';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses, ORCHESTRATOR_FAILURES } from '../openapi/error-responses';
+import { CancelSessionSchema } from './cancel-session.schema';
 import { SessionPageSchema, SessionSchema, SessionWithEventsSchema } from './session.schema';
 import { GetSessionDto, ListSessionsDto } from './list-sessions.dto';
 import { presentSession } from './session.presenter';
@@ -46,5 +51,30 @@ export class SessionsController {
   @ApiErrorResponses({ 404: { when: 'no session with this id', code: 'not_found' }, ...ORCHESTRATOR_FAILURES })
   async kill(@Param('id', new UuidParam('session')) id: string, @CurrentOperator() operator: Operator) {
     return presentSession(await this.sessions.kill(id, operator.name));
+  }
+
+  @Post(':id/cancel')
+  @OperatorAuth('stop')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Cancel the session gracefully through the orchestrator',
+    description:
+      'The agent gets SIGTERM and `grace_ms` to stop, then SIGKILL; the answer comes once it is gone. A pending session leaves the queue at once. Idempotent: a terminal session is answered as it is.',
+  })
+  @ApiBody({ type: CancelSessionSchema, required: false })
+  @ApiOkResponse({ type: SessionSchema, description: 'the session, its status now terminal' })
+  @ApiErrorResponses({
+    400: { when: 'invalid body (the message names the field)', code: 'bad_request' },
+    404: { when: 'no session with this id', code: 'not_found' },
+    ...ORCHESTRATOR_FAILURES,
+  })
+  async cancel(
+    @Param('id', new UuidParam('session')) id: string,
+    @Body(new ContractBody(cancelRequestSchema)) body: CancelRequest,
+    @CurrentOperator() operator: Operator,
+    @Req() request: FastifyRequest,
+  ) {
+    // The orchestrator answers after the grace; the client's timeouts bound the wait.
+    return presentSession(await withQuietSocket(request.raw.socket, () => this.sessions.cancel(id, operator.name, body)));
   }
 }

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '@mosaic/http-kit';
+import type { CancelRequest } from '@mosaic/orchestrator-contract';
 import type { ListSessionsDto } from './list-sessions.dto';
 import type { SessionPage, TrackedSession } from './session';
 import { OrchestratorSessionRepository } from './session.repository';
 import { SessionSyncService } from './session-sync.service';
 
-/** What operators do with sessions: list them, look at one (and its events), kill one. */
+/** What operators do with sessions: list them, look at one (and its events), kill or cancel one. */
 @Injectable()
 export class SessionsService {
   constructor(
@@ -25,6 +26,10 @@ export class SessionsService {
 
   async kill(id: string, actor: string): Promise<TrackedSession> {
     return this.sync.kill(await this.require(id), actor);
+  }
+
+  async cancel(id: string, actor: string, request: CancelRequest): Promise<TrackedSession> {
+    return this.sync.cancel(await this.require(id), actor, request);
   }
 
   private async require(id: string): Promise<TrackedSession> {
