@@ -127,7 +127,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     const lost = await Promise.all(onLostNode.map((id) => waitForStatus(nodes[1], id, ['failed'], NODE_LOST_AFTER_MS + 10_000)));
     expect(Date.now() - killedAt).toBeLessThan(NODE_LOST_AFTER_MS + 10_000);
     expect(lost.map((session) => session.error)).toEqual(['node_lost', 'node_lost']);
-    await endpoint.waitFor(() => onLostNode.every((id) => statusEvents(endpoint, 'failed').some((event) => event.session_id === id && event.data.error === 'node_lost')));
+    await endpoint.waitFor(() => onLostNode.every((id) => statusEvents(endpoint, 'failed').some((event) => event.session_id === id && event.type === 'status' && event.data.error === 'node_lost')));
     const health = await callNode(nodes[2], 'GET', '/health');
     expect(health.body.nodes.map((node: { id: string }) => node.id).sort()).toEqual(['node-1', 'node-2']);
 

@@ -16,7 +16,7 @@ import { RequestMetricsHook } from './metrics/request-metrics.hook';
 import { loggerParams } from '@mosaic/observability';
 import { SessionGauges } from './sessions/session-gauges';
 import { SessionsController } from './sessions/sessions.controller';
-import { SessionRunner } from './sessions/session-runner';
+import { SessionRunner } from './agents/session-runner';
 import { SessionsService } from './sessions/sessions.service';
 import type { QueueConnection } from './store/queue-connection';
 import { sessionStoreProvider } from './store/session-store.provider';

@@ -12,8 +12,8 @@ import { OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { ClusterNode } from './cluster/cluster-node';
-import { SessionRunner } from './sessions/session-runner';
-import { prepareWorkdirRoot } from './sessions/workdir';
+import { SessionRunner } from './agents/session-runner';
+import { prepareWorkdirRoot } from './agents/workdir';
 import { resolveQueueConnection } from './store/queue-connection';
 
 /** Time allowed on top of SHUTDOWN_GRACE_MS for the server itself to close before the process exits regardless. */

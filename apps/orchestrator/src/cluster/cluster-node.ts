@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { OrchestratorConfig } from '../config/orchestrator-config';
-import { SessionRunner } from '../sessions/session-runner';
+import { SessionRunner } from '../agents/session-runner';
 import { SESSION_STORE, type SessionStore } from '../store/session-store';
 import { NodeLeases } from './node-leases';
 import { SessionQueue } from './session-queue';

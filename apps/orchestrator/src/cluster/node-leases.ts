@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { SessionEventLog } from '../callbacks/session-event-log';
 import { OrchestratorConfig } from '../config/orchestrator-config';
-import { SessionRunner } from '../sessions/session-runner';
+import { SessionRunner } from '../agents/session-runner';
 import { SESSION_STORE, type SessionStore, type StoredSession } from '../store/session-store';
 
 /** The error of a session whose node stopped renewing its lease (contract v2, section 2, Nodes). */

@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { OrchestratorHealth } from '@mosaic/orchestrator-contract';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { ApiWireResponse } from '../openapi/openapi';
-import { SessionRunner } from '../sessions/session-runner';
+import { SessionRunner } from '../agents/session-runner';
 import { SESSION_STORE, type SessionStore } from '../store/session-store';
 
 @ApiTags('health')

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SESSION_STATUSES } from '@mosaic/orchestrator-contract';
 import { Gauge } from 'prom-client';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
-import { SessionRunner } from './session-runner';
+import { SessionRunner } from '../agents/session-runner';
 import { SessionsService } from './sessions.service';
 
 /** Gauges read from the sessions at scrape time, so they are never stale. */

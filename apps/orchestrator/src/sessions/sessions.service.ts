@@ -27,7 +27,7 @@ import {
   type StoredSession,
 } from '../store/session-store';
 import { fingerprintOf } from './fingerprint';
-import { SessionRunner } from './session-runner';
+import { SessionRunner } from '../agents/session-runner';
 import { toStatusResponse } from './session.presenter';
 
 export interface SpawnResult {
