@@ -85,18 +85,19 @@ async function main() {
     const plans = [
       { label: 'A', title: 'Summarise the quarterly report', metadata: { sample_agent: { steps: 5, step_ms: 300 } }, expect: 'completed' },
       { label: 'B', title: 'Refactor the billing module', metadata: { sample_agent: { steps: 40, step_ms: 250 } }, expect: 'killed' },
+      { label: 'C', title: 'Draft the release notes', metadata: { sample_agent: { steps: 40, step_ms: 250 } }, expect: 'cancelled' },
     ];
     const runs = [];
     for (const plan of plans) {
       const task = await call('POST', '/tasks', { title: plan.title, metadata: plan.metadata });
       const { session } = await call('POST', `/tasks/${task.id}/dispatch`, { requested_by: 'demo' });
       out(`[${plan.label}] task ${task.id.slice(0, 8)} "${plan.title}" dispatched: session ${session.id.slice(0, 8)} ${session.status}`);
-      runs.push({ ...plan, task, sessionId: session.id, seen: 0, session, killRequested: false });
+      runs.push({ ...plan, task, sessionId: session.id, seen: 0, session, stopRequested: false });
     }
     out();
 
     const deadline = Date.now() + DEADLINE_MS;
-    while (runs.some((run) => !['completed', 'failed', 'killed'].includes(run.session.status))) {
+    while (runs.some((run) => !['completed', 'failed', 'killed', 'cancelled'].includes(run.session.status))) {
       if (died) return fail(died);
       if (Date.now() > deadline) return fail(`sessions still active after ${DEADLINE_MS / 1000} s`);
       for (const run of runs) {
@@ -104,11 +105,13 @@ async function main() {
         for (const event of run.session.events.slice(run.seen)) out(`[${run.label}] ${describe(event, run.session)}`);
         run.seen = run.session.events.length;
         const progressed = run.session.events.filter((event) => event.type === 'progress').length;
-        if (run.expect === 'killed' && !run.killRequested && progressed >= 3) {
-          run.killRequested = true;
-          out(`[${run.label}] -- killing session ${run.sessionId.slice(0, 8)} mid-run --`);
-          const killed = await call('POST', `/orchestrator/sessions/${run.sessionId}/kill`);
-          out(`[${run.label}] kill answered: ${killed.status}`);
+        // B is killed (SIGKILL, at once); C is cancelled (SIGTERM: the agent says so and stops by itself).
+        if (run.expect !== 'completed' && !run.stopRequested && progressed >= 3) {
+          run.stopRequested = true;
+          const how = run.expect === 'killed' ? 'kill' : 'cancel';
+          out(`[${run.label}] -- ${how === 'kill' ? 'killing' : 'cancelling'} session ${run.sessionId.slice(0, 8)} mid-run --`);
+          const stopped = await call('POST', `/orchestrator/sessions/${run.sessionId}/${how}`, how === 'cancel' ? { grace_ms: 5000 } : undefined);
+          out(`[${run.label}] ${how} answered: ${stopped.status}`);
         }
       }
       await sleep(150);

@@ -10,6 +10,7 @@ import type { ServiceProcess } from '../support/service-process';
 
 const NODE_LOST_AFTER_MS = 3_000;
 const HANDOVER_MARGIN_MS = 250;
+const SIMULTANEOUS_CLAIMS_MS = 50;
 
 function spawnBody(endpoint: CallbackEndpoint, priority: string, sampleAgent: Record<string, unknown>) {
   return {
@@ -103,7 +104,8 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
       const startedAt = new Map(ended.map((session) => [session.session_id as string, Date.parse(session.started_at)]));
       const overtaken = waitingBefore.map((session) => session.session_id).filter((id) => startedAt.get(id)! >= urgentSpawnedAt + HANDOVER_MARGIN_MS);
       expect(overtaken.length).toBeGreaterThan(5);
-      for (const low of overtaken) expect(startedAt.get(urgent)).toBeLessThanOrEqual(startedAt.get(low)!);
+      // Two nodes taking the next two sessions at the same instant may claim them in either order within a few milliseconds.
+      for (const low of overtaken) expect(startedAt.get(urgent)).toBeLessThanOrEqual(startedAt.get(low)! + SIMULTANEOUS_CLAIMS_MS);
     } finally {
       sampling = false;
       await sampler.catch(() => undefined);

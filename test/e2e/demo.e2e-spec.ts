@@ -12,19 +12,26 @@ jest.setTimeout(120_000);
 /** `pnpm demo` as a newcomer runs it: on the embedded default database, from start to a clean stop. */
 describe('pnpm demo', () => {
   const dataDir = join(ROOT, '.data', `demo-test-${randomBytes(4).toString('hex')}`);
+  const orchestratorDataDir = `${dataDir}-orchestrator`;
 
   afterAll(async () => {
     await deleteEmbeddedPostgres(dataDir);
+    await deleteEmbeddedPostgres(orchestratorDataDir);
   });
 
-  it('runs two tasks, shows their events live, kills the second, reports, and stops everything', async () => {
+  it('runs three tasks, shows their events live, kills the second, cancels the third, reports, and stops everything', async () => {
     const env: Record<string, string | undefined> = {
       ...process.env,
       NO_COLOR: '1',
       EMBEDDED_DATABASE_DIR: dataDir,
       EMBEDDED_DATABASE_PORT: String(await freePort()),
+      ORCHESTRATOR_EMBEDDED_DATABASE_DIR: orchestratorDataDir,
+      ORCHESTRATOR_EMBEDDED_DATABASE_PORT: String(await freePort()),
     };
+    // Nothing installed: the API and the orchestrator each start their embedded PostgreSQL.
     delete env.DATABASE_URL;
+    delete env.ORCHESTRATOR_DATABASE_URL;
+    delete env.QUEUE_URL;
     const child = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -48,12 +55,16 @@ describe('pnpm demo', () => {
     expect(output).toMatch(/^\[B\] #\s*\d+ status {3}killed$/m);
     expect(output).toMatch(/^A +[0-9a-f]{8} +Summarise the quarterly report +completed +\d+ +0 +-$/m);
     expect(output).toMatch(/^B +[0-9a-f]{8} +Refactor the billing module +killed +\d+ +- +-$/m);
+    expect(output).toMatch(/^\[C\] -- cancelling session [0-9a-f]{8} mid-run --$/m);
+    expect(output).toMatch(/^\[C\] #\s*\d+ log {6}\[stdout\] sample agent: got SIGTERM, stopping$/m);
+    expect(output).toMatch(/^\[C\] #\s*\d+ status {3}cancelled/m);
+    expect(output).toMatch(/^C +[0-9a-f]{8} +Draft the release notes +cancelled +\d+ /m);
     expect(output).toMatch(/^\/health\/orchestrator: 200 up \(latency \d+ ms, active sessions \d+, circuit closed\)$/m);
     expect(output).toContain('Stopped cleanly.');
 
     const pids = /^service pids: (\d+) (\d+)$/m.exec(output)!.slice(1).map(Number);
     for (const pid of pids) expect(liveProcessGroup(pid)).toEqual([]);
-    const usingDataDir = liveProcessesMentioning(dataDir);
-    expect(usingDataDir).toEqual([]);
+    expect(liveProcessesMentioning(dataDir)).toEqual([]);
+    expect(liveProcessesMentioning(orchestratorDataDir)).toEqual([]);
   });
 });

@@ -143,12 +143,13 @@ describe('request ids, trace context and JSON logs (built services)', () => {
 
       // One line per state change, on each side.
       const apiChanges = apiLines.filter((line) => line.msg === 'session status changed' && line.session_id === sessionId);
-      expect(apiChanges.map((line) => line.to)).toEqual(['spawning', 'running', 'completed']);
+      expect(apiChanges.map((line) => line.to)).toEqual(['spawning', 'pending', 'running', 'completed']);
       for (const line of apiChanges) expect(line).toMatchObject({ request_id: requestId });
       const orchestratorChanges = orchestratorLines.filter((line) => line.msg === 'session status changed' && line.session_id === orchestratorSessionId);
       expect(orchestratorChanges).toEqual([
-        expect.objectContaining({ from: 'pending', to: 'running', request_id: requestId }),
-        expect.objectContaining({ from: 'running', to: 'completed' }),
+        expect.objectContaining({ from: null, to: 'pending', request_id: requestId }),
+        expect.objectContaining({ from: 'pending', to: 'running', request_id: requestId, node: expect.any(String) }),
+        expect.objectContaining({ from: 'running', to: 'completed', request_id: requestId }),
       ]);
 
       // No secret in any line: bearer tokens (the callback token among them) are redacted wherever headers are logged.

@@ -64,7 +64,11 @@ describe('an unconfirmed spawn whose agent did start (built API and orchestrator
       });
       expect(spawned.status).toBe(201);
       const orchestratorSessionId = ((await spawned.json()) as { session_id: string }).session_id;
-      const agents = liveDescendants(orchestrator!.pid).map((info) => info.pid);
+      // Queued first; the node takes it at once, having room.
+      let agents: number[] = [];
+      for (const deadline = Date.now() + 10_000; agents.length === 0 && Date.now() < deadline; await sleep(20)) {
+        agents = liveDescendants(orchestrator!.pid).map((info) => info.pid);
+      }
       expect(agents.length).toBeGreaterThan(0);
       // What the reconciliation asks: the list, by Idempotency-Key, in its usual shape.
       const list = (query: string) => fetch(`${orchestrator!.url}/orchestrator/sessions?${query}`, { headers: { authorization: `Bearer ${ORCHESTRATOR_KEY}` } });

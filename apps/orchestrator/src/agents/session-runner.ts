@@ -98,9 +98,9 @@ export class SessionRunner {
       // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
       await createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
       await supervisor.start(events);
-      this.logStatusChange(session.id, 'pending', 'running');
+      this.logStatusChange(session, 'pending', 'running');
       await supervisor.whenEnded();
-      this.logStatusChange(session.id, 'running', supervisor.status);
+      this.logStatusChange(session, 'running', supervisor.status);
     } catch (error) {
       this.logger.error(`session ${session.id}: the agent could not be started: ${(error as Error).message}`);
       await events.end({ status: 'failed', error: 'the agent could not be started' });
@@ -110,7 +110,8 @@ export class SessionRunner {
     }
   }
 
-  private logStatusChange(sessionId: string, from: string, to: string): void {
-    this.logger.log({ msg: 'session status changed', session_id: sessionId, from, to, node: this.config.nodeId });
+  /** With the spawn's request id: the line belongs to that request's story, though the queue ran it later. */
+  private logStatusChange(session: StoredSession, from: string, to: string): void {
+    this.logger.log({ msg: 'session status changed', session_id: session.id, from, to, node: this.config.nodeId, request_id: session.callback.origin.requestId });
   }
 }
