@@ -195,6 +195,27 @@ describe('API ⇄ orchestrator (built services)', () => {
     }),
   );
 
+  it(
+    'cancels a session gracefully through the real orchestrator: the agent stops on SIGTERM, its tree gone when the answer comes',
+    withOutput(async () => {
+      const taskId = await createTask({ sample_agent: { duration_ms: 60_000, children: 1 } });
+      const dispatched = await dispatch(taskId);
+      expect(dispatched.status).toBe(202);
+      await waitForSession(dispatched.body.session.id, (s) => s.status === 'running');
+      const tree = await waitForTree(orchestrator!.pid, 3);
+
+      const started = Date.now();
+      const cancelled = await call<SessionBody>(api!, 'POST', `/orchestrator/sessions/${dispatched.body.session.id}/cancel`, { grace_ms: 10_000 });
+      expect(cancelled.status).toBe(200);
+      expect(cancelled.body.status).toBe('cancelled');
+      // The sample agent stops on SIGTERM at once: well before the grace.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await waitForNoProcesses(tree, 0);
+      const task = await call<{ status: string }>(api!, 'GET', `/tasks/${taskId}`);
+      expect(task.body.status).toBe('cancelled');
+    }),
+  );
+
   it('answers 404 in the contract shape for unknown tasks and sessions', async () => {
     const missing = '00000000-0000-4000-8000-000000000000';
     for (const [method, path] of [
