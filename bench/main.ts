@@ -5,6 +5,7 @@ import { StubOrchestrator } from '../test/support/stub-orchestrator';
 import { THROUGHPUT_CONCURRENCY, benchDispatch, type DispatchResult } from './dispatch';
 import { INGESTION_ROUNDS, INGESTION_ROUND_SECONDS, WARM_UP_SECONDS, benchIngestion, type IngestionResult } from './ingestion';
 import { benchListing, type ListingResult } from './listing';
+import { AGENT_SECONDS, QUEUE_CAPACITY, QUEUE_NODES, QUEUE_SESSIONS, benchQueue, type QueueStoreResult } from './queue';
 import { REPO_ROOT, round, startDatabaseServer, withBenchDatabase } from './support';
 
 const REPORT_FILE = path.join(REPO_ROOT, 'docs', 'performance.md');
@@ -119,6 +120,30 @@ function listingRows(result: ListingResult): Row[] {
   ];
 }
 
+function queueRows(results: readonly QueueStoreResult[]): Row[] {
+  return results.flatMap((result) => {
+    const ratio = result.drainMs / result.idealMs;
+    return [
+      {
+        figure: `queue, ${result.store}: ${QUEUE_SESSIONS} × ${AGENT_SECONDS} s agents on ${QUEUE_NODES} nodes × ${QUEUE_CAPACITY}, first spawn → last end`,
+        measured: `${round(result.drainMs / 1000, 2)} s (${result.completed} completed)`,
+        baseline: `${round(result.idealMs / 1000, 2)} s (ideal)`,
+        ratio: `${round(ratio, 2)}×`,
+        goal: '≤ 1.3×',
+        met: ratio <= 1.3 && result.completed === QUEUE_SESSIONS,
+      },
+      {
+        figure: `queue, ${result.store}: slot freed → next queued agent running, p50 (p95)`,
+        measured: `${Math.round(result.slotToStartP50Ms)} ms (${Math.round(result.slotToStartP95Ms)})`,
+        baseline: `${result.queuedStarts} queued starts`,
+        ratio: '',
+        goal: 'p50 ≤ 50 ms',
+        met: result.slotToStartP50Ms <= 50,
+      },
+    ];
+  });
+}
+
 function table(rows: Row[]): string {
   const lines = ['| figure | Mosaic API | baseline | ratio | goal | met |', '| --- | --- | --- | --- | --- | --- |'];
   for (const row of rows) lines.push(`| ${row.figure} | ${row.measured} | ${row.baseline} | ${row.ratio} | ${row.goal} | ${row.met ? 'yes' : '**no**'} |`);
@@ -153,6 +178,14 @@ ${table(rows)}
 - **Listing.** \`GET /orchestrator/sessions?status=running&limit=50\` with 1,000 sessions and 10 events each, and with
   1,000,000 sessions (one in ten running), each seeded with \`generate_series\` and analysed in a database of its own and
   served by an API process of its own; p50 of 300 requests to each, one at a time, the two sizes interleaved.
+- **Queue.** ${QUEUE_SESSIONS} spawns of agents running \`sleep ${AGENT_SECONDS}\` (bench/queue.ts), sent by 8 concurrent clients taking
+  ${QUEUE_NODES} orchestrator nodes in turn, each node with MAX_CONCURRENT_SESSIONS ${QUEUE_CAPACITY}; callbacks go to a loopback receiver
+  answering 202. Run once on the PostgreSQL queue store (a fresh database on the benchmark server) and once on Redis
+  (127.0.0.1:6379, a key prefix of its own, deleted afterwards). The drain is from just before the first spawn to the
+  last session's \`ended_at\`, against the ideal ${QUEUE_SESSIONS} / ${QUEUE_NODES * QUEUE_CAPACITY} × ${AGENT_SECONDS} s. Slot → start: on each node, its k-th
+  agent start (k ≥ ${QUEUE_CAPACITY}, in the order of the sessions' \`running\` events) took the slot freed by the node's (k − ${QUEUE_CAPACITY})-th
+  session end (\`ended_at\`, in end order); for each session created before that end (so it waited in the queue), the
+  figure is its \`running\` event's timestamp minus that end. Both times come from the store's clock.
 - **Memory.** VmRSS of the API process from /proc: after two identical 8 s callback runs at 50 connections, and after paging
   twice through 100,000 sessions 100 at a time by \`next_cursor\` (the API serving 1,000,000 sessions).
 
@@ -179,25 +212,53 @@ function handWrittenNotes(): string {
   return text.slice(start);
 }
 
+const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+
+/** `bench/main.ts [name…]`: the named benchmarks only, or all of them. */
+function selectedBenchmarks(args: readonly string[]): Set<Benchmark> {
+  const unknown = args.filter((arg) => !(BENCHMARKS as readonly string[]).includes(arg));
+  if (unknown.length > 0) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}: choose from ${BENCHMARKS.join(', ')}`);
+  return new Set(args.length === 0 ? BENCHMARKS : (args as Benchmark[]));
+}
+
 async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  const selected = selectedBenchmarks(process.argv.slice(2));
+  // Only a run of every benchmark rewrites the report: a partial one would drop the others' rows.
+  const writesReport = selected.size === BENCHMARKS.length;
   // Read first: a report that cannot keep its notes should fail before minutes of measuring, not after.
-  const notes = handWrittenNotes();
+  const notes = writesReport ? handWrittenNotes() : '';
   const server = await startDatabaseServer();
   const orchestrator = await StubOrchestrator.start();
   try {
-    log('callback ingestion…');
-    const ingestion = await withBenchDatabase(server, (url) => benchIngestion(url, orchestrator, log));
-    log('dispatch…');
-    const dispatch = await withBenchDatabase(server, (url) => benchDispatch(url, orchestrator));
-    log('listing…');
-    const listing = await withBenchDatabase(server, (small) =>
-      withBenchDatabase(server, (large) => benchListing({ small, large }, orchestrator, log)),
-    );
-    const rows = [...ingestionRows(ingestion), ...dispatchRows(dispatch), ...listingRows(listing), ...memoryRows(ingestion, listing)];
+    const rows: Row[] = [];
+    let ingestion: IngestionResult | undefined;
+    let listing: ListingResult | undefined;
+    if (selected.has('ingestion')) {
+      log('callback ingestion…');
+      ingestion = await withBenchDatabase(server, (url) => benchIngestion(url, orchestrator, log));
+      rows.push(...ingestionRows(ingestion));
+    }
+    if (selected.has('dispatch')) {
+      log('dispatch…');
+      rows.push(...dispatchRows(await withBenchDatabase(server, (url) => benchDispatch(url, orchestrator))));
+    }
+    if (selected.has('listing')) {
+      log('listing…');
+      listing = await withBenchDatabase(server, (small) => withBenchDatabase(server, (large) => benchListing({ small, large }, orchestrator, log)));
+      rows.push(...listingRows(listing));
+    }
+    if (ingestion && listing) rows.push(...memoryRows(ingestion, listing));
+    if (selected.has('queue')) {
+      log('queue…');
+      rows.push(...queueRows(await benchQueue(server, log)));
+    }
     log(`\n${table(rows)}\n`);
-    writeFileSync(REPORT_FILE, `${report(rows, listing, ingestion, server.description)}\n${notes}`);
-    log(`written to ${path.relative(REPO_ROOT, REPORT_FILE)}`);
+    if (writesReport && ingestion && listing) {
+      writeFileSync(REPORT_FILE, `${report(rows, listing, ingestion, server.description)}\n${notes}`);
+      log(`written to ${path.relative(REPO_ROOT, REPORT_FILE)}`);
+    }
   } finally {
     await orchestrator.close();
     await server.stop();

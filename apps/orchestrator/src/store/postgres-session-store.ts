@@ -105,46 +105,38 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async create(session: NewSession, maxPending: number): Promise<CreateResult> {
-    return inTransaction(this.pool, async (client) => {
-      // Counting pending sessions and inserting one is not atomic under READ COMMITTED: two
-      // creates could both see room for one more. This lock makes the creates of the cluster
-      // take turns; each holds it for two short statements. (SERIALIZABLE would do too, at the
-      // price of retrying the losers.)
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`mosaic session store pending ${this.schema}`]);
-      const inserted = await client.query<SessionRow>(
-        `INSERT INTO ${this.schema}.sessions (id, status, priority, priority_rank, idempotency_key, fingerprint, callback, task_json)
-         SELECT $1::text, 'pending', $2::text, $3::smallint, $4::text, $5::text, $6::jsonb, $7::text
-         WHERE (SELECT count(*) FROM ${this.schema}.sessions WHERE status = 'pending') < $8
-         ON CONFLICT (idempotency_key) DO NOTHING
-         RETURNING ${SESSION_COLUMNS}`,
-        [
-          session.id,
-          session.priority,
-          PRIORITY_RANK[session.priority],
-          session.idempotency?.key ?? null,
-          session.idempotency?.fingerprint ?? null,
-          JSON.stringify(storedCallbackTarget(session.callback)),
-          session.taskJson,
-          maxPending,
-        ],
+    // create_session (schemaDefinition) counts and inserts under a cluster-wide lock in one round trip:
+    // the lock is held only while the server runs it, never while a busy node gets round to its next statement.
+    const inserted = await this.pool.query<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM ${this.schema}.create_session($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        session.id,
+        session.priority,
+        PRIORITY_RANK[session.priority],
+        session.idempotency?.key ?? null,
+        session.idempotency?.fingerprint ?? null,
+        JSON.stringify(storedCallbackTarget(session.callback)),
+        session.taskJson,
+        maxPending,
+        `mosaic session store pending ${this.schema}`,
+      ],
+    );
+    const created = inserted.rows[0];
+    if (created) return { session: toSession(created), created: true };
+    // Nothing was inserted: either the key names a session (whether or not the queue is
+    // full, a repeated request gets its session back) or the queue is full.
+    if (session.idempotency) {
+      const existing = await this.pool.query<SessionRow & { fingerprint: string }>(
+        `SELECT ${SESSION_COLUMNS}, fingerprint FROM ${this.schema}.sessions WHERE idempotency_key = $1`,
+        [session.idempotency.key],
       );
-      const created = inserted.rows[0];
-      if (created) return { session: toSession(created), created: true };
-      // Nothing was inserted: either the key names a session (whether or not the queue is
-      // full, a repeated request gets its session back) or the queue is full.
-      if (session.idempotency) {
-        const existing = await client.query<SessionRow & { fingerprint: string }>(
-          `SELECT ${SESSION_COLUMNS}, fingerprint FROM ${this.schema}.sessions WHERE idempotency_key = $1`,
-          [session.idempotency.key],
-        );
-        const row = existing.rows[0];
-        if (row) {
-          if (row.fingerprint !== session.idempotency.fingerprint) throw new IdempotencyKeyReusedError();
-          return { session: toSession(row), created: false };
-        }
+      const row = existing.rows[0];
+      if (row) {
+        if (row.fingerprint !== session.idempotency.fingerprint) throw new IdempotencyKeyReusedError();
+        return { session: toSession(row), created: false };
       }
-      throw new QueueFullError(maxPending);
-    });
+    }
+    throw new QueueFullError(maxPending);
   }
 
   async get(id: string): Promise<StoredSession | undefined> {
@@ -374,6 +366,25 @@ function schemaDefinition(schema: string): string[] {
        active_sessions integer NOT NULL,
        expires_at timestamptz NOT NULL
      )`,
+    // Counting pending sessions and inserting one is not atomic under READ COMMITTED: two creates
+    // could both see room for one more. The lock makes the creates of the cluster take turns, and
+    // the INSERT, a statement of its own in a volatile function, counts with a snapshot taken
+    // after the lock, so it sees what the previous holder committed. (SERIALIZABLE would do too,
+    // at the price of retrying the losers.)
+    `CREATE OR REPLACE FUNCTION ${schema}.create_session(
+       p_id text, p_priority text, p_priority_rank smallint, p_idempotency_key text, p_fingerprint text,
+       p_callback jsonb, p_task_json text, p_max_pending integer, p_lock text
+     ) RETURNS SETOF ${schema}.sessions LANGUAGE plpgsql VOLATILE AS $$
+     BEGIN
+       PERFORM pg_advisory_xact_lock(hashtextextended(p_lock, 0));
+       RETURN QUERY
+         INSERT INTO ${schema}.sessions (id, status, priority, priority_rank, idempotency_key, fingerprint, callback, task_json)
+         SELECT p_id, 'pending', p_priority, p_priority_rank, p_idempotency_key, p_fingerprint, p_callback, p_task_json
+         WHERE (SELECT count(*) FROM ${schema}.sessions WHERE status = 'pending') < p_max_pending
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING *;
+     END
+     $$`,
     `CREATE TABLE IF NOT EXISTS ${schema}.cursor_key (
        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
        key bytea NOT NULL
