@@ -458,7 +458,8 @@ describe('reliability of the real services under faults, load and hostile input'
     const api = await h.api({ databaseUrl, orchestratorUrl: orchestrator.service.url });
     const sessions = 16;
     const taskIds: string[] = [];
-    for (let index = 0; index < sessions; index++) taskIds.push(await createTask(api, { sample_agent: { steps: 1000, step_ms: 30, children: 1 } }));
+    // 30 s of reports every 30 ms, then alive until killed: a slow start on a shared machine must not let them complete first.
+    for (let index = 0; index < sessions; index++) taskIds.push(await createTask(api, { sample_agent: { steps: 1000, step_ms: 30, children: 1, duration_ms: 170_000 } }));
     const answers = await Promise.all(taskIds.map((taskId) => dispatch(api, taskId)));
     expect(answers.map((answer) => answer.status)).toEqual(Array(sessions).fill(202));
     // Each session: the agent, its child and that child's grandchild.
@@ -499,20 +500,22 @@ describe('reliability of the real services under faults, load and hostile input'
     const spawns = await h.proxy(orchestrator.port);
     // Short token lifetimes, so that expiry and revocation happen within the scenario; long enough for every
     // callback property that needs the long session's token valid (each is followed by a check that it still is).
-    const tokenTtlMs = 15_000;
+    // 30 s: on two cores shared with other work, the callback properties alone have taken more than 15 s.
+    const tokenTtlMs = 30_000;
     const api = await h.api({
       databaseUrl,
       orchestratorUrl: spawns.url,
       // No reconciliation run either: its refreshes would write to the database this scenario proves unchanged.
       env: { CALLBACK_TOKEN_TTL_MS: String(tokenTtlMs), CALLBACK_TOKEN_TERMINAL_GRACE_MS: '300', RECONCILE_INTERVAL_MS: '3600000' },
     });
-    const longTask = await createTask(api, { sample_agent: { duration_ms: 60_000 } });
+    // Alive until the scenario kills it at the end, however long the properties take on a busy machine.
+    const longTask = await createTask(api, { sample_agent: { duration_ms: 170_000 } });
     const shortTask = await createTask(api, { sample_agent: { steps: 1, step_ms: 10 } });
     const long = await dispatch(api, longTask);
     const short = await dispatch(api, shortTask);
     await waitUntil('both sessions reported', async () => {
       const rows = await sessionRows(databaseUrl);
-      // The long agent reports running, one log line and 3 progress steps at once, then nothing for a minute.
+      // The long agent reports running, one log line and 3 progress steps at once, then nothing until it is killed.
       return rows.some((row) => row.status === 'completed') && rows.some((row) => row.status === 'running' && row.last_sequence >= 5);
     }, 15_000);
     const tokenOf = (sessionId: string) => {
@@ -1265,6 +1268,8 @@ describe('reliability of the real services under faults, load and hostile input'
       const logged = (text: string) => async () =>
         (await query(databaseUrl, `SELECT 1 FROM orchestrator_session_events e WHERE session_id = $1 AND type = 'log' AND data->>'line' LIKE $2`, [id, `${text}%`])).length > 0;
       await waitUntil(`${what}: children started`, logged('started child processes'), 60_000);
+      // The child starts the grandchild after the agent has logged the child's pid.
+      await waitUntil(`${what}: grandchild started`, () => h.sampleAgentsOf(orchestrator.service).length === 3, 10_000);
       const tree = h.sampleAgentsOf(orchestrator.service);
       expect(tree).toHaveLength(3);
       const cancelled = await call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${id}/cancel`, { grace_ms: graceMs });
