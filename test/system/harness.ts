@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/database';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { liveDescendants, liveProcesses, waitForNoProcesses } from '../support/process-table';
-import { freePort, startService, type ServiceProcess } from '../support/service-process';
+import { deleteRedisKeys } from '../support/redis';
+import { freePort, startService, uniqueQueuePrefix, type ServiceProcess } from '../support/service-process';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const ORCHESTRATOR_ENTRY = join(REPO_ROOT, 'apps/orchestrator/dist/main.js');
@@ -67,6 +68,10 @@ export interface ApiInstance {
 export interface OrchestratorInstance {
   service: ServiceProcess;
   port: number;
+  /** NODE_ID: the same across `restart()`, so the restarted process is this node again, of the same cluster. */
+  nodeId: string;
+  /** QUEUE_PREFIX of its cluster: the same across `restart()`. */
+  queuePrefix: string;
   /** One line per agent the orchestrator started: the agent's task file, which names its session. */
   starts(): string[];
   restart(): Promise<void>;
@@ -122,32 +127,65 @@ export class SystemHarness {
     return proxy;
   }
 
-  /** An orchestrator whose agents are the sample agent (or `agentCommand`), each start recorded in a file. */
-  async orchestrator(options: { env?: Record<string, string>; agentCommand?: string } = {}): Promise<OrchestratorInstance> {
+  /**
+   * An orchestrator node whose agents are the sample agent (or `agentCommand`), each start recorded in a file.
+   * It keeps its port, NODE_ID and QUEUE_PREFIX across `restart()`: a node restarted as a process of another
+   * cluster would not see its own sessions. Its queue store is the run's PostgreSQL (ORCHESTRATOR_DATABASE_URL,
+   * exported by the global setup) unless `env` gives a QUEUE_URL.
+   */
+  async orchestrator(options: { env?: Record<string, string | undefined>; agentCommand?: string } = {}): Promise<OrchestratorInstance> {
+    const [node] = await this.cluster({ nodes: 1, ...options });
+    return node;
+  }
+
+  /**
+   * `nodes` orchestrator nodes of one cluster (one QUEUE_PREFIX, NODE_IDs `node-0`…), each with
+   * MAX_CONCURRENT_SESSIONS `capacity` when given; agent starts of every node go to one file.
+   */
+  async cluster(options: { nodes: number; capacity?: number; env?: Record<string, string | undefined>; agentCommand?: string }): Promise<OrchestratorInstance[]> {
     const dir = await this.tempDir();
     const startsFile = join(dir, 'agent-starts.log');
     const record = `printf '%s\\n' "$MOSAIC_TASK_FILE" >> ${shellQuote(startsFile)}`;
     const agent = options.agentCommand ?? `exec ${shellQuote(process.execPath)} ${shellQuote(SAMPLE_AGENT)}`;
-    const port = await freePort();
-    const start = () =>
-      this.track(
-        startService({
-          name: 'orchestrator',
-          entry: ORCHESTRATOR_ENTRY,
-          port,
-          env: { ...ORCHESTRATOR_ENV, SESSION_WORKDIR_ROOT: join(dir, 'sessions'), AGENT_COMMAND: `${record}; ${agent}`, ...options.env },
-        }),
-        true,
-      );
-    const instance: OrchestratorInstance = {
-      service: await start(),
-      port,
-      starts: () => (existsSync(startsFile) ? readFileSync(startsFile, 'utf8').split('\n').filter((line) => line !== '') : []),
-      restart: async () => {
-        instance.service = await start();
-      },
-    };
-    return instance;
+    const queuePrefix = uniqueQueuePrefix();
+    const redis = options.env?.QUEUE_URL;
+    if (redis !== undefined) this.cleanups.push(() => deleteRedisKeys(redis, queuePrefix));
+    const starts = () => (existsSync(startsFile) ? readFileSync(startsFile, 'utf8').split('\n').filter((line) => line !== '') : []);
+    const nodes: OrchestratorInstance[] = [];
+    for (let index = 0; index < options.nodes; index++) {
+      const port = await freePort();
+      const nodeId = options.nodes === 1 ? `system-${port}` : `node-${index}`;
+      const start = () =>
+        this.track(
+          startService({
+            name: nodeId,
+            entry: ORCHESTRATOR_ENTRY,
+            port,
+            env: {
+              ...ORCHESTRATOR_ENV,
+              ...(options.capacity !== undefined && { MAX_CONCURRENT_SESSIONS: String(options.capacity) }),
+              SESSION_WORKDIR_ROOT: join(dir, `sessions-${index}`),
+              AGENT_COMMAND: `${record}; ${agent}`,
+              ...options.env,
+              NODE_ID: nodeId,
+              QUEUE_PREFIX: queuePrefix,
+            },
+          }),
+          true,
+        );
+      const instance: OrchestratorInstance = {
+        service: await start(),
+        port,
+        nodeId,
+        queuePrefix,
+        starts,
+        restart: async () => {
+          instance.service = await start();
+        },
+      };
+      nodes.push(instance);
+    }
+    return nodes;
   }
 
   /** An API process on `databaseUrl`, with a recording proxy in front of its callback endpoint. */
@@ -271,8 +309,9 @@ export async function orchestratorCall<T = unknown>(orchestrator: OrchestratorIn
   return call<T>(orchestrator.service.url, method, path, undefined, ORCHESTRATOR_KEY);
 }
 
-export async function createTask(api: ApiInstance, metadata: Record<string, unknown>): Promise<string> {
-  const created = await call<{ id: string }>(api.service.url, 'POST', '/tasks', { title: 'system task', metadata });
+/** A task with `metadata` (and further fields of POST /tasks, such as `priority`); its id. */
+export async function createTask(api: ApiInstance, metadata: Record<string, unknown>, fields: Record<string, unknown> = {}): Promise<string> {
+  const created = await call<{ id: string }>(api.service.url, 'POST', '/tasks', { title: 'system task', ...fields, metadata });
   if (created.status !== 201) throw new Error(`POST /tasks answered ${created.status}: ${JSON.stringify(created.body)}`);
   return created.body.id;
 }
@@ -285,7 +324,7 @@ export async function sessionRows(url: string): Promise<SessionRow[]> {
   return query<SessionRow>(url, 'SELECT id, task_id, orchestrator_session_id, status::text AS status, error, last_sequence FROM orchestrator_sessions ORDER BY created_at');
 }
 
-const TERMINAL = new Set(['completed', 'failed', 'killed']);
+const TERMINAL = new Set(['completed', 'failed', 'killed', 'cancelled']);
 
 /** Polls until every session in the database is terminal (and at least `count` exist). */
 export async function waitForAllTerminal(url: string, count: number, timeoutMs: number): Promise<SessionRow[]> {

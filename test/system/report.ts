@@ -33,17 +33,24 @@ export function writeReliabilityReport(path: string, rows: readonly ScenarioFigu
     'recording proxy in front of each API saw them; "stored" counts rows in `orchestrator_session_events`;',
     '"lost" = sent but not stored; "duplicated" = stored rows beyond one per (session, sequence).',
     'Scenario 10 sends no orchestrator events: its "sent" and "stored" are the hostile requests and the rows they changed.',
+    'Scenarios 11, 12 and 14 run a cluster of three orchestrator nodes behind one API, the others a single node; the queue',
+    'store is PostgreSQL except in scenario 14 (Redis), which runs only where a Redis answers (TEST_REDIS_URL).',
     '',
     '| # | scenario | load held | faults injected | inputs tried | events sent | stored | lost | duplicated | result | time (s) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((row, index) =>
-      `| ${index + 1} | ${[row.scenario.replace(/^\d+\.\s*/, ''), row.load, row.faults, row.inputs, row.sent, row.stored, row.lost, row.duplicated, row.passed ? 'pass' : 'FAIL', row.seconds.toFixed(1)].map(cell).join(' | ')} |`,
+      `| ${numberOf(row, index)} | ${[row.scenario.replace(/^\d+\.\s*/, ''), row.load, row.faults, row.inputs, row.sent, row.stored, row.lost, row.duplicated, row.passed ? 'pass' : 'FAIL', row.seconds.toFixed(1)].map(cell).join(' | ')} |`,
     ),
     '',
     '## Notes per scenario',
     '',
-    ...rows.map((row, index) => `${index + 1}. **${cell(row.scenario.replace(/^\d+\.\s*/, ''))}**: ${cell(row.notes)}`),
+    ...rows.map((row, index) => `${numberOf(row, index)}. **${cell(row.scenario.replace(/^\d+\.\s*/, ''))}**: ${cell(row.notes)}`),
     '',
   ];
   writeFileSync(path, lines.join('\n'));
+}
+
+/** A scenario's own number ("11. …"), so that a scenario left out (Redis absent) does not renumber the others. */
+function numberOf(row: ScenarioFigures, index: number): string {
+  return /^(\d+)\./.exec(row.scenario)?.[1] ?? String(index + 1);
 }
