@@ -35,6 +35,8 @@ const config: Config = {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+      // Hooks start built services: an orchestrator joins its queue store first, seconds on a busy machine.
+      testTimeout: 30_000,
       slowTestThreshold: 30,
     },
     {

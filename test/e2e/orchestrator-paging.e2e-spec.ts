@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
 import { startService, withServiceOutput, type ServiceProcess, stopLeavingNoProcesses } from '../support/service-process';
 
@@ -91,6 +92,10 @@ describe('orchestrator session list paging (built service)', () => {
     withServiceOutput(
       () => service,
       async () => {
+        // The queue runs the sessions spawned above a few at a time: wait until some have completed.
+        for (const deadline = Date.now() + 20_000; (await list('status=completed&limit=1')).sessions.length === 0; await sleep(100)) {
+          if (Date.now() > deadline) throw new Error('no session completed within 20 s');
+        }
         const seen: Page['sessions'] = [];
         let cursor: string | null = null;
         do {
