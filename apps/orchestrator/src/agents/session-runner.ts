@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isTerminalStatus } from '@mosaic/orchestrator-contract';
-import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { SessionEventLog } from '../callbacks/session-event-log';
@@ -96,7 +96,7 @@ export class SessionRunner {
     const workdir = join(this.config.sessionWorkdirRoot, session.id);
     try {
       // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
-      createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
+      await createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
       await supervisor.start(events);
       this.logStatusChange(session, 'pending', 'running');
       await supervisor.whenEnded();
@@ -106,11 +106,7 @@ export class SessionRunner {
       await events.end({ status: 'failed', error: 'the agent could not be started' });
     } finally {
       await events.settled();
-      try {
-        rmSync(workdir, { recursive: true, force: true });
-      } catch (error) {
-        this.logger.warn(`could not remove ${workdir}: ${(error as Error).message}`);
-      }
+      await rm(workdir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${workdir}: ${error.message}`));
     }
   }
 

@@ -68,7 +68,7 @@ describe('the session work directories', () => {
   describe('createSessionWorkdir', () => {
     it('writes the task file, private, in a private directory', async () => {
       const workdir = join(scratch, 'session-1');
-      const taskFile = createSessionWorkdir(workdir, '{"task":1}', undefined);
+      const taskFile = await createSessionWorkdir(workdir, '{"task":1}', undefined);
       expect(taskFile).toBe(join(workdir, 'task.json'));
       expect(readFileSync(taskFile, 'utf8')).toBe('{"task":1}');
       expect(modeOf(workdir)).toBe(0o700);
@@ -81,13 +81,13 @@ describe('the session work directories', () => {
       const workdir = join(scratch, 'session-2');
       mkdirSync(workdir);
       symlinkSync(target, join(workdir, 'task.json'));
-      expect(() => createSessionWorkdir(workdir, '{"task":2}', undefined)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+      await expect(createSessionWorkdir(workdir, '{"task":2}', undefined)).rejects.toMatchObject({ code: 'EEXIST' });
       expect(readFileSync(target, 'utf8')).toBe('keep me');
     });
 
     (asRoot ? it : it.skip)('gives the directory and the task file to the agent user', async () => {
       const workdir = join(scratch, 'session-3');
-      const taskFile = createSessionWorkdir(workdir, '{}', NOBODY);
+      const taskFile = await createSessionWorkdir(workdir, '{}', NOBODY);
       expect(lstatSync(workdir)).toMatchObject({ uid: NOBODY.uid, gid: NOBODY.gid });
       expect(lstatSync(taskFile)).toMatchObject({ uid: NOBODY.uid, gid: NOBODY.gid });
       expect(modeOf(workdir)).toBe(0o700);

@@ -1,5 +1,4 @@
-import { chownSync, closeSync, fchownSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const TASK_FILE_NAME = 'task.json';
@@ -56,22 +55,17 @@ export async function prepareWorkdirRoot(root: string, agentUser: WorkdirOwner |
  * directory is made, and the file opened, exclusively, so nothing planted
  * there is followed or reused. Returns the task file's path; on failure the
  * caller removes the directory.
- *
- * Synchronous, as is the removal (SessionRunner): a few syscalls on a tiny local
- * file, while each asynchronous call is a hop through libuv's thread pool that
- * on a busy machine cost the event loop more than the call itself, and delayed
- * the start of the agent that waits for this slot.
  */
-export function createSessionWorkdir(workdir: string, task: string, owner: WorkdirOwner | undefined): string {
-  mkdirSync(workdir, { mode: 0o700 });
+export async function createSessionWorkdir(workdir: string, task: string, owner: WorkdirOwner | undefined): Promise<string> {
+  await mkdir(workdir, { mode: 0o700 });
   const taskFile = join(workdir, TASK_FILE_NAME);
-  const file = openSync(taskFile, 'wx', 0o600);
+  const file = await open(taskFile, 'wx', 0o600);
   try {
-    writeFileSync(file, task);
-    if (owner !== undefined) fchownSync(file, owner.uid, owner.gid);
+    await file.writeFile(task);
+    if (owner !== undefined) await file.chown(owner.uid, owner.gid);
   } finally {
-    closeSync(file);
+    await file.close();
   }
-  if (owner !== undefined) chownSync(workdir, owner.uid, owner.gid);
+  if (owner !== undefined) await chown(workdir, owner.uid, owner.gid);
   return taskFile;
 }
