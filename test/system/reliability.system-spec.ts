@@ -1073,8 +1073,9 @@ describe('reliability of the real services under faults, load and hostile input'
       orchestratorUrl: nodes.map((node) => node.service.url).join(','),
       env: { ORCHESTRATOR_SPAWN_TIMEOUT_MS: '30000', RECONCILE_STALE_AFTER_MS: '60000' },
     });
-    // About a second and a half each: long enough that a good part of the 29 low ones still waits when the urgent one comes.
-    const agent = { sample_agent: { steps: 2, step_ms: 600 } };
+    // About three seconds each: long enough that a good part of the 29 low ones still waits when the urgent one comes,
+    // even when dispatching them takes seconds on a busy machine.
+    const agent = { sample_agent: { steps: 3, step_ms: 1_000 } };
     const lowTasks: string[] = [];
     for (let index = 0; index < 29; index++) lowTasks.push(await createTask(api, agent, { priority: 'low' }));
     const urgentTask = await createTask(api, agent, { priority: 'urgent' });
