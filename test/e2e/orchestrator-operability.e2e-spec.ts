@@ -112,9 +112,14 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     expect((await post('/orchestrator/sessions/spawn', spawnBody(refusing, { steps: 1 }))).status).toBe(201);
     const longAnswer = await post('/orchestrator/sessions/spawn', spawnBody(long, { duration_ms: 60_000 }));
     expect(longAnswer.status).toBe(201);
-    // The counters move once the answer is in, a moment after the receiver has seen the request.
-    let text = await scrapeUntil((metrics) => sampleValue(metrics, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'refused' }) === 2);
+    // The counters move once the answer is in, a moment after the receiver has seen the request; the queue runs
+    // the three sessions side by side, so the quick ones may end in either order.
     await quick.waitFor((received) => received.some(({ body }) => (body as { status?: string }).status === 'completed'));
+    let text = await scrapeUntil(
+      (metrics) =>
+        sampleValue(metrics, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'refused' }) === 2 &&
+        sampleValue(metrics, 'orchestrator_sessions', { status: 'completed' }) === 2,
+    );
     expect(sampleValue(text, 'orchestrator_spawns_total', { outcome: 'started' })).toBe(3);
     expect(sampleValue(text, 'orchestrator_spawns_total', { outcome: 'replayed' })).toBe(1);
     expect(sampleValue(text, 'orchestrator_agent_processes_running')).toBe(1);
