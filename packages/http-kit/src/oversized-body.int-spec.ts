@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { drainOversizedBodies } from './oversized-body';
 
 const LIMIT = 64 * 1024;
-const MAX_DRAIN_MS = 300;
+// Long enough for the rest of a 1 MB body to be written on a busy machine, so only the test that means to is cut.
+const MAX_DRAIN_MS = 1_500;
 
 interface RawAnswer {
   status: number;
