@@ -6,11 +6,10 @@ import {
   type SessionStatus,
   type TaskPriority,
 } from '@mosaic/orchestrator-contract';
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Pool, escapeIdentifier, type PoolClient } from 'pg';
 import {
   IdempotencyKeyReusedError,
-  InvalidCursorError,
   QueueFullError,
   type CreateResult,
   type EventFields,
@@ -21,6 +20,7 @@ import {
   type SessionStore,
   type StoredSession,
 } from './session-store';
+import { CursorSigner } from './signed-cursor';
 import { callbackTarget, storedCallbackTarget, type StoredCallbackTarget } from './stored-origin';
 
 interface SessionRow {
@@ -76,7 +76,7 @@ export class PostgresSessionStore implements SessionStore {
   private constructor(
     private readonly pool: Pool,
     private readonly schema: string,
-    private readonly cursorKey: Buffer,
+    private readonly cursors: CursorSigner,
   ) {}
 
   /** Creates the schema and its tables unless they exist, and returns the store on them. */
@@ -97,7 +97,7 @@ export class PostgresSessionStore implements SessionStore {
         const { rows } = await client.query<{ key: Buffer }>(`SELECT key FROM ${schema}.cursor_key`);
         return rows[0]!.key;
       });
-      return new PostgresSessionStore(pool, schema, cursorKey);
+      return new PostgresSessionStore(pool, schema, new CursorSigner(cursorKey));
     } catch (error) {
       await pool.end();
       throw error;
@@ -150,7 +150,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async list(options: { status?: SessionStatus; limit: number; cursor?: string }): Promise<SessionPage> {
-    const after = options.cursor === undefined ? null : this.cursorPosition(options.cursor);
+    const after = options.cursor === undefined ? null : this.cursors.positionOf(options.cursor);
     // One row more than the page tells whether another page follows.
     const { rows } = await this.pool.query<SessionRow & { seq: string }>(
       `SELECT ${SESSION_COLUMNS}, seq FROM ${this.schema}.sessions
@@ -160,7 +160,7 @@ export class PostgresSessionStore implements SessionStore {
     );
     const page = rows.slice(0, options.limit);
     const last = page.at(-1);
-    return { sessions: page.map(toSession), nextCursor: rows.length > options.limit && last ? this.cursorAt(last.seq) : null };
+    return { sessions: page.map(toSession), nextCursor: rows.length > options.limit && last ? this.cursors.issue(last.seq) : null };
   }
 
   async queuePositions(ids: readonly string[]): Promise<Map<string, number>> {
@@ -285,27 +285,6 @@ export class PostgresSessionStore implements SessionStore {
 
   async close(): Promise<void> {
     await this.pool.end();
-  }
-
-  private cursorAt(seq: string): string {
-    return `${seq}.${this.signature(seq)}`;
-  }
-
-  /** The `seq` a cursor continues after; throws unless this store's key signed it. */
-  private cursorPosition(cursor: string): string {
-    const match = /^(\d{1,19})\.([A-Za-z0-9_-]+)$/.exec(cursor);
-    if (match) {
-      const [, seq, signature] = match as unknown as [string, string, string];
-      // Compared as text: decoding first would accept variants of the last character's unused bits.
-      const expected = Buffer.from(this.signature(seq));
-      const given = Buffer.from(signature);
-      if (given.length === expected.length && timingSafeEqual(given, expected)) return seq;
-    }
-    throw new InvalidCursorError('this cursor was not issued by this store');
-  }
-
-  private signature(seq: string): string {
-    return createHmac('sha256', this.cursorKey).update(`sessions-before:${seq}`).digest('base64url');
   }
 }
 

@@ -7,10 +7,9 @@ import {
   type SessionStatus,
 } from '@mosaic/orchestrator-contract';
 import { Redis, type Result } from 'ioredis';
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   IdempotencyKeyReusedError,
-  InvalidCursorError,
   QueueFullError,
   type CreateResult,
   type EventFields,
@@ -21,6 +20,7 @@ import {
   type SessionStore,
   type StoredSession,
 } from './session-store';
+import { CursorSigner } from './signed-cursor';
 import { callbackTarget, storedCallbackTarget, type StoredCallbackTarget } from './stored-origin';
 
 /*
@@ -203,7 +203,7 @@ export class RedisSessionStore implements SessionStore {
   private constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly cursorKey: Buffer,
+    private readonly cursors: CursorSigner,
   ) {}
 
   static async connect(options: { url: string; prefix: string }): Promise<RedisSessionStore> {
@@ -213,7 +213,7 @@ export class RedisSessionStore implements SessionStore {
       // The first node to connect picks the key; every later one reads it, so all accept each other's cursors.
       const candidate = randomBytes(32).toString('base64');
       const existing = await redis.set(`${options.prefix}cursor-key`, candidate, 'NX', 'GET');
-      return new RedisSessionStore(redis, options.prefix, Buffer.from(existing ?? candidate, 'base64'));
+      return new RedisSessionStore(redis, options.prefix, new CursorSigner(Buffer.from(existing ?? candidate, 'base64')));
     } catch (error) {
       redis.disconnect();
       throw error;
@@ -252,7 +252,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async list(options: { status?: SessionStatus; limit: number; cursor?: string }): Promise<SessionPage> {
-    const below = options.cursor === undefined ? '+inf' : `(${this.seqOf(options.cursor)}`;
+    const below = options.cursor === undefined ? '+inf' : `(${this.cursors.positionOf(options.cursor)}`;
     const set = options.status === undefined ? 'created' : `status:${options.status}`;
     // One more than asked says whether another page follows.
     const hashes = await this.redis.sessionStoreSessionsByScore(this.prefix, set, below, options.limit + 1);
@@ -260,7 +260,7 @@ export class RedisSessionStore implements SessionStore {
     const last = page.at(-1);
     return {
       sessions: page.map((flat) => sessionFrom(hashFrom(flat))),
-      nextCursor: hashes.length > options.limit && last !== undefined ? this.cursorFor(hashFrom(last).seq) : null,
+      nextCursor: hashes.length > options.limit && last !== undefined ? this.cursors.issue(hashFrom(last).seq) : null,
     };
   }
 
@@ -358,24 +358,6 @@ export class RedisSessionStore implements SessionStore {
 
   private key(...parts: string[]): string {
     return this.prefix + parts.join(':');
-  }
-
-  private cursorFor(seq: string): string {
-    return `${seq}.${this.signature(seq)}`;
-  }
-
-  private seqOf(cursor: string): string {
-    const match = /^(\d+)\.([\w-]+)$/.exec(cursor);
-    const seq = match?.[1];
-    const given = Buffer.from(match?.[2] ?? '');
-    if (seq === undefined) throw new InvalidCursorError('not a cursor of this store');
-    const expected = Buffer.from(this.signature(seq));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new InvalidCursorError('not a cursor of this store');
-    return seq;
-  }
-
-  private signature(seq: string): string {
-    return createHmac('sha256', this.cursorKey).update(seq).digest('base64url');
   }
 }
 
