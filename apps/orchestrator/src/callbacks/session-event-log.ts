@@ -1,6 +1,5 @@
 import type { Logger } from '@nestjs/common';
 import type { EventFields, SessionEnd, SessionStore, StoredSession } from '../store/session-store';
-import type { CallbackTarget } from '../store/session-store';
 import type { CallbackDelivery } from './callback-delivery';
 
 /** What the store adds to an event's fields: `event_id`, `session_id`, `sequence` and `timestamp` with their keys, about. */
@@ -24,10 +23,6 @@ export class SessionEventLog {
     private readonly delivery: Pick<CallbackDelivery, 'enqueue'>,
     private readonly logger: Pick<Logger, 'error'>,
   ) {}
-
-  get target(): CallbackTarget {
-    return this.session.callback;
-  }
 
   /**
    * About the bytes of the events emitted but not handed to delivery yet: they count

@@ -86,9 +86,8 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async status(id: string): Promise<SessionStatusResponse> {
-    const session = await this.find(id);
-    const positions = await this.store.queuePositions([session.id]);
-    return toStatusResponse(session, positions.get(session.id));
+    const [status] = await this.present([await this.find(id)]);
+    return status;
   }
 
   /**
