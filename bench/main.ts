@@ -6,6 +6,7 @@ import { THROUGHPUT_CONCURRENCY, benchDispatch, type DispatchResult } from './di
 import { INGESTION_ROUNDS, INGESTION_ROUND_SECONDS, WARM_UP_SECONDS, benchIngestion, type IngestionResult } from './ingestion';
 import { benchListing, type ListingResult } from './listing';
 import { AGENT_SECONDS, QUEUE_CAPACITY, QUEUE_NODES, QUEUE_SESSIONS, benchQueue, type QueueStoreResult } from './queue';
+import { SUPERVISOR_ROUNDS, benchSupervisor, type SupervisorResult } from './supervisor';
 import { REPO_ROOT, round, startDatabaseServer, withBenchDatabase } from './support';
 
 const REPORT_FILE = path.join(REPO_ROOT, 'docs', 'performance.md');
@@ -145,6 +146,36 @@ function queueRows(results: readonly QueueStoreResult[]): Row[] {
   });
 }
 
+function supervisorRows(result: SupervisorResult): Row[] {
+  const ratio = result.supervisedStartP50Ms / result.directStartP50Ms;
+  return [
+    {
+      figure: `agent start under its supervisor: spawn → first line read, p50 (p95), ${SUPERVISOR_ROUNDS} starts`,
+      measured: `${round(result.supervisedStartP50Ms, 2)} ms (${round(result.supervisedStartP95Ms, 2)})`,
+      baseline: `${round(result.directStartP50Ms, 2)} ms (${round(result.directStartP95Ms, 2)}) spawned directly`,
+      ratio: `${round(ratio, 2)}×`,
+      goal: '≤ 1.3×',
+      met: ratio <= 1.3,
+    },
+    {
+      figure: 'agent start: event loop held by the spawn, p50',
+      measured: `${round(result.supervisedBlockP50Ms, 2)} ms`,
+      baseline: `${round(result.directBlockP50Ms, 2)} ms spawned directly`,
+      ratio: `${round(result.supervisedBlockP50Ms / result.directBlockP50Ms, 2)}×`,
+      goal: '',
+      met: true,
+    },
+    {
+      figure: 'supervisor resident memory while its agent runs, median',
+      measured: `${round(result.supervisorRssMb, 2)} MB`,
+      baseline: '',
+      ratio: '',
+      goal: '',
+      met: true,
+    },
+  ];
+}
+
 function table(rows: Row[]): string {
   const lines = ['| figure | Mosaic API | baseline | ratio | goal | met |', '| --- | --- | --- | --- | --- | --- |'];
   for (const row of rows) lines.push(`| ${row.figure} | ${row.measured} | ${row.baseline} | ${row.ratio} | ${row.goal} | ${row.met ? 'yes' : '**no**'} |`);
@@ -187,6 +218,10 @@ ${table(rows)}
   agent start (k ≥ ${QUEUE_CAPACITY}, in the order of the sessions' \`running\` events) took the slot freed by the node's (k − ${QUEUE_CAPACITY})-th
   session end (\`ended_at\`, in end order); for each session created before that end (so it waited in the queue), the
   figure is its \`running\` event's timestamp minus that end. Both times come from the store's clock.
+- **Supervisor.** ${SUPERVISOR_ROUNDS} agent starts (\`echo ready; exec sleep 30\`) under a per-session supervisor (SupervisedAgent.start:
+  the supervisor binary spawned detached, its identity file awaited, the first line read from its spool) alternating with
+  ${SUPERVISOR_ROUNDS} spawned directly by the benchmark (\`shell: true\`, detached, read from the pipe), as the orchestrator did before; from
+  the spawn call to the first line, and how long the spawn call itself holds the event loop. RSS: the supervisor's VmRSS.
 - **Memory.** VmRSS of the API process from /proc: after two identical 8 s callback runs at 50 connections, and after paging
   twice through 100,000 sessions 100 at a time by \`next_cursor\` (the API serving 1,000,000 sessions).
 
@@ -213,7 +248,7 @@ function handWrittenNotes(): string {
   return text.slice(start);
 }
 
-const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue'] as const;
+const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue', 'supervisor'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** `bench/main.ts [name…]`: the named benchmarks only, or all of them. */
@@ -254,6 +289,10 @@ async function main(): Promise<void> {
     if (selected.has('queue')) {
       log('queue…');
       rows.push(...queueRows(await benchQueue(server, log)));
+    }
+    if (selected.has('supervisor')) {
+      log('supervisor…');
+      rows.push(...supervisorRows(await benchSupervisor(log)));
     }
     log(`\n${table(rows)}\n`);
     if (writesReport && ingestion && listing) {

@@ -16,11 +16,15 @@ const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
 const NOBODY_UID = 65_534;
 const asRoot = process.getuid?.() === 0;
 
-/** Shell lines, each reporting one probe as `<name>: <what it found>`; `$PPID` of the agent's shell is the orchestrator. */
+/**
+ * Shell lines, each reporting one probe as `<name>: <what it found>`; `$PPID` of the agent's
+ * shell is its supervisor, whose parent is the orchestrator (field 4 of /proc/<pid>/stat).
+ */
 function probe(rootOnlyFile = '/nonexistent'): string {
   return [
-    'echo "parent: $(cat /proc/$PPID/comm)"',
-    `echo "parent environ: $(cat /proc/$PPID/environ 2>&1 | tr '\\0' ' ')"`,
+    'echo "supervisor: $(cat /proc/$PPID/comm)"',
+    'echo "parent: $(cat /proc/$(cut -d" " -f4 /proc/$PPID/stat)/comm)"',
+    `echo "parent environ: $(cat /proc/$(cut -d" " -f4 /proc/$PPID/stat)/environ 2>&1 | tr '\\0' ' ')"`,
     `echo "own environ: $(env | tr '\\n' ' ')"`,
     'echo "uid: $(id -u)"',
     `echo "workdir: $(stat -c '%u %a' .)"`,
@@ -106,6 +110,7 @@ describe('an orchestrator with its key in a file and the default callback origin
       expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
       const found = await findings(endpoint);
 
+      expect(found.supervisor).toBe('mosaic-supervis');
       expect(found.parent).toBe('node');
       // The agent did read the orchestrator's environment: the file's name is in it, the key is not.
       expect(found['parent environ']).toContain(`ORCHESTRATOR_API_KEY_FILE=${keyFile}`);

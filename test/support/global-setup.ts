@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deleteEmbeddedPostgres, startEmbeddedPostgres } from '../../packages/embedded-postgres/src';
 import { applyMigrations } from '../../apps/api/src/database/migrator';
@@ -11,6 +13,7 @@ export interface TestDatabaseState {
   /** A connection to the server that is not the run's database, for CREATE/DROP DATABASE. */
   serverUrl: string;
   runDatabase: string;
+  spools: string;
   embedded?: { dataDir: string; stop(): Promise<void> };
 }
 
@@ -27,12 +30,17 @@ const repoRoot = path.resolve(__dirname, '..', '..');
  * PostgreSQL.
  */
 export default async function globalSetup(globalConfig: { selectProjects?: string[] }): Promise<void> {
+  // Unit and integration specs run the real supervisor binary, so it must be built (and current) first.
+  execFileSync(process.execPath, [path.join(repoRoot, 'apps', 'orchestrator', 'scripts', 'build-supervisor.mjs')], { stdio: 'inherit' });
   // A unit-only run needs no database, and starting one would double its time.
   const projects = globalConfig.selectProjects;
   if (projects && projects.length > 0 && projects.every((project) => project === 'unit')) return;
 
   const runDatabase = uniqueDatabaseName('mosaic_test');
-  const state: TestDatabaseState = { serverUrl: process.env.DATABASE_URL ?? '', runDatabase };
+  // The agents' spools of every orchestrator the run starts (workerSpoolRoot), removed by the teardown.
+  const spools = path.join(tmpdir(), `mosaic-test-spools-${randomBytes(4).toString('hex')}`);
+  process.env.MOSAIC_TEST_SPOOLS = spools;
+  const state: TestDatabaseState = { serverUrl: process.env.DATABASE_URL ?? '', runDatabase, spools };
   globalThis.__mosaicTestDatabase = state;
 
   if (!state.serverUrl) {

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { deleteEmbeddedPostgres } from '../../packages/embedded-postgres/src';
 import { dropDatabase, withClient } from './database';
 import type { TestDatabaseState } from './global-setup';
@@ -20,6 +21,7 @@ export default async function globalTeardown(): Promise<void> {
     });
     for (const name of leftovers) await dropDatabase(state.serverUrl, name);
   } finally {
+    await rm(state.spools, { recursive: true, force: true });
     if (state.embedded) {
       await state.embedded.stop();
       await deleteEmbeddedPostgres(state.embedded.dataDir);

@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { liveDescendants, waitForNoProcesses } from './process-table';
+import { liveDescendants, waitForNoProcesses, type ProcessInfo } from './process-table';
 
 export interface StartServiceOptions {
   /** Shown in messages and in the captured output. */
@@ -64,6 +65,16 @@ export function uniqueQueuePrefix(): string {
 }
 
 /**
+ * Where the orchestrators this test worker starts keep their agents' spools: the run's
+ * directory (global-setup.ts), one per worker, so that two workers' nodes that happen to
+ * share a NODE_ID never see each other's agents, while a node restarted by one test
+ * finds its own.
+ */
+export function workerSpoolRoot(): string {
+  return path.join(process.env.MOSAIC_TEST_SPOOLS ?? os.tmpdir(), `worker-${process.pid}`);
+}
+
+/**
  * The Node.js options a built service runs with, as `pnpm start` gives them:
  * its package.json's `nodeArgs` (scripts/lib/service-group.mjs).
  */
@@ -80,7 +91,7 @@ export function nodeArgsOf(entry: string): string[] {
 export async function startService(options: StartServiceOptions): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
   const env: Record<string, string> = {};
-  const defaults = { NO_COLOR: '1', QUEUE_PREFIX: uniqueQueuePrefix() };
+  const defaults = { NO_COLOR: '1', QUEUE_PREFIX: uniqueQueuePrefix(), SESSION_SPOOL_ROOT: workerSpoolRoot() };
   for (const [name, value] of Object.entries({ ...defaults, ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' })) {
     if (value !== undefined) env[name] = value;
   }
@@ -151,10 +162,31 @@ export function withServiceOutput(service: () => ServiceProcess | undefined, bod
   };
 }
 
-/** Stops a service and proves that nothing it started (agents and their children) outlives it. */
+/**
+ * Stops a service, then whatever agents it leaves running (an orchestrator's agents
+ * outlive it by design, under their supervisors, until it is back: a test that does
+ * not restart it must not leave them behind), and proves that nothing it started is
+ * left. Every process group a descendant leads (a supervisor's, an agent's) is killed
+ * whole, so processes started after the look at the tree go too.
+ */
 export async function stopLeavingNoProcesses(service: ServiceProcess | undefined, timeoutMs = 5_000): Promise<void> {
   if (service === undefined) return;
-  const started = liveDescendants(service.pid).map((info) => info.pid);
+  const started = liveDescendants(service.pid);
   await service.stop();
-  await waitForNoProcesses(started, timeoutMs);
+  await killProcessTrees(started, timeoutMs);
+}
+
+/** SIGKILL to every process group one of `processes` leads, and to the rest of them; resolves once all are gone. */
+export async function killProcessTrees(processes: readonly ProcessInfo[], timeoutMs = 5_000): Promise<void> {
+  for (const info of processes) {
+    try {
+      process.kill(info.pgid === info.pid ? -info.pgid : info.pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  await waitForNoProcesses(
+    processes.map((info) => info.pid),
+    timeoutMs,
+  );
 }

@@ -165,6 +165,7 @@ export class SystemHarness {
               ...ORCHESTRATOR_ENV,
               ...(options.capacity !== undefined && { MAX_CONCURRENT_SESSIONS: String(options.capacity) }),
               SESSION_WORKDIR_ROOT: join(dir, `sessions-${index}`),
+              SESSION_SPOOL_ROOT: join(dir, 'spools'),
               AGENT_COMMAND: `${record}; ${agent}`,
               ...options.env,
               NODE_ID: nodeId,

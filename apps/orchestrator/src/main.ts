@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { dirname } from 'node:path';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
@@ -12,7 +13,6 @@ import { OrchestratorConfig } from './config/orchestrator-config';
 import { setupOpenApi } from './openapi/openapi';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { ClusterNode } from './cluster/cluster-node';
-import { SessionRunner } from './agents/session-runner';
 import { prepareWorkdirRoot } from './agents/workdir';
 import { resolveQueueConnection } from './store/queue-connection';
 
@@ -38,6 +38,9 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig();
   // Before the application exists, like the configuration: a work directory another user could tamper with stops start-up.
   await prepareWorkdirRoot(config.sessionWorkdirRoot, config.agentUser);
+  // The spools hold what agents printed and how they ended: only this user may touch them (agents included).
+  await prepareWorkdirRoot(dirname(config.sessionSpoolDir), undefined, 'SESSION_SPOOL_ROOT');
+  await prepareWorkdirRoot(config.sessionSpoolDir, undefined, 'SESSION_SPOOL_ROOT');
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor });
   drainOversizedBodies(adapter.getInstance());
   refuseDeepBodies(adapter.getInstance());
@@ -52,10 +55,6 @@ async function bootstrap(): Promise<void> {
   if (config.usesDevelopmentApiKey) {
     logger.warn('ORCHESTRATOR_API_KEY is not set: using the public development key. Set it to a secret before exposing this service.');
   }
-
-  const runner = app.get(SessionRunner);
-  // Agents lead their own process groups, so they would survive a crash of this process.
-  process.on('exit', () => runner.killAllAgentsNow());
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
@@ -72,9 +71,12 @@ async function bootstrap(): Promise<void> {
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (received) => void shutdown(received));
 
+  const node = app.get(ClusterNode);
+  // Before the server answers: a kill it answers must find the agents this node ran before a restart.
+  await node.adopt();
   await app.listen({ port: config.port, host: config.host });
   logger.log(`listening on ${await app.getUrl()} (agent: ${config.agentCommand})`);
-  await app.get(ClusterNode).join();
+  node.join();
 }
 
 bootstrap().catch((error: unknown) => {

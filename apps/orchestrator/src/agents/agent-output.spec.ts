@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { type CallbackEvent, LIMITS, callbackEventSchema, jsonEncodedBytes, unstorableText } from '@mosaic/orchestrator-contract';
-import { type AgentMessage, type AgentStream, LineSplitter, parseAgentLine } from './agent-output';
+import { type AgentMessage, type AgentStream, decodeSpooledLine, MAX_LINE_BYTES, parseAgentLine } from './agent-output';
 
 describe('parseAgentLine', () => {
   it('turns stdout progress and result objects into messages of that type', () => {
@@ -105,25 +105,15 @@ function callbackOf(message: AgentMessage): CallbackEvent {
   } as CallbackEvent;
 }
 
-describe('LineSplitter', () => {
-  function split(chunks: (string | Buffer)[], maxBytes?: number): string[] {
-    const lines: string[] = [];
-    const splitter = new LineSplitter((line) => lines.push(line), maxBytes);
-    for (const chunk of chunks) splitter.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-    splitter.end();
-    return lines;
-  }
-
-  it('joins lines split across chunks, strips CR, and emits a last line without newline', () => {
-    expect(split(['a', 'b\r\nc\n\nd'])).toEqual(['ab', 'c', '', 'd']);
+describe('decodeSpooledLine', () => {
+  it('strips a CR and keeps every character of a line within the limit, a replacement character too', () => {
+    expect(decodeSpooledLine(Buffer.from('abc\r'))).toBe('abc');
+    expect(decodeSpooledLine(Buffer.from('é and \uFFFD'))).toBe('é and \uFFFD');
+    expect(decodeSpooledLine(Buffer.alloc(0))).toBe('');
   });
 
-  it('does not break a multi-byte character split across chunks', () => {
-    const bytes = Buffer.from('é\n');
-    expect(split([bytes.subarray(0, 1), bytes.subarray(1)])).toEqual(['é']);
-  });
-
-  it('cuts an over-long line and discards the rest of it', () => {
-    expect(split(['abcdefgh', 'ijk', 'lm\nnext\n'], 4)).toEqual(['abcd', 'next']);
+  it('drops the half character that the supervisor\'s cut at the limit left at the end', () => {
+    const cut = Buffer.concat([Buffer.alloc(MAX_LINE_BYTES - 1, 'a'), Buffer.from('é').subarray(0, 1)]);
+    expect(decodeSpooledLine(cut)).toBe('a'.repeat(MAX_LINE_BYTES - 1));
   });
 });

@@ -1,16 +1,19 @@
 import { LIMITS, jsonEncodedBytes, jsonEncodedPrefix, logDataSchema, progressDataSchema, resultDataSchema, toStorableText } from '@mosaic/orchestrator-contract';
-import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 
 export type AgentStream = 'stdout' | 'stderr';
 
-/** What one line of agent output means (see the protocol in sample-agent.ts). */
-export type AgentMessage =
+/**
+ * What one line of agent output means (see the protocol in sample-agent.ts); `seq` is
+ * the line's place in the session's spool, which the event made of it carries.
+ */
+export type AgentMessage = (
   | { type: 'progress'; data: z.infer<typeof progressDataSchema> }
   | { type: 'result'; data: z.infer<typeof resultDataSchema> }
-  | { type: 'log'; data: z.infer<typeof logDataSchema> };
+  | { type: 'log'; data: z.infer<typeof logDataSchema> }
+) & { seq?: number };
 
-/** Longest line kept whole; a protocol line carrying a full-size result summary fits. */
+/** Longest line kept whole (the supervisor cuts longer ones: LINE_MAX in mosaic-supervisor.c); a protocol line carrying a full-size result summary fits. */
 export const MAX_LINE_BYTES = 64 * 1024;
 const TRUNCATION_MARK = ' …[truncated]';
 /** Room for the envelope the supervisor adds (ids, sequence, timestamp, type, status): well under 1 KiB. */
@@ -60,54 +63,12 @@ function safeJsonParse(text: string): unknown {
 }
 
 /**
- * Splits a byte stream into UTF-8 lines. A line longer than `maxBytes` is cut there
- * and the rest of it discarded, so an agent that never prints a newline cannot make
- * the orchestrator buffer without bound.
+ * A spooled line as text. The supervisor cuts a line at MAX_LINE_BYTES, which may
+ * fall inside a character: its first bytes would decode to a replacement character,
+ * which goes. A CRLF line loses its CR.
  */
-export class LineSplitter {
-  private readonly decoder = new StringDecoder('utf8');
-  private buffer = '';
-  private discarding = false;
-
-  constructor(
-    private readonly onLine: (line: string) => void,
-    private readonly maxBytes = MAX_LINE_BYTES,
-  ) {}
-
-  push(chunk: Buffer): void {
-    this.buffer += this.decoder.write(chunk);
-    let newline = this.buffer.indexOf('\n');
-    while (newline !== -1) {
-      const line = this.buffer.slice(0, newline);
-      this.buffer = this.buffer.slice(newline + 1);
-      if (this.discarding) this.discarding = false;
-      else this.emit(line);
-      newline = this.buffer.indexOf('\n');
-    }
-    if (!this.discarding && Buffer.byteLength(this.buffer) > this.maxBytes) {
-      this.emit(truncateToBytes(this.buffer, this.maxBytes));
-      this.buffer = '';
-      this.discarding = true;
-    } else if (this.discarding) {
-      this.buffer = '';
-    }
-  }
-
-  /** Emits a final line that had no newline. */
-  end(): void {
-    this.buffer += this.decoder.end();
-    if (!this.discarding && this.buffer !== '') this.emit(this.buffer);
-    this.buffer = '';
-    this.discarding = false;
-  }
-
-  private emit(line: string): void {
-    this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
-  }
-}
-
-function truncateToBytes(text: string, maxBytes: number): string {
-  const bytes = Buffer.from(text, 'utf8').subarray(0, maxBytes);
-  // A cut inside a multi-byte character would leave a replacement character at the end.
-  return bytes.toString('utf8').replace(/\uFFFD$/, '');
+export function decodeSpooledLine(line: Buffer): string {
+  const decoded = line.toString('utf8');
+  const text = line.length >= MAX_LINE_BYTES ? decoded.replace(/\uFFFD$/, '') : decoded;
+  return text.endsWith('\r') ? text.slice(0, -1) : text;
 }

@@ -1,15 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isTerminalStatus } from '@mosaic/orchestrator-contract';
-import { rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { SessionEventLog } from '../callbacks/session-event-log';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { SESSION_STORE, type SessionStore, type StoredSession } from '../store/session-store';
-import { killProcessGroup } from './process-group';
-import { SessionSupervisor, type EndReason } from './session-supervisor';
+import { AgentSession, type EndReason } from './agent-session';
+import { SupervisedAgent } from './supervised-agent';
 import { createSessionWorkdir, TASK_FILE_NAME } from './workdir';
+
+/** How long start-up waits for the leftover agent of a session that is no longer this node's to die. */
+const LEFTOVER_KILL_TIMEOUT_MS = 10_000;
 
 /** The agent finds its task file through this variable. */
 export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
@@ -18,13 +22,16 @@ export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
  * The agents this node runs. A session comes here from the queue; it runs only if
  * this node wins its claim in the store (pending → running), so neither a queue
  * job handed out twice nor a kill that got there first can start a second agent
- * or an unwanted one.
+ * or an unwanted one. Each agent runs under its own supervisor process, which
+ * outlives this one: on start-up the node adopts what an earlier life of it left
+ * running (`adoptAll`), and on shutdown it lets go of its agents (`detachAll`).
  */
 @Injectable()
 export class SessionRunner {
   private readonly logger = new Logger(SessionRunner.name);
   /** Registered before the claim, so that a kill arriving while the agent starts finds it. */
-  private readonly local = new Map<string, SessionSupervisor>();
+  private readonly local = new Map<string, AgentSession>();
+  private detached = false;
 
   constructor(
     private readonly config: OrchestratorConfig,
@@ -35,28 +42,66 @@ export class SessionRunner {
 
   /** Sessions of this node not yet terminal: a slot is free again from the moment its session ends. */
   get activeSessions(): number {
-    return [...this.local.values()].filter((supervisor) => !isTerminalStatus(supervisor.status)).length;
+    return [...this.local.values()].filter((session) => !isTerminalStatus(session.status)).length;
   }
 
   has(sessionId: string): boolean {
     return this.local.has(sessionId);
   }
 
-  localSessionIds(): string[] {
-    return [...this.local.keys()];
+  /** The sessions whose agents this node runs now (not those that ended and are being cleaned up). */
+  runningSessionIds(): string[] {
+    return [...this.local].filter(([, session]) => !isTerminalStatus(session.status)).map(([id]) => id);
   }
 
   /** Runs the session's agent to its end, if this node wins the session; the queue's worker calls it. */
   async run(sessionId: string): Promise<void> {
-    const supervisor = this.supervisorFor({ id: sessionId });
-    this.local.set(sessionId, supervisor);
-    try {
-      const session = await this.store.claim(sessionId, this.config.nodeId);
-      if (!session) return;
-      await this.runClaimed(session, supervisor);
-    } finally {
+    const agentSession = this.agentSessionFor(sessionId);
+    this.local.set(sessionId, agentSession);
+    const session = await this.store.claim(sessionId, this.config.nodeId).catch((error: unknown) => {
       this.local.delete(sessionId);
+      throw error;
+    });
+    if (!session) {
+      this.local.delete(sessionId);
+      return;
     }
+    const events = new SessionEventLog(session, this.store, this.delivery, this.logger);
+    const workdir = this.workdirOf(sessionId);
+    const spoolDir = this.spoolDirOf(sessionId);
+    try {
+      // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
+      await createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
+      await mkdir(spoolDir, { mode: 0o700 });
+      await agentSession.start(events, (handlers) => SupervisedAgent.start(spoolDir, this.agentSpec(sessionId), handlers));
+      this.logStatusChange(session, 'pending', 'running');
+    } catch (error) {
+      this.logger.error(`session ${session.id}: the agent could not be started: ${(error as Error).message}`);
+      await events.end({ status: 'failed', error: 'the agent could not be started' });
+    }
+    await this.followToEnd(session, agentSession, events);
+  }
+
+  /**
+   * Takes over what an earlier life of this node left: each session still `running`
+   * here gets its supervisor adopted (its unacknowledged events sent first, with their
+   * ids), or ends `failed`/agent_lost when there is none. A spool whose session is no
+   * longer this node's (it was declared lost meanwhile, or ended) has its agent killed
+   * and is removed, after what it had not delivered went out. Returns, for each
+   * adopted session, a promise that resolves when it has ended (its slot is free).
+   */
+  async adoptAll(): Promise<Promise<void>[]> {
+    await mkdir(this.config.sessionSpoolDir, { recursive: true, mode: 0o700 });
+    const spooled = new Set(await readdir(this.config.sessionSpoolDir));
+    const adopted: Promise<void>[] = [];
+    for (const session of await this.store.runningOn(this.config.nodeId)) {
+      if (this.local.has(session.id)) continue;
+      spooled.delete(session.id);
+      await this.resendUnacknowledged(session);
+      adopted.push(this.adopt(session));
+    }
+    for (const id of spooled) await this.removeLeftover(id);
+    return adopted;
   }
 
   /** Ends a session this node runs; resolves once its whole process tree is gone. */
@@ -64,26 +109,87 @@ export class SessionRunner {
     await this.local.get(sessionId)?.end(reason, graceMs);
   }
 
-  async endAll(reason: EndReason): Promise<void> {
-    await Promise.all([...this.local.values()].map((supervisor) => supervisor.end(reason)));
+  /**
+   * Lets go of every agent (this process is shutting down): what they produced so far
+   * is stored, the rest waits in their spools for the next life of this node.
+   */
+  async detachAll(): Promise<void> {
+    this.detached = true;
+    await Promise.all([...this.local.values()].map((session) => session.detach()));
   }
 
-  /** Last resort when the process exits without a graceful shutdown: no agent may outlive the orchestrator. */
-  killAllAgentsNow(): void {
-    for (const supervisor of this.local.values()) {
-      if (supervisor.pid !== undefined) killProcessGroup(supervisor.pid);
+  private adopt(session: StoredSession): Promise<void> {
+    const agentSession = this.agentSessionFor(session.id);
+    this.local.set(session.id, agentSession);
+    const events = new SessionEventLog(session, this.store, this.delivery, this.logger);
+    const spoolDir = this.spoolDirOf(session.id);
+    this.logger.log({ msg: 'adopting the running agent of an earlier life of this node', session_id: session.id, node: this.config.nodeId, spool_position: session.spoolPosition });
+    const attach = (handlers: Parameters<typeof SupervisedAgent.adopt>[2]) =>
+      SupervisedAgent.adopt(spoolDir, session.spoolPosition, handlers).catch((error: Error) => {
+        this.logger.error(`session ${session.id}: its supervisor cannot be adopted: ${error.message}`);
+        return undefined;
+      });
+    return agentSession
+      .resume(events, attach)
+      .then(() => this.followToEnd(session, agentSession, events))
+      .catch((error: Error) => this.logger.error(`session ${session.id}: could not be adopted: ${error.message}`));
+  }
+
+  /**
+   * Resolves once the session is terminal and its last event stored (the queue's slot is
+   * free again then); its spool and directory are cleaned up afterwards, in the background.
+   */
+  private async followToEnd(session: StoredSession, agentSession: AgentSession, events: SessionEventLog): Promise<void> {
+    await agentSession.whenEnded();
+    if (this.detached) return;
+    this.logStatusChange(session, 'running', agentSession.status);
+    await events.settled();
+    void this.cleanUp(session.id, agentSession);
+  }
+
+  private async cleanUp(sessionId: string, agentSession: AgentSession): Promise<void> {
+    // The spool stays until the last event has been dealt with: a restart meanwhile finds it and sends what is left.
+    await this.delivery.whenDealtWith(sessionId);
+    await agentSession.release().catch((error: Error) => this.logger.warn(`session ${sessionId}: could not release its spool: ${error.message}`));
+    for (const dir of [this.spoolDirOf(sessionId), this.workdirOf(sessionId)]) {
+      await rm(dir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${dir}: ${error.message}`));
     }
+    this.local.delete(sessionId);
   }
 
-  private supervisorFor(session: Pick<StoredSession, 'id'>): SessionSupervisor {
-    const workdir = join(this.config.sessionWorkdirRoot, session.id);
-    return new SessionSupervisor(session.id, {
-      cwd: workdir,
-      command: this.config.agentCommand,
-      env: { ...this.config.agentEnv, MOSAIC_SESSION_ID: session.id, [TASK_FILE_ENV]: join(workdir, TASK_FILE_NAME) },
-      user: this.config.agentUser,
+  private async removeLeftover(sessionId: string): Promise<void> {
+    const session = await this.store.get(sessionId);
+    if (session) await this.resendUnacknowledged(session);
+    const spoolDir = this.spoolDirOf(sessionId);
+    const agent = await SupervisedAgent.adopt(spoolDir, Number.MAX_SAFE_INTEGER, {
+      onLine: () => undefined,
+      onDropped: () => undefined,
+      onError: () => undefined,
+      beforeDelete: () => Promise.resolve(),
+    }).catch(() => undefined);
+    if (agent) {
+      this.logger.warn(`session ${sessionId} is no longer this node's (${session?.status ?? 'unknown to the store'}): stopping what is left of its agent`);
+      // A tree that will not die (a process stuck in the kernel) must not keep this node from starting.
+      const stopped = await Promise.race([agent.kill().then(() => true), sleep(LEFTOVER_KILL_TIMEOUT_MS, false, { ref: false })]);
+      if (!stopped) this.logger.error(`session ${sessionId}: what is left of its agent did not end within ${LEFTOVER_KILL_TIMEOUT_MS} ms; its spool stays`);
+      await agent.detach();
+      if (!stopped) return;
+    }
+    if (session) await this.delivery.whenDealtWith(sessionId);
+    await rm(spoolDir, { recursive: true, force: true });
+    await rm(this.workdirOf(sessionId), { recursive: true, force: true });
+  }
+
+  private async resendUnacknowledged(session: StoredSession): Promise<void> {
+    const events = await this.store.unacknowledgedEvents(session.id);
+    events.forEach((event, index) => this.delivery.enqueue(session.callback, event, isTerminalStatus(session.status) && index === events.length - 1));
+  }
+
+  private agentSessionFor(sessionId: string): AgentSession {
+    return new AgentSession(sessionId, {
       node: this.config.nodeId,
       timeoutMs: this.config.sessionTimeoutMs,
+      spoolMaxBytes: this.config.sessionSpoolMaxBytes,
       logLinesPerSecond: this.config.logLinesPerSecond,
       delivery: this.delivery,
       metrics: this.metrics,
@@ -91,23 +197,24 @@ export class SessionRunner {
     });
   }
 
-  private async runClaimed(session: StoredSession, supervisor: SessionSupervisor): Promise<void> {
-    const events = new SessionEventLog(session, this.store, this.delivery, this.logger);
-    const workdir = join(this.config.sessionWorkdirRoot, session.id);
-    try {
-      // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
-      await createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
-      await supervisor.start(events);
-      this.logStatusChange(session, 'pending', 'running');
-      await supervisor.whenEnded();
-      this.logStatusChange(session, 'running', supervisor.status);
-    } catch (error) {
-      this.logger.error(`session ${session.id}: the agent could not be started: ${(error as Error).message}`);
-      await events.end({ status: 'failed', error: 'the agent could not be started' });
-    } finally {
-      await events.settled();
-      await rm(workdir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${workdir}: ${error.message}`));
-    }
+  private agentSpec(sessionId: string) {
+    const workdir = this.workdirOf(sessionId);
+    return {
+      command: this.config.agentCommand,
+      cwd: workdir,
+      env: { ...this.config.agentEnv, MOSAIC_SESSION_ID: sessionId, [TASK_FILE_ENV]: join(workdir, TASK_FILE_NAME) },
+      user: this.config.agentUser,
+      timeoutMs: this.config.sessionTimeoutMs,
+      maxSpoolBytes: this.config.sessionSpoolMaxBytes,
+    };
+  }
+
+  private workdirOf(sessionId: string): string {
+    return join(this.config.sessionWorkdirRoot, sessionId);
+  }
+
+  private spoolDirOf(sessionId: string): string {
+    return join(this.config.sessionSpoolDir, sessionId);
   }
 
   /** With the spawn's request id: the line belongs to that request's story, though the queue ran it later. */

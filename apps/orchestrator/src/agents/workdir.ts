@@ -10,8 +10,8 @@ export interface WorkdirOwner {
 }
 
 export class WorkdirRootError extends Error {
-  constructor(root: string, problem: string) {
-    super(`SESSION_WORKDIR_ROOT=${JSON.stringify(root)}: ${problem}`);
+  constructor(root: string, problem: string, variable: string) {
+    super(`${variable}=${JSON.stringify(root)}: ${problem}`);
     this.name = 'WorkdirRootError';
   }
 }
@@ -24,21 +24,21 @@ export class WorkdirRootError extends Error {
  * directory) and is refused. With an agent user, its group may enter (0710),
  * which lets the agent reach its own session's directory and no other.
  */
-export async function prepareWorkdirRoot(root: string, agentUser: WorkdirOwner | undefined): Promise<void> {
+export async function prepareWorkdirRoot(root: string, agentUser: WorkdirOwner | undefined, variable = 'SESSION_WORKDIR_ROOT'): Promise<void> {
   try {
     await mkdir(root, { recursive: true, mode: 0o700 });
   } catch (error) {
     // Something that is not a directory is already there: the checks below say what.
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST') throw new WorkdirRootError(root, `cannot be created (${code ?? (error as Error).message})`);
+    if (code !== 'EEXIST') throw new WorkdirRootError(root, `cannot be created (${code ?? (error as Error).message})`, variable);
   }
   const stats = await lstat(root);
-  if (stats.isSymbolicLink()) throw new WorkdirRootError(root, 'is a symbolic link; name the directory itself');
-  if (!stats.isDirectory()) throw new WorkdirRootError(root, 'is not a directory');
+  if (stats.isSymbolicLink()) throw new WorkdirRootError(root, 'is a symbolic link; name the directory itself', variable);
+  if (!stats.isDirectory()) throw new WorkdirRootError(root, 'is not a directory', variable);
   const uid = process.getuid?.();
-  if (uid !== undefined && stats.uid !== uid) throw new WorkdirRootError(root, `belongs to uid ${stats.uid}, not to this process's uid ${uid}`);
+  if (uid !== undefined && stats.uid !== uid) throw new WorkdirRootError(root, `belongs to uid ${stats.uid}, not to this process's uid ${uid}`, variable);
   if ((stats.mode & 0o067) !== 0) {
-    throw new WorkdirRootError(root, `is open to other users (mode ${(stats.mode & 0o777).toString(8)}); make it 0700`);
+    throw new WorkdirRootError(root, `is open to other users (mode ${(stats.mode & 0o777).toString(8)}); make it 0700`, variable);
   }
   // The directory is ours and in no one else's reach, so nobody can swap it between the checks and these calls.
   if (agentUser === undefined) {

@@ -83,6 +83,11 @@ export class CallbackDelivery {
     return (this.queues.get(sessionId)?.bytes ?? 0) + comingBytes < CALLBACK_QUEUE_MAX_BYTES;
   }
 
+  /** Resolves once every event queued for the session has been dealt with (delivered, refused or given up on), or delivery stopped. */
+  async whenDealtWith(sessionId: string): Promise<void> {
+    for (let queue = this.queues.get(sessionId); queue?.worker; queue = this.queues.get(sessionId)) await queue.worker;
+  }
+
   /** Waits until every queued event has been dealt with, or `timeoutMs` passed; then stops all delivery. */
   async drainAndStop(timeoutMs: number): Promise<void> {
     await Promise.race([this.idle(), sleep(timeoutMs, undefined, { ref: false })]);

@@ -33,15 +33,18 @@ export class SessionEventLog {
     return this.coming;
   }
 
-  /** Queues a non-terminal event; nothing is written once the session has ended. */
-  emit(fields: EventFields): void {
+  /**
+   * Queues a non-terminal event; nothing is written once the session has ended.
+   * `spoolPosition`: the spool record it came from, stored with it (SessionStore.appendEvent).
+   */
+  emit(fields: EventFields, spoolPosition?: number): void {
     const bytes = Buffer.byteLength(JSON.stringify(fields)) + ENVELOPE_BYTES;
     this.coming += bytes;
     // A failure is logged by `then`; the agent's output goes on.
     this.then(async () => {
       try {
         if (this.ended) return;
-        const event = await this.store.appendEvent(this.session.id, fields);
+        const event = await this.store.appendEvent(this.session.id, fields, spoolPosition);
         this.delivery.enqueue(this.session.callback, event);
       } finally {
         this.coming -= bytes;

@@ -7,14 +7,19 @@ import { NodeLeases } from './node-leases';
 import { SessionQueue } from './session-queue';
 
 /**
- * This process as a node of the cluster: it joins once its HTTP server answers
- * (other nodes forward kills to it) and only then takes sessions from the queue;
- * on shutdown it takes no more, ends its agents, sends their last callbacks and
- * gives up its lease, so the others do not wait NODE_LOST_AFTER_MS for it.
+ * This process as a node of the cluster. Before its HTTP server answers it renews its
+ * lease and adopts the agents an earlier life of it left running (`adopt`), so that a
+ * kill it answers finds them; once the server answers (other nodes forward kills to
+ * it) it takes sessions from the queue, in the slots the adopted agents leave free.
+ * On shutdown (a deploy) it takes no more, lets the requests in flight finish, stores
+ * and sends what its agents produced so far, and exits: the agents run on, under their
+ * supervisors, until the next life of this node adopts them. It keeps its lease while
+ * they run, so that if it never comes back another node ends their sessions node_lost.
  */
 @Injectable()
 export class ClusterNode implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(ClusterNode.name);
+  private adopted: Promise<void>[] = [];
 
   constructor(
     private readonly config: OrchestratorConfig,
@@ -25,23 +30,35 @@ export class ClusterNode implements BeforeApplicationShutdown, OnApplicationShut
     @Inject(SESSION_STORE) private readonly store: SessionStore,
   ) {}
 
-  async join(): Promise<void> {
+  async adopt(): Promise<void> {
     await this.leases.join();
-    this.queue.startWorker(this.config.maxConcurrentSessions, (sessionId) => this.runner.run(sessionId));
-    this.logger.log(`node ${this.config.nodeId} joined the cluster (capacity ${this.config.maxConcurrentSessions}, reachable at ${this.config.nodeUrl})`);
+    this.adopted = await this.runner.adoptAll();
+    if (this.adopted.length > 0) this.logger.log(`adopted ${this.adopted.length} running agent(s) of an earlier life of node ${this.config.nodeId}`);
   }
 
-  /** Runs while the HTTP server still answers, so kills forwarded meanwhile are still served. */
+  join(): void {
+    const capacity = this.config.maxConcurrentSessions;
+    let adoptedRunning = this.adopted.length;
+    for (const ended of this.adopted) {
+      void ended.then(() => this.queue.setConcurrency(capacity - --adoptedRunning));
+    }
+    this.queue.startWorker(capacity - adoptedRunning, (sessionId) => this.runner.run(sessionId));
+    this.logger.log(`node ${this.config.nodeId} joined the cluster (capacity ${capacity}, reachable at ${this.config.nodeUrl})`);
+  }
+
+  /** Runs while the HTTP server still answers: nothing new is taken from the queue from here on. */
   async beforeApplicationShutdown(): Promise<void> {
-    const started = Date.now();
     await this.queue.stopTaking();
-    if (this.runner.activeSessions > 0) this.logger.log(`shutting down: ending ${this.runner.activeSessions} running agent(s)`);
-    await this.runner.endAll('shutdown');
-    await this.delivery.drainAndStop(Math.max(0, this.config.shutdownGraceMs - (Date.now() - started)));
-    await this.leases.leave().catch((error: Error) => this.logger.warn(`could not give up the lease: ${error.message}`));
   }
 
+  /** Runs once the HTTP server has closed, so a kill in flight has had its answer. */
   async onApplicationShutdown(): Promise<void> {
+    const started = Date.now();
+    const running = this.runner.activeSessions;
+    if (running > 0) this.logger.log(`shutting down: ${running} agent(s) keep running, to be adopted when node ${this.config.nodeId} is back`);
+    await this.runner.detachAll();
+    await this.delivery.drainAndStop(Math.max(0, this.config.shutdownGraceMs - (Date.now() - started)));
+    await this.leases.leave(running === 0).catch((error: Error) => this.logger.warn(`could not give up the lease: ${error.message}`));
     await this.queue.close();
     await this.store.close();
   }

@@ -34,23 +34,18 @@ export class NodeLeases implements OnModuleDestroy {
     return Math.min(Math.floor(this.config.nodeLostAfterMs / 3), MAX_TICK_MS);
   }
 
-  /**
-   * Takes the lease and ends what this node's id left running in an earlier life
-   * (a crash, or a restart faster than NODE_LOST_AFTER_MS): those agents are gone.
-   */
+  /** Takes the lease (renewing the one an earlier life of this node held, if it has not expired) and keeps it. */
   async join(): Promise<void> {
     await this.renew();
-    for (const session of await this.store.runningOn(this.config.nodeId)) {
-      if (!this.runner.has(session.id)) await this.endLost(session);
-    }
     this.timer = setInterval(() => void this.tick(), this.tickMs);
     this.timer.unref();
   }
 
-  async leave(): Promise<void> {
+  /** Stops renewing; with `release`, gives the lease up at once, otherwise it runs out after NODE_LOST_AFTER_MS. */
+  async leave(release: boolean): Promise<void> {
     clearInterval(this.timer);
     await this.ticking;
-    await this.store.leaveNode(this.config.nodeId);
+    if (release) await this.store.leaveNode(this.config.nodeId);
   }
 
   onModuleDestroy(): void {
@@ -88,7 +83,7 @@ export class NodeLeases implements OnModuleDestroy {
   }
 
   private async stopAgentsEndedElsewhere(): Promise<void> {
-    for (const id of this.runner.localSessionIds()) {
+    for (const id of this.runner.runningSessionIds()) {
       const session = await this.store.get(id);
       if (session && session.status !== 'running' && session.status !== 'pending') {
         this.logger.warn(`session ${id} was ended by another node (${session.error ?? session.status}): stopping its agent`);

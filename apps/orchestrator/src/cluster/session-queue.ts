@@ -24,12 +24,13 @@ interface QueueHandle {
   remove(jobId: string): Promise<unknown>;
   close(): Promise<void>;
 }
-type WorkerHandle = Pick<Worker, 'pause' | 'close'>;
+type WorkerHandle = Pick<Worker, 'pause' | 'close' | 'concurrency' | 'isRunning' | 'run'>;
 type PostgresQueue = Queue<SessionJob, unknown, string, SessionJob, unknown, string, PostgresQueueBackend, PostgresConnectionOptions>;
 type PostgresWorker = Worker<SessionJob, unknown, string, PostgresQueueBackend, number, PostgresConnectionOptions>;
 
 export class SessionQueue {
   private worker?: WorkerHandle;
+  private stopped = false;
 
   private constructor(
     private readonly connection: QueueConnection,
@@ -55,20 +56,33 @@ export class SessionQueue {
     await this.queue.remove(sessionId);
   }
 
-  /** Runs `run` for each session this node takes, at most `concurrency` at a time. */
+  /**
+   * Runs `run` for each session this node takes, at most `concurrency` at a time; with
+   * none (every slot is taken by an adopted agent) it waits for `setConcurrency`.
+   */
   startWorker(concurrency: number, run: (sessionId: string) => Promise<void>): void {
     const processor = (job: Job<SessionJob>) => run(job.data.session_id);
+    const options = { concurrency: Math.max(1, concurrency), autorun: concurrency > 0 };
     const worker =
       this.connection.kind === 'redis'
-        ? new Worker<SessionJob>(QUEUE_NAME, processor, { ...redisOptions(this.connection, this.redisClients), concurrency })
-        : (new Worker(QUEUE_NAME, processor, { ...postgresOptions(this.connection), concurrency }, createPostgresBackend) as PostgresWorker);
+        ? new Worker<SessionJob>(QUEUE_NAME, processor, { ...redisOptions(this.connection, this.redisClients), ...options })
+        : (new Worker(QUEUE_NAME, processor, { ...postgresOptions(this.connection), ...options }, createPostgresBackend) as PostgresWorker);
     // A lost connection is retried by BullMQ itself; without a listener Node would treat the event as fatal.
     worker.on('error', () => undefined);
     this.worker = worker;
   }
 
+  /** Changes how many sessions the worker runs at once (slots an adopted agent gave back); it starts once there is one. */
+  setConcurrency(concurrency: number): void {
+    const worker = this.worker;
+    if (!worker || this.stopped || concurrency < 1) return;
+    worker.concurrency = concurrency;
+    if (!worker.isRunning()) void worker.run().catch(() => undefined);
+  }
+
   /** Takes no more sessions; those running keep their slots until they end. */
   async stopTaking(): Promise<void> {
+    this.stopped = true;
     await this.worker?.pause(true);
   }
 

@@ -9,6 +9,9 @@ import { defaultEmbeddedDataDir } from '@mosaic/embedded-postgres';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
 import { CallbackOrigins, parseOrigin } from './callback-origins';
 
+/** The size of the files a supervisor writes its spool in (SEGMENT_BYTES in supervisor/mosaic-supervisor.c). */
+export const SPOOL_SEGMENT_BYTES = 1024 * 1024;
+
 /** Variables copied from the orchestrator's environment into every agent's; secrets such as the API key never reach an agent. */
 const AGENT_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'] as const;
 
@@ -40,6 +43,9 @@ const environmentSchema = z.object({
   SHUTDOWN_GRACE_MS: envInteger('a number of milliseconds', 0, MAX_TIMER_MS).default(10_000),
   CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, LIMITS.cancelGraceMaxMs).default(10_000),
   SESSION_WORKDIR_ROOT: envText().optional(),
+  SESSION_SPOOL_ROOT: envText().optional(),
+  // Two spool segments at least: the one being written and one the orchestrator is reading.
+  SESSION_SPOOL_MAX_BYTES: envInteger('a number of bytes', 2 * SPOOL_SEGMENT_BYTES).default(16 * 1024 * 1024),
   ALLOWED_CALLBACK_ORIGINS: originList.optional(),
   // A name, or a uid; never an option getent would read.
   AGENT_USER: envText().pipe(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'expected a user name')).optional(),
@@ -84,6 +90,14 @@ export class OrchestratorConfig {
   /** The grace of a cancel whose request names none. */
   readonly cancelGraceMs: number;
   readonly sessionWorkdirRoot: string;
+  /**
+   * This node's spools: one directory per session its agents' supervisors write
+   * (SESSION_SPOOL_ROOT/<node id>). Per node, so that nodes sharing a machine
+   * never adopt each other's agents.
+   */
+  readonly sessionSpoolDir: string;
+  /** The disk one session's spool may take (SESSION_SPOOL_MAX_BYTES): past it, lines are dropped and counted. */
+  readonly sessionSpoolMaxBytes: number;
   readonly callbackOrigins: CallbackOrigins;
   readonly version: string;
   readonly logLevel: LogLevel;
@@ -113,10 +127,13 @@ export class OrchestratorConfig {
     this.cancelGraceMs = values.CANCEL_GRACE_MS;
     // Named after the user, so that orchestrators of different users on one machine do not refuse each other's.
     this.sessionWorkdirRoot = resolve(values.SESSION_WORKDIR_ROOT ?? join(tmpdir(), `mosaic-orchestrator-${process.getuid?.() ?? 'user'}`));
+    this.nodeId = values.NODE_ID ?? `${hostname()}:${values.PORT}`;
+    const spoolRoot = resolve(values.SESSION_SPOOL_ROOT ?? join(tmpdir(), `mosaic-orchestrator-spool-${process.getuid?.() ?? 'user'}`));
+    this.sessionSpoolDir = join(spoolRoot, this.nodeId);
+    this.sessionSpoolMaxBytes = values.SESSION_SPOOL_MAX_BYTES;
     this.callbackOrigins = values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
     this.version = packageVersion();
     this.logLevel = values.LOG_LEVEL;
-    this.nodeId = values.NODE_ID ?? `${hostname()}:${values.PORT}`;
     this.nodeUrl = (values.NODE_URL ?? `http://${urlHost(values.HOST)}:${values.PORT}`).replace(/\/+$/, '');
     this.maxQueuedSessions = values.MAX_QUEUED_SESSIONS;
     this.nodeLostAfterMs = values.NODE_LOST_AFTER_MS;

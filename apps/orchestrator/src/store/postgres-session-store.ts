@@ -36,9 +36,11 @@ interface SessionRow {
   idempotency_key: string | null;
   callback: StoredCallbackTarget;
   task_json: string;
+  /** bigint: pg returns it as text. */
+  spool_position: string;
 }
 
-const SESSION_COLUMNS = 'id, status, priority, created_at, started_at, ended_at, exit_code, error, node, idempotency_key, callback, task_json';
+const SESSION_COLUMNS = 'id, status, priority, created_at, started_at, ended_at, exit_code, error, node, idempotency_key, callback, task_json, spool_position';
 
 function toSession(row: SessionRow): StoredSession {
   return {
@@ -54,6 +56,7 @@ function toSession(row: SessionRow): StoredSession {
     ...(row.idempotency_key === null ? {} : { idempotencyKey: row.idempotency_key }),
     callback: callbackTarget(row.callback),
     taskJson: row.task_json,
+    spoolPosition: Number(row.spool_position),
   };
 }
 
@@ -223,19 +226,21 @@ export class PostgresSessionStore implements SessionStore {
     return rowCount ?? 0;
   }
 
-  async appendEvent(sessionId: string, fields: EventFields): Promise<CallbackEvent> {
+  async appendEvent(sessionId: string, fields: EventFields, spoolPosition?: number): Promise<CallbackEvent> {
     // The UPDATE locks the session's row until the statement commits, so concurrent appends
-    // take the numbers one after another.
+    // take the numbers one after another; the spool position moves in the same statement.
     const { rows } = await this.pool.query<{ body: CallbackEvent }>(
       `WITH numbered AS (
-         UPDATE ${this.schema}.sessions SET last_sequence = last_sequence + 1 WHERE id = $1 RETURNING id, last_sequence
+         UPDATE ${this.schema}.sessions
+         SET last_sequence = last_sequence + 1, spool_position = GREATEST(spool_position, COALESCE($4::bigint, 0))
+         WHERE id = $1 RETURNING id, last_sequence
        )
        INSERT INTO ${this.schema}.events (session_id, sequence, event_id, body)
        SELECT id, last_sequence, $2,
               $3::jsonb || jsonb_build_object('event_id', $2::text, 'session_id', id, 'sequence', last_sequence, 'timestamp', ${ISO_TIMESTAMP})
        FROM numbered
        RETURNING body`,
-      [sessionId, randomUUID(), JSON.stringify(fields)],
+      [sessionId, randomUUID(), JSON.stringify(fields), spoolPosition ?? null],
     );
     const event = rows[0];
     if (!event) throw new Error(`no session ${sessionId}`);
@@ -327,6 +332,8 @@ function schemaDefinition(schema: string): string[] {
        task_json text NOT NULL,
        last_sequence integer NOT NULL DEFAULT 0
      )`,
+    // Added after the first release of this schema: stores made before it gain the column here.
+    `ALTER TABLE ${schema}.sessions ADD COLUMN IF NOT EXISTS spool_position bigint NOT NULL DEFAULT 0`,
     `CREATE INDEX IF NOT EXISTS sessions_queue ON ${schema}.sessions (priority_rank, seq) WHERE status = 'pending'`,
     `CREATE INDEX IF NOT EXISTS sessions_by_status ON ${schema}.sessions (status, seq)`,
     `CREATE INDEX IF NOT EXISTS sessions_running ON ${schema}.sessions (node) WHERE status = 'running'`,

@@ -25,7 +25,7 @@ import { callbackTarget, storedCallbackTarget, type StoredCallbackTarget } from 
 
 /*
  * Keys, each after the prefix:
- *   session:<id>         hash of one session (fields below, plus `seq` and `event_sequence`)
+ *   session:<id>         hash of one session (fields below, plus `seq`, `event_sequence` and `spool_position`)
  *   sequence             the counter that numbers sessions in creation order (`seq`)
  *   created              zset of every session by seq: newest-first paging
  *   status:<status>      zset of the sessions of one status by seq: the status filter and counts
@@ -150,6 +150,10 @@ if redis.call('EXISTS', session) == 0 then return redis.error_reply('NO_SUCH_SES
 local sequence = redis.call('HINCRBY', session, 'event_sequence', 1)
 local stored = string.format('%d %d %s', sequence, now(), ARGV[4])
 redis.call('HSET', P .. 'events:' .. ARGV[2], ARGV[3], stored)
+local position = tonumber(ARGV[5])
+if position and position > tonumber(redis.call('HGET', session, 'spool_position') or '0') then
+  redis.call('HSET', session, 'spool_position', position)
+end
 return stored
 `,
   sessionStoreRenewNode: `
@@ -310,11 +314,12 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  async appendEvent(sessionId: string, fields: EventFields): Promise<CallbackEvent> {
+  async appendEvent(sessionId: string, fields: EventFields, spoolPosition?: number): Promise<CallbackEvent> {
     const eventId = randomUUID();
     const json = JSON.stringify({ type: fields.type, status: fields.status, data: fields.data });
     try {
-      return eventFrom(sessionId, eventId, await this.redis.sessionStoreAppendEvent(this.prefix, sessionId, eventId, json));
+      const stored = await this.redis.sessionStoreAppendEvent(this.prefix, sessionId, eventId, json, spoolPosition ?? '');
+      return eventFrom(sessionId, eventId, stored);
     } catch (error) {
       if (isScriptError(error, 'NO_SUCH_SESSION')) throw new Error(`no session ${sessionId}`);
       throw error;
@@ -400,6 +405,7 @@ function sessionFrom(hash: Partial<Record<string, string>>): StoredSession {
     ...(hash.idempotency_key !== undefined && { idempotencyKey: hash.idempotency_key }),
     callback: target,
     taskJson: required('task_json'),
+    spoolPosition: Number(hash.spool_position ?? 0),
   };
 }
 

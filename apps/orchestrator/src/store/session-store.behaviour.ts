@@ -557,6 +557,22 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         expect(await store.unacknowledgedEvents('no-such-session')).toEqual([]);
       });
 
+      it('moves the spool position with the event that carries it, never back, and keeps it with the session', async () => {
+        const session = await running();
+        expect(session.spoolPosition).toBe(0);
+
+        await store.appendEvent(session.id, { type: 'log', data: { stream: 'stdout', line: 'line 7' } }, 7);
+        await store.appendEvent(session.id, { type: 'status', status: 'running', data: {} });
+        expect((await store.get(session.id))?.spoolPosition).toBe(7);
+        await store.appendEvent(session.id, { type: 'log', data: { stream: 'stdout', line: 'late' } }, 3);
+        await Promise.all(
+          [12, 9, 11, 10].map((position) => store.appendEvent(session.id, { type: 'log', data: { stream: 'stdout', line: `line ${position}` } }, position)),
+        );
+
+        expect((await store.get(session.id))?.spoolPosition).toBe(12);
+        expect((await store.runningOn(session.node!)).find((each) => each.id === session.id)?.spoolPosition).toBe(12);
+      });
+
       it('numbers 50 concurrent events 1..50, without gaps or duplicates', async () => {
         const session = await running();
 

@@ -28,6 +28,11 @@ export interface StoredSession {
   callback: CallbackTarget;
   /** What the agent reads from its task file: `{ session_id, task, context }` as JSON. */
   taskJson: string;
+  /**
+   * The sequence of the last record of the agent's spool that is in an event: a node
+   * that adopts the session goes on reading after it (0: none yet).
+   */
+  spoolPosition: number;
 }
 
 export interface NewSession {
@@ -123,9 +128,11 @@ export interface SessionStore {
 
   /**
    * Numbers the event (the session's next sequence, from 1, without gaps), gives it a
-   * new `event_id` and the store's timestamp, and keeps it until acknowledged.
+   * new `event_id` and the store's timestamp, and keeps it until acknowledged. With
+   * `spoolPosition`, the session's `spoolPosition` moves up to it in the same atomic
+   * step: an event and the place in the spool it came from are never out of step.
    */
-  appendEvent(sessionId: string, fields: EventFields): Promise<CallbackEvent>;
+  appendEvent(sessionId: string, fields: EventFields, spoolPosition?: number): Promise<CallbackEvent>;
   acknowledgeEvent(sessionId: string, eventId: string): Promise<void>;
   /** The session's events not acknowledged yet, in sequence order. */
   unacknowledgedEvents(sessionId: string): Promise<CallbackEvent[]>;

@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EventFields, SessionEnd } from '../store/session-store';
+import { AGENT_LOST_ERROR, AgentSession, type AgentLauncher, type SessionEvents } from './agent-session';
+import { liveProcessGroupMembers } from './process-group';
+import { SupervisedAgent, type AgentSpec } from './supervised-agent';
+
+type RecordedEvent = EventFields & { sequence: number; position?: number };
+
+/** What SessionEventLog does, in memory: numbers the events in the order they come, the end last. */
+function recordEvents(): SessionEvents & { events: RecordedEvent[] } {
+  const events: RecordedEvent[] = [];
+  let ended = false;
+  return {
+    events,
+    comingBytes: 0,
+    emit: (fields, position) => {
+      if (!ended) events.push({ ...fields, sequence: events.length + 1, ...(position !== undefined && { position }) });
+    },
+    end: async (end: SessionEnd) => {
+      if (ended) return undefined;
+      ended = true;
+      const data = { ...(end.exitCode !== undefined && { exit_code: end.exitCode }), ...(end.error !== undefined && { error: end.error }) };
+      events.push({ type: 'status', status: end.status, data, sequence: events.length + 1 });
+      return undefined;
+    },
+    settled: () => Promise.resolve(),
+  };
+}
+
+const SPOOL_MAX_BYTES = 2 * 1024 * 1024;
+
+function agentSessionFor(options: { linesPerSecond?: number; room?: () => boolean; timeoutMs?: number } = {}) {
+  const metrics = { logLineDropped: jest.fn() };
+  const logger = { warn: jest.fn(), error: jest.fn() };
+  const session = new AgentSession(randomUUID(), {
+    node: 'node-a',
+    timeoutMs: options.timeoutMs ?? 20_000,
+    spoolMaxBytes: SPOOL_MAX_BYTES,
+    logLinesPerSecond: options.linesPerSecond ?? 1000,
+    delivery: { hasRoom: options.room ?? (() => true) },
+    metrics,
+    logger,
+  });
+  return { session, metrics, logger };
+}
+
+let dirs: string[] = [];
+const agents: SupervisedAgent[] = [];
+
+/** A work directory and a spool directory for one session, removed after the test. */
+async function sessionDirs(): Promise<{ cwd: string; spool: string }> {
+  const root = await mkdtemp(join(tmpdir(), 'agent-session-spec-'));
+  dirs.push(root);
+  const spool = join(root, 'spool');
+  await mkdir(spool, { mode: 0o700 });
+  return { cwd: root, spool };
+}
+
+function spec(command: string, cwd: string, timeoutMs = 20_000): AgentSpec {
+  return { command, cwd, env: { PATH: '/usr/local/bin:/usr/bin:/bin' }, timeoutMs, maxSpoolBytes: SPOOL_MAX_BYTES };
+}
+
+/** Starts the agent; tracked ones are killed and released after the test (one that a test detaches is released by whoever adopts it). */
+function launcher(command: string, dirsOf: { cwd: string; spool: string }, timeoutMs?: number, tracked = true): AgentLauncher {
+  return async (handlers) => {
+    const agent = await SupervisedAgent.start(dirsOf.spool, spec(command, dirsOf.cwd, timeoutMs), handlers);
+    if (tracked) agents.push(agent);
+    return agent;
+  };
+}
+
+afterEach(async () => {
+  for (const agent of agents.splice(0)) {
+    await agent.kill();
+    await agent.release();
+  }
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  dirs = [];
+});
+
+/** Runs `command` as a session's agent to its end. */
+async function runToEnd(command: string, options: { linesPerSecond?: number; room?: () => boolean; timeoutMs?: number } = {}) {
+  const where = await sessionDirs();
+  const recorder = recordEvents();
+  const { session, metrics, logger } = agentSessionFor(options);
+  await session.start(recorder, launcher(command, where, options.timeoutMs));
+  await session.whenEnded();
+  return { events: recorder.events, metrics, logger };
+}
+
+/** Starts `command`, waits for its first output line, then lets `act` stop it; returns the events and how long the stop took. */
+async function stopOnceStarted(command: string, act: (session: AgentSession) => Promise<void>) {
+  const where = await sessionDirs();
+  const recorder = recordEvents();
+  const { session } = agentSessionFor();
+  await session.start(recorder, launcher(command, where));
+  while (!recorder.events.some((event) => event.type === 'log')) await sleep(10);
+  const pgid = session.agentPid as number;
+  const started = Date.now();
+  await act(session);
+  return { events: recorder.events, tookMs: Date.now() - started, alive: await liveProcessGroupMembers(pgid) };
+}
+
+function logLines(events: RecordedEvent[]): { stream: string; line: string }[] {
+  return events.flatMap((event) => (event.type === 'log' ? [event.data as { stream: string; line: string }] : []));
+}
+
+/** Resolves once the supervisor has recorded the agent's exit (the last record of its spool). */
+async function waitForExitRecord(spool: string): Promise<void> {
+  for (;;) {
+    const segments = (await readdir(spool)).filter((name) => name.startsWith('spool.')).sort();
+    const last = segments.at(-1);
+    if (last !== undefined && / X [^\n]*\n$/.test((await readFile(join(spool, last))).subarray(-200).toString('latin1'))) return;
+    await sleep(20);
+  }
+}
+
+/** Runs `command` under a supervisor that nobody reads, to its end: all it printed waits in the spool. */
+async function runWhileNobodyReads(command: string, where: { cwd: string; spool: string }): Promise<void> {
+  const ignore = () => undefined;
+  const agent = await SupervisedAgent.start(where.spool, spec(command, where.cwd), { onLine: ignore, onDropped: ignore, onError: ignore, beforeDelete: () => Promise.resolve() });
+  await agent.detach();
+  await waitForExitRecord(where.spool);
+}
+
+/** What a later life of the node makes of that spool: the session adopted and followed to its end. */
+async function adoptToEnd(where: { spool: string }, linesPerSecond: number): Promise<RecordedEvent[]> {
+  const { session } = agentSessionFor({ linesPerSecond });
+  const recorder = recordEvents();
+  await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, handlers));
+  await session.whenEnded();
+  await session.release();
+  return recorder.events;
+}
+
+const trapsTerm = `trap 'echo stopping; exit 0' TERM; echo ready; (sleep 30) & while :; do sleep 0.05; done`;
+const ignoresTerm = `trap '' TERM; echo ready; (trap '' TERM; sleep 30) & while :; do sleep 0.05; done`;
+
+const printProgress = (count: number) => `i=1; while [ $i -le ${count} ]; do echo "{\\"type\\":\\"progress\\",\\"message\\":\\"$i\\"}"; i=$((i+1)); done`;
+const printLogLines = (count: number) => `i=1; while [ $i -le ${count} ]; do echo "line $i"; i=$((i+1)); done`;
+
+describe('AgentSession', () => {
+  it('turns every line into an event carrying its place in the spool, then the exit into the terminal status', async () => {
+    const { events } = await runToEnd(`${printLogLines(3)}; echo oops >&2; exit 3`);
+
+    expect(events).toEqual([
+      { type: 'status', status: 'running', data: { node: 'node-a' }, sequence: 1 },
+      { type: 'log', data: { stream: 'stdout', line: 'line 1' }, sequence: 2, position: 1 },
+      { type: 'log', data: { stream: 'stdout', line: 'line 2' }, sequence: 3, position: 2 },
+      { type: 'log', data: { stream: 'stdout', line: 'line 3' }, sequence: 4, position: 3 },
+      { type: 'log', data: { stream: 'stderr', line: 'oops' }, sequence: 5, position: 4 },
+      { type: 'status', status: 'failed', data: { exit_code: 3, error: 'the agent exited with code 3' }, sequence: 6 },
+    ]);
+  });
+
+  it('holds a flood of progress lines to the rate limit, the latest last, with gapless sequences', async () => {
+    const { events } = await runToEnd(printProgress(2000), { linesPerSecond: 20 });
+
+    const progress = events.filter((event) => event.type === 'progress');
+    // One second's burst, a few more while the agent runs; not 2000.
+    expect(progress.length).toBeLessThan(60);
+    expect(progress.at(-1)).toMatchObject({ data: { message: '2000' }, position: 2000 });
+    expect(events.map((event) => event.sequence)).toEqual(events.map((_, index) => index + 1));
+    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'completed' });
+  });
+
+  it('while its callbacks cannot be delivered, drops and counts log lines, coalesces progress, and still ends with its terminal status', async () => {
+    const { events, metrics, logger } = await runToEnd(`${printLogLines(50)}; ${printProgress(3)}; echo '{"type":"result","summary":"done"}'`, {
+      room: () => false,
+    });
+
+    expect(events.map(({ type, status, data }) => ({ type, status, data }))).toEqual([
+      { type: 'status', status: 'running', data: { node: 'node-a' } },
+      { type: 'log', data: { stream: 'stderr', line: "orchestrator: 50 log line(s) dropped (0 over the limit of 1000 a second, 50 while the session's callbacks could not be delivered)" } },
+      { type: 'progress', status: 'running', data: { message: '3' } },
+      { type: 'result', status: 'running', data: { summary: 'done' } },
+      { type: 'status', status: 'completed', data: { exit_code: 0 } },
+    ]);
+    expect(metrics.logLineDropped.mock.calls).toEqual(Array(50).fill(['queue_full']));
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn.mock.calls[0][0]).toMatch(/callbacks are not being delivered/);
+  });
+
+  it('cancels an agent that stops on SIGTERM well before the grace, its whole tree gone', async () => {
+    const { events, tookMs, alive } = await stopOnceStarted(trapsTerm, (session) => session.end('cancel', 10_000));
+
+    expect(tookMs).toBeLessThan(3_000);
+    expect(alive).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled', data: { exit_code: 0 } });
+  });
+
+  it('SIGKILLs an agent that ignores SIGTERM once the grace is over', async () => {
+    const { events, tookMs, alive } = await stopOnceStarted(ignoresTerm, (session) => session.end('cancel', 1_000));
+
+    expect(tookMs).toBeGreaterThanOrEqual(1_000);
+    expect(tookMs).toBeLessThan(2_500);
+    expect(alive).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
+  });
+
+  it('does not wait for the grace when a kill follows a cancel; the first request names the status', async () => {
+    const { events, tookMs, alive } = await stopOnceStarted(ignoresTerm, async (session) => {
+      const cancel = session.end('cancel', 20_000);
+      await sleep(200);
+      await session.end('kill');
+      await cancel;
+    });
+
+    expect(tookMs).toBeLessThan(3_000);
+    expect(alive).toEqual([]);
+    expect(events.filter((event) => event.type === 'status').map((event) => event.status)).toEqual(['running', 'cancelled']);
+  });
+
+  it('kills an agent past its time limit and says so', async () => {
+    const { events } = await runToEnd('echo started; sleep 30', { timeoutMs: 300 });
+
+    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'failed', data: { error: 'the session exceeded its time limit of 300 ms and was killed' } });
+  });
+
+  it('ends a session stopped before its agent started without starting one', async () => {
+    const where = await sessionDirs();
+    const recorder = recordEvents();
+    const { session } = agentSessionFor();
+    const kill = session.end('kill');
+    await session.start(recorder, launcher(`echo started > ${join(where.cwd, 'marker')}`, where));
+    await kill;
+    await session.whenEnded();
+
+    expect(session.agentPid).toBeUndefined();
+    expect(recorder.events).toEqual([{ type: 'status', status: 'killed', data: {}, sequence: 1 }]);
+    expect(await readdir(where.spool)).toEqual([]);
+  });
+
+  describe('taken over by a later life of the node', () => {
+    it('goes on after the last line an event was stored for, and reports the exit recorded meanwhile', async () => {
+      const where = await sessionDirs();
+      const first = agentSessionFor();
+      const before = recordEvents();
+      await first.session.start(before, launcher(`${printLogLines(3)}; sleep 0.5; ${printLogLines(2)}; exit 0`, where, undefined, false));
+      while (before.events.filter((event) => event.type === 'log').length < 3) await sleep(10);
+      await first.session.detach();
+      const position = before.events.at(-1)!.position!;
+      expect(position).toBe(3);
+      await sleep(1_000);
+
+      const later = agentSessionFor();
+      const after = recordEvents();
+      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, handlers));
+      await later.session.whenEnded();
+      await later.session.release();
+
+      expect(after.events.map(({ type, status, data, position: at }) => ({ type, status, data, at }))).toEqual([
+        { type: 'log', status: undefined, data: { stream: 'stdout', line: 'line 1' }, at: 4 },
+        { type: 'log', status: undefined, data: { stream: 'stdout', line: 'line 2' }, at: 5 },
+        { type: 'status', status: 'completed', data: { exit_code: 0 }, at: undefined },
+      ]);
+    });
+
+    it('holds a backlog to the rate limit as of when the agent printed it: a steady agent loses nothing, a burst is cut as it would have been live', async () => {
+      const where = await sessionDirs();
+      // 30 lines over 3 s (10 a second, under the limit of 20), then 100 at once; nobody reads until the end.
+      await runWhileNobodyReads(`i=1; while [ $i -le 30 ]; do echo "steady $i"; sleep 0.1; i=$((i+1)); done; ${printLogLines(100)}`, where);
+      const events = await adoptToEnd(where, 20);
+
+      const lines = logLines(events).map((line) => line.line);
+      expect(lines.filter((line) => line.startsWith('steady'))).toEqual(Array.from({ length: 30 }, (_, index) => `steady ${index + 1}`));
+      const burst = lines.filter((line) => line.startsWith('line '));
+      // About one second's worth of tokens; the rest dropped and counted, as live.
+      expect(burst.length).toBeGreaterThan(10);
+      expect(burst.length).toBeLessThan(40);
+      expect(lines.at(-1)).toMatch(new RegExp(`^orchestrator: ${100 - burst.length} log line\\(s\\) dropped \\(${100 - burst.length} over the limit of 20 a second`));
+    });
+
+    it('says how many lines a spool past its limit could not keep while nobody read it', async () => {
+      const where = await sessionDirs();
+      // About 3 MiB of output against a 2 MiB spool, printed before anyone reads it.
+      await runWhileNobodyReads(`yes "$(head -c 1023 /dev/zero | tr '\\0' x)" | head -n 3072; echo done`, where);
+      const events = await adoptToEnd(where, 100_000);
+
+      const lines = logLines(events);
+      const kept = lines.filter((line) => line.stream === 'stdout');
+      const notKept = lines.filter((line) => line.stream === 'stderr');
+      expect(notKept).toHaveLength(1);
+      const dropped = Number(/^orchestrator: (\d+) line\(s\) of output were not kept: the session's spool reached its limit of 2097152 bytes/.exec(notKept[0]!.line)?.[1]);
+      // 3 MiB in 1 KiB lines, then "done": every line was either kept or counted.
+      expect(kept.length + dropped).toBe(3072 + 1);
+      expect(dropped).toBeGreaterThan(0);
+      expect(kept.at(-1)).toEqual({ stream: 'stdout', line: 'done' });
+      expect(events.at(-1)).toMatchObject({ type: 'status', status: 'completed' });
+    });
+
+    it('ends failed agent_lost when there is no supervisor to take over', async () => {
+      const where = await sessionDirs();
+      const { session } = agentSessionFor();
+      const recorder = recordEvents();
+      await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, handlers));
+      await session.whenEnded();
+
+      expect(recorder.events).toEqual([{ type: 'status', status: 'failed', data: { error: AGENT_LOST_ERROR }, sequence: 1 }]);
+    });
+
+    it('ends failed agent_lost, its strays killed, when the supervisor died without recording the exit', async () => {
+      const where = await sessionDirs();
+      const { session } = agentSessionFor();
+      const recorder = recordEvents();
+      await session.start(recorder, launcher(`echo ready; (sleep 30) & sleep 30`, where));
+      while (!recorder.events.some((event) => event.type === 'log')) await sleep(10);
+      const pgid = session.agentPid!;
+      const supervisorPid = agents.at(-1)!.identity.pid;
+      process.kill(supervisorPid, 'SIGKILL');
+      await session.whenEnded();
+
+      expect(recorder.events.at(-1)).toMatchObject({ type: 'status', status: 'failed', data: { error: AGENT_LOST_ERROR } });
+      expect(await liveProcessGroupMembers(pgid)).toEqual([]);
+    });
+  });
+});

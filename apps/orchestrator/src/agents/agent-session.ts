@@ -1,0 +1,226 @@
+import type { Logger } from '@nestjs/common';
+import type { SessionStatus, TerminalStatus } from '@mosaic/orchestrator-contract';
+import type { CallbackDelivery } from '../callbacks/callback-delivery';
+import type { SessionEventLog } from '../callbacks/session-event-log';
+import type { LogLineDropReason, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
+import { decodeSpooledLine, parseAgentLine, type AgentMessage } from './agent-output';
+import { OutputThrottle } from './output-throttle';
+import type { SpoolRecord, SupervisorExit } from './spool-reader';
+import type { AgentHandlers, SupervisedAgent } from './supervised-agent';
+
+/** Why the orchestrator ends a session itself; a time limit the supervisor enforces on its own. */
+export type EndReason = 'kill' | 'cancel';
+
+/** The error of a session whose supervisor vanished without recording how its agent ended. */
+export const AGENT_LOST_ERROR = 'agent_lost';
+
+export interface AgentSessionOptions {
+  /** This node's id: the `running` event names it. */
+  node: string;
+  /** SESSION_TIMEOUT_MS, for the message of a session that exceeded it. */
+  timeoutMs: number;
+  /** SESSION_SPOOL_MAX_BYTES, for the message about lines the spool could not keep. */
+  spoolMaxBytes: number;
+  logLinesPerSecond: number;
+  delivery: Pick<CallbackDelivery, 'hasRoom'>;
+  metrics: Pick<OrchestratorMetrics, 'logLineDropped'>;
+  logger: Pick<Logger, 'warn' | 'error'>;
+}
+
+/** Where the session's events go: numbered, stored and delivered in order (SessionEventLog). */
+export type SessionEvents = Pick<SessionEventLog, 'emit' | 'end' | 'comingBytes' | 'settled'>;
+
+/** Starts the agent, or takes over a running one, handing its output to `handlers`; undefined: there is none to take over. */
+export type AgentLauncher = (handlers: AgentHandlers & { beforeDelete: () => Promise<void> }) => Promise<SupervisedAgent | undefined>;
+
+interface Outcome {
+  status: TerminalStatus;
+  exitCode?: number;
+  error?: string;
+}
+
+/**
+ * One session's agent as this node sees it: turns what its supervisor spools into
+ * events and what happens to it into status changes. Its OutputThrottle decides
+ * what of the agent's output goes out; status changes always go out, the terminal
+ * one last. Every event carries the spool position it came from, so a node that
+ * takes the session over later goes on exactly after it.
+ */
+export class AgentSession {
+  private endReason?: EndReason;
+  private readonly output: OutputThrottle;
+  private warnedQueueFull = false;
+  private agent?: SupervisedAgent;
+  private events?: SessionEvents;
+  private ended?: Promise<void>;
+  private current: SessionStatus = 'pending';
+  /**
+   * The throttle's clock follows the times the supervisor wrote on the records: a
+   * backlog read after a restart is held to the rate limits as it would have been
+   * when the agent printed it, not as one burst. Between records it runs with the
+   * wall clock.
+   */
+  private clock = { recordTime: Date.now(), readAt: Date.now() };
+
+  constructor(
+    readonly sessionId: string,
+    private readonly options: AgentSessionOptions,
+  ) {
+    this.output = new OutputThrottle({
+      linesPerSecond: options.logLinesPerSecond,
+      hasRoom: () => options.delivery.hasRoom(sessionId, this.events?.comingBytes ?? 0),
+      send: (message) => this.send(message),
+      onLogLineDropped: (reason) => this.onLogLineDropped(reason),
+      now: () => this.clock.recordTime + (Date.now() - this.clock.readAt),
+    });
+  }
+
+  /** The status as this node last set it. */
+  get status(): SessionStatus {
+    return this.current;
+  }
+
+  /** The agent's process group, once it runs. */
+  get agentPid(): number | undefined {
+    return this.agent?.agentPid;
+  }
+
+  /**
+   * Starts the agent; rejects, having produced no event, if it could not be started.
+   * A session ended before its agent started (a kill that came during the claim)
+   * ends at once, without an agent.
+   */
+  async start(events: SessionEvents, launch: AgentLauncher): Promise<void> {
+    this.events = events;
+    if (this.endReason) {
+      this.ended = this.finish(undefined);
+      return;
+    }
+    const agent = await launch(this.handlers());
+    if (!agent) throw new Error('the supervisor did not start');
+    this.current = 'running';
+    events.emit({ type: 'status', status: 'running', data: { node: this.options.node } });
+    this.follow(agent);
+  }
+
+  /**
+   * Takes over the running agent of an earlier life of this node, its `running` event
+   * long sent. Without a supervisor to take over, the session ends `failed`/agent_lost.
+   */
+  async resume(events: SessionEvents, attach: AgentLauncher): Promise<void> {
+    this.events = events;
+    this.current = 'running';
+    const agent = await attach(this.handlers());
+    if (agent) this.follow(agent);
+    else this.ended = this.finish(undefined);
+  }
+
+  /** Resolves once the session is terminal and its final status event is stored. */
+  whenEnded(): Promise<void> {
+    return this.ended ?? Promise.resolve();
+  }
+
+  /**
+   * Ends the session and waits until it is terminal and its agent's whole tree is gone.
+   * The first reason given decides the status; a kill during a cancel's grace does not
+   * wait for the grace: it SIGKILLs at once (an operator who escalates means it).
+   */
+  async end(reason: EndReason, graceMs = 0): Promise<void> {
+    this.endReason ??= reason;
+    if (this.agent && this.current === 'running') await this.stopAgent(this.agent, reason, graceMs);
+    return this.whenEnded();
+  }
+
+  /** Stops following the agent (this process is shutting down) once what it produced so far is stored; the agent goes on. */
+  async detach(): Promise<void> {
+    await this.agent?.detach();
+    await this.events?.settled();
+  }
+
+  /** Gives the spool back once the session has ended: the supervisor may exit. */
+  async release(): Promise<void> {
+    await this.agent?.release();
+  }
+
+  private handlers(): AgentHandlers & { beforeDelete: () => Promise<void> } {
+    return {
+      onLine: (record) => this.onLine(record),
+      onDropped: (record) => this.onSpoolDropped(record),
+      onError: (error) => this.options.logger.error(`session ${this.sessionId}: ${error.message}`),
+      beforeDelete: () => this.events?.settled() ?? Promise.resolve(),
+    };
+  }
+
+  private follow(agent: SupervisedAgent): void {
+    this.agent = agent;
+    this.ended = this.finishWhenDone(agent);
+    // A stop that came while the agent was being started.
+    if (this.endReason) void this.stopAgent(agent, this.endReason);
+  }
+
+  private async stopAgent(agent: SupervisedAgent, reason: EndReason, graceMs = 0): Promise<void> {
+    try {
+      if (reason === 'cancel') await agent.terminate(graceMs);
+      else await agent.kill();
+    } catch (error) {
+      this.options.logger.error(`session ${this.sessionId}: ${(error as Error).message}`);
+    }
+  }
+
+  private onLine({ seq, time, stream, line }: SpoolRecord & { type: 'line' }): void {
+    this.clock = { recordTime: time, readAt: Date.now() };
+    this.output.offer({ ...parseAgentLine(stream, decodeSpooledLine(line)), seq });
+  }
+
+  private onSpoolDropped({ seq, count }: SpoolRecord & { type: 'dropped' }): void {
+    const line = `orchestrator: ${count} line(s) of output were not kept: the session's spool reached its limit of ${this.options.spoolMaxBytes} bytes while no orchestrator read it`;
+    this.events?.emit({ type: 'log', data: { stream: 'stderr', line } }, seq);
+  }
+
+  private send(message: AgentMessage): void {
+    if (message.type === 'log') this.events?.emit({ type: 'log', data: message.data }, message.seq);
+    else this.events?.emit({ type: message.type, status: this.current, data: message.data }, message.seq);
+  }
+
+  private onLogLineDropped(reason: LogLineDropReason): void {
+    this.options.metrics.logLineDropped(reason);
+    if (reason !== 'queue_full' || this.warnedQueueFull) return;
+    this.warnedQueueFull = true;
+    this.options.logger.warn(
+      `session ${this.sessionId}: its callbacks are not being delivered and fill their queue: log lines are dropped and counted, progress and result coalesced, until delivery resumes`,
+    );
+  }
+
+  private async finishWhenDone(agent: SupervisedAgent): Promise<void> {
+    const exit = await agent.finished;
+    this.output.end();
+    await this.finish(exit);
+  }
+
+  private async finish(exit: SupervisorExit | undefined): Promise<void> {
+    const outcome = this.outcome(exit);
+    this.current = outcome.status;
+    await this.events?.end(outcome);
+  }
+
+  /**
+   * An end asked for shows as a death by signal, or for a cancel as any exit after the
+   * SIGTERM (the agent stopped because it was asked to); an agent that exited on its
+   * own first keeps its own result. The supervisor records the request, so a node
+   * that took the session over after the request still reads it right.
+   */
+  private outcome(exit: SupervisorExit | undefined): Outcome {
+    if (exit === undefined) {
+      if (this.agent === undefined && this.endReason === 'kill') return { status: 'killed' };
+      if (this.agent === undefined && this.endReason === 'cancel') return { status: 'cancelled' };
+      return { status: 'failed', error: AGENT_LOST_ERROR };
+    }
+    const stop = exit.stop;
+    if (stop === 'cancel') return { status: 'cancelled', ...(exit.code !== null && { exitCode: exit.code }) };
+    if (exit.signal !== null && stop === 'kill') return { status: 'killed' };
+    if (exit.signal !== null && stop === 'timeout') return { status: 'failed', error: `the session exceeded its time limit of ${this.options.timeoutMs} ms and was killed` };
+    if (exit.code === 0) return { status: 'completed', exitCode: 0 };
+    if (exit.code !== null) return { status: 'failed', exitCode: exit.code, error: `the agent exited with code ${exit.code}` };
+    return { status: 'failed', error: `the agent was terminated by ${exit.signal}` };
+  }
+}
