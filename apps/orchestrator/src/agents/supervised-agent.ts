@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { appendFile, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { liveProcessGroupMembers } from './process-group';
+import { liveProcessGroupMembers, processStat } from './process-group';
 import { SpoolReader, type SpoolRecord, type SupervisorExit } from './spool-reader';
 
 /** Built from supervisor/mosaic-supervisor.c by `pnpm build` (scripts/build-supervisor.mjs); the same path from src/ and dist/. */
@@ -170,21 +170,21 @@ export class SupervisedAgent {
   private async requestStop(line: string): Promise<SupervisorExit | undefined> {
     if (!this.settled) {
       await appendFile(join(this.spoolDir, 'stop'), line, { mode: 0o600 });
-      if (await isSameProcess(this.identity)) signal(this.identity.pid, 'SIGUSR1');
+      if (isSameProcess(this.identity)) signal(this.identity.pid, 'SIGUSR1');
       else await this.supervisorGone();
     }
     return this.finished;
   }
 
   private async checkAlive(): Promise<void> {
-    if (!this.settled && !(await isSameProcess(this.identity))) await this.supervisorGone();
+    if (!this.settled && !isSameProcess(this.identity)) await this.supervisorGone();
   }
 
   /** The exit record was the last record: the supervisor may go, and the session ends once it has. */
   private async exitRecorded(exit: SupervisorExit): Promise<void> {
     if (this.settled) return;
     clearInterval(this.livenessTimer);
-    if (await isSameProcess(this.identity)) {
+    if (isSameProcess(this.identity)) {
       signal(this.identity.pid, 'SIGUSR2');
       await Promise.race([this.supervisorExited ?? this.waitUntilGone(), sleep(EXIT_WAIT_MS)]);
     }
@@ -192,7 +192,7 @@ export class SupervisedAgent {
   }
 
   private async waitUntilGone(): Promise<void> {
-    for (let wait = 1; await isSameProcess(this.identity); wait = Math.min(wait * 2, 20)) await sleep(wait);
+    for (let wait = 1; isSameProcess(this.identity); wait = Math.min(wait * 2, 20)) await sleep(wait);
   }
 
   /** The supervisor is gone: what it wrote last is read, and without an exit record the agent is lost. */
@@ -241,23 +241,10 @@ function parseIdentity(text: string, from: string): SupervisorIdentity {
   return { pid: Number(match[1]), startTime: match[2]!, agentPid: Number(match[3]) };
 }
 
-/** Field 22 of /proc/<pid>/stat (its start, in clock ticks since boot) and its state; undefined once it is gone. */
-async function processStart(pid: number): Promise<{ startTime: string; state: string } | undefined> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may contain spaces and parentheses; the fields after its last ')' are fixed.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, startTime: fields[19]! };
-}
-
 /** The same process that wrote the identity, and not a zombie: a pid alone may have been given to another process since. */
-export async function isSameProcess(identity: Pick<SupervisorIdentity, 'pid' | 'startTime'>): Promise<boolean> {
-  const process = await processStart(identity.pid);
-  return process !== undefined && process.startTime === identity.startTime && process.state !== 'Z' && process.state !== 'X';
+function isSameProcess(identity: Pick<SupervisorIdentity, 'pid' | 'startTime'>): boolean {
+  const stat = processStat(identity.pid);
+  return stat !== undefined && stat.alive && stat.startTime === identity.startTime;
 }
 
 /**
@@ -267,7 +254,7 @@ export async function isSameProcess(identity: Pick<SupervisorIdentity, 'pid' | '
  */
 async function killStrays(identity: SupervisorIdentity): Promise<void> {
   for (const pid of await liveProcessGroupMembers(identity.agentPid)) {
-    const member = await processStart(pid);
+    const member = processStat(pid);
     if (member !== undefined && BigInt(member.startTime) >= BigInt(identity.startTime)) signal(pid, 'SIGKILL');
   }
 }
