@@ -253,8 +253,15 @@ function isSameProcess(identity: Pick<SupervisorIdentity, 'pid' | 'startTime'>):
  * supervisor is killed. Anything older carries a reused pid and is left alone.
  */
 async function killStrays(identity: SupervisorIdentity): Promise<void> {
-  for (const pid of await liveProcessGroupMembers(identity.agentPid)) {
-    const member = processStat(pid);
-    if (member !== undefined && BigInt(member.startTime) >= BigInt(identity.startTime)) signal(pid, 'SIGKILL');
+  const strays = async () =>
+    (await liveProcessGroupMembers(identity.agentPid)).filter((pid) => {
+      const member = processStat(pid);
+      return member !== undefined && BigInt(member.startTime) >= BigInt(identity.startTime);
+    });
+  // The session ends only once they are gone, as after any kill.
+  const deadline = Date.now() + EXIT_WAIT_MS;
+  for (let left = await strays(); left.length > 0 && Date.now() < deadline; left = await strays()) {
+    for (const pid of left) signal(pid, 'SIGKILL');
+    await sleep(5);
   }
 }
