@@ -70,6 +70,14 @@ export class TestApi {
     return { status: response.statusCode, body: (json ? response.json() : response.body) as Body, headers: response.headers };
   }
 
+  /** Listens on a free loopback port, for clients that need a real socket (streams); answers the base URL. */
+  async listen(): Promise<string> {
+    await this.app.listen(0, '127.0.0.1');
+    const address = this.app.getHttpServer().address();
+    if (address === null || typeof address === 'string') throw new Error('the API is not listening on a TCP port');
+    return `http://127.0.0.1:${address.port}`;
+  }
+
   close(): Promise<void> {
     return this.app.close();
   }

@@ -10,6 +10,7 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { loggerParams } from '@mosaic/observability';
 import { ReconciliationModule } from '../reconciliation/reconciliation.module';
 import { SessionsModule } from '../sessions/sessions.module';
+import { SessionStreamsModule } from '../session-streams/session-streams.module';
 import { TasksModule } from '../tasks/tasks.module';
 
 /**
@@ -22,7 +23,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, MetricsModule, AuthModule, SessionsModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule],
+      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, MetricsModule, AuthModule, SessionsModule, SessionStreamsModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],
     };

@@ -53,6 +53,8 @@ const environmentSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: milliseconds.default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: milliseconds.default(30_000),
   METRICS_SESSION_COUNT_MAX_AGE_MS: envInteger('a number of milliseconds', 0).default(10_000),
+  STREAM_HEARTBEAT_MS: milliseconds.default(15_000),
+  STREAM_MAX_BUFFERED_BYTES: envInteger('a number of bytes', 64 * 1024).default(1024 * 1024),
 });
 
 /**
@@ -100,6 +102,8 @@ export class ApiConfig {
    * scrapes more frequent than this cost the database nothing.
    */
   readonly sessionCountMaxAgeMs: number;
+  /** Live event streams: how often an idle one sends a heartbeat, and how far a client may fall behind before it is cut off. */
+  readonly streams: { readonly heartbeatMs: number; readonly maxBufferedBytes: number };
   /** Names of secrets that fell back to development values; main.ts warns about each. */
   readonly developmentDefaults: readonly string[];
 
@@ -145,6 +149,7 @@ export class ApiConfig {
     this.databaseStatementTimeoutMs = values.DATABASE_STATEMENT_TIMEOUT_MS;
     this.httpRequestTimeoutMs = values.HTTP_REQUEST_TIMEOUT_MS;
     this.sessionCountMaxAgeMs = values.METRICS_SESSION_COUNT_MAX_AGE_MS;
+    this.streams = { heartbeatMs: values.STREAM_HEARTBEAT_MS, maxBufferedBytes: values.STREAM_MAX_BUFFERED_BYTES };
     this.developmentDefaults = [
       ...(values.ORCHESTRATOR_API_KEY === undefined ? ['ORCHESTRATOR_API_KEY'] : []),
       ...(values.MOSAIC_API_TOKEN === undefined ? ['MOSAIC_API_TOKEN'] : []),

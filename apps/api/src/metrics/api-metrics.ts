@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type OrchestratorOperation = 'spawn' | 'status' | 'kill' | 'cancel' | 'list' | 'health';
+
+/** The live streams: one session's events, or every session's changes. */
+export type EventStreamKind = 'session_events' | 'sessions';
 
 /** What one reconciliation run did, as the counters need it. */
 export interface ReconciliationCounts {
@@ -51,6 +54,20 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  private readonly openStreams = new Gauge({
+    name: 'mosaic_event_streams',
+    help: 'Server-Sent Events streams open on this process, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly endedStreams = new Counter({
+    name: 'mosaic_event_streams_ended_total',
+    help: 'Server-Sent Events streams that ended, by kind and how: ended (after their last event, or at shutdown), closed by the client, or cut (the client read too slowly)',
+    labelNames: ['kind', 'how'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -70,6 +87,15 @@ export class ApiMetrics {
     // `changed` counts the lost ones too; the metric keeps the two apart.
     this.reconciliationFixes.inc({ result: 'changed' }, run.changed - run.lost);
     this.reconciliationFixes.inc({ result: 'lost' }, run.lost);
+  }
+
+  /** Counts a stream open; the returned function counts how it ended. */
+  streamOpened(kind: EventStreamKind): (how: string) => void {
+    this.openStreams.inc({ kind });
+    return (how) => {
+      this.openStreams.dec({ kind });
+      this.endedStreams.inc({ kind, how });
+    };
   }
 
   reconciliationFailed(): void {

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { EVENT_PAGE_LIMITS } from './session-event.repository';
 import { LIMITS, TRACKED_SESSION_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 
 export class ListSessionsDto {
@@ -29,4 +30,22 @@ export class GetSessionDto {
   @IsOptional()
   @IsIn(['true', 'false'])
   refresh?: 'true' | 'false';
+}
+
+export class EventPageDto {
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, default: 0, description: 'only events with a greater `sequence`: the `next_after_sequence` of the previous page' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(2_147_483_647)
+  after_sequence: number = 0;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: EVENT_PAGE_LIMITS.max, default: EVENT_PAGE_LIMITS.default })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(EVENT_PAGE_LIMITS.max)
+  limit: number = EVENT_PAGE_LIMITS.default;
 }

@@ -14,7 +14,7 @@ export interface SessionEventResponse {
   readonly received_at: string;
 }
 
-export function presentSessionEvent(row: OrchestratorSessionEvent): SessionEventResponse {
+export function presentSessionEvent(row: Pick<OrchestratorSessionEvent, 'eventId' | 'sequence' | 'type' | 'status' | 'occurredAt' | 'data' | 'receivedAt'>): SessionEventResponse {
   return {
     event_id: row.eventId,
     sequence: row.sequence,

@@ -5,6 +5,7 @@ export function presentSession(session: TrackedSession) {
   return {
     id: session.id,
     task_id: session.taskId,
+    task_title: session.taskTitle,
     orchestrator_session_id: session.orchestratorSessionId,
     status: session.status,
     attempt: session.attempt,

@@ -28,7 +28,6 @@ import {
   statusReportParameters,
 } from './status-report.sql';
 import { ACTIVE_STATUSES } from './session-status.machine';
-import { presentSessionEvent, type SessionEventResponse } from './session-event.presenter';
 import { logSessionStatusChange } from './session-status-log';
 import { SPAWN_UNCONFIRMED_ERROR, type SessionPage, type StatusReport, type TrackedSession } from './session';
 
@@ -287,18 +286,15 @@ export class OrchestratorSessionRepository {
     return rows.map(recordedEvent);
   }
 
-  /** The session's events in `sequence` order, then in the order they arrived, in their wire shape. */
-  async listEvents(sessionId: string): Promise<SessionEventResponse[]> {
-    const rows = await this.prisma.orchestratorSessionEvent.findMany({
-      where: { sessionId },
-      orderBy: [{ sequence: 'asc' }, { id: 'asc' }],
-    });
-    return rows.map(presentSessionEvent);
+  async findById(id: string): Promise<TrackedSession | undefined> {
+    const row = await this.prisma.orchestratorSession.findUnique({ where: { id }, include: WITH_TASK_TITLE });
+    return row ? toSession(row) : undefined;
   }
 
-  async findById(id: string): Promise<TrackedSession | undefined> {
-    const row = await this.prisma.orchestratorSession.findUnique({ where: { id } });
-    return row ? toSession(row) : undefined;
+  /** The sessions of `ids` that exist, in no particular order. */
+  async findByIds(ids: readonly string[]): Promise<TrackedSession[]> {
+    const rows = await this.prisma.orchestratorSession.findMany({ where: { id: { in: [...ids] } }, include: WITH_TASK_TITLE });
+    return rows.map(toSession);
   }
 
   /** How many sessions have each status, in one grouped query (the metrics scrape calls it). */
@@ -310,13 +306,14 @@ export class OrchestratorSessionRepository {
   }
 
   async findByOrchestratorId(orchestratorSessionId: string): Promise<TrackedSession | undefined> {
-    const row = await this.prisma.orchestratorSession.findUnique({ where: { orchestratorSessionId } });
+    const row = await this.prisma.orchestratorSession.findUnique({ where: { orchestratorSessionId }, include: WITH_TASK_TITLE });
     return row ? toSession(row) : undefined;
   }
 
   async findLatestForTask(taskId: string): Promise<TrackedSession | undefined> {
     const row = await this.prisma.orchestratorSession.findFirst({
       where: { taskId },
+      include: WITH_TASK_TITLE,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     });
     return row ? toSession(row) : undefined;
@@ -337,6 +334,7 @@ export class OrchestratorSessionRepository {
               OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
             }),
       },
+      include: WITH_TASK_TITLE,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: query.limit + 1,
     });
@@ -363,6 +361,7 @@ export class OrchestratorSessionRepository {
             ...(after === undefined ? [] : [{ OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] }]),
           ],
         },
+        include: WITH_TASK_TITLE,
         orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
         take: pageSize,
       });
@@ -392,14 +391,17 @@ interface RawSessionRow {
   last_event_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  task_title: string;
 }
 
 const SESSION_COLUMNS = ['id', 'task_id', 'orchestrator_session_id', 'status', 'attempt', 'requested_by', 'last_sequence', 'error',
   'exit_code', 'node', 'queue_position', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
 
+/** The title of the session `s`'s task, for the statements that return a session row. */
+const TASK_TITLE = '(SELECT title FROM tasks WHERE tasks.id = s.task_id) AS task_title';
+
 /** The task's columns that `CREATE_SPAWNING` returns beside the session's, each as `task_<column>`. */
 interface SpawningRow extends RawSessionRow {
-  task_title: string;
   task_description: string | null;
   task_priority: TaskPriority;
   task_labels: string[];
@@ -462,7 +464,7 @@ const MOVE = prepared(`
            updated_at = CASE WHEN target.moves OR (s.orchestrator_session_id IS NULL AND $2::text IS NOT NULL) THEN now() ELSE s.updated_at END
       FROM target
      WHERE s.id = target.id
-    RETURNING ${SESSION_COLUMNS.map((column) => `s.${column}`).join(', ')}, CASE WHEN target.moves THEN target.status END AS moved_from
+    RETURNING ${SESSION_COLUMNS.map((column) => `s.${column}`).join(', ')}, ${TASK_TITLE}, CASE WHEN target.moves THEN target.status END AS moved_from
   ), task_moved AS (
     UPDATE tasks AS t SET status = ${reportTaskStatus(MOVE_REPORT)}, updated_at = now()
       FROM target
@@ -475,9 +477,9 @@ const MOVE = prepared(`
   SELECT * FROM updated`);
 
 const RECORD_UNCONFIRMED_SPAWN_STARTED = prepared(`
-  UPDATE orchestrator_sessions SET orchestrator_session_id = $2::text, error = $3::text, updated_at = now()
+  UPDATE orchestrator_sessions AS s SET orchestrator_session_id = $2::text, error = $3::text, updated_at = now()
    WHERE id = $1::uuid AND status = 'spawning' AND orchestrator_session_id IS NULL
-  RETURNING ${SESSION_COLUMNS.join(', ')}`);
+  RETURNING ${SESSION_COLUMNS.join(', ')}, ${TASK_TITLE}`);
 
 function isUniqueViolation(error: unknown, constraint: string): boolean {
   const pgError = error as { code?: unknown; constraint?: unknown };
@@ -488,6 +490,7 @@ function fromRawRow(row: RawSessionRow): TrackedSession {
   return {
     id: row.id,
     taskId: row.task_id,
+    taskTitle: row.task_title,
     orchestratorSessionId: row.orchestrator_session_id,
     status: row.status,
     attempt: row.attempt,
@@ -517,10 +520,14 @@ function taskOfSpawningRow(row: SpawningRow): TaskToSerialize {
   };
 }
 
-function toSession(row: SessionRow): TrackedSession {
+/** What the Prisma reads of a session include: its task's title. */
+const WITH_TASK_TITLE = { task: { select: { title: true } } } as const;
+
+function toSession(row: SessionRow & { task: { title: string } }): TrackedSession {
   return {
     id: row.id,
     taskId: row.taskId,
+    taskTitle: row.task.title,
     orchestratorSessionId: row.orchestratorSessionId,
     status: row.status,
     attempt: row.attempt,

@@ -22,6 +22,9 @@ export class SessionSchema implements SessionResponse {
   @ApiProperty({ format: 'uuid', example: EXAMPLE_TASK_ID })
   task_id!: string;
 
+  @ApiProperty({ description: 'its task\'s title', example: 'Fix the login redirect' })
+  task_title!: string;
+
   @ApiProperty({ type: String, nullable: true, description: '`null` until the orchestrator acknowledged the spawn', example: '0b7f3c52-9a51-4a8e-8d0c-5f7a0e1b2c3d' })
   orchestrator_session_id!: string | null;
 
@@ -67,8 +70,20 @@ export class SessionSchema implements SessionResponse {
 
 @ApiSchema({ name: 'SessionWithEvents', description: 'a tracked session with its stored callback events' })
 export class SessionWithEventsSchema extends SessionSchema {
-  @ApiProperty({ type: [SessionEventSchema], description: 'stored callback events, in `sequence` order' })
+  @ApiProperty({ type: [SessionEventSchema], description: 'the last 200 stored callback events, in `sequence` order' })
   events!: SessionEventSchema[];
+
+  @ApiProperty({ description: 'there are older events than `events` holds', example: false })
+  events_truncated!: boolean;
+}
+
+@ApiSchema({ name: 'SessionEventPage', description: 'one page of a session\'s stored callback events' })
+export class EventPageSchema {
+  @ApiProperty({ type: [SessionEventSchema], description: 'in `sequence` order' })
+  events!: SessionEventSchema[];
+
+  @ApiProperty({ type: Number, nullable: true, description: 'pass as `after_sequence` for the next page; `null` on the last page', example: 200 })
+  next_after_sequence!: number | null;
 }
 
 @ApiSchema({ name: 'SessionPage', description: 'one page of tracked sessions' })

@@ -10,6 +10,8 @@ export const SPAWN_UNCONFIRMED_ERROR = 'spawn_unconfirmed';
 export interface TrackedSession {
   readonly id: string;
   readonly taskId: string;
+  /** Its task's title, for lists that show sessions without their tasks. */
+  readonly taskTitle: string;
   readonly orchestratorSessionId: string | null;
   readonly status: TrackedSessionStatus;
   readonly attempt: number;

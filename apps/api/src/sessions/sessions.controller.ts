@@ -9,8 +9,8 @@ import { withQuietSocket } from '../http/quiet-socket';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses, ORCHESTRATOR_FAILURES } from '../openapi/error-responses';
 import { CancelSessionSchema } from './cancel-session.schema';
-import { SessionPageSchema, SessionSchema, SessionWithEventsSchema } from './session.schema';
-import { GetSessionDto, ListSessionsDto } from './list-sessions.dto';
+import { EventPageSchema, SessionPageSchema, SessionSchema, SessionWithEventsSchema } from './session.schema';
+import { EventPageDto, GetSessionDto, ListSessionsDto } from './list-sessions.dto';
 import { presentSession } from './session.presenter';
 import { SessionsService } from './sessions.service';
 
@@ -31,7 +31,7 @@ export class SessionsController {
 
   @Get(':id')
   @OperatorAuth('read')
-  @ApiOperation({ summary: 'One tracked session with its stored callback events', description: '`refresh=true` asks the orchestrator for its status first.' })
+  @ApiOperation({ summary: 'One tracked session with its last stored callback events', description: 'At most the last 200 events, `events_truncated` when there are more (read them with `GET /orchestrator/sessions/:id/events`). `refresh=true` asks the orchestrator for its status first.' })
   @ApiOkResponse({ type: SessionWithEventsSchema })
   @ApiErrorResponses({
     400: { when: 'invalid `refresh`', code: 'bad_request' },
@@ -39,8 +39,21 @@ export class SessionsController {
     ...ORCHESTRATOR_FAILURES,
   })
   async get(@Param('id', new UuidParam('session')) id: string, @Query() query: GetSessionDto) {
-    const { session, events } = await this.sessions.getWithEvents(id, query.refresh === 'true');
-    return { ...presentSession(session), events };
+    const { session, events, truncated } = await this.sessions.getWithEvents(id, query.refresh === 'true');
+    return { ...presentSession(session), events, events_truncated: truncated };
+  }
+
+  @Get(':id/events')
+  @OperatorAuth('read')
+  @ApiOperation({ summary: 'The session\'s stored callback events, page by page', description: 'In `sequence` order; pass `next_after_sequence` as `after_sequence` for the next page. A page never splits the events of one sequence.' })
+  @ApiOkResponse({ type: EventPageSchema })
+  @ApiErrorResponses({
+    400: { when: 'invalid `after_sequence` or `limit`', code: 'bad_request' },
+    404: { when: 'no session with this id', code: 'not_found' },
+  })
+  async events(@Param('id', new UuidParam('session')) id: string, @Query() query: EventPageDto) {
+    const page = await this.sessions.eventPage(id, query.after_sequence, query.limit);
+    return { events: page.events, next_after_sequence: page.nextAfterSequence };
   }
 
   @Post(':id/kill')

@@ -5,6 +5,7 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { OrchestratorGatewayModule } from '../orchestrator-gateway/orchestrator-gateway.module';
 import { CallbackSigning } from './callback-signing.service';
 import { CallbackTokenService } from './callback-token.service';
+import { SessionEventRepository } from './session-event.repository';
 import { SessionGauges } from './session.gauges';
 import { OrchestratorSessionRepository } from './session.repository';
 import { SessionSyncService } from './session-sync.service';
@@ -20,8 +21,8 @@ import { SessionsService } from './sessions.service';
 @Module({
   imports: [OrchestratorGatewayModule, MetricsModule, AuthModule],
   controllers: [SessionsController],
-  providers: [OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, CallbackSigning, SessionsService, SessionGauges],
-  exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionSyncService, CallbackTokenService, CallbackSigning],
+  providers: [OrchestratorSessionRepository, SessionEventRepository, SessionSyncService, CallbackTokenService, CallbackSigning, SessionsService, SessionGauges],
+  exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionEventRepository, SessionsService, SessionSyncService, CallbackTokenService, CallbackSigning],
 })
 export class SessionsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

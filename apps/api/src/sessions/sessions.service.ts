@@ -3,6 +3,7 @@ import { AppError } from '@mosaic/http-kit';
 import type { CancelRequest } from '@mosaic/orchestrator-contract';
 import type { ListSessionsDto } from './list-sessions.dto';
 import type { SessionPage, TrackedSession } from './session';
+import { type EventPage, SessionEventRepository } from './session-event.repository';
 import { OrchestratorSessionRepository } from './session.repository';
 import { SessionSyncService } from './session-sync.service';
 
@@ -12,6 +13,7 @@ export class SessionsService {
   constructor(
     private readonly sessions: OrchestratorSessionRepository,
     private readonly sync: SessionSyncService,
+    private readonly events: SessionEventRepository,
   ) {}
 
   list(query: ListSessionsDto): Promise<SessionPage> {
@@ -21,7 +23,13 @@ export class SessionsService {
   async getWithEvents(id: string, refresh: boolean) {
     const found = await this.require(id);
     const session = refresh ? await this.sync.refresh(found) : found;
-    return { session, events: await this.sessions.listEvents(id) };
+    const { events, truncated } = await this.events.latest(id);
+    return { session, events, truncated };
+  }
+
+  async eventPage(id: string, afterSequence: number, limit: number): Promise<EventPage> {
+    await this.require(id);
+    return this.events.page(id, afterSequence, limit);
   }
 
   async kill(id: string, actor: string): Promise<TrackedSession> {
@@ -32,7 +40,7 @@ export class SessionsService {
     return this.sync.cancel(await this.require(id), actor, request);
   }
 
-  private async require(id: string): Promise<TrackedSession> {
+  async require(id: string): Promise<TrackedSession> {
     const session = await this.sessions.findById(id);
     if (session === undefined) throw new AppError('not_found', `session ${id} not found`);
     return session;

@@ -1,0 +1,214 @@
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { TERMINAL_STATUSES } from '@mosaic/orchestrator-contract';
+import { type EventPosition, type EventsAfter, SessionEventRepository, type StoredEvent, endsStream } from '../sessions/session-event.repository';
+import { type NotificationListener, SessionNotifications } from './session-notifications';
+import type { SseStream } from './sse-stream';
+
+/** Events read per statement, catching up or following. */
+const READ_PAGE = 500;
+
+/**
+ * How long a stream waits, once its session is terminal, for the
+ * orchestrator's own terminal report: a kill or cancel answered through the
+ * API makes the session terminal (and writes its audit event) a moment before
+ * the orchestrator's callback with the agent's result arrives. A session
+ * that ended without one (lost, never spawned) ends its streams after this.
+ */
+export const TERMINAL_REPORT_WAIT_MS = 5_000;
+
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
+interface Follower {
+  readonly stream: SseStream;
+  position: EventPosition;
+  /** Caught up: the feed's reads reach it. */
+  live: boolean;
+}
+
+/** One session's followers on this instance, and the one reader that serves them all once they are live. */
+interface Feed {
+  readonly sessionId: string;
+  readonly followers: Set<Follower>;
+  /** The newest event the feed has read; undefined until a follower is live. */
+  position: EventPosition | undefined;
+  reading: boolean;
+  /** Woken while reading: read again after. */
+  woken: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * `GET /orchestrator/sessions/:id/events/stream`: every stored event of a
+ * session from a position on, then each new one as it is stored, whichever
+ * API instance stored it. A follower first catches up by itself, reading
+ * page by page at its own pace; once it has read all that is stored it joins
+ * its session's feed, which reads each batch of new events once (woken by
+ * NOTIFY) and sends it to all its followers. The rows stay the truth: a
+ * wake-up only says where to look, so a missed one costs a delay, never an
+ * event.
+ */
+@Injectable()
+export class SessionEventStreams implements NotificationListener, OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(SessionEventStreams.name);
+  private readonly feeds = new Map<string, Feed>();
+  private unlisten: (() => void) | undefined;
+
+  constructor(
+    private readonly events: SessionEventRepository,
+    private readonly notifications: SessionNotifications,
+  ) {}
+
+  onModuleInit(): void {
+    this.unlisten = this.notifications.listen(this);
+  }
+
+  onModuleDestroy(): void {
+    this.unlisten?.();
+    this.endAll();
+  }
+
+  /** Streams the session's events after `from` to `stream` until the session's end, the client's or the API's. */
+  async follow(sessionId: string, from: EventPosition, stream: SseStream): Promise<void> {
+    let feed = this.feeds.get(sessionId);
+    if (feed === undefined) {
+      feed = { sessionId, followers: new Set(), position: undefined, reading: false, woken: false, timer: undefined };
+      this.feeds.set(sessionId, feed);
+    }
+    const follower: Follower = { stream, position: from, live: false };
+    feed.followers.add(follower);
+    void stream.done.then(() => this.leave(sessionId, follower));
+    try {
+      await this.catchUp(feed, follower);
+    } catch (error) {
+      this.logger.warn(`a stream of session ${sessionId} failed to catch up: ${(error as Error).message}`);
+      stream.end();
+    }
+  }
+
+  /** Ends every stream (the API is shutting down): their clients resume elsewhere by `Last-Event-ID`. */
+  endAll(): void {
+    for (const feed of this.feeds.values()) for (const follower of feed.followers) follower.stream.end();
+  }
+
+  sessionEvents(sessionId: string): void {
+    const feed = this.feeds.get(sessionId);
+    if (feed !== undefined) this.read(feed);
+  }
+
+  sessionChanged(sessionId: string): void {
+    // A session can end without an event (a reconciliation verdict): its streams must hear of it too.
+    this.sessionEvents(sessionId);
+  }
+
+  resync(): void {
+    for (const feed of this.feeds.values()) this.read(feed);
+  }
+
+  private async catchUp(feed: Feed, follower: Follower): Promise<void> {
+    for (;;) {
+      if (!follower.stream.open) return;
+      const read = await this.events.after(feed.sessionId, follower.position, READ_PAGE);
+      if (this.deliver(follower, read.events)) return;
+      if (read.events.length === READ_PAGE) {
+        await follower.stream.drained();
+        continue;
+      }
+      // The feed read past this follower's last read while it was reading: read what the feed sent the others.
+      if (feed.position !== undefined && compare(feed.position, follower.position) > 0) continue;
+      if (this.finishedFor(feed, read)) {
+        follower.stream.end();
+        return;
+      }
+      follower.live = true;
+      if (feed.position === undefined || compare(follower.position, feed.position) > 0) feed.position = follower.position;
+      return;
+    }
+  }
+
+  private read(feed: Feed): void {
+    if (feed.reading) {
+      feed.woken = true;
+      return;
+    }
+    feed.reading = true;
+    void this.readLoop(feed).finally(() => (feed.reading = false));
+  }
+
+  private async readLoop(feed: Feed): Promise<void> {
+    do {
+      feed.woken = false;
+      const position = feed.position;
+      if (position === undefined || feed.followers.size === 0) return;
+      let read: EventsAfter;
+      try {
+        read = await this.events.after(feed.sessionId, position, READ_PAGE);
+      } catch (error) {
+        this.logger.warn(`reading the events of session ${feed.sessionId} failed: ${(error as Error).message}; retrying`);
+        this.wakeLater(feed, RETRY_AFTER_FAILURE_MS);
+        return;
+      }
+      const last = read.events.at(-1);
+      if (last !== undefined && compare(last.position, position) > 0) feed.position = last.position;
+      for (const follower of feed.followers) if (follower.live) this.deliver(follower, read.events);
+      if (read.events.length === READ_PAGE) feed.woken = true;
+      else if (this.finishedFor(feed, read)) for (const follower of feed.followers) if (follower.live) follower.stream.end();
+    } while (feed.woken);
+  }
+
+  /** Sends the events `follower` has not had; true when its stream is over (its session's end was sent, or it was cut off). */
+  private deliver(follower: Follower, events: readonly StoredEvent[]): boolean {
+    for (const stored of events) {
+      if (compare(stored.position, follower.position) <= 0) continue;
+      const sent = follower.stream.send({ id: String(stored.event.sequence), event: stored.event.type, data: JSON.stringify(stored.event) });
+      if (!sent) return true;
+      follower.position = stored.position;
+      if (endsStream(stored)) {
+        follower.stream.end();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether streams that have sent everything stored should end: the session
+   * is terminal and its orchestrator's report is not coming (see
+   * TERMINAL_REPORT_WAIT_MS). Within the wait, a read is due when it is over.
+   */
+  private finishedFor(feed: Feed, read: EventsAfter): boolean {
+    const session = read.session;
+    if (session === undefined) return true;
+    if (!(TERMINAL_STATUSES as readonly string[]).includes(session.status)) return false;
+    const waitLeft = (session.endedAt?.getTime() ?? 0) + TERMINAL_REPORT_WAIT_MS - Date.now();
+    if (waitLeft <= 0) return true;
+    this.wakeLater(feed, waitLeft);
+    return false;
+  }
+
+  private wakeLater(feed: Feed, delayMs: number): void {
+    if (feed.timer !== undefined) return;
+    feed.timer = setTimeout(() => {
+      feed.timer = undefined;
+      this.read(feed);
+    }, delayMs);
+    feed.timer.unref();
+  }
+
+  private leave(sessionId: string, follower: Follower): void {
+    const feed = this.feeds.get(sessionId);
+    if (feed === undefined) return;
+    feed.followers.delete(follower);
+    if (feed.followers.size > 0) return;
+    clearTimeout(feed.timer);
+    this.feeds.delete(sessionId);
+  }
+}
+
+/** Orders positions; a null row id stands after every event of its sequence. */
+export function compare(a: EventPosition, b: EventPosition): number {
+  if (a.sequence !== b.sequence) return a.sequence - b.sequence;
+  if (a.rowId === b.rowId) return 0;
+  if (a.rowId === null) return 1;
+  if (b.rowId === null) return -1;
+  return a.rowId < b.rowId ? -1 : 1;
+}

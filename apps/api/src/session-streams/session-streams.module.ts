@@ -1,0 +1,41 @@
+import { type MiddlewareConsumer, Module, type NestModule, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import { AuthModule } from '../auth/auth.module';
+import { OperatorAuthentication } from '../auth/operator-authentication.middleware';
+import { MetricsModule } from '../metrics/metrics.module';
+import { SessionsModule } from '../sessions/sessions.module';
+import { SessionEventStreams } from './session-event-streams';
+import { SessionListStreams } from './session-list-streams';
+import { SessionNotifications } from './session-notifications';
+import { SessionStreamsController } from './session-streams.controller';
+import { SessionStreamsService } from './session-streams.service';
+
+/**
+ * Live streams of sessions and their events (Server-Sent Events), fed by
+ * PostgreSQL's LISTEN/NOTIFY so that they work across API instances.
+ */
+@Module({
+  imports: [SessionsModule, MetricsModule, AuthModule],
+  controllers: [SessionStreamsController],
+  providers: [SessionNotifications, SessionEventStreams, SessionListStreams, SessionStreamsService],
+})
+export class SessionStreamsModule implements NestModule, OnModuleInit {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly sessionEvents: SessionEventStreams,
+    private readonly sessionList: SessionListStreams,
+  ) {}
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(OperatorAuthentication).forRoutes(SessionStreamsController);
+  }
+
+  onModuleInit(): void {
+    // Open streams would hold the server's close until the shutdown grace runs out; their clients resume elsewhere.
+    this.adapterHost.httpAdapter.getInstance<FastifyInstance>().addHook('preClose', async () => {
+      this.sessionEvents.endAll();
+      this.sessionList.endAll();
+    });
+  }
+}

@@ -1,0 +1,143 @@
+import { Injectable } from '@nestjs/common';
+import { TERMINAL_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import { PrismaService, prepared } from '../database/prisma.service';
+import type { OrchestratorSessionEvent } from '../database/generated/prisma/client';
+import { presentSessionEvent, type SessionEventResponse } from './session-event.presenter';
+
+/** Events of one page of `GET /orchestrator/sessions/:id/events` (contract section 4). */
+export const EVENT_PAGE_LIMITS = { default: 200, max: 1_000 } as const;
+
+/** The events a session object carries: its last ones (contract section 4). */
+export const SESSION_OBJECT_EVENTS = 200;
+
+/**
+ * Where a reader of a session's events stands, in their order: `sequence`,
+ * then the order they were stored in (`id`). The API's own audit records
+ * (`data.actor`) share the sequence of the callback before them, so a
+ * position is more than a sequence. `rowId` null stands after every event
+ * of `sequence`: where a reader who resumes from a sequence stands.
+ */
+export interface EventPosition {
+  readonly sequence: number;
+  readonly rowId: bigint | null;
+}
+
+export interface StoredEvent {
+  readonly position: EventPosition;
+  readonly event: SessionEventResponse;
+  /** From the API (an operator's dispatch, kill or cancel), not from the orchestrator. */
+  readonly fromApi: boolean;
+}
+
+export interface EventsAfter {
+  /** Up to the limit asked for, in order. */
+  readonly events: StoredEvent[];
+  /** The session's status and end, read with the events (undefined: no such session). */
+  readonly session: { readonly status: TrackedSessionStatus; readonly endedAt: Date | null } | undefined;
+}
+
+export interface EventPage {
+  readonly events: SessionEventResponse[];
+  /** The `after_sequence` of the next page; null at the end. */
+  readonly nextAfterSequence: number | null;
+}
+
+/** The `event_id`s the API gives its own audit records (session.repository.ts). */
+const API_EVENT_ID_PREFIX = 'api-';
+
+/** Reads a session's stored callback events: the newest few, a page, or what follows a position (the live streams). */
+@Injectable()
+export class SessionEventRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** The last `count` events in order, and whether there are more before them. */
+  async latest(sessionId: string, count = SESSION_OBJECT_EVENTS): Promise<{ events: SessionEventResponse[]; truncated: boolean }> {
+    const rows = await this.prisma.orchestratorSessionEvent.findMany({
+      where: { sessionId },
+      orderBy: [{ sequence: 'desc' }, { id: 'desc' }],
+      take: count + 1,
+    });
+    return { events: rows.slice(0, count).reverse().map(presentSessionEvent), truncated: rows.length > count };
+  }
+
+  /**
+   * The events after `afterSequence`, at most `limit` of them, never splitting
+   * the events of one sequence across pages: the next page starts after a
+   * whole sequence, so it must not leave one half read.
+   */
+  async page(sessionId: string, afterSequence: number, limit: number): Promise<EventPage> {
+    const rows = await this.prisma.orchestratorSessionEvent.findMany({
+      where: { sessionId, sequence: { gt: afterSequence } },
+      orderBy: [{ sequence: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    });
+    if (rows.length <= limit) return { events: rows.map(presentSessionEvent), nextAfterSequence: null };
+    const cut = rows[limit - 1].sequence;
+    let page = rows.slice(0, limit);
+    if (rows[limit].sequence === cut) {
+      const whole = page.filter((row) => row.sequence !== cut);
+      // A page of one sequence only (a limit smaller than its events) takes that whole sequence.
+      page = whole.length > 0 ? whole : await this.prisma.orchestratorSessionEvent.findMany({ where: { sessionId, sequence: cut }, orderBy: { id: 'asc' } });
+    }
+    return { events: page.map(presentSessionEvent), nextAfterSequence: page.at(-1)?.sequence ?? null };
+  }
+
+  /** Up to `limit` events after `position`, and the session as it was when they were read, in one statement. */
+  async after(sessionId: string, position: EventPosition, limit: number): Promise<EventsAfter> {
+    const rows = await this.prisma.run<EventAfterRow>(EVENTS_AFTER, [sessionId, position.sequence, position.rowId?.toString() ?? null, limit]);
+    const first = rows[0];
+    if (first === undefined) return { events: [], session: undefined };
+    const events = rows.filter((row): row is EventAfterRow & { id: string } => row.id !== null).map(storedEvent);
+    return { events, session: { status: first.session_status, endedAt: first.session_ended_at } };
+  }
+}
+
+/** Whether `event` ends its session's stream: the orchestrator's report of a terminal status. */
+export function endsStream(stored: StoredEvent): boolean {
+  const status = stored.event.status;
+  return !stored.fromApi && status !== null && (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
+
+interface EventAfterRow {
+  session_status: TrackedSessionStatus;
+  session_ended_at: Date | null;
+  id: string | null;
+  event_id: string;
+  sequence: number;
+  type: OrchestratorSessionEvent['type'];
+  status: OrchestratorSessionEvent['status'];
+  occurred_at: Date;
+  data: OrchestratorSessionEvent['data'];
+  received_at: Date;
+}
+
+/** $1 the session, $2 and $3 the position (a null row id: after the whole sequence), $4 the limit; one row without an event when there are none. */
+const EVENTS_AFTER = prepared(`
+  SELECT s.status AS session_status, s.ended_at AS session_ended_at, e.*
+    FROM orchestrator_sessions AS s
+    LEFT JOIN LATERAL (
+      SELECT id::text AS id, event_id, sequence, type, status, occurred_at, data, received_at
+        FROM orchestrator_session_events
+       WHERE session_id = s.id
+         AND (sequence > $2::int OR (sequence = $2::int AND $3::bigint IS NOT NULL AND id > $3::bigint))
+       ORDER BY sequence, id
+       LIMIT $4::int
+    ) AS e ON true
+   WHERE s.id = $1::uuid
+   ORDER BY e.sequence, e.id::bigint`);
+
+function storedEvent(row: EventAfterRow & { id: string }): StoredEvent {
+  return {
+    position: { sequence: row.sequence, rowId: BigInt(row.id) },
+    fromApi: row.event_id.startsWith(API_EVENT_ID_PREFIX),
+    event: presentSessionEvent({
+      eventId: row.event_id,
+      sequence: row.sequence,
+      type: row.type,
+      status: row.status,
+      occurredAt: row.occurred_at,
+      data: row.data,
+      receivedAt: row.received_at,
+    }),
+  };
+}
