@@ -14,7 +14,7 @@ const MEMORY_RUN_SECONDS = 8;
 export const WARM_UP_SECONDS = 15;
 const MEMORY_RUN_CONCURRENCY = 50;
 
-interface CallbackSession {
+export interface CallbackSession {
   readonly id: string;
   readonly orchestratorSessionId: string;
   readonly authorization: string;
@@ -48,8 +48,8 @@ export interface IngestionResult {
  * Running sessions with tokens the benchmark knows, inserted directly: the token
  * hash is what CallbackTokenService stores (sha256 hex of the token).
  */
-async function seedSessions(url: string): Promise<CallbackSession[]> {
-  const sessions = Array.from({ length: SESSIONS }, (_, index) => ({
+export async function seedSessions(url: string, count = SESSIONS): Promise<CallbackSession[]> {
+  const sessions = Array.from({ length: count }, (_, index) => ({
     id: randomUUID(),
     taskId: randomUUID(),
     orchestratorSessionId: `bench-orch-${index}`,
@@ -88,7 +88,7 @@ async function seedSessions(url: string): Promise<CallbackSession[]> {
  * The mix is one status event (`running`, taking the transactional path) to
  * nine progress and log events, roughly what a chatty agent produces.
  */
-class EventSource {
+export class EventSource {
   readonly accepted = new Set<string>();
   duplicateAnswers = 0;
   private next = 0;
@@ -138,7 +138,7 @@ class EventSource {
   }
 }
 
-function eventBody(index: number, eventId: string, session: CallbackSession): Record<string, unknown> {
+export function eventBody(index: number, eventId: string, session: CallbackSession): Record<string, unknown> {
   const envelope = { event_id: eventId, session_id: session.orchestratorSessionId, sequence: session.sequence, timestamp: new Date().toISOString() };
   if (index % 10 === 0) return { ...envelope, type: 'status', status: 'running', data: {} };
   if (index % 2 === 0) return { ...envelope, type: 'progress', data: { message: `step ${session.sequence}`, percent: session.sequence % 100 } };
@@ -150,7 +150,7 @@ function eventBody(index: number, eventId: string, session: CallbackSession): Re
  * (one run slowed by a neighbour on the machine moves a median less than a
  * mean or a maximum), and every answer counted.
  */
-function combined(runs: readonly LoadResult[]): LoadResult {
+export function combined(runs: readonly LoadResult[]): LoadResult {
   return {
     requestsPerSecond: runs.reduce((sum, result) => sum + result.requestsPerSecond, 0) / runs.length,
     p50Ms: median(runs.map((result) => result.p50Ms)),
@@ -160,7 +160,7 @@ function combined(runs: readonly LoadResult[]): LoadResult {
   };
 }
 
-function run(target: BenchProcess, source: EventSource, connections: number, seconds: number): Promise<LoadResult> {
+export function run(target: BenchProcess, source: EventSource, connections: number, seconds: number): Promise<LoadResult> {
   return load({ url: target.url, connections, duration: seconds, requests: [source.request()] });
 }
 

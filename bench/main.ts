@@ -6,6 +6,7 @@ import { THROUGHPUT_CONCURRENCY, benchDispatch, type DispatchResult } from './di
 import { INGESTION_ROUNDS, INGESTION_ROUND_SECONDS, WARM_UP_SECONDS, benchIngestion, type IngestionResult } from './ingestion';
 import { benchListing, type ListingResult } from './listing';
 import { AGENT_SECONDS, QUEUE_CAPACITY, QUEUE_NODES, QUEUE_SESSIONS, benchQueue, type QueueStoreResult } from './queue';
+import { EVENTS_PER_SECOND, STREAMED_SESSIONS, STREAM_CLIENTS, benchStreams, type StreamsResult } from './streams';
 import { SUPERVISOR_ROUNDS, benchSupervisor, type SupervisorResult } from './supervisor';
 import { REPO_ROOT, round, startDatabaseServer, withBenchDatabase } from './support';
 
@@ -176,6 +177,46 @@ function supervisorRows(result: SupervisorResult): Row[] {
   ];
 }
 
+function streamRows(result: StreamsResult): Row[] {
+  const without = result.withoutClients.requestsPerSecond / result.baseline.requestsPerSecond;
+  const withClients = result.withClients.requestsPerSecond / result.baseline.requestsPerSecond;
+  const points = Math.round((without - withClients) * 100);
+  return [
+    {
+      figure: `streams: callback 202 → event at all its followers, ${STREAM_CLIENTS} clients on ${STREAMED_SESSIONS} sessions, ${EVENTS_PER_SECOND} events/s: p99 (p50)`,
+      measured: `${round(result.deliveryP99Ms, 1)} ms (${round(result.deliveryP50Ms, 1)})`,
+      baseline: '',
+      ratio: '',
+      goal: 'p99 ≤ 100 ms',
+      met: result.deliveryP99Ms <= 100,
+    },
+    {
+      figure: 'streams: events some follower never received',
+      measured: `${result.eventsMissed} of ${result.eventsSent}`,
+      baseline: '',
+      ratio: '',
+      goal: '0',
+      met: result.eventsMissed === 0,
+    },
+    {
+      figure: `streams: callbacks req/s at 50 connections with ${STREAM_CLIENTS} clients following (without)`,
+      measured: `${Math.round(result.withClients.requestsPerSecond)} (${Math.round(result.withoutClients.requestsPerSecond)})`,
+      baseline: `${Math.round(result.baseline.requestsPerSecond)}`,
+      ratio: `${round(withClients * 100)} % (${round(without * 100)} %)`,
+      goal: 'at most 10 points below',
+      met: points <= 10 && result.withClients.failed === 0,
+    },
+    {
+      figure: `streams: API RSS after a callback run with ${STREAM_CLIENTS} clients`,
+      measured: `${Math.round(result.apiRssMb)} MB`,
+      baseline: '',
+      ratio: '',
+      goal: '< 200 MB',
+      met: result.apiRssMb < 200,
+    },
+  ];
+}
+
 function table(rows: Row[]): string {
   const lines = ['| figure | Mosaic API | baseline | ratio | goal | met |', '| --- | --- | --- | --- | --- | --- |'];
   for (const row of rows) lines.push(`| ${row.figure} | ${row.measured} | ${row.baseline} | ${row.ratio} | ${row.goal} | ${row.met ? 'yes' : '**no**'} |`);
@@ -248,7 +289,7 @@ function handWrittenNotes(): string {
   return text.slice(start);
 }
 
-const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue', 'supervisor'] as const;
+const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue', 'supervisor', 'streams'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** `bench/main.ts [name…]`: the named benchmarks only, or all of them. */
@@ -293,6 +334,10 @@ async function main(): Promise<void> {
     if (selected.has('supervisor')) {
       log('supervisor…');
       rows.push(...supervisorRows(await benchSupervisor(log)));
+    }
+    if (selected.has('streams')) {
+      log('streams…');
+      rows.push(...streamRows(await withBenchDatabase(server, (url) => benchStreams(url, orchestrator, log))));
     }
     log(`\n${table(rows)}\n`);
     if (writesReport && ingestion && listing) {

@@ -4,8 +4,11 @@ import { type EventPosition, type EventsAfter, SessionEventRepository, type Stor
 import { type NotificationListener, SessionNotifications } from './session-notifications';
 import type { SseStream } from './sse-stream';
 
-/** Events read per statement, catching up or following. */
+/** Events read per session and statement, catching up or following. */
 const READ_PAGE = 500;
+
+/** Sessions whose feeds one statement reads. */
+const READ_BATCH = 200;
 
 /**
  * How long a stream waits, once its session is terminal, for the
@@ -25,15 +28,12 @@ interface Follower {
   live: boolean;
 }
 
-/** One session's followers on this instance, and the one reader that serves them all once they are live. */
+/** One session's followers on this instance, served by one read of its new events once they are live. */
 interface Feed {
   readonly sessionId: string;
   readonly followers: Set<Follower>;
   /** The newest event the feed has read; undefined until a follower is live. */
   position: EventPosition | undefined;
-  reading: boolean;
-  /** Woken while reading: read again after. */
-  woken: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -43,7 +43,9 @@ interface Feed {
  * API instance stored it. A follower first catches up by itself, reading
  * page by page at its own pace; once it has read all that is stored it joins
  * its session's feed, which reads each batch of new events once (woken by
- * NOTIFY) and sends it to all its followers. The rows stay the truth: a
+ * NOTIFY) and sends it to all its followers. The feeds woken while a read
+ * runs are read together by the next, in one statement: under a burst the
+ * reads stay few, however many sessions stream. The rows stay the truth: a
  * wake-up only says where to look, so a missed one costs a delay, never an
  * event.
  */
@@ -51,6 +53,8 @@ interface Feed {
 export class SessionEventStreams implements NotificationListener, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SessionEventStreams.name);
   private readonly feeds = new Map<string, Feed>();
+  private readonly woken = new Set<Feed>();
+  private reading = false;
   private unlisten: (() => void) | undefined;
 
   constructor(
@@ -71,7 +75,7 @@ export class SessionEventStreams implements NotificationListener, OnModuleInit, 
   async follow(sessionId: string, from: EventPosition, stream: SseStream): Promise<void> {
     let feed = this.feeds.get(sessionId);
     if (feed === undefined) {
-      feed = { sessionId, followers: new Set(), position: undefined, reading: false, woken: false, timer: undefined };
+      feed = { sessionId, followers: new Set(), position: undefined, timer: undefined };
       this.feeds.set(sessionId, feed);
     }
     const follower: Follower = { stream, position: from, live: false };
@@ -126,40 +130,46 @@ export class SessionEventStreams implements NotificationListener, OnModuleInit, 
   }
 
   private read(feed: Feed): void {
-    if (feed.reading) {
-      feed.woken = true;
-      return;
-    }
-    feed.reading = true;
-    void this.readLoop(feed).finally(() => (feed.reading = false));
+    this.woken.add(feed);
+    if (this.reading) return;
+    this.reading = true;
+    void this.readWoken().finally(() => (this.reading = false));
   }
 
-  private async readLoop(feed: Feed): Promise<void> {
-    do {
-      feed.woken = false;
-      const position = feed.position;
-      if (position === undefined || feed.followers.size === 0) return;
-      let read: EventsAfter;
-      try {
-        read = await this.events.after(feed.sessionId, position, READ_PAGE);
-      } catch (error) {
-        this.logger.warn(`reading the events of session ${feed.sessionId} failed: ${(error as Error).message}; retrying`);
-        this.wakeLater(feed, RETRY_AFTER_FAILURE_MS);
-        return;
+  private async readWoken(): Promise<void> {
+    while (this.woken.size > 0) {
+      const batch: { feed: Feed; position: EventPosition }[] = [];
+      for (const feed of this.woken) {
+        this.woken.delete(feed);
+        if (feed.position !== undefined && feed.followers.size > 0) batch.push({ feed, position: feed.position });
+        if (batch.length === READ_BATCH) break;
       }
-      const last = read.events.at(-1);
-      if (last !== undefined && compare(last.position, position) > 0) feed.position = last.position;
-      for (const follower of feed.followers) if (follower.live) this.deliver(follower, read.events);
-      if (read.events.length === READ_PAGE) feed.woken = true;
-      else if (this.finishedFor(feed, read)) for (const follower of feed.followers) if (follower.live) follower.stream.end();
-    } while (feed.woken);
+      if (batch.length === 0) return;
+      let reads: Map<string, EventsAfter>;
+      try {
+        reads = await this.events.afterEach(batch.map(({ feed, position }) => ({ sessionId: feed.sessionId, position })), READ_PAGE);
+      } catch (error) {
+        this.logger.warn(`reading the events of ${batch.length} streamed sessions failed: ${(error as Error).message}; retrying`);
+        for (const { feed } of batch) this.wakeLater(feed, RETRY_AFTER_FAILURE_MS);
+        continue;
+      }
+      for (const { feed } of batch) this.fanOut(feed, reads.get(feed.sessionId) ?? { events: [], session: undefined });
+    }
+  }
+
+  private fanOut(feed: Feed, read: EventsAfter): void {
+    const last = read.events.at(-1);
+    if (last !== undefined && feed.position !== undefined && compare(last.position, feed.position) > 0) feed.position = last.position;
+    for (const follower of feed.followers) if (follower.live) this.deliver(follower, read.events);
+    if (read.events.length === READ_PAGE) this.woken.add(feed);
+    else if (this.finishedFor(feed, read)) for (const follower of feed.followers) if (follower.live) follower.stream.end();
   }
 
   /** Sends the events `follower` has not had; true when its stream is over (its session's end was sent, or it was cut off). */
   private deliver(follower: Follower, events: readonly StoredEvent[]): boolean {
     for (const stored of events) {
       if (compare(stored.position, follower.position) <= 0) continue;
-      const sent = follower.stream.send({ id: String(stored.event.sequence), event: stored.event.type, data: JSON.stringify(stored.event) });
+      const sent = follower.stream.send({ id: String(stored.event.sequence), event: stored.event.type, data: stored.json });
       if (!sent) return true;
       follower.position = stored.position;
       if (endsStream(stored)) {

@@ -1,12 +1,17 @@
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
-import { OPERATOR_TOKEN, TestApi } from '../../../../test/support/api-app';
+import { OPERATOR_TOKEN, TestApi, type TestAnswer } from '../../../../test/support/api-app';
 import { sampleValue } from '../../../../test/support/metrics-text';
 import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { type SseConnection, openSse } from '../../../../test/support/sse-client';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { TERMINAL_REPORT_WAIT_MS } from './session-event-streams';
+
+interface EventPage {
+  events: { sequence: number }[];
+  next_after_sequence: number | null;
+}
 
 const AUTH = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 const BUFFER_LIMIT = 64 * 1024;
@@ -60,7 +65,7 @@ describe('live event streams', () => {
       let after: number | null = 0;
       let pages = 0;
       while (after !== null) {
-        const page = await api.request<{ events: { sequence: number }[]; next_after_sequence: number | null }>('GET', `/orchestrator/sessions/${session.id}/events?after_sequence=${after}&limit=7`);
+        const page: TestAnswer<EventPage> = await api.request<EventPage>('GET', `/orchestrator/sessions/${session.id}/events?after_sequence=${after}&limit=7`);
         expect(page.status).toBe(200);
         expect(page.body.events.length).toBeLessThanOrEqual(7);
         seen.push(...page.body.events.map((event) => event.sequence));
@@ -77,12 +82,12 @@ describe('live event streams', () => {
       // A kill's audit record takes the sequence of the last callback: two events of sequence 1.
       await api.get(OrchestratorSessionRepository).applyStatus(session.id, { status: 'killed', at: new Date() }, { actor: 'admin' });
       await deliver(session, progress(session, 2));
-      const first = await api.request<{ events: { sequence: number }[]; next_after_sequence: number | null }>('GET', `/orchestrator/sessions/${session.id}/events?limit=2`);
+      const first = await api.request<EventPage>('GET', `/orchestrator/sessions/${session.id}/events?limit=2`);
       expect(first.body.events.map((event) => event.sequence)).toEqual([1, 1]);
       expect(first.body.next_after_sequence).toBe(1);
-      const one = await api.request<{ events: { sequence: number }[]; next_after_sequence: number | null }>('GET', `/orchestrator/sessions/${session.id}/events?limit=1`);
+      const one = await api.request<EventPage>('GET', `/orchestrator/sessions/${session.id}/events?limit=1`);
       expect(one.body.events.map((event) => event.sequence)).toEqual([1, 1]);
-      const rest = await api.request<{ events: { sequence: number }[]; next_after_sequence: number | null }>('GET', `/orchestrator/sessions/${session.id}/events?after_sequence=1`);
+      const rest = await api.request<EventPage>('GET', `/orchestrator/sessions/${session.id}/events?after_sequence=1`);
       expect(rest.body).toEqual({ events: [expect.objectContaining({ sequence: 2 })], next_after_sequence: null });
     });
 

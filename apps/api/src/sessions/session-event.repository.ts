@@ -25,6 +25,8 @@ export interface EventPosition {
 export interface StoredEvent {
   readonly position: EventPosition;
   readonly event: SessionEventResponse;
+  /** `event` as JSON, serialized once for every stream that sends it. */
+  readonly json: string;
   /** From the API (an operator's dispatch, kill or cancel), not from the orchestrator. */
   readonly fromApi: boolean;
 }
@@ -84,11 +86,31 @@ export class SessionEventRepository {
 
   /** Up to `limit` events after `position`, and the session as it was when they were read, in one statement. */
   async after(sessionId: string, position: EventPosition, limit: number): Promise<EventsAfter> {
-    const rows = await this.prisma.run<EventAfterRow>(EVENTS_AFTER, [sessionId, position.sequence, position.rowId?.toString() ?? null, limit]);
-    const first = rows[0];
-    if (first === undefined) return { events: [], session: undefined };
-    const events = rows.filter((row): row is EventAfterRow & { id: string } => row.id !== null).map(storedEvent);
-    return { events, session: { status: first.session_status, endedAt: first.session_ended_at } };
+    return (await this.afterEach([{ sessionId, position }], limit)).get(sessionId) ?? { events: [], session: undefined };
+  }
+
+  /**
+   * `after` for many sessions in one statement: the live streams read every
+   * session woken meanwhile together, so that a burst of events costs a few
+   * reads, not one per event. Sessions that do not exist are left out.
+   */
+  async afterEach(reads: readonly { sessionId: string; position: EventPosition }[], limit: number): Promise<Map<string, EventsAfter>> {
+    const rows = await this.prisma.run<EventAfterRow>(EVENTS_AFTER, [
+      reads.map((read) => read.sessionId),
+      reads.map((read) => read.position.sequence),
+      reads.map((read) => read.position.rowId?.toString() ?? null),
+      limit,
+    ]);
+    const found = new Map<string, EventsAfter & { events: StoredEvent[] }>();
+    for (const row of rows) {
+      let read = found.get(row.session_id);
+      if (read === undefined) {
+        read = { events: [], session: { status: row.session_status, endedAt: row.session_ended_at } };
+        found.set(row.session_id, read);
+      }
+      if (row.id !== null) read.events.push(storedEvent(row as EventAfterRow & { id: string }));
+    }
+    return found;
   }
 }
 
@@ -99,6 +121,7 @@ export function endsStream(stored: StoredEvent): boolean {
 }
 
 interface EventAfterRow {
+  session_id: string;
   session_status: TrackedSessionStatus;
   session_ended_at: Date | null;
   id: string | null;
@@ -111,33 +134,34 @@ interface EventAfterRow {
   received_at: Date;
 }
 
-/** $1 the session, $2 and $3 the position (a null row id: after the whole sequence), $4 the limit; one row without an event when there are none. */
+/**
+ * $1 the sessions, $2 and $3 their positions (a null row id: after the whole
+ * sequence), $4 the limit per session; a session without events after its
+ * position gives one row without an event.
+ */
 const EVENTS_AFTER = prepared(`
-  SELECT s.status AS session_status, s.ended_at AS session_ended_at, e.*
-    FROM orchestrator_sessions AS s
+  SELECT s.id AS session_id, s.status AS session_status, s.ended_at AS session_ended_at, e.*
+    FROM unnest($1::uuid[], $2::int[], $3::bigint[]) AS r(session_id, sequence, row_id)
+    JOIN orchestrator_sessions AS s ON s.id = r.session_id
     LEFT JOIN LATERAL (
       SELECT id::text AS id, event_id, sequence, type, status, occurred_at, data, received_at
         FROM orchestrator_session_events
        WHERE session_id = s.id
-         AND (sequence > $2::int OR (sequence = $2::int AND $3::bigint IS NOT NULL AND id > $3::bigint))
+         AND (sequence > r.sequence OR (sequence = r.sequence AND r.row_id IS NOT NULL AND id > r.row_id))
        ORDER BY sequence, id
        LIMIT $4::int
     ) AS e ON true
-   WHERE s.id = $1::uuid
-   ORDER BY e.sequence, e.id::bigint`);
+   ORDER BY s.id, e.sequence, e.id::bigint`);
 
 function storedEvent(row: EventAfterRow & { id: string }): StoredEvent {
-  return {
-    position: { sequence: row.sequence, rowId: BigInt(row.id) },
-    fromApi: row.event_id.startsWith(API_EVENT_ID_PREFIX),
-    event: presentSessionEvent({
-      eventId: row.event_id,
-      sequence: row.sequence,
-      type: row.type,
-      status: row.status,
-      occurredAt: row.occurred_at,
-      data: row.data,
-      receivedAt: row.received_at,
-    }),
-  };
+  const event = presentSessionEvent({
+    eventId: row.event_id,
+    sequence: row.sequence,
+    type: row.type,
+    status: row.status,
+    occurredAt: row.occurred_at,
+    data: row.data,
+    receivedAt: row.received_at,
+  });
+  return { position: { sequence: row.sequence, rowId: BigInt(row.id) }, fromApi: row.event_id.startsWith(API_EVENT_ID_PREFIX), event, json: JSON.stringify(event) };
 }
