@@ -1,8 +1,9 @@
 // `pnpm demo` (after `pnpm build`): the whole system on the embedded default
-// database. Starts orchestrator and API, creates two tasks, dispatches both,
-// prints each session's events as they arrive, kills the second mid-run, prints
-// the final sessions and the orchestrator's health, and stops everything.
-// Exits 0 only when every step turned out as described.
+// database. Starts orchestrator and API, creates three tasks, dispatches them,
+// prints each session's events as they arrive, kills the second and cancels the
+// third mid-run, prints the final sessions and the orchestrator's health, and
+// stops everything; with `--keep` (`pnpm demo --keep`) the services stay up for
+// the operators' page until Ctrl-C. Exits 0 only when every step turned out as described.
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { missingEntries, root, startServiceGroup } from './lib/service-group.mjs';
 
 const OPERATOR_TOKEN = process.env.MOSAIC_API_TOKEN ?? 'demo-operator-token';
+const KEEP = process.argv.includes('--keep');
 const ORCHESTRATOR_KEY = process.env.ORCHESTRATOR_API_KEY ?? 'demo-orchestrator-key';
 const DEADLINE_MS = 90_000;
 
@@ -80,6 +82,8 @@ async function main() {
       await sleep(200);
     }
     out(`Up after ${((Date.now() - started) / 1000).toFixed(1)} s (embedded PostgreSQL unless DATABASE_URL is set).`);
+    // A token of the user's own (MOSAIC_API_TOKEN) is theirs to know: only the demo's made-up one is printed.
+    out(`Watch it live: open ${api}/ and sign in with ${process.env.MOSAIC_API_TOKEN === undefined ? `the token ${OPERATOR_TOKEN}` : 'your MOSAIC_API_TOKEN'}${KEEP ? '' : ' (`pnpm demo --keep` keeps it up afterwards)'}.`);
     out();
 
     const plans = [
@@ -126,13 +130,15 @@ async function main() {
     out();
     out('Sessions:');
     printTable(
-      ['', 'session', 'task', 'status', 'events', 'exit', 'error'],
+      ['', 'session', 'task', 'status', 'events', 'tokens', 'cost', 'exit', 'error'],
       runs.map((run) => [
         run.label,
         run.sessionId.slice(0, 8),
         run.title,
         run.session.status,
         String(run.session.events.length),
+        String(run.session.usage.input_tokens + run.session.usage.output_tokens),
+        `$${run.session.usage.cost_usd.toFixed(4)}`,
         run.session.exit_code === null ? '-' : String(run.session.exit_code),
         run.session.error ?? '-',
       ]),
@@ -145,6 +151,13 @@ async function main() {
     const wrong = runs.filter((run) => run.session.status !== run.expect);
     if (wrong.length > 0) return fail(`unexpected final status: ${wrong.map((run) => `${run.label} ${run.session.status}`).join(', ')}`);
     if (health.status !== 200) return fail('the orchestrator did not report healthy');
+    if (KEEP) {
+      out();
+      out(`The services keep running: the page is at ${api}/ (dispatch, cancel and kill from there). Ctrl-C stops everything.`);
+      await new Promise((resolve) => {
+        for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, resolve);
+      });
+    }
     return 0;
   } finally {
     out();
@@ -165,6 +178,8 @@ function describe(event, session) {
       return `${sequence} progress ${event.data.percent === undefined ? '' : `${String(Math.round(event.data.percent)).padStart(3)}% `}${event.data.message}`;
     case 'result':
       return `${sequence} result   ${event.status}${event.data.summary ? `: ${event.data.summary}` : ''}`;
+    case 'usage':
+      return `${sequence} usage    ${event.data.input_tokens ?? 0} in / ${event.data.output_tokens ?? 0} out tokens, $${(event.data.cost_usd ?? 0).toFixed(6)}${event.data.model ? ` (${event.data.model})` : ''}`;
     default:
       return `${sequence} log      [${event.data.stream}] ${withBothSessionIds(event.data.line, session)}`;
   }

@@ -32,6 +32,15 @@ export function envInteger(what: string, min: number, max = Number.MAX_SAFE_INTE
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
+/** A positive decimal number, such as an amount of money. */
+export function envPositiveNumber(what: string) {
+  return z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, `expected ${what}`)
+    .transform(Number)
+    .pipe(z.number().positive('must be more than 0').finite());
+}
+
 /** `true` or `false` (also `1` or `0`, any case). */
 export function envBoolean() {
   return z

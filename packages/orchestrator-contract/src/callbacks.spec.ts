@@ -1,4 +1,4 @@
-import { callbackEventSchema } from './callbacks';
+import { USAGE_LIMITS, callbackEventSchema } from './callbacks';
 import { LIMITS } from './gateway';
 import { validate } from './validation';
 
@@ -77,5 +77,46 @@ describe('callbackEventSchema, on the size of a log line', () => {
     const result = validate(callbackEventSchema, logEvent(line));
     expect(result.ok).toBe(accepted);
     if (!result.ok) expect(result.message).toMatch(/^data\.line: /);
+  });
+});
+
+describe('callbackEventSchema, on usage events', () => {
+  const usageEvent = (data: unknown) => ({ ...base, type: 'usage', data });
+
+  it.each([
+    ['every field', { input_tokens: 1200, output_tokens: 300, cost_usd: 0.0081, model: 'sample-model-1' }],
+    ['one count alone', { output_tokens: 0 }],
+    ['a cost alone', { cost_usd: 0.5 }],
+    ['the limits', { input_tokens: USAGE_LIMITS.tokensPerReport, output_tokens: USAGE_LIMITS.tokensPerReport, cost_usd: USAGE_LIMITS.costUsdPerReport }],
+    ['a model of 200 characters', { input_tokens: 1, model: 'm'.repeat(200) }],
+  ])('accepts %s', (_case, data) => {
+    expect(validate(callbackEventSchema, usageEvent(data))).toEqual({ ok: true, value: usageEvent(data) });
+  });
+
+  it('accepts a status, as on the other events of the agent', () => {
+    expect(validate(callbackEventSchema, { ...usageEvent({ input_tokens: 1 }), status: 'running' }).ok).toBe(true);
+  });
+
+  it.each([
+    ['negative tokens', { input_tokens: -1 }, 'data.input_tokens'],
+    ['a negative cost', { cost_usd: -0.01 }, 'data.cost_usd'],
+    ['tokens over the limit', { output_tokens: USAGE_LIMITS.tokensPerReport + 1 }, 'data.output_tokens'],
+    ['a cost over the limit', { cost_usd: USAGE_LIMITS.costUsdPerReport + 0.01 }, 'data.cost_usd'],
+    ['fractional tokens', { input_tokens: 2.5 }, 'data.input_tokens'],
+    ['tokens as a string', { input_tokens: '12' }, 'data.input_tokens'],
+    ['a cost of "NaN"', { cost_usd: 'NaN' }, 'data.cost_usd'],
+    ['a cost of NaN', { cost_usd: Number.NaN }, 'data.cost_usd'],
+    ['an infinite cost', { cost_usd: Number.POSITIVE_INFINITY }, 'data.cost_usd'],
+    ['a null count', { input_tokens: null, output_tokens: 1 }, 'data.input_tokens'],
+    ['no count at all', { model: 'm' }, 'data'],
+    ['nothing at all', {}, 'data'],
+    ['an unknown field', { input_tokens: 1, cached_tokens: 1 }, 'data.cached_tokens'],
+    ['an empty model', { input_tokens: 1, model: '' }, 'data.model'],
+    ['a model of 201 characters', { input_tokens: 1, model: 'm'.repeat(201) }, 'data.model'],
+    ['a model with a NUL', { input_tokens: 1, model: 'm\u0000' }, 'data.model'],
+    ['null data', null, 'data'],
+  ])('refuses %s, naming the field', (_case, data, field) => {
+    const result = validate(callbackEventSchema, usageEvent(data));
+    expect(result).toEqual({ ok: false, message: expect.stringMatching(new RegExp(`^${field.replace('.', '\\.')}: `)) });
   });
 });

@@ -11,7 +11,7 @@ export function callbackPath(sessionId: string): string {
   return CALLBACK_ROUTE.replace(':sessionId', encodeURIComponent(sessionId));
 }
 
-export const CALLBACK_EVENT_TYPES = ['status', 'progress', 'log', 'result'] as const;
+export const CALLBACK_EVENT_TYPES = ['status', 'progress', 'log', 'result', 'usage'] as const;
 export type CallbackEventType = (typeof CALLBACK_EVENT_TYPES)[number];
 
 /**
@@ -45,6 +45,29 @@ export const resultDataSchema = z.strictObject({
   summary: storable(z.string().max(16 * 1024)).optional(),
   error: storable(z.string().max(4096)).optional(),
 });
+/**
+ * The most one usage report may count (contract v2, `usage`): far above what
+ * one model call spends (a million-token context costs a few dollars), low
+ * enough that no sum of reports overflows what the API keeps (bigint tokens,
+ * numeric dollars) and that a garbage value is refused rather than counted.
+ */
+export const USAGE_LIMITS = { tokensPerReport: 100_000_000, costUsdPerReport: 100_000 } as const;
+
+const tokenCount = z.int().min(0).max(USAGE_LIMITS.tokensPerReport);
+
+/** What an agent spent since its previous usage report: at least one of the counts. */
+export const usageDataSchema = z
+  .strictObject({
+    input_tokens: tokenCount.optional(),
+    output_tokens: tokenCount.optional(),
+    cost_usd: z.number().min(0).max(USAGE_LIMITS.costUsdPerReport).optional(),
+    model: storable(z.string().min(1).max(200)).optional(),
+  })
+  .refine((usage) => usage.input_tokens !== undefined || usage.output_tokens !== undefined || usage.cost_usd !== undefined, {
+    message: 'a usage report counts at least one of input_tokens, output_tokens, cost_usd',
+  });
+export type UsageData = z.infer<typeof usageDataSchema>;
+
 const statusDataSchema = z.strictObject({
   exit_code: exitCodeSchema.optional(),
   /** (v2) The node that runs the session, on its `running` event. */
@@ -65,5 +88,6 @@ export const callbackEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...envelope, type: z.literal('result'), status: sessionStatusSchema, data: resultDataSchema }),
   z.strictObject({ ...envelope, type: z.literal('progress'), status: sessionStatusSchema.optional(), data: progressDataSchema }),
   z.strictObject({ ...envelope, type: z.literal('log'), status: sessionStatusSchema.optional(), data: logDataSchema }),
+  z.strictObject({ ...envelope, type: z.literal('usage'), status: sessionStatusSchema.optional(), data: usageDataSchema }),
 ]);
 export type CallbackEvent = z.infer<typeof callbackEventSchema>;

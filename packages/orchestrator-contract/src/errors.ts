@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'orchestrator_circuit_open'
   | 'orchestrator_rejected'
   | 'task_context_too_large'
+  | 'daily_budget_exhausted'
   | 'database_unavailable'
   | 'internal_error';
 

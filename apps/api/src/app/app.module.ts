@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from '../auth/auth.module';
+import { BudgetsModule } from '../budgets/budgets.module';
 import { CallbacksModule } from '../callbacks/callbacks.module';
 import { ApiConfig } from '../config/api-config';
 import { DatabaseModule } from '../database/database.module';
@@ -23,7 +24,6 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, MetricsModule, AuthModule, SessionsModule, SessionStreamsModule, TasksModule, DispatcherModule, CallbacksModule, ReconciliationModule, HealthModule],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],
     };

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orchestrator-contract';
 import { bearerToken, hashSecret } from '@mosaic/http-kit';
 import { AppError } from '@mosaic/http-kit';
+import { BudgetEnforcer } from '../budgets/budget-enforcer.service';
+import { ApiMetrics } from '../metrics/api-metrics';
 import type { StatusReport } from '../sessions/session';
 import { logSessionStatusChange } from '../sessions/session-status-log';
 import { CallbackSigning, type SignatureHeaders } from '../sessions/callback-signing.service';
@@ -48,6 +50,8 @@ export class CallbackIngestionService {
     private readonly sessions: OrchestratorSessionRepository,
     private readonly tokens: CallbackTokenService,
     private readonly signing: CallbackSigning,
+    private readonly budgets: BudgetEnforcer,
+    private readonly metrics: ApiMetrics,
   ) {}
 
   async ingest(callback: IncomingCallback): Promise<CallbackAck> {
@@ -74,10 +78,13 @@ export class CallbackIngestionService {
     }
     const event = parsed.value;
     const report = statusReportOf(event, now);
-    const { outcome, moved } = await this.sessions.record({ credentials, validity, event: incomingEvent(event), report }, callerGone);
+    const { outcome, moved, budgetCrossed } = await this.sessions.record({ credentials, validity, event: incomingEvent(event), report }, callerGone);
     if (moved !== undefined && report !== undefined) {
       logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.taskId, from: moved.from, to: report.status, error: report.error });
     }
+    if (outcome === 'stored' && event.type === 'usage') this.metrics.usageReported(event.data);
+    // The cancel takes up to its grace: the orchestrator is not kept waiting for its answer.
+    if (budgetCrossed !== undefined) void this.budgets.enforce(credentials.sessionId, budgetCrossed);
     switch (outcome) {
       case 'stored':
         return { accepted: true, duplicate: false };

@@ -64,7 +64,8 @@ describe('callback signatures (integration)', () => {
     expect(signing.secretFor(first.id)).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(signing.secretFor(first.id)).not.toBe(signing.secretFor(second.id));
     expect(signing.secretFor(first.id)).toBe(signing.secretFor(first.id));
-    const row = JSON.stringify(await api.get(PrismaService).orchestratorSession.findUniqueOrThrow({ where: { id: first.id } }));
+    const stored = await api.get(PrismaService).orchestratorSession.findUniqueOrThrow({ where: { id: first.id } });
+    const row = JSON.stringify(stored, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
     expect(row).not.toContain(signing.secretFor(first.id).slice('whsec_'.length));
   });
 

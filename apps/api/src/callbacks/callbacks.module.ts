@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BudgetsModule } from '../budgets/budgets.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { CallbackController } from './callback.controller';
@@ -7,7 +8,7 @@ import { CallbackMetricsHook } from './callback-metrics.hook';
 
 /** The callback endpoint (contract section 3); sessions store what it takes in. */
 @Module({
-  imports: [SessionsModule, MetricsModule],
+  imports: [SessionsModule, MetricsModule, BudgetsModule],
   controllers: [CallbackController],
   providers: [CallbackIngestionService, CallbackMetricsHook],
 })

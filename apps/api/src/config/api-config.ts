@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { z } from 'zod';
-import { type Environment, envInteger, envText, envUrl, readEnvironment, refuseDevelopmentSecrets } from '@mosaic/http-kit';
+import { type Environment, envInteger, envPositiveNumber, envText, envUrl, readEnvironment, refuseDevelopmentSecrets } from '@mosaic/http-kit';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY, callbackPath } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
@@ -54,6 +54,9 @@ const environmentSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: milliseconds.default(30_000),
   METRICS_SESSION_COUNT_MAX_AGE_MS: envInteger('a number of milliseconds', 0).default(10_000),
   STREAM_HEARTBEAT_MS: milliseconds.default(15_000),
+  MOSAIC_DAILY_COST_LIMIT_USD: envPositiveNumber('an amount of US dollars').optional(),
+  BUDGET_CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, 600_000).default(10_000),
+  BUDGET_CHECK_INTERVAL_MS: milliseconds.default(1_000),
   STREAM_MAX_BUFFERED_BYTES: envInteger('a number of bytes', 64 * 1024).default(1024 * 1024),
 });
 
@@ -104,6 +107,11 @@ export class ApiConfig {
   readonly sessionCountMaxAgeMs: number;
   /** Live event streams: how often an idle one sends a heartbeat, and how far a client may fall behind before it is cut off. */
   readonly streams: { readonly heartbeatMs: number; readonly maxBufferedBytes: number };
+  /**
+   * Budgets: the grace a session that passed its task's budget gets to stop, how often running times are checked
+   * against `max_duration_s`, and the day's (UTC) cost past which dispatches are refused (undefined: no limit).
+   */
+  readonly budgets: { readonly cancelGraceMs: number; readonly checkIntervalMs: number; readonly dailyCostLimitUsd: number | undefined };
   /** Names of secrets that fell back to development values; main.ts warns about each. */
   readonly developmentDefaults: readonly string[];
 
@@ -149,6 +157,11 @@ export class ApiConfig {
     this.databaseStatementTimeoutMs = values.DATABASE_STATEMENT_TIMEOUT_MS;
     this.httpRequestTimeoutMs = values.HTTP_REQUEST_TIMEOUT_MS;
     this.sessionCountMaxAgeMs = values.METRICS_SESSION_COUNT_MAX_AGE_MS;
+    this.budgets = {
+      cancelGraceMs: values.BUDGET_CANCEL_GRACE_MS,
+      checkIntervalMs: values.BUDGET_CHECK_INTERVAL_MS,
+      dailyCostLimitUsd: values.MOSAIC_DAILY_COST_LIMIT_USD,
+    };
     this.streams = { heartbeatMs: values.STREAM_HEARTBEAT_MS, maxBufferedBytes: values.STREAM_MAX_BUFFERED_BYTES };
     this.developmentDefaults = [
       ...(values.ORCHESTRATOR_API_KEY === undefined ? ['ORCHESTRATOR_API_KEY'] : []),

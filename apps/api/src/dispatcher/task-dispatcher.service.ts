@@ -5,6 +5,7 @@ import { CallbackSigning } from '../sessions/callback-signing.service';
 import { CallbackTokenService } from '../sessions/callback-token.service';
 import { ApiConfig } from '../config/api-config';
 import { AppError } from '@mosaic/http-kit';
+import { BudgetRepository } from '../budgets/budget.repository';
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { TrackedSession } from '../sessions/session';
@@ -26,10 +27,22 @@ export class TaskDispatcherService {
     private readonly signing: CallbackSigning,
     private readonly serializer: TaskContextSerializer,
     private readonly client: OrchestratorClient,
+    private readonly budgets: BudgetRepository,
   ) {}
+
+  /** New work stops once the day's (UTC) cost reaches MOSAIC_DAILY_COST_LIMIT_USD; running sessions go on. */
+  private async refuseOverDailyLimit(): Promise<void> {
+    const limit = this.config.budgets.dailyCostLimitUsd;
+    if (limit === undefined) return;
+    const { costUsd } = await this.budgets.spentToday();
+    if (costUsd >= limit) {
+      throw new AppError('daily_budget_exhausted', `today's (UTC) agent cost, ${costUsd} USD, has reached MOSAIC_DAILY_COST_LIMIT_USD (${limit} USD): dispatches resume tomorrow`);
+    }
+  }
 
   /** `actor` is the operator who asked (recorded in the session's event log); `requestedBy` what the request said. */
   async dispatch(taskId: string, { requestedBy, actor }: { requestedBy: string | null; actor: string }): Promise<TrackedSession> {
+    await this.refuseOverDailyLimit();
     const callbackToken = this.tokens.issue();
     // Answers not_found for a task that does not exist, and returns the task to serialize.
     const { session, task } = await this.sessions.createSpawning({

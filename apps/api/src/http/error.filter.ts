@@ -76,6 +76,8 @@ function statusOf(code: ErrorCode): number {
     case 'idempotency_key_reused':
     case 'task_context_too_large':
       return 422;
+    case 'daily_budget_exhausted':
+      return 429;
     case 'orchestrator_rejected':
       return 502;
     case 'orchestrator_unreachable':

@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { UsageData } from '@mosaic/orchestrator-contract';
 
 export type OrchestratorOperation = 'spawn' | 'status' | 'kill' | 'cancel' | 'list' | 'health';
+
+const MAX_MODEL_LABELS = 100;
 
 /** The live streams: one session's events, or every session's changes. */
 export type EventStreamKind = 'session_events' | 'sessions';
@@ -68,6 +71,22 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  private readonly models = new Set<string>();
+
+  private readonly usageTokens = new Counter({
+    name: 'mosaic_usage_tokens_total',
+    help: 'Tokens agents reported spending (usage events stored by this process), by model (`unknown` when unnamed) and kind (input or output)',
+    labelNames: ['model', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly usageCost = new Counter({
+    name: 'mosaic_usage_cost_usd_total',
+    help: 'US dollars agents reported spending (usage events stored by this process), by model (`unknown` when unnamed)',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -96,6 +115,24 @@ export class ApiMetrics {
       this.openStreams.dec({ kind });
       this.endedStreams.inc({ kind, how });
     };
+  }
+
+  /** Counts one stored usage event (a duplicate is not stored, so not counted). */
+  usageReported(usage: UsageData): void {
+    const model = this.modelLabel(usage.model);
+    if (usage.input_tokens !== undefined) this.usageTokens.inc({ model, kind: 'input' }, usage.input_tokens);
+    if (usage.output_tokens !== undefined) this.usageTokens.inc({ model, kind: 'output' }, usage.output_tokens);
+    if (usage.cost_usd !== undefined) this.usageCost.inc({ model }, usage.cost_usd);
+  }
+
+  /** Agents name their models: past MAX_MODEL_LABELS names, the rest count as `other`, so that no agent can grow the metrics without bound. */
+  private modelLabel(model: string | undefined): string {
+    if (model === undefined) return 'unknown';
+    if (this.models.has(model) || this.models.size < MAX_MODEL_LABELS) {
+      this.models.add(model);
+      return model;
+    }
+    return 'other';
   }
 
   reconciliationFailed(): void {

@@ -59,8 +59,15 @@ const SECRET_KEY_PARTS = [
   'bearer',
 ];
 
+/**
+ * Counts of a model's tokens (`input_tokens`, `maxTokens`), which AI tasks
+ * carry as settings: numbers of tokens, not tokens. Only these exact names.
+ */
+const TOKEN_COUNT_KEYS = new Set(['inputtokens', 'outputtokens', 'maxtokens', 'totaltokens', 'prompttokens', 'completiontokens', 'maxoutputtokens']);
+
 export function isSecretKey(key: string): boolean {
   const normalized = key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (TOKEN_COUNT_KEYS.has(normalized)) return false;
   // `auth` only as the end of a key: `basicAuth`, `oauth`, but not `author`.
   return normalized.endsWith('auth') || SECRET_KEY_PARTS.some((part) => normalized.includes(part));
 }

@@ -56,8 +56,9 @@ export class SessionSyncService {
    * the agent has stopped, within the grace, or been killed after it. Otherwise
    * as `kill`.
    */
-  cancel(session: TrackedSession, actor: string, request: CancelRequest): Promise<TrackedSession> {
+  cancel(session: TrackedSession, actor: string, request: CancelRequest, detail?: Record<string, unknown>): Promise<TrackedSession> {
     return this.stop(session, actor, {
+      ...(detail === undefined ? {} : { detail }),
       unconfirmed: { status: 'cancelled', error: 'cancelled before the orchestrator acknowledged the spawn' },
       ask: (orchestratorSessionId) => this.client.cancel(orchestratorSessionId, request),
     });
@@ -71,11 +72,11 @@ export class SessionSyncService {
   private async stop(session: TrackedSession, actor: string, how: StopRequest): Promise<TrackedSession> {
     if (isTerminalStatus(session.status)) return session;
     if (session.orchestratorSessionId === null) {
-      return this.sessions.applyStatus(session.id, { ...how.unconfirmed, at: new Date() }, { actor });
+      return this.sessions.applyStatus(session.id, { ...how.unconfirmed, at: new Date() }, { actor, ...(how.detail === undefined ? {} : { detail: how.detail }) });
     }
     try {
       const answer = await how.ask(session.orchestratorSessionId);
-      return await this.sessions.applyStatus(session.id, { status: answer.status, at: new Date() }, { actor });
+      return await this.sessions.applyStatus(session.id, { status: answer.status, at: new Date() }, { actor, ...(how.detail === undefined ? {} : { detail: how.detail }) });
     } catch (error) {
       if (error instanceof OrchestratorError && error.failure === 'not_found') {
         return this.sessions.applyStatus(session.id, { status: 'failed', at: new Date(), error: LOST_ERROR });
@@ -89,6 +90,8 @@ interface StopRequest {
   /** The status and error of a session stopped before the orchestrator acknowledged its spawn. */
   readonly unconfirmed: { readonly status: 'killed' | 'cancelled'; readonly error: string };
   readonly ask: (orchestratorSessionId: string) => Promise<KillResponse>;
+  /** More for the event log's record of the stop, beside its actor. */
+  readonly detail?: Record<string, unknown>;
 }
 
 function reportFrom(answer: SessionStatusResponse): StatusReport {

@@ -15,6 +15,7 @@ export function presentSession(session: TrackedSession) {
     exit_code: session.exitCode,
     node: session.node,
     queue_position: session.queuePosition,
+    usage: { input_tokens: session.usage.inputTokens, output_tokens: session.usage.outputTokens, cost_usd: session.usage.costUsd },
     started_at: session.startedAt?.toISOString() ?? null,
     ended_at: session.endedAt?.toISOString() ?? null,
     last_event_at: session.lastEventAt?.toISOString() ?? null,

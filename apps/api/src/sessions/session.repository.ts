@@ -29,6 +29,7 @@ import {
 } from './status-report.sql';
 import { ACTIVE_STATUSES } from './session-status.machine';
 import { logSessionStatusChange } from './session-status-log';
+import { type BudgetCrossing, exceededLimit } from './budget';
 import { SPAWN_UNCONFIRMED_ERROR, type SessionPage, type StatusReport, type TrackedSession } from './session';
 
 export interface NewSession {
@@ -90,6 +91,8 @@ export interface CallbackRecord {
 export interface RecordedEvent {
   readonly outcome: EventOutcome;
   readonly moved?: { readonly from: TrackedSessionStatus; readonly taskId: string };
+  /** Set when this event took the session past its task's budget: the statement that stored it claimed the crossing. */
+  readonly budgetCrossed?: BudgetCrossing;
 }
 
 /** One per callback of a batch, in the batch's order. */
@@ -99,6 +102,12 @@ interface RecordedRow {
   inserted: boolean;
   moved_from: TrackedSessionStatus | null;
   task_id: string | null;
+  crossed: boolean;
+  input_tokens: string | null;
+  output_tokens: string | null;
+  cost_usd: string | null;
+  budget_max_tokens: string | null;
+  budget_max_cost_usd: string | null;
 }
 
 /**
@@ -134,6 +143,8 @@ interface MoveOptions {
   readonly onlyUnconfirmed: boolean;
   /** The operator who asked for the move, recorded in the event log; null for no record. */
   readonly actor: string | null;
+  /** More for that record's `data` (why, when it was no operator). */
+  readonly detail?: Record<string, unknown> | null;
 }
 
 /**
@@ -203,10 +214,10 @@ export class OrchestratorSessionRepository {
   /**
    * Applies a status report if it moves the session forward; returns the
    * session as it now is. With an `actor` (an operator's kill or cancel), the report is
-   * also recorded in the event log as a `status` event with `data.actor`.
+   * also recorded in the event log as a `status` event with `data.actor`, and `detail` beside it.
    */
-  async applyStatus(id: string, report: StatusReport, audit: { actor?: string } = {}): Promise<TrackedSession> {
-    const moved = await this.move(id, report, { orchestratorSessionId: null, onlyUnconfirmed: false, actor: audit.actor ?? null });
+  async applyStatus(id: string, report: StatusReport, audit: { actor?: string; detail?: Record<string, unknown> } = {}): Promise<TrackedSession> {
+    const moved = await this.move(id, report, { orchestratorSessionId: null, onlyUnconfirmed: false, actor: audit.actor ?? null, detail: audit.detail ?? null });
     if (moved === undefined) throw new Error(`session ${id} does not exist`);
     return moved;
   }
@@ -241,6 +252,7 @@ export class OrchestratorSessionRepository {
       ...statusReportParameters(report),
       options.actor,
       options.actor === null ? null : `api-${randomUUID()}`,
+      options.detail == null ? null : JSON.stringify(options.detail),
     ]);
     const row = rows[0];
     if (row === undefined) return undefined;
@@ -386,6 +398,9 @@ interface RawSessionRow {
   exit_code: number | null;
   node: string | null;
   queue_position: number | null;
+  input_tokens: string;
+  output_tokens: string;
+  cost_usd: string;
   started_at: Date | null;
   ended_at: Date | null;
   last_event_at: Date | null;
@@ -395,7 +410,7 @@ interface RawSessionRow {
 }
 
 const SESSION_COLUMNS = ['id', 'task_id', 'orchestrator_session_id', 'status', 'attempt', 'requested_by', 'last_sequence', 'error',
-  'exit_code', 'node', 'queue_position', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
+  'exit_code', 'node', 'queue_position', 'input_tokens', 'output_tokens', 'cost_usd', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
 
 /** The title of the session `s`'s task, for the statements that return a session row. */
 const TASK_TITLE = '(SELECT title FROM tasks WHERE tasks.id = s.task_id) AS task_title';
@@ -445,8 +460,8 @@ const MOVE_REPORT = reportParameterSql(4);
  * Applies one status report to one session: $1 the session, $2 the
  * orchestrator's session id to record if none is (or null), $3 whether only a
  * session still unconfirmed may move, the report from $4 (status-report.sql.ts),
- * and, to record who asked in the event log, $13 the actor and $14 the event's
- * id (no record when the actor is null).
+ * and, to record who asked in the event log, $13 the actor, $14 the event's
+ * id and $15 more for its data (no record when the actor is null).
  * The task follows the session only when it moved. Answers the session as it
  * now is, with `moved_from`, the status it moved from (null when it did not
  * move); no row when there is no such session (or it is no longer unconfirmed).
@@ -471,7 +486,8 @@ const MOVE = prepared(`
      WHERE t.id = target.task_id AND target.moves
   ), audit AS (
     INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
-    SELECT updated.id, $14::text, updated.last_sequence, 'status', ${MOVE_REPORT.status}::session_status, now(), jsonb_build_object('actor', $13::text)
+    SELECT updated.id, $14::text, updated.last_sequence, 'status', ${MOVE_REPORT.status}::session_status, now(),
+           COALESCE($15::jsonb, '{}'::jsonb) || jsonb_build_object('actor', $13::text)
       FROM updated WHERE $13::text IS NOT NULL
   )
   SELECT * FROM updated`);
@@ -500,6 +516,7 @@ function fromRawRow(row: RawSessionRow): TrackedSession {
     exitCode: row.exit_code,
     node: row.node,
     queuePosition: row.queue_position,
+    usage: { inputTokens: Number(row.input_tokens), outputTokens: Number(row.output_tokens), costUsd: Number(row.cost_usd) },
     startedAt: row.started_at,
     endedAt: row.ended_at,
     lastEventAt: row.last_event_at,
@@ -537,6 +554,7 @@ function toSession(row: SessionRow & { task: { title: string } }): TrackedSessio
     exitCode: row.exitCode,
     node: row.node,
     queuePosition: row.queuePosition,
+    usage: { inputTokens: Number(row.inputTokens), outputTokens: Number(row.outputTokens), costUsd: row.costUsd.toNumber() },
     startedAt: row.startedAt,
     endedAt: row.endedAt,
     lastEventAt: row.lastEventAt,
@@ -602,15 +620,18 @@ const RECORD = prepared(`
     WITH input AS (
       SELECT * FROM ${INPUT_ROWS}
     ), target AS (
-      SELECT i.n, s.id, s.task_id, s.status, s.orchestrator_session_id
+      SELECT i.n, s.id, s.task_id, s.status, s.orchestrator_session_id, s.input_tokens, s.output_tokens, s.cost_usd, s.budget_exceeded_at,
+             s.budget_max_tokens, s.budget_max_cost_usd
         FROM (SELECT * FROM input ORDER BY session_id) AS i
         CROSS JOIN LATERAL (
-          SELECT s.id, s.task_id, s.status, s.orchestrator_session_id FROM orchestrator_sessions AS s
+          SELECT s.id, s.task_id, s.status, s.orchestrator_session_id, s.input_tokens, s.output_tokens, s.cost_usd, s.budget_exceeded_at,
+                 tasks.budget_max_tokens, tasks.budget_max_cost_usd
+            FROM orchestrator_sessions AS s JOIN tasks ON tasks.id = s.task_id
            WHERE ${acceptsToken({ sessionId: 'i.session_id', tokenHash: 'i.token_hash', expiresAfter: 'i.expires_after', endedAfter: 'i.ended_after', terminalStatuses: '$1', signed: 'i.signed' })}
-             FOR UPDATE
+             FOR UPDATE OF s
         ) AS s
     ), owned AS (
-      SELECT t.n, t.id, t.task_id, t.status
+      SELECT t.*
         FROM target AS t JOIN input AS i ON i.n = t.n
        WHERE t.orchestrator_session_id = i.orchestrator_session_id
           OR (t.orchestrator_session_id IS NULL AND NOT EXISTS (
@@ -621,14 +642,34 @@ const RECORD = prepared(`
         FROM owned AS o JOIN input AS i ON i.n = o.n
       ON CONFLICT (session_id, event_id) DO NOTHING
       RETURNING session_id
-    ), applied AS (
-      SELECT o.n, o.id, o.task_id, o.status, ${reportMoves('o.status', REPORT)} AS moves
+    ), spent AS (
+      SELECT o.n, o.id, o.task_id, o.status, o.budget_exceeded_at, o.budget_max_tokens, o.budget_max_cost_usd,
+             ${reportMoves('o.status', REPORT)} AS moves,
+             o.input_tokens + u.input_tokens AS input_tokens, o.output_tokens + u.output_tokens AS output_tokens, o.cost_usd + u.cost_usd AS cost_usd,
+             u.input_tokens AS added_input_tokens, u.output_tokens AS added_output_tokens, u.cost_usd AS added_cost_usd
         FROM owned AS o JOIN input AS i ON i.n = o.n JOIN inserted ON inserted.session_id = o.id
+        CROSS JOIN LATERAL (
+          SELECT CASE WHEN i.type = 'usage' THEN COALESCE((i.data->>'input_tokens')::bigint, 0) ELSE 0 END AS input_tokens,
+                 CASE WHEN i.type = 'usage' THEN COALESCE((i.data->>'output_tokens')::bigint, 0) ELSE 0 END AS output_tokens,
+                 CASE WHEN i.type = 'usage' THEN COALESCE((i.data->>'cost_usd')::numeric, 0) ELSE 0 END AS cost_usd
+        ) AS u
+    ), applied AS (
+      SELECT spent.*,
+             -- Passed its budget with this event, while still active: claimed here, so that one statement alone sees it happen.
+             spent.budget_exceeded_at IS NULL
+               AND (CASE WHEN spent.moves THEN i.report_status ELSE spent.status::text END) <> ALL($1::text[])
+               AND ((spent.budget_max_tokens IS NOT NULL AND spent.input_tokens + spent.output_tokens > spent.budget_max_tokens)
+                 OR (spent.budget_max_cost_usd IS NOT NULL AND spent.cost_usd > spent.budget_max_cost_usd)) AS crossed
+        FROM spent JOIN input AS i ON i.n = spent.n
     ), advanced AS (
       UPDATE orchestrator_sessions AS s
          SET last_sequence = GREATEST(s.last_sequence, i.sequence),
              last_event_at = now(),
              orchestrator_session_id = COALESCE(s.orchestrator_session_id, i.orchestrator_session_id),
+             input_tokens = a.input_tokens,
+             output_tokens = a.output_tokens,
+             cost_usd = a.cost_usd,
+             budget_exceeded_at = CASE WHEN a.crossed THEN now() ELSE s.budget_exceeded_at END,
              ${reportAssignments('a.moves', REPORT)},
              updated_at = now()
         FROM applied AS a JOIN input AS i ON i.n = a.n
@@ -637,12 +678,25 @@ const RECORD = prepared(`
       UPDATE tasks AS t SET status = ${reportTaskStatus(REPORT)}, updated_at = now()
         FROM applied AS a JOIN input AS i ON i.n = a.n
        WHERE t.id = a.task_id AND a.moves
+    ), daily AS (
+      -- No usage in the batch, no row: the day's row is locked only by the statements that count usage.
+      INSERT INTO daily_usage AS d (day, input_tokens, output_tokens, cost_usd)
+      SELECT (now() AT TIME ZONE 'UTC')::date, sum(a.added_input_tokens), sum(a.added_output_tokens), sum(a.added_cost_usd)
+        FROM applied AS a JOIN input AS i ON i.n = a.n
+       WHERE i.type = 'usage'
+      HAVING count(*) > 0
+      ON CONFLICT (day) DO UPDATE SET input_tokens = d.input_tokens + EXCLUDED.input_tokens,
+                                      output_tokens = d.output_tokens + EXCLUDED.output_tokens,
+                                      cost_usd = d.cost_usd + EXCLUDED.cost_usd
     )
     SELECT t.n IS NOT NULL AS found,
            o.n IS NOT NULL AS owned,
            a.n IS NOT NULL AS inserted,
            CASE WHEN a.moves THEN a.status END AS moved_from,
-           CASE WHEN a.moves THEN a.task_id END AS task_id
+           CASE WHEN a.moves THEN a.task_id END AS task_id,
+           COALESCE(a.crossed, false) AS crossed,
+           a.input_tokens::text AS input_tokens, a.output_tokens::text AS output_tokens, a.cost_usd::text AS cost_usd,
+           a.budget_max_tokens::text AS budget_max_tokens, a.budget_max_cost_usd::text AS budget_max_cost_usd
       FROM input AS i
       LEFT JOIN target AS t ON t.n = i.n
       LEFT JOIN owned AS o ON o.n = i.n
@@ -673,5 +727,20 @@ function recordedEvent(row: RecordedRow): RecordedEvent {
   if (!row.found) return { outcome: 'unauthorized' };
   if (!row.owned) return { outcome: 'foreign' };
   if (!row.inserted) return { outcome: 'duplicate' };
-  return row.moved_from !== null && row.task_id !== null ? { outcome: 'stored', moved: { from: row.moved_from, taskId: row.task_id } } : { outcome: 'stored' };
+  return {
+    outcome: 'stored',
+    ...(row.moved_from !== null && row.task_id !== null ? { moved: { from: row.moved_from, taskId: row.task_id } } : {}),
+    ...(row.crossed ? { budgetCrossed: budgetCrossingOf(row) } : {}),
+  };
+}
+
+function budgetCrossingOf(row: RecordedRow): BudgetCrossing {
+  const usage = { inputTokens: Number(row.input_tokens), outputTokens: Number(row.output_tokens), costUsd: Number(row.cost_usd) };
+  const budget = {
+    ...(row.budget_max_tokens === null ? {} : { maxTokens: Number(row.budget_max_tokens) }),
+    ...(row.budget_max_cost_usd === null ? {} : { maxCostUsd: Number(row.budget_max_cost_usd) }),
+  };
+  const crossing = exceededLimit(budget, usage);
+  if (crossing === undefined) throw new Error('the database claimed a budget crossing that the usage does not show');
+  return crossing;
 }

@@ -14,6 +14,18 @@ const EXAMPLE_SESSION_ID = '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b';
 export const EXAMPLE_TASK_ID = 'c1a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b';
 export const EXAMPLE_AT = '2026-01-01T12:00:00.000Z';
 
+@ApiSchema({ name: 'Usage', description: 'what was spent: the sums of the usage events' })
+export class UsageSchema {
+  @ApiProperty({ example: 1200 })
+  input_tokens!: number;
+
+  @ApiProperty({ example: 300 })
+  output_tokens!: number;
+
+  @ApiProperty({ description: 'US dollars', example: 0.0081 })
+  cost_usd!: number;
+}
+
 @ApiSchema({ name: 'Session', description: 'a session the API tracks' })
 export class SessionSchema implements SessionResponse {
   @ApiProperty({ format: 'uuid', example: EXAMPLE_SESSION_ID })
@@ -51,6 +63,9 @@ export class SessionSchema implements SessionResponse {
 
   @ApiProperty({ type: Number, nullable: true, description: 'its 1-based place in the orchestrator\'s queue while `pending`, as last reported; `null` otherwise', example: null })
   queue_position!: number | null;
+
+  @ApiProperty({ type: UsageSchema, description: 'what its agent reported spending (sums of its usage events)' })
+  usage!: UsageSchema;
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: EXAMPLE_AT })
   started_at!: string | null;

@@ -1,4 +1,5 @@
 import type { TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import type { Usage } from './budget';
 
 /** The `error` of a session the orchestrator no longer knows (contract: lost sessions end `failed`). */
 export const LOST_ERROR = 'lost';
@@ -23,6 +24,8 @@ export interface TrackedSession {
   readonly node: string | null;
   /** Its 1-based place in the orchestrator's queue while `pending`, as last reported. */
   readonly queuePosition: number | null;
+  /** What it spent: the sums of its stored usage events. */
+  readonly usage: Usage;
   readonly startedAt: Date | null;
   readonly endedAt: Date | null;
   readonly lastEventAt: Date | null;

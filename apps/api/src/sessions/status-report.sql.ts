@@ -1,4 +1,5 @@
 import { isTerminalStatus } from '@mosaic/orchestrator-contract';
+import { BUDGET_EXCEEDED_ERROR } from './budget';
 import { statusesThatMayMoveTo } from './session-status.machine';
 import type { StatusReport } from './session';
 
@@ -116,6 +117,8 @@ export function reportMoves(status: string, report: StatusReportSql): string {
 
 /**
  * The SET assignments of `orchestrator_sessions` (aliased `s`) that apply the report when `moves` holds.
+ * A session cancelled after it passed its budget ends with the error `budget_exceeded`, whichever report of the
+ * cancel (the orchestrator's answer or its callback) comes first.
  * Node and queue position are facts about where the session is rather than steps of its life, so a report
  * that does not move the session still updates them: a node whenever one is named, a queue position from a
  * `pending` report while the session is still pending. Leaving `pending` clears the position, which means
@@ -127,7 +130,8 @@ export function reportAssignments(moves: string, report: StatusReportSql): strin
            started_at = CASE WHEN ${moves} AND ${running} THEN ${at} ELSE s.started_at END,
            ended_at = CASE WHEN ${moves} AND ${terminal} THEN ${at} ELSE s.ended_at END,
            active_task_id = CASE WHEN ${moves} AND ${terminal} THEN NULL ELSE s.active_task_id END,
-           error = CASE WHEN ${moves} AND ${error} IS NOT NULL THEN ${error} ELSE s.error END,
+           error = CASE WHEN ${moves} AND ${status} = 'cancelled' AND s.budget_exceeded_at IS NOT NULL THEN '${BUDGET_EXCEEDED_ERROR}'
+                        WHEN ${moves} AND ${error} IS NOT NULL THEN ${error} ELSE s.error END,
            exit_code = CASE WHEN ${moves} AND ${exitCode} IS NOT NULL THEN ${exitCode} ELSE s.exit_code END,
            node = COALESCE(${node}, s.node),
            queue_position = CASE WHEN ${status} = 'pending' AND ${moves} THEN ${queuePosition}

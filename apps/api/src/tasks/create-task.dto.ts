@@ -1,17 +1,47 @@
 import { ApiSchema, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsIn,
+  IsInt,
+  IsNumber,
   IsObject,
   IsOptional,
+  IsPositive,
   IsString,
+  Max,
   MaxLength,
   MinLength,
+  ValidateNested,
 } from 'class-validator';
 import { TASK_PRIORITIES, type JsonObject, type TaskPriority } from '@mosaic/orchestrator-contract';
 import { IsStorableJson, IsStorableText } from '../http/storable.validators';
+
+/** A session's budget (contract v2): each limit a positive number, each optional. */
+@ApiSchema({ name: 'Budget', description: 'limits on each of the task\'s sessions; one that passes any is cancelled (`budget_exceeded`)' })
+export class BudgetDto {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1e12, description: 'input and output tokens together', example: 200_000 })
+  @IsOptional()
+  @IsInt()
+  @IsPositive()
+  @Max(1e12)
+  max_tokens?: number;
+
+  @ApiPropertyOptional({ minimum: 0.000001, maximum: 1e9, description: 'US dollars', example: 5 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 6 })
+  @IsPositive()
+  @Max(1e9)
+  max_cost_usd?: number;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 2_147_483_647, description: 'seconds of running time, enforced even when the agent reports nothing', example: 3600 })
+  @IsOptional()
+  @IsInt()
+  @IsPositive()
+  @Max(2_147_483_647)
+  max_duration_s?: number;
+}
 
 @ApiSchema({ name: 'CreateTask' })
 export class CreateTaskDto {
@@ -56,4 +86,11 @@ export class CreateTaskDto {
   @IsObject()
   @IsStorableJson()
   metadata?: JsonObject;
+
+  @ApiPropertyOptional({ type: BudgetDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => BudgetDto)
+  budget?: BudgetDto;
 }

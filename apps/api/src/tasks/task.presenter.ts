@@ -11,6 +11,12 @@ export function presentTask(task: Task, latestSession: TrackedSession | undefine
     priority: task.priority,
     labels: task.labels,
     metadata: task.metadata,
+    budget: {
+      max_tokens: task.budget.maxTokens ?? null,
+      max_cost_usd: task.budget.maxCostUsd ?? null,
+      max_duration_s: task.budget.maxDurationS ?? null,
+    },
+    usage: { input_tokens: task.usage.inputTokens, output_tokens: task.usage.outputTokens, cost_usd: task.usage.costUsd },
     created_at: task.createdAt.toISOString(),
     updated_at: task.updatedAt.toISOString(),
     session: latestSession === undefined ? null : (presentSession(latestSession) satisfies SessionResponse),

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
 import type { Task as TaskRow } from '../database/generated/prisma/client';
 import type { JsonObject, TaskPriority } from '@mosaic/orchestrator-contract';
+import { type Budget, NO_USAGE, type Usage } from '../sessions/budget';
 import type { Task } from './task';
 
 export interface NewTask {
@@ -10,6 +11,7 @@ export interface NewTask {
   readonly priority: TaskPriority;
   readonly labels: readonly string[];
   readonly metadata: JsonObject;
+  readonly budget: Budget;
 }
 
 @Injectable()
@@ -17,19 +19,35 @@ export class TaskRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   async create(task: NewTask): Promise<Task> {
+    const { budget, ...fields } = task;
     const row = await this.prisma.task.create({
-      data: { ...task, labels: [...task.labels] },
+      data: {
+        ...fields,
+        labels: [...task.labels],
+        budgetMaxTokens: budget.maxTokens === undefined ? null : BigInt(budget.maxTokens),
+        budgetMaxCostUsd: budget.maxCostUsd ?? null,
+        budgetMaxDurationS: budget.maxDurationS ?? null,
+      },
     });
-    return toTask(row);
+    return toTask(row, NO_USAGE);
   }
 
+  /** The task, with what its sessions spent together: the sum of theirs, which the statements storing usage keep. */
   async findById(id: string): Promise<Task | undefined> {
-    const row = await this.prisma.task.findUnique({ where: { id } });
-    return row ? toTask(row) : undefined;
+    const [row, spent] = await Promise.all([
+      this.prisma.task.findUnique({ where: { id } }),
+      this.prisma.orchestratorSession.aggregate({ where: { taskId: id }, _sum: { inputTokens: true, outputTokens: true, costUsd: true } }),
+    ]);
+    if (row === null) return undefined;
+    return toTask(row, {
+      inputTokens: Number(spent._sum.inputTokens ?? 0),
+      outputTokens: Number(spent._sum.outputTokens ?? 0),
+      costUsd: spent._sum.costUsd?.toNumber() ?? 0,
+    });
   }
 }
 
-function toTask(row: TaskRow): Task {
+function toTask(row: TaskRow, usage: Usage): Task {
   return {
     id: row.id,
     title: row.title,
@@ -38,6 +56,12 @@ function toTask(row: TaskRow): Task {
     priority: row.priority,
     labels: row.labels,
     metadata: row.metadata as JsonObject,
+    budget: {
+      ...(row.budgetMaxTokens === null ? {} : { maxTokens: Number(row.budgetMaxTokens) }),
+      ...(row.budgetMaxCostUsd === null ? {} : { maxCostUsd: row.budgetMaxCostUsd.toNumber() }),
+      ...(row.budgetMaxDurationS === null ? {} : { maxDurationS: row.budgetMaxDurationS }),
+    },
+    usage,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

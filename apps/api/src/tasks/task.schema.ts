@@ -1,8 +1,20 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { TASK_PRIORITIES, TRACKED_SESSION_STATUSES, type JsonObject, type TaskPriority } from '@mosaic/orchestrator-contract';
-import { EXAMPLE_AT, EXAMPLE_TASK_ID, SessionSchema } from '../sessions/session.schema';
+import { EXAMPLE_AT, EXAMPLE_TASK_ID, SessionSchema, UsageSchema } from '../sessions/session.schema';
 import type { TaskStatus } from './task';
 import type { TaskResponse } from './task.presenter';
+
+@ApiSchema({ name: 'TaskBudget', description: 'the limits on each of the task\'s sessions; `null`: no such limit' })
+export class TaskBudgetSchema {
+  @ApiProperty({ type: Number, nullable: true, example: 200000 })
+  max_tokens!: number | null;
+
+  @ApiProperty({ type: Number, nullable: true, example: 5 })
+  max_cost_usd!: number | null;
+
+  @ApiProperty({ type: Number, nullable: true, example: null })
+  max_duration_s!: number | null;
+}
 
 /** A task's OpenAPI schema; it implements the presenter's type, so an undocumented field fails to compile. */
 @ApiSchema({ name: 'Task', description: 'a Mosaic task' })
@@ -27,6 +39,12 @@ export class TaskSchema implements TaskResponse {
 
   @ApiProperty({ type: 'object', additionalProperties: true, example: { quarter: 'Q4' } })
   metadata!: JsonObject;
+
+  @ApiProperty({ type: TaskBudgetSchema })
+  budget!: TaskBudgetSchema;
+
+  @ApiProperty({ type: UsageSchema, description: 'what all its sessions spent together' })
+  usage!: UsageSchema;
 
   @ApiProperty({ format: 'date-time', example: EXAMPLE_AT })
   created_at!: string;

@@ -1,4 +1,5 @@
 import type { JsonObject, TaskPriority, TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import type { Budget, Usage } from '../sessions/budget';
 
 /** `open` until first dispatched; from then on it follows its latest session's status. */
 export type TaskStatus = 'open' | TrackedSessionStatus;
@@ -12,6 +13,9 @@ export interface Task {
   readonly priority: TaskPriority;
   readonly labels: readonly string[];
   readonly metadata: JsonObject;
+  readonly budget: Budget;
+  /** What all its sessions spent together. */
+  readonly usage: Usage;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }

@@ -20,6 +20,11 @@ export class TasksService {
       priority: input.priority ?? 'normal',
       labels: input.labels ?? [],
       metadata: input.metadata ?? {},
+      budget: {
+        ...(input.budget?.max_tokens === undefined ? {} : { maxTokens: input.budget.max_tokens }),
+        ...(input.budget?.max_cost_usd === undefined ? {} : { maxCostUsd: input.budget.max_cost_usd }),
+        ...(input.budget?.max_duration_s === undefined ? {} : { maxDurationS: input.budget.max_duration_s }),
+      },
     });
   }
 

@@ -5,6 +5,10 @@
  * - Each stdout line that is a JSON object with `type` `progress` (`message`, `percent`?)
  *   or `result` (`summary`?, `exit_code`?, `error`?) becomes a callback of that type;
  *   every other line, on stdout or stderr, becomes a `log` callback.
+ * - A stdout JSON line with `type` `usage` (`input_tokens`?, `output_tokens`?, `cost_usd`?,
+ *   `model`?, at least one of the three counts) reports what the agent spent since its
+ *   previous usage line, and becomes a `usage` callback; usage held back by the rate
+ *   limit is added up rather than replaced. This agent reports usage after each step.
  * - The exit code decides the session's end: 0 `completed`, anything else `failed`.
  * - A cancel sends SIGTERM and kills the agent if it has not exited when the grace ends;
  *   an agent that exits in time, with any code, ends `cancelled` all the same.
@@ -14,7 +18,10 @@
  * least this long), `exit_code` (fail with it), `stderr` (lines to print on stderr),
  * `log_lines` (plain stdout lines to print), `children` (processes to start that each
  * start a grandchild and then sleep forever, as a runaway tool would), `ignore_sigterm`
- * (stay deaf to a cancel's SIGTERM, so that its SIGKILL at the end of the grace shows).
+ * (stay deaf to a cancel's SIGTERM, so that its SIGKILL at the end of the grace shows),
+ * `usage_per_step` (`{ input_tokens, output_tokens }` to report for each step, priced
+ * as `sample-model-1`; `null` reports no usage; by default a few hundred to a few
+ * thousand input tokens and fewer output tokens, varying from step to step).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,7 +37,9 @@ const optionsSchema = z.object({
   log_lines: z.number().int().min(0).default(0),
   children: z.number().int().min(0).max(16).default(0),
   ignore_sigterm: z.boolean().default(false),
+  usage_per_step: z.strictObject({ input_tokens: z.number().int().min(0), output_tokens: z.number().int().min(0) }).nullable().optional(),
 });
+type Options = z.infer<typeof optionsSchema>;
 
 const taskFileSchema = z.object({
   session_id: z.string(),
@@ -43,6 +52,18 @@ const { spawn } = require('node:child_process');
 spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
 setInterval(() => {}, 1000);
 `;
+
+/** The model this agent says it runs on, at made-up prices in USD per million tokens. */
+const MODEL = { name: 'sample-model-1', inputUsdPerMillionTokens: 3, outputUsdPerMillionTokens: 15 };
+
+/** The usage line for one step, or none for a task that asked for none. */
+function usageOf(step: number, perStep: Options['usage_per_step']): object | undefined {
+  if (perStep === null) return undefined;
+  const tokens = perStep ?? { input_tokens: 400 + ((step * 937) % 2600), output_tokens: 50 + ((step * 211) % 350) };
+  // Whole micro-dollars divided once: the cost prints as a short decimal.
+  const costUsd = (tokens.input_tokens * MODEL.inputUsdPerMillionTokens + tokens.output_tokens * MODEL.outputUsdPerMillionTokens) / 1e6;
+  return { type: 'usage', ...tokens, cost_usd: costUsd, model: MODEL.name };
+}
 
 function say(message: object): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -83,6 +104,8 @@ async function main(): Promise<number> {
   for (let step = 1; step <= options.steps; step++) {
     await sleep(options.step_ms);
     say({ type: 'progress', message: `step ${step} of ${options.steps}`, percent: Math.round((step / options.steps) * 100) });
+    const usage = usageOf(step, options.usage_per_step);
+    if (usage) say(usage);
   }
   const remaining = options.duration_ms - (Date.now() - startedAt);
   if (remaining > 0) await sleep(remaining);

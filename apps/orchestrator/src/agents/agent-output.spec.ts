@@ -1,12 +1,37 @@
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { type CallbackEvent, LIMITS, callbackEventSchema, jsonEncodedBytes, unstorableText } from '@mosaic/orchestrator-contract';
+import { type CallbackEvent, LIMITS, USAGE_LIMITS, callbackEventSchema, jsonEncodedBytes, unstorableText } from '@mosaic/orchestrator-contract';
 import { type AgentMessage, type AgentStream, decodeSpooledLine, MAX_LINE_BYTES, parseAgentLine } from './agent-output';
 
 describe('parseAgentLine', () => {
   it('turns stdout progress and result objects into messages of that type', () => {
     expect(parseAgentLine('stdout', '{"type":"progress","message":"half","percent":50}')).toEqual({ type: 'progress', data: { message: 'half', percent: 50 } });
     expect(parseAgentLine('stdout', '{"type":"result","summary":"done","exit_code":0}')).toEqual({ type: 'result', data: { summary: 'done', exit_code: 0 } });
+  });
+
+  it('turns stdout usage objects into usage messages, with whichever counts they carry', () => {
+    expect(parseAgentLine('stdout', '{"type":"usage","input_tokens":1200,"output_tokens":300,"cost_usd":0.0081,"model":"sample-model-1"}')).toEqual({
+      type: 'usage',
+      data: { input_tokens: 1200, output_tokens: 300, cost_usd: 0.0081, model: 'sample-model-1' },
+    });
+    expect(parseAgentLine('stdout', '{"type":"usage","cost_usd":0}')).toEqual({ type: 'usage', data: { cost_usd: 0 } });
+  });
+
+  it.each([
+    ['negative tokens', '{"type":"usage","input_tokens":-1}'],
+    ['tokens over the limit', `{"type":"usage","output_tokens":${USAGE_LIMITS.tokensPerReport + 1}}`],
+    ['a cost over the limit', `{"type":"usage","cost_usd":${USAGE_LIMITS.costUsdPerReport + 0.01}}`],
+    ['a number too large for a double', '{"type":"usage","cost_usd":1e400}'],
+    ['fractional tokens', '{"type":"usage","input_tokens":1.5}'],
+    ['tokens as a string', '{"type":"usage","input_tokens":"12"}'],
+    ['a cost of "NaN"', '{"type":"usage","cost_usd":"NaN"}'],
+    ['a null count', '{"type":"usage","input_tokens":null,"output_tokens":3}'],
+    ['no count at all', '{"type":"usage","model":"m"}'],
+    ['an unknown field', '{"type":"usage","input_tokens":3,"cached_tokens":1}'],
+    ['an empty model', '{"type":"usage","input_tokens":3,"model":""}'],
+    ['a model of 201 characters', `{"type":"usage","input_tokens":3,"model":"${'m'.repeat(201)}"}`],
+  ])('keeps a usage line with %s as a log line', (_, line) => {
+    expect(parseAgentLine('stdout', line)).toEqual({ type: 'log', data: { stream: 'stdout', line } });
   });
 
   it.each([
@@ -75,6 +100,10 @@ describe('parseAgentLine', () => {
       .oneof(
         fc.record({ type: fc.constant('progress'), message: anyText, percent: fc.double({ min: 0, max: 100, noNaN: true }) }, { requiredKeys: ['type', 'message'] }),
         fc.record({ type: fc.constant('result'), exit_code: fc.integer(), summary: anyText, error: anyText }, { requiredKeys: ['type'] }),
+        fc.record(
+          { type: fc.constant('usage'), input_tokens: fc.integer(), output_tokens: fc.double(), cost_usd: fc.double({ noNaN: true }), model: anyText },
+          { requiredKeys: ['type'] },
+        ),
       )
       .map((fields) => JSON.stringify(fields));
     fc.assert(

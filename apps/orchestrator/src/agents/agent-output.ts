@@ -1,4 +1,4 @@
-import { LIMITS, jsonEncodedBytes, jsonEncodedPrefix, logDataSchema, progressDataSchema, resultDataSchema, toStorableText } from '@mosaic/orchestrator-contract';
+import { LIMITS, type UsageData, jsonEncodedBytes, jsonEncodedPrefix, logDataSchema, progressDataSchema, resultDataSchema, toStorableText, usageDataSchema } from '@mosaic/orchestrator-contract';
 import { z } from 'zod';
 
 export type AgentStream = 'stdout' | 'stderr';
@@ -10,6 +10,7 @@ export type AgentStream = 'stdout' | 'stderr';
 export type AgentMessage = (
   | { type: 'progress'; data: z.infer<typeof progressDataSchema> }
   | { type: 'result'; data: z.infer<typeof resultDataSchema> }
+  | { type: 'usage'; data: UsageData }
   | { type: 'log'; data: z.infer<typeof logDataSchema> }
 ) & { seq?: number };
 
@@ -20,12 +21,13 @@ const TRUNCATION_MARK = ' …[truncated]';
 const MAX_PROTOCOL_DATA_BYTES = LIMITS.callbackBodyMaxBytes - 1024;
 
 const protocolLineSchema = z.discriminatedUnion('type', [
-  progressDataSchema.extend({ type: z.literal('progress') }),
-  resultDataSchema.extend({ type: z.literal('result') }),
+  progressDataSchema.extend({ type: z.literal('progress') }).transform(({ type, ...data }) => ({ type, data })),
+  resultDataSchema.extend({ type: z.literal('result') }).transform(({ type, ...data }) => ({ type, data })),
+  usageDataSchema.extend({ type: z.literal('usage') }).transform(({ type, ...data }) => ({ type, data })),
 ]);
 
 /**
- * Stdout lines that are JSON objects with `type` `progress` or `result` (and valid
+ * Stdout lines that are JSON objects with `type` `progress`, `result` or `usage` (and valid
  * fields for that type, which the API can store, in a callback within its body
  * limit) are protocol messages; every other line, and every stderr line, is a log
  * line, so nothing an agent prints is lost for being malformed.
@@ -33,11 +35,7 @@ const protocolLineSchema = z.discriminatedUnion('type', [
 export function parseAgentLine(stream: AgentStream, line: string): AgentMessage {
   if (stream === 'stdout' && line.startsWith('{')) {
     const message = protocolLineSchema.safeParse(safeJsonParse(line));
-    if (message.success) {
-      const { type, ...data } = message.data;
-      const parsed: AgentMessage = type === 'progress' ? { type, data: progressDataSchema.parse(data) } : { type, data: resultDataSchema.parse(data) };
-      if (Buffer.byteLength(JSON.stringify(parsed.data)) <= MAX_PROTOCOL_DATA_BYTES) return parsed;
-    }
+    if (message.success && Buffer.byteLength(JSON.stringify(message.data.data)) <= MAX_PROTOCOL_DATA_BYTES) return message.data;
   }
   return { type: 'log', data: { stream, line: logLine(line) } };
 }

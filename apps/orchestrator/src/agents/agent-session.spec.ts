@@ -105,6 +105,11 @@ async function stopOnceStarted(command: string, act: (session: AgentSession) => 
   return { events: recorder.events, tookMs: Date.now() - started, alive: await liveProcessGroupMembers(pgid) };
 }
 
+function usageSums(events: RecordedEvent[]): { reports: number; input_tokens: number; output_tokens: number } {
+  const usage = events.flatMap((event) => (event.type === 'usage' ? [event.data as { input_tokens: number; output_tokens: number }] : []));
+  return { reports: usage.length, input_tokens: usage.reduce((sum, data) => sum + data.input_tokens, 0), output_tokens: usage.reduce((sum, data) => sum + data.output_tokens, 0) };
+}
+
 function logLines(events: RecordedEvent[]): { stream: string; line: string }[] {
   return events.flatMap((event) => (event.type === 'log' ? [event.data as { stream: string; line: string }] : []));
 }
@@ -141,6 +146,7 @@ const trapsTerm = `trap 'echo stopping; exit 0' TERM; echo ready; (sleep 30) & w
 const ignoresTerm = `trap '' TERM; echo ready; (trap '' TERM; sleep 30) & while :; do sleep 0.05; done`;
 
 const printProgress = (count: number) => `i=1; while [ $i -le ${count} ]; do echo "{\\"type\\":\\"progress\\",\\"message\\":\\"$i\\"}"; i=$((i+1)); done`;
+const printUsage = (count: number) => `i=1; while [ $i -le ${count} ]; do echo "{\\"type\\":\\"usage\\",\\"input_tokens\\":1,\\"output_tokens\\":$i}"; i=$((i+1)); done`;
 const printLogLines = (count: number) => `i=1; while [ $i -le ${count} ]; do echo "line $i"; i=$((i+1)); done`;
 
 describe('AgentSession', () => {
@@ -166,6 +172,31 @@ describe('AgentSession', () => {
     expect(progress.at(-1)).toMatchObject({ data: { message: '2000' }, position: 2000 });
     expect(events.map((event) => event.sequence)).toEqual(events.map((_, index) => index + 1));
     expect(events.at(-1)).toMatchObject({ type: 'status', status: 'completed' });
+  });
+
+  it('turns usage lines into usage events, and a usage line the API would refuse into a log line', async () => {
+    const refused = '{"type":"usage","input_tokens":-5}';
+    const { events } = await runToEnd(
+      `echo '{"type":"usage","input_tokens":1200,"output_tokens":300,"cost_usd":0.0081,"model":"sample-model-1"}'; echo '${refused}'; echo '{"type":"usage","output_tokens":100}'`,
+    );
+
+    expect(events).toEqual([
+      { type: 'status', status: 'running', data: { node: 'node-a' }, sequence: 1 },
+      { type: 'usage', status: 'running', data: { input_tokens: 1200, output_tokens: 300, cost_usd: 0.0081, model: 'sample-model-1' }, sequence: 2, position: 1 },
+      { type: 'log', data: { stream: 'stdout', line: refused }, sequence: 3, position: 2 },
+      { type: 'usage', status: 'running', data: { output_tokens: 100 }, sequence: 4, position: 3 },
+      { type: 'status', status: 'completed', data: { exit_code: 0 }, sequence: 5 },
+    ]);
+  });
+
+  it('adds up a flood of usage lines held to the rate limit: fewer events, the same sums', async () => {
+    const { events } = await runToEnd(printUsage(2000), { linesPerSecond: 20 });
+
+    const usage = events.filter((event) => event.type === 'usage');
+    expect(usage.length).toBeLessThan(60);
+    expect(usageSums(events)).toEqual({ reports: usage.length, input_tokens: 2000, output_tokens: (2000 * 2001) / 2 });
+    expect(usage.at(-1)).toMatchObject({ position: 2000 });
+    expect(events.map((event) => event.sequence)).toEqual(events.map((_, index) => index + 1));
   });
 
   it('while its callbacks cannot be delivered, drops and counts log lines, coalesces progress, and still ends with its terminal status', async () => {
@@ -258,6 +289,28 @@ describe('AgentSession', () => {
         { type: 'log', status: undefined, data: { stream: 'stdout', line: 'line 2' }, at: 5 },
         { type: 'status', status: 'completed', data: { exit_code: 0 }, at: undefined },
       ]);
+    });
+
+    it('stores the usage it holds back when it lets go of the agent; the later life counts none of it again', async () => {
+      const where = await sessionDirs();
+      const first = agentSessionFor({ room: () => false });
+      const before = recordEvents();
+      await first.session.start(before, launcher(`${printUsage(3)}; echo ready; sleep 0.5; ${printUsage(2)}; exit 0`, where, undefined, false));
+      // "ready", dropped for want of room, was read after the usage lines.
+      while (first.metrics.logLineDropped.mock.calls.length === 0) await sleep(10);
+      await first.session.detach();
+
+      expect(before.events.filter((event) => event.type === 'usage')).toEqual([
+        { type: 'usage', status: 'running', data: { input_tokens: 3, output_tokens: 6 }, sequence: expect.any(Number), position: 3 },
+      ]);
+      const position = Math.max(...before.events.map((event) => event.position ?? 0));
+      const later = agentSessionFor();
+      const after = recordEvents();
+      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, handlers));
+      await later.session.whenEnded();
+      await later.session.release();
+
+      expect(usageSums([...before.events, ...after.events])).toEqual({ reports: 3, input_tokens: 5, output_tokens: 6 + 3 });
     });
 
     it('holds a backlog to the rate limit as of when the agent printed it: a steady agent loses nothing, a burst is cut as it would have been live', async () => {

@@ -133,7 +133,11 @@ export class AgentSession {
 
   /** Stops following the agent (this process is shutting down) once what it produced so far is stored; the agent goes on. */
   async detach(): Promise<void> {
-    await this.agent?.detach();
+    if (this.agent) {
+      await this.agent.detach();
+      // The next life reads on after the last line stored: what the throttle holds back (usage to add up, above all) would be lost.
+      this.output.end();
+    }
     await this.events?.settled();
   }
 
@@ -187,7 +191,7 @@ export class AgentSession {
     if (reason !== 'queue_full' || this.warnedQueueFull) return;
     this.warnedQueueFull = true;
     this.options.logger.warn(
-      `session ${this.sessionId}: its callbacks are not being delivered and fill their queue: log lines are dropped and counted, progress and result coalesced, until delivery resumes`,
+      `session ${this.sessionId}: its callbacks are not being delivered and fill their queue: log lines are dropped and counted, progress and result coalesced, usage added up, until delivery resumes`,
     );
   }
 

@@ -1,11 +1,13 @@
+import { type UsageData, usageDataSchema } from '@mosaic/orchestrator-contract';
 import type { LogLineDropReason } from '../metrics/orchestrator-metrics';
 import type { AgentMessage } from './agent-output';
 import { TokenBucket } from './token-bucket';
 
 type ProtocolMessage = Exclude<AgentMessage, { type: 'log' }>;
+type UsageMessage = AgentMessage & { type: 'usage' };
 
 export interface OutputThrottleOptions {
-  /** The rate each of log lines and protocol messages (progress and result) is held to. */
+  /** The rate each of log lines and protocol messages (progress, result and usage) is held to. */
   linesPerSecond: number;
   /** Whether the session's callback queue takes more (CallbackDelivery.hasRoom). */
   hasRoom: () => boolean;
@@ -17,6 +19,11 @@ export interface OutputThrottleOptions {
 /** How soon a held-back message tries again for a token or for room in the queue. */
 export const RETRY_HELD_BACK_MS = 250;
 
+/** How many models' usage is held back apart: an agent naming a new model on every line must not grow the throttle without bound. */
+export const MAX_HELD_BACK_MODELS = 8;
+
+const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'cost_usd'] as const;
+
 /**
  * Decides which of an agent's messages become callbacks, so that neither a chatty
  * agent nor an unreachable API can make a session's callbacks grow without bound:
@@ -26,15 +33,22 @@ export const RETRY_HELD_BACK_MS = 250;
  *   that passes (or alone, when the agent has gone quiet);
  * - a progress or result message over its rate, or while the queue is full, is
  *   held back, and a newer one of its kind replaces it: the latest goes out when
- *   there is a token and room, and at the latest when the session ends.
+ *   there is a token and room, and at the latest when the session ends;
+ * - a usage message is a delta, so one held back is added to instead: each model's
+ *   usage is summed apart (up to MAX_HELD_BACK_MODELS models; any further model's
+ *   is added to the usage that names none), so that what is sent adds up to
+ *   exactly what the agent reported, per model. A report that would take a sum past
+ *   what one report may carry (USAGE_LIMITS, far more than an agent spends between
+ *   two sends) would be refused by the API: it goes out as a log line instead,
+ *   uncounted, like a usage line the API would refuse.
  *
  * Status changes are not the throttle's: the supervisor always sends them.
  */
 export class OutputThrottle {
   private readonly logBucket: TokenBucket;
   private readonly messageBucket: TokenBucket;
-  /** The latest held-back message of each kind, oldest first. */
-  private readonly heldBack = new Map<ProtocolMessage['type'], ProtocolMessage>();
+  /** The held-back messages, oldest first, by heldBackKey. */
+  private readonly heldBack = new Map<string, ProtocolMessage>();
   private readonly dropped: Record<LogLineDropReason, number> = { rate_limit: 0, queue_full: 0 };
   private retryTimer?: NodeJS.Timeout;
   private ended = false;
@@ -49,6 +63,9 @@ export class OutputThrottle {
     if (message.type === 'log') {
       this.sendHeldBack();
       this.offerLogLine(message);
+    } else if (message.type === 'usage') {
+      this.holdBackUsage(message);
+      this.sendHeldBack();
     } else {
       this.heldBack.delete(message.type);
       this.heldBack.set(message.type, message);
@@ -59,8 +76,8 @@ export class OutputThrottle {
 
   /**
    * Sends what is held back, whatever the rate and the room: the session is
-   * ending, and that is at most a dropped-lines count, one progress and one
-   * result. Takes nothing more afterwards.
+   * ending, or this node lets go of it, and that is at most a dropped-lines count, one progress, one result
+   * and the usage of a few models. Takes nothing more afterwards.
    */
   end(): void {
     clearTimeout(this.retryTimer);
@@ -68,6 +85,31 @@ export class OutputThrottle {
     this.reportDroppedLogLines();
     for (const message of this.heldBack.values()) this.options.send(message);
     this.heldBack.clear();
+  }
+
+  /** A held-back sum keeps its place: it has waited since its first report. */
+  private holdBackUsage(message: UsageMessage): void {
+    const key = heldBackKey(message);
+    const held = this.heldBack.get(key);
+    if (held?.type === 'usage') {
+      const sum = addUsage(held.data, message.data);
+      if (usageDataSchema.safeParse(sum).success) this.heldBack.set(key, { type: 'usage', data: sum, seq: message.seq });
+      else this.refuseUsage(message);
+    } else if (message.data.model !== undefined && this.heldBackModels() >= MAX_HELD_BACK_MODELS) {
+      const { model: _, ...counts } = message.data;
+      this.holdBackUsage({ ...message, data: counts });
+    } else {
+      this.heldBack.set(key, message);
+    }
+  }
+
+  private refuseUsage(message: UsageMessage): void {
+    const line = `orchestrator: usage not counted, as with the usage not sent yet it would exceed what one report may carry: ${JSON.stringify(message.data)}`;
+    this.offerLogLine({ type: 'log', data: { stream: 'stderr', line }, seq: message.seq });
+  }
+
+  private heldBackModels(): number {
+    return [...this.heldBack.values()].filter((held) => held.type === 'usage' && held.data.model !== undefined).length;
   }
 
   private offerLogLine(message: AgentMessage & { type: 'log' }): void {
@@ -122,4 +164,15 @@ export class OutputThrottle {
     this.dropped.queue_full = 0;
     this.options.send({ type: 'log', data: { stream: 'stderr', line } });
   }
+}
+
+/** What a held-back message is kept under: the latest progress and result replace theirs, usage is summed per model. */
+function heldBackKey(message: ProtocolMessage): string {
+  return message.type === 'usage' ? `usage ${message.data.model ?? ''}` : message.type;
+}
+
+function addUsage(held: UsageData, more: UsageData): UsageData {
+  const sum = { ...held };
+  for (const count of USAGE_COUNTS) if (more[count] !== undefined) sum[count] = (held[count] ?? 0) + more[count];
+  return sum;
 }
