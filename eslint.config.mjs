@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -24,5 +25,10 @@ export default tseslint.config(
     // its entry point, scripts and the test/bench harnesses.
     files: ['**/config/*.ts', '**/main.ts', '**/*.cli.ts', 'scripts/**', 'test/**', 'bench/**', '*.config.ts', '**/*.spec.ts', '**/*.int-spec.ts'],
     rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    // The operators' page (React): hooks by their rules, so that effects re-run and clean up when they must.
+    files: ['apps/web/src/**/*.{ts,tsx}'],
+    ...reactHooks.configs.flat.recommended,
   },
 );

@@ -46,6 +46,14 @@ const config: Config = {
       testMatch: ['<rootDir>/test/system/**/*.system-spec.ts'],
       slowTestThreshold: 300,
     },
+    {
+      ...common,
+      // The operators' page in a real chromium (test/support/browser.ts) against the built services.
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
+      testTimeout: 60_000,
+      slowTestThreshold: 30,
+    },
   ],
 };
 

@@ -53,8 +53,11 @@ describe('pnpm demo', () => {
     expect(output).toMatch(/^\[A\] #\s*\d+ status {3}completed \(exit 0\)$/m);
     expect(output).toMatch(/^\[B\] -- killing session [0-9a-f]{8} mid-run --$/m);
     expect(output).toMatch(/^\[B\] #\s*\d+ status {3}killed$/m);
-    expect(output).toMatch(/^A +[0-9a-f]{8} +Summarise the quarterly report +completed +\d+ +0 +-$/m);
-    expect(output).toMatch(/^B +[0-9a-f]{8} +Refactor the billing module +killed +\d+ +- +-$/m);
+    // Events, tokens and cost (the sample agent reports usage every step), exit code, error.
+    expect(output).toMatch(/^A +[0-9a-f]{8} +Summarise the quarterly report +completed +\d+ +[1-9]\d* +\$\d+\.\d{4} +0 +-$/m);
+    expect(output).toMatch(/^B +[0-9a-f]{8} +Refactor the billing module +killed +\d+ +\d+ +\$\d+\.\d{4} +- +-$/m);
+    expect(output).toMatch(/^\[A\] #\s*\d+ usage {4}\d+ in \/ \d+ out tokens, \$\d+\.\d{6} \(sample-model-1\)$/m);
+    expect(output).toMatch(/^Watch it live: open http:\/\/127\.0\.0\.1:\d+\/ and sign in with the token /m);
     expect(output).toMatch(/^\[C\] -- cancelling session [0-9a-f]{8} mid-run --$/m);
     expect(output).toMatch(/^\[C\] #\s*\d+ log {6}\[stdout\] sample agent: got SIGTERM, stopping$/m);
     expect(output).toMatch(/^\[C\] #\s*\d+ status {3}cancelled/m);

@@ -13,6 +13,7 @@ import { ReconciliationModule } from '../reconciliation/reconciliation.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { SessionStreamsModule } from '../session-streams/session-streams.module';
 import { TasksModule } from '../tasks/tasks.module';
+import { WebModule } from '../web/web.module';
 
 /**
  * The API. Built from a configuration that main.ts (or a test) validated and
@@ -24,6 +25,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
+      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, MetricsModule, AuthModule, SessionsModule, SessionStreamsModule, TasksModule, DispatcherModule, BudgetsModule, CallbacksModule, ReconciliationModule, HealthModule, WebModule],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],
     };
