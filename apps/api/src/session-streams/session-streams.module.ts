@@ -23,6 +23,7 @@ import { SessionStreamsService } from './session-streams.service';
 export class SessionStreamsModule implements NestModule, OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
+    private readonly notifications: SessionNotifications,
     private readonly sessionEvents: SessionEventStreams,
     private readonly sessionList: SessionListStreams,
   ) {}
@@ -32,6 +33,8 @@ export class SessionStreamsModule implements NestModule, OnModuleInit {
   }
 
   onModuleInit(): void {
+    this.notifications.listen(this.sessionEvents);
+    this.notifications.listen(this.sessionList);
     // Open streams would hold the server's close until the shutdown grace runs out; their clients resume elsewhere.
     this.adapterHost.httpAdapter.getInstance<FastifyInstance>().addHook('preClose', async () => {
       this.sessionEvents.endAll();
