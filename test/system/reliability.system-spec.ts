@@ -295,10 +295,11 @@ describe('reliability of the real services under faults, load and hostile input'
       expect(await gappedSessions(databaseUrl)).toEqual([]);
       const account = await settledAccount(databaseUrl, [api.callbacks]);
       expectNothingLost(account);
-      expect(account.sent).toBe(sessions * 44);
+      // status running, 1 log line, 40 progress and 40 usage reports, result, status completed.
+      expect(account.sent).toBe(sessions * 84);
       await h.assertNoAgentsLeft(10_000);
       report({
-        load: `${sessions} sessions of 44 events`,
+        load: `${sessions} sessions of 84 events`,
         faults: 'PostgreSQL stopped for 2 s mid-stream (dedicated embedded server), then started on the same data',
         inputs: `${account.deliveries} callback deliveries`,
         ...eventFigures(account),
@@ -410,8 +411,8 @@ describe('reliability of the real services under faults, load and hostile input'
     const api = await h.api({ databaseUrl, orchestratorUrl: orchestrator.service.url, env: { ORCHESTRATOR_SPAWN_TIMEOUT_MS: '30000' } });
     const sessions = 50;
     const eventsPerSession = 200;
-    // status running + 1 log line + 196 progress + result + status completed.
-    const steps = eventsPerSession - 4;
+    // status running + 1 log line + 98 steps of a progress and a usage report + result + status completed.
+    const steps = (eventsPerSession - 4) / 2;
     const taskIds: string[] = [];
     for (let index = 0; index < sessions; index++) taskIds.push(await createTask(api, { sample_agent: { steps, step_ms: 5 } }));
     const started = performance.now();

@@ -343,7 +343,8 @@ describe('mosaic-supervisor', () => {
     const dir = spoolDir();
     const agent = 'for i in 1 2 3 4 5; do echo $i; sleep 0.2; done';
     const quote = (arg: string) => `'${arg.replace(/'/g, "'\\''")}'`;
-    const parent = spawn('/bin/sh', ['-c', `${[binary, dir, '1048576', '0', '-', '-', agent].map(quote).join(' ')} & echo $!`], {
+    // The supervisor announces its identity on stdout too: away from the pipe that carries its pid.
+    const parent = spawn('/bin/sh', ['-c', `${[binary, dir, '1048576', '0', '-', '-', agent].map(quote).join(' ')} >/dev/null & echo $!`], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     const [chunk] = (await once(parent.stdout!, 'data')) as [Buffer];
