@@ -173,7 +173,8 @@ function describe(event, session) {
   const sequence = `#${String(event.sequence).padStart(2)}`;
   switch (event.type) {
     case 'status':
-      return `${sequence} status   ${event.status}${event.data?.exit_code === undefined ? '' : ` (exit ${event.data.exit_code})`}`;
+      // The API's own record of an operator's dispatch, kill or cancel names who asked; the orchestrator's report follows it.
+      return `${sequence} status   ${event.status}${event.data?.exit_code === undefined ? '' : ` (exit ${event.data.exit_code})`}${event.data?.actor ? ` (asked by ${event.data.actor})` : ''}`;
     case 'progress':
       return `${sequence} progress ${event.data.percent === undefined ? '' : `${String(Math.round(event.data.percent)).padStart(3)}% `}${event.data.message}`;
     case 'result':
