@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { TERMINAL_STATUSES } from '@mosaic/orchestrator-contract';
+import { isTerminalStatus } from '@mosaic/orchestrator-contract';
 import { type EventPosition, type EventsAfter, SessionEventRepository, type StoredEvent, endsStream } from '../sessions/session-event.repository';
 import type { NotificationListener } from './session-notifications';
 import type { SseStream } from './sse-stream';
@@ -175,7 +175,7 @@ export class SessionEventStreams implements NotificationListener {
   private finishedFor(feed: Feed, read: EventsAfter): boolean {
     const session = read.session;
     if (session === undefined) return true;
-    if (!(TERMINAL_STATUSES as readonly string[]).includes(session.status)) return false;
+    if (!isTerminalStatus(session.status)) return false;
     const waitLeft = (session.endedAt?.getTime() ?? 0) + TERMINAL_REPORT_WAIT_MS - Date.now();
     if (waitLeft <= 0) return true;
     this.wakeLater(feed, waitLeft);

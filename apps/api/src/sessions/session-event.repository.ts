@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TERMINAL_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import { isTerminalStatus, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import { PrismaService, prepared } from '../database/prisma.service';
 import type { OrchestratorSessionEvent } from '../database/generated/prisma/client';
 import { presentSessionEvent, type SessionEventResponse } from './session-event.presenter';
@@ -117,7 +117,7 @@ export class SessionEventRepository {
 /** Whether `event` ends its session's stream: the orchestrator's report of a terminal status. */
 export function endsStream(stored: StoredEvent): boolean {
   const status = stored.event.status;
-  return !stored.fromApi && status !== null && (TERMINAL_STATUSES as readonly string[]).includes(status);
+  return !stored.fromApi && status !== null && isTerminalStatus(status);
 }
 
 interface EventAfterRow {

@@ -1,5 +1,5 @@
-import { useEffect, useState } from 'react';
 import type { ApiClient } from '../api/client';
+import { usePoll } from '../ui/use-poll';
 
 const POLL_MS = 10_000;
 
@@ -14,26 +14,12 @@ export interface DailyUsage {
 
 /** The day's spend, every 10 s; undefined until the first answer (or when the API does not give it). */
 export function useDailyUsage(client: ApiClient): DailyUsage | undefined {
-  const [usage, setUsage] = useState<DailyUsage | undefined>(undefined);
-  useEffect(() => {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      try {
-        const next = await client.request<DailyUsage>('GET', '/usage/today', undefined, controller.signal);
-        if (!controller.signal.aborted) setUsage(next);
-      } catch {
-        // The health banner says when the API is unreachable; the spend just stays as last read.
-      }
-      if (!controller.signal.aborted) timer = setTimeout(() => void poll(), POLL_MS);
-    };
-    void poll();
-    return () => {
-      controller.abort();
-      clearTimeout(timer);
-    };
-  }, [client]);
-  return usage;
+  return usePoll(client, POLL_MS, readDailyUsage);
+}
+
+/** The health banner says when the API is unreachable; the spend just stays as last read. */
+function readDailyUsage(client: ApiClient, signal: AbortSignal): Promise<DailyUsage | undefined> {
+  return client.request<DailyUsage>('GET', '/usage/today', undefined, signal).catch(() => undefined);
 }
 
 /** `$1.23 of $50 today`, or `$1.23 today` without a limit. */

@@ -1,6 +1,6 @@
-import { useEffect, useState } from 'react';
 import type { ApiClient } from '../api/client';
 import type { OrchestratorHealth } from '../api/types';
+import { usePoll } from '../ui/use-poll';
 
 const POLL_MS = 5_000;
 
@@ -12,24 +12,10 @@ export type Health =
 
 /** What `GET /health/orchestrator` says, every 5 s: 200 up, 503 down (with terminus's details). */
 export function useOrchestratorHealth(client: ApiClient): Health {
-  const [health, setHealth] = useState<Health>({ state: 'unknown' });
-  useEffect(() => {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      const next = await check(client, controller.signal);
-      if (controller.signal.aborted) return;
-      setHealth(next);
-      timer = setTimeout(() => void poll(), POLL_MS);
-    };
-    void poll();
-    return () => {
-      controller.abort();
-      clearTimeout(timer);
-    };
-  }, [client]);
-  return health;
+  return usePoll(client, POLL_MS, check) ?? UNKNOWN;
 }
+
+const UNKNOWN: Health = { state: 'unknown' };
 
 async function check(client: ApiClient, signal: AbortSignal): Promise<Health> {
   let response: Response;
