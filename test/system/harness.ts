@@ -8,6 +8,7 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { liveDescendants, liveProcesses, waitForNoProcesses } from '../support/process-table';
 import { deleteRedisKeys } from '../support/redis';
 import { freePort, startService, uniqueQueuePrefix, type ServiceProcess } from '../support/service-process';
+import type { Figures } from './report';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const ORCHESTRATOR_ENTRY = join(REPO_ROOT, 'apps/orchestrator/dist/main.js');
@@ -439,4 +440,22 @@ export async function orchestratorSessions(orchestrator: OrchestratorInstance): 
     cursor = page.body.next_cursor;
   } while (cursor !== null);
   return sessions;
+}
+
+export function eventFigures(account: EventAccount): Pick<Figures, 'sent' | 'stored' | 'lost' | 'duplicated'> {
+  return { sent: account.sent, stored: account.stored, lost: account.lost, duplicated: account.duplicated };
+}
+
+export function expectNothingLost(account: EventAccount): void {
+  expect(account.lost).toBe(0);
+  expect(account.duplicated).toBe(0);
+  expect(account.stored).toBe(account.sent);
+}
+
+export async function dispatch(api: ApiInstance, taskId: string) {
+  return call<{ task_id: string; session: { id: string; status: string; orchestrator_session_id: string | null; error: string | null } }>(
+    api.service.url,
+    'POST',
+    `/tasks/${taskId}/dispatch`,
+  );
 }

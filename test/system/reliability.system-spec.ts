@@ -21,6 +21,9 @@ import {
   settledAccount,
   call,
   createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
   gappedSessions,
   orchestratorSessions,
   orchestratorStatus,
@@ -28,58 +31,11 @@ import {
   sessionRows,
   waitForAllTerminal,
   waitUntil,
-  type ApiInstance,
-  type EventAccount,
 } from './harness';
-import { writeReliabilityReport, type ScenarioFigures } from './report';
+import { writeReliabilityReport, type Figures } from './report';
+import { figures, scenario } from './scenario';
 
 jest.setTimeout(180_000);
-
-type Figures = Omit<ScenarioFigures, 'scenario' | 'seconds' | 'passed'>;
-
-const figures: ScenarioFigures[] = [];
-
-/**
- * Runs one scenario on its own harness (own database, own services), records
- * its figures for docs/reliability.md and tears everything down, also on
- * failure. Scenarios run one after another: two cores hold one at a time.
- */
-function scenario(name: string, body: (h: SystemHarness, report: (values: Figures) => void) => Promise<void>): void {
-  it(name, async () => {
-    const h = new SystemHarness();
-    const started = performance.now();
-    let values: Figures = { load: '', faults: '', inputs: '', sent: 0, stored: 0, lost: 0, duplicated: 0, notes: '' };
-    let passed = false;
-    try {
-      await body(h, (reported) => (values = reported));
-      passed = true;
-    } catch (error) {
-      if (error instanceof Error) error.message += `\n\n--- service output ---\n${h.outputs()}`;
-      throw error;
-    } finally {
-      figures.push({ scenario: name, ...values, seconds: (performance.now() - started) / 1000, passed });
-      await h.cleanup();
-    }
-  });
-}
-
-function eventFigures(account: EventAccount): Pick<Figures, 'sent' | 'stored' | 'lost' | 'duplicated'> {
-  return { sent: account.sent, stored: account.stored, lost: account.lost, duplicated: account.duplicated };
-}
-
-function expectNothingLost(account: EventAccount): void {
-  expect(account.lost).toBe(0);
-  expect(account.duplicated).toBe(0);
-  expect(account.stored).toBe(account.sent);
-}
-
-async function dispatch(api: ApiInstance, taskId: string) {
-  return call<{ task_id: string; session: { id: string; status: string; orchestrator_session_id: string | null; error: string | null } }>(
-    api.service.url,
-    'POST',
-    `/tasks/${taskId}/dispatch`,
-  );
-}
 
 afterAll(() => {
   if (figures.length > 0) writeReliabilityReport(join(REPO_ROOT, 'docs', 'reliability.md'), figures);

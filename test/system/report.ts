@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import type { SystemHarness } from './harness';
 
 export interface ScenarioFigures {
   scenario: string;
@@ -15,6 +16,12 @@ export interface ScenarioFigures {
   seconds: number;
   passed: boolean;
 }
+
+/** What a scenario reports; the runner adds its name, time and outcome. */
+export type Figures = Omit<ScenarioFigures, 'scenario' | 'seconds' | 'passed'>;
+
+/** A scenario's body: it gets its own harness (own database, own services) and reports its figures once it has passed. */
+export type ScenarioBody = (h: SystemHarness, report: (values: Figures) => void) => Promise<void>;
 
 /** Writes the reliability report: one row per scenario that ran, with the machine and date. */
 export function writeReliabilityReport(path: string, rows: readonly ScenarioFigures[]): void {

@@ -1,0 +1,30 @@
+import { SystemHarness } from './harness';
+import type { Figures, ScenarioBody, ScenarioFigures } from './report';
+
+/** The figures of every scenario that ran in this file, in order; its `afterAll` writes them to docs/reliability.md. */
+export const figures: ScenarioFigures[] = [];
+
+/**
+ * Runs one scenario on its own harness (own database, own services), records
+ * its figures for docs/reliability.md and tears everything down, also on
+ * failure. Scenarios run one after another: two cores hold one at a time.
+ */
+export function scenario(name: string, body: ScenarioBody): void {
+  it(name, async () => {
+    const h = new SystemHarness();
+    const started = performance.now();
+    let values: Figures = { load: '', faults: '', inputs: '', sent: 0, stored: 0, lost: 0, duplicated: 0, notes: '' };
+    let passed = false;
+    try {
+      await body(h, (reported) => (values = reported));
+      passed = true;
+    } catch (error) {
+      if (error instanceof Error) error.message += `\n\n--- service output ---\n${h.outputs()}`;
+      throw error;
+    } finally {
+      figures.push({ scenario: name, ...values, seconds: (performance.now() - started) / 1000, passed });
+      await h.cleanup();
+    }
+  });
+}
+
