@@ -1,10 +1,13 @@
 import type autocannon from 'autocannon';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { StubOrchestrator } from '../test/support/stub-orchestrator';
-import { type BenchProcess, type LoadResult, load, median, query, residentMegabytes, startApi, startBaseline } from './support';
+import { type BenchProcess, CALLBACK_SIGNING_KEY, type LoadResult, load, median, query, residentMegabytes, startApi, startBaseline } from './support';
 
 const SESSIONS = 1_000;
-export const INGESTION_CONCURRENCIES = [10, 50, 100] as const;
+// 20 is where the API's p99 is compared with the stricter floor's (issue 21).
+export const INGESTION_CONCURRENCIES = [10, 20, 50, 100] as const;
+/** Signed against unsigned callbacks, to the same API, at this many connections. */
+export const SIGNED_CONCURRENCY = 50;
 /** Per concurrency, this many runs of each side, taking turns: a drift in the machine's speed then hits both. */
 export const INGESTION_ROUNDS = 4;
 export const INGESTION_ROUND_SECONDS = 4;
@@ -18,12 +21,16 @@ export interface CallbackSession {
   readonly id: string;
   readonly orchestratorSessionId: string;
   readonly authorization: string;
+  /** The raw key of a session whose callbacks must carry a Standard Webhooks signature. */
+  readonly signingKey?: Buffer;
   sequence: number;
 }
 
 export interface IngestionPoint {
   readonly concurrency: number;
   readonly baseline: LoadResult;
+  /** The same bare route inserting into a table with only a primary key. */
+  readonly floor: LoadResult;
   readonly api: LoadResult;
 }
 
@@ -38,6 +45,8 @@ export interface EventAudit {
 
 export interface IngestionResult {
   readonly points: IngestionPoint[];
+  /** The API at SIGNED_CONCURRENCY connections, with sessions whose callbacks are signed and with sessions whose are not. */
+  readonly signed: { readonly signed: LoadResult; readonly unsigned: LoadResult };
   readonly apiAudit: EventAudit;
   readonly baselineAudit: EventAudit;
   /** API RSS after the concurrency series, then after each of two identical further runs. */
@@ -48,11 +57,11 @@ export interface IngestionResult {
  * Running sessions with tokens the benchmark knows, inserted directly: the token
  * hash is what CallbackTokenService stores (sha256 hex of the token).
  */
-export async function seedSessions(url: string, count = SESSIONS): Promise<CallbackSession[]> {
+export async function seedSessions(url: string, count = SESSIONS, signed = false): Promise<CallbackSession[]> {
   const sessions = Array.from({ length: count }, (_, index) => ({
     id: randomUUID(),
     taskId: randomUUID(),
-    orchestratorSessionId: `bench-orch-${index}`,
+    orchestratorSessionId: `bench-orch-${signed ? 'signed-' : ''}${index}`,
     token: `mcb_${randomBytes(32).toString('base64url')}`,
   }));
   await query(url, async (client) => {
@@ -63,14 +72,15 @@ export async function seedSessions(url: string, count = SESSIONS): Promise<Callb
     );
     await client.query(
       `INSERT INTO orchestrator_sessions (id, task_id, active_task_id, orchestrator_session_id, status,
-                                          callback_token_hash, callback_token_expires_at, started_at, updated_at)
-       SELECT id, task_id, task_id, orchestrator_session_id, 'running', hash, now() + interval '1 day', now(), now()
+                                          callback_token_hash, callback_token_expires_at, callbacks_signed, started_at, updated_at)
+       SELECT id, task_id, task_id, orchestrator_session_id, 'running', hash, now() + interval '1 day', $5, now(), now()
          FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS s(id, task_id, orchestrator_session_id, hash)`,
       [
         sessions.map((session) => session.id),
         sessions.map((session) => session.taskId),
         sessions.map((session) => session.orchestratorSessionId),
         sessions.map((session) => createHash('sha256').update(session.token, 'utf8').digest('hex')),
+        signed,
       ],
     );
   });
@@ -78,8 +88,21 @@ export async function seedSessions(url: string, count = SESSIONS): Promise<Callb
     id: session.id,
     orchestratorSessionId: session.orchestratorSessionId,
     authorization: `Bearer ${session.token}`,
+    // The API's CallbackSigning: HMAC-SHA256 of the session id under the server key; `whsec_` + its base64 is the secret.
+    ...(signed && { signingKey: createHmac('sha256', CALLBACK_SIGNING_KEY).update(`callback-signing:${session.id}`).digest() }),
     sequence: 0,
   }));
+}
+
+/**
+ * Standard Webhooks headers for `body`, computed here with node:crypto (as the
+ * orchestrator signs): the load generator's cost per request stays a few
+ * microseconds, so it does not take CPU from the API under test.
+ */
+function signatureHeaders(key: Buffer, eventId: string, body: string): Record<string, string> {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = createHmac('sha256', key).update(`${eventId}.${timestamp}.${body}`).digest('base64');
+  return { 'webhook-id': eventId, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
 }
 
 /**
@@ -107,11 +130,13 @@ export class EventSource {
         session.sequence += 1;
         const eventId = `${this.prefix}-${index}`;
         (context as { eventId?: string }).eventId = eventId;
+        const body = JSON.stringify(eventBody(index, eventId, session));
+        const signature = session.signingKey ? signatureHeaders(session.signingKey, eventId, body) : {};
         return {
           ...request,
           path: `/orchestrator/callbacks/${session.id}`,
-          headers: { 'content-type': 'application/json', authorization: session.authorization },
-          body: JSON.stringify(eventBody(index, eventId, session)),
+          headers: { 'content-type': 'application/json', authorization: session.authorization, ...signature },
+          body,
         };
       },
       onResponse: (status, body, context) => {
@@ -164,37 +189,60 @@ export function run(target: BenchProcess, source: EventSource, connections: numb
   return load({ url: target.url, connections, duration: seconds, requests: [source.request()] });
 }
 
+/** One run of each side per round, the order rotating from round to round, so that none always runs on a machine another has just warmed. */
+async function alternate(sides: readonly (() => Promise<LoadResult>)[], rounds: number): Promise<LoadResult[]> {
+  const runs: LoadResult[][] = sides.map(() => []);
+  for (let round = 0; round < rounds; round += 1) {
+    for (let turn = 0; turn < sides.length; turn += 1) {
+      const side = (round + turn) % sides.length;
+      runs[side]!.push(await sides[side]!());
+    }
+  }
+  return runs.map(combined);
+}
+
+/** A copy of the events table's columns and defaults with only a primary key: no unique index, foreign key or trigger. */
+async function createFloorTable(url: string): Promise<void> {
+  await query(url, (client) =>
+    client.query('CREATE TABLE bench_floor_events (LIKE orchestrator_session_events INCLUDING DEFAULTS); ALTER TABLE bench_floor_events ADD PRIMARY KEY (id)'),
+  );
+}
+
 export async function benchIngestion(databaseUrl: string, orchestrator: StubOrchestrator, log: (line: string) => void): Promise<IngestionResult> {
   const sessions = await seedSessions(databaseUrl);
-  const api = await startApi(databaseUrl, orchestrator);
-  const baseline = await startBaseline(databaseUrl).catch(async (error: unknown) => {
-    await api.stop();
-    throw error;
-  });
+  const signedSessions = await seedSessions(databaseUrl, SESSIONS, true);
+  await createFloorTable(databaseUrl);
+  const started: BenchProcess[] = [];
   try {
+    for (const starting of [() => startApi(databaseUrl, orchestrator), () => startBaseline(databaseUrl), () => startBaseline(databaseUrl, 'floor')]) started.push(await starting());
+    const [api, baseline, floor] = started as [BenchProcess, BenchProcess, BenchProcess];
     const apiEvents = new EventSource('api', sessions);
+    const signedEvents = new EventSource('signed', signedSessions);
     const baselineEvents = new EventSource('baseline', sessions);
+    const floorEvents = new EventSource('floor', sessions);
     await run(baseline, baselineEvents, 10, WARM_UP_SECONDS);
+    await run(floor, floorEvents, 10, WARM_UP_SECONDS);
     await run(api, apiEvents, 10, WARM_UP_SECONDS);
 
     const points: IngestionPoint[] = [];
     for (const concurrency of INGESTION_CONCURRENCIES) {
-      const baselineRuns: LoadResult[] = [];
-      const apiRuns: LoadResult[] = [];
-      for (let round = 0; round < INGESTION_ROUNDS; round += 1) {
-        // Which side goes first alternates too, so that neither always runs on a machine the other has just warmed.
-        if (round % 2 === 0) {
-          baselineRuns.push(await run(baseline, baselineEvents, concurrency, INGESTION_ROUND_SECONDS));
-          apiRuns.push(await run(api, apiEvents, concurrency, INGESTION_ROUND_SECONDS));
-        } else {
-          apiRuns.push(await run(api, apiEvents, concurrency, INGESTION_ROUND_SECONDS));
-          baselineRuns.push(await run(baseline, baselineEvents, concurrency, INGESTION_ROUND_SECONDS));
-        }
-      }
-      const point = { concurrency, baseline: combined(baselineRuns), api: combined(apiRuns) };
-      log(`  ingestion c=${concurrency}: baseline ${Math.round(point.baseline.requestsPerSecond)} req/s, api ${Math.round(point.api.requestsPerSecond)} req/s`);
+      const [baselineResult, floorResult, apiResult] = await alternate(
+        [baselineEvents, floorEvents, apiEvents].map((source, index) => () => run([baseline, floor, api][index]!, source, concurrency, INGESTION_ROUND_SECONDS)),
+        INGESTION_ROUNDS,
+      );
+      const point = { concurrency, baseline: baselineResult!, floor: floorResult!, api: apiResult! };
+      log(
+        `  ingestion c=${concurrency}: baseline ${Math.round(point.baseline.requestsPerSecond)} req/s, floor ${Math.round(point.floor.requestsPerSecond)} req/s, api ${Math.round(point.api.requestsPerSecond)} req/s`,
+      );
       points.push(point);
     }
+
+    await run(api, signedEvents, 10, INGESTION_ROUND_SECONDS);
+    const [unsignedResult, signedResult] = await alternate(
+      [apiEvents, signedEvents].map((source) => () => run(api, source, SIGNED_CONCURRENCY, INGESTION_ROUND_SECONDS)),
+      INGESTION_ROUNDS,
+    );
+    log(`  signed c=${SIGNED_CONCURRENCY}: unsigned ${Math.round(unsignedResult!.requestsPerSecond)} req/s, signed ${Math.round(signedResult!.requestsPerSecond)} req/s`);
 
     const afterSeries = residentMegabytes(api.pid);
     await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, MEMORY_RUN_SECONDS);
@@ -202,13 +250,21 @@ export async function benchIngestion(databaseUrl: string, orchestrator: StubOrch
     await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, MEMORY_RUN_SECONDS);
     const afterRun2 = residentMegabytes(api.pid);
 
+    const apiAudit = await apiEvents.audit(databaseUrl);
+    const signedAudit = await signedEvents.audit(databaseUrl);
     return {
       points,
-      apiAudit: await apiEvents.audit(databaseUrl),
+      signed: { signed: signedResult!, unsigned: unsignedResult! },
+      apiAudit: {
+        lost: apiAudit.lost + signedAudit.lost,
+        duplicated: apiAudit.duplicated + signedAudit.duplicated,
+        accepted: apiAudit.accepted + signedAudit.accepted,
+        stored: apiAudit.stored + signedAudit.stored,
+      },
       baselineAudit: await baselineEvents.audit(databaseUrl),
       apiRssMb: { afterSeries, afterRun1, afterRun2 },
     };
   } finally {
-    await Promise.all([api.stop(), baseline.stop()]);
+    await Promise.all(started.map((process) => process.stop()));
   }
 }

@@ -17,6 +17,8 @@ export const AGENT_SECONDS = 1;
 const SPAWN_CLIENTS = 8;
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const DRAIN_TIMEOUT_MS = 180_000;
+/** Drained before the measured run, one per slot of the cluster. */
+export const WARM_UP_SESSIONS = QUEUE_NODES * QUEUE_CAPACITY;
 
 export interface QueueStoreResult {
   readonly store: 'PostgreSQL' | 'Redis';
@@ -32,7 +34,7 @@ export interface QueueStoreResult {
   readonly spawnSeconds: number;
 }
 
-interface SessionRecord {
+export interface SessionRecord {
   id: string;
   status: string;
   node?: string;
@@ -42,7 +44,7 @@ interface SessionRecord {
 }
 
 /** A loopback callback receiver answering 202 that keeps the time of each session's `running` event (the store's timestamp). */
-class RunningEvents {
+export class RunningEvents {
   readonly runningAt = new Map<string, number>();
   terminal = 0;
   private constructor(private readonly server: Server) {}
@@ -105,7 +107,29 @@ export function slotToStartDelays(sessions: readonly SessionRecord[], runningAt:
   return delays;
 }
 
-async function allSessions(cluster: Cluster): Promise<SessionRecord[]> {
+/** Runs `task` for the indexes 0 … count − 1, `clients` at a time. */
+export async function inParallel(count: number, clients: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let index = next++; index < count; index = next++) await task(index);
+    }),
+  );
+}
+
+/** `count` spawns sent by SPAWN_CLIENTS concurrent clients taking the cluster's nodes in turn; resolves to the sessions' ids. */
+export async function spawnSessions(cluster: Cluster, count: number, body: () => unknown): Promise<string[]> {
+  const ids: string[] = [];
+  await inParallel(count, SPAWN_CLIENTS, async (index) => {
+    const answer = await callNode(cluster.nodes[index % cluster.nodes.length]!, 'POST', '/orchestrator/sessions/spawn', body(), { 'idempotency-key': randomUUID() });
+    if (answer.status !== 201) throw new Error(`spawn answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    ids.push(answer.body.session_id as string);
+  });
+  return ids;
+}
+
+/** Every session the cluster knows, paged through its list endpoint. */
+export async function allSessions(cluster: Cluster): Promise<SessionRecord[]> {
   const sessions: SessionRecord[] = [];
   for (let cursor: string | null = null; ; ) {
     const route: string = `/orchestrator/sessions?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
@@ -116,39 +140,43 @@ async function allSessions(cluster: Cluster): Promise<SessionRecord[]> {
   }
 }
 
+/** Spawns `count` sessions of the bench's agent whose callbacks go to `receiver`. */
+async function spawnAll(cluster: Cluster, receiver: RunningEvents, count: number): Promise<void> {
+  await spawnSessions(cluster, count, () => ({
+    task: { id: `task-${randomUUID()}`, title: 'queue bench' },
+    context: { schema_version: 1 },
+    callback_url: receiver.url,
+    callback_token: 'queue-bench-token',
+  }));
+}
+
+async function waitForEnds(store: string, receiver: RunningEvents, count: number): Promise<void> {
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while (receiver.terminal < count || receiver.runningAt.size < count) {
+    if (Date.now() > deadline) throw new Error(`${store}: after ${DRAIN_TIMEOUT_MS} ms only ${receiver.terminal} sessions ended (${receiver.runningAt.size} started)`);
+    await sleep(50);
+  }
+}
+
 async function drain(store: QueueStoreResult['store'], env: Record<string, string | undefined>, log: (line: string) => void): Promise<QueueStoreResult> {
-  const receiver = await RunningEvents.start();
   const cluster = await startCluster({
     nodes: QUEUE_NODES,
     capacity: QUEUE_CAPACITY,
     env: { AGENT_COMMAND: `sleep ${AGENT_SECONDS}`, LOG_LEVEL: 'warn', MAX_QUEUED_SESSIONS: String(QUEUE_SESSIONS), ...env },
   });
+  const warmUp = await RunningEvents.start();
+  const receiver = await RunningEvents.start();
   try {
-    const body = () => ({
-      task: { id: `task-${randomUUID()}`, title: 'queue bench' },
-      context: { schema_version: 1 },
-      callback_url: receiver.url,
-      callback_token: 'queue-bench-token',
-    });
-    let next = 0;
+    // One session per slot first: the first sessions of a fresh cluster pay for cold caches and the store's first plans.
+    await spawnAll(cluster, warmUp, WARM_UP_SESSIONS);
+    await waitForEnds(store, warmUp, WARM_UP_SESSIONS);
     const startedAt = Date.now();
     const clock = performance.now();
-    await Promise.all(
-      Array.from({ length: SPAWN_CLIENTS }, async () => {
-        for (let index = next++; index < QUEUE_SESSIONS; index = next++) {
-          const answer = await callNode(cluster.nodes[index % QUEUE_NODES]!, 'POST', '/orchestrator/sessions/spawn', body(), { 'idempotency-key': randomUUID() });
-          if (answer.status !== 201) throw new Error(`spawn answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-        }
-      }),
-    );
+    await spawnAll(cluster, receiver, QUEUE_SESSIONS);
     const spawnSeconds = (performance.now() - clock) / 1000;
     log(`  ${store}: ${QUEUE_SESSIONS} spawned in ${spawnSeconds.toFixed(1)} s`);
-    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-    while (receiver.terminal < QUEUE_SESSIONS || receiver.runningAt.size < QUEUE_SESSIONS) {
-      if (Date.now() > deadline) throw new Error(`${store}: after ${DRAIN_TIMEOUT_MS} ms only ${receiver.terminal} sessions ended (${receiver.runningAt.size} started)`);
-      await sleep(50);
-    }
-    const sessions = await allSessions(cluster);
+    await waitForEnds(store, receiver, QUEUE_SESSIONS);
+    const sessions = (await allSessions(cluster)).filter((session) => receiver.runningAt.has(session.id));
     const completed = sessions.filter((session) => session.status === 'completed').length;
     const lastEnd = Math.max(...sessions.map((session) => Date.parse(session.ended_at ?? '')));
     const delays = slotToStartDelays(sessions, receiver.runningAt, QUEUE_CAPACITY);
@@ -167,7 +195,7 @@ async function drain(store: QueueStoreResult['store'], env: Record<string, strin
     throw error;
   } finally {
     await cluster.stop();
-    await receiver.close();
+    await Promise.all([warmUp.close(), receiver.close()]);
   }
 }
 

@@ -25,8 +25,8 @@ export interface StreamsResult {
   readonly baseline: LoadResult;
   readonly withoutClients: LoadResult;
   readonly withClients: LoadResult;
-  /** API RSS after a callback run with the clients connected. */
-  readonly apiRssMb: number;
+  /** API RSS after each of two identical callback runs with the clients connected. */
+  readonly apiRssMb: { readonly afterRun1: number; readonly afterRun2: number };
 }
 
 /** One stream client: when each event (by `event_id`) arrived. */
@@ -154,8 +154,11 @@ export async function benchStreams(databaseUrl: string, orchestrator: StubOrches
       if (!withoutFirst) runs.without.push(await run(api, apiEvents, LOAD_CONNECTIONS, LOAD_ROUND_SECONDS));
     }
     for (let index = 0; index < STREAM_CLIENTS; index += 1) clients.push(await follow(api.url, sessions[STREAMED_SESSIONS + index]!.id));
+    // Two identical runs with the same 200 clients following: the second must not hold more than the first.
     await run(api, apiEvents, LOAD_CONNECTIONS, LOAD_ROUND_SECONDS);
-    const apiRssMb = residentMegabytes(api.pid);
+    const afterRun1 = residentMegabytes(api.pid);
+    await run(api, apiEvents, LOAD_CONNECTIONS, LOAD_ROUND_SECONDS);
+    const afterRun2 = residentMegabytes(api.pid);
     return {
       deliveryP50Ms: percentile(latencies, 50),
       deliveryP99Ms: percentile(latencies, 99),
@@ -164,7 +167,7 @@ export async function benchStreams(databaseUrl: string, orchestrator: StubOrches
       baseline: combined(runs.baseline),
       withoutClients: combined(runs.without),
       withClients: combined(runs.with),
-      apiRssMb,
+      apiRssMb: { afterRun1, afterRun2 },
     };
   } finally {
     closeClients();

@@ -19,6 +19,8 @@ const BASELINE_ENTRY = path.join(__dirname, 'baseline-server.ts');
 
 export const OPERATOR_TOKEN = 'bench-operator-token';
 export const ORCHESTRATOR_KEY = 'bench-orchestrator-key';
+/** The API's server key for callback signing secrets: the benchmark derives each signed session's secret from it as the API does. */
+export const CALLBACK_SIGNING_KEY = 'bench-callback-signing-key';
 
 /** The PostgreSQL server the benchmark databases are created on: DATABASE_URL's, or a throw-away embedded one. */
 export interface DatabaseServer {
@@ -107,14 +109,18 @@ export function startApi(databaseUrl: string, orchestrator: StubOrchestrator): P
     ORCHESTRATOR_URL: orchestrator.url,
     ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
     MOSAIC_API_TOKEN: OPERATOR_TOKEN,
+    CALLBACK_SIGNING_KEY,
     RECONCILE_INTERVAL_MS: String(60 * 60 * 1000),
     NODE_OPTIONS: undefined,
   }, nodeArgsOf(API_ENTRY));
 }
 
-/** The baseline: a bare Fastify route with one INSERT per request (bench/baseline-server.ts), run through ts-node. */
-export function startBaseline(databaseUrl: string): Promise<BenchProcess> {
-  return startProcess('baseline', BASELINE_ENTRY, { DATABASE_URL: databaseUrl, NODE_OPTIONS: '--require ts-node/register/transpile-only' });
+/**
+ * The baseline: a bare Fastify route with one INSERT per request (bench/baseline-server.ts), run through ts-node,
+ * into the events table or (`floor`) into a copy of it with only a primary key.
+ */
+export function startBaseline(databaseUrl: string, table: 'events' | 'floor' = 'events'): Promise<BenchProcess> {
+  return startProcess(`baseline-${table}`, BASELINE_ENTRY, { DATABASE_URL: databaseUrl, BASELINE_TABLE: table, NODE_OPTIONS: '--require ts-node/register/transpile-only' });
 }
 
 /** Resident memory of a process, from /proc (Linux only, as are these machines). */
