@@ -5,6 +5,7 @@ import { StubOrchestrator } from '../test/support/stub-orchestrator';
 import { THROUGHPUT_CONCURRENCY, benchDispatch, type DispatchResult } from './dispatch';
 import { INGESTION_ROUNDS, INGESTION_ROUND_SECONDS, SIGNED_CONCURRENCY, WARM_UP_SECONDS, benchIngestion, type IngestionResult } from './ingestion';
 import { benchListing, type ListingResult } from './listing';
+import { CHURN_SESSIONS, RUNNING_SESSIONS, benchOrchestratorMemory, type OrchestratorMemoryResult } from './orchestrator-memory';
 import { AGENT_SECONDS, QUEUE_CAPACITY, QUEUE_NODES, QUEUE_SESSIONS, WARM_UP_SESSIONS, benchQueue, type QueueStoreResult } from './queue';
 import { EVENTS_PER_SECOND, STREAMED_SESSIONS, STREAM_CLIENTS, benchStreams, type StreamsResult } from './streams';
 import { SUPERVISOR_ROUNDS, benchSupervisor, type SupervisorResult } from './supervisor';
@@ -250,6 +251,38 @@ function streamRows(result: StreamsResult): Row[] {
   ];
 }
 
+const ORCHESTRATOR_MEMORY_LIMIT_MB = 150;
+
+function orchestratorMemoryRows(result: OrchestratorMemoryResult): Row[] {
+  const growth = result.afterSecondThousandMb - result.afterFirstThousandMb;
+  return [
+    {
+      figure: `orchestrator RSS, ${RUNNING_SESSIONS} sessions running (idle)`,
+      measured: `${Math.round(result.rssWith200RunningMb)} MB (${Math.round(result.idleMb)})`,
+      baseline: '',
+      ratio: '',
+      goal: `< ${ORCHESTRATOR_MEMORY_LIMIT_MB} MB`,
+      met: result.rssWith200RunningMb < ORCHESTRATOR_MEMORY_LIMIT_MB,
+    },
+    {
+      figure: `orchestrator RSS after ${CHURN_SESSIONS / 2} short sessions, then after ${CHURN_SESSIONS}`,
+      measured: `${Math.round(result.afterFirstThousandMb)} MB, then ${Math.round(result.afterSecondThousandMb)} MB (${result.completed} completed)`,
+      baseline: '',
+      ratio: `${growth >= 0 ? '+' : ''}${Math.round(growth)} MB`,
+      goal: 'no growth',
+      met: growth <= MEMORY_GROWTH_TOLERANCE_MB && result.completed === CHURN_SESSIONS,
+    },
+    {
+      figure: `orchestrator RSS, ${RUNNING_SESSIONS} sessions running again after the ${CHURN_SESSIONS}`,
+      measured: `${Math.round(result.rssWith200RunningAfterChurnMb)} MB (${result.killed} killed)`,
+      baseline: '',
+      ratio: '',
+      goal: `< ${ORCHESTRATOR_MEMORY_LIMIT_MB} MB`,
+      met: result.rssWith200RunningAfterChurnMb < ORCHESTRATOR_MEMORY_LIMIT_MB && result.killed === 2 * RUNNING_SESSIONS,
+    },
+  ];
+}
+
 function table(rows: Row[]): string {
   const lines = ['| figure | Mosaic API | baseline | ratio | goal | met |', '| --- | --- | --- | --- | --- | --- |'];
   for (const row of rows) lines.push(`| ${row.figure} | ${row.measured} | ${row.baseline} | ${row.ratio} | ${row.goal} | ${row.met ? 'yes' : '**no**'} |`);
@@ -302,6 +335,10 @@ ${table(rows)}
   the supervisor binary spawned detached, its identity file awaited, the first line read from its spool) alternating with
   ${SUPERVISOR_ROUNDS} spawned directly by the benchmark (\`shell: true\`, detached, read from the pipe), as the orchestrator did before; from
   the spawn call to the first line, and how long the spawn call itself holds the event loop. RSS: the supervisor's VmRSS.
+- **Orchestrator memory.** VmRSS of one orchestrator node from /proc (capacity ${RUNNING_SESSIONS}, PostgreSQL store, callbacks to a
+  loopback receiver answering 202), read 2 s after each phase has settled, the higher of two readings; no forced garbage
+  collection. ${RUNNING_SESSIONS} agents running at once, killed through the API; ${CHURN_SESSIONS} agents that exit at once, spawned
+  ${CHURN_SESSIONS / 2} at a time by 8 clients; then ${RUNNING_SESSIONS} running again.
 - **Memory.** VmRSS of the API process from /proc: after two identical 8 s callback runs at 50 connections, and after paging
   twice through 100,000 sessions 100 at a time by \`next_cursor\` (the API serving 1,000,000 sessions).
 
@@ -328,7 +365,7 @@ function handWrittenNotes(): string {
   return text.slice(start);
 }
 
-const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue', 'supervisor', 'streams'] as const;
+const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue', 'supervisor', 'streams', 'orchestrator-memory'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** `bench/main.ts [name…]`: the named benchmarks only, or all of them. */
@@ -377,6 +414,10 @@ async function main(): Promise<void> {
     if (selected.has('streams')) {
       log('streams…');
       rows.push(...streamRows(await withBenchDatabase(server, (url) => benchStreams(url, orchestrator, log))));
+    }
+    if (selected.has('orchestrator-memory')) {
+      log('orchestrator memory…');
+      rows.push(...orchestratorMemoryRows(await benchOrchestratorMemory(server, log)));
     }
     log(`\n${table(rows)}\n`);
     if (writesReport && ingestion && listing) {

@@ -34,9 +34,8 @@ export function liveProcesses(): ProcessInfo[] {
   return processes;
 }
 
-/** Live descendants of `pid` (children, their children, ...), not including `pid` itself. */
-export function liveDescendants(pid: number): ProcessInfo[] {
-  const table = liveProcesses();
+/** Live descendants of `pid` (children, their children, ...), not including `pid` itself; `table` to reuse one read of the process table. */
+export function liveDescendants(pid: number, table: readonly ProcessInfo[] = liveProcesses()): ProcessInfo[] {
   const found: ProcessInfo[] = [];
   let parents = new Set([pid]);
   while (parents.size > 0) {

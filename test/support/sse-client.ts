@@ -4,6 +4,8 @@ export interface SseEvent {
   readonly id: string | undefined;
   readonly event: string;
   readonly data: string;
+  /** `Date.now()` when the client parsed it: how long after it was stored it arrived. */
+  readonly receivedAt: number;
 }
 
 export interface SseConnection {
@@ -50,7 +52,7 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
               else if (name === 'data') fields.data.push(value);
             }
           }
-          if (isEvent) events.push({ id: fields.id, event: fields.event, data: fields.data.join('\n') });
+          if (isEvent) events.push({ id: fields.id, event: fields.event, data: fields.data.join('\n'), receivedAt: Date.now() });
         }
         for (const wake of waiters) wake();
       });

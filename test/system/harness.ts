@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/database';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
-import { liveDescendants, liveProcesses, waitForNoProcesses } from '../support/process-table';
+import { liveDescendants, liveProcesses, waitForNoProcesses, type ProcessInfo } from '../support/process-table';
 import { deleteRedisKeys } from '../support/redis';
 import { freePort, startService, uniqueQueuePrefix, type ServiceProcess } from '../support/service-process';
 import type { Figures } from './report';
@@ -88,10 +88,6 @@ export interface EventAccount {
   duplicated: number;
 }
 
-function ownGroup(): number {
-  return liveProcesses().find((info) => info.pid === process.pid)?.pgid ?? process.pid;
-}
-
 function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
@@ -104,7 +100,9 @@ function shellQuote(word: string): string {
  */
 export class SystemHarness {
   private readonly cleanups: (() => Promise<unknown>)[] = [];
-  private readonly samplers: NodeJS.Timeout[] = [];
+  private sampler: NodeJS.Timeout | undefined;
+  /** Running services whose agents are sampled. */
+  private readonly sampled = new Set<ServiceProcess>();
   readonly agentPids = new Set<number>();
   readonly agentGroups = new Set<number>();
   private readonly services: ServiceProcess[] = [];
@@ -120,6 +118,14 @@ export class SystemHarness {
     const url = await createTestDatabase('sys', { migrate: true });
     this.cleanups.push(() => dropTestDatabase(url));
     return url;
+  }
+
+  /**
+   * Runs `cleanup` at teardown, once every service has stopped, before anything registered earlier (a temp dir)
+   * is removed: for what a scenario starts itself, such as a store server its services use.
+   */
+  onCleanup(cleanup: () => Promise<unknown>): void {
+    this.cleanups.push(cleanup);
   }
 
   async proxy(upstreamPort: number): Promise<FaultProxy> {
@@ -142,8 +148,9 @@ export class SystemHarness {
   /**
    * `nodes` orchestrator nodes of one cluster (one QUEUE_PREFIX, NODE_IDs `node-0`…), each with
    * MAX_CONCURRENT_SESSIONS `capacity` when given; agent starts of every node go to one file.
+   * `startTimeoutMs`: how long a (re)start may take to answer /health, for nodes started while the machine is busy.
    */
-  async cluster(options: { nodes: number; capacity?: number; env?: Record<string, string | undefined>; agentCommand?: string }): Promise<OrchestratorInstance[]> {
+  async cluster(options: { nodes: number; capacity?: number; env?: Record<string, string | undefined>; agentCommand?: string; startTimeoutMs?: number }): Promise<OrchestratorInstance[]> {
     const dir = await this.tempDir();
     const startsFile = join(dir, 'agent-starts.log');
     const record = `printf '%s\\n' "$MOSAIC_TASK_FILE" >> ${shellQuote(startsFile)}`;
@@ -162,6 +169,7 @@ export class SystemHarness {
             name: nodeId,
             entry: ORCHESTRATOR_ENTRY,
             port,
+            startTimeoutMs: options.startTimeoutMs,
             env: {
               ...ORCHESTRATOR_ENV,
               ...(options.capacity !== undefined && { MAX_CONCURRENT_SESSIONS: String(options.capacity) }),
@@ -228,23 +236,32 @@ export class SystemHarness {
     const service = await starting;
     this.services.push(service);
     if (sampleAgents) {
-      const sample = () => this.sampleAgentsOf(service);
-      sample();
-      const timer = setInterval(sample, 50);
-      this.samplers.push(timer);
-      void service.exited.then(() => clearInterval(timer));
+      this.sampled.add(service);
+      void service.exited.then(() => this.sampled.delete(service));
+      this.sampleAgentsOf(service);
+      // One read of the process table for every service: a read per service (let alone per agent), 20 times a second,
+      // starves the test runner, and the proxies it runs, on two cores.
+      this.sampler ??= setInterval(() => {
+        const table = liveProcesses();
+        for (const sampled of this.sampled) this.recordAgents(sampled, table);
+      }, 50);
     }
     return service;
   }
 
   /** Samples the agent tree once more now (a sample may be up to 50 ms old). */
   sampleAgentsOf(service: ServiceProcess): number[] {
-    const pids = liveDescendants(service.pid);
+    return this.recordAgents(service, liveProcesses());
+  }
+
+  private recordAgents(service: ServiceProcess, table: readonly ProcessInfo[]): number[] {
+    const pids = liveDescendants(service.pid, table);
     // A child caught between fork and setsid is still in the service's group, which is the test runner's own: never kill that group.
-    const serviceGroup = liveProcesses().find((info) => info.pid === service.pid)?.pgid ?? process.pid;
+    const serviceGroup = table.find((info) => info.pid === service.pid)?.pgid ?? process.pid;
+    const runnerGroup = table.find((info) => info.pid === process.pid)?.pgid ?? process.pid;
     for (const info of pids) {
       this.agentPids.add(info.pid);
-      if (info.pgid !== serviceGroup && info.pgid !== ownGroup()) this.agentGroups.add(info.pgid);
+      if (info.pgid !== serviceGroup && info.pgid !== runnerGroup) this.agentGroups.add(info.pgid);
     }
     return pids.map((info) => info.pid);
   }
@@ -269,7 +286,7 @@ export class SystemHarness {
   }
 
   async cleanup(): Promise<void> {
-    for (const timer of this.samplers) clearInterval(timer);
+    clearInterval(this.sampler);
     for (const service of [...this.services].reverse()) await service.stop(5_000);
     this.killAgentGroups();
     await waitForNoProcesses([...this.agentPids], 5_000).catch(() => undefined);

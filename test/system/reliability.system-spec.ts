@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
@@ -32,8 +31,12 @@ import {
   waitForAllTerminal,
   waitUntil,
 } from './harness';
+import { callbackTokenOf, describeStatuses, headerValue, isContractError, rawRequest, signingSecretOf, tablesDigest, unstorableText } from './hostile';
 import { writeReliabilityReport, type Figures } from './report';
 import { figures, scenario } from './scenario';
+import { hostileInputAgainstNewEndpoints } from './scenarios/hostile-new-endpoints';
+import { postgresRestartedUnderOrchestrator } from './scenarios/postgres-restart-under-orchestrator';
+import { redisRestartedMidLoad } from './scenarios/redis-restart';
 
 jest.setTimeout(180_000);
 
@@ -467,22 +470,14 @@ describe('reliability of the real services under faults, load and hostile input'
       // The long agent reports running, one log line and 3 progress steps at once, then nothing until it is killed.
       return rows.some((row) => row.status === 'completed') && rows.some((row) => row.status === 'running' && row.last_sequence >= 5);
     }, 15_000);
-    const tokenOf = (sessionId: string) => {
-      const seen = api.callbacks.requests.find((request) => request.path.endsWith(sessionId));
-      return (seen?.headers.authorization ?? '').replace(/^Bearer /, '');
-    };
     const eventOf = (sessionId: string) => JSON.parse(api.callbacks.requests.find((request) => request.path.endsWith(sessionId))!.body) as Record<string, unknown>;
     const longId = long.body.session.id;
     const shortId = short.body.session.id;
-    const longToken = tokenOf(longId);
-    const shortToken = tokenOf(shortId);
+    const longToken = callbackTokenOf(api.callbacks, longId);
+    const shortToken = callbackTokenOf(api.callbacks, shortId);
     expect(longToken.length).toBeGreaterThan(20);
-    const secretOf = (sessionId: string) => {
-      const spawn = spawns.requests.find((request) => request.path === '/orchestrator/sessions/spawn' && (JSON.parse(request.body) as { callback_url: string }).callback_url.endsWith(sessionId));
-      return (JSON.parse(spawn!.body) as { callback_signing_secret: string }).callback_signing_secret;
-    };
-    const longSecret = secretOf(longId);
-    const shortSecret = secretOf(shortId);
+    const longSecret = signingSecretOf(spawns, longId);
+    const shortSecret = signingSecretOf(spawns, shortId);
     expect([longSecret, shortSecret]).toEqual([expect.stringMatching(/^whsec_/), expect.stringMatching(/^whsec_/)]);
     expect(longSecret).not.toBe(shortSecret);
     /** Standard Webhooks headers for `body`, signed with `secret` as `id` at `at`, with the maintained package. */
@@ -542,14 +537,7 @@ describe('reliability of the real services under faults, load and hostile input'
     const keyHashes = (await query<{ key_hash: string }>(databaseUrl, 'SELECT key_hash FROM operator_keys')).map((row) => row.key_hash);
     expect(keyHashes).toHaveLength(liveKeys.length + 1);
 
-    const snapshot = () =>
-      query<{ digest: string }>(
-        databaseUrl,
-        `SELECT md5(coalesce((SELECT string_agg(t::text, ',' ORDER BY t.id) FROM tasks t), '') ||
-                    coalesce((SELECT string_agg(s::text, ',' ORDER BY s.id) FROM orchestrator_sessions s), '') ||
-                    coalesce((SELECT string_agg(e::text, ',' ORDER BY e.id) FROM orchestrator_session_events e), '') ||
-                    coalesce((SELECT string_agg(k::text, ',' ORDER BY k.id) FROM operator_keys k), '')) AS digest`,
-      ).then((rows) => rows[0].digest);
+    const snapshot = () => tablesDigest(databaseUrl, ['tasks', 'orchestrator_sessions', 'orchestrator_session_events', 'operator_keys']);
 
     const answers: { status: number; body: string; what: string }[] = [];
     const send = async (what: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string }) => {
@@ -559,7 +547,6 @@ describe('reliability of the real services under faults, load and hostile input'
     };
     const callbackPath = (sessionId: string) => `/orchestrator/callbacks/${sessionId}`;
     const json = { 'content-type': 'application/json' };
-    const headerValue = fc.string({ maxLength: 80 }).filter((value) => !/[\r\n\0]/.test(value) && /^[\x20-\x7e]*$/.test(value));
 
     // Tokens: while the long session is live and its token valid, every wrong token is refused.
     const longEvent = JSON.stringify({ ...eventOf(longId), event_id: randomUUID(), sequence: 999 });
@@ -579,18 +566,15 @@ describe('reliability of the real services under faults, load and hostile input'
     );
     const longOrchestratorSessionId = String(eventOf(longId).session_id);
     const envelope = () => ({ event_id: randomUUID(), session_id: longOrchestratorSessionId, sequence: 1000, timestamp: new Date().toISOString() });
-    const unstorable = fc
-      .tuple(fc.string({ maxLength: 40 }), fc.constantFrom('\u0000', '\uD800', '\uDBFF', '\uDC00', '\uDFFF'), fc.string({ maxLength: 40 }))
-      .map(([start, odd, end]) => start + odd + end);
     const beyondInt32 = fc.maxSafeInteger().filter((value) => value > 2_147_483_647 || value < -2_147_483_648);
     // Six bytes each once JSON-escaped: 2,731 of them pass 16 KiB, 10,000 still fit the 64 KiB body.
     const controlLine = fc.string({ unit: fc.constantFrom(...'\u0001\u0002\u0007\u000b\u000e\u001b\u001f'), minLength: 2731, maxLength: 10_000 });
     const unstorableEvent = fc.oneof(
-      fc.record({ field: fc.constantFrom('event_id', 'session_id'), text: unstorable }).map(({ field, text }) => ({ ...envelope(), type: 'progress', data: { message: 'm' }, [field]: text })),
-      unstorable.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stdout', line } })),
-      unstorable.map((message) => ({ ...envelope(), type: 'progress', data: { message } })),
-      fc.record({ field: fc.constantFrom('summary', 'error'), text: unstorable }).map(({ field, text }) => ({ ...envelope(), type: 'result', status: 'running', data: { [field]: text } })),
-      unstorable.map((error) => ({ ...envelope(), type: 'status', status: 'running', data: { error } })),
+      fc.record({ field: fc.constantFrom('event_id', 'session_id'), text: unstorableText }).map(({ field, text }) => ({ ...envelope(), type: 'progress', data: { message: 'm' }, [field]: text })),
+      unstorableText.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stdout', line } })),
+      unstorableText.map((message) => ({ ...envelope(), type: 'progress', data: { message } })),
+      fc.record({ field: fc.constantFrom('summary', 'error'), text: unstorableText }).map(({ field, text }) => ({ ...envelope(), type: 'result', status: 'running', data: { [field]: text } })),
+      unstorableText.map((error) => ({ ...envelope(), type: 'status', status: 'running', data: { error } })),
       fc.record({ type: fc.constantFrom('status', 'result'), exitCode: beyondInt32 }).map(({ type, exitCode }) => ({ ...envelope(), type, status: 'running', data: { exit_code: exitCode } })),
       controlLine.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stderr', line } })),
     );
@@ -921,10 +905,10 @@ describe('reliability of the real services under faults, load and hostile input'
     );
     // A NUL or an unpaired surrogate in a task's title, or anywhere in its metadata, keys included.
     const unstorableTask = fc.oneof(
-      unstorable.map((title) => ({ title })),
-      fc.record({ key: unstorable, value: fc.string() }).map(({ key, value }) => ({ title: 'hostile', metadata: { [key]: value } })),
+      unstorableText.map((title) => ({ title })),
+      fc.record({ key: unstorableText, value: fc.string() }).map(({ key, value }) => ({ title: 'hostile', metadata: { [key]: value } })),
       fc
-        .record({ path: fc.array(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 10 }), value: unstorable })
+        .record({ path: fc.array(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 10 }), value: unstorableText })
         .map(({ path, value }) => ({ title: 'hostile', metadata: path.reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), { note: value }) })),
     );
     await fc.assert(
@@ -994,7 +978,6 @@ describe('reliability of the real services under faults, load and hostile input'
     ];
     const logs = `${api.service.output()}\n${orchestrator.service.output()}`;
     expect(secrets.filter((secret) => logs.includes(secret))).toEqual([]);
-    const byStatus = countBy(answers.map((answer) => answer.status));
     const countOf = (what: string) => answers.filter((answer) => answer.what === what).length;
     report({
       load: '1 running and 1 completed session',
@@ -1004,7 +987,7 @@ describe('reliability of the real services under faults, load and hostile input'
       stored: 0,
       lost: 0,
       duplicated: 0,
-      notes: `answers by status: ${Object.entries(byStatus).map(([status, count]) => `${status} × ${count}`).join(', ')}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token and signature answered 400 naming the field, ${unsignable} whose event_id no header can carry (so no signature can name it) the uniform 401, ${runs - unstorableRefused - unsignable} 401 after the token expired; every hostile signature answered the identical 401 while the token was valid (${hostileSignatures.map(([what]) => `${what} ${signatureRefusals[what] ?? 0}`).join(', ')}), a correctly signed duplicate accepted (202) before the first case and after each; operator keys: ${countOf("operator endpoint, nobody's key")} requests with nobody's key answered the identical 401, ${countOf('operator endpoint, key lacking the scope')} with a key lacking the scope and ${countOf('operator keys endpoint, operator key')} by operator keys on /operator-keys answered 403 insufficient_scope; no 5xx; every answer in the contract's error shape; database digest (tasks, sessions, events, operator keys) unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets (callback tokens and their hashes, operator token, orchestrator key, signing key, both sessions' signing secrets, ${liveKeys.length + 1} operator keys and their hashes) found in ${logs.split('\n').length} log lines.`,
+      notes: `answers by status: ${describeStatuses(answers.map((answer) => answer.status))}; ${unstorableRefused} of ${runs} unstorable callbacks with the valid token and signature answered 400 naming the field, ${unsignable} whose event_id no header can carry (so no signature can name it) the uniform 401, ${runs - unstorableRefused - unsignable} 401 after the token expired; every hostile signature answered the identical 401 while the token was valid (${hostileSignatures.map(([what]) => `${what} ${signatureRefusals[what] ?? 0}`).join(', ')}), a correctly signed duplicate accepted (202) before the first case and after each; operator keys: ${countOf("operator endpoint, nobody's key")} requests with nobody's key answered the identical 401, ${countOf('operator endpoint, key lacking the scope')} with a key lacking the scope and ${countOf('operator keys endpoint, operator key')} by operator keys on /operator-keys answered 403 insufficient_scope; no 5xx; every answer in the contract's error shape; database digest (tasks, sessions, events, operator keys) unchanged; every refused token answered the identical 401 body; none of ${secrets.length} secrets (callback tokens and their hashes, operator token, orchestrator key, signing key, both sessions' signing secrets, ${liveKeys.length + 1} operator keys and their hashes) found in ${logs.split('\n').length} log lines.`,
     });
   });
 
@@ -1307,16 +1290,12 @@ describe('reliability of the real services under faults, load and hostile input'
     });
   });
 
-});
+  scenario('16. Redis restarted mid-load, cluster on Redis', redisRestartedMidLoad);
 
-function isContractError(body: string): boolean {
-  try {
-    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
-    return typeof parsed.error?.code === 'string' && typeof parsed.error.message === 'string';
-  } catch {
-    return false;
-  }
-}
+  scenario('17. PostgreSQL restarted under the orchestrator, cluster on PostgreSQL', postgresRestartedUnderOrchestrator);
+
+  scenario('20. Hostile input against the new endpoints', hostileInputAgainstNewEndpoints);
+});
 
 /** An ISO-8601 year as `Date` writes it: four digits, or six with a sign outside 0..9999. */
 function isoYear(year: number): string {
@@ -1337,19 +1316,4 @@ function countBy(values: readonly (string | number)[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
   return counts;
-}
-
-/** node:http rather than fetch: fetch refuses or rewrites some of the headers hostile clients send. */
-function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false, timeout: 30_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
-    request.on('error', reject);
-    request.end(body);
-  });
 }

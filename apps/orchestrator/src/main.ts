@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
-import { ConfigurationError, drainOversizedBodies, refuseDeepBodies } from '@mosaic/http-kit';
+import { ConfigurationError, contractFrameworkErrors, drainOversizedBodies, refuseDeepBodies } from '@mosaic/http-kit';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
@@ -41,7 +41,8 @@ async function bootstrap(): Promise<void> {
   // The spools hold what agents printed and how they ended: only this user may touch them (agents included).
   await prepareWorkdirRoot(dirname(config.sessionSpoolDir), undefined, 'SESSION_SPOOL_ROOT');
   await prepareWorkdirRoot(config.sessionSpoolDir, undefined, 'SESSION_SPOOL_ROOT');
-  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor });
+  // contractFrameworkErrors: what Fastify refuses before any route (a URL that is no UTF-8, an oversized request head) in the contract's error shape.
+  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor, ...contractFrameworkErrors });
   drainOversizedBodies(adapter.getInstance());
   refuseDeepBodies(adapter.getInstance());
   // Before Nest adds its routes' hooks, so that every request has its trace and its line.

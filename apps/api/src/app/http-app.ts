@@ -2,7 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { CALLBACK_ROUTE, LIMITS } from '@mosaic/orchestrator-contract';
-import { drainOversizedBodies, refuseDeepBodies } from '@mosaic/http-kit';
+import { contractFrameworkErrors, drainOversizedBodies, refuseDeepBodies } from '@mosaic/http-kit';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { AppModule } from './app.module';
 import { ApiConfig } from '../config/api-config';
@@ -23,6 +23,8 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
     requestTimeout: config.httpRequestTimeoutMs,
     // An idle socket (no request in flight, keep-alive aside) is closed after twice that.
     connectionTimeout: 2 * config.httpRequestTimeoutMs,
+    // What Fastify refuses before any route (a URL that is no UTF-8, an oversized request head) in the contract's error shape.
+    ...contractFrameworkErrors,
   });
   const fastify = adapter.getInstance();
   drainOversizedBodies(fastify);

@@ -111,7 +111,11 @@ export class SessionEventStreams implements NotificationListener {
         return;
       }
       follower.live = true;
-      if (feed.position === undefined || compare(follower.position, feed.position) > 0) feed.position = follower.position;
+      if (feed.position === undefined) feed.position = follower.position;
+      // Its own read saw events the feed has not read yet: the feed reads them for its other followers (this one skips
+      // what it has). Moving the feed to this follower's position instead would skip them for the others, whose
+      // wake-up may already have been read.
+      else if (compare(follower.position, feed.position) > 0) this.read(feed);
       return;
     }
   }

@@ -172,6 +172,26 @@ describe('live event streams', () => {
       for (const client of clients) expect(sequences(client)).toEqual(Array.from({ length: 150 }, (_, index) => index + 1));
     }, 20_000);
 
+    it('sends every event, once and in order, to clients that join while events are being stored', async () => {
+      const session = await newSession();
+      const total = 150;
+      // At the orchestrator's pace: each event once the previous one was accepted.
+      const storing = (async () => {
+        for (let sequence = 1; sequence < total; sequence += 1) await deliver(session, progress(session, sequence));
+        await deliver(session, result(session, total));
+      })();
+      // Each joins while others follow already: its own catch-up may read events the session's feed has not read yet.
+      const clients: SseConnection[] = [];
+      while (clients.length < 40) {
+        clients.push(await stream(`/orchestrator/sessions/${session.id}/events/stream`));
+        await sleep(3);
+      }
+      await storing;
+      await Promise.all(clients.map((client) => client.ended));
+      const everyEvent = Array.from({ length: total }, (_, index) => index + 1);
+      for (const client of clients) expect(sequences(client)).toEqual(everyEvent);
+    }, 30_000);
+
     it('sends an operator\'s kill and then the orchestrator\'s terminal report, and ends after the report', async () => {
       const session = await newSession();
       const connection = await stream(`/orchestrator/sessions/${session.id}/events/stream`);

@@ -13,10 +13,30 @@ import {
   Max,
   MaxLength,
   MinLength,
+  ValidateBy,
   ValidateNested,
+  type ValidationOptions,
 } from 'class-validator';
 import { TASK_PRIORITIES, type JsonObject, type TaskPriority } from '@mosaic/orchestrator-contract';
 import { IsStorableJson, IsStorableText } from '../http/storable.validators';
+
+/**
+ * A number of at most 6 decimal places, as a cost column keeps it. class-validator's own
+ * `maxDecimalPlaces` reads the digits after a '.', which JavaScript does not write for
+ * 1e-7 (it throws) or writes short for 1.5e-7 (it passes, and the cost is stored as 0).
+ */
+function HasAtMostMicroUnits(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'hasAtMostMicroUnits',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'number' || Number(value.toFixed(6)) === value,
+        defaultMessage: (args) => `${args?.property ?? 'value'} must have at most 6 decimal places`,
+      },
+    },
+    options,
+  );
+}
 
 /** A session's budget (contract v2): each limit a positive number, each optional. */
 @ApiSchema({ name: 'Budget', description: 'limits on each of the task\'s sessions; one that passes any is cancelled (`budget_exceeded`)' })
@@ -30,7 +50,8 @@ export class BudgetDto {
 
   @ApiPropertyOptional({ minimum: 0.000001, maximum: 1e9, description: 'US dollars', example: 5 })
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 6 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @HasAtMostMicroUnits()
   @IsPositive()
   @Max(1e9)
   max_cost_usd?: number;

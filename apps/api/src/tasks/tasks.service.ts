@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '@mosaic/http-kit';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { TrackedSession } from '../sessions/session';
-import type { CreateTaskDto } from './create-task.dto';
+import type { Budget } from '../sessions/budget';
+import type { BudgetDto, CreateTaskDto } from './create-task.dto';
 import type { Task } from './task';
 import { TaskRepository } from './task.repository';
 
@@ -20,11 +21,7 @@ export class TasksService {
       priority: input.priority ?? 'normal',
       labels: input.labels ?? [],
       metadata: input.metadata ?? {},
-      budget: {
-        ...(input.budget?.max_tokens === undefined ? {} : { maxTokens: input.budget.max_tokens }),
-        ...(input.budget?.max_cost_usd === undefined ? {} : { maxCostUsd: input.budget.max_cost_usd }),
-        ...(input.budget?.max_duration_s === undefined ? {} : { maxDurationS: input.budget.max_duration_s }),
-      },
+      budget: budgetOf(input.budget),
     });
   }
 
@@ -33,4 +30,22 @@ export class TasksService {
     if (task === undefined) throw new AppError('not_found', `task ${id} not found`);
     return { task, latestSession: await this.sessions.findLatestForTask(id) };
   }
+}
+
+/** The limits a task's budget sets. */
+export function budgetOf(budget: BudgetDto | undefined): Budget {
+  const { max_tokens: maxTokens, max_cost_usd: maxCostUsd, max_duration_s: maxDurationS } = budget ?? {};
+  return {
+    ...(isSet(maxTokens) ? { maxTokens } : {}),
+    ...(isSet(maxCostUsd) ? { maxCostUsd } : {}),
+    ...(isSet(maxDurationS) ? { maxDurationS } : {}),
+  };
+}
+
+/**
+ * Whether a limit is set. `@IsOptional()` lets JSON `null` through as it does an absent
+ * limit, and like one it sets none (the API's answers write "no limit" as `null`).
+ */
+function isSet(limit: number | null | undefined): limit is number {
+  return limit !== undefined && limit !== null;
 }

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventFields, SessionEnd } from '../store/session-store';
 import { AGENT_LOST_ERROR, AgentSession, type AgentLauncher, type SessionEvents } from './agent-session';
 import { liveProcessGroupMembers } from './process-group';
+import type { SupervisorExit } from './spool-reader';
 import { SupervisedAgent, type AgentSpec } from './supervised-agent';
 
 type RecordedEvent = EventFields & { sequence: number; position?: number };
@@ -289,6 +290,22 @@ describe('AgentSession', () => {
         { type: 'log', status: undefined, data: { stream: 'stdout', line: 'line 2' }, at: 5 },
         { type: 'status', status: 'completed', data: { exit_code: 0 }, at: undefined },
       ]);
+    });
+
+    it('leaves the exit it reads while it lets go of the agent to the later life: it writes no end of its own', async () => {
+      // The supervisor's exit is read, and the supervisor told to go, just as the node shuts down: the session ends
+      // only once the supervisor is gone, after the node has let go. (A real supervisor goes within milliseconds.)
+      let supervisorGone!: (exit: SupervisorExit) => void;
+      const agent = { finished: new Promise<SupervisorExit>((resolve) => (supervisorGone = resolve)), detach: async () => undefined } as unknown as SupervisedAgent;
+      const { session } = agentSessionFor();
+      const recorder = recordEvents();
+      await session.start(recorder, async () => agent);
+      await session.detach();
+      supervisorGone({ code: 0, signal: null, stop: null });
+      await session.whenEnded();
+
+      expect(recorder.events.map(({ type, status }) => [type, status])).toEqual([['status', 'running']]);
+      expect(session.status).toBe('running');
     });
 
     it('stores the usage it holds back when it lets go of the agent; the later life counts none of it again', async () => {

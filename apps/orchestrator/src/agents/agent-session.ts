@@ -53,6 +53,8 @@ export class AgentSession {
   private agent?: SupervisedAgent;
   private events?: SessionEvents;
   private ended?: Promise<void>;
+  /** This process let go of the agent (it is shutting down): the next life of the node follows it from here. */
+  private detached = false;
   private current: SessionStatus = 'pending';
   /**
    * The throttle's clock follows the times the supervisor wrote on the records: a
@@ -133,6 +135,7 @@ export class AgentSession {
 
   /** Stops following the agent (this process is shutting down) once what it produced so far is stored; the agent goes on. */
   async detach(): Promise<void> {
+    this.detached = true;
     if (this.agent) {
       await this.agent.detach();
       // The next life reads on after the last line stored: what the throttle holds back (usage to add up, above all) would be lost.
@@ -197,6 +200,9 @@ export class AgentSession {
 
   private async finishWhenDone(agent: SupervisedAgent): Promise<void> {
     const exit = await agent.finished;
+    // An exit read while this process let go of the agent is the next life's to report, from the spool: ended here, its
+    // end could be half written (the session terminal, its status event not) when this process exits, and then never sent.
+    if (this.detached) return;
     this.output.end();
     await this.finish(exit);
   }

@@ -86,8 +86,9 @@ export class SessionRunner {
    * Takes over what an earlier life of this node left: each session still `running`
    * here gets its supervisor adopted (its unacknowledged events sent first, with their
    * ids), or ends `failed`/agent_lost when there is none. A spool whose session is no
-   * longer this node's (it was declared lost meanwhile, or ended) has its agent killed
-   * and is removed, after what it had not delivered went out. Returns, for each
+   * longer this node's (it was declared lost meanwhile, or ended) has its agent killed,
+   * and is removed once what it had not delivered has gone out, in the background: an
+   * API that is slow or down must not keep this node from starting. Returns, for each
    * adopted session, a promise that resolves when it has ended (its slot is free).
    */
   async adoptAll(): Promise<Promise<void>[]> {
@@ -149,7 +150,7 @@ export class SessionRunner {
 
   private async cleanUp(sessionId: string, agentSession: AgentSession): Promise<void> {
     // The spool stays until the last event has been dealt with: a restart meanwhile finds it and sends what is left.
-    await this.delivery.whenDealtWith(sessionId);
+    if (!(await this.delivery.whenDealtWith(sessionId))) return;
     await agentSession.release().catch((error: Error) => this.logger.warn(`session ${sessionId}: could not release its spool: ${error.message}`));
     for (const dir of [this.spoolDirOf(sessionId), this.workdirOf(sessionId)]) {
       await rm(dir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${dir}: ${error.message}`));
@@ -175,9 +176,15 @@ export class SessionRunner {
       await agent.detach();
       if (!stopped) return;
     }
-    if (session) await this.delivery.whenDealtWith(sessionId);
-    await rm(spoolDir, { recursive: true, force: true });
-    await rm(this.workdirOf(sessionId), { recursive: true, force: true });
+    void this.removeOnceDealtWith(sessionId);
+  }
+
+  /** Removes a leftover's spool and work directory once its events have been dealt with; after a stop they stay for the next life. */
+  private async removeOnceDealtWith(sessionId: string): Promise<void> {
+    if (!(await this.delivery.whenDealtWith(sessionId))) return;
+    for (const dir of [this.spoolDirOf(sessionId), this.workdirOf(sessionId)]) {
+      await rm(dir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${dir}: ${error.message}`));
+    }
   }
 
   private async resendUnacknowledged(session: StoredSession): Promise<void> {

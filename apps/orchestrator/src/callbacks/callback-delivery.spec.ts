@@ -70,6 +70,27 @@ describe('CallbackDelivery', () => {
     expect(delivery.hasRoom(sessionId)).toBe(true);
   });
 
+  it('leaves the event a shutdown cuts short unacknowledged, with those behind it, for the next life to send again', async () => {
+    let attempts = 0;
+    // A receiver that takes its time: the shutdown comes while the first event is on its way.
+    fetchSpy = jest.spyOn(global, 'fetch').mockImplementation(
+      (_url, init) =>
+        new Promise((_resolve, reject) => {
+          attempts += 1;
+          init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+        }),
+    );
+    const events = [0, 1].map((index) => logEvent(`line ${index}`));
+    for (const event of events) delivery.enqueue(target, event);
+    while (attempts === 0) await new Promise((resolve) => setImmediate(resolve));
+
+    await delivery.drainAndStop(10);
+
+    expect(attempts).toBe(1);
+    expect(acknowledged).toEqual([]);
+    expect(await delivery.whenDealtWith(sessionId)).toBe(false);
+  });
+
   it('frees the room of the events it discards when the receiver answers 401', async () => {
     fetchSpy = jest.spyOn(global, 'fetch').mockResolvedValue(new Response(null, { status: 401 }));
 

@@ -7,7 +7,7 @@ import { Webhook } from 'standardwebhooks';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { type DeliveryOutcome, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { SESSION_STORE, type CallbackTarget, type SessionStore } from '../store/session-store';
-import { CallbackHttpError, callbackRetryPolicy } from './callback-retry';
+import { CallbackHttpError, callbackRetryPolicy, isRetryableCallbackError } from './callback-retry';
 
 /**
  * How many bytes of callbacks one session may have waiting (queued, or being
@@ -83,9 +83,13 @@ export class CallbackDelivery {
     return (this.queues.get(sessionId)?.bytes ?? 0) + comingBytes < CALLBACK_QUEUE_MAX_BYTES;
   }
 
-  /** Resolves once every event queued for the session has been dealt with (delivered, refused or given up on), or delivery stopped. */
-  async whenDealtWith(sessionId: string): Promise<void> {
+  /**
+   * Resolves once every event queued for the session has been dealt with (delivered, refused or given up on): true;
+   * or once delivery stopped first: false, and what is left stays unacknowledged in the store for the next life.
+   */
+  async whenDealtWith(sessionId: string): Promise<boolean> {
     for (let queue = this.queues.get(sessionId); queue?.worker; queue = this.queues.get(sessionId)) await queue.worker;
+    return !this.stopController.signal.aborted;
   }
 
   /** Waits until every queued event has been dealt with, or `timeoutMs` passed; then stops all delivery. */
@@ -117,9 +121,9 @@ export class CallbackDelivery {
 
   private async work(queue: SessionQueue): Promise<void> {
     for (let queued = queue.events.shift(); queued && !this.stopController.signal.aborted; queued = queue.events.shift()) {
-      await this.deliver(queue, queued);
+      const dealtWith = await this.deliver(queue, queued);
       this.count(queue, -queued.bytes);
-      await this.acknowledge(queued.event);
+      if (dealtWith) await this.acknowledge(queued.event);
     }
   }
 
@@ -128,7 +132,8 @@ export class CallbackDelivery {
     this.metrics.callbackQueueBytes(bytes);
   }
 
-  private async deliver(queue: SessionQueue, { event, body }: QueuedCallback): Promise<void> {
+  /** Delivers the event; false when the shutdown cut it short, so that it is not acknowledged and the next life sends it again. */
+  private async deliver(queue: SessionQueue, { event, body }: QueuedCallback): Promise<boolean> {
     const policy = callbackRetryPolicy({ maxRetryMs: this.config.callbackRetryMaxMs, isStopped: () => this.stopController.signal.aborted });
     policy.onRetry(({ delay, attempt, ...reason }) => {
       const cause = 'error' in reason ? reason.error.message : 'unexpected result';
@@ -138,6 +143,12 @@ export class CallbackDelivery {
       await policy.execute(() => this.post(queue.target, event, body));
       this.metrics.callbackDelivery(event.type, 'delivered');
     } catch (error) {
+      // Aborted, or not retried, because this process is stopping: not given up on. The receiver may have stored it
+      // already; it takes a redelivery of the same event_id as a duplicate.
+      if (this.stopController.signal.aborted && isRetryableCallbackError(error)) {
+        this.logger.warn(`callback ${describe(event)} cut short by the shutdown: left for the next life of this node`);
+        return false;
+      }
       this.metrics.callbackDelivery(event.type, deliveryFailure(error));
       if (error instanceof CallbackHttpError && error.status === 401) {
         queue.revoked = true;
@@ -150,6 +161,7 @@ export class CallbackDelivery {
         this.logger.error(`callback ${describe(event)} not delivered, giving up: ${(error as Error).message}`);
       }
     }
+    return true;
   }
 
   /** Dealt with (accepted, refused or given up on): the store forgets it, so no node sends it again. */
@@ -175,15 +187,28 @@ export class CallbackDelivery {
     throw new CallbackHttpError(response.status, parseRetryAfter(response.headers.get('retry-after'), Date.now()));
   }
 
-  private send(target: CallbackTarget, event: CallbackEvent, body: string, headers: Record<string, string>): Promise<Response> {
-    return fetch(target.url, {
-      method: 'POST',
-      headers: { ...headers, authorization: `Bearer ${target.token}`, 'content-type': 'application/json', ...signatureHeaders(target, event, body) },
-      body,
-      // A redirect would carry the token to wherever the receiver points; it counts as a refusal instead.
-      redirect: 'manual',
-      signal: AbortSignal.any([AbortSignal.timeout(this.config.callbackTimeoutMs), this.stopController.signal]),
-    });
+  private async send(target: CallbackTarget, event: CallbackEvent, body: string, headers: Record<string, string>): Promise<Response> {
+    // A timer and a listener released once the answer is in. AbortSignal.any with the long-lived stop signal left an
+    // entry in that signal for every attempt, never removed (Node 20): the heap grew with every callback ever sent.
+    const attempt = new AbortController();
+    const stop = this.stopController.signal;
+    const stopped = () => attempt.abort(stop.reason);
+    if (stop.aborted) stopped();
+    else stop.addEventListener('abort', stopped, { once: true });
+    const timer = setTimeout(() => attempt.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), this.config.callbackTimeoutMs);
+    try {
+      return await fetch(target.url, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${target.token}`, 'content-type': 'application/json', ...signatureHeaders(target, event, body) },
+        body,
+        // A redirect would carry the token to wherever the receiver points; it counts as a refusal instead.
+        redirect: 'manual',
+        signal: attempt.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', stopped);
+    }
   }
 }
 

@@ -16,12 +16,22 @@ const MAX_TICK_MS = 5_000;
  * hands each expired node to one sweeper only), and stops any agent of its own whose
  * session another node has ended meanwhile (this node was declared lost while it
  * was only slow): a session never runs on in the dark.
+ *
+ * When the store was out of reach (restarted, failed over) no node could renew: every
+ * lease may have run out meanwhile, and the first node back must not declare the
+ * others lost before they had a lease's time to renew. So a node judges the others'
+ * leases only once it has held its own, renewed on time, for a whole NODE_LOST_AFTER_MS,
+ * and its claim counts only if it reaches the store while that lease is fresh (one
+ * held up by an outage on its way claims nothing).
  */
 @Injectable()
 export class NodeLeases implements OnModuleDestroy {
   private readonly logger = new Logger(NodeLeases.name);
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
+  /** performance.now() of this node's last renewal, and of the first of its renewals on time since. */
+  private renewedAt?: number;
+  private steadySince = 0;
 
   constructor(
     private readonly config: OrchestratorConfig,
@@ -61,18 +71,31 @@ export class NodeLeases implements OnModuleDestroy {
 
   private async sweep(): Promise<void> {
     await this.renew();
-    for (const node of await this.store.claimExpiredNodes()) {
+    if (performance.now() - this.steadySince >= this.config.nodeLostAfterMs) await this.endExpiredNodes();
+    await this.stopAgentsEndedElsewhere();
+  }
+
+  private async endExpiredNodes(): Promise<void> {
+    // Renewed a moment ago, this node's lease has nearly all of it left; less, and the claim reached the store late.
+    for (const node of await this.store.claimExpiredNodes(this.config.nodeId, this.config.nodeLostAfterMs - this.tickMs)) {
       if (node === this.config.nodeId) continue;
       const sessions = await this.store.runningOn(node);
       this.logger.warn(`node ${node} stopped renewing its lease: ending its ${sessions.length} running session(s) ${NODE_LOST_ERROR}`);
       for (const session of sessions) await this.endLost(session);
     }
-    await this.stopAgentsEndedElsewhere();
   }
 
-  private renew(): Promise<void> {
+  /**
+   * A node renewing on time has at least NODE_LOST_AFTER_MS - tickMs of its lease left at any moment: a gap in this
+   * node's own renewals longer than that (the store out of reach, or this process stalled) may have let live nodes'
+   * leases run out just the same, so it starts counting its steady time anew.
+   */
+  private async renew(): Promise<void> {
     const node = { id: this.config.nodeId, url: this.config.nodeUrl, capacity: this.config.maxConcurrentSessions, activeSessions: this.runner.activeSessions };
-    return this.store.renewNode(node, this.config.nodeLostAfterMs);
+    await this.store.renewNode(node, this.config.nodeLostAfterMs);
+    const now = performance.now();
+    if (this.renewedAt === undefined || now - this.renewedAt > this.config.nodeLostAfterMs - this.tickMs) this.steadySince = now;
+    this.renewedAt = now;
   }
 
   /** What the lost node had not delivered goes out first, with its original ids, then the end. */

@@ -5,9 +5,11 @@ import {
   type CallbackEvent,
   type SessionStatus,
   type TaskPriority,
+  unstorableText,
 } from '@mosaic/orchestrator-contract';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Pool, escapeIdentifier, type PoolClient } from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool, escapeIdentifier, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
 import {
   IdempotencyKeyReusedError,
   QueueFullError,
@@ -67,6 +69,9 @@ interface NodeRow {
   active_sessions: number;
 }
 
+/** How long a statement waits for a restarting database: about as long as ioredis retries a command while it reconnects. */
+const UNREACHABLE_WAIT_MS = 10_000;
+
 // ISO 8601 in UTC with milliseconds, as `Date.prototype.toISOString` writes it.
 const ISO_TIMESTAMP = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -110,7 +115,7 @@ export class PostgresSessionStore implements SessionStore {
   async create(session: NewSession, maxPending: number): Promise<CreateResult> {
     // create_session (schemaDefinition) counts and inserts under a cluster-wide lock in one round trip:
     // the lock is held only while the server runs it, never while a busy node gets round to its next statement.
-    const inserted = await this.pool.query<SessionRow>(
+    const inserted = await this.query<SessionRow>(
       `SELECT ${SESSION_COLUMNS} FROM ${this.schema}.create_session($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [
         session.id,
@@ -129,7 +134,7 @@ export class PostgresSessionStore implements SessionStore {
     // Nothing was inserted: either the key names a session (whether or not the queue is
     // full, a repeated request gets its session back) or the queue is full.
     if (session.idempotency) {
-      const existing = await this.pool.query<SessionRow & { fingerprint: string }>(
+      const existing = await this.query<SessionRow & { fingerprint: string }>(
         `SELECT ${SESSION_COLUMNS}, fingerprint FROM ${this.schema}.sessions WHERE idempotency_key = $1`,
         [session.idempotency.key],
       );
@@ -143,19 +148,22 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async get(id: string): Promise<StoredSession | undefined> {
-    const { rows } = await this.pool.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE id = $1`, [id]);
+    // Text PostgreSQL cannot hold (a NUL) names no session, and would fail the query: a hostile id is unknown, not a fault.
+    if (unstorableText(id) !== undefined) return undefined;
+    const { rows } = await this.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE id = $1`, [id]);
     return rows[0] && toSession(rows[0]);
   }
 
   async withIdempotencyKey(key: string): Promise<StoredSession | undefined> {
-    const { rows } = await this.pool.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE idempotency_key = $1`, [key]);
+    if (unstorableText(key) !== undefined) return undefined;
+    const { rows } = await this.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE idempotency_key = $1`, [key]);
     return rows[0] && toSession(rows[0]);
   }
 
   async list(options: { status?: SessionStatus; limit: number; cursor?: string }): Promise<SessionPage> {
     const after = options.cursor === undefined ? null : this.cursors.positionOf(options.cursor);
     // One row more than the page tells whether another page follows.
-    const { rows } = await this.pool.query<SessionRow & { seq: string }>(
+    const { rows } = await this.query<SessionRow & { seq: string }>(
       `SELECT ${SESSION_COLUMNS}, seq FROM ${this.schema}.sessions
        WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
        ORDER BY seq DESC LIMIT $3`,
@@ -167,7 +175,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async queuePositions(ids: readonly string[]): Promise<Map<string, number>> {
-    const { rows } = await this.pool.query<{ id: string; position: number }>(
+    const { rows } = await this.query<{ id: string; position: number }>(
       `SELECT id, position FROM (
          SELECT id, row_number() OVER (ORDER BY priority_rank, seq)::int AS position
          FROM ${this.schema}.sessions WHERE status = 'pending'
@@ -178,12 +186,12 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async countPending(): Promise<number> {
-    const { rows } = await this.pool.query<{ count: number }>(`SELECT count(*)::int AS count FROM ${this.schema}.sessions WHERE status = 'pending'`);
+    const { rows } = await this.query<{ count: number }>(`SELECT count(*)::int AS count FROM ${this.schema}.sessions WHERE status = 'pending'`);
     return rows[0]!.count;
   }
 
   async countByStatus(): Promise<Record<SessionStatus, number>> {
-    const { rows } = await this.pool.query<{ status: SessionStatus; count: number }>(
+    const { rows } = await this.query<{ status: SessionStatus; count: number }>(
       `SELECT status, count(*)::int AS count FROM ${this.schema}.sessions GROUP BY status`,
     );
     const counts = Object.fromEntries(SESSION_STATUSES.map((status) => [status, 0])) as Record<SessionStatus, number>;
@@ -193,7 +201,7 @@ export class PostgresSessionStore implements SessionStore {
 
   async claim(id: string, node: string): Promise<StoredSession | undefined> {
     // The WHERE is evaluated again on the row a concurrent claim left: only one sees `pending`.
-    const { rows } = await this.pool.query<SessionRow>(
+    const { rows } = await this.query<SessionRow>(
       `UPDATE ${this.schema}.sessions SET status = 'running', node = $2, started_at = clock_timestamp()
        WHERE id = $1 AND status = 'pending'
        RETURNING ${SESSION_COLUMNS}`,
@@ -203,7 +211,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async finish(id: string, end: SessionEnd, from?: readonly SessionStatus[]): Promise<StoredSession | undefined> {
-    const { rows } = await this.pool.query<SessionRow>(
+    const { rows } = await this.query<SessionRow>(
       `UPDATE ${this.schema}.sessions SET status = $2, exit_code = $3, error = $4, ended_at = clock_timestamp()
        WHERE id = $1 AND status <> ALL($5::text[]) AND ($6::text[] IS NULL OR status = ANY($6::text[]))
        RETURNING ${SESSION_COLUMNS}`,
@@ -213,7 +221,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async runningOn(node: string): Promise<StoredSession[]> {
-    const { rows } = await this.pool.query<SessionRow>(
+    const { rows } = await this.query<SessionRow>(
       `SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE status = 'running' AND node = $1 ORDER BY seq`,
       [node],
     );
@@ -222,14 +230,14 @@ export class PostgresSessionStore implements SessionStore {
 
   async forgetEndedBefore(cutoff: Date): Promise<number> {
     // The events go with their session (ON DELETE CASCADE), the idempotency key with its row.
-    const { rowCount } = await this.pool.query(`DELETE FROM ${this.schema}.sessions WHERE ended_at < $1`, [cutoff]);
+    const { rowCount } = await this.query(`DELETE FROM ${this.schema}.sessions WHERE ended_at < $1`, [cutoff]);
     return rowCount ?? 0;
   }
 
   async appendEvent(sessionId: string, fields: EventFields, spoolPosition?: number): Promise<CallbackEvent> {
     // The UPDATE locks the session's row until the statement commits, so concurrent appends
     // take the numbers one after another; the spool position moves in the same statement.
-    const { rows } = await this.pool.query<{ body: CallbackEvent }>(
+    const { rows } = await this.query<{ body: CallbackEvent }>(
       `WITH numbered AS (
          UPDATE ${this.schema}.sessions
          SET last_sequence = last_sequence + 1, spool_position = GREATEST(spool_position, COALESCE($4::bigint, 0))
@@ -248,11 +256,11 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async acknowledgeEvent(sessionId: string, eventId: string): Promise<void> {
-    await this.pool.query(`DELETE FROM ${this.schema}.events WHERE session_id = $1 AND event_id = $2`, [sessionId, eventId]);
+    await this.query(`DELETE FROM ${this.schema}.events WHERE session_id = $1 AND event_id = $2`, [sessionId, eventId]);
   }
 
   async unacknowledgedEvents(sessionId: string): Promise<CallbackEvent[]> {
-    const { rows } = await this.pool.query<{ body: CallbackEvent }>(
+    const { rows } = await this.query<{ body: CallbackEvent }>(
       `SELECT body FROM ${this.schema}.events WHERE session_id = $1 ORDER BY sequence`,
       [sessionId],
     );
@@ -260,7 +268,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async renewNode(node: NodeRecord, leaseMs: number): Promise<void> {
-    await this.pool.query(
+    await this.query(
       `INSERT INTO ${this.schema}.nodes (id, url, capacity, active_sessions, expires_at)
        VALUES ($1, $2, $3, $4, clock_timestamp() + $5 * interval '1 millisecond')
        ON CONFLICT (id) DO UPDATE
@@ -270,20 +278,23 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async leaveNode(id: string): Promise<void> {
-    await this.pool.query(`DELETE FROM ${this.schema}.nodes WHERE id = $1`, [id]);
+    await this.query(`DELETE FROM ${this.schema}.nodes WHERE id = $1`, [id]);
   }
 
   async liveNodes(): Promise<NodeRecord[]> {
-    const { rows } = await this.pool.query<NodeRow>(
+    const { rows } = await this.query<NodeRow>(
       `SELECT id, url, capacity, active_sessions FROM ${this.schema}.nodes WHERE expires_at >= clock_timestamp() ORDER BY id`,
     );
     return rows.map((row) => ({ id: row.id, url: row.url, capacity: row.capacity, activeSessions: row.active_sessions }));
   }
 
-  async claimExpiredNodes(): Promise<string[]> {
+  async claimExpiredNodes(claimant: string, minRemainingMs: number): Promise<string[]> {
     // A concurrent DELETE waits for the row, then finds it gone: each id is returned once.
-    const { rows } = await this.pool.query<{ id: string }>(
-      `DELETE FROM ${this.schema}.nodes WHERE expires_at < clock_timestamp() RETURNING id`,
+    const { rows } = await this.query<{ id: string }>(
+      `DELETE FROM ${this.schema}.nodes WHERE expires_at < clock_timestamp()
+         AND EXISTS (SELECT 1 FROM ${this.schema}.nodes WHERE id = $1 AND expires_at >= clock_timestamp() + $2 * interval '1 millisecond')
+       RETURNING id`,
+      [claimant, minRemainingMs],
     );
     return rows.map((row) => row.id);
   }
@@ -291,6 +302,34 @@ export class PostgresSessionStore implements SessionStore {
   async close(): Promise<void> {
     await this.pool.end();
   }
+
+  /**
+   * A statement the database dropped because it was restarting is sent again, for up to UNREACHABLE_WAIT_MS: an
+   * event of a running agent, or its end, must not be lost to a restart of a few seconds. The Redis store's client
+   * waits the same way.
+   */
+  private async query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    const deadline = Date.now() + UNREACHABLE_WAIT_MS;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        return await this.pool.query<R>(text, values);
+      } catch (error) {
+        if (!droppedByRestart(error) || Date.now() + delay > deadline) throw error;
+        await sleep(delay);
+      }
+    }
+  }
+}
+
+/**
+ * The server restarting: the connection refused or reset, or the server shutting down, crashed or not yet accepting
+ * connections (SQLSTATE 57P01..57P03). The statement did not run, or its transaction was rolled back with the
+ * session; only a crash between a commit and its answer would have it run twice, as the Redis client does with the
+ * commands it had in flight.
+ */
+function droppedByRestart(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03'].includes(String(code)) || message === 'Connection terminated unexpectedly';
 }
 
 async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {

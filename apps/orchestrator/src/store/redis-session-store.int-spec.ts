@@ -536,6 +536,49 @@ afterEach(async () => {
       });
     });
 
+    describe('a command Redis ran but did not answer, which the client sends again once reconnected', () => {
+      type Replayed = 'sessionStoreClaim' | 'sessionStoreFinish' | 'sessionStoreAppendEvent';
+      /** ioredis sends again what was in flight when the connection dropped: the script runs twice, with the same arguments. */
+      function sentTwice(store: RedisSessionStore, command: Replayed): void {
+        const redis = (store as unknown as { redis: Redis }).redis;
+        const send = (redis[command] as (...args: unknown[]) => Promise<unknown>).bind(redis);
+        jest.spyOn(redis, command).mockImplementationOnce((async (...args: unknown[]) => {
+          await send(...args);
+          return send(...args);
+        }) as never);
+      }
+
+      it('a claim still wins', async () => {
+        const store = await oneStore();
+        const session = await created(store);
+        sentTwice(store, 'sessionStoreClaim');
+
+        expect(await store.claim(session.id, 'node-a')).toMatchObject({ status: 'running', node: 'node-a' });
+        expect(await store.claim(session.id, 'node-a')).toBeUndefined();
+      });
+
+      it('a finish still wins', async () => {
+        const store = await oneStore();
+        const session = await created(store);
+        await store.claim(session.id, 'node-a');
+        sentTwice(store, 'sessionStoreFinish');
+
+        expect(await store.finish(session.id, { status: 'completed', exitCode: 0 })).toMatchObject({ status: 'completed', exitCode: 0 });
+        expect(await store.finish(session.id, { status: 'failed' })).toBeUndefined();
+      });
+
+      it('an event is numbered once', async () => {
+        const store = await oneStore();
+        const session = await created(store);
+        sentTwice(store, 'sessionStoreAppendEvent');
+
+        const first = await store.appendEvent(session.id, { type: 'progress', data: { message: 'one' } });
+        const second = await store.appendEvent(session.id, { type: 'progress', data: { message: 'two' } });
+        expect([first.sequence, second.sequence]).toEqual([1, 2]);
+        expect(await store.unacknowledgedEvents(session.id)).toEqual([first, second]);
+      });
+    });
+
     describe('nodes', () => {
       const node = (id: string, activeSessions = 0) => ({ id, url: `http://${id}.test:3000`, capacity: 4, activeSessions });
 
@@ -549,7 +592,7 @@ afterEach(async () => {
         expect(live.sort((x, y) => x.id.localeCompare(y.id))).toEqual([node('a', 3), node('b')]);
         await store.leaveNode('b');
         expect(await store.liveNodes()).toEqual([node('a', 3)]);
-        expect(await store.claimExpiredNodes()).toEqual([]);
+        expect(await store.claimExpiredNodes('a', 0)).toEqual([]);
       });
 
       it('drops a node whose lease expired from liveNodes and returns it from claimExpiredNodes once', async () => {
@@ -559,8 +602,8 @@ afterEach(async () => {
         await sleep(10);
 
         expect(await store.liveNodes()).toEqual([node('alive')]);
-        expect(await store.claimExpiredNodes()).toEqual(['dead']);
-        expect(await store.claimExpiredNodes()).toEqual([]);
+        expect(await store.claimExpiredNodes('alive', 0)).toEqual(['dead']);
+        expect(await store.claimExpiredNodes('alive', 0)).toEqual([]);
         expect(await store.liveNodes()).toEqual([node('alive')]);
       });
 
@@ -569,7 +612,7 @@ afterEach(async () => {
         await store.renewNode(node('a'), 50);
         await store.renewNode(node('a'), 60_000);
         await sleep(60);
-        expect(await store.claimExpiredNodes()).toEqual([]);
+        expect(await store.claimExpiredNodes('a', 0)).toEqual([]);
         expect(await store.liveNodes()).toEqual([node('a')]);
       });
 
@@ -577,9 +620,10 @@ afterEach(async () => {
         const [a, b] = (await cluster(2)) as [RedisSessionStore, RedisSessionStore];
         await a.renewNode(node('dead-1'), 1);
         await b.renewNode(node('dead-2'), 1);
+        await a.renewNode(node('alive'), 60_000);
         await sleep(10);
 
-        const [fromA, fromB] = await Promise.all([a.claimExpiredNodes(), b.claimExpiredNodes()]);
+        const [fromA, fromB] = await Promise.all([a.claimExpiredNodes('alive', 0), b.claimExpiredNodes('alive', 0)]);
         expect([...fromA, ...fromB].sort()).toEqual(['dead-1', 'dead-2']);
       });
     });

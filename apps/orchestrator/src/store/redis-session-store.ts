@@ -25,7 +25,8 @@ import { callbackTarget, storedCallbackTarget, type StoredCallbackTarget } from 
 
 /*
  * Keys, each after the prefix:
- *   session:<id>         hash of one session (fields below, plus `seq`, `event_sequence` and `spool_position`)
+ *   session:<id>         hash of one session (fields below, plus `seq`, `event_sequence`, `spool_position`, and the
+ *                        ids of the claim and the finish that won it)
  *   sequence             the counter that numbers sessions in creation order (`seq`)
  *   created              zset of every session by seq: newest-first paging
  *   status:<status>      zset of the sessions of one status by seq: the status filter and counts
@@ -81,27 +82,33 @@ if key then
 end
 return {1, redis.call('HGETALL', session)}
 `,
+  // ARGV[4] names this claim: the client sends a command again when Redis went away before answering it, and a
+  // claim that had run must then still be won, not found lost.
   sessionStoreClaim: `
-local id, node = ARGV[2], ARGV[3]
+local id, node, claim = ARGV[2], ARGV[3], ARGV[4]
 local session = P .. 'session:' .. id
-if redis.call('HGET', session, 'status') ~= 'pending' then return nil end
+local status = redis.call('HGET', session, 'status')
+if status == 'running' and redis.call('HGET', session, 'claim') == claim then return redis.call('HGETALL', session) end
+if status ~= 'pending' then return nil end
 local seq = redis.call('HGET', session, 'seq')
-redis.call('HSET', session, 'status', 'running', 'node', node, 'started_at', now())
+redis.call('HSET', session, 'status', 'running', 'node', node, 'started_at', now(), 'claim', claim)
 redis.call('ZREM', P .. 'queue', id)
 redis.call('ZREM', P .. 'status:pending', id)
 redis.call('ZADD', P .. 'status:running', seq, id)
 redis.call('ZADD', P .. 'running-on:' .. node, seq, id)
 return redis.call('HGETALL', session)
 `,
-  // ARGV[4] is ",<status>,<status>,": the statuses the session may have; the rest are field/value pairs to set.
+  // ARGV[4] is ",<status>,<status>,": the statuses the session may have; ARGV[5] names this finish (a finish sent
+  // again, as a claim is, still wins); the rest are field/value pairs to set.
   sessionStoreFinish: `
-local id, status, from = ARGV[2], ARGV[3], ARGV[4]
+local id, status, from, finish = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local session = P .. 'session:' .. id
 local current = redis.call('HGET', session, 'status')
+if current and (${TERMINAL_TABLE})[current] and redis.call('HGET', session, 'finish') == finish then return redis.call('HGETALL', session) end
 if not current or (${TERMINAL_TABLE})[current] or not string.find(from, ',' .. current .. ',', 1, true) then return nil end
 local seq = redis.call('HGET', session, 'seq')
 local ended = now()
-redis.call('HSET', session, 'status', status, 'ended_at', ended, unpack(ARGV, 5))
+redis.call('HSET', session, 'status', status, 'ended_at', ended, 'finish', finish, unpack(ARGV, 6))
 redis.call('ZREM', P .. 'status:' .. current, id)
 redis.call('ZADD', P .. 'status:' .. status, seq, id)
 redis.call('ZREM', P .. 'queue', id)
@@ -144,12 +151,16 @@ for _, id in ipairs(ids) do
 end
 return #ids
 `,
+  // An append sent again (as a claim is) finds its event, still unacknowledged since nobody had it, and returns it as numbered.
   sessionStoreAppendEvent: `
 local session = P .. 'session:' .. ARGV[2]
 if redis.call('EXISTS', session) == 0 then return redis.error_reply('NO_SUCH_SESSION no such session') end
+local events = P .. 'events:' .. ARGV[2]
+local appended = redis.call('HGET', events, ARGV[3])
+if appended then return appended end
 local sequence = redis.call('HINCRBY', session, 'event_sequence', 1)
 local stored = string.format('%d %d %s', sequence, now(), ARGV[4])
-redis.call('HSET', P .. 'events:' .. ARGV[2], ARGV[3], stored)
+redis.call('HSET', events, ARGV[3], stored)
 local position = tonumber(ARGV[5])
 if position and position > tonumber(redis.call('HGET', session, 'spool_position') or '0') then
   redis.call('HSET', session, 'spool_position', position)
@@ -173,6 +184,8 @@ for i = 2, #ARGV do counts[i - 1] = redis.call('ZCARD', P .. 'status:' .. ARGV[i
 return counts
 `,
   sessionStoreClaimExpiredNodes: `
+local own = redis.call('ZSCORE', P .. 'node-leases', ARGV[2])
+if not own or tonumber(own) < now() + tonumber(ARGV[3]) then return {} end
 local ids = redis.call('ZRANGEBYSCORE', P .. 'node-leases', '-inf', now())
 for _, id in ipairs(ids) do
   redis.call('ZREM', P .. 'node-leases', id)
@@ -289,14 +302,14 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async claim(id: string, node: string): Promise<StoredSession | undefined> {
-    return optionalSession(await this.redis.sessionStoreClaim(this.prefix, id, node));
+    return optionalSession(await this.redis.sessionStoreClaim(this.prefix, id, node, randomUUID()));
   }
 
   async finish(id: string, end: SessionEnd, from: readonly SessionStatus[] = SESSION_STATUSES): Promise<StoredSession | undefined> {
     const fields: ScriptArgument[] = [];
     if (end.exitCode !== undefined) fields.push('exit_code', end.exitCode);
     if (end.error !== undefined) fields.push('error', end.error);
-    return optionalSession(await this.redis.sessionStoreFinish(this.prefix, id, end.status, `,${from.join(',')},`, ...fields));
+    return optionalSession(await this.redis.sessionStoreFinish(this.prefix, id, end.status, `,${from.join(',')},`, randomUUID(), ...fields));
   }
 
   async runningOn(node: string): Promise<StoredSession[]> {
@@ -353,8 +366,8 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  claimExpiredNodes(): Promise<string[]> {
-    return this.redis.sessionStoreClaimExpiredNodes(this.prefix);
+  claimExpiredNodes(claimant: string, minRemainingMs: number): Promise<string[]> {
+    return this.redis.sessionStoreClaimExpiredNodes(this.prefix, claimant, minRemainingMs);
   }
 
   async close(): Promise<void> {

@@ -125,6 +125,15 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         expect(await store.get('no-such-session')).toBeUndefined();
       });
 
+      it('returns undefined for an id or a key no session can have (a NUL, an unpaired surrogate): a hostile request\'s, not a fault', async () => {
+        const { session } = await store.create(newSession({ idempotency: { key: 'key-1', fingerprint: 'body-1' } }), NO_LIMIT);
+
+        for (const text of [`${session.id}\u0000`, '\u0000', 'key-1\u0000', `${session.id}\uD800`]) {
+          expect(await store.get(text)).toBeUndefined();
+          expect(await store.withIdempotencyKey(text)).toBeUndefined();
+        }
+      });
+
       it('refuses, writing nothing, when maxPending sessions are pending', async () => {
         await created();
         await created();
@@ -599,7 +608,7 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
           { ...node, activeSessions: 3 },
           { id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0 },
         ]);
-        expect(await store.claimExpiredNodes()).toEqual([]);
+        expect(await store.claimExpiredNodes('node-a', 0)).toEqual([]);
       });
 
       it('forgets a node that leaves', async () => {
@@ -608,7 +617,7 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         await store.leaveNode('no-such-node');
 
         expect(await store.liveNodes()).toEqual([]);
-        expect(await store.claimExpiredNodes()).toEqual([]);
+        expect(await store.claimExpiredNodes('node-b', 0)).toEqual([]);
       });
 
       it('hands each expired node to exactly one of two concurrent callers', async () => {
@@ -618,10 +627,10 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         await sleep(150);
 
         expect((await store.liveNodes()).map((live) => live.id)).toEqual(['node-c']);
-        const [first, second] = await Promise.all([store.claimExpiredNodes(), store.claimExpiredNodes()]);
+        const [first, second] = await Promise.all([store.claimExpiredNodes('node-c', 0), store.claimExpiredNodes('node-c', 0)]);
 
         expect([...first, ...second].sort()).toEqual(['node-a', 'node-b']);
-        expect(await store.claimExpiredNodes()).toEqual([]);
+        expect(await store.claimExpiredNodes('node-c', 0)).toEqual([]);
         expect((await store.liveNodes()).map((live) => live.id)).toEqual(['node-c']);
       });
 
@@ -631,8 +640,18 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         await store.renewNode(node, 60_000);
         await sleep(100);
 
-        expect(await store.claimExpiredNodes()).toEqual([]);
+        expect(await store.claimExpiredNodes('node-a', 0)).toEqual([]);
         expect(await store.liveNodes()).toEqual([node]);
+      });
+
+      it('claims nothing for a claimant whose own lease has less left than asked, or none', async () => {
+        await store.renewNode(node, 50);
+        await store.renewNode({ ...node, id: 'node-b' }, 1_000);
+        await sleep(100);
+
+        expect(await store.claimExpiredNodes('node-b', 5_000)).toEqual([]);
+        expect(await store.claimExpiredNodes('node-c', 0)).toEqual([]);
+        expect(await store.claimExpiredNodes('node-b', 500)).toEqual(['node-a']);
       });
     });
   });

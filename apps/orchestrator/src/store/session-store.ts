@@ -101,7 +101,9 @@ export interface SessionStore {
    * QueueFullError, writing nothing, when `maxPending` sessions are already pending.
    */
   create(session: NewSession, maxPending: number): Promise<CreateResult>;
+  /** Undefined for an id no session has, whatever its text: ids come from request paths. */
   get(id: string): Promise<StoredSession | undefined>;
+  /** Undefined for a key no session was created with, whatever its text: keys come from request queries. */
   withIdempotencyKey(key: string): Promise<StoredSession | undefined>;
   /**
    * Newest first (creation order); `status` filters; `cursor` continues after the page
@@ -141,8 +143,12 @@ export interface SessionStore {
   renewNode(node: NodeRecord, leaseMs: number): Promise<void>;
   leaveNode(id: string): Promise<void>;
   liveNodes(): Promise<NodeRecord[]>;
-  /** Removes every node whose lease expired and returns their ids; each id is returned to one caller only. */
-  claimExpiredNodes(): Promise<string[]>;
+  /**
+   * Removes every node whose lease expired and returns their ids; each id is returned to one caller only. Claims
+   * nothing unless the `claimant`'s own lease has at least `minRemainingMs` left: a claim held up on its way (the
+   * store was out of reach since the claimant renewed) must not judge by leases nobody could renew meanwhile.
+   */
+  claimExpiredNodes(claimant: string, minRemainingMs: number): Promise<string[]>;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,47 @@
+import { STATUS_CODES } from 'node:http';
+import type { ConnectionError, FastifyServerOptions } from 'fastify';
+import { errorBody } from '@mosaic/orchestrator-contract';
+
+/** Fastify's router refuses, before any route runs, a path segment longer than this. */
+const MAX_PARAM_LENGTH = 100;
+
+/**
+ * Fastify options that answer in the contract's error shape what Fastify
+ * refuses before a route, and with it the service's exception filter, ever
+ * sees the request. Fastify's own answers carry `error` as a string:
+ * - `frameworkErrors`: a path whose percent-encoding is no UTF-8 (400), a path
+ *   segment longer than the router takes (414);
+ * - `clientErrorHandler`: what Node refuses while it reads the request head:
+ *   a head over its size limit (431), a head that did not arrive in time (408),
+ *   bytes that are no HTTP (400). As Fastify does, nothing is written to a
+ *   connection already gone, and the connection is closed after the answer.
+ */
+export const contractFrameworkErrors: Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> = {
+  // Written on the raw response, as Fastify writes its own: no route, and so no reply schema, applies.
+  frameworkErrors(error, _request, reply) {
+    const status = error.statusCode ?? 500;
+    const message =
+      error.code === 'FST_ERR_BAD_URL'
+        ? 'the URL is not valid: a percent-encoded part of it is no UTF-8'
+        : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a segment of the URL path is longer than ${MAX_PARAM_LENGTH} characters`
+          : error.message;
+    const body = JSON.stringify(status >= 500 ? errorBody('internal_error', 'internal error') : errorBody('bad_request', message));
+    reply.raw.writeHead(status >= 500 ? 500 : status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    reply.raw.end(body);
+  },
+  clientErrorHandler(error: ConnectionError, socket) {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, message] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'the request head (request line and headers) is too large']
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'the request did not arrive in time']
+          : [400, 'the request is not valid HTTP'];
+    const body = JSON.stringify(errorBody('bad_request', message));
+    if (socket.writable) {
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    }
+    socket.destroy(error);
+  },
+};
