@@ -35,8 +35,10 @@ import { callbackTokenOf, describeStatuses, headerValue, isContractError, rawReq
 import { writeReliabilityReport, type Figures } from './report';
 import { figures, scenario } from './scenario';
 import { hostileInputAgainstNewEndpoints } from './scenarios/hostile-new-endpoints';
+import { nodeLostWhileStreaming } from './scenarios/node-lost-while-streaming';
 import { postgresRestartedUnderOrchestrator } from './scenarios/postgres-restart-under-orchestrator';
 import { redisRestartedMidLoad } from './scenarios/redis-restart';
+import { rollingDeploy } from './scenarios/rolling-deploy';
 
 jest.setTimeout(180_000);
 
@@ -1294,6 +1296,10 @@ describe('reliability of the real services under faults, load and hostile input'
   scenario('16. Redis restarted mid-load, cluster on Redis', redisRestartedMidLoad);
 
   scenario('17. PostgreSQL restarted under the orchestrator, cluster on PostgreSQL', postgresRestartedUnderOrchestrator);
+
+  scenario('18. A node lost while its sessions stream events to 50 stream clients', nodeLostWhileStreaming);
+
+  scenario('19. Rolling deploy: 1,000 queued sessions, three nodes restarted one after another', rollingDeploy);
 
   scenario('20. Hostile input against the new endpoints', hostileInputAgainstNewEndpoints);
 });
