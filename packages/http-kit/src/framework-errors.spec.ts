@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import Fastify from 'fastify';
+import Fastify, { type ConnectionError } from 'fastify';
 import { errorBodySchema } from '@mosaic/orchestrator-contract';
 import { contractFrameworkErrors } from './framework-errors';
 
@@ -31,7 +31,7 @@ describe('contractFrameworkErrors', () => {
   it('answers a request head over Node\'s limit with a 431 in the contract shape, then closes the connection', () => {
     const written: string[] = [];
     const socket = { destroyed: false, writable: true, write: (text: string) => written.push(text), destroy: jest.fn() };
-    const error = Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW', bytesParsed: 0, rawPacket: Buffer.alloc(0) });
+    const error = Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW', bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } }) as ConnectionError;
 
     contractFrameworkErrors.clientErrorHandler!.call(app, error, socket as unknown as Socket);
 
@@ -45,7 +45,7 @@ describe('contractFrameworkErrors', () => {
   it('writes nothing to a connection already gone', () => {
     const socket = { destroyed: true, writable: false, write: jest.fn(), destroy: jest.fn() };
 
-    contractFrameworkErrors.clientErrorHandler!.call(app, Object.assign(new Error('reset'), { code: 'ECONNRESET', bytesParsed: 0, rawPacket: Buffer.alloc(0) }), socket as unknown as Socket);
+    contractFrameworkErrors.clientErrorHandler!.call(app, Object.assign(new Error('reset'), { code: 'ECONNRESET', bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } }) as ConnectionError, socket as unknown as Socket);
 
     expect(socket.write).not.toHaveBeenCalled();
   });
