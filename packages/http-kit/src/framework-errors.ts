@@ -45,3 +45,13 @@ export const contractFrameworkErrors: Pick<FastifyServerOptions, 'frameworkError
     socket.destroy(error);
   },
 };
+
+/**
+ * The status Fastify's own errors (unparsable JSON, a body over the limit) and our hooks' refusals (a body nested
+ * too deep) carry as `statusCode`; Nest hands them to the exception filter as they are.
+ */
+export function fastifyErrorStatus(exception: unknown): number | undefined {
+  if (!(exception instanceof Error)) return undefined;
+  const status = (exception as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
+}

@@ -2,7 +2,7 @@ export { AppError } from './app-error';
 export { bearerToken, hashSecret, secretsEqual } from './bearer-token';
 export { ConfigurationError, envBearerSecret, envBoolean, envInteger, envPositiveNumber, envText, envUrl, readEnvironment, type Environment } from './environment';
 export { MAX_BODY_DEPTH, refuseDeepBodies } from './deep-body';
-export { contractFrameworkErrors } from './framework-errors';
+export { contractFrameworkErrors, fastifyErrorStatus } from './framework-errors';
 export { drainOversizedBodies } from './oversized-body';
 export { MIN_PRODUCTION_SECRET_LENGTH, refuseDevelopmentSecrets } from './production-secrets';
 export { parseRetryAfter } from './retry-after';

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, type HttpServer, Logger } from '@nestjs/common';
 import { type ErrorBody, type ErrorCode, errorBody } from '@mosaic/orchestrator-contract';
-import { AppError } from '@mosaic/http-kit';
+import { AppError, fastifyErrorStatus } from '@mosaic/http-kit';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 
 interface HttpFailure {
@@ -123,11 +123,4 @@ function httpExceptionMessage(exception: HttpException): string {
   const message = (response as { message?: unknown }).message;
   if (Array.isArray(message)) return message.join('; ');
   return typeof message === 'string' ? message : exception.message;
-}
-
-/** Fastify's own errors (unparsable JSON, body over the limit, ...) carry a 4xx `statusCode`. */
-function fastifyErrorStatus(exception: unknown): number | undefined {
-  if (!(exception instanceof Error)) return undefined;
-  const status = (exception as { statusCode?: unknown }).statusCode;
-  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
 }

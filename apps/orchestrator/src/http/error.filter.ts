@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { errorBody, type ErrorCode } from '@mosaic/orchestrator-contract';
-import { AppError } from '@mosaic/http-kit';
+import { AppError, fastifyErrorStatus } from '@mosaic/http-kit';
 import type { FastifyReply } from 'fastify';
 
 /** The status of every contract code; the `orchestrator_*` and task codes are the API's, never raised here. */
@@ -62,19 +62,12 @@ export class ErrorFilter implements ExceptionFilter {
       return;
     }
     // A hook's refusal (a body nested too deep, say) carries its status as Fastify's errors do, but Nest passes it on as it is.
-    const hookStatus = clientErrorStatus(exception);
-    if (hookStatus !== undefined) {
+    const hookStatus = fastifyErrorStatus(exception);
+    if (hookStatus !== undefined && hookStatus < 500) {
       void reply.status(hookStatus).send(errorBody(CODE_BY_STATUS[hookStatus] ?? 'bad_request', (exception as Error).message));
       return;
     }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     void reply.status(500).send(errorBody('internal_error', 'internal error'));
   }
-}
-
-/** The 4xx `statusCode` an error carries, when it carries one. */
-function clientErrorStatus(exception: unknown): number | undefined {
-  if (!(exception instanceof Error)) return undefined;
-  const status = (exception as { statusCode?: unknown }).statusCode;
-  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
