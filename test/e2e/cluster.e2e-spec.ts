@@ -9,8 +9,8 @@ import { queueStoresUnderTest } from '../support/redis';
 import type { ServiceProcess } from '../support/service-process';
 
 const NODE_LOST_AFTER_MS = 3_000;
-const HANDOVER_MARGIN_MS = 250;
-const SIMULTANEOUS_CLAIMS_MS = 50;
+/** Three nodes of capacity 2. */
+const CLUSTER_SLOTS = 6;
 
 function spawnBody(endpoint: CallbackEndpoint, priority: string, sampleAgent: Record<string, unknown>) {
   return {
@@ -83,7 +83,6 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
       const lows = await Promise.all(Array.from({ length: 29 }, (_, index) => spawn(nodes[index % 3], spawnBody(endpoint, 'low', agent))));
       const waitingBefore = (await callNode(nodes[0], 'GET', '/orchestrator/sessions?status=pending&limit=500')).body.sessions as { session_id: string }[];
       const urgent = await spawn(nodes[2], spawnBody(endpoint, 'urgent', agent));
-      const urgentSpawnedAt = Date.now();
 
       const all = [...lows, urgent];
       const ended = await Promise.all(all.map((id, index) => waitForStatus(nodes[index % 3], id, ['completed', 'failed', 'killed', 'cancelled'], 90_000)));
@@ -100,12 +99,14 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
       expect([...startsBySession.values()]).toEqual(all.map(() => 1));
       expect(statusEvents(endpoint, 'running')).toHaveLength(30);
 
-      // Every low one still waiting when the urgent one came started after it (a slot being handed out as the urgent one was queued may go either way).
+      // The urgent one overtook the low ones still waiting when it came. Only a few may start before it: each slot
+      // freed while its spawn was in flight, or a node slow to claim what the queue handed it while others claimed
+      // theirs, which is why the order is counted in starts and not compared in milliseconds against a node's latency.
       const startedAt = new Map(ended.map((session) => [session.session_id as string, Date.parse(session.started_at)]));
-      const overtaken = waitingBefore.map((session) => session.session_id).filter((id) => startedAt.get(id)! >= urgentSpawnedAt + HANDOVER_MARGIN_MS);
-      expect(overtaken.length).toBeGreaterThan(5);
-      // Two nodes taking the next two sessions at the same instant may claim them in either order within a few milliseconds.
-      for (const low of overtaken) expect(startedAt.get(urgent)).toBeLessThanOrEqual(startedAt.get(low)! + SIMULTANEOUS_CLAIMS_MS);
+      const waitingIds = waitingBefore.map((session) => session.session_id);
+      const startedBeforeUrgent = waitingIds.filter((id) => startedAt.get(id)! < startedAt.get(urgent)!);
+      expect(waitingIds.length).toBeGreaterThan(15);
+      expect(startedBeforeUrgent.length).toBeLessThanOrEqual(CLUSTER_SLOTS);
     } finally {
       sampling = false;
       await sampler.catch(() => undefined);

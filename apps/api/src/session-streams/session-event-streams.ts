@@ -35,6 +35,8 @@ interface Feed {
   /** The newest event the feed has read; undefined until a follower is live. */
   position: EventPosition | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Counts the feed's wake-ups, so that a catch-up can tell one came while it was reading. */
+  wakeups: number;
 }
 
 /**
@@ -62,7 +64,7 @@ export class SessionEventStreams implements NotificationListener {
   async follow(sessionId: string, from: EventPosition, stream: SseStream): Promise<void> {
     let feed = this.feeds.get(sessionId);
     if (feed === undefined) {
-      feed = { sessionId, followers: new Set(), position: undefined, timer: undefined };
+      feed = { sessionId, followers: new Set(), position: undefined, timer: undefined, wakeups: 0 };
       this.feeds.set(sessionId, feed);
     }
     const follower: Follower = { stream, position: from, live: false };
@@ -98,6 +100,7 @@ export class SessionEventStreams implements NotificationListener {
   private async catchUp(feed: Feed, follower: Follower): Promise<void> {
     for (;;) {
       if (!follower.stream.open) return;
+      const wakeupsBefore = feed.wakeups;
       const read = await this.events.after(feed.sessionId, follower.position, READ_PAGE);
       if (this.deliver(follower, read.events)) return;
       if (read.events.length === READ_PAGE) {
@@ -111,7 +114,12 @@ export class SessionEventStreams implements NotificationListener {
         return;
       }
       follower.live = true;
-      if (feed.position === undefined) feed.position = follower.position;
+      if (feed.position === undefined) {
+        feed.position = follower.position;
+        // A wake-up that came while it read found no live follower and was dropped; its event may have been stored
+        // after the read's snapshot, and nothing else would fetch it before the session's next event.
+        if (feed.wakeups !== wakeupsBefore) this.read(feed);
+      }
       // Its own read saw events the feed has not read yet: the feed reads them for its other followers (this one skips
       // what it has). Moving the feed to this follower's position instead would skip them for the others, whose
       // wake-up may already have been read.
@@ -121,6 +129,7 @@ export class SessionEventStreams implements NotificationListener {
   }
 
   private read(feed: Feed): void {
+    feed.wakeups += 1;
     this.woken.add(feed);
     if (this.reading) return;
     this.reading = true;

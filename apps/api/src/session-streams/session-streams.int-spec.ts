@@ -5,6 +5,7 @@ import { OPERATOR_TOKEN, TestApi, type TestAnswer } from '../../../../test/suppo
 import { sampleValue } from '../../../../test/support/metrics-text';
 import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { type SseConnection, openSse } from '../../../../test/support/sse-client';
+import { SessionEventRepository } from '../sessions/session-event.repository';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { TERMINAL_REPORT_WAIT_MS } from './session-event-streams';
 
@@ -191,6 +192,26 @@ describe('live event streams', () => {
       const everyEvent = Array.from({ length: total }, (_, index) => index + 1);
       for (const client of clients) expect(sequences(client)).toEqual(everyEvent);
     }, 30_000);
+
+    it('sends an event whose wake-up came while the first client was catching up, without waiting for another event', async () => {
+      const session = await newSession();
+      const repository = api.get(SessionEventRepository);
+      const realAfter = repository.after.bind(repository);
+      // The catch-up's read is answered from before the event was stored; the event's wake-up comes before that answer.
+      const after = jest.spyOn(repository, 'after').mockImplementationOnce(async (...args) => {
+        const stale = await realAfter(...args);
+        await deliver(session, progress(session, 1));
+        await sleep(300);
+        return stale;
+      });
+      try {
+        const connection = await stream(`/orchestrator/sessions/${session.id}/events/stream`);
+        await connection.waitFor((events) => events.length === 1, 3_000);
+        expect(sequences(connection)).toEqual([1]);
+      } finally {
+        after.mockRestore();
+      }
+    });
 
     it('sends an operator\'s kill and then the orchestrator\'s terminal report, and ends after the report', async () => {
       const session = await newSession();
