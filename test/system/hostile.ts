@@ -35,7 +35,7 @@ export function rawRequest(port: number, method: string, path: string, headers: 
 export const headerValue = fc.string({ maxLength: 80 }).filter((value) => !/[\r\n\0]/.test(value) && /^[\x20-\x7e]*$/.test(value));
 
 /** Text PostgreSQL cannot store: a NUL or an unpaired surrogate between random text. */
-export const unstorableText = fc
+export const unstorableTexts = fc
   .tuple(fc.string({ maxLength: 40 }), fc.constantFrom('\u0000', '\uD800', '\uDBFF', '\uDC00', '\uDFFF'), fc.string({ maxLength: 40 }))
   .map(([start, odd, end]) => start + odd + end);
 

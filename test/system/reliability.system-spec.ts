@@ -31,7 +31,7 @@ import {
   waitForAllTerminal,
   waitUntil,
 } from './harness';
-import { callbackTokenOf, describeStatuses, headerValue, isContractError, rawRequest, signingSecretOf, tablesDigest, unstorableText } from './hostile';
+import { callbackTokenOf, describeStatuses, headerValue, isContractError, rawRequest, signingSecretOf, tablesDigest, unstorableTexts } from './hostile';
 import { writeReliabilityReport, type Figures } from './report';
 import { figures, scenario } from './scenario';
 import { hostileInputAgainstNewEndpoints } from './scenarios/hostile-new-endpoints';
@@ -573,11 +573,11 @@ describe('reliability of the real services under faults, load and hostile input'
     // Six bytes each once JSON-escaped: 2,731 of them pass 16 KiB, 10,000 still fit the 64 KiB body.
     const controlLine = fc.string({ unit: fc.constantFrom(...'\u0001\u0002\u0007\u000b\u000e\u001b\u001f'), minLength: 2731, maxLength: 10_000 });
     const unstorableEvent = fc.oneof(
-      fc.record({ field: fc.constantFrom('event_id', 'session_id'), text: unstorableText }).map(({ field, text }) => ({ ...envelope(), type: 'progress', data: { message: 'm' }, [field]: text })),
-      unstorableText.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stdout', line } })),
-      unstorableText.map((message) => ({ ...envelope(), type: 'progress', data: { message } })),
-      fc.record({ field: fc.constantFrom('summary', 'error'), text: unstorableText }).map(({ field, text }) => ({ ...envelope(), type: 'result', status: 'running', data: { [field]: text } })),
-      unstorableText.map((error) => ({ ...envelope(), type: 'status', status: 'running', data: { error } })),
+      fc.record({ field: fc.constantFrom('event_id', 'session_id'), text: unstorableTexts }).map(({ field, text }) => ({ ...envelope(), type: 'progress', data: { message: 'm' }, [field]: text })),
+      unstorableTexts.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stdout', line } })),
+      unstorableTexts.map((message) => ({ ...envelope(), type: 'progress', data: { message } })),
+      fc.record({ field: fc.constantFrom('summary', 'error'), text: unstorableTexts }).map(({ field, text }) => ({ ...envelope(), type: 'result', status: 'running', data: { [field]: text } })),
+      unstorableTexts.map((error) => ({ ...envelope(), type: 'status', status: 'running', data: { error } })),
       fc.record({ type: fc.constantFrom('status', 'result'), exitCode: beyondInt32 }).map(({ type, exitCode }) => ({ ...envelope(), type, status: 'running', data: { exit_code: exitCode } })),
       controlLine.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stderr', line } })),
     );
@@ -908,10 +908,10 @@ describe('reliability of the real services under faults, load and hostile input'
     );
     // A NUL or an unpaired surrogate in a task's title, or anywhere in its metadata, keys included.
     const unstorableTask = fc.oneof(
-      unstorableText.map((title) => ({ title })),
-      fc.record({ key: unstorableText, value: fc.string() }).map(({ key, value }) => ({ title: 'hostile', metadata: { [key]: value } })),
+      unstorableTexts.map((title) => ({ title })),
+      fc.record({ key: unstorableTexts, value: fc.string() }).map(({ key, value }) => ({ title: 'hostile', metadata: { [key]: value } })),
       fc
-        .record({ path: fc.array(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 10 }), value: unstorableText })
+        .record({ path: fc.array(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 10 }), value: unstorableTexts })
         .map(({ path, value }) => ({ title: 'hostile', metadata: path.reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), { note: value }) })),
     );
     await fc.assert(

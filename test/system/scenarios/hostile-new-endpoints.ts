@@ -6,7 +6,7 @@ import { MAX_BODY_DEPTH } from '@mosaic/http-kit';
 import { LIMITS, USAGE_LIMITS, callbackEventSchema, cancelRequestSchema, nestsDeeperThan, usageDataSchema, validate } from '@mosaic/orchestrator-contract';
 import { signatureHeaders } from '../../support/callback-signature';
 import { CALLBACK_SIGNING_KEY, ORCHESTRATOR_KEY, OPERATOR_TOKEN, call, createTask, dispatch, orchestratorSessions, orchestratorStatus, query, sessionRows, waitUntil } from '../harness';
-import { LogReader, callbackTokenOf, describeStatuses, headerValue, isContractError, rawRequest, signingSecretOf, tablesDigest, unstorableText } from '../hostile';
+import { LogReader, callbackTokenOf, describeStatuses, headerValue, isContractError, rawRequest, signingSecretOf, tablesDigest, unstorableTexts } from '../hostile';
 import type { ScenarioBody } from '../report';
 
 /** Every table a hostile request could write to; the sessions' rows carry their usage sums. */
@@ -317,7 +317,7 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     fc.constant(''),
     fc.string({ minLength: 101, maxLength: 5_000 }),
     controlText,
-    unstorableText,
+    unstorableTexts,
     fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string()), fc.object({ maxDepth: 1 })),
   );
   const wrongScopes = fc.oneof(
@@ -363,7 +363,7 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     fc.constantFrom('NaN', 'Infinity', '-Infinity', '0.5', '1e400'),
     fc.oneof(fc.boolean(), fc.constant(null), fc.array(fc.double({ noNaN: true }), { maxLength: 2 })),
   );
-  const wrongModel = fc.oneof(fc.constant(''), fc.string({ minLength: 201, maxLength: 5_000 }), unstorableText, fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 })));
+  const wrongModel = fc.oneof(fc.constant(''), fc.string({ minLength: 201, maxLength: 5_000 }), unstorableTexts, fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 })));
   const usageText = fc.oneof(
     fc.record({ field: fc.constantFrom('input_tokens', 'output_tokens'), value: wrongCount }).map(({ field, value }) => JSON.stringify({ ...usage, [field]: value })),
     wrongCost.map((cost) => JSON.stringify({ ...usage, cost_usd: cost })),
