@@ -1,11 +1,15 @@
+import { randomUUID } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Pool } from 'pg';
+import { CALLBACK_FLOOR_TABLE, DISPATCH_FLOOR_TABLE } from './floor-tables';
 
 // The API's own Fastify, so the baseline differs from the API only in what the API adds on top.
 const fastify = createRequire(path.resolve(__dirname, '../apps/api/package.json'))(
   'fastify',
 ) as typeof import('../apps/api/node_modules/fastify');
+type FastifyInstance = import('../apps/api/node_modules/fastify').FastifyInstance;
 
 interface CallbackBody {
   event_id: string;
@@ -21,7 +25,7 @@ interface CallbackBody {
  * notification trigger), or, for the stricter floor, a copy of it with only a
  * primary key (the cost of the write alone).
  */
-const TABLES = { events: 'orchestrator_session_events', floor: 'bench_floor_events' } as const;
+const TABLES = { events: 'orchestrator_session_events', floor: CALLBACK_FLOOR_TABLE } as const;
 
 /**
  * The callback benchmark's baseline: a bare Fastify route that stores the same
@@ -43,10 +47,40 @@ async function main(): Promise<void> {
     );
     return reply.code(202).send({ accepted: true, duplicate: false });
   });
+  if (process.env.SPAWN_URL) addDispatchFloor(app, pool, process.env.SPAWN_URL, JSON.parse(process.env.SPAWN_HEADERS ?? '{}') as Record<string, string>, process.env.SPAWN_BODY ?? '{}');
   const close = () => void app.close().then(() => pool.end());
   process.once('SIGTERM', close);
   process.once('SIGINT', close);
   await app.listen({ port: Number(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' });
+}
+
+/**
+ * The dispatch benchmark's floor: what a dispatch is made of by construction, and nothing else. A row
+ * written before the spawn (one plain INSERT into a table with only a primary key), the spawn itself (the
+ * same body to the same stub, on Node's http with a keep-alive agent, the cheapest client), and its answer
+ * recorded (one plain UPDATE) before the reply. No authentication, validation, task read, token, serializer,
+ * retry, circuit breaker, logging or tracing.
+ */
+function addDispatchFloor(app: FastifyInstance, pool: Pool, spawnUrl: string, headers: Record<string, string>, body: string): void {
+  const agent = new Agent({ keepAlive: true });
+  const spawn = () =>
+    new Promise<{ session_id: string; status: string }>((resolve, reject) => {
+      const outgoing = httpRequest(spawnUrl, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { session_id: string; status: string }));
+        answer.on('error', reject);
+      });
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+  app.post<{ Params: { taskId: string } }>('/tasks/:taskId/dispatch', async (request, reply) => {
+    const id = randomUUID();
+    await pool.query(`INSERT INTO ${DISPATCH_FLOOR_TABLE} (id, task_id, status) VALUES ($1, $2, 'spawning')`, [id, request.params.taskId]);
+    const answer = await spawn();
+    await pool.query(`UPDATE ${DISPATCH_FLOOR_TABLE} SET orchestrator_session_id = $2, status = $3, updated_at = now() WHERE id = $1`, [id, answer.session_id, answer.status]);
+    return reply.code(202).send({ task_id: request.params.taskId, session: { id, status: answer.status, orchestrator_session_id: answer.session_id } });
+  });
 }
 
 main().catch((error: unknown) => {

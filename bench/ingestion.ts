@@ -1,6 +1,7 @@
 import type autocannon from 'autocannon';
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { StubOrchestrator } from '../test/support/stub-orchestrator';
+import { CALLBACK_FLOOR_TABLE } from './floor-tables';
 import { type BenchProcess, CALLBACK_SIGNING_KEY, type LoadResult, load, median, query, residentMegabytes, startApi, startBaseline } from './support';
 
 const SESSIONS = 1_000;
@@ -204,7 +205,7 @@ async function alternate(sides: readonly (() => Promise<LoadResult>)[], rounds: 
 /** A copy of the events table's columns and defaults with only a primary key: no unique index, foreign key or trigger. */
 async function createFloorTable(url: string): Promise<void> {
   await query(url, (client) =>
-    client.query('CREATE TABLE bench_floor_events (LIKE orchestrator_session_events INCLUDING DEFAULTS); ALTER TABLE bench_floor_events ADD PRIMARY KEY (id)'),
+    client.query(`CREATE TABLE ${CALLBACK_FLOOR_TABLE} (LIKE orchestrator_session_events INCLUDING DEFAULTS); ALTER TABLE ${CALLBACK_FLOOR_TABLE} ADD PRIMARY KEY (id)`),
   );
 }
 

@@ -123,6 +123,17 @@ export function startBaseline(databaseUrl: string, table: 'events' | 'floor' = '
   return startProcess(`baseline-${table}`, BASELINE_ENTRY, { DATABASE_URL: databaseUrl, BASELINE_TABLE: table, NODE_OPTIONS: '--require ts-node/register/transpile-only' });
 }
 
+/** The dispatch benchmark's floor (bench/baseline-server.ts): the same process, spawning with `spawn`'s request on each dispatch. */
+export function startDispatchFloor(databaseUrl: string, spawn: { url: string; headers: Record<string, string>; body: string }): Promise<BenchProcess> {
+  return startProcess('dispatch-floor', BASELINE_ENTRY, {
+    DATABASE_URL: databaseUrl,
+    SPAWN_URL: spawn.url,
+    SPAWN_HEADERS: JSON.stringify(spawn.headers),
+    SPAWN_BODY: spawn.body,
+    NODE_OPTIONS: '--require ts-node/register/transpile-only',
+  });
+}
+
 /** Resident memory of a process, from /proc (Linux only, as are these machines). */
 export function residentMegabytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
