@@ -134,8 +134,12 @@ export class SpoolReader {
   private async readSegment(index: number): Promise<void> {
     const file = await open(segmentPath(this.dir, index), 'r');
     try {
-      const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
       for (;;) {
+        // Sized to what is new: most reads (a wake-up per line, a poll a second) find a line or nothing, and a
+        // fixed 256 KiB buffer per read cost 50 MiB/s of allocation with 200 quiet agents.
+        const unread = (await file.stat()).size - this.offset;
+        if (unread <= 0) return;
+        const chunk = Buffer.allocUnsafe(Math.min(unread, READ_CHUNK_BYTES));
         const { bytesRead } = await file.read(chunk, 0, chunk.length, this.offset);
         if (bytesRead === 0) return;
         this.offset += bytesRead;
@@ -153,7 +157,7 @@ export class SpoolReader {
       this.handle(data.subarray(0, newline));
       data = data.subarray(newline + 1);
     }
-    // Copied: `bytes` is the read buffer, reused by the next read.
+    // Copied: the rest of a line must not keep the whole read buffer alive.
     this.partial = Buffer.from(data);
   }
 
