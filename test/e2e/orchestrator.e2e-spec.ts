@@ -324,6 +324,7 @@ describe('orchestrator (built service)', () => {
 
       expectErrorBody(await call(running(), 'GET', '/orchestrator/sessions?limit=0'), 400, 'bad_request');
       expectErrorBody(await call(running(), 'GET', '/orchestrator/sessions?limit=501'), 400, 'bad_request');
+      expectErrorBody(await call(running(), 'GET', '/orchestrator/sessions?limit=1e2'), 400, 'bad_request');
       expectErrorBody(await call(running(), 'GET', '/orchestrator/sessions?status=sleeping'), 400, 'bad_request');
       expectErrorBody(await call(running(), 'GET', '/orchestrator/sessions?cursor=bm90LWEtY3Vyc29y'), 400, 'bad_request');
       expectErrorBody(await call(running(), 'GET', `/orchestrator/sessions/${randomUUID()}/status`), 404, 'not_found');

@@ -102,6 +102,16 @@ export const cancelResponseSchema = killResponseSchema;
 export type CancelResponse = KillResponse;
 
 /**
+ * An integer query parameter as written: an optional minus and decimal digits.
+ * JavaScript's `Number` (and `z.coerce`) would also read `0x10`, `1e2`, ` 5` or
+ * an empty string (as 0).
+ */
+export const queryInteger = z
+  .string()
+  .regex(/^-?[0-9]{1,15}$/, 'must be an integer in decimal digits')
+  .transform(Number);
+
+/**
  * Query of the orchestrator's list endpoint: strings in, typed out.
  * `idempotency_key` (an extension of the contract) finds the session a spawn
  * with that Idempotency-Key started, if any: a page of at most one, the last.
@@ -109,12 +119,7 @@ export type CancelResponse = KillResponse;
 export const listQuerySchema = z
   .strictObject({
     status: sessionStatusSchema.optional(),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(LIMITS.listMaxLimit)
-      .default(LIMITS.listDefaultLimit),
+    limit: queryInteger.pipe(z.number().int().min(1).max(LIMITS.listMaxLimit)).default(LIMITS.listDefaultLimit),
     cursor: z.string().min(1).max(512).optional(),
     idempotency_key: idempotencyKeySchema.optional(),
   })

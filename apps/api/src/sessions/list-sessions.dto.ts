@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { QueryInteger } from '../http/query-integer';
 import { EVENT_PAGE_LIMITS } from './session-event.repository';
 import { LIMITS, TRACKED_SESSION_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 
@@ -12,7 +12,7 @@ export class ListSessionsDto {
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMITS.listMaxLimit, default: LIMITS.listDefaultLimit })
   @IsOptional()
-  @Type(() => Number)
+  @QueryInteger()
   @IsInt()
   @Min(1)
   @Max(LIMITS.listMaxLimit)
@@ -35,7 +35,7 @@ export class GetSessionDto {
 export class EventPageDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 0, default: 0, description: 'only events with a greater `sequence`: the `next_after_sequence` of the previous page' })
   @IsOptional()
-  @Type(() => Number)
+  @QueryInteger()
   @IsInt()
   @Min(0)
   @Max(2_147_483_647)
@@ -43,7 +43,7 @@ export class EventPageDto {
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: EVENT_PAGE_LIMITS.max, default: EVENT_PAGE_LIMITS.default })
   @IsOptional()
-  @Type(() => Number)
+  @QueryInteger()
   @IsInt()
   @Min(1)
   @Max(EVENT_PAGE_LIMITS.max)
