@@ -1066,13 +1066,17 @@ describe('reliability of the real services under faults, load and hostile input'
     expect(starts.map((row) => [row.running, row.start_lines])).toEqual(rows.map(() => [1, 1]));
     expect(nodes[0].starts()).toHaveLength(30);
     expect(new Set(nodes[0].starts()).size).toBe(30);
-    // Every low one still waiting when the urgent one was queued, and not started by then (a slot handed out as it was
-    // queued may go either way: 250 ms of margin), started after it.
+    // The low ones still waiting when the urgent one was queued, and not started by then (a slot handed out as it was
+    // queued may go either way: 250 ms of margin), start after it. A start is a node's claim, not the queue's hand-out:
+    // a node slow to claim the urgent one lets the other nodes claim the low ones they were handed meanwhile, at most
+    // one per slot of theirs. With the priority ignored, every one of them would start before it.
     const startedAt = new Map(rows.map((row) => [row.orchestrator_session_id, starts.find((start) => start.session_id === row.id)!.running_at.getTime()]));
     const urgentStartedAt = startedAt.get(urgent.body.session.orchestrator_session_id!)!;
     const overtaken = waitingBefore.filter((id) => startedAt.get(id)! >= urgentQueuedAt + 250);
-    expect(overtaken.length).toBeGreaterThan(5);
-    expect(overtaken.filter((id) => startedAt.get(id)! < urgentStartedAt)).toEqual([]);
+    const otherNodesSlots = (nodes.length - 1) * capacity;
+    expect(overtaken.length).toBeGreaterThan(2 * otherNodesSlots);
+    const beforeUrgent = overtaken.filter((id) => startedAt.get(id)! < urgentStartedAt);
+    expect(beforeUrgent.length).toBeLessThanOrEqual(otherNodesSlots);
     const lowsAfter = rows.filter((row) => row.priority === 'low' && startedAt.get(row.orchestrator_session_id)! > urgentStartedAt).length;
     const account = await settledAccount(databaseUrl, [api.callbacks]);
     expectNothingLost(account);
@@ -1084,7 +1088,7 @@ describe('reliability of the real services under faults, load and hostile input'
       faults: 'none (queueing and priority only)',
       inputs: '30 dispatch calls',
       ...eventFigures(account),
-      notes: `all 30 completed; sessions per node ${Object.entries(byNode).map(([node, count]) => `${node} ${count}`).join(', ')}; most active sessions seen on one node ${Math.max(...busiest.values())} (${samples} samples of every node's /health, bound ${capacity}); one running status and one start line per session, 30 agent starts for 30 sessions; ${waitingBefore.length} low ones were waiting when the urgent one was dispatched, ${overtaken.length} of them started ≥ 250 ms after it was queued, all after the urgent one (the urgent one started ${Math.abs(urgentStartedAt - urgentQueuedAt)} ms ${urgentStartedAt >= urgentQueuedAt ? 'after' : 'before'} its dispatch answer reached the client; ${lowsAfter} low ones in all started after it); slowest dispatch answer ${slowest} ms.`,
+      notes: `all 30 completed; sessions per node ${Object.entries(byNode).map(([node, count]) => `${node} ${count}`).join(', ')}; most active sessions seen on one node ${Math.max(...busiest.values())} (${samples} samples of every node's /health, bound ${capacity}); one running status and one start line per session, 30 agent starts for 30 sessions; ${waitingBefore.length} low ones were waiting when the urgent one was dispatched, ${overtaken.length} of them started ≥ 250 ms after it was queued, ${overtaken.length - beforeUrgent.length} after the urgent one and ${beforeUrgent.length} just before it, claimed by other nodes while its node was claiming it (bound ${otherNodesSlots}) (the urgent one started ${Math.abs(urgentStartedAt - urgentQueuedAt)} ms ${urgentStartedAt >= urgentQueuedAt ? 'after' : 'before'} its dispatch answer reached the client; ${lowsAfter} low ones in all started after it); slowest dispatch answer ${slowest} ms.`,
     });
   }
 
