@@ -334,8 +334,9 @@ ${table(rows)}
   or answered \`duplicate: true\` for an event sent once. The database may hold a few more events than were answered: requests
   still in flight when a run ends.
 - **Dispatch.** \`POST /tasks/:id/dispatch\` against a stub orchestrator on loopback, compared with a plain POST of the same
-  spawn body to the same stub. p50 from ${LATENCY_SAMPLES} requests one at a time, the two kinds interleaved, after ${DISPATCH_WARM_UP_SECONDS} s of
-  the same, as the callbacks are warmed up; req/s from 8 s at ${THROUGHPUT_CONCURRENCY} connections.
+  spawn body to the same stub, and with the floor: a bare route (bench/baseline-server.ts) that writes a row, sends that spawn
+  to the same stub and records its answer before replying. p50 from ${LATENCY_SAMPLES} requests of each kind one at a time, the three
+  interleaved, after ${DISPATCH_WARM_UP_SECONDS} s of the same, as the callbacks are warmed up; req/s from 8 s at ${THROUGHPUT_CONCURRENCY} connections.
 - **Listing.** \`GET /orchestrator/sessions?status=running&limit=50\` with 1,000 sessions and 10 events each, and with
   1,000,000 sessions (one in ten running), each seeded with \`generate_series\` and analysed in a database of its own and
   served by an API process of its own; p50 of 300 requests to each, one at a time, the two sizes interleaved.
