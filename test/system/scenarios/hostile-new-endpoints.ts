@@ -252,9 +252,9 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
 
   // Event pages: after_sequence and limit negative, huge, fractional, in hex, binary, octal or exponent notation,
   // in other scripts' digits, empty, repeated (an array), beside unknown parameters or raw text no encoder writes;
-  // on the three sessions, an unknown one and ids no session can have. The API reads a number as JavaScript's
-  // Number() does (as the orchestrator's own queries do): `0x10` is 16, ` 5` is 5, and what is no integer in the
-  // range is a 400 naming the parameter. A URL past Node's 16 KiB is refused (431) before any route.
+  // on the three sessions, an unknown one and ids no session can have. An integer is decimal digits (as in the
+  // orchestrator's own queries, `queryInteger`): `0x10`, `0o0`, `1e2` or ` 5`, like anything not an integer in the
+  // range, is a 400 naming the parameter. A URL past Node's 16 KiB is refused (431) before any route.
   const pageTarget = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...apiIds, randomUUID()) }, { weight: 1, arbitrary: hostileId(apiIds) });
   await check(
     fc.asyncProperty(pageTarget, queryString(fc.constantFrom('after_sequence', 'limit'), true), credential, async (id, search, auth) => {
@@ -526,8 +526,8 @@ const hugeNumeral = fc.oneof(fc.integer({ min: 1_000, max: 5_000 }), fc.integer(
 
 /**
  * What an endpoint with these integer parameters must answer a query of well-formed parts: 'valid' when each is
- * one of them, given once, whose Number() is an integer in its range; else the parameter whose 400 must name it;
- * undefined for raw parts, whose decoding is the server's business.
+ * one of them, given once, an integer in decimal digits within its range; else the parameter whose 400 must name
+ * it; undefined for raw parts, whose decoding is the server's business.
  */
 function queryVerdict(parts: QueryPart[], ranges: Record<string, [number, number]>): string | undefined {
   if (parts.some((part) => 'raw' in part)) return undefined;
@@ -536,8 +536,9 @@ function queryVerdict(parts: QueryPart[], ranges: Record<string, [number, number
     const range = ranges[part.key];
     if (range === undefined || seen.has(part.key)) return part.key;
     seen.add(part.key);
+    if (!/^-?[0-9]{1,15}$/.test(part.value)) return part.key;
     const value = Number(part.value);
-    if (!Number.isInteger(value) || value < range[0] || value > range[1]) return part.key;
+    if (value < range[0] || value > range[1]) return part.key;
   }
   return 'valid';
 }
