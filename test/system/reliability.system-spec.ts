@@ -760,8 +760,9 @@ describe('reliability of the real services under faults, load and hostile input'
       { numRuns: runs },
     );
     // Without a valid token, an unstorable callback learns nothing: the identical 401, before its body can fail anything.
+    // (HTTP drops the spaces around a header's value: the valid token with a space after it is the valid token.)
     await fc.assert(
-      fc.asyncProperty(anyToken.filter((token) => token !== longToken), fc.constantFrom(longId, shortId, randomUUID()), unstorableEvent, async (token, sessionId, body) => {
+      fc.asyncProperty(anyToken.filter((token) => token.trim() !== longToken), fc.constantFrom(longId, shortId, randomUUID()), unstorableEvent, async (token, sessionId, body) => {
         const text = JSON.stringify(body);
         const answer = await send('unstorable callback, no valid token', callbackPath(sessionId), {
           headers: { ...json, authorization: `Bearer ${token}`, ...signedIfSignable(sessionId === shortId ? shortSecret : longSecret, text) },

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
 
 /** Names the reconciliation's advisory lock; any constant no other lock in this database uses. */
@@ -6,6 +6,8 @@ const RUN_LOCK_KEY = (0x6d6f7361_7265636fn).toString();
 
 @Injectable()
 export class ReconciliationRepository {
+  private readonly logger = new Logger(ReconciliationRepository.name);
+
   constructor(private readonly prisma: PrismaService) {}
 
   /**
@@ -19,6 +21,11 @@ export class ReconciliationRepository {
    */
   async whileHoldingRunLock<T>(work: () => Promise<T>, options: { maxHoldMs: number }): Promise<T | undefined> {
     const connection = await this.prisma.connect();
+    // The pool stops listening to a connection it has handed out: a server that ends it while the run is away on
+    // HTTP (a database restart) would raise an 'error' event nobody handles, which ends the process. The lock is
+    // gone with the connection; the run's next statement fails and the connection is discarded below.
+    const lost = (error: Error) => this.logger.warn(`the reconciliation lock's database connection was lost: ${error.message}`);
+    connection.on('error', lost);
     let unlocked = false;
     try {
       const { rows } = await connection.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [RUN_LOCK_KEY]);
@@ -38,6 +45,7 @@ export class ReconciliationRepository {
         unlocked = true;
       }
     } finally {
+      connection.off('error', lost);
       // A connection that may still hold the lock is closed rather than pooled: closing it releases the lock.
       connection.release(!unlocked);
     }
