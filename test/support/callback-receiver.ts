@@ -53,7 +53,7 @@ export class CallbackEndpoint {
   }
 }
 
-/** A real HTTP server standing in for the callback receiver of the API (contract section 3). */
+/** A real HTTP server standing in for the callback receiver of the API (docs/contract.md §3). */
 export class CallbackReceiver {
   private readonly endpoints = new Map<string, CallbackEndpoint>();
   private counter = 0;

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 
-/** The Standard Webhooks headers the orchestrator sends with `body` (contract section 3), signed with `secret` at `at`. */
+/** The Standard Webhooks headers the orchestrator sends with `body` (docs/contract.md §3), signed with `secret` at `at`. */
 export function signatureHeaders(secret: string, eventId: string, body: string, at = new Date()): Record<string, string> {
   return {
     'webhook-id': eventId,

@@ -1,5 +1,5 @@
 /**
- * Every operation of contract.md sections 2 and 4, with every status it can
+ * Every operation of docs/contract.md §2 and §4, with every status it can
  * answer, transcribed from the contract: the statuses it names, 401 wherever it
  * requires a token, 404 for an unknown `:id`, 400 for input it validates, and on
  * the API the 502/503/504 its error mapping gives orchestrator failures on the

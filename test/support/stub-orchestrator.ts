@@ -19,7 +19,7 @@ export interface StubAnswer {
 export type StubResponder = (request: StubRequest) => StubAnswer | undefined | Promise<StubAnswer | undefined>;
 
 /**
- * A small real HTTP server speaking the orchestrator's API (contract section 2)
+ * A small real HTTP server speaking the orchestrator's API (docs/contract.md §2)
  * just enough for the API's own tests: it records every request and answers
  * spawn with a new session, unless a test says otherwise.
  */

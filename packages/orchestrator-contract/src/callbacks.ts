@@ -3,7 +3,7 @@ import { LIMITS } from './gateway';
 import { jsonEncodedBytes, unstorableText } from './json';
 import { sessionStatusSchema } from './statuses';
 
-/** The API's callback endpoint (contract section 3), as Fastify names the route; `:sessionId` is the API's session id. */
+/** The API's callback endpoint (docs/contract.md §3), as Fastify names the route; `:sessionId` is the API's session id. */
 export const CALLBACK_ROUTE = '/orchestrator/callbacks/:sessionId';
 
 /** The callback endpoint's path for one API session. */
@@ -82,7 +82,7 @@ const envelope = {
   timestamp: z.iso.datetime({ offset: false }),
 };
 
-/** One callback event (contract section 3); `status` is required for `status` and `result`. */
+/** One callback event (docs/contract.md §3); `status` is required for `status` and `result`. */
 export const callbackEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...envelope, type: z.literal('status'), status: sessionStatusSchema, data: statusDataSchema.default({}) }),
   z.strictObject({ ...envelope, type: z.literal('result'), status: sessionStatusSchema, data: resultDataSchema }),

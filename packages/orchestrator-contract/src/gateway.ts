@@ -40,7 +40,7 @@ export const taskContextSchema = z.looseObject({
 });
 
 /**
- * A Standard Webhooks signing secret (contract v2, section 2): `whsec_` and
+ * A Standard Webhooks signing secret (docs/contract.md §2; v2): `whsec_` and
  * the base64 of 24 to 64 random bytes.
  */
 export const callbackSigningSecretSchema = z

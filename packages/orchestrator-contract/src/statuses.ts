@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Statuses an orchestrator session can have (contract section 1). */
+/** Statuses an orchestrator session can have (docs/contract.md §1). */
 export const SESSION_STATUSES = ['pending', 'running', 'completed', 'failed', 'killed', 'cancelled'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
 

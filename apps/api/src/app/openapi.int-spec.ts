@@ -5,7 +5,7 @@ import { SECURITY_SCHEMES } from '../openapi/openapi';
 type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { content?: Record<string, { schema?: unknown; example?: unknown }> }> };
 type Document = { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
 
-/** The OpenAPI document the real app serves, checked against contract.md section 4. */
+/** The OpenAPI document the real app serves, checked against docs/contract.md §4. */
 describe('API OpenAPI document (integration)', () => {
   let api: TestApi;
   let document: Document;

@@ -38,7 +38,7 @@ function holds(operator: Operator, right: OperatorRight): boolean {
   return operator.admin || (right !== 'admin' && operator.scopes.includes(right));
 }
 
-/** Marks a route as an operator endpoint needing `right` (contract section 4), in its OpenAPI document too. */
+/** Marks a route as an operator endpoint needing `right` (docs/contract.md §4), in its OpenAPI document too. */
 export function OperatorAuth(right: OperatorRight): MethodDecorator {
   return applyDecorators(
     SetMetadata(REQUIRED_RIGHT, right),

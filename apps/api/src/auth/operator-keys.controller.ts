@@ -8,7 +8,7 @@ import { presentCreatedOperatorKey, presentOperatorKey } from './operator-key.pr
 import { CreatedOperatorKeySchema, OperatorKeyListSchema, OperatorKeySchema } from './operator-key.schema';
 import { OperatorKeysService } from './operator-keys.service';
 
-/** Operator keys (contract section 4): the administrator's alone. */
+/** Operator keys (docs/contract.md §4): the administrator's alone. */
 @ApiTags('operator keys')
 @Controller('operator-keys')
 export class OperatorKeysController {

@@ -11,7 +11,7 @@ export interface CreatedOperatorKey extends OperatorKeyRecord {
   readonly key: string;
 }
 
-/** Operator keys (contract section 4): 256 random bits, stored as a hash, shown once, revoked at once. */
+/** Operator keys (docs/contract.md §4): 256 random bits, stored as a hash, shown once, revoked at once. */
 @Injectable()
 export class OperatorKeysService {
   constructor(private readonly keys: OperatorKeyRepository) {}

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 
-/** What an operator key may do (contract section 4): `read` the GET endpoints, `dispatch` tasks, `stop` sessions. */
+/** What an operator key may do (docs/contract.md §4): `read` the GET endpoints, `dispatch` tasks, `stop` sessions. */
 export const OPERATOR_SCOPES = ['read', 'dispatch', 'stop'] as const;
 export type OperatorScope = (typeof OPERATOR_SCOPES)[number];
 

@@ -9,7 +9,7 @@ import type { CallbackAck } from './callback-ingestion.service';
 
 const UNAUTHORIZED = { error: { code: 'unauthorized', message: 'invalid callback token' } };
 
-/** Signed callbacks (Standard Webhooks, contract section 3) on the real app. */
+/** Signed callbacks (Standard Webhooks, docs/contract.md §3) on the real app. */
 describe('callback signatures (integration)', () => {
   let api: TestApi;
   let signing: CallbackSigning;

@@ -9,7 +9,7 @@ import { CallbackAckSchema } from './callback-ack.schema';
 import { type CallbackAck, CallbackIngestionService } from './callback-ingestion.service';
 
 /**
- * The orchestrator's callbacks (contract section 3). `:sessionId` is the API's
+ * The orchestrator's callbacks (docs/contract.md §3). `:sessionId` is the API's
  * session id. Authentication is the ingestion's, not a guard's: it checks the
  * token in the same statement that stores the event.
  */

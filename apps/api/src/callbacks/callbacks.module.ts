@@ -6,7 +6,7 @@ import { CallbackController } from './callback.controller';
 import { CallbackIngestionService } from './callback-ingestion.service';
 import { CallbackMetricsHook } from './callback-metrics.hook';
 
-/** The callback endpoint (contract section 3); sessions store what it takes in. */
+/** The callback endpoint (docs/contract.md §3); sessions store what it takes in. */
 @Module({
   imports: [SessionsModule, MetricsModule, BudgetsModule],
   controllers: [CallbackController],

@@ -14,7 +14,7 @@ const milliseconds = envInteger('a number of milliseconds', 1);
 const count = envInteger('a whole number', 1);
 const httpUrl = envUrl(['http', 'https']).transform((url) => url.replace(/\/+$/, ''));
 const postgresUrl = envUrl(['postgres', 'postgresql']);
-/** One orchestrator node's URL, or several nodes' separated by commas (contract v2, section 5). */
+/** One orchestrator node's URL, or several nodes' separated by commas (docs/contract.md §5; v2). */
 const httpUrls = envText()
   .transform((value) => value.split(',').map((url) => url.trim()))
   .pipe(z.array(httpUrl));

@@ -6,7 +6,7 @@ import { toHttpFailure } from '../http/error.filter';
  * Terminus reports a failed check by throwing ServiceUnavailableException
  * with its report as the response. The global ErrorFilter would rewrite that
  * into the contract's error shape, but the health endpoints answer in
- * terminus's format (contract section 4). Scoped to the health controller,
+ * terminus's format (docs/contract.md §4). Scoped to the health controller,
  * this filter runs before the global one and sends the report as it is.
  */
 @Catch(ServiceUnavailableException)

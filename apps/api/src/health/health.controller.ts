@@ -6,7 +6,7 @@ import { HealthReportFilter } from './health-report.filter';
 import { HEALTHY_EXAMPLE, HEALTH_REPORT_SCHEMA, UNHEALTHY_EXAMPLE } from './health-report.schema';
 import { OrchestratorHealthIndicator } from './orchestrator.health';
 
-/** Open endpoints (contract section 4): 200 when every check is up, 503 with terminus's report otherwise. */
+/** Open endpoints (docs/contract.md §4): 200 when every check is up, 503 with terminus's report otherwise. */
 @ApiTags('health')
 // Terminus's own documentation shows a made-up example; these show what this API reports.
 @ApiResponse({ status: 200, description: 'every check is up', content: { 'application/json': { schema: HEALTH_REPORT_SCHEMA, example: HEALTHY_EXAMPLE } } })

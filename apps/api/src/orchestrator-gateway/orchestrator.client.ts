@@ -86,7 +86,7 @@ const spawnAnswerSchema = spawnResponseSchema.extend({
 });
 export type SpawnAnswer = z.infer<typeof spawnAnswerSchema>;
 
-/** The grace an orchestrator gives a cancel that names none (contract section 2, `CANCEL_GRACE_MS`'s default). */
+/** The grace an orchestrator gives a cancel that names none (docs/contract.md §2, `CANCEL_GRACE_MS`'s default). */
 export const DEFAULT_CANCEL_GRACE_MS = 10_000;
 
 interface Operation<T> {
@@ -126,7 +126,7 @@ class AttemptFailure extends Error {
 type Answer<T> = { readonly value: T } | { readonly refusal: AttemptFailure };
 
 /**
- * The API's only way to the orchestrator (contract section 2).
+ * The API's only way to the orchestrator (docs/contract.md §2).
  *
  * Resilience, outermost first: retry (exponential backoff with jitter, at
  * least `Retry-After`), then the circuit breaker, then failover across the

@@ -2,14 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ApiConfig } from '../config/api-config';
 
-/** The Standard Webhooks headers a signed callback carries (contract section 3). */
+/** The Standard Webhooks headers a signed callback carries (docs/contract.md §3). */
 export interface SignatureHeaders {
   readonly 'webhook-id'?: string | string[] | undefined;
   readonly 'webhook-timestamp'?: string | string[] | undefined;
   readonly 'webhook-signature'?: string | string[] | undefined;
 }
 
-/** How far a signature's timestamp may be from the API's clock, either way (contract section 3). */
+/** How far a signature's timestamp may be from the API's clock, either way (docs/contract.md §3). */
 export const SIGNATURE_TOLERANCE_SECONDS = 5 * 60;
 
 /**

@@ -4,10 +4,10 @@ import { PrismaService, prepared } from '../database/prisma.service';
 import type { OrchestratorSessionEvent } from '../database/generated/prisma/client';
 import { presentSessionEvent, type SessionEventResponse } from './session-event.presenter';
 
-/** Events of one page of `GET /orchestrator/sessions/:id/events` (contract section 4). */
+/** Events of one page of `GET /orchestrator/sessions/:id/events` (docs/contract.md §4). */
 export const EVENT_PAGE_LIMITS = { default: 200, max: 1_000 } as const;
 
-/** The events a session object carries: its last ones (contract section 4). */
+/** The events a session object carries: its last ones (docs/contract.md §4). */
 export const SESSION_OBJECT_EVENTS = 200;
 
 /**

@@ -1,6 +1,6 @@
 import type { TrackedSession } from './session';
 
-/** A tracked session on the wire (contract section 4), snake_case. */
+/** A tracked session on the wire (docs/contract.md §4), snake_case. */
 export function presentSession(session: TrackedSession) {
   return {
     id: session.id,

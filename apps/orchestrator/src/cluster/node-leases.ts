@@ -5,7 +5,7 @@ import { OrchestratorConfig } from '../config/orchestrator-config';
 import { SessionRunner } from '../agents/session-runner';
 import { SESSION_STORE, type SessionStore, type StoredSession } from '../store/session-store';
 
-/** The error of a session whose node stopped renewing its lease (contract v2, section 2, Nodes). */
+/** The error of a session whose node stopped renewing its lease (docs/contract.md §2, Nodes; v2). */
 export const NODE_LOST_ERROR = 'node_lost';
 /** Leases are renewed this often at most, so a node is declared lost at most this long after NODE_LOST_AFTER_MS. */
 const MAX_TICK_MS = 5_000;

@@ -16,7 +16,7 @@ const COMPONENTS: readonly WireSchemaName[] = [
   'OrchestratorHealth',
 ];
 
-/** The Orchestrator Gateway API's OpenAPI document (contract section 2), built from the controllers' decorators. */
+/** The Orchestrator Gateway API's OpenAPI document (docs/contract.md §2), built from the controllers' decorators. */
 export function createOpenApiDocument(app: INestApplication, version: string): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Orchestrator Gateway API')

@@ -1,4 +1,4 @@
-/** The wire shapes this page reads and sends (contract section 4), only the fields it uses. */
+/** The wire shapes this page reads and sends (docs/contract.md §4), only the fields it uses. */
 
 export const SESSION_STATUSES = ['spawning', 'pending', 'running', 'completed', 'failed', 'killed', 'cancelled'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];

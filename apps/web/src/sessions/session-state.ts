@@ -1,6 +1,6 @@
 import type { Session, SessionStatus } from '../api/types';
 
-/** How far along a status is: a session only ever moves forward (contract section 1). */
+/** How far along a status is: a session only ever moves forward (docs/contract.md §1). */
 const STAGE: Record<SessionStatus, number> = { spawning: 0, pending: 1, running: 2, completed: 3, failed: 3, killed: 3, cancelled: 3 };
 
 /**
