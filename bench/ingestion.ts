@@ -97,8 +97,8 @@ export async function seedSessions(url: string, count = SESSIONS, signed = false
 
 /**
  * Standard Webhooks headers for `body`, computed with node:crypto rather than the
- * `standardwebhooks` package the orchestrator signs with (pure-JS SHA-256, 13–28 µs
- * a signature here against 6–9): the load generator shares the API's two cores.
+ * `standardwebhooks` package the orchestrator signs with (pure-JS SHA-256, two to
+ * four times slower): the load generator shares the API's CPU.
  */
 function signatureHeaders(key: Buffer, eventId: string, body: string): Record<string, string> {
   const timestamp = String(Math.floor(Date.now() / 1000));

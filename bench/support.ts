@@ -69,7 +69,7 @@ export interface BenchProcess {
 /**
  * Starts `node <entry>` on a free port and waits for `/health`. Its output goes
  * to a file, not through this process: the API logs every request, and reading
- * that here would take CPU from the load generator on the same two cores.
+ * that here would take CPU from the load generator on the same machine.
  */
 async function startProcess(name: string, entry: string, env: Record<string, string | undefined>, nodeArgs: string[] = []): Promise<BenchProcess> {
   const port = await freePort();
@@ -134,7 +134,7 @@ export function startDispatchFloor(databaseUrl: string, spawn: { url: string; he
   });
 }
 
-/** Resident memory of a process, from /proc (Linux only, as are these machines). */
+/** Resident memory of a process, from /proc (Linux only). */
 export function residentMegabytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!match) throw new Error(`no VmRSS for process ${pid}`);

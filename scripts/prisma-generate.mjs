@@ -1,6 +1,6 @@
 // Runs `prisma generate` offline. The CLI insists on a schema-engine binary even
 // though `generate` never executes it; any existing file satisfies the check, and
-// without one the CLI tries to download the engine, which these machines cannot.
+// without one the CLI tries to download the engine, which fails offline.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';

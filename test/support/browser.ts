@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-/** Debian's chromium; Playwright's own browser download cannot reach its servers from these machines. */
+/** Debian's chromium; Playwright's own browser download is not used: it fetches from servers beyond the npm registry. */
 const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
 /**

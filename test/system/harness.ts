@@ -240,7 +240,7 @@ export class SystemHarness {
       void service.exited.then(() => this.sampled.delete(service));
       this.sampleAgentsOf(service);
       // One read of the process table for every service: a read per service (let alone per agent), 20 times a second,
-      // starves the test runner, and the proxies it runs, on two cores.
+      // starves the test runner, and the proxies it runs.
       this.sampler ??= setInterval(() => {
         const table = liveProcesses();
         for (const sampled of this.sampled) this.recordAgents(sampled, table);

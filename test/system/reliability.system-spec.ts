@@ -323,9 +323,9 @@ describe('reliability of the real services under faults, load and hostile input'
 
   scenario('7. Three API instances, 200 concurrent dispatches', async (h, report) => {
     const databaseUrl = await h.database();
-    // A trivial agent: the point is the dispatch race, and 200 Node agents would not fit two cores at once.
+    // A trivial agent: the point is the dispatch race, and 200 Node agents at once would take the CPU it needs.
     const orchestrator = await h.orchestrator({ agentCommand: 'exit 0' });
-    // 400 dispatch calls at once saturate two cores: spawn answers take seconds to get through, so give them time.
+    // 400 dispatch calls at once saturate the CPU: spawn answers take seconds to get through, so give them time.
     const slowSpawns = { ORCHESTRATOR_SPAWN_TIMEOUT_MS: '30000', RECONCILE_STALE_AFTER_MS: '60000' };
     const apis = await Promise.all([1, 2, 3].map(() => h.api({ databaseUrl, orchestratorUrl: orchestrator.service.url, env: slowSpawns })));
     const tasks = 200;
@@ -369,7 +369,7 @@ describe('reliability of the real services under faults, load and hostile input'
     const databaseUrl = await h.database();
     // A progress line every 5 ms is over the default 20 a second, at which only the latest would be sent: this is load, not a chatty agent.
     const orchestrator = await h.orchestrator({ env: { LOG_LINES_PER_SECOND: '1000' } });
-    // 50 agents starting at once on two cores: spawn answers may take seconds.
+    // 50 agents starting at once: spawn answers may take seconds.
     const api = await h.api({ databaseUrl, orchestratorUrl: orchestrator.service.url, env: { ORCHESTRATOR_SPAWN_TIMEOUT_MS: '30000' } });
     const sessions = 50;
     const eventsPerSession = 200;
@@ -413,12 +413,12 @@ describe('reliability of the real services under faults, load and hostile input'
     const api = await h.api({ databaseUrl, orchestratorUrl: orchestrator.service.url });
     const sessions = 16;
     const taskIds: string[] = [];
-    // 30 s of reports every 30 ms, then alive until killed: a slow start on a shared machine must not let them complete first.
+    // 30 s of reports every 30 ms, then alive until killed: a slow start on a busy machine must not let them complete first.
     for (let index = 0; index < sessions; index++) taskIds.push(await createTask(api, { sample_agent: { steps: 1000, step_ms: 30, children: 1, duration_ms: 170_000 } }));
     const answers = await Promise.all(taskIds.map((taskId) => dispatch(api, taskId)));
     expect(answers.map((answer) => answer.status)).toEqual(Array(sessions).fill(202));
     // Each session: the agent, its child and that child's grandchild.
-    // Preconditions, not bounds: 48 Node processes starting on two shared cores may take a while.
+    // Preconditions, not bounds: 48 Node processes starting at once may take a while.
     await waitUntil('every agent tree up', () => h.sampleAgentsOf(orchestrator.service).length >= sessions * 3, 60_000);
     await waitUntil('progress reported', async () => (await sessionRows(databaseUrl)).every((row) => row.last_sequence >= 3), 60_000);
     const tree = h.sampleAgentsOf(orchestrator.service);
@@ -455,7 +455,7 @@ describe('reliability of the real services under faults, load and hostile input'
     const spawns = await h.proxy(orchestrator.port);
     // Short token lifetimes, so that expiry and revocation happen within the scenario; long enough for every
     // callback property that needs the long session's token valid (each is followed by a check that it still is).
-    // 30 s: on two cores shared with other work, the callback properties alone have taken more than 15 s.
+    // 30 s: on a busy machine the callback properties alone can take more than 15 s.
     const tokenTtlMs = 30_000;
     const api = await h.api({
       databaseUrl,

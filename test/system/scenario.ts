@@ -7,7 +7,7 @@ export const figures: ScenarioFigures[] = [];
 /**
  * Runs one scenario on its own harness (own database, own services), records
  * its figures for docs/reliability.md and tears everything down, also on
- * failure. Scenarios run one after another: two cores hold one at a time.
+ * failure. Scenarios run one after another: each is sized to load the machine alone.
  */
 export function scenario(name: string, body: ScenarioBody): void {
   it(name, async () => {

@@ -7,7 +7,7 @@ import type { ScenarioBody } from '../report';
 import { storeOutageMidLoad } from './store-outage';
 
 /**
- * 16. The machine's Redis is shared and keeps nothing on disk: this one is the scenario's own, persisting as
+ * 16. A Redis on the default port may be shared and keep nothing on disk: this one is the scenario's own, persisting as
  * production would (every write in the append-only file before it is answered), so that what a SIGKILL leaves
  * is exactly what Redis had acknowledged.
  */

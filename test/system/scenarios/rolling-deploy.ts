@@ -19,7 +19,7 @@ import {
 import type { ScenarioBody } from '../report';
 
 /**
- * A tiny agent, so that 1,000 of them fit two cores: it waits for the gate to open (the test holds every slot until
+ * A tiny agent, so that 1,000 of them cost little CPU: it waits for the gate to open (the test holds every slot until
  * all 1,000 sessions are queued), then reports progress, works a second and reports its result.
  */
 function agentWaitingFor(gate: string): string {
@@ -58,7 +58,7 @@ export const rollingDeploy: ScenarioBody = async (h, report) => {
     capacity,
     env: { QUEUE_URL: undefined, MAX_QUEUED_SESSIONS: String(2 * tasks) },
     agentCommand: agentWaitingFor(gate),
-    // A node restarted while the other two drain the queue at full speed gets a small share of two cores: loading alone takes it seconds.
+    // A node restarted while the other two drain the queue at full speed gets a small share of the CPU: loading alone can take it seconds.
     startTimeoutMs: 60_000,
   });
   const api = await h.api({

@@ -35,8 +35,8 @@ const STEPS = 12;
 /**
  * NODE_LOST_AFTER_MS, and how long the store stays down: longer, so that every lease runs out while the store is away
  * and the scenario proves that nodes which could not renew, through no fault of their own, are not declared lost by
- * the first of them to reach the store again. A shorter lease would make the test judge this machine: on two busy
- * cores a node's lease tick is late by more than a second now and then, and 3 s is what scenario 12 relies on.
+ * the first of them to reach the store again. A shorter lease would make the test judge the machine's load: on a busy
+ * machine a node's lease tick can be late by more than a second, and 3 s is what scenario 12 relies on.
  */
 const NODE_LOST_AFTER_MS = 3_000;
 const DOWN_MS = 3_500;

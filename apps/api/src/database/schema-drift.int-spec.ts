@@ -1,6 +1,6 @@
 // Proves that applying prisma/migrations yields exactly the database that
 // prisma/schema.prisma describes. Prisma's engine would detect drift itself, but
-// it cannot run on these machines (see docs), so this test is the only guard
+// the project runs without its engine binary (docs/adr/0003-own-migration-applier.md), so this test is the only guard
 // against a schema change that has no migration, or a migration that does more
 // than the schema says.
 //

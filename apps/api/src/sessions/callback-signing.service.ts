@@ -51,7 +51,7 @@ export class CallbackSigning {
 /**
  * The Standard Webhooks check (what the `standardwebhooks` package's `verify`
  * does, which the orchestrator signs with) on node:crypto: the package hashes in
- * JavaScript, 27 µs a callback here against 6.5 µs, which cost signed callbacks
+ * JavaScript, about four times slower, which cost signed callbacks
  * about 5 points of the API's rate (docs/performance.md). Its spec checks this
  * function against the package on generated inputs. Two differences, both
  * stricter: a timestamp must be decimal digits (the package reads `12abc` as
