@@ -12,7 +12,7 @@ const MIGRATIONS = readdirSync(join(ROOT, 'prisma', 'migrations'), { withFileTyp
 
 jest.setTimeout(60_000);
 
-/** Runs `pnpm db:migrate` as the README has a newcomer run it; `undefined` removes a variable. */
+/** Runs `pnpm db:migrate` as docs/operations.md has a newcomer run it; `undefined` removes a variable. */
 async function dbMigrate(env: Record<string, string | undefined>): Promise<{ code: number | null; output: string }> {
   const childEnv: Record<string, string> = {};
   for (const [name, value] of Object.entries({ ...process.env, ...env })) {

@@ -3,7 +3,7 @@
  * answer, transcribed from the contract: the statuses it names, 401 wherever it
  * requires a token, 404 for an unknown `:id`, 400 for input it validates, and on
  * the API the 502/503/504 its error mapping gives orchestrator failures on the
- * operations that call the orchestrator while the caller waits (README, "Dispatch").
+ * operations that call the orchestrator while the caller waits (docs/operations.md, "What each failure does").
  * The services' OpenAPI documents must list exactly these.
  */
 export type RouteStatuses = Readonly<Record<string, readonly number[]>>;
