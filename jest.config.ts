@@ -1,7 +1,7 @@
 import type { Config } from 'jest';
 
 // Type-checking is `pnpm typecheck`'s job; ts-jest only transpiles here, which
-// keeps the suite fast on two cores.
+// keeps the suite fast.
 const transform: Config['transform'] = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
 };
@@ -24,7 +24,7 @@ const config: Config = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.spec.ts'],
+      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.spec.ts', '<rootDir>/test/docs/**/*.spec.ts'],
     },
     {
       ...common,
