@@ -336,7 +336,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
 
     it('is refused with the uniform 401 without a valid token, and no statement shared with other callbacks fails', async () => {
       const [target, ...others] = await Promise.all(Array.from({ length: 4 }, () => newSession()));
-      const run = jest.spyOn(prisma, 'run');
+      const run = jest.spyOn(prisma, 'queryPg');
 
       let responses: Awaited<ReturnType<typeof send>>[];
       let statements: PromiseSettledResult<unknown>[];
@@ -508,7 +508,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       const stored = event(redelivering!, 1);
       await send(redelivering!, stored);
       const chattyEvents = [event(chatty!, 1), event(chatty!, 2)];
-      const run = jest.spyOn(prisma, 'run');
+      const run = jest.spyOn(prisma, 'queryPg');
 
       try {
         const responses = await Promise.all([
@@ -562,7 +562,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
           event: { eventId: randomUUID(), orchestratorSessionId, sequence: 1, type: 'progress', status: null, occurredAt: new Date().toISOString(), data: {} },
           report: undefined,
         });
-      const run = jest.spyOn(prisma, 'run');
+      const run = jest.spyOn(prisma, 'queryPg');
 
       let outcomes: string[];
       try {

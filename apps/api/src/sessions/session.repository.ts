@@ -183,7 +183,7 @@ export class OrchestratorSessionRepository {
   async createSpawning(session: NewSession): Promise<SpawningSession> {
     let rows: SpawningRow[];
     try {
-      rows = await this.prisma.run<SpawningRow>(CREATE_SPAWNING, [
+      rows = await this.prisma.queryPg<SpawningRow>(CREATE_SPAWNING, [
         session.id,
         session.taskId,
         session.requestedBy,
@@ -240,12 +240,12 @@ export class OrchestratorSessionRepository {
    * recorded an orchestrator session first.
    */
   async recordUnconfirmedSpawnStarted(id: string, orchestratorSessionId: string): Promise<TrackedSession | undefined> {
-    const rows = await this.prisma.run<RawSessionRow>(RECORD_UNCONFIRMED_SPAWN_STARTED, [id, orchestratorSessionId, SPAWN_UNCONFIRMED_ERROR]);
+    const rows = await this.prisma.queryPg<RawSessionRow>(RECORD_UNCONFIRMED_SPAWN_STARTED, [id, orchestratorSessionId, SPAWN_UNCONFIRMED_ERROR]);
     return rows[0] === undefined ? undefined : fromRawRow(rows[0]);
   }
 
   private async move(id: string, report: StatusReport, options: MoveOptions): Promise<TrackedSession | undefined> {
-    const rows = await this.prisma.run<RawSessionRow & { moved_from: TrackedSessionStatus | null }>(MOVE, [
+    const rows = await this.prisma.queryPg<RawSessionRow & { moved_from: TrackedSessionStatus | null }>(MOVE, [
       id,
       options.orchestratorSessionId,
       options.onlyUnconfirmed,
@@ -264,7 +264,7 @@ export class OrchestratorSessionRepository {
 
   /** Whether `credentials` hold the session's token, valid by `validity`. Only for callbacks refused anyway. */
   async authenticates(credentials: CallbackCredentials, validity: TokenValidity): Promise<boolean> {
-    const rows = await this.prisma.run(AUTHENTICATES, [
+    const rows = await this.prisma.queryPg(AUTHENTICATES, [
       credentials.sessionId,
       credentials.tokenHash,
       validity.expiresAfter.toISOString(),
@@ -294,7 +294,7 @@ export class OrchestratorSessionRepository {
   }
 
   private async recordBatch(records: readonly CallbackRecord[]): Promise<RecordedEvent[]> {
-    const rows = await this.prisma.run<RecordedRow>(RECORD, recordColumns(records));
+    const rows = await this.prisma.queryPg<RecordedRow>(RECORD, recordColumns(records));
     return rows.map(recordedEvent);
   }
 
