@@ -8,7 +8,7 @@ export interface ClaimedSession {
   readonly crossing: BudgetCrossing;
 }
 
-/** What budgets need from the database beyond what storing a callback does (session.repository.ts). */
+/** What budgets need from the database beyond what storing a callback does (callback-batch-usage.sql.ts). */
 @Injectable()
 export class BudgetRepository {
   constructor(private readonly prisma: PrismaService) {}
