@@ -207,7 +207,7 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
   });
   afterAll(() => receiver.close());
 
-  const test = (name: string, body: () => Promise<void>, timeoutMs: number) =>
+  const clusterTest = (name: string, body: () => Promise<void>, timeoutMs: number) =>
     it(
       name,
       async () => {
@@ -299,25 +299,25 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
     expect(describeProcesses(processesOfSessions(ids))).toEqual([]);
   }
 
-  test(
+  clusterTest(
     'SIGKILL of the orchestrator process alone mid-run, back 2 s later as the same node: 5 chatty agents adopted, each started once, completed with exit 0, every event and step delivered once, no process left',
     () => restartWhileAgentsRun({ signal: 'SIGKILL', outageMs: SHORT_OUTAGE_MS, steps: 50, stepMs: 200 }),
     120_000,
   );
 
-  test(
+  clusterTest(
     'SIGTERM (a deploy) mid-run: the process exits 0 while the agents run on, back 2 s later as the same node: each agent started once, completed with exit 0, every event and step delivered once, no process left',
     () => restartWhileAgentsRun({ signal: 'SIGTERM', outageMs: SHORT_OUTAGE_MS, steps: 50, stepMs: 200 }),
     120_000,
   );
 
-  test(
+  clusterTest(
     'a restart taking 20 s while the agents keep printing: their spools hold what could not be sent, and every event and step still arrives once',
     () => restartWhileAgentsRun({ signal: 'SIGKILL', outageMs: LONG_OUTAGE_MS, steps: 150, stepMs: 200 }),
     150_000,
   );
 
-  test(
+  clusterTest(
     'a kill and a cancel sent to another node while the node that runs the sessions is down take effect once it is back, answering when the whole tree is gone',
     async () => {
       const owner = await startNode('node-0', 2);

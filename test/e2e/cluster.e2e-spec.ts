@@ -47,7 +47,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
   });
   afterAll(() => receiver.close());
 
-  const test = (name: string, body: () => Promise<void>, timeoutMs = 120_000) =>
+  const clusterTest = (name: string, body: () => Promise<void>, timeoutMs = 120_000) =>
     it(
       name,
       async () => {
@@ -61,7 +61,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
       timeoutMs,
     );
 
-  test('three nodes of capacity 2 drain a queue of 30: each agent once, never more than 2 on a node, urgent before the waiting low ones', async () => {
+  clusterTest('three nodes of capacity 2 drain a queue of 30: each agent once, never more than 2 on a node, urgent before the waiting low ones', async () => {
     const capacity = 2;
     cluster = await startCluster({ nodes: 3, capacity, env });
     const { nodes } = cluster;
@@ -112,7 +112,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     }
   });
 
-  test('a node lost with its agents: its sessions end failed/node_lost within NODE_LOST_AFTER_MS + 10 s, the queue runs on the others', async () => {
+  clusterTest('a node lost with its agents: its sessions end failed/node_lost within NODE_LOST_AFTER_MS + 10 s, the queue runs on the others', async () => {
     cluster = await startCluster({ nodes: 3, capacity: 2, env: { ...env, NODE_LOST_AFTER_MS: String(NODE_LOST_AFTER_MS) } });
     const { nodes } = cluster;
     const endpoint = receiver.endpoint();
@@ -140,7 +140,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     expect(done.map((session) => session.node).every((node) => node !== 'node-0')).toBe(true);
   });
 
-  test('a kill and a cancel sent to any node reach the node that runs the session; each answers once the tree is gone', async () => {
+  clusterTest('a kill and a cancel sent to any node reach the node that runs the session; each answers once the tree is gone', async () => {
     cluster = await startCluster({ nodes: 2, capacity: 1, env });
     const { nodes } = cluster;
     const endpoint = receiver.endpoint();
@@ -165,7 +165,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     expect(again.body.status).toBe('cancelled');
   });
 
-  test('a pending session killed or cancelled leaves the queue at once and never starts an agent', async () => {
+  clusterTest('a pending session killed or cancelled leaves the queue at once and never starts an agent', async () => {
     cluster = await startCluster({ nodes: 1, capacity: 1, env });
     const [node] = cluster.nodes;
     const endpoint = receiver.endpoint();

@@ -52,7 +52,7 @@ function builtOrchestrator(name: string, env: Record<string, string | undefined>
   return {
     url,
     receiver: () => receiver!,
-    test: (title: string, body: () => Promise<void>) => it(title, withServiceOutput(() => service, body), 30_000),
+    serviceTest: (title: string, body: () => Promise<void>) => it(title, withServiceOutput(() => service, body), 30_000),
     post: (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
       fetch(`${url()}${path}`, { method: 'POST', headers: { ...AUTH, ...headers }, body: JSON.stringify(body) }),
   };
@@ -63,7 +63,7 @@ function builtOrchestrator(name: string, env: Record<string, string | undefined>
  * application is put together in main.ts, so the served document is only seen there.
  */
 describe('orchestrator /docs and /metrics (built service)', () => {
-  const { url, receiver, test, post } = builtOrchestrator('orchestrator', { MAX_CONCURRENT_SESSIONS: '8' });
+  const { url, receiver, serviceTest, post } = builtOrchestrator('orchestrator', { MAX_CONCURRENT_SESSIONS: '8' });
 
   async function scrape(): Promise<string> {
     const response = await fetch(`${url()}/metrics`);
@@ -83,7 +83,7 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     }
   }
 
-  test('serves an OpenAPI document with exactly the contract\'s operations and statuses', async () => {
+  serviceTest('serves an OpenAPI document with exactly the contract\'s operations and statuses', async () => {
     const response = await fetch(`${url()}/docs/json`);
     expect(response.status).toBe(200);
     const document = (await response.json()) as { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
@@ -101,7 +101,7 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     expect((await fetch(`${url()}/docs`)).headers.get('content-type')).toMatch(/text\/html/);
   });
 
-  test('counts spawns, callback deliveries, sessions by status, running agents and requests', async () => {
+  serviceTest('counts spawns, callback deliveries, sessions by status, running agents and requests', async () => {
     const quick = receiver().endpoint();
     const refusing = receiver().endpoint(() => 400);
     const long = receiver().endpoint();
@@ -141,7 +141,7 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     expect(sampleValue(text, 'orchestrator_http_request_duration_seconds_count', { route: '/orchestrator/sessions/:id/status', method: 'GET', status: '401' })).toBe(1);
   });
 
-  test('counts refused spawns by their error code', async () => {
+  serviceTest('counts refused spawns by their error code', async () => {
     const endpoint = receiver().endpoint();
     const key = randomUUID();
     expect((await post('/orchestrator/sessions/spawn', spawnBody(endpoint, { steps: 1 }), { 'idempotency-key': key })).status).toBe(201);
@@ -153,13 +153,13 @@ describe('orchestrator /docs and /metrics (built service)', () => {
 /** A long-running orchestrator must not keep every session it ever ran: ended ones are forgotten after SESSION_RETENTION_MS. */
 describe('orchestrator session retention (built service)', () => {
   const RETENTION_MS = 3_000;
-  const { url, receiver, test, post } = builtOrchestrator('orchestrator-retention', { SESSION_RETENTION_MS: String(RETENTION_MS) });
+  const { url, receiver, serviceTest, post } = builtOrchestrator('orchestrator-retention', { SESSION_RETENTION_MS: String(RETENTION_MS) });
 
   async function status(id: string): Promise<Response> {
     return fetch(`${url()}/orchestrator/sessions/${id}/status`, { headers: AUTH });
   }
 
-  test('forgets an ended session and its Idempotency-Key once retained long enough, and keeps the running ones', async () => {
+  serviceTest('forgets an ended session and its Idempotency-Key once retained long enough, and keeps the running ones', async () => {
     const key = randomUUID();
     const quick = receiver().endpoint();
     const quickBody = spawnBody(quick, { steps: 1 });

@@ -73,7 +73,7 @@ describe('orchestrator (built service)', () => {
   let service: ServiceProcess | undefined;
   let receiver: CallbackReceiver;
   const running = () => service!;
-  const test = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => service, body), timeoutMs);
+  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => service, body), timeoutMs);
 
   beforeAll(async () => {
     receiver = await CallbackReceiver.start();
@@ -89,7 +89,7 @@ describe('orchestrator (built service)', () => {
     await receiver?.close();
   });
 
-  test('GET /health answers without a key', async () => {
+  serviceTest('GET /health answers without a key', async () => {
     const answer = await fetch(`${running().url}/health`);
     expect(answer.status).toBe(200);
     expect(await answer.json()).toEqual({
@@ -102,7 +102,7 @@ describe('orchestrator (built service)', () => {
     });
   });
 
-  test('a spawned agent reports in order, with gapless sequences, and ends completed', async () => {
+  serviceTest('a spawned agent reports in order, with gapless sequences, and ends completed', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 3, stderr: ['a warning'] }, 'token-happy'));
     await endpoint.waitFor(hasTerminal(endpoint));
@@ -127,7 +127,7 @@ describe('orchestrator (built service)', () => {
     expect(status.body).toMatchObject({ session_id: id, status: 'completed', exit_code: 0, started_at: expect.any(String), ended_at: expect.any(String) });
   });
 
-  test('an agent that exits non-zero ends failed with its exit code', async () => {
+  serviceTest('an agent that exits non-zero ends failed with its exit code', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 1, exit_code: 3 }));
     await endpoint.waitFor(hasTerminal(endpoint));
@@ -135,7 +135,7 @@ describe('orchestrator (built service)', () => {
     expect((await call(running(), 'GET', `/orchestrator/sessions/${id}/status`)).body).toMatchObject({ status: 'failed', exit_code: 3 });
   });
 
-  test('log lines over the rate limit are dropped and counted, not sent', async () => {
+  serviceTest('log lines over the rate limit are dropped and counted, not sent', async () => {
     const endpoint = receiver.endpoint();
     await spawn(running(), spawnBody(endpoint, { steps: 0, log_lines: 200 }));
     await endpoint.waitFor(hasTerminal(endpoint));
@@ -147,7 +147,7 @@ describe('orchestrator (built service)', () => {
     expect(logs.length - notices.length + dropped).toBe(201);
   });
 
-  test('kill takes down the agent and every process it started, then answers killed', async () => {
+  serviceTest('kill takes down the agent and every process it started, then answers killed', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 1, duration_ms: 60_000, children: 2 }));
     await endpoint.waitFor((received) => received.some((request) => JSON.stringify(request.body).includes('started child processes')));
@@ -176,7 +176,7 @@ describe('orchestrator (built service)', () => {
     return { id, pids: tree.map((info) => info.pid) };
   }
 
-  test('cancel: an agent that stops on SIGTERM ends cancelled well before the grace, its whole tree gone when the answer comes', async () => {
+  serviceTest('cancel: an agent that stops on SIGTERM ends cancelled well before the grace, its whole tree gone when the answer comes', async () => {
     const endpoint = receiver.endpoint();
     const { id, pids } = await spawnTree(endpoint, {});
 
@@ -195,7 +195,7 @@ describe('orchestrator (built service)', () => {
     expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
   });
 
-  test('cancel: an agent that ignores SIGTERM is killed, with its tree, when grace_ms ends', async () => {
+  serviceTest('cancel: an agent that ignores SIGTERM is killed, with its tree, when grace_ms ends', async () => {
     const endpoint = receiver.endpoint();
     const { id, pids } = await spawnTree(endpoint, { ignore_sigterm: true });
 
@@ -210,14 +210,14 @@ describe('orchestrator (built service)', () => {
     expect(endpoint.accepted<CallbackEvent>().at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
   });
 
-  test('killing a session whose agent already exited keeps its status', async () => {
+  serviceTest('killing a session whose agent already exited keeps its status', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 0 }));
     await waitForStatus(running(), id, ['completed']);
     expect((await call(running(), 'POST', `/orchestrator/sessions/${id}/kill`)).body).toEqual({ session_id: id, status: 'completed' });
   });
 
-  test('the same Idempotency-Key spawns one session; a different body with it is refused', async () => {
+  serviceTest('the same Idempotency-Key spawns one session; a different body with it is refused', async () => {
     const endpoint = receiver.endpoint();
     const key = randomUUID();
     const body = spawnBody(endpoint, { steps: 0 });
@@ -238,7 +238,7 @@ describe('orchestrator (built service)', () => {
     expectErrorBody(changed, 422, 'idempotency_key_reused');
   });
 
-  test('a callback answered 500 is redelivered with the same event_id and accepted once', async () => {
+  serviceTest('a callback answered 500 is redelivered with the same event_id and accepted once', async () => {
     const endpoint = receiver.endpoint(answerInTurn(500, 202));
     await spawn(running(), spawnBody(endpoint, { steps: 1 }));
     await endpoint.waitFor(hasTerminal(endpoint));
@@ -251,7 +251,7 @@ describe('orchestrator (built service)', () => {
     expect(accepted.map((event) => event.sequence)).toEqual(accepted.map((_, index) => index + 1));
   });
 
-  test('Retry-After on a 503 is honoured before the redelivery', async () => {
+  serviceTest('Retry-After on a 503 is honoured before the redelivery', async () => {
     const times: number[] = [];
     const endpoint = receiver.endpoint(({ index }) => {
       times.push(Date.now());
@@ -262,7 +262,7 @@ describe('orchestrator (built service)', () => {
     expect(times[1] - times[0]).toBeGreaterThanOrEqual(950);
   });
 
-  test('a 4xx drops that event only; later events are still delivered', async () => {
+  serviceTest('a 4xx drops that event only; later events are still delivered', async () => {
     const endpoint = receiver.endpoint(answerInTurn(400, 202));
     await spawn(running(), spawnBody(endpoint, { steps: 2 }));
     await endpoint.waitFor(hasTerminal(endpoint));
@@ -272,7 +272,7 @@ describe('orchestrator (built service)', () => {
     expect(endpoint.received.filter((request) => (request.body as CallbackEvent).sequence === 1)).toHaveLength(1);
   });
 
-  test('a 401 stops delivery for that session', async () => {
+  serviceTest('a 401 stops delivery for that session', async () => {
     const endpoint = receiver.endpoint(answerInTurn(401));
     const id = await spawn(running(), spawnBody(endpoint, { steps: 3 }));
     await waitForStatus(running(), id, ['completed']);
@@ -283,7 +283,7 @@ describe('orchestrator (built service)', () => {
   });
 
   describe('authentication and validation', () => {
-    test('every /orchestrator/ route wants the API key, and answers 401 in the contract shape', async () => {
+    serviceTest('every /orchestrator/ route wants the API key, and answers 401 in the contract shape', async () => {
       const routes: [string, string][] = [
         ['POST', '/orchestrator/sessions/spawn'],
         ['GET', '/orchestrator/sessions'],
@@ -300,7 +300,7 @@ describe('orchestrator (built service)', () => {
       }
     });
 
-    test('bad bodies, headers and queries get 400 naming the field; large bodies 413; unknown ids 404', async () => {
+    serviceTest('bad bodies, headers and queries get 400 naming the field; large bodies 413; unknown ids 404', async () => {
       const endpoint = receiver.endpoint();
       const valid = spawnBody(endpoint);
       const spawnWith = (options: Parameters<typeof call>[3]) => call(running(), 'POST', '/orchestrator/sessions/spawn', options);
@@ -344,7 +344,7 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
   let service: ServiceProcess | undefined;
   let receiver: CallbackReceiver;
   const running = () => service!;
-  const test = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => service, body), timeoutMs);
+  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => service, body), timeoutMs);
   const SESSION_TIMEOUT_MS = 3_000;
 
   beforeAll(async () => {
@@ -368,7 +368,7 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
     await receiver?.close();
   });
 
-  test('beyond capacity a spawn waits pending with its place in the queue; a full queue answers 503 queue_full with Retry-After; a replayed key still answers', async () => {
+  serviceTest('beyond capacity a spawn waits pending with its place in the queue; a full queue answers 503 queue_full with Retry-After; a replayed key still answers', async () => {
     const endpoint = receiver.endpoint();
     const blocker = await spawn(running(), spawnBody(endpoint, { duration_ms: 60_000 }));
     const key = randomUUID();
@@ -386,7 +386,7 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
     expect(await waitForStatus(running(), queued.body.session_id, ['completed'])).toMatchObject({ status: 'completed', node: expect.any(String) });
   });
 
-  test('a spawn refused for a full queue is not remembered under its key', async () => {
+  serviceTest('a spawn refused for a full queue is not remembered under its key', async () => {
     const endpoint = receiver.endpoint();
     const blocker = await spawn(running(), spawnBody(endpoint, { duration_ms: 60_000 }));
     const waiting = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body: spawnBody(endpoint), headers: { 'idempotency-key': randomUUID() } });
@@ -399,7 +399,7 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
     await endpoint.waitFor(() => endpoint.accepted<CallbackEvent>().filter(isTerminalEvent).length === 3);
   });
 
-  test('a session past SESSION_TIMEOUT_MS is killed and ends failed, saying why', async () => {
+  serviceTest('a session past SESSION_TIMEOUT_MS is killed and ends failed, saying why', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 0, duration_ms: 60_000, children: 1 }));
     const status = await waitForStatus(running(), id, ['completed', 'failed', 'killed'], SESSION_TIMEOUT_MS + 15_000);
@@ -410,7 +410,7 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
     expect(liveDescendants(running().pid)).toEqual([]);
   });
 
-  test('SIGTERM (a deploy): the process exits 0 at once, its agent and the agent\'s children keep running, and nothing ends the session', async () => {
+  serviceTest('SIGTERM (a deploy): the process exits 0 at once, its agent and the agent\'s children keep running, and nothing ends the session', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 0, duration_ms: 60_000, children: 1 }));
     await endpoint.waitFor((received) => received.length >= 2);

@@ -11,7 +11,7 @@ export const BUDGET_ACTOR = 'budget';
 /**
  * Cancels a session that passed its task's budget, through the gateway with
  * the configured grace. Only the check that claimed the crossing calls it
- * (session.repository.ts for usage, BudgetWatcher for duration), so a session
+ * (callback-batch-usage.sql.ts for usage, BudgetWatcher for duration), so a session
  * is cancelled once however many API instances see its callbacks. It ends
  * `cancelled` with error `budget_exceeded` (status-report.sql.ts), and the
  * event log's record of the cancel says which limit, and by how much.

@@ -8,7 +8,7 @@ export interface ClaimedSession {
   readonly crossing: BudgetCrossing;
 }
 
-/** What budgets need from the database beyond what storing a callback does (session.repository.ts). */
+/** What budgets need from the database beyond what storing a callback does (callback-batch-usage.sql.ts). */
 @Injectable()
 export class BudgetRepository {
   constructor(private readonly prisma: PrismaService) {}
@@ -20,7 +20,7 @@ export class BudgetRepository {
    * at once exactly one claims each session.
    */
   async claimOverdue(): Promise<ClaimedSession[]> {
-    const rows = await this.prisma.run<{ id: string; max: number; used: string }>(CLAIM_OVERDUE, []);
+    const rows = await this.prisma.queryPg<{ id: string; max: number; used: string }>(CLAIM_OVERDUE, []);
     return rows.map((row) => ({ sessionId: row.id, crossing: { limit: 'max_duration_s', max: row.max, used: Math.floor(Number(row.used)) } }));
   }
 
@@ -36,7 +36,7 @@ export class BudgetRepository {
 
   /** What all agents spent today (UTC), by when the API stored their usage. */
   async spentToday(): Promise<Usage & { day: string }> {
-    const rows = await this.prisma.run<{ day: string; input_tokens: string | null; output_tokens: string | null; cost_usd: string | null }>(SPENT_TODAY, []);
+    const rows = await this.prisma.queryPg<{ day: string; input_tokens: string | null; output_tokens: string | null; cost_usd: string | null }>(SPENT_TODAY, []);
     const row = rows[0];
     return {
       day: row?.day ?? new Date().toISOString().slice(0, 10),

@@ -8,7 +8,7 @@ import type { StatusReport } from '../sessions/session';
 import { logSessionStatusChange } from '../sessions/session-status-log';
 import { CallbackSigning, type SignatureHeaders } from '../sessions/callback-signing.service';
 import { CallbackTokenService } from '../sessions/callback-token.service';
-import { type CallbackCredentials, type IncomingSessionEvent, OrchestratorSessionRepository } from '../sessions/session.repository';
+import { type CallbackCredentials, CallbackRepository, type IncomingSessionEvent } from './callback.repository';
 
 /** One callback request as the controller hands it over. */
 export interface IncomingCallback {
@@ -47,7 +47,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 @Injectable()
 export class CallbackIngestionService {
   constructor(
-    private readonly sessions: OrchestratorSessionRepository,
+    private readonly callbacks: CallbackRepository,
     private readonly tokens: CallbackTokenService,
     private readonly signing: CallbackSigning,
     private readonly budgets: BudgetEnforcer,
@@ -73,12 +73,12 @@ export class CallbackIngestionService {
     // checks the token only as it stores and is shared with other sessions' callbacks.
     const parsed = validate(callbackEventSchema, body);
     if (!parsed.ok) {
-      if (!(await this.sessions.authenticates(credentials, validity))) throw invalidCallbackToken();
+      if (!(await this.callbacks.authenticates(credentials, validity))) throw invalidCallbackToken();
       throw new AppError('bad_request', parsed.message);
     }
     const event = parsed.value;
     const report = statusReportOf(event, now);
-    const { outcome, moved, budgetCrossed } = await this.sessions.record({ credentials, validity, event: incomingEvent(event), report }, callerGone);
+    const { outcome, moved, budgetCrossed } = await this.callbacks.record({ credentials, validity, event: incomingEvent(event), report }, callerGone);
     if (moved !== undefined && report !== undefined) {
       logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.taskId, from: moved.from, to: report.status, error: report.error });
     }

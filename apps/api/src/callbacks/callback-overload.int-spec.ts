@@ -4,8 +4,7 @@ import { TestApi } from '../../../../test/support/api-app';
 import { createTestDatabase, dropTestDatabase } from '../../../../test/support/database';
 import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
-import { MAX_QUEUED_CALLBACKS, OrchestratorSessionRepository } from '../sessions/session.repository';
-import { CALLBACK_MAX_WAIT_MS } from '../sessions/session.repository';
+import { CALLBACK_MAX_WAIT_MS, CallbackRepository, MAX_QUEUED_CALLBACKS } from './callback.repository';
 
 const STATEMENT_TIMEOUT_MS = 2_000;
 const LOCK_MS = 9_000;
@@ -45,7 +44,7 @@ describe('callbacks under a locked sessions table (integration)', () => {
     await locker.connect();
     await locker.query('BEGIN');
     await locker.query('LOCK TABLE orchestrator_sessions IN ACCESS EXCLUSIVE MODE');
-    const repository = api.get(OrchestratorSessionRepository);
+    const repository = api.get(CallbackRepository);
     let mostQueued = 0;
     const sampler = setInterval(() => (mostQueued = Math.max(mostQueued, repository.queuedCallbacks)), 5);
     const released = new Promise<void>((resolve) => setTimeout(resolve, LOCK_MS)).then(async () => {

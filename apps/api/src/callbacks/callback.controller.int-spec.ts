@@ -8,8 +8,9 @@ import { type SeededSession, seedServicesOf, seedSession } from '../../../../tes
 import { PrismaService } from '../database/prisma.service';
 import { CallbackTokenService } from '../sessions/callback-token.service';
 import { SessionEventRepository } from '../sessions/session-event.repository';
-import { MAX_RECORDING_BATCHES, OrchestratorSessionRepository } from '../sessions/session.repository';
+import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { CallbackAck } from './callback-ingestion.service';
+import { CallbackRepository, MAX_RECORDING_BATCHES } from './callback.repository';
 
 const TTL_MS = 60 * 60 * 1000;
 const GRACE_MS = 30 * 60 * 1000;
@@ -21,6 +22,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
   let api: TestApi;
   let prisma: PrismaService;
   let sessions: OrchestratorSessionRepository;
+  let callbacks: CallbackRepository;
   let tokens: CallbackTokenService;
   let events: SessionEventRepository;
   const storedEvents = async (sessionId: string) => (await events.page(sessionId, 0, 1_000)).events;
@@ -36,6 +38,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
     );
     prisma = api.get(PrismaService);
     sessions = api.get(OrchestratorSessionRepository);
+    callbacks = api.get(CallbackRepository);
     tokens = api.get(CallbackTokenService);
     events = api.get(SessionEventRepository);
   });
@@ -336,7 +339,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
 
     it('is refused with the uniform 401 without a valid token, and no statement shared with other callbacks fails', async () => {
       const [target, ...others] = await Promise.all(Array.from({ length: 4 }, () => newSession()));
-      const run = jest.spyOn(prisma, 'run');
+      const run = jest.spyOn(prisma, 'queryPg');
 
       let responses: Awaited<ReturnType<typeof send>>[];
       let statements: PromiseSettledResult<unknown>[];
@@ -508,7 +511,7 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       const stored = event(redelivering!, 1);
       await send(redelivering!, stored);
       const chattyEvents = [event(chatty!, 1), event(chatty!, 2)];
-      const run = jest.spyOn(prisma, 'run');
+      const run = jest.spyOn(prisma, 'queryPg');
 
       try {
         const responses = await Promise.all([
@@ -556,13 +559,13 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       ]);
       const claimed = `orch-${randomUUID()}`;
       const record = (session: TestSession, orchestratorSessionId: string) =>
-        sessions.record({
+        callbacks.record({
           credentials: { sessionId: session.id, tokenHash: hashSecret(session.token), signed: false },
           validity: tokens.validityAt(),
           event: { eventId: randomUUID(), orchestratorSessionId, sequence: 1, type: 'progress', status: null, occurredAt: new Date().toISOString(), data: {} },
           report: undefined,
         });
-      const run = jest.spyOn(prisma, 'run');
+      const run = jest.spyOn(prisma, 'queryPg');
 
       let outcomes: string[];
       try {

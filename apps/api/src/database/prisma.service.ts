@@ -24,7 +24,7 @@ export function prepared(text: string): PreparedStatement {
  * The API's database client: Prisma on the `pg` driver adapter, so no engine
  * binary is needed. The adapter runs on a pool this service owns, so that the
  * hottest statements (a callback, the two writes of a dispatch) go to `pg`
- * directly through `run`: Prisma's raw-query path (building the query, its
+ * directly through `queryPg`: Prisma's raw-query path (building the query, its
  * query compiler, mapping the rows back) cost more CPU per callback than the
  * rest of the request (docs/performance.md). One pool keeps one limit on the
  * connections, and Prisma ends it on disconnect.
@@ -56,8 +56,8 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
     this.pool = pool;
   }
 
-  /** Runs one prepared statement on the shared pool and returns its rows as `pg` parses them. */
-  async run<Row>(statement: PreparedStatement, values: readonly unknown[]): Promise<Row[]> {
+  /** Runs one prepared statement on the shared pool through `pg`, not Prisma, and returns its rows as `pg` parses them. */
+  async queryPg<Row>(statement: PreparedStatement, values: readonly unknown[]): Promise<Row[]> {
     try {
       const result = await this.pool.query<Row & QueryResultRow>({ name: statement.name, text: statement.text, values: [...values] });
       return result.rows;

@@ -95,7 +95,7 @@ export class SessionEventRepository {
    * reads, not one per event. Sessions that do not exist are left out.
    */
   async afterEach(reads: readonly { sessionId: string; position: EventPosition }[], limit: number): Promise<Map<string, EventsAfter>> {
-    const rows = await this.prisma.run<EventAfterRow>(EVENTS_AFTER, [
+    const rows = await this.prisma.queryPg<EventAfterRow>(EVENTS_AFTER, [
       reads.map((read) => read.sessionId),
       reads.map((read) => read.position.sequence),
       reads.map((read) => read.position.rowId?.toString() ?? null),

@@ -34,14 +34,6 @@ export class SessionGauges {
         }
       },
     });
-    new Gauge({
-      name: 'mosaic_callbacks_queued',
-      help: 'Callbacks waiting to be stored (bounded; past the bound they are answered 503)',
-      registers: [metrics.registry],
-      collect() {
-        this.set(sessions.queuedCallbacks);
-      },
-    });
   }
 
   /** The last count while it is young enough, else a new one; scrapes that arrive together share one query. */

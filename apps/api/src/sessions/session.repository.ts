@@ -1,35 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import {
-  type CallbackEventType,
-  type JsonObject,
-  type SessionStatus,
-  type TaskPriority,
-  TERMINAL_STATUSES,
-  TRACKED_SESSION_STATUSES,
-  type TrackedSessionStatus,
-} from '@mosaic/orchestrator-contract';
+import { type JsonObject, type TaskPriority, TRACKED_SESSION_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import { PrismaService, prepared } from '../database/prisma.service';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
-import { databaseUnavailable } from '../database/database-errors';
-import { StatementBatcher } from '../database/statement-batcher';
 import { AppError } from '@mosaic/http-kit';
 import type { TaskToSerialize } from '../orchestrator-gateway/task-context.serializer';
-import type { TokenValidity } from './callback-token.service';
 import { decodeCursor, encodeCursor } from './keyset-cursor';
-import {
-  REPORT_COLUMNS,
-  reportAssignments,
-  reportColumnSql,
-  reportMoves,
-  reportParameterSql,
-  reportTaskStatus,
-  statusReportColumns,
-  statusReportParameters,
-} from './status-report.sql';
+import { reportAssignments, reportMoves, reportParameterSql, reportTaskStatus, statusReportParameters } from './status-report.sql';
 import { ACTIVE_STATUSES } from './session-status.machine';
 import { logSessionStatusChange } from './session-status-log';
-import { type BudgetCrossing, exceededLimit } from './budget';
 import { SPAWN_UNCONFIRMED_ERROR, type SessionPage, type StatusReport, type TrackedSession } from './session';
 
 export interface NewSession {
@@ -50,92 +29,6 @@ export interface SpawningSession {
   readonly task: TaskToSerialize;
 }
 
-/** What a callback presents: the session in its path, the hash of its bearer token, and whether it carried a valid signature. */
-export interface CallbackCredentials {
-  readonly sessionId: string;
-  readonly tokenHash: string;
-  /** Checked by CallbackSigning; required of a session dispatched with a signing secret. */
-  readonly signed: boolean;
-}
-
-/** A callback event as the orchestrator sent it, ready to be stored. */
-export interface IncomingSessionEvent {
-  readonly eventId: string;
-  readonly orchestratorSessionId: string;
-  readonly sequence: number;
-  readonly type: CallbackEventType;
-  readonly status: SessionStatus | null;
-  readonly occurredAt: string;
-  readonly data: Record<string, unknown>;
-}
-
-/**
- * - `stored`: new, and applied to the session;
- * - `duplicate`: an event with this id was stored before, nothing changed;
- * - `foreign`: the event names an orchestrator session other than this
- *   session's (or one another session already has), nothing stored;
- * - `unauthorized`: no such session, or the token is not (or no longer) its
- *   token; nothing stored.
- */
-export type EventOutcome = 'stored' | 'duplicate' | 'foreign' | 'unauthorized';
-
-/** One callback to store: who presents it, the token rule it must pass, its event and the status it reports. */
-export interface CallbackRecord {
-  readonly credentials: CallbackCredentials;
-  readonly validity: TokenValidity;
-  readonly event: IncomingSessionEvent;
-  readonly report: StatusReport | undefined;
-}
-
-/** What storing a callback did; `moved` says from where, when its report moved the session (and its task). */
-export interface RecordedEvent {
-  readonly outcome: EventOutcome;
-  readonly moved?: { readonly from: TrackedSessionStatus; readonly taskId: string };
-  /** Set when this event took the session past its task's budget: the statement that stored it claimed the crossing. */
-  readonly budgetCrossed?: BudgetCrossing;
-}
-
-/** One per callback of a batch, in the batch's order. */
-interface RecordedRow {
-  found: boolean;
-  owned: boolean;
-  inserted: boolean;
-  moved_from: TrackedSessionStatus | null;
-  task_id: string | null;
-  crossed: boolean;
-  input_tokens: string | null;
-  output_tokens: string | null;
-  cost_usd: string | null;
-  budget_max_tokens: string | null;
-  budget_max_cost_usd: string | null;
-}
-
-/**
- * Recording statements running at once: one running while the next batch
- * gathers. More would run more, smaller statements at a few dozen callbacks
- * in flight; each statement costs a commit and the API's per-query work, so
- * at 10 connections 4 statements in flight stored about 15 % fewer callbacks
- * per second than 2 (docs/performance.md).
- */
-export const MAX_RECORDING_BATCHES = 2;
-const MAX_BATCH_SIZE = 200;
-
-/**
- * Callbacks that may wait to be stored at once. Past it a callback is answered
- * 503 at once and its sender retries later: what waits stays bounded (at most
- * 64 KiB a body) whatever the database does, about half a second of work at
- * the rates measured in docs/performance.md.
- */
-export const MAX_QUEUED_CALLBACKS = 1_000;
-
-/**
- * Longest a callback waits to be stored before it is answered 503: half the
- * orchestrator's default callback timeout (CALLBACK_TIMEOUT_MS, 10 s), so the
- * orchestrator reads the 503 and its Retry-After instead of timing out, and
- * retries the same event later.
- */
-export const CALLBACK_MAX_WAIT_MS = 5_000;
-
 interface MoveOptions {
   /** Recorded when the session has none yet (a spawn answer). */
   readonly orchestratorSessionId: string | null;
@@ -149,28 +42,15 @@ interface MoveOptions {
 
 /**
  * Tracks orchestrator sessions and their event log. Every statement that moves
- * a session is here, and each applies a status report through the same SQL
- * (status-report.sql.ts, from the rule in session-status.machine.ts): a
- * session moves only forward, and its task follows it in the same statement.
- * A spawn answer, an operator's kill, a status poll and the reconciliation's
- * verdicts go through `move`; callbacks, which come in volume, through
- * `record`, batched.
+ * a session applies a status report through the same SQL (status-report.sql.ts,
+ * from the rule in session-status.machine.ts): a session moves only forward,
+ * and its task follows it in the same statement. A spawn answer, an operator's
+ * kill, a status poll and the reconciliation's verdicts go through `move` here;
+ * callbacks, which come in volume, through the callback batch
+ * (callbacks/callback-batch.sql.ts, its moves in callback-batch-moves.sql.ts).
  */
 @Injectable()
 export class OrchestratorSessionRepository {
-  private readonly recorder = new StatementBatcher<CallbackRecord, RecordedEvent>({
-    maxInFlight: MAX_RECORDING_BATCHES,
-    maxBatchSize: MAX_BATCH_SIZE,
-    keyOf: (record) => record.credentials.sessionId,
-    run: (records) => this.recordBatch(records),
-    maxQueued: MAX_QUEUED_CALLBACKS,
-    overloaded: () => new AppError('at_capacity', 'too many callbacks are waiting to be stored; retry later'),
-    maxWaitMs: CALLBACK_MAX_WAIT_MS,
-    waitedTooLong: databaseUnavailable,
-    // Values the database would refuse are refused by validation first; a timeout or a lost connection is nobody's item.
-    retryAlone: (error) => !(error instanceof AppError && error.code === 'database_unavailable'),
-  });
-
   constructor(private readonly prisma: PrismaService) {}
 
   /**
@@ -183,7 +63,7 @@ export class OrchestratorSessionRepository {
   async createSpawning(session: NewSession): Promise<SpawningSession> {
     let rows: SpawningRow[];
     try {
-      rows = await this.prisma.run<SpawningRow>(CREATE_SPAWNING, [
+      rows = await this.prisma.queryPg<SpawningRow>(CREATE_SPAWNING, [
         session.id,
         session.taskId,
         session.requestedBy,
@@ -240,12 +120,12 @@ export class OrchestratorSessionRepository {
    * recorded an orchestrator session first.
    */
   async recordUnconfirmedSpawnStarted(id: string, orchestratorSessionId: string): Promise<TrackedSession | undefined> {
-    const rows = await this.prisma.run<RawSessionRow>(RECORD_UNCONFIRMED_SPAWN_STARTED, [id, orchestratorSessionId, SPAWN_UNCONFIRMED_ERROR]);
+    const rows = await this.prisma.queryPg<RawSessionRow>(RECORD_UNCONFIRMED_SPAWN_STARTED, [id, orchestratorSessionId, SPAWN_UNCONFIRMED_ERROR]);
     return rows[0] === undefined ? undefined : fromRawRow(rows[0]);
   }
 
   private async move(id: string, report: StatusReport, options: MoveOptions): Promise<TrackedSession | undefined> {
-    const rows = await this.prisma.run<RawSessionRow & { moved_from: TrackedSessionStatus | null }>(MOVE, [
+    const rows = await this.prisma.queryPg<RawSessionRow & { moved_from: TrackedSessionStatus | null }>(MOVE, [
       id,
       options.orchestratorSessionId,
       options.onlyUnconfirmed,
@@ -260,42 +140,6 @@ export class OrchestratorSessionRepository {
       logSessionStatusChange({ sessionId: id, taskId: row.task_id, from: row.moved_from, to: report.status, error: report.error });
     }
     return fromRawRow(row);
-  }
-
-  /** Whether `credentials` hold the session's token, valid by `validity`. Only for callbacks refused anyway. */
-  async authenticates(credentials: CallbackCredentials, validity: TokenValidity): Promise<boolean> {
-    const rows = await this.prisma.run(AUTHENTICATES, [
-      credentials.sessionId,
-      credentials.tokenHash,
-      validity.expiresAfter.toISOString(),
-      validity.endedAfter.toISOString(),
-      TERMINAL_STATUSES,
-      credentials.signed,
-    ]);
-    return rows.length > 0;
-  }
-
-  /**
-   * Stores a callback's event once per (session, event id) if the credentials
-   * hold the session's valid token and, if it was new, advances the session's
-   * sequence and applies the report, in one statement (so a stored status
-   * event is never left unapplied). Callbacks that arrive while others are
-   * being stored are stored together by the next statement (group commit, see
-   * StatementBatcher), run on `pg` directly rather than through Prisma, whose
-   * per-query CPU cost bounded the callback rate (docs/performance.md).
-   */
-  record(record: CallbackRecord, signal?: AbortSignal): Promise<RecordedEvent> {
-    return this.recorder.submit(record, signal);
-  }
-
-  /** Callbacks waiting to be stored (a gauge of /metrics). */
-  get queuedCallbacks(): number {
-    return this.recorder.queued;
-  }
-
-  private async recordBatch(records: readonly CallbackRecord[]): Promise<RecordedEvent[]> {
-    const rows = await this.prisma.run<RecordedRow>(RECORD, recordColumns(records));
-    return rows.map(recordedEvent);
   }
 
   async findById(id: string): Promise<TrackedSession | undefined> {
@@ -561,186 +405,4 @@ function toSession(row: SessionRow & { task: { title: string } }): TrackedSessio
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
-}
-
-/**
- * The token rule of CallbackTokenService, applied by the database to the
- * session `s`: the hash matches, the token has not expired by `expiresAfter`,
- * and the session has not been terminal since before `endedAfter`. Comparing
- * hashes need not be constant-time: how much of a SHA-256 digest matches
- * tells nothing about the token.
- */
-function acceptsToken(token: { sessionId: string; tokenHash: string; expiresAfter: string; endedAfter: string; terminalStatuses: string; signed: string }): string {
-  return `s.id = ${token.sessionId}
-    AND s.callback_token_hash = ${token.tokenHash}
-    AND s.callback_token_expires_at > ${token.expiresAfter}
-    AND (s.ended_at IS NULL OR s.status <> ALL(${token.terminalStatuses}::text[]::session_status[]) OR s.ended_at > ${token.endedAfter})
-    AND (NOT s.callbacks_signed OR ${token.signed})`;
-}
-
-const AUTHENTICATES = prepared(`SELECT 1 FROM orchestrator_sessions AS s
-  WHERE ${acceptsToken({ sessionId: '$1::uuid', tokenHash: '$2', expiresAfter: '$3::timestamptz', endedAfter: '$4::timestamptz', terminalStatuses: '$5', signed: '$6::boolean' })}`);
-
-/** The columns of RECORD's input rows, one array parameter each from $2 on, and their SQL types. */
-const EVENT_COLUMNS = [
-  ['session_id', 'uuid'],
-  ['token_hash', 'text'],
-  ['expires_after', 'timestamptz'],
-  ['ended_after', 'timestamptz'],
-  ['signed', 'boolean'],
-  ['orchestrator_session_id', 'text'],
-  ['event_id', 'text'],
-  ['sequence', 'int'],
-  ['type', 'session_event_type'],
-  ['status', 'session_status'],
-  ['occurred_at', 'timestamptz'],
-  ['data', 'jsonb'],
-  ...REPORT_COLUMNS,
-] as const;
-
-const INPUT_ROWS = `unnest(${EVENT_COLUMNS.map(([, type], index) => `$${index + 2}::${type}[]`).join(', ')})
-      WITH ORDINALITY AS i(${EVENT_COLUMNS.map(([column]) => column).join(', ')}, n)`;
-
-const REPORT = reportColumnSql('i');
-
-/**
- * Stores a batch of events, at most one per session, each as if alone: for
- * each, locks its session row if the token is valid for it, inserts the event
- * unless its id is already stored (the unique index decides, so concurrent
- * redeliveries cannot both get in), and only for a new event advances
- * `last_sequence`, records the orchestrator's session id if the spawn answer
- * never arrived, and applies its report as `move` does: only to a
- * session in a status it may move from (status-report.sql.ts), with the task
- * following. The row lock makes the checks and the update see the same row
- * version; the rows are locked in id order, so that two batches cannot wait
- * on each other. Answers one row per event, in the order given. One fixed
- * text, so that it is prepared once per connection.
- */
-const RECORD = prepared(`
-    WITH input AS (
-      SELECT * FROM ${INPUT_ROWS}
-    ), target AS (
-      SELECT i.n, s.id, s.task_id, s.status, s.orchestrator_session_id, s.input_tokens, s.output_tokens, s.cost_usd, s.budget_exceeded_at,
-             s.budget_max_tokens, s.budget_max_cost_usd
-        FROM (SELECT * FROM input ORDER BY session_id) AS i
-        CROSS JOIN LATERAL (
-          SELECT s.id, s.task_id, s.status, s.orchestrator_session_id, s.input_tokens, s.output_tokens, s.cost_usd, s.budget_exceeded_at,
-                 tasks.budget_max_tokens, tasks.budget_max_cost_usd
-            FROM orchestrator_sessions AS s JOIN tasks ON tasks.id = s.task_id
-           WHERE ${acceptsToken({ sessionId: 'i.session_id', tokenHash: 'i.token_hash', expiresAfter: 'i.expires_after', endedAfter: 'i.ended_after', terminalStatuses: '$1', signed: 'i.signed' })}
-             FOR UPDATE OF s
-        ) AS s
-    ), owned AS (
-      SELECT t.*
-        FROM target AS t JOIN input AS i ON i.n = t.n
-       WHERE t.orchestrator_session_id = i.orchestrator_session_id
-          OR (t.orchestrator_session_id IS NULL AND NOT EXISTS (
-                SELECT 1 FROM orchestrator_sessions AS o WHERE o.orchestrator_session_id = i.orchestrator_session_id AND o.id <> t.id))
-    ), inserted AS (
-      INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
-      SELECT o.id, i.event_id, i.sequence, i.type, i.status, i.occurred_at, i.data
-        FROM owned AS o JOIN input AS i ON i.n = o.n
-      ON CONFLICT (session_id, event_id) DO NOTHING
-      RETURNING session_id
-    ), spent AS (
-      SELECT o.n, o.id, o.task_id, o.status, o.budget_exceeded_at, o.budget_max_tokens, o.budget_max_cost_usd,
-             ${reportMoves('o.status', REPORT)} AS moves,
-             o.input_tokens + u.input_tokens AS input_tokens, o.output_tokens + u.output_tokens AS output_tokens, o.cost_usd + u.cost_usd AS cost_usd,
-             u.input_tokens AS added_input_tokens, u.output_tokens AS added_output_tokens, u.cost_usd AS added_cost_usd
-        FROM owned AS o JOIN input AS i ON i.n = o.n JOIN inserted ON inserted.session_id = o.id
-        CROSS JOIN LATERAL (
-          SELECT CASE WHEN i.type = 'usage' THEN COALESCE((i.data->>'input_tokens')::bigint, 0) ELSE 0 END AS input_tokens,
-                 CASE WHEN i.type = 'usage' THEN COALESCE((i.data->>'output_tokens')::bigint, 0) ELSE 0 END AS output_tokens,
-                 CASE WHEN i.type = 'usage' THEN COALESCE((i.data->>'cost_usd')::numeric, 0) ELSE 0 END AS cost_usd
-        ) AS u
-    ), applied AS (
-      SELECT spent.*,
-             -- Passed its budget with this event, while still active: claimed here, so that one statement alone sees it happen.
-             spent.budget_exceeded_at IS NULL
-               AND (CASE WHEN spent.moves THEN i.report_status ELSE spent.status::text END) <> ALL($1::text[])
-               AND ((spent.budget_max_tokens IS NOT NULL AND spent.input_tokens + spent.output_tokens > spent.budget_max_tokens)
-                 OR (spent.budget_max_cost_usd IS NOT NULL AND spent.cost_usd > spent.budget_max_cost_usd)) AS crossed
-        FROM spent JOIN input AS i ON i.n = spent.n
-    ), advanced AS (
-      UPDATE orchestrator_sessions AS s
-         SET last_sequence = GREATEST(s.last_sequence, i.sequence),
-             last_event_at = now(),
-             orchestrator_session_id = COALESCE(s.orchestrator_session_id, i.orchestrator_session_id),
-             input_tokens = a.input_tokens,
-             output_tokens = a.output_tokens,
-             cost_usd = a.cost_usd,
-             budget_exceeded_at = CASE WHEN a.crossed THEN now() ELSE s.budget_exceeded_at END,
-             ${reportAssignments('a.moves', REPORT)},
-             updated_at = now()
-        FROM applied AS a JOIN input AS i ON i.n = a.n
-       WHERE s.id = a.id
-    ), task_moved AS (
-      UPDATE tasks AS t SET status = ${reportTaskStatus(REPORT)}, updated_at = now()
-        FROM applied AS a JOIN input AS i ON i.n = a.n
-       WHERE t.id = a.task_id AND a.moves
-    ), daily AS (
-      -- No usage in the batch, no row: the day's row is locked only by the statements that count usage.
-      INSERT INTO daily_usage AS d (day, input_tokens, output_tokens, cost_usd)
-      SELECT (now() AT TIME ZONE 'UTC')::date, sum(a.added_input_tokens), sum(a.added_output_tokens), sum(a.added_cost_usd)
-        FROM applied AS a JOIN input AS i ON i.n = a.n
-       WHERE i.type = 'usage'
-      HAVING count(*) > 0
-      ON CONFLICT (day) DO UPDATE SET input_tokens = d.input_tokens + EXCLUDED.input_tokens,
-                                      output_tokens = d.output_tokens + EXCLUDED.output_tokens,
-                                      cost_usd = d.cost_usd + EXCLUDED.cost_usd
-    )
-    SELECT t.n IS NOT NULL AS found,
-           o.n IS NOT NULL AS owned,
-           a.n IS NOT NULL AS inserted,
-           CASE WHEN a.moves THEN a.status END AS moved_from,
-           CASE WHEN a.moves THEN a.task_id END AS task_id,
-           COALESCE(a.crossed, false) AS crossed,
-           a.input_tokens::text AS input_tokens, a.output_tokens::text AS output_tokens, a.cost_usd::text AS cost_usd,
-           a.budget_max_tokens::text AS budget_max_tokens, a.budget_max_cost_usd::text AS budget_max_cost_usd
-      FROM input AS i
-      LEFT JOIN target AS t ON t.n = i.n
-      LEFT JOIN owned AS o ON o.n = i.n
-      LEFT JOIN applied AS a ON a.n = i.n
-     ORDER BY i.n`);
-
-function recordColumns(records: readonly CallbackRecord[]): unknown[] {
-  const column = (value: (record: CallbackRecord) => unknown) => records.map(value);
-  return [
-    TERMINAL_STATUSES,
-    column((record) => record.credentials.sessionId),
-    column((record) => record.credentials.tokenHash),
-    column((record) => record.validity.expiresAfter.toISOString()),
-    column((record) => record.validity.endedAfter.toISOString()),
-    column((record) => record.credentials.signed),
-    column((record) => record.event.orchestratorSessionId),
-    column((record) => record.event.eventId),
-    column((record) => record.event.sequence),
-    column((record) => record.event.type),
-    column((record) => record.event.status),
-    column((record) => record.event.occurredAt),
-    column((record) => JSON.stringify(record.event.data)),
-    ...statusReportColumns(records.map((record) => record.report)),
-  ];
-}
-
-function recordedEvent(row: RecordedRow): RecordedEvent {
-  if (!row.found) return { outcome: 'unauthorized' };
-  if (!row.owned) return { outcome: 'foreign' };
-  if (!row.inserted) return { outcome: 'duplicate' };
-  return {
-    outcome: 'stored',
-    ...(row.moved_from !== null && row.task_id !== null ? { moved: { from: row.moved_from, taskId: row.task_id } } : {}),
-    ...(row.crossed ? { budgetCrossed: budgetCrossingOf(row) } : {}),
-  };
-}
-
-function budgetCrossingOf(row: RecordedRow): BudgetCrossing {
-  const usage = { inputTokens: Number(row.input_tokens), outputTokens: Number(row.output_tokens), costUsd: Number(row.cost_usd) };
-  const budget = {
-    ...(row.budget_max_tokens === null ? {} : { maxTokens: Number(row.budget_max_tokens) }),
-    ...(row.budget_max_cost_usd === null ? {} : { maxCostUsd: Number(row.budget_max_cost_usd) }),
-  };
-  const crossing = exceededLimit(budget, usage);
-  if (crossing === undefined) throw new Error('the database claimed a budget crossing that the usage does not show');
-  return crossing;
 }

@@ -40,8 +40,8 @@ export class SessionEventLog {
   emit(fields: EventFields, spoolPosition?: number): void {
     const bytes = Buffer.byteLength(JSON.stringify(fields)) + ENVELOPE_BYTES;
     this.coming += bytes;
-    // A failure is logged by `then`; the agent's output goes on.
-    this.then(async () => {
+    // A failure is logged by `inOrder`; the agent's output goes on.
+    this.inOrder(async () => {
       try {
         if (this.ended) return;
         const event = await this.store.appendEvent(this.session.id, fields, spoolPosition);
@@ -58,7 +58,7 @@ export class SessionEventLog {
    * ended (or was not in `from`), in which case nothing is sent.
    */
   end(end: SessionEnd, from?: Parameters<SessionStore['finish']>[2]): Promise<StoredSession | undefined> {
-    return this.then(async () => {
+    return this.inOrder(async () => {
       const stored = await this.store.finish(this.session.id, end, from);
       if (!stored) return undefined;
       this.ended = true;
@@ -74,7 +74,8 @@ export class SessionEventLog {
     return this.chain.then(() => undefined);
   }
 
-  private then<T>(step: () => Promise<T>): Promise<T> {
+  /** Runs `step` once every step queued before it has finished, and logs its failure. Not named `then`: that would make the log a thenable. */
+  private inOrder<T>(step: () => Promise<T>): Promise<T> {
     const next = this.chain.then(step);
     this.chain = next.catch((error: Error) => this.logger.error(`session ${this.session.id}: an event could not be stored: ${error.message}`));
     return next;

@@ -153,7 +153,7 @@ export class OrchestratorConfig {
 
 /** The bundled sample agent, run by the same Node binary as the service so that no PATH lookup is involved. */
 function defaultAgentCommand(): string {
-  return [process.execPath, join(__dirname, '..', 'agent', 'sample-agent.js')].map(shellQuote).join(' ');
+  return [process.execPath, join(__dirname, '..', 'sample-agent', 'sample-agent.js')].map(shellQuote).join(' ');
 }
 
 function shellQuote(word: string): string {
