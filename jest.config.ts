@@ -13,7 +13,7 @@ const moduleNameMapper = {
   '^@mosaic/http-kit$': '<rootDir>/packages/http-kit/src/index.ts',
   '^@mosaic/embedded-postgres$': '<rootDir>/packages/embedded-postgres/src/index.ts',
 };
-const common = { rootDir: __dirname, transform, moduleNameMapper, testEnvironment: 'node' };
+const common = { transform, moduleNameMapper, testEnvironment: 'node' };
 
 const config: Config = {
   // Starts (or creates) the PostgreSQL database the integration and end-to-end

@@ -8,7 +8,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { missingEntries, root, startServiceGroup } from './lib/service-group.mjs';
+import { missingEntries, root, startServiceGroup, unsupportedNode } from './lib/service-group.mjs';
 
 const OPERATOR_TOKEN = process.env.MOSAIC_API_TOKEN ?? 'demo-operator-token';
 const KEEP = process.argv.includes('--keep');

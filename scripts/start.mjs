@@ -1,7 +1,7 @@
 // `pnpm start` (after `pnpm build`): runs the built orchestrator and API side by
 // side, tags each output line with its service, forwards Ctrl-C / SIGTERM to
 // both, and stops everything (non-zero exit) if either dies on its own.
-import { missingEntries, startServiceGroup } from './lib/service-group.mjs';
+import { missingEntries, startServiceGroup, unsupportedNode } from './lib/service-group.mjs';
 
 // Both services read PORT, so each gets its own here: PORT stays the API's and
 // ORCHESTRATOR_PORT becomes the orchestrator's, which the API is pointed at
@@ -27,6 +27,11 @@ const say = (line) => process.stderr.write(`${tag('start', 33)} ${line}\n`);
 const missing = missingEntries(services);
 if (missing.length > 0) {
   say(`${missing.join(', ')} missing: run \`pnpm build\` first (\`pnpm start\` does).`);
+  process.exit(1);
+}
+const unsupported = unsupportedNode();
+if (unsupported) {
+  say(unsupported);
   process.exit(1);
 }
 // PORT is the API's to check; the orchestrator would name ORCHESTRATOR_PORT's mistakes PORT.

@@ -1,6 +1,7 @@
 // Runs the built services as child processes, each in its own process group,
 // and stops them together. Shared by `pnpm start` and `pnpm demo`.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -8,6 +9,12 @@ import { fileURLToPath } from 'node:url';
 
 export const root = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 const STOP_TIMEOUT_MS = 10_000;
+
+/** One line saying this Node.js cannot run the services (the rule of packages/http-kit, built), or undefined. */
+export function unsupportedNode() {
+  const { unsupportedNodeMessage } = createRequire(import.meta.url)('../../packages/http-kit/dist/supported-node.js');
+  return unsupportedNodeMessage(process.version);
+}
 
 /** The built entry points; missing ones mean `pnpm build` has not run. */
 export function missingEntries(services) {

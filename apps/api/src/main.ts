@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { setFlagsFromString } from 'node:v8';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ConfigurationError } from '@mosaic/http-kit';
+import { ConfigurationError, unsupportedNodeMessage } from '@mosaic/http-kit';
 import { ApiConfig } from './config/api-config';
 import { resolveDatabase, type ResolvedDatabase } from './database/default-database';
 import { closeGracefully } from './app/graceful-shutdown';
@@ -25,6 +25,11 @@ Logger.overrideLogger(new ConsoleLogger({ json: true, colors: false }));
 const logger = new Logger('api');
 
 async function bootstrap(): Promise<void> {
+  const unsupportedNode = unsupportedNodeMessage(process.version);
+  if (unsupportedNode) {
+    process.stderr.write(`${unsupportedNode}\n`);
+    process.exit(1);
+  }
   const config = ApiConfig.fromEnvironment(process.env);
   for (const name of config.developmentDefaults) {
     logger.warn(`${name} is not set: using a development value. Set it before exposing this service.`);

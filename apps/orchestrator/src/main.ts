@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
-import { ConfigurationError, contractFrameworkErrors, drainOversizedBodies, refuseDeepBodies } from '@mosaic/http-kit';
+import { ConfigurationError, contractFrameworkErrors, drainOversizedBodies, refuseDeepBodies, unsupportedNodeMessage } from '@mosaic/http-kit';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
@@ -35,6 +35,11 @@ function loadConfig(): OrchestratorConfig {
 }
 
 async function bootstrap(): Promise<void> {
+  const unsupportedNode = unsupportedNodeMessage(process.version);
+  if (unsupportedNode) {
+    process.stderr.write(`${unsupportedNode}\n`);
+    process.exit(1);
+  }
   const config = loadConfig();
   // Before the application exists, like the configuration: a work directory another user could tamper with stops start-up.
   await prepareWorkdirRoot(config.sessionWorkdirRoot, config.agentUser);

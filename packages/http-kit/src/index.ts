@@ -7,3 +7,4 @@ export { drainOversizedBodies } from './oversized-body';
 export { MIN_PRODUCTION_SECRET_LENGTH, refuseDevelopmentSecrets } from './production-secrets';
 export { parseRetryAfter } from './retry-after';
 export { retryBackoff } from './retry-backoff';
+export { SUPPORTED_NODE_RANGE, unsupportedNodeMessage } from './supported-node';
