@@ -47,6 +47,8 @@ async function main() {
   ];
   const missing = missingEntries(services);
   if (missing.length > 0) return fail(`${missing.join(', ')} missing: run \`pnpm build\` first (\`pnpm demo\` does).`);
+  const unsupported = unsupportedNode();
+  if (unsupported) return fail(unsupported);
 
   const logDir = path.join(root, '.data');
   mkdirSync(logDir, { recursive: true });
