@@ -83,6 +83,7 @@ async function startProcess(name: string, entry: string, env: Record<string, str
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let running = true;
+  // Remembers the end whenever it comes.
   void exited.then(() => (running = false));
   const stop = async () => {
     if (running) child.kill('SIGTERM');

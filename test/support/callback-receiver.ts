@@ -66,6 +66,7 @@ export class CallbackReceiver {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
+        // The answer is written when handling ends; handle's failures answer 500.
         void this.handle(request.url ?? '/', request.headers, Buffer.concat(chunks).toString('utf8')).then(
           (answer) => {
             response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });

@@ -105,6 +105,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   child.stderr.on('data', capture);
   const exited = new Promise<ServiceExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let hasExited = false;
+  // Remembers the end whenever it comes.
   void exited.then(() => (hasExited = true));
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${options.name}: could not start ${options.entry}`);

@@ -39,6 +39,7 @@ export class StubOrchestrator {
         body: text === '' ? undefined : JSON.parse(text),
       };
       this.requests.push(recorded);
+      // The stub answers whenever the test's responder decides.
       void Promise.resolve(this.respond(recorded)).then((answer = defaultAnswer(recorded)) => {
         response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
         response.end(JSON.stringify(answer.body));

@@ -237,6 +237,7 @@ export class SystemHarness {
     this.services.push(service);
     if (sampleAgents) {
       this.sampled.add(service);
+      // A stopped service is no longer sampled, whenever it stops.
       void service.exited.then(() => this.sampled.delete(service));
       this.sampleAgentsOf(service);
       // One read of the process table for every service: a read per service (let alone per agent), 20 times a second,

@@ -62,6 +62,7 @@ class RequestTracing {
    */
   install(fastify: FastifyInstance): void {
     fastify.addHook('onRequest', (request, reply, done) => {
+      // Fastify's reply is thenable; setting a header needs no waiting.
       void reply.header(TRACE_HEADERS.requestId, request.id);
       const name = `${request.method} ${request.routeOptions.url ?? 'unmatched'}`;
       serverSpans.set(request.raw, startSpan(TRACER_NAME, name, SpanKind.SERVER, extractTraceContext(request.headers)));

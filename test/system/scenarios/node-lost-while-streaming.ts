@@ -70,6 +70,7 @@ export const nodeLostWhileStreaming: ScenarioBody = async (h, report) => {
         const sessionId = lostSessions[index % lostSessions.length];
         const openedAt = Date.now();
         const client = { sessionId, connection: await openSse(`${api.service.url}/orchestrator/sessions/${sessionId}/events/stream`, AUTH), openedAt, endedAt: undefined as number | undefined };
+        // Notes when each stream ends, whenever that is.
         void client.connection.ended.then(() => (client.endedAt = performance.now()));
         clients.push(client);
       }),

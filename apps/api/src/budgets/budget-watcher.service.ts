@@ -45,6 +45,7 @@ export class BudgetWatcher implements OnApplicationBootstrap, OnModuleDestroy {
       for (const sessionId of unfinished) {
         if ((this.retried.get(sessionId) ?? 0) > now - RETRY_UNFINISHED_AFTER_MS) continue;
         this.retried.set(sessionId, now);
+        // Retries run side by side; enforce logs its own failures and is retried again on the next tick.
         void this.enforcer.enforce(sessionId, undefined);
       }
       for (const [sessionId, at] of this.retried) if (at < now - 10 * RETRY_UNFINISHED_AFTER_MS) this.retried.delete(sessionId);

@@ -81,6 +81,7 @@ export class StatementBatcher<Item, Result> {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.takeBatch();
       this.inFlight += 1;
+      // Batches run side by side; runBatch settles each caller's promise itself.
       void this.runBatch(batch).finally(() => {
         this.inFlight -= 1;
         this.pump();

@@ -16,10 +16,11 @@ export class HealthReportFilter implements ExceptionFilter {
     const report = exception.getResponse();
     if (!isHealthReport(report)) {
       const failure = toHttpFailure(exception);
+      // Fastify's reply is thenable; the answer is sent, nothing is left to wait for.
       void reply.status(failure.status).send(failure.body);
       return;
     }
-    // @HealthCheck()'s no-cache header is only applied to successful answers.
+    // @HealthCheck()'s no-cache header is only applied to successful answers; the reply is sent, not waited for.
     void reply.status(503).header('cache-control', 'no-cache, no-store, must-revalidate').send(report);
   }
 }

@@ -11,6 +11,7 @@ export class MetricsController {
 
   @Get()
   scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    // Fastify's reply is thenable; setting a header needs no waiting.
     void reply.type(this.metrics.registry.contentType);
     return this.metrics.registry.metrics();
   }

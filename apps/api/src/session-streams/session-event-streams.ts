@@ -69,6 +69,7 @@ export class SessionEventStreams implements NotificationListener {
     }
     const follower: Follower = { stream, position: from, live: false };
     feed.followers.add(follower);
+    // The follower leaves its feed whenever its client goes.
     void stream.done.then(() => this.leave(sessionId, follower));
     try {
       await this.catchUp(feed, follower);
@@ -133,6 +134,7 @@ export class SessionEventStreams implements NotificationListener {
     this.woken.add(feed);
     if (this.reading) return;
     this.reading = true;
+    // One read loop at a time, in the background; readWoken logs its own failures.
     void this.readWoken().finally(() => (this.reading = false));
   }
 

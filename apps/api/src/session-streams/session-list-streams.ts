@@ -26,6 +26,7 @@ export class SessionListStreams implements NotificationListener {
 
   add(stream: SseStream): void {
     this.streams.add(stream);
+    // The stream leaves the set whenever its client goes.
     void stream.done.then(() => this.streams.delete(stream));
   }
 
@@ -42,6 +43,7 @@ export class SessionListStreams implements NotificationListener {
     this.changed.add(sessionId);
     if (!this.reading) {
       this.reading = true;
+      // One read loop at a time, in the background; readLoop logs its own failures.
       void this.readLoop().finally(() => (this.reading = false));
     }
   }

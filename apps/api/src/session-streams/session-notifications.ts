@@ -73,6 +73,7 @@ export class SessionNotifications implements OnModuleInit, OnModuleDestroy {
   private lost(client: Client): void {
     if (this.client !== client || this.closed) return;
     this.client = undefined;
+    // The lost connection is dropped; how its end goes does not matter.
     void client.end().catch(() => undefined);
     this.logger.warn('lost the database connection that carries live-stream wake-ups; reconnecting');
     this.reconnecting = this.reconnect().finally(() => (this.reconnecting = undefined));

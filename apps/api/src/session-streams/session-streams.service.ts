@@ -24,6 +24,7 @@ export class SessionStreamsService {
   async followSession(id: string, afterSequence: number, reply: FastifyReply): Promise<void> {
     // Before the stream opens, so that an unknown session is an ordinary 404.
     await this.sessions.require(id);
+    // The stream lives on after this request handler returns; follow logs its own failures.
     void this.sessionEvents.follow(id, { sequence: afterSequence, rowId: null }, this.open(reply, 'session_events'));
   }
 
@@ -35,6 +36,7 @@ export class SessionStreamsService {
     reply.hijack();
     const stream = new SseStream(reply.raw, { ...this.config.streams, endGraceMs: END_GRACE_MS });
     const ended = this.metrics.streamOpened(kind);
+    // The metric counts the stream as closed whenever its client goes.
     void stream.done.then(ended);
     return stream;
   }

@@ -63,7 +63,7 @@ describe('SessionRunner: what an earlier life of the node left', () => {
   });
 
   it('keeps the spool when delivery stops first, so that the next life finds it and sends what is left', async () => {
-    await runner.adoptAll();
+    await expect(runner.adoptAll()).resolves.toEqual([]);
     dealtWith!(false);
     await sleep(50);
     expect(existsSync(spool)).toBe(true);

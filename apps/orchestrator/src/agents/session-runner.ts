@@ -145,6 +145,7 @@ export class SessionRunner {
     if (this.detached) return;
     this.logStatusChange(session, 'running', agentSession.status);
     await events.settled();
+    // The session has ended; removing its leftovers logs its own failures and must not delay the next start.
     void this.cleanUp(session.id, agentSession);
   }
 
@@ -176,6 +177,7 @@ export class SessionRunner {
       await agent.detach();
       if (!stopped) return;
     }
+    // The spool goes only once its last events are delivered, which may be long after this returns.
     void this.removeOnceDealtWith(sessionId);
   }
 

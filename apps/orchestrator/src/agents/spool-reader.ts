@@ -76,6 +76,7 @@ export class SpoolReader {
     this.watcher.on('error', (error) => this.handlers.onError(error));
     this.timer = setInterval(() => void this.read(), POLL_INTERVAL_MS);
     this.timer.unref();
+    // The first read starts at once; read() reports its own failures through onError.
     void this.read();
   }
 
@@ -92,6 +93,7 @@ export class SpoolReader {
         this.reading = undefined;
         if (this.readAgain) {
           this.readAgain = false;
+          // A write came during the last read: read again, reporting failures through onError.
           void this.read();
         }
       });

@@ -70,6 +70,7 @@ export class SupervisedAgent {
       onRecord: (record) => {
         if (record.type === 'line') handlers.onLine(record);
         else if (record.type === 'dropped') handlers.onDropped(record);
+        // The reader's callback cannot wait; the exit is recorded on its own, in the order records came.
         else void this.exitRecorded(record.exit);
       },
       beforeDelete: handlers.beforeDelete,
@@ -123,6 +124,7 @@ export class SupervisedAgent {
     const agent = new SupervisedAgent(spoolDir, identity, 0, handlers);
     // As its parent, this process learns of its end at once; an adopted one is polled.
     agent.supervisorExited = exited;
+    // A reaction to the supervisor's end, whenever it comes; nothing waits for it.
     void exited.then(() => agent.supervisorGone());
     agent.reader.start();
     return agent;

@@ -40,6 +40,7 @@ export class ClusterNode implements BeforeApplicationShutdown, OnApplicationShut
     const capacity = this.config.maxConcurrentSessions;
     let adoptedRunning = this.adopted.length;
     for (const ended of this.adopted) {
+      // Each adopted agent's end frees a queue slot whenever it comes.
       void ended.then(() => this.queue.setConcurrency(capacity - --adoptedRunning));
     }
     this.queue.startWorker(capacity - adoptedRunning, (sessionId) => this.runner.run(sessionId));

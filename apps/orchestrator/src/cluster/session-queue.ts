@@ -77,6 +77,7 @@ export class SessionQueue {
     const worker = this.worker;
     if (!worker || this.stopped || concurrency < 1) return;
     worker.concurrency = concurrency;
+    // The worker runs until it is closed; its failures surface through its 'error' events.
     if (!worker.isRunning()) void worker.run().catch(() => undefined);
   }
 

@@ -50,6 +50,7 @@ export class ErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    // Fastify's reply is thenable: each `void reply…` below sends the answer, and nothing is left to wait for.
     if (exception instanceof AppError) {
       const status = STATUS_BY_CODE[exception.code];
       if (status === 503) void reply.header('retry-after', RETRY_AFTER_SECONDS);

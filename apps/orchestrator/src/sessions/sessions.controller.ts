@@ -53,6 +53,7 @@ export class SessionsController {
     const headers = parseOrThrow(idempotencyHeaderSchema, { 'Idempotency-Key': idempotencyKey });
     const request = parseOrThrow(spawnRequestSchema, body);
     const result = await this.sessions.spawn(request, headers['Idempotency-Key']);
+    // Fastify's reply is thenable; setting the status needs no waiting.
     void reply.status(result.replayed ? 200 : 201);
     return result.value;
   }

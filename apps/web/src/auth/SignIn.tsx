@@ -35,7 +35,8 @@ export function SignIn({ notice, onSignedIn }: Props) {
   return (
     <main className="sign-in">
       <h1>Mosaic operators</h1>
-      <form onSubmit={submit} noValidate>
+      {/* submit shows its own failure in the form, so nothing waits for it here */}
+      <form onSubmit={(event) => void submit(event)} noValidate>
         <label htmlFor="token">Operator token</label>
         <p className="hint" id="token-hint">
           The administrator&apos;s <code>MOSAIC_API_TOKEN</code> or an operator key (<code>mk_…</code>). Kept in this tab only.

@@ -43,6 +43,7 @@ export function SessionList({ client, status, cursor }: Props) {
         if (!signal.aborted) setError(messageOf(failure));
       }
     };
+    // Load shows its own failures in the list.
     void load();
 
     followEventStream({
@@ -51,6 +52,7 @@ export function SessionList({ client, status, cursor }: Props) {
       signal,
       // Whatever changed while the stream was down, or between the first page and the stream's opening, only a fresh page has.
       onOpen: (reconnected) => {
+        // Load shows its own failures in the list.
         if (reconnected || loaded) void load();
       },
       onConnectionChange: (connected) => setLive(connected ? 'live' : 'reconnecting'),

@@ -64,6 +64,7 @@ export function StopControls({ client, session, onStopped }: Props) {
         title={asking === 'kill' ? 'Kill this session?' : 'Cancel this session?'}
         confirmLabel={ACTIONS[asking ?? 'cancel'].confirm}
         dismissLabel="Keep it running"
+        // stop shows its own failure beside the buttons, so nothing waits for it here
         onConfirm={() => asking !== null && void stop(asking)}
         onDismiss={() => setAsking(null)}
       >

@@ -18,6 +18,7 @@ export function usePoll<T>(client: ApiClient, intervalMs: number, read: (client:
       if (next !== undefined) setValue(next);
       timer = setTimeout(() => void poll(), intervalMs);
     };
+    // The first poll runs at once; poll shows its own failures.
     void poll();
     return () => {
       controller.abort();
