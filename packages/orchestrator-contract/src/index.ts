@@ -6,3 +6,5 @@ export * from './validation';
 export * from './gateway';
 export * from './callbacks';
 export * from './openapi';
+export * from './ids';
+export * from './canonical-json';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orchestrator-contract';
+import { type CallbackEvent, callbackEventSchema, isUuid, validate } from '@mosaic/orchestrator-contract';
 import { bearerToken, hashSecret } from '@mosaic/http-kit';
 import { AppError } from '@mosaic/http-kit';
 import { BudgetEnforcer } from '../budgets/budget-enforcer.service';
@@ -28,8 +28,6 @@ export interface CallbackAck {
   readonly duplicate: boolean;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Takes in the orchestrator's callback events. Each is stored once, whatever
  * the number of redeliveries; status-bearing events move the session (and its
@@ -57,7 +55,7 @@ export class CallbackIngestionService {
   async ingest(callback: IncomingCallback): Promise<CallbackAck> {
     const { body, callerGone } = callback;
     const token = bearerToken(callback.headers.authorization);
-    if (token === undefined || !UUID.test(callback.sessionId)) throw invalidCallbackToken();
+    if (token === undefined || !isUuid(callback.sessionId)) throw invalidCallbackToken();
     const sessionId = callback.sessionId.toLowerCase();
     const eventId = typeof body === 'object' && body !== null ? (body as { event_id?: unknown }).event_id : undefined;
     const credentials: CallbackCredentials = {
