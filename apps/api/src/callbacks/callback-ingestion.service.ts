@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { type CallbackEvent, callbackEventSchema, isUuid, validate } from '@mosaic/orchestrator-contract';
+import { type CallbackAck, type CallbackEvent, callbackEventSchema, isUuid, validate } from '@mosaic/orchestrator-contract';
 import { bearerToken, hashSecret } from '@mosaic/http-kit';
 import { AppError } from '@mosaic/http-kit';
 import { BudgetEnforcer } from '../budgets/budget-enforcer.service';
@@ -20,12 +20,6 @@ export interface IncomingCallback {
   readonly rawBody: Buffer | undefined;
   /** Aborts when the orchestrator stops waiting: a callback still queued then leaves the queue. */
   readonly callerGone?: AbortSignal;
-}
-
-/** The `202` body: the event is safe with the API; `duplicate` says it had been stored before. */
-export interface CallbackAck {
-  readonly accepted: true;
-  readonly duplicate: boolean;
 }
 
 /**
