@@ -1,8 +1,16 @@
+import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
 export default defineConfig({
   plugins: [react()],
+  resolve: {
+    alias: {
+      // The contract's ES source, not its CommonJS build: the page takes its statuses from it, and zod, which the page
+      // does not run, stays out of the bundle (the package declares no side effects).
+      '@mosaic/orchestrator-contract': fileURLToPath(new URL('../../packages/orchestrator-contract/src/index.ts', import.meta.url)),
+    },
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

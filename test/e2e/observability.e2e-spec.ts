@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseTraceparent } from '@mosaic/observability';
-import type { CallbackEvent } from '@mosaic/orchestrator-contract';
+import { type CallbackEvent, UUID_PATTERN } from '@mosaic/orchestrator-contract';
 import { CallbackReceiver } from '../support/callback-receiver';
 import { testDatabaseUrl } from '../support/database';
 import { liveDescendants, waitForNoProcesses } from '../support/process-table';
@@ -12,7 +12,6 @@ const ORCHESTRATOR_ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js
 const API_ENTRY = join(__dirname, '../../apps/api/dist/main.js');
 const ORCHESTRATOR_KEY = 'e2e-observability-orchestrator-key';
 const OPERATOR_TOKEN = 'e2e-observability-operator-token';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 jest.setTimeout(60_000);
 
@@ -206,7 +205,7 @@ describe('request ids, trace context and JSON logs (built services)', () => {
       );
       expect(spawned.status).toBe(201);
       const requestId = spawned.headers.get('x-request-id');
-      expect(requestId).toMatch(UUID);
+      expect(requestId).toMatch(UUID_PATTERN);
       await endpoint.waitFor((received) => received.some((request) => (request.body as CallbackEvent).status === 'completed'));
 
       expect(endpoint.received.every((request) => request.headers['x-request-id'] === requestId)).toBe(true);
@@ -216,7 +215,7 @@ describe('request ids, trace context and JSON logs (built services)', () => {
 
       const health = await fetch(`${api!.url}/health/orchestrator`);
       await health.body?.cancel();
-      expect(health.headers.get('x-request-id')).toMatch(UUID);
+      expect(health.headers.get('x-request-id')).toMatch(UUID_PATTERN);
     }),
   );
 });

@@ -1,12 +1,12 @@
 import { useEffect, useState } from 'react';
-import { SESSION_STATUSES, type SessionStatus } from './api/types';
+import { TRACKED_SESSION_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 
 /**
  * The page's places, kept in the URL's hash: links can be shared and opened in
  * a new tab, Back and Forward work, and the API only ever serves `/`.
  */
 export type Route =
-  | { readonly page: 'sessions'; readonly status: SessionStatus | null; readonly cursor: string | null }
+  | { readonly page: 'sessions'; readonly status: TrackedSessionStatus | null; readonly cursor: string | null }
   | { readonly page: 'session'; readonly id: string }
   | { readonly page: 'new-task' };
 
@@ -19,12 +19,12 @@ export function parseRoute(hash: string): Route {
   const status = params.get('status');
   return {
     page: 'sessions',
-    status: (SESSION_STATUSES as readonly string[]).includes(status ?? '') ? (status as SessionStatus) : null,
+    status: (TRACKED_SESSION_STATUSES as readonly string[]).includes(status ?? '') ? (status as TrackedSessionStatus) : null,
     cursor: params.get('cursor') || null,
   };
 }
 
-export function sessionsHref(status: SessionStatus | null, cursor: string | null = null): string {
+export function sessionsHref(status: TrackedSessionStatus | null, cursor: string | null = null): string {
   const params = new URLSearchParams();
   if (status !== null) params.set('status', status);
   if (cursor !== null) params.set('cursor', cursor);

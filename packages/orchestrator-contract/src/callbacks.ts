@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { LIMITS } from './gateway';
+import { LIMITS, sessionStatusSchema, timestampSchema } from './gateway';
 import { jsonEncodedBytes, unstorableText } from './json';
-import { sessionStatusSchema } from './statuses';
 
 /** The API's callback endpoint (docs/contract.md §3), as Fastify names the route; `:sessionId` is the API's session id. */
 export const CALLBACK_ROUTE = '/orchestrator/callbacks/:sessionId';
@@ -79,7 +78,7 @@ const envelope = {
   event_id: storable(z.string().min(1).max(255)),
   session_id: storable(z.string().min(1).max(255)),
   sequence: z.number().int().min(1).max(2_147_483_647),
-  timestamp: z.iso.datetime({ offset: false }),
+  timestamp: timestampSchema,
 };
 
 /** One callback event (docs/contract.md §3); `status` is required for `status` and `result`. */
@@ -91,3 +90,12 @@ export const callbackEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...envelope, type: z.literal('usage'), status: sessionStatusSchema.optional(), data: usageDataSchema }),
 ]);
 export type CallbackEvent = z.infer<typeof callbackEventSchema>;
+
+/** The API's `202` to a callback: the event is safe with it; `duplicate` says it had been stored before. */
+export const callbackAckSchema = z
+  .object({
+    accepted: z.literal(true).meta({ example: true }),
+    duplicate: z.boolean().meta({ description: '`true` when an event with this `event_id` had been stored before', example: false }),
+  })
+  .meta({ description: 'the answer to an accepted callback' });
+export type CallbackAck = z.infer<typeof callbackAckSchema>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TASK_PRIORITIES } from './priorities';
-import { sessionStatusSchema } from './statuses';
+import { SESSION_STATUSES } from './statuses';
 
 /** Limits shared by both sides, so that what one sends the other accepts. */
 export const LIMITS = {
@@ -25,7 +25,10 @@ export const HEADERS = {
   retryAfter: 'retry-after',
 } as const;
 
-const isoTimestamp = z.iso.datetime({ offset: false });
+/** Times on the wire: ISO-8601 in UTC (contract preamble). */
+export const timestampSchema = z.iso.datetime({ offset: false });
+
+export const sessionStatusSchema = z.enum(SESSION_STATUSES);
 
 /** The task as the orchestrator sees it: an id and a title, plus whatever the API chose to send. */
 export const spawnTaskSchema = z.looseObject({
@@ -67,16 +70,16 @@ export const idempotencyKeySchema = z.string().min(1).max(LIMITS.idempotencyKeyM
 export const spawnResponseSchema = z.object({
   session_id: z.string().min(1),
   status: z.enum(['pending', 'running']),
-  created_at: isoTimestamp,
+  created_at: timestampSchema,
 });
 export type SpawnResponse = z.infer<typeof spawnResponseSchema>;
 
 export const sessionStatusResponseSchema = z.object({
   session_id: z.string().min(1),
   status: sessionStatusSchema,
-  created_at: isoTimestamp,
-  started_at: isoTimestamp.optional(),
-  ended_at: isoTimestamp.optional(),
+  created_at: timestampSchema,
+  started_at: timestampSchema.optional(),
+  ended_at: timestampSchema.optional(),
   exit_code: z.number().int().optional(),
   error: z.string().optional(),
   /** (v2) The node that runs or ran the session. */
@@ -93,9 +96,17 @@ export const killResponseSchema = z.object({
 export type KillResponse = z.infer<typeof killResponseSchema>;
 
 /** (v2) Body of a graceful cancel; without `grace_ms` the orchestrator's CANCEL_GRACE_MS applies. */
-export const cancelRequestSchema = z.strictObject({
-  grace_ms: z.number().int().min(0).max(LIMITS.cancelGraceMaxMs).optional(),
-});
+export const cancelRequestSchema = z
+  .strictObject({
+    grace_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(LIMITS.cancelGraceMaxMs)
+      .optional()
+      .meta({ description: "milliseconds between SIGTERM and SIGKILL; the orchestrator's `CANCEL_GRACE_MS` when absent", example: 5000 }),
+  })
+  .meta({ description: 'how long the agent may take to stop' });
 export type CancelRequest = z.infer<typeof cancelRequestSchema>;
 
 export const cancelResponseSchema = killResponseSchema;

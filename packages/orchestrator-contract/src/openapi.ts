@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { callbackEventSchema } from './callbacks';
+import { createdOperatorKeySchema, createOperatorKeySchema, operatorKeyListSchema, operatorKeySchema } from './api-operator-keys';
+import { healthReportSchema } from './api-health';
+import { sessionEventPageSchema, sessionEventSchema, sessionPageSchema, sessionSchema, sessionWithEventsSchema, usageSchema } from './api-sessions';
+import { budgetSchema, createTaskSchema, dispatchSchema, dispatchTaskSchema, taskBudgetSchema, taskSchema } from './api-tasks';
+import { dailyUsageSchema } from './api-usage';
+import { callbackAckSchema, callbackEventSchema } from './callbacks';
 import { type ErrorCode, errorBody, errorBodySchema } from './errors';
 import {
   cancelRequestSchema,
@@ -79,7 +84,42 @@ export const WIRE_TYPES = {
   }),
 } as const satisfies Record<string, WireType>;
 
+/**
+ * The Mosaic API's own shapes (contract section 4), under the names its
+ * document gives them: requests as they are sent, answers as they are produced.
+ * They refer to each other by these names.
+ */
+const API_REQUESTS = {
+  CreateTask: createTaskSchema,
+  Budget: budgetSchema,
+  DispatchTask: dispatchTaskSchema,
+  CreateOperatorKey: createOperatorKeySchema,
+  CancelSession: cancelRequestSchema,
+} as const satisfies Record<string, z.ZodType>;
+
+const API_ANSWERS = {
+  Usage: usageSchema,
+  Session: sessionSchema,
+  SessionEvent: sessionEventSchema,
+  SessionWithEvents: sessionWithEventsSchema,
+  SessionEventPage: sessionEventPageSchema,
+  SessionPage: sessionPageSchema,
+  TaskBudget: taskBudgetSchema,
+  Task: taskSchema,
+  Dispatch: dispatchSchema,
+  CallbackAck: callbackAckSchema,
+  OperatorKey: operatorKeySchema,
+  CreatedOperatorKey: createdOperatorKeySchema,
+  OperatorKeyList: operatorKeyListSchema,
+  DailyUsage: dailyUsageSchema,
+  HealthReport: healthReportSchema,
+} as const satisfies Record<string, z.ZodType>;
+
 export type WireSchemaName = keyof typeof WIRE_TYPES;
+export type ApiSchemaName = keyof typeof API_REQUESTS | keyof typeof API_ANSWERS;
+
+/** The Mosaic API's own request and answer shapes, each by its name in the API's document. */
+export const API_WIRE_SCHEMAS: Readonly<Record<ApiSchemaName, z.ZodType>> = { ...API_REQUESTS, ...API_ANSWERS };
 
 /**
  * OpenAPI components of the wire types, generated from the same zod schemas
@@ -90,8 +130,35 @@ export function wireOpenApiSchemas(names: readonly WireSchemaName[]): Record<str
   return Object.fromEntries(names.map((name) => [name, openApiSchema(WIRE_TYPES[name])]));
 }
 
+/** OpenAPI components of every shape of `API_WIRE_SCHEMAS`, each referring to the others by `$ref`. */
+export function apiOpenApiSchemas(): Record<string, OpenApiSchema> {
+  return { ...registeredOpenApiSchemas(API_REQUESTS, 'input'), ...registeredOpenApiSchemas(API_ANSWERS, 'output') };
+}
+
+/**
+ * OpenAPI parameters of a query, one per field of its schema: required when
+ * it has no default, described as the value it is read as.
+ */
+export function queryParameters(schema: z.ZodObject): QueryParameter[] {
+  const read = toOpenApi(schema, 'output') as { properties: Record<string, OpenApiSchema> };
+  const sent = toOpenApi(schema, 'input') as { required?: string[] };
+  return Object.entries(read.properties).map(([name, { description, ...property }]) => ({
+    name,
+    required: sent.required?.includes(name) ?? false,
+    ...(typeof description === 'string' && { description }),
+    schema: property,
+  }));
+}
+
+export interface QueryParameter {
+  readonly name: string;
+  readonly required: boolean;
+  readonly description?: string;
+  readonly schema: OpenApiSchema;
+}
+
 /** `$ref` of a wire type registered under its name in a document's components. */
-export function wireSchemaRef(name: WireSchemaName): { $ref: string } {
+export function wireSchemaRef(name: WireSchemaName | ApiSchemaName): { $ref: string } {
   return { $ref: `#/components/schemas/${name}` };
 }
 
@@ -100,16 +167,30 @@ function wire(schema: z.ZodType, io: WireType['io'], example: unknown): WireType
 }
 
 function openApiSchema({ schema, io, example }: WireType): OpenApiSchema {
-  const json = z.toJSONSchema(schema, {
-    target: 'openapi-3.0',
-    io,
-    // zod adds its full ISO-8601 regular expression to every timestamp; `format` already says it.
-    override: ({ jsonSchema }) => {
-      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
-    },
-  });
-  return { ...json, example };
+  return { ...toOpenApi(schema, io), example };
 }
+
+function registeredOpenApiSchemas(schemas: Record<string, z.ZodType>, io: WireType['io']): Record<string, OpenApiSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+  const { schemas: components } = z.toJSONSchema(registry, { ...OPENAPI, io, uri: (id) => wireSchemaRef(id as ApiSchemaName).$ref });
+  return Object.fromEntries(Object.entries(components).map(([name, { $id: _id, ...component }]) => [name, component]));
+}
+
+function toOpenApi(schema: z.ZodType, io: WireType['io']): OpenApiSchema {
+  return z.toJSONSchema(schema, { ...OPENAPI, io });
+}
+
+const OPENAPI = {
+  target: 'openapi-3.0',
+  override: ({ jsonSchema }) => {
+    // zod adds its regular expression to every timestamp and UUID; `format` already says it.
+    if (jsonSchema.format === 'date-time' || jsonSchema.format === 'date' || jsonSchema.format === 'uuid') delete jsonSchema.pattern;
+    // Nor is a safe integer's range a limit of the wire.
+    if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
+    if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
+  },
+} as const satisfies Parameters<typeof z.toJSONSchema>[1];
 
 /** One documented error answer: when it happens, and the `error.code` it carries. */
 export interface ErrorAnswer {

@@ -1,18 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { CallbackEvent } from '@mosaic/orchestrator-contract';
+import type { CallbackEvent, Dispatch, Task } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import { createTestDatabase, dropTestDatabase } from '../../../../test/support/database';
 import { sampleValue } from '../../../../test/support/metrics-text';
 import { freePort } from '../../../../test/support/service-process';
 import { signatureHeaders } from '../../../../test/support/callback-signature';
 import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
-import type { DispatchResponse } from '../dispatcher/dispatch.presenter';
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
 import { CallbackSigning } from '../sessions/callback-signing.service';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { CreateTaskDto } from '../tasks/create-task.dto';
-import type { TaskResponse } from '../tasks/task.presenter';
 
 /** `/metrics` of the real app, on a database of its own (so session counts are exact), against a stub orchestrator. */
 describe('API metrics (integration)', () => {
@@ -43,8 +41,8 @@ describe('API metrics (integration)', () => {
 
   /** Creates and dispatches a task; returns its session and the callback token the stub received. */
   async function dispatch(api: TestApi): Promise<{ id: string; orchestratorId: string; token: string; status: number }> {
-    const task = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'measure me' } satisfies CreateTaskDto });
-    const answer = await api.request<Partial<DispatchResponse>>('POST', `/tasks/${task.body.id}/dispatch`, { body: {} });
+    const task = await api.request<Task>('POST', '/tasks', { body: { title: 'measure me' } satisfies CreateTaskDto });
+    const answer = await api.request<Partial<Dispatch>>('POST', `/tasks/${task.body.id}/dispatch`, { body: {} });
     const session = answer.body.session;
     // Only an accepted dispatch reached the stub.
     const token = session === undefined ? '' : (stub.spawns().at(-1)!.body as { callback_token: string }).callback_token;

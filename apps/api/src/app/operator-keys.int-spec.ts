@@ -1,16 +1,11 @@
 import { hashSecret } from '@mosaic/http-kit';
-import type { ErrorBody } from '@mosaic/orchestrator-contract';
+import type { CreatedOperatorKey, Dispatch, ErrorBody, OperatorKey, OperatorScope, SessionEvent, Task } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import { capturePrintedOutput } from '../../../../test/support/printed-output';
 import { seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
 import { PrismaService } from '../database/prisma.service';
-import type { DispatchResponse } from '../dispatcher/dispatch.presenter';
-import type { SessionEventResponse } from '../sessions/session-event.presenter';
-import type { TaskResponse } from '../tasks/task.presenter';
 import type { CreateOperatorKeyDto } from '../auth/create-operator-key.dto';
-import type { OperatorScope } from '../auth/operator';
-import type { CreatedOperatorKeyResponse, OperatorKeyResponse } from '../auth/operator-key.presenter';
 
 /** Operator keys on the real app: what each scope may do, revocation, the audit trail, and no secret in any log. */
 describe('operator keys (integration)', () => {
@@ -33,8 +28,8 @@ describe('operator keys (integration)', () => {
     printed?.restore();
   });
 
-  async function createKey(name: string, scopes: OperatorScope[]): Promise<CreatedOperatorKeyResponse> {
-    const answer = await api.request<CreatedOperatorKeyResponse>('POST', '/operator-keys', { body: { name, scopes } satisfies CreateOperatorKeyDto });
+  async function createKey(name: string, scopes: OperatorScope[]): Promise<CreatedOperatorKey> {
+    const answer = await api.request<CreatedOperatorKey>('POST', '/operator-keys', { body: { name, scopes } satisfies CreateOperatorKeyDto });
     expect(answer.status).toBe(201);
     issued.push(answer.body.key);
     return answer.body;
@@ -46,7 +41,7 @@ describe('operator keys (integration)', () => {
     expect(created).toEqual({ id: expect.any(String), name: 'reader', scopes: ['read'], key: expect.stringMatching(/^mk_[A-Za-z0-9_-]{43}$/), created_at: expect.any(String), revoked_at: null });
     const row = await api.get(PrismaService).operatorKey.findUniqueOrThrow({ where: { id: created.id } });
     expect(row.keyHash).toBe(hashSecret(created.key));
-    const listed = await api.request<{ keys: OperatorKeyResponse[] }>('GET', '/operator-keys');
+    const listed = await api.request<{ keys: OperatorKey[] }>('GET', '/operator-keys');
     expect(listed.body.keys.find((key) => key.id === created.id)).toEqual({ id: created.id, name: 'reader', scopes: ['read'], created_at: created.created_at, revoked_at: null });
     expect(JSON.stringify(listed.body)).not.toContain(created.key);
   });
@@ -100,12 +95,12 @@ describe('operator keys (integration)', () => {
     const created = await createKey('short-lived', ['read']);
     expect((await api.request('GET', '/orchestrator/sessions', { token: created.key })).status).toBe(200);
 
-    const revoked = await api.request<OperatorKeyResponse>('DELETE', `/operator-keys/${created.id}`);
+    const revoked = await api.request<OperatorKey>('DELETE', `/operator-keys/${created.id}`);
     expect(revoked.status).toBe(200);
     expect(revoked.body.revoked_at).toEqual(expect.any(String));
     const refused = await api.request<ErrorBody>('GET', '/orchestrator/sessions', { token: created.key });
     expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 401, code: 'unauthorized' });
-    const again = await api.request<OperatorKeyResponse>('DELETE', `/operator-keys/${created.id}`);
+    const again = await api.request<OperatorKey>('DELETE', `/operator-keys/${created.id}`);
     expect(again.body.revoked_at).toBe(revoked.body.revoked_at);
     expect((await api.request('DELETE', '/operator-keys/3c9d1f0e-2b7a-4c5d-9e8f-0a1b2c3d4e5f')).status).toBe(404);
   });
@@ -113,15 +108,15 @@ describe('operator keys (integration)', () => {
   it('records who dispatched and who killed in the session event log', async () => {
     const dispatcher = await createKey('ci-bot', ['dispatch', 'read']);
     const stopper = await createKey('on-call', ['stop']);
-    const task = await api.request<TaskResponse>('POST', '/tasks', { token: dispatcher.key, body: { title: 'audited' } });
-    const dispatched = await api.request<DispatchResponse>('POST', `/tasks/${task.body.id}/dispatch`, { token: dispatcher.key, body: {} });
+    const task = await api.request<Task>('POST', '/tasks', { token: dispatcher.key, body: { title: 'audited' } });
+    const dispatched = await api.request<Dispatch>('POST', `/tasks/${task.body.id}/dispatch`, { token: dispatcher.key, body: {} });
     expect(dispatched.status).toBe(202);
     const killed = await api.request('POST', `/orchestrator/sessions/${dispatched.body.session.id}/kill`, { token: stopper.key });
     expect(killed.status).toBe(200);
     const unconfirmed = await seedSession(seedServicesOf(api), { status: 'spawning' });
     expect((await api.request('POST', `/orchestrator/sessions/${unconfirmed.id}/kill`)).status).toBe(200);
 
-    const events = async (id: string) => (await api.request<{ events: SessionEventResponse[] }>('GET', `/orchestrator/sessions/${id}`)).body.events;
+    const events = async (id: string) => (await api.request<{ events: SessionEvent[] }>('GET', `/orchestrator/sessions/${id}`)).body.events;
     expect((await events(dispatched.body.session.id)).map((event) => [event.type, event.status, event.data])).toEqual([
       ['status', 'spawning', { actor: 'ci-bot' }],
       ['status', 'killed', { actor: 'on-call' }],
@@ -131,15 +126,15 @@ describe('operator keys (integration)', () => {
 
   it('records who cancelled in the session event log', async () => {
     const stopper = await createKey('night-shift', ['stop']);
-    const task = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'cancel me' } });
-    const dispatched = await api.request<DispatchResponse>('POST', `/tasks/${task.body.id}/dispatch`, { body: {} });
+    const task = await api.request<Task>('POST', '/tasks', { body: { title: 'cancel me' } });
+    const dispatched = await api.request<Dispatch>('POST', `/tasks/${task.body.id}/dispatch`, { body: {} });
     const cancelled = await api.request('POST', `/orchestrator/sessions/${dispatched.body.session.id}/cancel`, { token: stopper.key, body: { grace_ms: 100 } });
     expect(cancelled.status).toBe(200);
     const unconfirmed = await seedSession(seedServicesOf(api), { status: 'spawning' });
     const early = await api.request<{ status: string; error: string }>('POST', `/orchestrator/sessions/${unconfirmed.id}/cancel`);
     expect(early.body).toMatchObject({ status: 'cancelled', error: 'cancelled before the orchestrator acknowledged the spawn' });
 
-    const events = async (id: string) => (await api.request<{ events: SessionEventResponse[] }>('GET', `/orchestrator/sessions/${id}`)).body.events;
+    const events = async (id: string) => (await api.request<{ events: SessionEvent[] }>('GET', `/orchestrator/sessions/${id}`)).body.events;
     expect((await events(dispatched.body.session.id)).map((event) => [event.type, event.status, event.data])).toEqual([
       ['status', 'spawning', { actor: 'admin' }],
       ['status', 'cancelled', { actor: 'night-shift' }],

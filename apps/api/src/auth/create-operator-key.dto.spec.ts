@@ -1,5 +1,11 @@
+import { createOperatorKeySchema } from '@mosaic/orchestrator-contract';
+import { itAgreesWithItsSchema } from '../http/dto-agreement.behaviour';
 import { createValidationPipe } from '../http/validation';
 import { CreateOperatorKeyDto } from './create-operator-key.dto';
+
+describe("CreateOperatorKeyDto and the contract's createOperatorKeySchema", () => {
+  itAgreesWithItsSchema({ dto: CreateOperatorKeyDto, schema: createOperatorKeySchema, in: 'body' });
+});
 
 /** The body of POST /operator-keys as the API's validation pipe takes it. */
 describe('CreateOperatorKeyDto', () => {

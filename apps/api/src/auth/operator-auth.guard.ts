@@ -5,7 +5,8 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '@mosaic/http-kit';
 import { ApiErrorResponses } from '../openapi/error-responses';
 import { SECURITY_SCHEMES } from '../openapi/openapi';
-import { type Operator, type OperatorScope, operatorOf } from './operator';
+import type { OperatorScope } from '@mosaic/orchestrator-contract';
+import { type Operator, operatorOf } from './operator';
 import { operatorUnauthorized } from './operator-authentication.middleware';
 
 /** What an endpoint requires: a scope, or the administrator. */

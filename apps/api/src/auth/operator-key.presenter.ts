@@ -1,8 +1,9 @@
+import type { CreatedOperatorKey as CreatedOperatorKeyAnswer, OperatorKey } from '@mosaic/orchestrator-contract';
 import type { OperatorKeyRecord } from './operator-key.repository';
 import type { CreatedOperatorKey } from './operator-keys.service';
 
 /** An operator key on the wire, without its secret. */
-export function presentOperatorKey(key: OperatorKeyRecord) {
+export function presentOperatorKey(key: OperatorKeyRecord): OperatorKey {
   return {
     id: key.id,
     name: key.name,
@@ -13,9 +14,6 @@ export function presentOperatorKey(key: OperatorKeyRecord) {
 }
 
 /** The answer to its creation: the only one that carries the key. */
-export function presentCreatedOperatorKey(key: CreatedOperatorKey) {
+export function presentCreatedOperatorKey(key: CreatedOperatorKey): CreatedOperatorKeyAnswer {
   return { ...presentOperatorKey(key), key: key.key };
 }
-
-export type OperatorKeyResponse = ReturnType<typeof presentOperatorKey>;
-export type CreatedOperatorKeyResponse = ReturnType<typeof presentCreatedOperatorKey>;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { OperatorKey as OperatorKeyRow } from '../database/generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
-import type { OperatorScope } from './operator';
+import type { OperatorScope } from '@mosaic/orchestrator-contract';
 
 /** An operator key as the API keeps it: never the key, only its hash. */
 export interface OperatorKeyRecord {

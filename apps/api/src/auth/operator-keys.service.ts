@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AppError, hashSecret } from '@mosaic/http-kit';
-import type { OperatorScope } from './operator';
+import type { OperatorScope } from '@mosaic/orchestrator-contract';
 import { type OperatorKeyRecord, OperatorKeyRepository } from './operator-key.repository';
 
 export const OPERATOR_KEY_PREFIX = 'mk_';

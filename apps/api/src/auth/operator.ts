@@ -1,8 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-
-/** What an operator key may do (docs/contract.md §4): `read` the GET endpoints, `dispatch` tasks, `stop` sessions. */
-export const OPERATOR_SCOPES = ['read', 'dispatch', 'stop'] as const;
-export type OperatorScope = (typeof OPERATOR_SCOPES)[number];
+import { OPERATOR_SCOPES, type OperatorScope } from '@mosaic/orchestrator-contract';
 
 /** Who sent an operator request, as its authentication established. */
 export interface Operator {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { type CallbackEvent, callbackEventSchema, validate } from '@mosaic/orchestrator-contract';
+import { type CallbackAck, type CallbackEvent, callbackEventSchema, isUuid, validate } from '@mosaic/orchestrator-contract';
 import { bearerToken, hashSecret } from '@mosaic/http-kit';
 import { AppError } from '@mosaic/http-kit';
 import { BudgetEnforcer } from '../budgets/budget-enforcer.service';
@@ -21,14 +21,6 @@ export interface IncomingCallback {
   /** Aborts when the orchestrator stops waiting: a callback still queued then leaves the queue. */
   readonly callerGone?: AbortSignal;
 }
-
-/** The `202` body: the event is safe with the API; `duplicate` says it had been stored before. */
-export interface CallbackAck {
-  readonly accepted: true;
-  readonly duplicate: boolean;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Takes in the orchestrator's callback events. Each is stored once, whatever
@@ -57,7 +49,7 @@ export class CallbackIngestionService {
   async ingest(callback: IncomingCallback): Promise<CallbackAck> {
     const { body, callerGone } = callback;
     const token = bearerToken(callback.headers.authorization);
-    if (token === undefined || !UUID.test(callback.sessionId)) throw invalidCallbackToken();
+    if (token === undefined || !isUuid(callback.sessionId)) throw invalidCallbackToken();
     const sessionId = callback.sessionId.toLowerCase();
     const eventId = typeof body === 'object' && body !== null ? (body as { event_id?: unknown }).event_id : undefined;
     const credentials: CallbackCredentials = {

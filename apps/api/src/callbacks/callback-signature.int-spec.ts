@@ -1,11 +1,10 @@
 import fc from 'fast-check';
-import type { CallbackEvent } from '@mosaic/orchestrator-contract';
+import type { CallbackAck, CallbackEvent } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import { signatureHeaders } from '../../../../test/support/callback-signature';
 import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { PrismaService } from '../database/prisma.service';
 import { CallbackSigning } from '../sessions/callback-signing.service';
-import type { CallbackAck } from './callback-ingestion.service';
 
 const UNAUTHORIZED = { error: { code: 'unauthorized', message: 'invalid callback token' } };
 

@@ -1,7 +1,7 @@
 import { hashSecret } from '@mosaic/http-kit';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { LIMITS, type CallbackEvent, type TerminalStatus } from '@mosaic/orchestrator-contract';
+import { LIMITS, type CallbackAck, type CallbackEvent, type TerminalStatus } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import { capturePrintedOutput } from '../../../../test/support/printed-output';
 import { type SeededSession, seedServicesOf, seedSession } from '../../../../test/support/seed';
@@ -9,7 +9,6 @@ import { PrismaService } from '../database/prisma.service';
 import { CallbackTokenService } from '../sessions/callback-token.service';
 import { SessionEventRepository } from '../sessions/session-event.repository';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
-import type { CallbackAck } from './callback-ingestion.service';
 import { CallbackRepository, MAX_RECORDING_BATCHES } from './callback.repository';
 
 const TTL_MS = 60 * 60 * 1000;

@@ -1,12 +1,12 @@
 import { Body, Controller, HttpCode, HttpStatus, Param, Post, type RawBodyRequest, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { CALLBACK_ROUTE, wireSchemaRef } from '@mosaic/orchestrator-contract';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { CALLBACK_ROUTE, type CallbackAck, wireSchemaRef } from '@mosaic/orchestrator-contract';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { callerGone } from '../http/caller-gone';
 import { ApiErrorResponses } from '../openapi/error-responses';
 import { SECURITY_SCHEMES } from '../openapi/openapi';
-import { CallbackAckSchema } from './callback-ack.schema';
-import { type CallbackAck, CallbackIngestionService } from './callback-ingestion.service';
+import { ApiWireResponse } from '../openapi/wire-decorators';
+import { CallbackIngestionService } from './callback-ingestion.service';
 
 /**
  * The orchestrator's callbacks (docs/contract.md §3). `:sessionId` is the API's
@@ -27,7 +27,7 @@ export class CallbackController {
   })
   @ApiParam({ name: 'sessionId', description: "the API's session id, as in the spawn request's `callback_url`", format: 'uuid' })
   @ApiBody({ schema: wireSchemaRef('CallbackEvent') })
-  @ApiAcceptedResponse({ type: CallbackAckSchema, description: 'the event is stored (or had been)' })
+  @ApiWireResponse(202, 'CallbackAck', 'the event is stored (or had been)')
   @ApiErrorResponses({
     400: { when: 'invalid event; the message names the field', code: 'bad_request' },
     401: { when: 'missing, malformed, expired or revoked token, or one issued for another session (never says which)', code: 'unauthorized' },

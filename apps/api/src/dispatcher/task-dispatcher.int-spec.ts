@@ -1,11 +1,8 @@
-import type { ErrorBody } from '@mosaic/orchestrator-contract';
+import { type Dispatch, dispatchSchema, type ErrorBody, type Session, type Task, taskSchema } from '@mosaic/orchestrator-contract';
 import { TestApi, type TestAnswer } from '../../../../test/support/api-app';
 import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
 import { PrismaService } from '../database/prisma.service';
-import type { SessionResponse } from '../sessions/session.presenter';
 import type { CreateTaskDto } from '../tasks/create-task.dto';
-import type { TaskResponse } from '../tasks/task.presenter';
-import type { DispatchResponse } from './dispatch.presenter';
 import type { DispatchTaskDto } from './dispatch-task.dto';
 
 /** The dispatcher through the real HTTP app, on the real database, against a real (stub) orchestrator server. */
@@ -20,20 +17,20 @@ describe('TaskDispatcherService (integration)', () => {
   }
 
   async function createTask(api: TestApi, metadata: CreateTaskDto['metadata'] = {}): Promise<string> {
-    const created = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'dispatch me', metadata } satisfies CreateTaskDto });
+    const created = await api.request<Task>('POST', '/tasks', { body: { title: 'dispatch me', metadata } satisfies CreateTaskDto });
     expect(created.status).toBe(201);
     return created.body.id;
   }
 
   /** A dispatch's answer: its session when accepted, its error otherwise. */
-  function dispatch(api: TestApi, taskId: string, body?: DispatchTaskDto): Promise<TestAnswer<DispatchResponse & ErrorBody>> {
+  function dispatch(api: TestApi, taskId: string, body?: DispatchTaskDto): Promise<TestAnswer<Dispatch & ErrorBody>> {
     return api.request('POST', `/tasks/${taskId}/dispatch`, body === undefined ? {} : { body });
   }
 
-  const readTask = (api: TestApi, taskId: string) => api.request<TaskResponse>('GET', `/tasks/${taskId}`);
-  const kill = (api: TestApi, id: string) => api.request<SessionResponse>('POST', `/orchestrator/sessions/${id}/kill`);
+  const readTask = (api: TestApi, taskId: string) => api.request<Task>('GET', `/tasks/${taskId}`);
+  const kill = (api: TestApi, id: string) => api.request<Session>('POST', `/orchestrator/sessions/${id}/kill`);
   const cancel = (api: TestApi, id: string, body?: unknown) =>
-    api.request<SessionResponse & ErrorBody>('POST', `/orchestrator/sessions/${id}/cancel`, body === undefined ? {} : { body });
+    api.request<Session & ErrorBody>('POST', `/orchestrator/sessions/${id}/cancel`, body === undefined ? {} : { body });
 
   beforeAll(async () => {
     stub = await StubOrchestrator.start();
@@ -56,6 +53,8 @@ describe('TaskDispatcherService (integration)', () => {
 
     expect(answer.status).toBe(202);
     expect(answer.body).toMatchObject({ task_id: taskId, session: { task_id: taskId, status: 'pending', attempt: 1, requested_by: 'alice' } });
+    // Exactly the contract's shape: parsing drops any field the schema does not know.
+    expect(dispatchSchema.parse(answer.body)).toEqual(answer.body);
     const [spawn] = stub.spawns();
     expect(spawn!.headers['idempotency-key']).toBe(answer.body.session.id);
     expect(spawn!.headers.authorization).toMatch(/^Bearer /);
@@ -71,6 +70,7 @@ describe('TaskDispatcherService (integration)', () => {
     expect(row.callbackTokenHash).not.toContain(body.callback_token);
     const task = await readTask(app, taskId);
     expect(task.body).toMatchObject({ status: 'pending', session: { id: answer.body.session.id } });
+    expect(taskSchema.parse(task.body)).toEqual(task.body);
   });
 
   it('lets exactly one of two API instances dispatch a task when both try at once', async () => {
@@ -147,7 +147,7 @@ describe('TaskDispatcherService (integration)', () => {
 
   it("sends the task's priority and records a queued spawn as pending with its node and place in the queue", async () => {
     const app = await startApp(stub.url);
-    const created = await app.request<TaskResponse>('POST', '/tasks', { body: { title: 'urgent work', priority: 'urgent' } satisfies CreateTaskDto });
+    const created = await app.request<Task>('POST', '/tasks', { body: { title: 'urgent work', priority: 'urgent' } satisfies CreateTaskDto });
     stub.respond = (request) =>
       request.path.endsWith('/spawn')
         ? { status: 201, body: { session_id: 'queued-1', status: 'pending', created_at: new Date().toISOString(), queue_position: 3 } }
@@ -164,13 +164,13 @@ describe('TaskDispatcherService (integration)', () => {
       request.path.endsWith('/status')
         ? { status: 200, body: { session_id: 'queued-1', status: 'pending', created_at: new Date().toISOString(), queue_position: 1 } }
         : undefined;
-    const refreshed = await app.request<SessionResponse>('GET', `/orchestrator/sessions/${answer.body.session.id}?refresh=true`);
+    const refreshed = await app.request<Session>('GET', `/orchestrator/sessions/${answer.body.session.id}?refresh=true`);
     expect(refreshed.body).toMatchObject({ status: 'pending', queue_position: 1 });
     stub.respond = (request) =>
       request.path.endsWith('/status')
         ? { status: 200, body: { session_id: 'queued-1', status: 'running', created_at: new Date().toISOString(), node: 'node-b:3100' } }
         : undefined;
-    const running = await app.request<SessionResponse>('GET', `/orchestrator/sessions/${answer.body.session.id}?refresh=true`);
+    const running = await app.request<Session>('GET', `/orchestrator/sessions/${answer.body.session.id}?refresh=true`);
     expect(running.body).toMatchObject({ status: 'running', queue_position: null, node: 'node-b:3100' });
   });
 

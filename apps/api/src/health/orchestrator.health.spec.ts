@@ -1,8 +1,8 @@
 import { Test } from '@nestjs/testing';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import type { OrchestratorHealth } from '@mosaic/orchestrator-contract';
+import type { CircuitStateName, OrchestratorHealth } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
-import { MALFORMED_ANSWER_CODE, OrchestratorClient, type CircuitStateName } from '../orchestrator-gateway/orchestrator.client';
+import { MALFORMED_ANSWER_CODE, OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 import { OrchestratorHealthIndicator } from './orchestrator.health';
 

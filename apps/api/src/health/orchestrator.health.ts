@@ -1,12 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import type { ClusterNode, OrchestratorHealth } from '@mosaic/orchestrator-contract';
+import type { ClusterNode, OrchestratorCheck, OrchestratorDownReason, OrchestratorHealth } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { MALFORMED_ANSWER_CODE, OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 import { DeadlineExceeded, withDeadline } from './deadline';
-
-export type OrchestratorDownReason = 'unreachable' | 'timeout' | 'bad_answer' | 'circuit_open' | 'rejected';
 
 /**
  * The client enforces the health timeout itself; this margin only lets its
@@ -35,12 +33,15 @@ export class OrchestratorHealthIndicator {
     const limitMs = this.config.orchestrator.timeoutsMs.health;
     try {
       const { health, latencyMs } = await withDeadline(this.client.health(), limitMs + DEADLINE_MARGIN_MS);
-      return indicator.up({ latency_ms: latencyMs, ...clusterOf(health), version: health.version, circuit: this.client.circuitState });
+      return indicator.up({ latency_ms: latencyMs, ...clusterOf(health), version: health.version, circuit: this.client.circuitState } satisfies Details<'up'>);
     } catch (error) {
-      return indicator.down({ ...whyDown(error, limitMs), circuit: this.client.circuitState });
+      return indicator.down({ ...whyDown(error, limitMs), circuit: this.client.circuitState } satisfies Details<'down'>);
     }
   }
 }
+
+/** What the check reports beside its status (contract: `orchestratorCheckSchema`). */
+type Details<Status extends OrchestratorCheck['status']> = Omit<Extract<OrchestratorCheck, { status: Status }>, 'status'>;
 
 /** Sessions running and room across the cluster; a v1 answer only knows its own active sessions. */
 function clusterOf(health: OrchestratorHealth) {

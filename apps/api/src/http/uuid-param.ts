@@ -1,7 +1,6 @@
 import { type PipeTransform, Injectable } from '@nestjs/common';
 import { AppError } from '@mosaic/http-kit';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '@mosaic/orchestrator-contract';
 
 /**
  * Ids in paths are UUIDs; anything else cannot name a row, so it is a 404
@@ -12,7 +11,7 @@ export class UuidParam implements PipeTransform<string, string> {
   constructor(private readonly what: string) {}
 
   transform(value: string): string {
-    if (!UUID.test(value)) throw new AppError('not_found', `${this.what} ${value} not found`);
+    if (!isUuid(value)) throw new AppError('not_found', `${this.what} ${value} not found`);
     return value.toLowerCase();
   }
 }

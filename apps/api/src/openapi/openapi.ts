@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { wireOpenApiSchemas } from '@mosaic/orchestrator-contract';
+import { apiOpenApiSchemas, wireOpenApiSchemas } from '@mosaic/orchestrator-contract';
 
 /** Security scheme names, as operations refer to them with `@ApiBearerAuth`. */
 export const SECURITY_SCHEMES = {
@@ -11,7 +11,7 @@ export const SECURITY_SCHEMES = {
 const DOCS_PATH = 'docs';
 const DOCS_JSON_PATH = 'docs/json';
 
-/** The API's OpenAPI document, built from its controllers' decorators. */
+/** The API's OpenAPI document: its operations from the controllers' decorators, its shapes from the contract's zod schemas. */
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Mosaic API')
@@ -29,7 +29,7 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, config);
   document.components = {
     ...document.components,
-    schemas: { ...document.components?.schemas, ...wireOpenApiSchemas(['ErrorBody', 'CallbackEvent']) },
+    schemas: { ...document.components?.schemas, ...apiOpenApiSchemas(), ...wireOpenApiSchemas(['ErrorBody', 'CallbackEvent']) },
   };
   return document;
 }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { type CircuitStateName, OrchestratorClient } from './orchestrator.client';
+import type { CircuitStateName } from '@mosaic/orchestrator-contract';
+import { OrchestratorClient } from './orchestrator.client';
 
 /** Isolated is a breaker held open by hand: to an alert it is as open as open. */
 const CIRCUIT_STATE_VALUES: Record<CircuitStateName, number> = { closed: 0, half_open: 1, open: 2, isolated: 2 };

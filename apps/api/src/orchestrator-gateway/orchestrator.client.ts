@@ -28,6 +28,7 @@ import {
   validate,
   type CancelRequest,
   type CancelResponse,
+  type CircuitStateName,
   type KillResponse,
   type ListResponse,
   type OrchestratorHealth,
@@ -38,8 +39,6 @@ import {
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics, type OrchestratorOperation } from '../metrics/api-metrics';
 import { OrchestratorError } from './orchestrator.errors';
-
-export type CircuitStateName = 'closed' | 'open' | 'half_open' | 'isolated';
 
 export interface ListSessionsQuery {
   readonly status?: SessionStatus;

@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { ApiConfig } from '../config/api-config';
 import { AppError } from '@mosaic/http-kit';
-import type { JsonObject, JsonValue } from '@mosaic/orchestrator-contract';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, type JsonObject, type JsonValue } from '@mosaic/orchestrator-contract';
 import { REDACTED, TaskContextSerializer, isSecretKey, type DispatchContext, type TaskToSerialize } from './task-context.serializer';
 
 /** A task as stored: with the fields that change by themselves, which the serializer must leave out. */
@@ -35,7 +34,7 @@ function taskWith(overrides: Partial<Task> = {}): Task {
 }
 
 function bytesOf(serialized: ReturnType<TaskContextSerializer['serialize']>): number {
-  return Buffer.byteLength(canonicalJson(serialized as unknown as JsonValue), 'utf8');
+  return Buffer.byteLength(canonicalJson(serialized), 'utf8');
 }
 
 /** The same value with every object's keys inserted in reverse order. */
@@ -209,7 +208,7 @@ describe('TaskContextSerializer', () => {
 
           expect(JSON.stringify(again)).toBe(JSON.stringify(first));
           expect(JSON.stringify(reordered)).toBe(JSON.stringify(first));
-          expect(canonicalJson(reordered as unknown as JsonValue)).toBe(canonicalJson(first as unknown as JsonValue));
+          expect(canonicalJson(reordered)).toBe(canonicalJson(first));
         }),
       );
     });

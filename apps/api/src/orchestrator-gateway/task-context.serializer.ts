@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import {
   TASK_CONTEXT_SCHEMA_VERSION,
+  canonicalJson,
   spawnTaskSchema,
   taskContextSchema,
   validate,
+  withSortedKeys,
   type JsonObject,
   type JsonValue,
   type SpawnRequest,
@@ -11,7 +13,6 @@ import {
 } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { AppError } from '@mosaic/http-kit';
-import { canonicalJson, withSortedKeys } from './canonical-json';
 
 /** What the orchestrator is told about a task: the fields that do not change between dispatches. */
 export interface TaskToSerialize {

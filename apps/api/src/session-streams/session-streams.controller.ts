@@ -2,9 +2,11 @@ import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '@mosaic/http-kit';
+import { MAX_SEQUENCE, streamFromQuerySchema } from '@mosaic/orchestrator-contract';
 import { OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses } from '../openapi/error-responses';
+import { ApiWireQuery } from '../openapi/wire-decorators';
 import { SessionStreamsService } from './session-streams.service';
 import { StreamFromDto } from './stream-from.dto';
 
@@ -23,6 +25,7 @@ export class SessionStreamsController {
   })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'the `id` of the last event received: the stream resumes after it' })
+  @ApiWireQuery(streamFromQuerySchema)
   @ApiOkResponse({ description: 'the event stream' })
   @ApiErrorResponses({
     400: { when: 'invalid `Last-Event-ID` or `after_sequence`', code: 'bad_request' },
@@ -53,7 +56,7 @@ export class SessionStreamsController {
 /** The sequence to resume after: `Last-Event-ID` (a reconnecting client's) before `after_sequence`; -1 for all. */
 function resumeAfter(lastEventId: string | undefined, afterSequence: number | undefined): number {
   if (lastEventId !== undefined) {
-    if (!/^\d{1,10}$/.test(lastEventId.trim()) || Number(lastEventId) > 2_147_483_647) {
+    if (!/^\d{1,10}$/.test(lastEventId.trim()) || Number(lastEventId) > MAX_SEQUENCE) {
       throw new AppError('bad_request', 'Last-Event-ID must be the id of an event of this stream (a sequence number)');
     }
     return Number(lastEventId);

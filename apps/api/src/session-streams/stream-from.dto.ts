@@ -1,13 +1,13 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { MAX_SEQUENCE } from '@mosaic/orchestrator-contract';
 import { QueryInteger } from '../http/query-integer';
 
+/** The query of `GET /orchestrator/sessions/:id/events/stream`; the contract's `streamFromQuerySchema` documents it, and agrees (see the spec). */
 export class StreamFromDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, description: 'start after this `sequence` (`Last-Event-ID` wins when both are given); from the first event without either' })
   @IsOptional()
   @QueryInteger()
   @IsInt()
   @Min(0)
-  @Max(2_147_483_647)
+  @Max(MAX_SEQUENCE)
   after_sequence?: number;
 }

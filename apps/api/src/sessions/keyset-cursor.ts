@@ -1,4 +1,5 @@
 import { AppError } from '@mosaic/http-kit';
+import { isUuid } from '@mosaic/orchestrator-contract';
 
 /** Where a newest-first page ended: opaque to callers, a (created_at, id) pair to us. */
 export interface KeysetPosition {
@@ -22,8 +23,7 @@ export function decodeCursor(cursor: string): KeysetPosition {
   const [timestamp, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(timestamp ?? '');
   const time = createdAt.getTime();
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  if (rest.length > 0 || id === undefined || !uuid.test(id) || !(time >= EARLIEST && time <= LATEST)) {
+  if (rest.length > 0 || id === undefined || !isUuid(id) || !(time >= EARLIEST && time <= LATEST)) {
     throw new AppError('bad_request', 'cursor: not a cursor this API issued');
   }
   return { createdAt, id };

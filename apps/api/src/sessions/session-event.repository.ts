@@ -1,11 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { isTerminalStatus, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import { isTerminalStatus, type SessionEvent, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import { PrismaService, prepared } from '../database/prisma.service';
 import type { OrchestratorSessionEvent } from '../database/generated/prisma/client';
-import { presentSessionEvent, type SessionEventResponse } from './session-event.presenter';
-
-/** Events of one page of `GET /orchestrator/sessions/:id/events` (docs/contract.md §4). */
-export const EVENT_PAGE_LIMITS = { default: 200, max: 1_000 } as const;
+import { presentSessionEvent } from './session-event.presenter';
 
 /** The events a session object carries: its last ones (docs/contract.md §4). */
 export const SESSION_OBJECT_EVENTS = 200;
@@ -24,7 +21,7 @@ export interface EventPosition {
 
 export interface StoredEvent {
   readonly position: EventPosition;
-  readonly event: SessionEventResponse;
+  readonly event: SessionEvent;
   /** `event` as JSON, serialized once for every stream that sends it. */
   readonly json: string;
   /** From the API (an operator's dispatch, kill or cancel), not from the orchestrator. */
@@ -39,7 +36,7 @@ export interface EventsAfter {
 }
 
 export interface EventPage {
-  readonly events: SessionEventResponse[];
+  readonly events: SessionEvent[];
   /** The `after_sequence` of the next page; null at the end. */
   readonly nextAfterSequence: number | null;
 }
@@ -53,7 +50,7 @@ export class SessionEventRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /** The last `count` events in order, and whether there are more before them. */
-  async latest(sessionId: string, count = SESSION_OBJECT_EVENTS): Promise<{ events: SessionEventResponse[]; truncated: boolean }> {
+  async latest(sessionId: string, count = SESSION_OBJECT_EVENTS): Promise<{ events: SessionEvent[]; truncated: boolean }> {
     const rows = await this.prisma.orchestratorSessionEvent.findMany({
       where: { sessionId },
       orderBy: [{ sequence: 'desc' }, { id: 'desc' }],

@@ -1,7 +1,8 @@
+import type { Session } from '@mosaic/orchestrator-contract';
 import type { TrackedSession } from './session';
 
 /** A tracked session on the wire (docs/contract.md §4), snake_case. */
-export function presentSession(session: TrackedSession) {
+export function presentSession(session: TrackedSession): Session {
   return {
     id: session.id,
     task_id: session.taskId,
@@ -23,5 +24,3 @@ export function presentSession(session: TrackedSession) {
     updated_at: session.updatedAt.toISOString(),
   };
 }
-
-export type SessionResponse = ReturnType<typeof presentSession>;

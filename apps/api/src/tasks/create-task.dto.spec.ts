@@ -1,5 +1,11 @@
+import { createTaskSchema } from '@mosaic/orchestrator-contract';
+import { itAgreesWithItsSchema } from '../http/dto-agreement.behaviour';
 import { createValidationPipe } from '../http/validation';
 import { CreateTaskDto } from './create-task.dto';
+
+describe("CreateTaskDto and the contract's createTaskSchema", () => {
+  itAgreesWithItsSchema({ dto: CreateTaskDto, schema: createTaskSchema, in: 'body' });
+});
 
 /** The budget of POST /tasks as the API's validation pipe takes it. */
 describe('CreateTaskDto budget', () => {

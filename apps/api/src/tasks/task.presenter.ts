@@ -1,15 +1,16 @@
-import { presentSession, type SessionResponse } from '../sessions/session.presenter';
+import type { Task as TaskAnswer } from '@mosaic/orchestrator-contract';
+import { presentSession } from '../sessions/session.presenter';
 import type { TrackedSession } from '../sessions/session';
 import type { Task } from './task';
 
-export function presentTask(task: Task, latestSession: TrackedSession | undefined) {
+export function presentTask(task: Task, latestSession: TrackedSession | undefined): TaskAnswer {
   return {
     id: task.id,
     title: task.title,
     description: task.description,
     status: task.status,
     priority: task.priority,
-    labels: task.labels,
+    labels: [...task.labels],
     metadata: task.metadata,
     budget: {
       max_tokens: task.budget.maxTokens ?? null,
@@ -19,8 +20,6 @@ export function presentTask(task: Task, latestSession: TrackedSession | undefine
     usage: { input_tokens: task.usage.inputTokens, output_tokens: task.usage.outputTokens, cost_usd: task.usage.costUsd },
     created_at: task.createdAt.toISOString(),
     updated_at: task.updatedAt.toISOString(),
-    session: latestSession === undefined ? null : (presentSession(latestSession) satisfies SessionResponse),
+    session: latestSession === undefined ? null : presentSession(latestSession),
   };
 }
-
-export type TaskResponse = ReturnType<typeof presentTask>;

@@ -1,7 +1,6 @@
-import type { ErrorBody } from '@mosaic/orchestrator-contract';
+import { type ErrorBody, type Task, taskSchema } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import type { CreateTaskDto } from './create-task.dto';
-import type { TaskResponse } from './task.presenter';
 
 /** The operator endpoints' input handling, through the real HTTP app on the real database. */
 describe('operator endpoints: input validation (integration)', () => {
@@ -16,10 +15,12 @@ describe('operator endpoints: input validation (integration)', () => {
   });
 
   it('creates a task with its defaults', async () => {
-    const created = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'write the docs' } satisfies CreateTaskDto });
+    const created = await api.request<Task>('POST', '/tasks', { body: { title: 'write the docs' } satisfies CreateTaskDto });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ title: 'write the docs', status: 'open', priority: 'normal', labels: [], metadata: {}, description: null, session: null });
-    const fetched = await api.request<TaskResponse>('GET', `/tasks/${created.body.id}`);
+    // Exactly the contract's shape: parsing drops any field the schema does not know.
+    expect(taskSchema.parse(created.body)).toEqual(created.body);
+    const fetched = await api.request<Task>('GET', `/tasks/${created.body.id}`);
     expect(fetched).toMatchObject({ status: 200, body: { id: created.body.id } });
   });
 
@@ -54,7 +55,7 @@ describe('operator endpoints: input validation (integration)', () => {
 
   it('keeps metadata as sent, keys named like Object methods included, and checks all of it', async () => {
     const metadata = { valueOf: { note: 'kept' }, toString: 1 };
-    const created = await api.request<TaskResponse>('POST', '/tasks', { body: { title: 'odd keys', metadata } satisfies CreateTaskDto });
+    const created = await api.request<Task>('POST', '/tasks', { body: { title: 'odd keys', metadata } satisfies CreateTaskDto });
     expect(created.status).toBe(201);
     expect(created.body.metadata).toEqual(metadata);
     const refused = await api.request<ErrorBody>('POST', '/tasks', { body: { title: 'odd keys', metadata: { valueOf: { note: 'a\u0000' } } } });

@@ -1,12 +1,12 @@
 import { Body, Controller, Get, Param, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses } from '../openapi/error-responses';
+import { ApiWireBody, ApiWireResponse } from '../openapi/wire-decorators';
 import { CreateTaskDto } from './create-task.dto';
 import { TasksService } from './tasks.service';
 import { presentTask } from './task.presenter';
-import { TaskSchema } from './task.schema';
 
 @ApiTags('tasks')
 @Controller('tasks')
@@ -16,7 +16,8 @@ export class TasksController {
   @Post()
   @OperatorAuth('dispatch')
   @ApiOperation({ summary: 'Create a task' })
-  @ApiCreatedResponse({ type: TaskSchema, description: 'the task, `open`, with `session: null`' })
+  @ApiWireBody('CreateTask', { required: true })
+  @ApiWireResponse(201, 'Task', 'the task, `open`, with `session: null`')
   @ApiErrorResponses({ 400: { when: 'invalid body; the message names each offending field', code: 'bad_request' } })
   async create(@Body() body: CreateTaskDto) {
     return presentTask(await this.tasks.create(body), undefined);
@@ -25,7 +26,7 @@ export class TasksController {
   @Get(':id')
   @OperatorAuth('read')
   @ApiOperation({ summary: 'A task, its status and its latest session' })
-  @ApiOkResponse({ type: TaskSchema })
+  @ApiWireResponse(200, 'Task')
   @ApiErrorResponses({ 404: { when: 'no task with this id', code: 'not_found' } })
   async get(@Param('id', new UuidParam('task')) id: string) {
     const { task, latestSession } = await this.tasks.getWithLatestSession(id);

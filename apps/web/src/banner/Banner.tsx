@@ -1,5 +1,6 @@
+import type { DailyUsage } from '@mosaic/orchestrator-contract';
 import type { ApiError } from '../api/client';
-import { type DailyUsage, describeSpend } from './daily-usage';
+import { describeSpend } from './daily-usage';
 import type { Health } from './orchestrator-health';
 
 interface Props {

@@ -1,16 +1,8 @@
+import type { DailyUsage } from '@mosaic/orchestrator-contract';
 import type { ApiClient } from '../api/client';
 import { usePoll } from '../ui/use-poll';
 
 const POLL_MS = 10_000;
-
-/** `GET /usage/today`: what all agents spent today (UTC), and MOSAIC_DAILY_COST_LIMIT_USD. */
-export interface DailyUsage {
-  readonly day: string;
-  readonly input_tokens: number;
-  readonly output_tokens: number;
-  readonly cost_usd: number;
-  readonly daily_cost_limit_usd: number | null;
-}
 
 /** The day's spend, every 10 s; undefined until the first answer (or when the API does not give it). */
 export function useDailyUsage(client: ApiClient): DailyUsage | undefined {

@@ -1,5 +1,5 @@
+import type { HealthReport } from '@mosaic/orchestrator-contract';
 import type { ApiClient } from '../api/client';
-import type { OrchestratorHealth } from '../api/types';
 import { usePoll } from '../ui/use-poll';
 
 const POLL_MS = 5_000;
@@ -19,20 +19,22 @@ const UNKNOWN: Health = { state: 'unknown' };
 
 async function check(client: ApiClient, signal: AbortSignal): Promise<Health> {
   let response: Response;
-  let report: OrchestratorHealth;
+  let report: HealthReport;
   try {
     response = await client.fetchRaw('/health/orchestrator', signal);
-    report = (await response.json()) as OrchestratorHealth;
+    report = (await response.json()) as HealthReport;
   } catch {
     return { state: 'api-unreachable' };
   }
+  // A proxy's answer is no report: read it as far as it is one.
   const orchestrator = report.details?.orchestrator;
   if (response.ok && orchestrator?.status !== 'down' && orchestrator?.circuit !== 'open') {
     return { state: 'up', active: orchestrator?.active_sessions, capacity: orchestrator?.capacity, queued: orchestrator?.queued_sessions };
   }
+  const down = orchestrator?.status === 'down' ? orchestrator : undefined;
   return {
     state: 'down',
-    circuitOpen: orchestrator?.circuit === 'open' || orchestrator?.reason === 'circuit_open',
-    message: orchestrator?.message ?? `the health check answered ${response.status}`,
+    circuitOpen: orchestrator?.circuit === 'open' || down?.reason === 'circuit_open',
+    message: down?.message ?? `the health check answered ${response.status}`,
   };
 }

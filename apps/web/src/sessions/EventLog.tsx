@@ -1,5 +1,5 @@
 import { useLayoutEffect, useRef, useState } from 'react';
-import type { SessionEvent } from '../api/types';
+import type { SessionEvent } from '@mosaic/orchestrator-contract';
 import { fieldsOf } from './event-data';
 import { formatClock } from './format';
 

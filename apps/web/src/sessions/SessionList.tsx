@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
+import { TRACKED_SESSION_STATUSES, type Session, type SessionPage, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import { type ApiClient, messageOf } from '../api/client';
 import { followEventStream } from '../api/follow-stream';
-import { SESSION_STATUSES, type Session, type SessionPage, type SessionStatus } from '../api/types';
 import { navigate, sessionHref, sessionsHref } from '../route';
 import { useNow } from '../ui/use-now';
 import { formatAge, formatUsage, NONE } from './format';
@@ -14,7 +14,7 @@ type Live = 'connecting' | 'live' | 'reconnecting' | { readonly unavailable: str
 
 interface Props {
   readonly client: ApiClient;
-  readonly status: SessionStatus | null;
+  readonly status: TrackedSessionStatus | null;
   readonly cursor: string | null;
 }
 
@@ -73,9 +73,9 @@ export function SessionList({ client, status, cursor }: Props) {
         <h2 id="sessions-heading">Sessions</h2>
         <label className="inline">
           Status{' '}
-          <select value={status ?? ''} onChange={(event) => navigate(sessionsHref((event.target.value || null) as SessionStatus | null))}>
+          <select value={status ?? ''} onChange={(event) => navigate(sessionsHref((event.target.value || null) as TrackedSessionStatus | null))}>
             <option value="">all</option>
-            {SESSION_STATUSES.map((value) => (
+            {TRACKED_SESSION_STATUSES.map((value) => (
               <option key={value} value={value}>
                 {value}
               </option>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
+import { isTerminalStatus, type Session, type SessionEvent, type SessionWithEvents } from '@mosaic/orchestrator-contract';
 import { type ApiClient, messageOf } from '../api/client';
 import { followEventStream } from '../api/follow-stream';
-import { isActive, type Session, type SessionEvent, type SessionWithEvents } from '../api/types';
 import { sessionsHref } from '../route';
 import { EventLog } from './EventLog';
 import { fieldsOf } from './event-data';
@@ -18,7 +18,7 @@ const USAGE_READ_MS = 500;
 type StreamState = 'idle' | 'live' | 'reconnecting' | 'ended' | { readonly unavailable: string };
 
 function isTerminalStatusEvent(event: SessionEvent): boolean {
-  return event.type === 'status' && event.status !== null && !isActive(event.status);
+  return event.type === 'status' && event.status !== null && isTerminalStatus(event.status);
 }
 
 function withoutEvents({ events: _events, events_truncated: _truncated, ...session }: SessionWithEvents): Session {
@@ -94,7 +94,7 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
           if (isTerminalStatusEvent(event)) ended = true;
         },
         // The server ends the stream after the terminal status; any other end is a drop to resume from.
-        finished: async () => ended || !isActive((await refresh()).status),
+        finished: async () => ended || isTerminalStatus((await refresh()).status),
       });
       if (signal.aborted) return;
       setStream('ended');
@@ -149,7 +149,7 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
         <Fact name="Started" value={formatTime(session.started_at)} />
         <Fact name="Ended" value={formatTime(session.ended_at)} />
       </dl>
-      {isActive(session.status) && <StopControls client={client} session={session} onStopped={(stopped) => setSession((current) => laterState(current, stopped))} />}
+      {!isTerminalStatus(session.status) && <StopControls client={client} session={session} onStopped={(stopped) => setSession((current) => laterState(current, stopped))} />}
       {progressFields !== undefined && (
         <div className="progress">
           <label htmlFor="session-progress">Progress{progressFields.message === undefined ? '' : `: ${progressFields.message}`}</label>

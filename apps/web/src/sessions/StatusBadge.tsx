@@ -1,5 +1,5 @@
-import type { SessionStatus } from '../api/types';
+import type { TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 
-export function StatusBadge({ status }: { readonly status: SessionStatus }) {
+export function StatusBadge({ status }: { readonly status: TrackedSessionStatus }) {
   return <span className={`status status-${status}`}>{status}</span>;
 }

@@ -1,6 +1,6 @@
 import { useState } from 'react';
+import type { Session } from '@mosaic/orchestrator-contract';
 import { type ApiClient, messageOf } from '../api/client';
-import type { Session } from '../api/types';
 import { ConfirmDialog } from '../ui/ConfirmDialog';
 
 type Action = 'cancel' | 'kill';

@@ -1,4 +1,4 @@
-import type { SessionEvent } from '../api/types';
+import type { SessionEvent } from '@mosaic/orchestrator-contract';
 
 /** The fields of an event's `data` the page shows, each read only when it has the expected type. */
 export interface EventFields {

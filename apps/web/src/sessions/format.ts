@@ -1,4 +1,4 @@
-import type { Usage } from '../api/types';
+import type { Usage } from '@mosaic/orchestrator-contract';
 
 /** Shown where a value is not known (yet). */
 export const NONE = '—';

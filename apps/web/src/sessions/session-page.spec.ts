@@ -1,8 +1,27 @@
-import type { Session } from '../api/types';
+import type { Session } from '@mosaic/orchestrator-contract';
 import { type ShownPage, upsertSession } from './session-page';
 
 function session(id: string, createdAt: string, status: Session['status'] = 'running', updatedAt = createdAt): Session {
-  return { id, task_id: `task-${id}`, status, error: null, last_sequence: 0, created_at: createdAt, updated_at: updatedAt };
+  return {
+    id,
+    task_id: `task-${id}`,
+    task_title: `task ${id}`,
+    orchestrator_session_id: null,
+    status,
+    attempt: 1,
+    requested_by: null,
+    last_sequence: 0,
+    error: null,
+    exit_code: null,
+    node: null,
+    queue_position: null,
+    usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
+    started_at: null,
+    ended_at: null,
+    last_event_at: null,
+    created_at: createdAt,
+    updated_at: updatedAt,
+  };
 }
 
 const older = session('a', '2025-01-01T10:00:00.000Z');

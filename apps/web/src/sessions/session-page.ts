@@ -1,8 +1,8 @@
-import type { Session, SessionStatus } from '../api/types';
+import type { Session, TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 
 /** The page of the list on screen: which filter and cursor it was loaded with, and what it holds. */
 export interface ShownPage {
-  readonly status: SessionStatus | null;
+  readonly status: TrackedSessionStatus | null;
   readonly cursor: string | null;
   readonly sessions: readonly Session[];
   readonly nextCursor: string | null;

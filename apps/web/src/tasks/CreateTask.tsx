@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
+import { type CreateTask as NewTask, type Dispatch, type Task, TASK_PRIORITIES, type TaskPriority } from '@mosaic/orchestrator-contract';
 import { type ApiClient, ApiError, messageOf } from '../api/client';
-import { type DispatchAnswer, type NewTask, type Task, TASK_PRIORITIES, type TaskPriority } from '../api/types';
 import { navigate, sessionHref } from '../route';
 
 interface Props {
@@ -21,7 +21,7 @@ export function CreateTask({ client, onRefused }: Props) {
 
   async function dispatch(task: Task) {
     try {
-      const answer = await client.post<DispatchAnswer>(`/tasks/${encodeURIComponent(task.id)}/dispatch`);
+      const answer = await client.post<Dispatch>(`/tasks/${encodeURIComponent(task.id)}/dispatch`);
       navigate(sessionHref(answer.session.id));
     } catch (failure) {
       setUndispatched(task);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import type { JsonValue } from '@mosaic/orchestrator-contract';
 import { canonicalJson, withSortedKeys } from './canonical-json';
+import type { JsonValue } from './json';
 
 const jsonValue = fc.jsonValue() as fc.Arbitrary<JsonValue>;
 
@@ -25,6 +25,11 @@ describe('canonicalJson', () => {
         expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
       }),
     );
+  });
+
+  it('leaves out undefined members, as JSON.stringify does', () => {
+    expect(canonicalJson({ a: 1, b: undefined, c: [undefined] })).toBe(JSON.stringify({ a: 1, b: undefined, c: [undefined] }));
+    expect(canonicalJson(undefined)).toBe('null');
   });
 
   it('does not depend on key insertion order', () => {

@@ -1,17 +1,21 @@
-import type { JsonValue } from '@mosaic/orchestrator-contract';
+import type { JsonValue } from './json';
 
 /**
  * JSON with object keys sorted (by UTF-16 code units, as RFC 8785 does) at
  * every depth and no whitespace: equal values give equal bytes, whatever
  * order their keys were inserted in. Fit for hashing and comparing bodies.
+ * Like `JSON.stringify`, it leaves out object members that are `undefined`.
  */
-export function canonicalJson(value: JsonValue): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const members = Object.keys(value)
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key] as JsonValue)}`);
-  return `{${members.join(',')}}`;
+  if (value !== null && typeof value === 'object') {
+    const members = Object.entries(value)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /**
