@@ -9,6 +9,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../packages/emb
 import { applyMigrations } from '../../apps/api/src/database/migrator';
 import { killNodeAndAgents } from '../support/orchestrator-cluster';
 import { isAlive, liveDescendants, liveProcesses, waitForNoProcesses } from '../support/process-table';
+import { rawRequest } from '../support/http';
 import { freePort } from '../support/service-process';
 import {
   CALLBACK_SIGNING_KEY,
@@ -31,7 +32,7 @@ import {
   waitForAllTerminal,
   waitUntil,
 } from './harness';
-import { callbackTokenOf, describeStatuses, headerValue, isContractError, rawRequest, signingSecretOf, tablesDigest, unstorableTexts } from './hostile';
+import { callbackTokenOf, describeStatuses, headerValue, isContractError, signingSecretOf, tablesDigest, unstorableTexts } from './hostile';
 import { writeReliabilityReport, type Figures } from './report';
 import { figures, scenario } from './scenario';
 import { hostileInputAgainstNewEndpoints } from './scenarios/hostile-new-endpoints';
