@@ -95,7 +95,7 @@ describe('orchestrator (built service)', () => {
 
     const events = endpoint.accepted<CallbackEvent>();
     for (const event of events) expect(callbackEventSchema.safeParse(event).error).toBeUndefined();
-    expect(endpoint.received.every((request) => request.headers.authorization === 'Bearer token-happy')).toBe(true);
+    expect(endpoint.received.every((callback) => callback.headers.authorization === 'Bearer token-happy')).toBe(true);
     expect(events.map((event) => event.sequence)).toEqual(events.map((_, index) => index + 1));
     expect(new Set(events.map((event) => event.event_id)).size).toBe(events.length);
     expect(events.every((event) => event.session_id === id)).toBe(true);
@@ -136,7 +136,7 @@ describe('orchestrator (built service)', () => {
   test('kill takes down the agent and every process it started, then answers killed', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 1, duration_ms: 60_000, children: 2 }));
-    await endpoint.waitFor((received) => received.some((request) => JSON.stringify(request.body).includes('started child processes')));
+    await endpoint.waitFor((received) => received.some((callback) => JSON.stringify(callback.body).includes('started child processes')));
     // Agent, its 2 children and their 2 grandchildren (plus a shell, when it does not exec).
     const tree = await eventually(() => {
       const descendants = liveDescendants(running().pid);
@@ -157,7 +157,7 @@ describe('orchestrator (built service)', () => {
   /** Spawns a sample agent with a child and a grandchild, and returns its session id and live process tree once they run. */
   async function spawnTree(endpoint: CallbackEndpoint, sampleAgent: Record<string, unknown>) {
     const id = await spawn(running(), spawnBody(endpoint, { steps: 0, duration_ms: 60_000, children: 1, ...sampleAgent }));
-    await endpoint.waitFor((received) => received.some((request) => JSON.stringify(request.body).includes('started child processes')));
+    await endpoint.waitFor((received) => received.some((callback) => JSON.stringify(callback.body).includes('started child processes')));
     const tree = await eventually(() => {
       const descendants = liveDescendants(running().pid);
       expect(descendants.length).toBeGreaterThanOrEqual(3);
@@ -259,7 +259,7 @@ describe('orchestrator (built service)', () => {
     expect(endpoint.received[0]).toMatchObject({ status: 400, body: { sequence: 1, type: 'status', status: 'running' } });
     const accepted = endpoint.accepted<CallbackEvent>();
     expect(accepted.map((event) => event.sequence)).toEqual(accepted.map((_, index) => index + 2));
-    expect(endpoint.received.filter((request) => (request.body as CallbackEvent).sequence === 1)).toHaveLength(1);
+    expect(endpoint.received.filter((callback) => (callback.body as CallbackEvent).sequence === 1)).toHaveLength(1);
   });
 
   test('a 401 stops delivery for that session', async () => {
