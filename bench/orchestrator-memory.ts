@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase, databaseName, dropDatabase, uniqueDatabaseName } from '../test/support/database';
 import { callNode, ORCHESTRATOR_ENTRY, startCluster, type Cluster } from '../test/support/orchestrator-cluster';
 import { liveDescendants } from '../test/support/process-table';
+import { withOutputOf } from '../test/support/service-process';
 import { allSessions, inParallel, RunningEvents, spawnSessions } from './queue';
 import { residentMegabytes, type DatabaseServer } from './support';
 
@@ -178,8 +179,7 @@ async function measureNode(url: string, log: (line: string) => void): Promise<Or
     });
     return await measure({ cluster, receiver, spoolDir: path.join(root, 'spools', NODE_ID), workdirRoot: path.join(root, 'workdirs') }, log);
   } catch (error) {
-    if (error instanceof Error && cluster) error.message += `\n\nnode output (last lines):\n${cluster.output().split('\n').slice(-40).join('\n')}`;
-    throw error;
+    throw withOutputOf(cluster?.nodes ?? [], error, 4_000);
   } finally {
     await cluster?.stop();
     await receiver.close();

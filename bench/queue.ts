@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase, databaseName, dropDatabase, uniqueDatabaseName } from '../test/support/database';
 import { callNode, ORCHESTRATOR_ENTRY, startCluster, type Cluster } from '../test/support/orchestrator-cluster';
+import { withOutputOf } from '../test/support/service-process';
 import type { DatabaseServer } from './support';
 
 export const QUEUE_SESSIONS = 600;
@@ -191,8 +192,7 @@ async function drain(store: QueueStoreResult['store'], env: Record<string, strin
       spawnSeconds,
     };
   } catch (error) {
-    if (error instanceof Error) error.message += `\n\ncluster output (last lines):\n${cluster.output().split('\n').slice(-40).join('\n')}`;
-    throw error;
+    throw withOutputOf(cluster.nodes, error, 4_000);
   } finally {
     await cluster.stop();
     await Promise.all([warmUp.close(), receiver.close()]);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchBrowser, VIEWPORT, type TestBrowser } from '../support/browser';
 import { createTestDatabase, dropTestDatabase } from '../support/database';
+import { request } from '../support/http';
 import { freePort, startService, stopLeavingNoProcesses, uniqueQueuePrefix, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
 const ORCHESTRATOR_ENTRY = path.join(__dirname, '../../apps/orchestrator/dist/main.js');
@@ -57,8 +58,7 @@ describe('operators web page (chromium, built services)', () => {
   let startOrchestrator: () => Promise<ServiceProcess>;
   const queuePrefix = uniqueQueuePrefix();
 
-  const logs = () => `${api?.output().slice(-10_000) ?? ''}\n--- orchestrator ---\n${orchestrator?.output().slice(-10_000) ?? ''}`;
-  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => (api ? { ...api, output: logs } : undefined), body);
+  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => [api, orchestrator], body, 10_000);
 
   beforeAll(async () => {
     scratch = await mkdtemp(path.join(os.tmpdir(), 'mosaic-browser-'));
@@ -110,13 +110,9 @@ describe('operators web page (chromium, built services)', () => {
   });
 
   async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${api!.url}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as T;
+    const answer = await request<T>(method, `${api!.url}${url}`, { body, token: OPERATOR_TOKEN });
+    if (answer.status < 200 || answer.status >= 300) throw new Error(`${method} ${url}: ${answer.status} ${answer.text}`);
+    return answer.body;
   }
 
   async function signIn(token = OPERATOR_TOKEN): Promise<void> {

@@ -4,6 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
+import { request, type HttpAnswer } from '../support/http';
 import { liveDescendants } from '../support/process-table';
 import { startService, stopLeavingNoProcesses, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
@@ -33,23 +34,23 @@ function probe(rootOnlyFile = '/nonexistent'): string {
   ].join('; ');
 }
 
-async function spawnProbe(service: ServiceProcess, key: string, endpoint: CallbackEndpoint | string): Promise<Response> {
+function spawnProbe(service: ServiceProcess, key: string, endpoint: CallbackEndpoint | string): Promise<HttpAnswer> {
   const callbackUrl = typeof endpoint === 'string' ? endpoint : endpoint.url;
-  return fetch(`${service.url}/orchestrator/sessions/spawn`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-    body: JSON.stringify({ task: { id: randomUUID(), title: 'probe' }, context: { schema_version: 1 }, callback_url: callbackUrl, callback_token: 'token' }),
+  return request('POST', `${service.url}/orchestrator/sessions/spawn`, {
+    token: key,
+    headers: { 'idempotency-key': randomUUID() },
+    body: { task: { id: randomUUID(), title: 'probe' }, context: { schema_version: 1 }, callback_url: callbackUrl, callback_token: 'token' },
   });
 }
 
 /** Spawns that must be refused: `400` naming `callback_url`, and no session, no agent. */
 async function expectCallbackUrlRefused(service: ServiceProcess, key: string, callbackUrls: string[]): Promise<void> {
-  const sessions = async () => ((await (await fetch(`${service.url}/orchestrator/sessions?limit=500`, { headers: { authorization: `Bearer ${key}` } })).json()) as { sessions: unknown[] }).sessions.length;
+  const sessions = async () => (await request<{ sessions: unknown[] }>('GET', `${service.url}/orchestrator/sessions?limit=500`, { token: key })).body.sessions.length;
   const before = await sessions();
   for (const callbackUrl of callbackUrls) {
     const answer = await spawnProbe(service, key, callbackUrl);
     expect({ callbackUrl, status: answer.status }).toEqual({ callbackUrl, status: 400 });
-    expect(((await answer.json()) as { error: { code: string; message: string } }).error).toEqual({ code: 'bad_request', message: expect.stringMatching(/^callback_url: /) });
+    expect(answer.body.error).toEqual({ code: 'bad_request', message: expect.stringMatching(/^callback_url: /) });
   }
   expect(await sessions()).toBe(before);
   expect(liveDescendants(service.pid)).toEqual([]);
@@ -105,7 +106,7 @@ describe('an orchestrator with its key in a file and the default callback origin
 
   it(
     'runs an agent that finds the key neither in its own environment nor in the orchestrator\'s',
-    withServiceOutput(() => service, async () => {
+    withServiceOutput(() => [service], async () => {
       const endpoint = receiver.endpoint();
       expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
       const found = await findings(endpoint);
@@ -138,7 +139,7 @@ describe('an orchestrator with its key in a file and the default callback origin
 
   it(
     'refuses a callback_url whose origin is not loopback, and starts nothing',
-    withServiceOutput(() => service, async () => {
+    withServiceOutput(() => [service], async () => {
       await expectCallbackUrlRefused(service!, key, ['http://192.0.2.10/callbacks/1', 'http://169.254.169.254/latest/meta-data', 'https://api.example/x', 'http://127.0.0.1@192.0.2.10/x']);
     }),
   );
@@ -165,7 +166,7 @@ describe('an orchestrator with ALLOWED_CALLBACK_ORIGINS', () => {
 
   it(
     'sends callbacks to a listed origin and refuses any other, loopback included',
-    withServiceOutput(() => service, async () => {
+    withServiceOutput(() => [service], async () => {
       const endpoint = receiver.endpoint();
       expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
       expect(await eventsToTheEnd(endpoint)).toContainEqual(expect.objectContaining({ type: 'log', data: { stream: 'stdout', line: 'ran' } }));
@@ -246,7 +247,7 @@ describe('the work directory root', () => {
 
   it(
     "runs the agent as nobody, in a directory only it may use, unable to read the orchestrator's environment or the key file",
-    withServiceOutput(() => service, async () => {
+    withServiceOutput(() => [service], async () => {
       const endpoint = receiver.endpoint();
       expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
       const found = await findings(endpoint);

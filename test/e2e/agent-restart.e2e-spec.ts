@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
-import { callNode, CLUSTER_API_KEY, ORCHESTRATOR_ENTRY, waitForStatus, type HttpAnswer } from '../support/orchestrator-cluster';
+import { eventually } from '../support/eventually';
+import { callNode, CLUSTER_API_KEY, ORCHESTRATOR_ENTRY, waitForStatus } from '../support/orchestrator-cluster';
 import { isAlive, liveDescendants, liveProcesses, waitForNoProcesses, type ProcessInfo } from '../support/process-table';
 import { deleteRedisKeys, queueStoresUnderTest } from '../support/redis';
-import { freePort, killProcessTrees, startService, stopLeavingNoProcesses, uniqueQueuePrefix, type ServiceProcess } from '../support/service-process';
+import { freePort, killProcessTrees, startService, stopLeavingNoProcesses, uniqueQueuePrefix, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
 const SESSIONS = 5;
 const SHORT_OUTAGE_MS = 2_000;
@@ -85,14 +86,13 @@ async function waitForWholeTrees(endpoint: CallbackEndpoint, sessionIds: readonl
       .find((match) => match !== null);
     return started && Number(started[1]);
   };
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  await eventually(() => {
     const children = sessionIds.map(childOf);
     const live = liveProcesses();
-    if (children.every((child) => child !== undefined && live.some((info) => info.ppid === child))) return;
-    if (Date.now() > deadline) throw new Error(`the agents' children or grandchildren did not start within ${timeoutMs} ms (children: ${JSON.stringify(children)})`);
-    await sleep(50);
-  }
+    if (!children.every((child) => child !== undefined && live.some((info) => info.ppid === child))) {
+      throw new Error(`the agents' children or grandchildren have not all started (children: ${JSON.stringify(children)})`);
+    }
+  }, timeoutMs);
 }
 
 /**
@@ -207,20 +207,11 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
   });
   afterAll(() => receiver.close());
 
+  // Every life of every node: a restarted node's first life printed what it left for the next.
   const clusterTest = (name: string, body: () => Promise<void>, timeoutMs: number) =>
     it(
       name,
-      async () => {
-        try {
-          await body();
-        } catch (error) {
-          if (error instanceof Error) {
-            const lives = nodes.flatMap((node) => node.lives.map((life, index) => `--- ${node.id}, life ${index + 1} (pid ${life.pid})\n${life.output().split('\n').slice(-60).join('\n')}`));
-            error.message += `\n\nnode output (last lines of each life):\n${lives.join('\n')}`;
-          }
-          throw error;
-        }
-      },
+      withServiceOutput(() => nodes.flatMap((node) => node.lives), body, 6_000),
       timeoutMs,
     );
 
@@ -358,18 +349,21 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
  */
 async function stopThroughOutage(node: RestartableNode, sessionId: string, kind: 'kill' | 'cancel', body: unknown, tree: readonly ProcessInfo[], timeoutMs = 45_000) {
   const route = `/orchestrator/sessions/${sessionId}/${kind}`;
-  const deadline = Date.now() + timeoutMs;
   let refused = 0;
-  for (;;) {
-    const answer: HttpAnswer = await callNode(node.service, 'POST', route, body);
-    if (answer.status !== 503 || answer.body?.error?.code !== 'node_unreachable') {
-      // The tree as captured, and anything of the session started since.
-      const captured = new Set(tree.map((info) => info.pid));
-      const alive = liveProcesses().filter((info) => captured.has(info.pid) || sessionOf(info.pid) === sessionId);
-      return { answer, aliveAtAnswer: describeProcesses(alive), refused };
-    }
-    refused++;
-    if (Date.now() > deadline) throw new Error(`${route} was still refused after ${timeoutMs} ms: ${JSON.stringify(answer.body)}`);
-    await sleep(RETRY_EVERY_MS);
-  }
+  const answer = await eventually(
+    async () => {
+      const sent = await callNode(node.service, 'POST', route, body);
+      if (sent.status === 503 && sent.body?.error?.code === 'node_unreachable') {
+        refused++;
+        throw new Error(`${route} is still refused: ${JSON.stringify(sent.body)}`);
+      }
+      return sent;
+    },
+    timeoutMs,
+    RETRY_EVERY_MS,
+  );
+  // The tree as captured, and anything of the session started since.
+  const captured = new Set(tree.map((info) => info.pid));
+  const alive = liveProcesses().filter((info) => captured.has(info.pid) || sessionOf(info.pid) === sessionId);
+  return { answer: { status: answer.status, body: answer.body }, aliveAtAnswer: describeProcesses(alive), refused };
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { testDatabaseUrl } from '../support/database';
+import { request } from '../support/http';
 import { freePort, startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
 import { StubOrchestrator } from '../support/stub-orchestrator';
 
@@ -24,14 +25,7 @@ describe('API ⇄ orchestrator cluster (built API, stub nodes)', () => {
   let stub: StubOrchestrator;
   let api: ServiceProcess | undefined;
 
-  async function call<T = unknown>(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${api!.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as T };
-  }
+  const call = <T = unknown>(method: string, path: string, body?: unknown) => request<T>(method, `${api!.url}${path}`, { body, token: OPERATOR_TOKEN });
 
   async function dispatchNewTask() {
     const task = await call<{ id: string }>('POST', '/tasks', { title: 'cluster e2e', priority: 'high' });
@@ -65,7 +59,7 @@ describe('API ⇄ orchestrator cluster (built API, stub nodes)', () => {
   });
 
   it('dispatches through whichever node is up, every time, and cancels with the grace asked for',
-    withServiceOutput(() => api, async () => {
+    withServiceOutput(() => [api], async () => {
       for (let dispatch = 0; dispatch < 3; dispatch += 1) {
         const dispatched = await dispatchNewTask();
         expect(dispatched.status).toBe(202);
@@ -81,8 +75,8 @@ describe('API ⇄ orchestrator cluster (built API, stub nodes)', () => {
       expect(cancelled).toMatchObject({ status: 200, body: { id, status: 'cancelled', queue_position: null } });
       const again = await call<SessionBody>('POST', `/orchestrator/sessions/${id}/cancel`);
       expect(again).toMatchObject({ status: 200, body: { status: 'cancelled' } });
-      const sent = stub.requests.filter((request) => request.path.endsWith('/cancel'));
-      expect(sent.map((request) => request.body)).toEqual([{ grace_ms: 1000 }]);
+      const sent = stub.requests.filter((seen) => seen.path.endsWith('/cancel'));
+      expect(sent.map((seen) => seen.body)).toEqual([{ grace_ms: 1000 }]);
 
       const refused = await call<{ error: { code: string; message: string } }>('POST', `/orchestrator/sessions/${id}/cancel`, { grace_ms: 600_001 });
       expect(refused.status).toBe(400);
@@ -91,9 +85,9 @@ describe('API ⇄ orchestrator cluster (built API, stub nodes)', () => {
   );
 
   it("answers a full queue with 503 queue_full and the orchestrator's Retry-After",
-    withServiceOutput(() => api, async () => {
-      stub.respond = (request) =>
-        request.path.endsWith('/spawn') ? { status: 503, body: { error: { code: 'queue_full', message: 'queue full' } }, headers: { 'retry-after': '17' } } : undefined;
+    withServiceOutput(() => [api], async () => {
+      stub.respond = (seen) =>
+        seen.path.endsWith('/spawn') ? { status: 503, body: { error: { code: 'queue_full', message: 'queue full' } }, headers: { 'retry-after': '17' } } : undefined;
 
       const refused = await dispatchNewTask();
 
@@ -104,10 +98,10 @@ describe('API ⇄ orchestrator cluster (built API, stub nodes)', () => {
   );
 
   it('reports the orchestrator up while one node answers',
-    withServiceOutput(() => api, async () => {
-      const health = await fetch(`${api!.url}/health/orchestrator`);
+    withServiceOutput(() => [api], async () => {
+      const health = await request('GET', `${api!.url}/health/orchestrator`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toMatchObject({ details: { orchestrator: { status: 'up', active_sessions: 0 } } });
+      expect(health.body).toMatchObject({ details: { orchestrator: { status: 'up', active_sessions: 0 } } });
     }),
   );
 });

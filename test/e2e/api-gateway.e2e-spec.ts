@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testDatabaseUrl } from '../support/database';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
 import { liveDescendants, waitForNoProcesses } from '../support/process-table';
 import { freePort, startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
@@ -63,14 +65,7 @@ describe('API ⇄ orchestrator (built services)', () => {
     });
   }
 
-  async function call<T = unknown>(base: ServiceProcess, method: string, path: string, body?: unknown) {
-    const response = await fetch(`${base.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as T };
-  }
+  const call = <T = unknown>(base: ServiceProcess, method: string, path: string, body?: unknown) => request<T>(method, `${base.url}${path}`, { body, token: OPERATOR_TOKEN });
 
   async function createTask(metadata: Record<string, unknown> = {}): Promise<string> {
     const created = await call<{ id: string; status: string }>(api!, 'POST', '/tasks', { title: 'e2e task', metadata });
@@ -87,28 +82,23 @@ describe('API ⇄ orchestrator (built services)', () => {
     return answer;
   }
 
-  async function waitForSession(id: string, done: (session: SessionBody) => boolean, timeoutMs = 20_000): Promise<SessionBody> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+  function waitForSession(id: string, status: string, timeoutMs = 20_000): Promise<SessionBody> {
+    return eventually(async () => {
       const { body } = await call<SessionBody>(api!, 'GET', `/orchestrator/sessions/${id}`);
-      if (done(body)) return body;
-      if (Date.now() > deadline) throw new Error(`session ${id} did not get there in time: ${JSON.stringify(body)}`);
-      await sleep(100);
-    }
+      expect(body).toMatchObject({ id, status });
+      return body;
+    }, timeoutMs);
   }
 
-  async function waitForTree(pid: number, size: number): Promise<number[]> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+  function waitForTree(pid: number, size: number): Promise<number[]> {
+    return eventually(() => {
       const tree = liveDescendants(pid).map((info) => info.pid);
-      if (tree.length >= size) return tree;
-      if (Date.now() > deadline) throw new Error(`only ${tree.length} processes under ${pid}`);
-      await sleep(50);
-    }
+      expect(tree.length).toBeGreaterThanOrEqual(size);
+      return tree;
+    }, 10_000);
   }
 
-  const logs = () => `${api?.output().slice(-10_000) ?? ''}\n--- orchestrator ---\n${orchestrator?.output().slice(-10_000) ?? ''}`;
-  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => ({ ...api!, output: logs }), body);
+  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => [api, orchestrator], body, 10_000);
 
   beforeAll(async () => {
     orchestratorPort = await freePort();
@@ -130,9 +120,9 @@ describe('API ⇄ orchestrator (built services)', () => {
   });
 
   it('refuses operator calls without the operator token, in the contract error shape', async () => {
-    const response = await fetch(`${api!.url}/orchestrator/sessions`);
-    expect(response.status).toBe(401);
-    expect(await response.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+    const answer = await request('GET', `${api!.url}/orchestrator/sessions`);
+    expect(answer.status).toBe(401);
+    expect(answer.body).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
   });
 
   it(
@@ -145,7 +135,7 @@ describe('API ⇄ orchestrator (built services)', () => {
       expect(dispatched.body.session.orchestrator_session_id).toEqual(expect.any(String));
       expect(['pending', 'running']).toContain(dispatched.body.session.status);
 
-      const session = await waitForSession(dispatched.body.session.id, (s) => s.status === 'completed');
+      const session = await waitForSession(dispatched.body.session.id, 'completed');
       const sequences = session.events!.map((event) => event.sequence);
       expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
       // First the API's own record of who dispatched (sequence 0), then the orchestrator's events from 1 on.
@@ -178,7 +168,7 @@ describe('API ⇄ orchestrator (built services)', () => {
       expect(second.status).toBe(409);
       expect(second.body).toEqual({ error: { code: 'conflict', message: expect.stringContaining(taskId) } });
 
-      await waitForSession(first.body.session.id, (s) => s.status === 'running');
+      await waitForSession(first.body.session.id, 'running');
       // The agent, its two children and their two grandchildren.
       const tree = await waitForTree(orchestrator!.pid, 5);
 
@@ -201,7 +191,7 @@ describe('API ⇄ orchestrator (built services)', () => {
       const taskId = await createTask({ sample_agent: { duration_ms: 60_000, children: 1 } });
       const dispatched = await dispatch(taskId);
       expect(dispatched.status).toBe(202);
-      await waitForSession(dispatched.body.session.id, (s) => s.status === 'running');
+      await waitForSession(dispatched.body.session.id, 'running');
       const tree = await waitForTree(orchestrator!.pid, 3);
 
       const started = Date.now();
@@ -238,7 +228,7 @@ describe('API ⇄ orchestrator (built services)', () => {
         const created = await call<{ id: string }>(deaf, 'POST', '/tasks', { title: 'no callbacks', metadata: { sample_agent: { steps: 1, step_ms: 10 } } });
         const dispatched = await call<{ session: SessionBody }>(deaf, 'POST', `/tasks/${created.body.id}/dispatch`);
         expect(dispatched.status).toBe(202);
-        const session = await waitForSession(dispatched.body.session.id, (s) => s.status === 'completed');
+        const session = await waitForSession(dispatched.body.session.id, 'completed');
         // No callback got in: the log holds only the API's own record of who dispatched.
         expect(session.events).toEqual([expect.objectContaining({ event_id: 'api-dispatch', type: 'status', status: 'spawning', data: { actor: 'admin' } })]);
       } finally {
@@ -253,7 +243,7 @@ describe('API ⇄ orchestrator (built services)', () => {
       const taskId = await createTask({ sample_agent: { steps: 1, step_ms: 10 } });
       await orchestrator!.stop();
 
-      const health = await fetch(`${api!.url}/health/orchestrator`);
+      const health = await request('GET', `${api!.url}/health/orchestrator`);
       expect(health.status).toBe(503);
       const failed = await dispatch(taskId);
       expect(failed.status).toBe(503);
@@ -266,7 +256,7 @@ describe('API ⇄ orchestrator (built services)', () => {
       await sleep(300);
       const again = await dispatch(taskId);
       expect(again.status).toBe(202);
-      await waitForSession(again.body.session.id, (s) => s.status === 'completed');
+      await waitForSession(again.body.session.id, 'completed');
     }),
   );
 
@@ -276,13 +266,13 @@ describe('API ⇄ orchestrator (built services)', () => {
       const taskId = await createTask({ sample_agent: { duration_ms: 60_000 } });
       const dispatched = await dispatch(taskId);
       expect(dispatched.status).toBe(202);
-      await waitForSession(dispatched.body.session.id, (s) => s.status === 'running');
+      await waitForSession(dispatched.body.session.id, 'running');
 
       orchestrator!.kill('SIGKILL');
       await orchestrator!.exited;
       orchestrator = await startOrchestrator();
 
-      const lost = await waitForSession(dispatched.body.session.id, (s) => s.status === 'failed', 30_000);
+      const lost = await waitForSession(dispatched.body.session.id, 'failed', 30_000);
       expect(lost.error).toBe('lost');
       const redispatched = await dispatch(taskId);
       expect(redispatched.status).toBe(202);
@@ -305,13 +295,11 @@ describe('API ⇄ orchestrator (built services)', () => {
       env: { DATABASE_URL: testDatabaseUrl(), ORCHESTRATOR_URL: `http://127.0.0.1:${port}`, ORCHESTRATOR_HEALTH_TIMEOUT_MS: '300', MOSAIC_API_TOKEN: OPERATOR_TOKEN },
     });
     try {
-      const started = Date.now();
-      const health = await fetch(`${hanging.url}/health/orchestrator`, { signal: AbortSignal.timeout(5_000) });
+      const health = await request<{ status: string; error: { orchestrator: { status: string; reason: string } } }>('GET', `${hanging.url}/health/orchestrator`, { timeoutMs: 5_000 });
       expect(health.status).toBe(503);
-      expect(Date.now() - started).toBeLessThan(3_000);
-      const body = (await health.json()) as { status: string; error: { orchestrator: { status: string; reason: string } } };
-      expect(body.status).toBe('error');
-      expect(body.error.orchestrator).toMatchObject({ status: 'down', reason: 'timeout' });
+      expect(health.ms).toBeLessThan(3_000);
+      expect(health.body.status).toBe('error');
+      expect(health.body.error.orchestrator).toMatchObject({ status: 'down', reason: 'timeout' });
     } finally {
       await hanging.stop();
       for (const socket of sockets) socket.destroy();

@@ -4,6 +4,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testDatabaseUrl } from '../support/database';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
 import { startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
 import { StubOrchestrator } from '../support/stub-orchestrator';
 
@@ -61,20 +63,19 @@ describe('API shutdown on SIGTERM (built service)', () => {
   it(
     'finishes the in-flight dispatch, refuses new connections, and exits 0 within SHUTDOWN_GRACE_MS',
     withServiceOutput(
-      () => api,
+      () => [api],
       async () => {
-        const headers = { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json' };
-        const created = await fetch(`${api!.url}/tasks`, { method: 'POST', headers, body: JSON.stringify({ title: 'shutdown task' }) });
+        const created = await request<{ id: string }>('POST', `${api!.url}/tasks`, { token: OPERATOR_TOKEN, body: { title: 'shutdown task' } });
         expect(created.status).toBe(201);
-        const task = (await created.json()) as { id: string };
+        const task = created.body;
 
-        stub.respond = async (request) => {
-          if (request.path !== '/orchestrator/sessions/spawn') return undefined;
+        stub.respond = async (seen) => {
+          if (seen.path !== '/orchestrator/sessions/spawn') return undefined;
           await sleep(SPAWN_DELAY_MS);
           return { status: 201, body: { session_id: randomUUID(), status: 'running', created_at: new Date().toISOString() } };
         };
-        const dispatch = fetch(`${api!.url}/tasks/${task.id}/dispatch`, { method: 'POST', headers: { authorization: headers.authorization } });
-        while (stub.spawns().length === 0) await sleep(10);
+        const dispatch = request<{ session: { status: string } }>('POST', `${api!.url}/tasks/${task.id}/dispatch`, { token: OPERATOR_TOKEN });
+        await eventually(() => expect(stub.spawns()).not.toEqual([]), 20_000);
 
         const signalledAt = Date.now();
         api!.kill('SIGTERM');
@@ -83,7 +84,7 @@ describe('API shutdown on SIGTERM (built service)', () => {
 
         const answer = await dispatch;
         expect(answer.status).toBe(202);
-        expect(((await answer.json()) as { session: { status: string } }).session.status).toBe('running');
+        expect(answer.body.session.status).toBe('running');
 
         const exit = await api!.exited;
         expect(exit).toEqual({ code: 0, signal: null });

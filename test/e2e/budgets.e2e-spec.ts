@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { testDatabaseUrl, withClient } from '../support/database';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
 import { freePort, startService, stopLeavingNoProcesses, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
 const ORCHESTRATOR_ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
@@ -28,14 +29,7 @@ describe('usage and budgets (built services)', () => {
   let orchestrator: ServiceProcess | undefined;
   let api: ServiceProcess | undefined;
 
-  async function call<T = unknown>(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${api!.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as T };
-  }
+  const call = <T = unknown>(method: string, path: string, body?: unknown) => request<T>(method, `${api!.url}${path}`, { body, token: OPERATOR_TOKEN });
 
   async function dispatchTask(task: Record<string, unknown>): Promise<string> {
     const created = await call<{ id: string }>('POST', '/tasks', { title: 'budget e2e', ...task });
@@ -45,18 +39,15 @@ describe('usage and budgets (built services)', () => {
     return dispatched.body.session.id;
   }
 
-  async function waitForEnd(id: string, timeoutMs = 30_000): Promise<SessionBody> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+  function waitForEnd(id: string, timeoutMs = 30_000): Promise<SessionBody> {
+    return eventually(async () => {
       const { body } = await call<SessionBody>('GET', `/orchestrator/sessions/${id}`);
-      if (['completed', 'failed', 'killed', 'cancelled'].includes(body.status)) return body;
-      if (Date.now() > deadline) throw new Error(`session ${id} still ${body.status}`);
-      await sleep(100);
-    }
+      expect(['completed', 'failed', 'killed', 'cancelled']).toContain(body.status);
+      return body;
+    }, timeoutMs);
   }
 
-  const logs = () => `${api?.output().slice(-8_000) ?? ''}\n--- orchestrator ---\n${orchestrator?.output().slice(-8_000) ?? ''}`;
-  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => ({ ...api!, output: logs }), body);
+  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => [api, orchestrator], body, 8_000);
 
   beforeAll(async () => {
     const spentToday = await withClient(testDatabaseUrl(), async (client) => {

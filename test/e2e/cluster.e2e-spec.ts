@@ -6,7 +6,7 @@ import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-rec
 import { callNode, killNodeAndAgents, ORCHESTRATOR_ENTRY, startCluster, waitForStatus, type Cluster } from '../support/orchestrator-cluster';
 import { liveDescendants, waitForNoProcesses } from '../support/process-table';
 import { queueStoresUnderTest } from '../support/redis';
-import type { ServiceProcess } from '../support/service-process';
+import { withServiceOutput, type ServiceProcess } from '../support/service-process';
 
 const NODE_LOST_AFTER_MS = 3_000;
 
@@ -47,19 +47,7 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
   });
   afterAll(() => receiver.close());
 
-  const clusterTest = (name: string, body: () => Promise<void>, timeoutMs = 120_000) =>
-    it(
-      name,
-      async () => {
-        try {
-          await body();
-        } catch (error) {
-          if (cluster && error instanceof Error) error.message += `\n\ncluster output (last lines):\n${cluster.output().split('\n').slice(-80).join('\n')}`;
-          throw error;
-        }
-      },
-      timeoutMs,
-    );
+  const clusterTest = (name: string, body: () => Promise<void>, timeoutMs = 120_000) => it(name, withServiceOutput(() => cluster?.nodes ?? [], body, 6_000), timeoutMs);
 
   clusterTest('three nodes of capacity 2 drain a queue of 30: each agent once, never more than 2 on a node, urgent before the waiting low ones', async () => {
     const capacity = 2;
@@ -154,10 +142,10 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     const agents = (session: { node: string }) => liveDescendants(ownerOf(session).pid).map((process) => process.pid);
     const killedTree = agents(sessions[0]);
     const kill = await callNode(otherThan(sessions[0]), 'POST', `/orchestrator/sessions/${ids[0]}/kill`);
-    expect(kill).toEqual({ status: 200, body: { session_id: ids[0], status: 'killed' } });
+    expect([kill.status, kill.body]).toEqual([200, { session_id: ids[0], status: 'killed' }]);
 
     const cancel = await callNode(otherThan(sessions[1]), 'POST', `/orchestrator/sessions/${ids[1]}/cancel`, { grace_ms: 5_000 });
-    expect(cancel).toEqual({ status: 200, body: { session_id: ids[1], status: 'cancelled' } });
+    expect([cancel.status, cancel.body]).toEqual([200, { session_id: ids[1], status: 'cancelled' }]);
     expect(liveDescendants(ownerOf(sessions[1]).pid)).toEqual([]);
     expect(killedTree.filter((pid) => liveDescendants(ownerOf(sessions[0]).pid).some((process) => process.pid === pid))).toEqual([]);
 

@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseTraceparent } from '@mosaic/observability';
 import { type CallbackEvent, UUID_PATTERN } from '@mosaic/orchestrator-contract';
 import { CallbackReceiver } from '../support/callback-receiver';
 import { testDatabaseUrl } from '../support/database';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
 import { liveDescendants, waitForNoProcesses } from '../support/process-table';
 import { freePort, startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
@@ -51,17 +52,8 @@ describe('request ids, trace context and JSON logs (built services)', () => {
   let receiver: CallbackReceiver;
   const agentPids = new Set<number>();
 
-  const output = () => `${api?.output().slice(-10_000) ?? ''}\n--- orchestrator ---\n${orchestrator?.output().slice(-10_000) ?? ''}`;
-  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => (api ? { ...api, output } : undefined), body);
-
-  async function call(base: ServiceProcess, method: string, path: string, headers: Record<string, string> = {}, body?: unknown) {
-    const response = await fetch(`${base.url}${path}`, {
-      method,
-      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
-  }
+  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => [api, orchestrator], body, 10_000);
+  const call = (base: ServiceProcess, method: string, path: string, headers: Record<string, string> = {}, body?: unknown) => request(method, `${base.url}${path}`, { headers, body });
 
   const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 
@@ -111,15 +103,20 @@ describe('request ids, trace context and JSON logs (built services)', () => {
       const sessionId = dispatched.body.session.id as string;
       const orchestratorSessionId = dispatched.body.session.orchestrator_session_id as string;
 
-      const deadline = Date.now() + 20_000;
-      while ((await call(api!, 'GET', `/orchestrator/sessions/${sessionId}`, operator)).body.status !== 'completed') {
-        if (Date.now() > deadline) throw new Error(`session ${sessionId} did not complete`);
-        await sleep(100);
-      }
+      const stored = await eventually(async () => {
+        const session = (await call(api!, 'GET', `/orchestrator/sessions/${sessionId}`, operator)).body as { status: string; events: { event_id: string }[] };
+        expect(session.status).toBe('completed');
+        return session;
+      }, 20_000);
+      // The API's own audit events (who dispatched) came by no callback.
+      const events = stored.events.filter((event) => !event.event_id.startsWith('api-'));
+      const isCallbackLine = (line: LogLine) => line.req?.url === `/orchestrator/callbacks/${sessionId}`;
       // The last callback's request line is written once its answer has gone out.
-      await sleep(200);
-
-      const apiLines = logLines(api!);
+      const apiLines = await eventually(() => {
+        const lines = logLines(api!);
+        expect(lines.filter(isCallbackLine)).toHaveLength(events.length);
+        return lines;
+      }, 5_000);
       const orchestratorLines = logLines(orchestrator!);
 
       // One line per request, carrying the request id and the trace id.
@@ -130,10 +127,7 @@ describe('request ids, trace context and JSON logs (built services)', () => {
       expect(spawnLines).toEqual([expect.objectContaining({ msg: 'request completed', trace_id: parent.traceId })]);
 
       // One line per callback (running, two progress events, completed, at least).
-      const callbackLines = apiLines.filter((line) => line.req?.url === `/orchestrator/callbacks/${sessionId}`);
-      const stored = (await call(api!, 'GET', `/orchestrator/sessions/${sessionId}`, operator)).body as { events: { event_id: string }[] };
-      // The API's own audit events (who dispatched) came by no callback.
-      const events = stored.events.filter((event) => !event.event_id.startsWith('api-'));
+      const callbackLines = apiLines.filter(isCallbackLine);
       expect(events.length).toBeGreaterThanOrEqual(4);
       expect(callbackLines).toHaveLength(events.length);
       for (const line of callbackLines) {
@@ -182,10 +176,10 @@ describe('request ids, trace context and JSON logs (built services)', () => {
       );
       expect(spawned.status).toBe(201);
       expect(spawned.headers.get('x-request-id')).toBe(requestId);
-      await endpoint.waitFor((received) => received.some((request) => (request.body as CallbackEvent).status === 'completed'));
+      await endpoint.waitFor((received) => received.some((callback) => (callback.body as CallbackEvent).status === 'completed'));
 
-      const traces = endpoint.received.map((request) => parseTraceparent(request.headers.traceparent));
-      expect(endpoint.received.map((request) => request.headers['x-request-id'])).toEqual(endpoint.received.map(() => requestId));
+      const traces = endpoint.received.map((callback) => parseTraceparent(callback.headers.traceparent));
+      expect(endpoint.received.map((callback) => callback.headers['x-request-id'])).toEqual(endpoint.received.map(() => requestId));
       expect(traces.map((trace) => trace?.traceId)).toEqual(endpoint.received.map(() => parent.traceId));
       const spanIds = traces.map((trace) => trace?.spanId);
       expect(new Set([...spanIds, parent.spanId]).size).toBe(spanIds.length + 1);
@@ -206,15 +200,14 @@ describe('request ids, trace context and JSON logs (built services)', () => {
       expect(spawned.status).toBe(201);
       const requestId = spawned.headers.get('x-request-id');
       expect(requestId).toMatch(UUID_PATTERN);
-      await endpoint.waitFor((received) => received.some((request) => (request.body as CallbackEvent).status === 'completed'));
+      await endpoint.waitFor((received) => received.some((callback) => (callback.body as CallbackEvent).status === 'completed'));
 
-      expect(endpoint.received.every((request) => request.headers['x-request-id'] === requestId)).toBe(true);
-      const traceIds = new Set(endpoint.received.map((request) => parseTraceparent(request.headers.traceparent)?.traceId));
+      expect(endpoint.received.every((callback) => callback.headers['x-request-id'] === requestId)).toBe(true);
+      const traceIds = new Set(endpoint.received.map((callback) => parseTraceparent(callback.headers.traceparent)?.traceId));
       expect(traceIds.size).toBe(1);
       expect([...traceIds][0]).toMatch(/^[0-9a-f]{32}$/);
 
-      const health = await fetch(`${api!.url}/health/orchestrator`);
-      await health.body?.cancel();
+      const health = await request('GET', `${api!.url}/health/orchestrator`);
       expect(health.headers.get('x-request-id')).toMatch(UUID_PATTERN);
     }),
   );

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
 import { documentedRoutes, ORCHESTRATOR_ROUTES, sortedRoutes } from '../support/contract-routes';
+import { eventually } from '../support/eventually';
+import { request, type HttpAnswer } from '../support/http';
 import { sampleValue } from '../support/metrics-text';
 import { startService, withServiceOutput, type ServiceProcess, stopLeavingNoProcesses } from '../support/service-process';
 
 const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
 const API_KEY = 'e2e-operability-key';
-const AUTH = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
 
 type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { content?: Record<string, { schema?: unknown }> }> };
 
@@ -52,9 +52,8 @@ function builtOrchestrator(name: string, env: Record<string, string | undefined>
   return {
     url,
     receiver: () => receiver!,
-    serviceTest: (title: string, body: () => Promise<void>) => it(title, withServiceOutput(() => service, body), 30_000),
-    post: (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
-      fetch(`${url()}${path}`, { method: 'POST', headers: { ...AUTH, ...headers }, body: JSON.stringify(body) }),
+    serviceTest: (title: string, body: () => Promise<void>) => it(title, withServiceOutput(() => [service], body), 30_000),
+    post: (path: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> => request('POST', `${url()}${path}`, { token: API_KEY, headers, body }),
   };
 }
 
@@ -66,27 +65,16 @@ describe('orchestrator /docs and /metrics (built service)', () => {
   const { url, receiver, serviceTest, post } = builtOrchestrator('orchestrator', { MAX_CONCURRENT_SESSIONS: '8' });
 
   async function scrape(): Promise<string> {
-    const response = await fetch(`${url()}/metrics`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-    return response.text();
-  }
-
-  /** Scrapes until `condition` holds for the answer, or fails with the last one. */
-  async function scrapeUntil(condition: (text: string) => boolean, timeoutMs = 15_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const text = await scrape();
-      if (condition(text)) return text;
-      if (Date.now() > deadline) throw new Error(`metrics never met the condition; last scrape:\n${text}`);
-      await sleep(50);
-    }
+    const answer = await request('GET', `${url()}/metrics`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    return answer.text;
   }
 
   serviceTest('serves an OpenAPI document with exactly the contract\'s operations and statuses', async () => {
-    const response = await fetch(`${url()}/docs/json`);
-    expect(response.status).toBe(200);
-    const document = (await response.json()) as { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
+    const answer = await request<{ paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } }>('GET', `${url()}/docs/json`);
+    expect(answer.status).toBe(200);
+    const document = answer.body;
 
     expect(documentedRoutes(document)).toEqual(sortedRoutes(ORCHESTRATOR_ROUTES));
     for (const [path, item] of Object.entries(document.paths)) {
@@ -98,7 +86,7 @@ describe('orchestrator /docs and /metrics (built service)', () => {
       }
     }
     expect(document.components.schemas.SpawnRequest).toMatchObject({ required: ['task', 'context', 'callback_url', 'callback_token'], example: expect.any(Object) });
-    expect((await fetch(`${url()}/docs`)).headers.get('content-type')).toMatch(/text\/html/);
+    expect((await request('GET', `${url()}/docs`)).headers.get('content-type')).toMatch(/text\/html/);
   });
 
   serviceTest('counts spawns, callback deliveries, sessions by status, running agents and requests', async () => {
@@ -115,11 +103,12 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     // The counters move once the answer is in, a moment after the receiver has seen the request; the queue runs
     // the three sessions side by side, so the quick ones may end in either order.
     await quick.waitFor((received) => received.some(({ body }) => (body as { status?: string }).status === 'completed'));
-    let text = await scrapeUntil(
-      (metrics) =>
-        sampleValue(metrics, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'refused' }) === 2 &&
-        sampleValue(metrics, 'orchestrator_sessions', { status: 'completed' }) === 2,
-    );
+    let text = await eventually(async () => {
+      const metrics = await scrape();
+      expect(sampleValue(metrics, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'refused' })).toBe(2);
+      expect(sampleValue(metrics, 'orchestrator_sessions', { status: 'completed' })).toBe(2);
+      return metrics;
+    }, 15_000);
     expect(sampleValue(text, 'orchestrator_spawns_total', { outcome: 'started' })).toBe(3);
     expect(sampleValue(text, 'orchestrator_spawns_total', { outcome: 'replayed' })).toBe(1);
     expect(sampleValue(text, 'orchestrator_agent_processes_running')).toBe(1);
@@ -130,9 +119,9 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     expect(sampleValue(text, 'orchestrator_http_request_duration_seconds_count', { route: '/orchestrator/sessions/spawn', method: 'POST', status: '201' })).toBe(3);
     expect(sampleValue(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
 
-    const id = ((await longAnswer.json()) as { session_id: string }).session_id;
+    const id = longAnswer.body.session_id as string;
     expect((await post(`/orchestrator/sessions/${id}/kill`, {})).status).toBe(200);
-    expect((await fetch(`${url()}/orchestrator/sessions/${id}/status`)).status).toBe(401);
+    expect((await request('GET', `${url()}/orchestrator/sessions/${id}/status`)).status).toBe(401);
     text = await scrape();
     expect(sampleValue(text, 'orchestrator_agent_processes_running')).toBe(0);
     expect(sampleValue(text, 'orchestrator_sessions', { status: 'killed' })).toBe(1);
@@ -155,9 +144,7 @@ describe('orchestrator session retention (built service)', () => {
   const RETENTION_MS = 3_000;
   const { url, receiver, serviceTest, post } = builtOrchestrator('orchestrator-retention', { SESSION_RETENTION_MS: String(RETENTION_MS) });
 
-  async function status(id: string): Promise<Response> {
-    return fetch(`${url()}/orchestrator/sessions/${id}/status`, { headers: AUTH });
-  }
+  const status = (id: string) => request('GET', `${url()}/orchestrator/sessions/${id}/status`, { token: API_KEY });
 
   serviceTest('forgets an ended session and its Idempotency-Key once retained long enough, and keeps the running ones', async () => {
     const key = randomUUID();
@@ -165,35 +152,31 @@ describe('orchestrator session retention (built service)', () => {
     const quickBody = spawnBody(quick, { steps: 1 });
     const spawned = await post('/orchestrator/sessions/spawn', quickBody, { 'idempotency-key': key });
     expect(spawned.status).toBe(201);
-    const { session_id: endedId } = (await spawned.json()) as { session_id: string };
+    const endedId = spawned.body.session_id as string;
     const long = await post('/orchestrator/sessions/spawn', spawnBody(receiver().endpoint(), { duration_ms: 60_000 }));
     expect(long.status).toBe(201);
-    const { session_id: runningId } = (await long.json()) as { session_id: string };
+    const runningId = long.body.session_id as string;
 
     await quick.waitFor((received) => received.some(({ body }) => (body as { status?: string }).status === 'completed'));
-    const ended = (await (await status(endedId)).json()) as { status: string; ended_at: string };
+    const ended = (await status(endedId)).body as { status: string; ended_at: string };
     expect(ended.status).toBe('completed');
     const replay = await post('/orchestrator/sessions/spawn', quickBody, { 'idempotency-key': key });
     expect(replay.status).toBe(200);
-    expect(((await replay.json()) as { session_id: string }).session_id).toBe(endedId);
+    expect(replay.body.session_id).toBe(endedId);
 
-    const deadline = Date.now() + RETENTION_MS + 10_000;
-    while ((await status(endedId)).status === 200) {
-      if (Date.now() > deadline) throw new Error(`session ${endedId} was still known ${RETENTION_MS + 10_000} ms after it ended`);
-      await sleep(100);
-    }
+    await eventually(async () => expect((await status(endedId)).status).not.toBe(200), RETENTION_MS + 10_000);
     expect(Date.now() - Date.parse(ended.ended_at)).toBeGreaterThanOrEqual(RETENTION_MS);
     expect((await status(endedId)).status).toBe(404);
     expect((await post(`/orchestrator/sessions/${endedId}/kill`, {})).status).toBe(404);
-    const listed = (await (await fetch(`${url()}/orchestrator/sessions`, { headers: AUTH })).json()) as { sessions: { session_id: string }[] };
+    const listed = (await request<{ sessions: { session_id: string }[] }>('GET', `${url()}/orchestrator/sessions`, { token: API_KEY })).body;
     expect(listed.sessions.map((session) => session.session_id)).toEqual([runningId]);
-    expect(((await (await status(runningId)).json()) as { status: string }).status).toBe('running');
-    const metrics = await (await fetch(`${url()}/metrics`)).text();
+    expect((await status(runningId)).body.status).toBe('running');
+    const metrics = (await request('GET', `${url()}/metrics`)).text;
     expect(sampleValue(metrics, 'orchestrator_sessions', { status: 'completed' })).toBe(0);
 
     // The key is free again: a different body no longer answers 422, it starts a new session.
     const again = await post('/orchestrator/sessions/spawn', spawnBody(receiver().endpoint(), { steps: 1 }), { 'idempotency-key': key });
     expect(again.status).toBe(201);
-    expect(((await again.json()) as { session_id: string }).session_id).not.toBe(endedId);
+    expect(again.body.session_id).not.toBe(endedId);
   });
 });

@@ -2,9 +2,10 @@ import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CALLBACK_QUEUE_MAX_BYTES } from '../../apps/orchestrator/src/callbacks/callback-delivery';
 import { CallbackReceiver } from '../support/callback-receiver';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
 import { sampleValue } from '../support/metrics-text';
 import { startService, stopLeavingNoProcesses, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
@@ -42,33 +43,34 @@ describe('orchestrator during an outage of the API (built service)', () => {
     await receiver?.close();
   });
 
-  const metric = async (name: string, labels: Record<string, string> = {}) =>
-    sampleValue(await (await fetch(`${service!.url}/metrics`)).text(), name, labels) ?? 0;
+  const metric = async (name: string, labels: Record<string, string> = {}) => sampleValue((await request('GET', `${service!.url}/metrics`)).text, name, labels) ?? 0;
 
   it(
     'keeps a chatty session at its queue bound while callbacks answer 503, then delivers the rest, the terminal status last',
     withServiceOutput(
-      () => service,
+      () => [service],
       async () => {
         let apiDown = true;
         const endpoint = receiver.endpoint(() => (apiDown ? 503 : 202));
-        const spawned = await fetch(`${service!.url}/orchestrator/sessions/spawn`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-          body: JSON.stringify({ task: { id: randomUUID(), title: 'chatty' }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 'outage-token' }),
+        const spawned = await request<{ session_id: string }>('POST', `${service!.url}/orchestrator/sessions/spawn`, {
+          token: API_KEY,
+          headers: { 'idempotency-key': randomUUID() },
+          body: { task: { id: randomUUID(), title: 'chatty' }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 'outage-token' },
         });
         expect(spawned.status).toBe(201);
-        const sessionId = ((await spawned.json()) as { session_id: string }).session_id;
+        const sessionId = spawned.body.session_id;
 
-        // The agent prints everything and ends while nothing gets through; the queue must not follow it.
+        // The agent prints everything and ends while nothing gets through; the queue must not follow it (sampled every 50 ms).
         let largestQueue = 0;
-        for (const deadline = Date.now() + 30_000; ; ) {
-          largestQueue = Math.max(largestQueue, await metric('orchestrator_callback_queue_bytes'));
-          const status = (await (await fetch(`${service!.url}/orchestrator/sessions/${sessionId}/status`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as { status: string };
-          if (status.status === 'completed') break;
-          if (Date.now() > deadline) throw new Error(`the agent did not end: ${JSON.stringify(status)}`);
-          await sleep(50);
-        }
+        await eventually(
+          async () => {
+            largestQueue = Math.max(largestQueue, await metric('orchestrator_callback_queue_bytes'));
+            const status = await request<{ status: string }>('GET', `${service!.url}/orchestrator/sessions/${sessionId}/status`, { token: API_KEY });
+            expect(status.body).toMatchObject({ status: 'completed' });
+          },
+          30_000,
+          50,
+        );
         const queued = await metric('orchestrator_callback_queue_bytes');
         largestQueue = Math.max(largestQueue, queued);
         const droppedByMetric = await metric('orchestrator_agent_log_lines_dropped_total', { reason: 'queue_full' });

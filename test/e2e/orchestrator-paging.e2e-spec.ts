@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
 import { startService, withServiceOutput, type ServiceProcess, stopLeavingNoProcesses } from '../support/service-process';
 
 const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
@@ -35,26 +36,25 @@ describe('orchestrator session list paging (built service)', () => {
   });
 
   async function spawnOne(): Promise<string> {
-    const response = await fetch(`${service!.url}/orchestrator/sessions/spawn`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-      body: JSON.stringify({ task: { id: randomUUID(), title: 'paging' }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 't' }),
+    const answer = await request<{ session_id: string }>('POST', `${service!.url}/orchestrator/sessions/spawn`, {
+      token: API_KEY,
+      headers: { 'idempotency-key': randomUUID() },
+      body: { task: { id: randomUUID(), title: 'paging' }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 't' },
     });
-    const body = (await response.json()) as { session_id: string };
-    if (response.status !== 201) throw new Error(`spawn answered ${response.status}: ${JSON.stringify(body)}`);
-    return body.session_id;
+    if (answer.status !== 201) throw new Error(`spawn answered ${answer.status}: ${answer.text}`);
+    return answer.body.session_id;
   }
 
   async function list(query: string): Promise<Page> {
-    const response = await fetch(`${service!.url}/orchestrator/sessions?${query}`, { headers: { authorization: `Bearer ${API_KEY}` } });
-    expect(response.status).toBe(200);
-    return (await response.json()) as Page;
+    const answer = await request<Page>('GET', `${service!.url}/orchestrator/sessions?${query}`, { token: API_KEY });
+    expect(answer.status).toBe(200);
+    return answer.body;
   }
 
   it(
     'following next_cursor visits each of 1,000 sessions once, newest first, while sessions are being created',
     withServiceOutput(
-      () => service,
+      () => [service],
       async () => {
         const created: string[] = [];
         for (let batch = 0; batch < SESSIONS / 25; batch++) created.push(...(await Promise.all(Array.from({ length: 25 }, spawnOne))));
@@ -90,12 +90,10 @@ describe('orchestrator session list paging (built service)', () => {
   it(
     'a status filter pages over matching sessions only',
     withServiceOutput(
-      () => service,
+      () => [service],
       async () => {
         // The queue runs the sessions spawned above a few at a time: wait until some have completed.
-        for (const deadline = Date.now() + 20_000; (await list('status=completed&limit=1')).sessions.length === 0; await sleep(100)) {
-          if (Date.now() > deadline) throw new Error('no session completed within 20 s');
-        }
+        await eventually(async () => expect((await list('status=completed&limit=1')).sessions).not.toEqual([]), 20_000);
         const seen: Page['sessions'] = [];
         let cursor: string | null = null;
         do {

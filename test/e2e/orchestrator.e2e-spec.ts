@@ -4,28 +4,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { answerInTurn, CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
+import { eventually } from '../support/eventually';
+import { request, type HttpAnswer, type HttpRequest } from '../support/http';
 import { isAlive, liveDescendants, waitForNoProcesses } from '../support/process-table';
 import { killProcessTrees, startService, withServiceOutput, type ServiceProcess, stopLeavingNoProcesses } from '../support/service-process';
 
 const ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
 const API_KEY = 'e2e-orchestrator-key';
-const AUTH = { authorization: `Bearer ${API_KEY}` };
 
-interface HttpAnswer {
-  status: number;
-  headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- assertions below check the shape
-}
-
-async function call(service: ServiceProcess, method: string, path: string, options: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
-  const hasBody = options.body !== undefined || options.raw !== undefined;
-  const response = await fetch(`${service.url}${path}`, {
-    method,
-    headers: { ...AUTH, ...(hasBody && { 'content-type': 'application/json' }), ...options.headers },
-    body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+function call(service: ServiceProcess, method: string, path: string, options: Omit<HttpRequest, 'token'> = {}): Promise<HttpAnswer> {
+  return request(method, `${service.url}${path}`, { token: API_KEY, ...options });
 }
 
 function spawnBody(endpoint: CallbackEndpoint, sampleAgent: Record<string, unknown> = {}, token = 'callback-token-1') {
@@ -45,14 +33,12 @@ async function spawn(service: ServiceProcess, body: unknown, key: string = rando
   return answer.body.session_id;
 }
 
-async function waitForStatus(service: ServiceProcess, id: string, statuses: string[], timeoutMs = 15_000): Promise<HttpAnswer['body']> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+function waitForStatus(service: ServiceProcess, id: string, statuses: string[], timeoutMs = 15_000): Promise<HttpAnswer['body']> {
+  return eventually(async () => {
     const answer = await call(service, 'GET', `/orchestrator/sessions/${id}/status`);
-    if (statuses.includes(answer.body.status)) return answer.body;
-    if (Date.now() > deadline) throw new Error(`session ${id} is ${JSON.stringify(answer.body)}, not ${statuses.join('/')}`);
-    await sleep(20);
-  }
+    expect(statuses).toContain(answer.body.status);
+    return answer.body;
+  }, timeoutMs);
 }
 
 const isTerminalEvent = (event: CallbackEvent) => event.type === 'status' && ['completed', 'failed', 'killed', 'cancelled'].includes(event.status ?? '');
@@ -73,7 +59,7 @@ describe('orchestrator (built service)', () => {
   let service: ServiceProcess | undefined;
   let receiver: CallbackReceiver;
   const running = () => service!;
-  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => service, body), timeoutMs);
+  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => [service], body), timeoutMs);
 
   beforeAll(async () => {
     receiver = await CallbackReceiver.start();
@@ -90,9 +76,9 @@ describe('orchestrator (built service)', () => {
   });
 
   serviceTest('GET /health answers without a key', async () => {
-    const answer = await fetch(`${running().url}/health`);
+    const answer = await request('GET', `${running().url}/health`);
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toEqual({
+    expect(answer.body).toEqual({
       status: 'ok',
       version: expect.any(String),
       active_sessions: expect.any(Number),
@@ -109,7 +95,7 @@ describe('orchestrator (built service)', () => {
 
     const events = endpoint.accepted<CallbackEvent>();
     for (const event of events) expect(callbackEventSchema.safeParse(event).error).toBeUndefined();
-    expect(endpoint.received.every((request) => request.headers.authorization === 'Bearer token-happy')).toBe(true);
+    expect(endpoint.received.every((callback) => callback.headers.authorization === 'Bearer token-happy')).toBe(true);
     expect(events.map((event) => event.sequence)).toEqual(events.map((_, index) => index + 1));
     expect(new Set(events.map((event) => event.event_id)).size).toBe(events.length);
     expect(events.every((event) => event.session_id === id)).toBe(true);
@@ -150,11 +136,13 @@ describe('orchestrator (built service)', () => {
   serviceTest('kill takes down the agent and every process it started, then answers killed', async () => {
     const endpoint = receiver.endpoint();
     const id = await spawn(running(), spawnBody(endpoint, { steps: 1, duration_ms: 60_000, children: 2 }));
-    await endpoint.waitFor((received) => received.some((request) => JSON.stringify(request.body).includes('started child processes')));
+    await endpoint.waitFor((received) => received.some((callback) => JSON.stringify(callback.body).includes('started child processes')));
     // Agent, its 2 children and their 2 grandchildren (plus a shell, when it does not exec).
-    let tree = liveDescendants(running().pid);
-    for (const deadline = Date.now() + 5_000; tree.length < 5 && Date.now() < deadline; tree = liveDescendants(running().pid)) await sleep(20);
-    expect(tree.length).toBeGreaterThanOrEqual(5);
+    const tree = await eventually(() => {
+      const descendants = liveDescendants(running().pid);
+      expect(descendants.length).toBeGreaterThanOrEqual(5);
+      return descendants;
+    }, 5_000);
 
     const killed = await call(running(), 'POST', `/orchestrator/sessions/${id}/kill`);
     expect(killed).toMatchObject({ status: 200, body: { session_id: id, status: 'killed' } });
@@ -169,10 +157,12 @@ describe('orchestrator (built service)', () => {
   /** Spawns a sample agent with a child and a grandchild, and returns its session id and live process tree once they run. */
   async function spawnTree(endpoint: CallbackEndpoint, sampleAgent: Record<string, unknown>) {
     const id = await spawn(running(), spawnBody(endpoint, { steps: 0, duration_ms: 60_000, children: 1, ...sampleAgent }));
-    await endpoint.waitFor((received) => received.some((request) => JSON.stringify(request.body).includes('started child processes')));
-    let tree = liveDescendants(running().pid);
-    for (const deadline = Date.now() + 5_000; tree.length < 3 && Date.now() < deadline; tree = liveDescendants(running().pid)) await sleep(20);
-    expect(tree.length).toBeGreaterThanOrEqual(3);
+    await endpoint.waitFor((received) => received.some((callback) => JSON.stringify(callback.body).includes('started child processes')));
+    const tree = await eventually(() => {
+      const descendants = liveDescendants(running().pid);
+      expect(descendants.length).toBeGreaterThanOrEqual(3);
+      return descendants;
+    }, 5_000);
     return { id, pids: tree.map((info) => info.pid) };
   }
 
@@ -269,7 +259,7 @@ describe('orchestrator (built service)', () => {
     expect(endpoint.received[0]).toMatchObject({ status: 400, body: { sequence: 1, type: 'status', status: 'running' } });
     const accepted = endpoint.accepted<CallbackEvent>();
     expect(accepted.map((event) => event.sequence)).toEqual(accepted.map((_, index) => index + 2));
-    expect(endpoint.received.filter((request) => (request.body as CallbackEvent).sequence === 1)).toHaveLength(1);
+    expect(endpoint.received.filter((callback) => (callback.body as CallbackEvent).sequence === 1)).toHaveLength(1);
   });
 
   serviceTest('a 401 stops delivery for that session', async () => {
@@ -295,7 +285,7 @@ describe('orchestrator (built service)', () => {
       const wrongHeaders = [{ authorization: '' }, { authorization: 'Bearer wrong-key' }, { authorization: `Basic ${API_KEY}` }, { authorization: `Bearer ${API_KEY}x` }];
       for (const [method, path] of routes) {
         for (const headers of wrongHeaders) {
-          expectErrorBody(await call(running(), method, path, { headers, ...(method === 'POST' && { raw: '{not json' }) }), 401, 'unauthorized');
+          expectErrorBody(await call(running(), method, path, { headers, ...(method === 'POST' && { body: '{not json' }) }), 401, 'unauthorized');
         }
       }
     });
@@ -305,7 +295,7 @@ describe('orchestrator (built service)', () => {
       const valid = spawnBody(endpoint);
       const spawnWith = (options: Parameters<typeof call>[3]) => call(running(), 'POST', '/orchestrator/sessions/spawn', options);
 
-      expectErrorBody(await spawnWith({ raw: '{"task": ' }), 400, 'bad_request');
+      expectErrorBody(await spawnWith({ body: '{"task": ' }), 400, 'bad_request');
       const missingTitle = await spawnWith({ body: { ...valid, task: { id: 'x' } } });
       expectErrorBody(missingTitle, 400, 'bad_request');
       expect(missingTitle.body.error.message).toContain('task.title');
@@ -344,7 +334,7 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
   let service: ServiceProcess | undefined;
   let receiver: CallbackReceiver;
   const running = () => service!;
-  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => service, body), timeoutMs);
+  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => [service], body), timeoutMs);
   const SESSION_TIMEOUT_MS = 3_000;
 
   beforeAll(async () => {

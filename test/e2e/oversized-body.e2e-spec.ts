@@ -71,7 +71,7 @@ describe('a 5 MB body sent with fetch (built services)', () => {
   it(
     'the API answers a callback with 413 payload_too_large',
     withServiceOutput(
-      () => api,
+      () => [api],
       () => expectReadable413s(`${api!.url}/orchestrator/callbacks/${randomUUID()}`, { authorization: 'Bearer mcb_not-checked-before-the-body' }),
     ),
   );
@@ -79,7 +79,7 @@ describe('a 5 MB body sent with fetch (built services)', () => {
   it(
     'the orchestrator answers a spawn with 413 payload_too_large',
     withServiceOutput(
-      () => orchestrator,
+      () => [orchestrator],
       () => expectReadable413s(`${orchestrator!.url}/orchestrator/sessions/spawn`, { authorization: `Bearer ${ORCHESTRATOR_KEY}`, 'idempotency-key': randomUUID() }),
     ),
   );

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { DEVELOPMENT_CALLBACK_SIGNING_KEY, DEVELOPMENT_MOSAIC_API_TOKEN } from '../../apps/api/src/config/api-config';
 import { testDatabaseUrl } from '../support/database';
+import { request } from '../support/http';
 import { nodeArgsOf, startService, stopLeavingNoProcesses } from '../support/service-process';
 
 const API_ENTRY = join(__dirname, '../../apps/api/dist/main.js');
@@ -70,7 +71,14 @@ describe('production refuses development secrets (built services)', () => {
     const orchestrator = await startService({ name: 'orchestrator', entry: ORCHESTRATOR_ENTRY, env });
     try {
       const api = await startService({ name: 'api', entry: API_ENTRY, env: { ...env, ORCHESTRATOR_URL: orchestrator.url }, healthPath: '/health/orchestrator' });
-      await stopLeavingNoProcesses(api);
+      try {
+        // Up, and the API reaches the orchestrator with the real key: the secrets were taken, not only tolerated.
+        expect((await request('GET', `${orchestrator.url}/health`)).status).toBe(200);
+        expect((await request('GET', `${api.url}/health/orchestrator`)).body).toMatchObject({ status: 'ok', details: { orchestrator: { status: 'up' } } });
+        expect((await request('GET', `${api.url}/orchestrator/sessions`, { token: `${STRONG}-operator` })).status).toBe(200);
+      } finally {
+        await stopLeavingNoProcesses(api);
+      }
     } finally {
       await stopLeavingNoProcesses(orchestrator);
     }

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, dropTestDatabase } from '../support/database';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
 import { liveDescendants, liveProcessGroup, waitForNoProcesses } from '../support/process-table';
 import { freePort } from '../support/service-process';
 
@@ -10,9 +11,10 @@ const START_TIMEOUT_MS = 30_000;
 
 jest.setTimeout(60_000);
 
+/** The status `url` answers with, 0 for no answer. */
 async function status(url: string): Promise<number> {
-  return fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
-    (response) => response.status,
+  return request('GET', url, { timeoutMs: 2_000 }).then(
+    (answer) => answer.status,
     () => 0,
   );
 }
@@ -66,12 +68,15 @@ describe('pnpm start', () => {
 
     const api = `http://127.0.0.1:${apiPort}`;
     const orchestrator = `http://127.0.0.1:${orchestratorPort}`;
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while ((await status(`${api}/health`)) !== 200 || (await status(`${orchestrator}/health`)) !== 200) {
-      if (child.exitCode !== null) throw new Error(`pnpm start exited with code ${child.exitCode}:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`the services did not answer /health within ${START_TIMEOUT_MS / 1000} s:\n${output}`);
-      await sleep(200);
-    }
+    const running = await eventually(async () => {
+      if (child.exitCode !== null) return false;
+      expect({ api: await status(`${api}/health`), orchestrator: await status(`${orchestrator}/health`) }).toEqual({ api: 200, orchestrator: 200 });
+      return true;
+    }, START_TIMEOUT_MS).catch((error: Error) => {
+      error.message += `\n${output}`;
+      throw error;
+    });
+    if (!running) throw new Error(`pnpm start exited with code ${child.exitCode}:\n${output}`);
     expect(output).toContain(`Starting the orchestrator on port ${orchestratorPort} and the API on port ${apiPort}.`);
     // The API reaches the orchestrator that pnpm start started, on its port.
     expect(await status(`${api}/health/orchestrator`)).toBe(200);

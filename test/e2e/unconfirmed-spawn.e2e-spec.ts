@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/database';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
 import { liveDescendants, waitForNoProcesses } from '../support/process-table';
 import { freePort, startService, stopLeavingNoProcesses, withServiceOutput, type ServiceProcess } from '../support/service-process';
 
@@ -39,7 +40,7 @@ describe('an unconfirmed spawn whose agent did start (built API and orchestrator
 
   it(
     'is killed by the reconciliation, which records the orchestrator session: killed, spawn_unconfirmed',
-    withServiceOutput(() => api ?? orchestrator, async () => {
+    withServiceOutput(() => [api, orchestrator], async () => {
       const sessionId = randomUUID();
       const taskId = randomUUID();
       // As a dispatch leaves them before the spawn call, an hour ago.
@@ -52,31 +53,31 @@ describe('an unconfirmed spawn whose agent did start (built API and orchestrator
         );
       });
       // The spawn that API sent, with its session id as the Idempotency-Key; its callbacks go nowhere.
-      const spawned = await fetch(`${orchestrator!.url}/orchestrator/sessions/spawn`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ORCHESTRATOR_KEY}`, 'content-type': 'application/json', 'idempotency-key': sessionId },
-        body: JSON.stringify({
+      const spawned = await request<{ session_id: string }>('POST', `${orchestrator!.url}/orchestrator/sessions/spawn`, {
+        token: ORCHESTRATOR_KEY,
+        headers: { 'idempotency-key': sessionId },
+        body: {
           task: { id: taskId, title: 'unconfirmed' },
           context: { schema_version: 1 },
           callback_url: `http://127.0.0.1:${await freePort()}/orchestrator/callbacks/${sessionId}`,
           callback_token: 'token',
-        }),
+        },
       });
       expect(spawned.status).toBe(201);
-      const orchestratorSessionId = ((await spawned.json()) as { session_id: string }).session_id;
+      const orchestratorSessionId = spawned.body.session_id;
       // Queued first; the node takes it at once, having room.
-      let agents: number[] = [];
-      for (const deadline = Date.now() + 10_000; agents.length === 0 && Date.now() < deadline; await sleep(20)) {
-        agents = liveDescendants(orchestrator!.pid).map((info) => info.pid);
-      }
-      expect(agents.length).toBeGreaterThan(0);
+      const agents = await eventually(() => {
+        const pids = liveDescendants(orchestrator!.pid).map((info) => info.pid);
+        expect(pids.length).toBeGreaterThan(0);
+        return pids;
+      }, 10_000);
       // What the reconciliation asks: the list, by Idempotency-Key, in its usual shape.
-      const list = (query: string) => fetch(`${orchestrator!.url}/orchestrator/sessions?${query}`, { headers: { authorization: `Bearer ${ORCHESTRATOR_KEY}` } });
-      expect(await (await list(`idempotency_key=${sessionId}`)).json()).toEqual({
+      const list = (query: string) => request('GET', `${orchestrator!.url}/orchestrator/sessions?${query}`, { token: ORCHESTRATOR_KEY });
+      expect((await list(`idempotency_key=${sessionId}`)).body).toEqual({
         sessions: [expect.objectContaining({ session_id: orchestratorSessionId, status: 'running' })],
         next_cursor: null,
       });
-      expect(await (await list(`idempotency_key=${randomUUID()}`)).json()).toEqual({ sessions: [], next_cursor: null });
+      expect((await list(`idempotency_key=${randomUUID()}`)).body).toEqual({ sessions: [], next_cursor: null });
       expect((await list(`idempotency_key=${sessionId}&cursor=abc`)).status).toBe(400);
 
       api = await startService({
@@ -92,11 +93,16 @@ describe('an unconfirmed spawn whose agent did start (built API and orchestrator
         },
       });
 
-      const row = await waitForRow(databaseUrl, sessionId, (found) => found.status !== 'spawning');
+      const row = await eventually(async () => {
+        const found = await sessionRow(databaseUrl, sessionId);
+        expect(found).toBeDefined();
+        expect(found!.status).not.toBe('spawning');
+        return found;
+      }, 15_000);
       expect(row).toEqual({ status: 'killed', error: 'spawn_unconfirmed', orchestrator_session_id: orchestratorSessionId, active_task_id: null });
       await waitForNoProcesses(agents, 0);
-      const status = await fetch(`${orchestrator!.url}/orchestrator/sessions/${orchestratorSessionId}/status`, { headers: { authorization: `Bearer ${ORCHESTRATOR_KEY}` } });
-      expect(await status.json()).toMatchObject({ status: 'killed' });
+      const status = await request('GET', `${orchestrator!.url}/orchestrator/sessions/${orchestratorSessionId}/status`, { token: ORCHESTRATOR_KEY });
+      expect(status.body).toMatchObject({ status: 'killed' });
     }),
     30_000,
   );
@@ -109,15 +115,9 @@ interface SessionRow {
   active_task_id: string | null;
 }
 
-async function waitForRow(databaseUrl: string, id: string, done: (row: SessionRow) => boolean): Promise<SessionRow> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const row = await withClient(databaseUrl, async (client) => {
-      const { rows } = await client.query<SessionRow>('SELECT status, error, orchestrator_session_id, active_task_id FROM orchestrator_sessions WHERE id = $1', [id]);
-      return rows[0];
-    });
-    if (row !== undefined && done(row)) return row;
-    if (Date.now() > deadline) throw new Error(`session ${id} is still ${JSON.stringify(row)}`);
-    await sleep(100);
-  }
+function sessionRow(databaseUrl: string, id: string): Promise<SessionRow | undefined> {
+  return withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<SessionRow>('SELECT status, error, orchestrator_session_id, active_task_id FROM orchestrator_sessions WHERE id = $1', [id]);
+    return rows[0];
+  });
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './eventually';
 
 export interface ReceivedCallback {
   path: string;
@@ -41,15 +41,14 @@ export class CallbackEndpoint {
   }
 
   /** Waits until `condition` holds for what was received; rejects with what was received after `timeoutMs`. */
-  async waitFor(condition: (received: ReceivedCallback[]) => boolean, timeoutMs = 15_000): Promise<ReceivedCallback[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition(this.received)) {
-      if (Date.now() > deadline) {
-        throw new Error(`callback condition not met after ${timeoutMs} ms; received:\n${JSON.stringify(this.received, null, 2)}`);
-      }
-      await sleep(20);
-    }
-    return this.received;
+  waitFor(condition: (received: ReceivedCallback[]) => boolean, timeoutMs = 15_000): Promise<ReceivedCallback[]> {
+    return eventually(() => {
+      if (!condition(this.received)) throw new Error('callback condition not met');
+      return this.received;
+    }, timeoutMs).catch((error: Error) => {
+      error.message += `; received:\n${JSON.stringify(this.received, null, 2)}`;
+      throw error;
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './eventually';
+import { request, type HttpAnswer } from './http';
 import { liveDescendants } from './process-table';
 import { deleteRedisKeys } from './redis';
 import { startService, stopLeavingNoProcesses, uniqueQueuePrefix, type ServiceProcess } from './service-process';
@@ -7,18 +8,11 @@ import { startService, stopLeavingNoProcesses, uniqueQueuePrefix, type ServicePr
 export const ORCHESTRATOR_ENTRY = path.join(__dirname, '../../apps/orchestrator/dist/main.js');
 export const CLUSTER_API_KEY = 'e2e-cluster-orchestrator-key';
 
-export interface HttpAnswer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests check the shape
-  body: any;
-}
-
 export interface Cluster {
   nodes: ServiceProcess[];
   prefix: string;
   /** Stops every node that still runs, leaving no process behind, and deletes the cluster's keys. */
   stop(): Promise<void>;
-  output(): string;
 }
 
 export interface ClusterOptions {
@@ -53,7 +47,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   return {
     nodes,
     prefix,
-    output: () => nodes.map((node, index) => `--- node-${index}\n${node.output()}`).join('\n'),
     stop: async () => {
       await Promise.all(nodes.map((node) => stopLeavingNoProcesses(node, 15_000)));
       const redis = options.env.QUEUE_URL;
@@ -75,23 +68,22 @@ export function killNodeAndAgents(node: ServiceProcess): number[] {
   return pids;
 }
 
-export async function callNode(node: ServiceProcess, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-  const response = await fetch(`${node.url}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${CLUSTER_API_KEY}`, ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+export function callNode(node: ServiceProcess, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return request(method, `${node.url}${route}`, { token: CLUSTER_API_KEY, body, headers });
 }
 
-/** Polls a session's status on `node` until it is one of `statuses`. */
-export async function waitForStatus(node: ServiceProcess, id: string, statuses: readonly string[], timeoutMs = 30_000): Promise<HttpAnswer['body']> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await callNode(node, 'GET', `/orchestrator/sessions/${id}/status`);
-    if (statuses.includes(answer.body?.status)) return answer.body;
-    if (Date.now() > deadline) throw new Error(`session ${id} is ${JSON.stringify(answer.body)} after ${timeoutMs} ms, not ${statuses.join('/')}`);
-    await sleep(50);
-  }
+/**
+ * Polls a session's status on `node` until it is one of `statuses`. Every 50 ms: each poll is a request the node
+ * under test answers, and tests wait for several sessions at once.
+ */
+export function waitForStatus(node: ServiceProcess, id: string, statuses: readonly string[], timeoutMs = 30_000): Promise<HttpAnswer['body']> {
+  return eventually(
+    async () => {
+      const answer = await callNode(node, 'GET', `/orchestrator/sessions/${id}/status`);
+      if (!statuses.includes(answer.body?.status)) throw new Error(`session ${id} is ${JSON.stringify(answer.body)}, not ${statuses.join('/')}`);
+      return answer.body;
+    },
+    timeoutMs,
+    50,
+  );
 }

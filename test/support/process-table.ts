@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './eventually';
 
 /** One line of the OS process table, read from /proc/<pid>/stat. */
 export interface ProcessInfo {
@@ -68,14 +68,9 @@ export function isAlive(pid: number): boolean {
 
 /** Resolves once none of `pids` is alive; rejects naming the survivors after `timeoutMs`. */
 export async function waitForNoProcesses(pids: readonly number[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const wanted = new Set(pids);
+  const wanted = new Set(pids);
+  await eventually(() => {
     const survivors = liveProcesses().filter((info) => wanted.has(info.pid));
-    if (survivors.length === 0) return;
-    if (Date.now() > deadline) {
-      throw new Error(`processes still alive after ${timeoutMs} ms: ${survivors.map((info) => `${info.pid} (${info.command}, ${info.state})`).join(', ')}`);
-    }
-    await sleep(20);
-  }
+    if (survivors.length > 0) throw new Error(`processes still alive: ${survivors.map((info) => `${info.pid} (${info.command}, ${info.state})`).join(', ')}`);
+  }, timeoutMs);
 }

@@ -6,6 +6,8 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './eventually';
+import { request } from './http';
 import { liveDescendants, waitForNoProcesses, type ProcessInfo } from './process-table';
 
 export interface StartServiceOptions {
@@ -34,6 +36,8 @@ export interface ServiceExit {
 }
 
 export interface ServiceProcess {
+  /** The name it was started with, which its output is shown under. */
+  name: string;
   url: string;
   port: number;
   pid: number;
@@ -86,7 +90,7 @@ export function nodeArgsOf(entry: string): string[] {
 /**
  * Starts a built service as a real child process on a free port and waits until its
  * health endpoint answers. Set DEBUG to see its output live; otherwise use
- * `withServiceOutput` to attach it to a failing test's error.
+ * `withServiceOutput` to attach it to a failing test's error (a failed start has it attached).
  */
 export async function startService(options: StartServiceOptions): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
@@ -112,6 +116,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
 
   const url = `http://127.0.0.1:${port}`;
   const service: ServiceProcess = {
+    name: options.name,
     url,
     port,
     pid,
@@ -129,36 +134,38 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     },
   };
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
-  for (;;) {
-    if (hasExited) throw new Error(`${options.name} exited before it became healthy:\n${output}`);
-    try {
-      const response = await fetch(`${url}${options.healthPath ?? '/health'}`);
-      await response.body?.cancel();
-      if ((options.readyStatuses ?? [200]).includes(response.status)) return service;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      await service.stop(2_000);
-      throw new Error(`${options.name} did not become healthy in time:\n${output}`);
-    }
-    await sleep(50);
+  const timeoutMs = options.startTimeoutMs ?? 20_000;
+  const readyStatuses = options.readyStatuses ?? [200];
+  const outcome = await eventually(async () => {
+    if (hasExited) return 'exited before it became healthy';
+    const answer = await request('GET', `${url}${options.healthPath ?? '/health'}`);
+    if (!readyStatuses.includes(answer.status)) throw new Error(`health answered ${answer.status}`);
+    return undefined;
+  }, timeoutMs).catch(() => `did not become healthy within ${timeoutMs} ms`);
+  if (outcome === undefined) return service;
+  await service.stop(2_000);
+  throw withOutputOf([service], new Error(`${options.name} ${outcome}`));
+}
+
+/** The last `chars` characters each of `services` printed, under its name, appended to `error`'s message. */
+export function withOutputOf<E>(services: readonly (ServiceProcess | undefined)[], error: E, chars = 20_000): E {
+  if (!(error instanceof Error)) return error;
+  for (const service of services) {
+    if (service !== undefined) error.message += `\n\n--- output of ${service.name} (pid ${service.pid}) ---\n${service.output().slice(-chars)}`;
   }
+  return error;
 }
 
 /**
- * Wraps a test body so that, when it fails, the service's output is appended to the
- * error: the cause of a failure is usually in the service's log, not in the assertion.
+ * Wraps a test body so that, when it fails, the output of the services it names is appended
+ * to the error: the cause of a failure is usually in a service's log, not in the assertion.
  */
-export function withServiceOutput(service: () => ServiceProcess | undefined, body: () => Promise<void>): () => Promise<void> {
+export function withServiceOutput(services: () => readonly (ServiceProcess | undefined)[], body: () => Promise<void>, chars?: number): () => Promise<void> {
   return async () => {
     try {
       await body();
     } catch (error) {
-      const current = service();
-      if (current && error instanceof Error) error.message += `\n\n--- output of the service (pid ${current.pid}) ---\n${current.output().slice(-20_000)}`;
-      throw error;
+      throw withOutputOf(services(), error, chars);
     }
   };
 }

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/database';
+import { eventually } from '../support/eventually';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
+import { request, type HttpAnswer } from '../support/http';
 import { liveDescendants, liveProcesses, waitForNoProcesses, type ProcessInfo } from '../support/process-table';
 import { deleteRedisKeys } from '../support/redis';
 import { freePort, startService, uniqueQueuePrefix, type ServiceProcess } from '../support/service-process';
@@ -105,7 +106,8 @@ export class SystemHarness {
   private readonly sampled = new Set<ServiceProcess>();
   readonly agentPids = new Set<number>();
   readonly agentGroups = new Set<number>();
-  private readonly services: ServiceProcess[] = [];
+  /** Every service process started, restarts included, in order: their output is shown when a scenario fails. */
+  readonly services: ServiceProcess[] = [];
 
   async tempDir(): Promise<string> {
     const dir = join(REPO_ROOT, '.data', `system-${randomBytes(4).toString('hex')}`);
@@ -299,33 +301,14 @@ export class SystemHarness {
       }
     }
   }
-
-  /** The last lines of every service's output, for a failing test's message. */
-  outputs(): string {
-    return this.services.map((service) => `--- pid ${service.pid} ---\n${service.output().slice(-6_000)}`).join('\n');
-  }
 }
 
-export interface Answer<T> {
-  status: number;
-  body: T;
-  ms: number;
+/** An operator call; the client-side bound (60 s) proves the API answers rather than hangs. */
+export function call<T = unknown>(base: string, method: string, path: string, body?: unknown, token = OPERATOR_TOKEN): Promise<HttpAnswer<T>> {
+  return request<T>(method, `${base}${path}`, { body, token });
 }
 
-/** An operator call; the client-side bound proves the API answers rather than hangs. */
-export async function call<T = unknown>(base: string, method: string, path: string, body?: unknown, token = OPERATOR_TOKEN): Promise<Answer<T>> {
-  const started = performance.now();
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T, ms: Math.round(performance.now() - started) };
-}
-
-export async function orchestratorCall<T = unknown>(orchestrator: OrchestratorInstance, method: string, path: string): Promise<Answer<T>> {
+export async function orchestratorCall<T = unknown>(orchestrator: OrchestratorInstance, method: string, path: string): Promise<HttpAnswer<T>> {
   return call<T>(orchestrator.service.url, method, path, undefined, ORCHESTRATOR_KEY);
 }
 
@@ -345,27 +328,32 @@ export async function sessionRows(url: string): Promise<SessionRow[]> {
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'killed', 'cancelled']);
+/** How often the scenarios' waits look: their checks read the database or the process table, on the cores the services under load need. */
+const POLL_MS = 50;
 
 /** Polls until every session in the database is terminal (and at least `count` exist). */
-export async function waitForAllTerminal(url: string, count: number, timeoutMs: number): Promise<SessionRow[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await sessionRows(url);
-    if (rows.length >= count && rows.every((row) => TERMINAL.has(row.status))) return rows;
-    if (Date.now() > deadline) {
+export function waitForAllTerminal(url: string, count: number, timeoutMs: number): Promise<SessionRow[]> {
+  return eventually(
+    async () => {
+      const rows = await sessionRows(url);
       const open = rows.filter((row) => !TERMINAL.has(row.status));
-      throw new Error(`${open.length} of ${rows.length} sessions not terminal after ${timeoutMs} ms: ${JSON.stringify(open.slice(0, 5))}`);
-    }
-    await sleep(200);
-  }
+      if (rows.length < count || open.length > 0) throw new Error(`${open.length} of ${rows.length} sessions (${count} expected) not terminal: ${JSON.stringify(open.slice(0, 5))}`);
+      return rows;
+    },
+    timeoutMs,
+    POLL_MS,
+  );
 }
 
+/** `eventually` for a condition the scenario names: a timeout says which one did not come. */
 export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(100);
-  }
+  await eventually(
+    async () => {
+      if (!(await check())) throw new Error(`${what}: not yet`);
+    },
+    timeoutMs,
+    POLL_MS,
+  );
 }
 
 interface SentEvent {
@@ -377,19 +365,14 @@ interface SentEvent {
 function callbackEvents(proxies: readonly FaultProxy[]): SentEvent[] {
   const events: SentEvent[] = [];
   for (const proxy of proxies) {
-    for (const request of proxy.requests) {
-      if (request.method !== 'POST' || !request.path.startsWith('/orchestrator/callbacks/')) continue;
-      events.push(JSON.parse(request.body) as SentEvent);
+    for (const seen of proxy.requests) {
+      if (seen.method !== 'POST' || !seen.path.startsWith('/orchestrator/callbacks/')) continue;
+      events.push(JSON.parse(seen.body) as SentEvent);
     }
   }
   return events;
 }
 
-/**
- * What the orchestrator sent (seen on the wire by the callback proxies)
- * against what the database holds: lost = sent but not stored; duplicated =
- * stored rows beyond one per (session, sequence).
- */
 /**
  * Which stored events came from the orchestrator: the API also writes its own
  * audit events (who dispatched, who killed; `event_id` `api-…`), which are no
@@ -397,6 +380,11 @@ function callbackEvents(proxies: readonly FaultProxy[]): SentEvent[] {
  */
 export const ORCHESTRATOR_EVENT = "e.event_id NOT LIKE 'api-%'";
 
+/**
+ * What the orchestrator sent (seen on the wire by the callback proxies)
+ * against what the database holds: lost = sent but not stored; duplicated =
+ * stored rows beyond one per (session, sequence).
+ */
 export async function accountEvents(url: string, proxies: readonly FaultProxy[]): Promise<EventAccount> {
   const deliveries = callbackEvents(proxies);
   const sent = new Set(deliveries.map((event) => event.event_id));
@@ -412,14 +400,22 @@ export async function accountEvents(url: string, proxies: readonly FaultProxy[])
   };
 }
 
-/** `accountEvents` once deliveries have settled: redeliveries still in backoff are waited for, up to `timeoutMs`. */
+/**
+ * `accountEvents` once deliveries have settled: redeliveries still in backoff are waited for, up to `timeoutMs`;
+ * then the account as it stands, for the caller's assertions. Every 250 ms: each look parses every delivery and reads every event.
+ */
 export async function settledAccount(url: string, proxies: readonly FaultProxy[], timeoutMs = 30_000): Promise<EventAccount> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const account = await accountEvents(url, proxies);
-    if ((account.lost === 0 && account.stored === account.sent) || Date.now() > deadline) return account;
-    await sleep(250);
-  }
+  let account = await accountEvents(url, proxies);
+  const settled = () => account.lost === 0 && account.stored === account.sent;
+  await eventually(
+    async () => {
+      if (!settled()) account = await accountEvents(url, proxies);
+      if (!settled()) throw new Error('deliveries not settled');
+    },
+    timeoutMs,
+    250,
+  ).catch(() => undefined);
+  return account;
 }
 
 /** Every session's stored events run 1..last_sequence without a gap or a repeat. */

@@ -1,4 +1,3 @@
-import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 import type { FaultProxy } from '../support/fault-proxy';
 import type { ServiceProcess } from '../support/service-process';
@@ -14,21 +13,6 @@ export function isContractError(body: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** node:http rather than fetch: fetch refuses or rewrites some of the headers hostile clients send. */
-export function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false, timeout: 30_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
-    request.on('error', reject);
-    request.end(body);
-  });
 }
 
 /** A header value any HTTP client can send: printable ASCII, up to 80 characters. */

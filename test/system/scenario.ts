@@ -1,3 +1,4 @@
+import { withOutputOf } from '../support/service-process';
 import { SystemHarness } from './harness';
 import type { Figures, ScenarioBody, ScenarioFigures } from './report';
 
@@ -19,8 +20,7 @@ export function scenario(name: string, body: ScenarioBody): void {
       await body(h, (reported) => (values = reported));
       passed = true;
     } catch (error) {
-      if (error instanceof Error) error.message += `\n\n--- service output ---\n${h.outputs()}`;
-      throw error;
+      throw withOutputOf(h.services, error, 6_000);
     } finally {
       figures.push({ scenario: name, ...values, seconds: (performance.now() - started) / 1000, passed });
       await h.cleanup();

@@ -5,8 +5,10 @@ import fc from 'fast-check';
 import { MAX_BODY_DEPTH } from '@mosaic/http-kit';
 import { LIMITS, USAGE_LIMITS, callbackEventSchema, cancelRequestSchema, nestsDeeperThan, usageDataSchema, validate } from '@mosaic/orchestrator-contract';
 import { signatureHeaders } from '../../support/callback-signature';
+import { eventually } from '../../support/eventually';
+import { rawRequest } from '../../support/http';
 import { CALLBACK_SIGNING_KEY, ORCHESTRATOR_KEY, OPERATOR_TOKEN, call, createTask, dispatch, orchestratorSessions, orchestratorStatus, query, sessionRows, waitUntil } from '../harness';
-import { LogReader, callbackTokenOf, describeStatuses, headerValue, isContractError, rawRequest, signingSecretOf, tablesDigest, unstorableTexts } from '../hostile';
+import { LogReader, callbackTokenOf, describeStatuses, headerValue, isContractError, signingSecretOf, tablesDigest, unstorableTexts } from '../hostile';
 import type { ScenarioBody } from '../report';
 
 /** Every table a hostile request could write to; the sessions' rows carry their usage sums. */
@@ -68,13 +70,17 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
 
   // The agents have gone quiet once a second passes without a write (held-back output goes out within 250 ms).
   let before = await tablesDigest(databaseUrl, TABLES);
-  for (let quiet = false, deadline = Date.now() + 15_000; !quiet; ) {
-    await sleep(1_000);
-    const now = await tablesDigest(databaseUrl, TABLES);
-    quiet = now === before;
-    before = now;
-    if (!quiet && Date.now() > deadline) throw new Error('the database did not settle within 15 s');
-  }
+  await sleep(1_000);
+  await eventually(
+    async () => {
+      const now = await tablesDigest(databaseUrl, TABLES);
+      const quiet = now === before;
+      before = now;
+      if (!quiet) throw new Error('the database is still being written to');
+    },
+    15_000,
+    1_000,
+  );
   const rows = await sessionRows(databaseUrl);
   const orchestratorIdOf = (id: string) => rows.find((row) => row.id === id)!.orchestrator_session_id!;
   const apiIds = [running.id, pending.id, completed.id];

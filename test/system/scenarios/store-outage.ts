@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { countBy } from '../counting';
 import {
   ORCHESTRATOR_EVENT,
   call,
@@ -149,10 +150,4 @@ export async function storeOutageMidLoad(h: SystemHarness, report: (values: Figu
     ...eventFigures(account),
     notes: `the store was unreachable for ${outage.totalMs} ms (stopping it took ${outage.stopMs} ms, starting it ${outage.startMs} ms); all ${spawned} sessions completed, the last ${endedAfterMs} ms after the store was back; ${starts.length} agent starts for ${spawned} sessions (one each); every one of the ${STEPS} steps of each stored once, sequences without gaps; no node declared lost (all three live after, none ended another's sessions); /health during the outage: ${byStatus} (slowest ${Math.max(...answered.map((probe) => probe.ms))} ms); the dispatch made during the outage answered ${late.status} in ${late.ms} ms; nothing left running or pending; no agent process left.`,
   });
-}
-
-function countBy(values: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
-  return counts;
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallbackEvent, UsageData } from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
+import { eventually } from '../../../../test/support/eventually';
 import { sampleValue } from '../../../../test/support/metrics-text';
 import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
@@ -135,7 +136,7 @@ describe('usage and budgets (integration)', () => {
     const events = Array.from({ length: 10 }, (_, index) => usageEvent(session, index + 1, { input_tokens: 60, output_tokens: 40 }));
     const answers = await Promise.all(events.map((event, index) => deliver(session, event, index % 2 === 0 ? api : other)));
     expect(answers.map((answer) => answer.statusCode)).toEqual(events.map(() => 202));
-    await waitFor(async () => (await api.request<{ status: string }>('GET', `/orchestrator/sessions/${session.id}`)).body.status === 'cancelled');
+    await eventually(async () => expect((await api.request<{ status: string }>('GET', `/orchestrator/sessions/${session.id}`)).body.status).toBe('cancelled'), 5_000);
     await sleep(500);
     expect(cancelsOf(session)).toHaveLength(1);
     expect(cancelsOf(session)[0]!.body).toEqual({ grace_ms: 0 });
@@ -159,7 +160,7 @@ describe('usage and budgets (integration)', () => {
     try {
       await deliver(session, usageEvent(session, 1, { cost_usd: 0.3 }));
       await deliver(session, usageEvent(session, 2, { cost_usd: 0.3 }));
-      await waitFor(async () => cancelsOf(session).length === 1);
+      await eventually(() => expect(cancelsOf(session)).toHaveLength(1), 5_000);
       await sleep(300);
     } finally {
       stub.respond = () => undefined;
@@ -171,7 +172,7 @@ describe('usage and budgets (integration)', () => {
   it('cancels a session that runs past max_duration_s though it reports nothing, once across instances', async () => {
     const session = await newSession({ max_duration_s: 1 });
     await api.get(PrismaService).orchestratorSession.update({ where: { id: session.id }, data: { startedAt: new Date(Date.now() - 900) } });
-    await waitFor(async () => (await api.request<{ status: string }>('GET', `/orchestrator/sessions/${session.id}`)).body.status === 'cancelled', 5_000);
+    await eventually(async () => expect((await api.request<{ status: string }>('GET', `/orchestrator/sessions/${session.id}`)).body.status).toBe('cancelled'), 5_000);
     await sleep(600);
     expect(cancelsOf(session)).toHaveLength(1);
     const stored = await api.request<{ error: string; events: { data: Record<string, unknown> }[] }>('GET', `/orchestrator/sessions/${session.id}`);
@@ -229,11 +230,3 @@ describe('usage and budgets (integration)', () => {
     });
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}

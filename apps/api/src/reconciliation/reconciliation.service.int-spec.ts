@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { KillResponse, SessionStatusResponse } from '@mosaic/orchestrator-contract';
 import { createTestDatabase, dropTestDatabase } from '../../../../test/support/database';
+import { eventually } from '../../../../test/support/eventually';
 import { seedSession } from '../../../../test/support/seed';
 import { CallbackTokenService } from '../sessions/callback-token.service';
 import { ApiConfig } from '../config/api-config';
@@ -313,7 +314,7 @@ describe('ReconciliationService', () => {
     orchestrator.gate = new Promise((resolve) => (open = resolve));
 
     const first = service.runOnce();
-    await until(() => orchestrator.calls.length === 1);
+    await eventually(() => expect(orchestrator.calls).toHaveLength(1), 5_000);
     const second = await otherProcess.runOnce();
     open();
 
@@ -331,7 +332,7 @@ describe('ReconciliationService', () => {
     orchestrator.gate = new Promise((resolve) => (open = resolve));
 
     const run = service.runOnce();
-    await until(() => orchestrator.calls.length === 1);
+    await eventually(() => expect(orchestrator.calls).toHaveLength(1), 5_000);
     const inTransaction = await prisma.$queryRaw<{ state: string }[]>`
       SELECT state FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
     open();
@@ -347,13 +348,13 @@ describe('ReconciliationService', () => {
     orchestrator.gate = new Promise((resolve) => (open = resolve));
 
     service.onApplicationBootstrap();
-    await until(() => orchestrator.calls.length === 1);
+    await eventually(() => expect(orchestrator.calls).toHaveLength(1), 5_000);
     // The interval is 10 ms: a loop that overlapped itself would have started more runs by now.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(orchestrator.calls).toHaveLength(1);
     orchestrator.gate = undefined;
     open();
-    await until(() => orchestrator.calls.length >= 3);
+    await eventually(() => expect(orchestrator.calls.length).toBeGreaterThanOrEqual(3), 5_000);
 
     await service.onModuleDestroy();
     const callsAtStop = orchestrator.calls.length;
@@ -361,10 +362,3 @@ describe('ReconciliationService', () => {
     expect(orchestrator.calls).toHaveLength(callsAtStop);
   });
 });
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 5) {
-    if (waited > 5000) throw new Error('condition not met within 5 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { testDatabaseUrl, withClient } from '../../../../test/support/database';
+import { eventually } from '../../../../test/support/eventually';
 import { ApiConfig } from '../config/api-config';
 import { PrismaService } from '../database/prisma.service';
 import { AppError } from '@mosaic/http-kit';
@@ -99,14 +99,11 @@ describe('OrchestratorSessionRepository (integration)', () => {
   });
 
   async function waitForLockWaiters(count: number): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    for (;;) {
+    await eventually(async () => {
       const [row] = await prisma.$queryRaw<{ waiting: number }[]>`
         SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
-      if ((row?.waiting ?? 0) >= count) return;
-      if (Date.now() > deadline) throw new Error(`no statement waited on a lock within 5 s`);
-      await sleep(20);
-    }
+      expect(row?.waiting ?? 0).toBeGreaterThanOrEqual(count);
+    }, 5_000);
   }
 
   it('refuses a second active session for a task, also when both are created at once', async () => {

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../../../test/support/eventually';
 import type { EventFields, SessionEnd } from '../store/session-store';
 import { AGENT_LOST_ERROR, AgentSession, type AgentLauncher, type SessionEvents } from './agent-session';
 import { liveProcessGroupMembers } from './process-group';
@@ -99,7 +100,7 @@ async function stopOnceStarted(command: string, act: (session: AgentSession) => 
   const recorder = recordEvents();
   const { session } = agentSessionFor();
   await session.start(recorder, launcher(command, where));
-  while (!recorder.events.some((event) => event.type === 'log')) await sleep(10);
+  await eventually(() => expect(recorder.events.map((event) => event.type)).toContain('log'), 5_000);
   const pgid = session.agentPid as number;
   const started = Date.now();
   await act(session);
@@ -117,12 +118,11 @@ function logLines(events: RecordedEvent[]): { stream: string; line: string }[] {
 
 /** Resolves once the supervisor has recorded the agent's exit (the last record of its spool). */
 async function waitForExitRecord(spool: string): Promise<void> {
-  for (;;) {
-    const segments = (await readdir(spool)).filter((name) => name.startsWith('spool.')).sort();
-    const last = segments.at(-1);
-    if (last !== undefined && / X [^\n]*\n$/.test((await readFile(join(spool, last))).subarray(-200).toString('latin1'))) return;
-    await sleep(20);
-  }
+  await eventually(async () => {
+    const last = (await readdir(spool)).filter((name) => name.startsWith('spool.')).sort().at(-1);
+    const tail = last === undefined ? '' : (await readFile(join(spool, last))).subarray(-200).toString('latin1');
+    expect(tail).toMatch(/ X [^\n]*\n$/);
+  }, 5_000);
 }
 
 /** Runs `command` under a supervisor that nobody reads, to its end: all it printed waits in the spool. */
@@ -273,7 +273,7 @@ describe('AgentSession', () => {
       const first = agentSessionFor();
       const before = recordEvents();
       await first.session.start(before, launcher(`${printLogLines(3)}; sleep 0.5; ${printLogLines(2)}; exit 0`, where, undefined, false));
-      while (before.events.filter((event) => event.type === 'log').length < 3) await sleep(10);
+      await eventually(() => expect(before.events.filter((event) => event.type === 'log').length).toBeGreaterThanOrEqual(3), 5_000);
       await first.session.detach();
       const position = before.events.at(-1)!.position!;
       expect(position).toBe(3);
@@ -314,7 +314,7 @@ describe('AgentSession', () => {
       const before = recordEvents();
       await first.session.start(before, launcher(`${printUsage(3)}; echo ready; sleep 0.5; ${printUsage(2)}; exit 0`, where, undefined, false));
       // "ready", dropped for want of room, was read after the usage lines.
-      while (first.metrics.logLineDropped.mock.calls.length === 0) await sleep(10);
+      await eventually(() => expect(first.metrics.logLineDropped).toHaveBeenCalled(), 5_000);
       await first.session.detach();
 
       expect(before.events.filter((event) => event.type === 'usage')).toEqual([
@@ -378,7 +378,7 @@ describe('AgentSession', () => {
       const { session } = agentSessionFor();
       const recorder = recordEvents();
       await session.start(recorder, launcher(`echo ready; (sleep 30) & sleep 30`, where));
-      while (!recorder.events.some((event) => event.type === 'log')) await sleep(10);
+      await eventually(() => expect(recorder.events.map((event) => event.type)).toContain('log'), 5_000);
       const pgid = session.agentPid!;
       const supervisorPid = agents.at(-1)!.identity.pid;
       process.kill(supervisorPid, 'SIGKILL');

@@ -4,6 +4,7 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../../../test/support/eventually';
 
 jest.setTimeout(30_000);
 
@@ -82,13 +83,10 @@ class SpoolReader {
   }
 
   async until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    await eventually(() => {
       this.poll();
-      if (condition()) return;
-      if (Date.now() > deadline) throw new Error(`timed out; records so far: ${JSON.stringify(this.records.slice(-5))}`);
-      await sleep(10);
-    }
+      if (!condition()) throw new Error(`condition not met; records so far: ${JSON.stringify(this.records.slice(-5))}`);
+    }, timeoutMs);
   }
 
   async waitForExit(timeoutMs = 10_000): Promise<SpoolRecord> {
@@ -141,7 +139,9 @@ describe('mosaic-supervisor', () => {
         }
       }
       process.kill(pid, 'SIGKILL');
-      while (alive(pid) && existsSync(`/proc/${pid}`) && procStat(pid)[2] !== 'Z') await sleep(5);
+      await eventually(() => {
+        if (alive(pid) && existsSync(`/proc/${pid}`) && procStat(pid)[2] !== 'Z') throw new Error(`supervisor ${pid} still runs`);
+      }, 5_000);
     }
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../../../test/support/eventually';
 import { liveProcessGroupMembers } from './process-group';
 
 /** Runs `script` as the leader of a new process group; resolves with its first stdout line. */
@@ -28,8 +28,7 @@ describe('liveProcessGroupMembers', () => {
 
     process.kill(-child.pid!, 'SIGKILL');
     await once(child, 'exit');
-    for (let tries = 0; (await liveProcessGroupMembers(child.pid!)).length > 0 && tries < 100; tries++) await sleep(10);
-    expect(await liveProcessGroupMembers(child.pid!)).toEqual([]);
+    await eventually(async () => expect(await liveProcessGroupMembers(child.pid!)).toEqual([]), 2_000);
   });
 
   it('leaves out a zombie nobody reaps', async () => {
@@ -37,7 +36,7 @@ describe('liveProcessGroupMembers', () => {
     const { child, line } = await group('setsid sh -c "exit 0" & echo $!; exec sleep 60');
     started.push(child);
     const zombie = Number(line);
-    while (!readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(`) Z ${child.pid} ${zombie} `)) await sleep(5);
+    await eventually(() => expect(readFileSync(`/proc/${zombie}/stat`, 'utf8')).toContain(`) Z ${child.pid} ${zombie} `), 5_000);
     expect(await liveProcessGroupMembers(zombie)).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../../../test/support/eventually';
 import type { CallbackDelivery } from '../callbacks/callback-delivery';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
@@ -58,8 +59,7 @@ describe('SessionRunner: what an earlier life of the node left', () => {
     expect(existsSync(spool)).toBe(true);
 
     dealtWith!(true);
-    for (let waited = 0; existsSync(spool) && waited < 2_000; waited += 10) await sleep(10);
-    expect(existsSync(spool)).toBe(false);
+    await eventually(() => expect(existsSync(spool)).toBe(false), 2_000);
   });
 
   it('keeps the spool when delivery stops first, so that the next life finds it and sends what is left', async () => {

@@ -2,6 +2,7 @@ import { appendFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../../../test/support/eventually';
 import { parseRecord, segmentPath, SpoolReader, type SpoolRecord } from './spool-reader';
 
 /** A spool written by hand, record by record, as a supervisor would. */
@@ -64,7 +65,7 @@ describe('SpoolReader', () => {
     await writeFile(segmentPath(dir, 1), '');
     reader.start();
     await appendFile(segmentPath(dir, 1), '1 1700000000001 O live\n');
-    for (let waited = 0; records.length === 0 && waited < 2_000; waited += 10) await sleep(10);
+    await eventually(() => expect(records).not.toEqual([]), 2_000);
     await reader.close();
     expect(records.map(text)).toEqual(['1 stdout live']);
   });
