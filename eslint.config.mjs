@@ -10,7 +10,22 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly', __dirname: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', fetch: 'readonly', setImmediate: 'readonly', structuredClone: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        URL: 'readonly',
+        __dirname: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        fetch: 'readonly',
+        setImmediate: 'readonly',
+        structuredClone: 'readonly',
+      },
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -23,7 +38,17 @@ export default tseslint.config(
   {
     // The places allowed to read the environment: each service's config loader,
     // its entry point, scripts and the test/bench harnesses.
-    files: ['**/config/*.ts', '**/main.ts', '**/*.cli.ts', 'scripts/**', 'test/**', 'bench/**', '*.config.ts', '**/*.spec.ts', '**/*.int-spec.ts'],
+    files: [
+      '**/config/*.ts',
+      '**/main.ts',
+      '**/*.cli.ts',
+      'scripts/**',
+      'test/**',
+      'bench/**',
+      '*.config.ts',
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -43,11 +43,26 @@ async function main(): Promise<void> {
     await pool.query(
       `INSERT INTO ${table} (session_id, event_id, sequence, type, status, occurred_at, data)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [request.params.sessionId, event.event_id, event.sequence, event.type, event.status ?? null, event.timestamp, JSON.stringify(event.data)],
+      [
+        request.params.sessionId,
+        event.event_id,
+        event.sequence,
+        event.type,
+        event.status ?? null,
+        event.timestamp,
+        JSON.stringify(event.data),
+      ],
     );
     return reply.code(202).send({ accepted: true, duplicate: false });
   });
-  if (process.env.SPAWN_URL) addDispatchFloor(app, pool, process.env.SPAWN_URL, JSON.parse(process.env.SPAWN_HEADERS ?? '{}') as Record<string, string>, process.env.SPAWN_BODY ?? '{}');
+  if (process.env.SPAWN_URL)
+    addDispatchFloor(
+      app,
+      pool,
+      process.env.SPAWN_URL,
+      JSON.parse(process.env.SPAWN_HEADERS ?? '{}') as Record<string, string>,
+      process.env.SPAWN_BODY ?? '{}',
+    );
   const close = () => void app.close().then(() => pool.end());
   process.once('SIGTERM', close);
   process.once('SIGINT', close);
@@ -65,12 +80,16 @@ function addDispatchFloor(app: FastifyInstance, pool: Pool, spawnUrl: string, he
   const agent = new Agent({ keepAlive: true });
   const spawn = () =>
     new Promise<{ session_id: string; status: string }>((resolve, reject) => {
-      const outgoing = httpRequest(spawnUrl, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { session_id: string; status: string }));
-        answer.on('error', reject);
-      });
+      const outgoing = httpRequest(
+        spawnUrl,
+        { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { session_id: string; status: string }));
+          answer.on('error', reject);
+        },
+      );
       outgoing.on('error', reject);
       outgoing.end(body);
     });
@@ -78,8 +97,14 @@ function addDispatchFloor(app: FastifyInstance, pool: Pool, spawnUrl: string, he
     const id = randomUUID();
     await pool.query(`INSERT INTO ${DISPATCH_FLOOR_TABLE} (id, task_id, status) VALUES ($1, $2, 'spawning')`, [id, request.params.taskId]);
     const answer = await spawn();
-    await pool.query(`UPDATE ${DISPATCH_FLOOR_TABLE} SET orchestrator_session_id = $2, status = $3, updated_at = now() WHERE id = $1`, [id, answer.session_id, answer.status]);
-    return reply.code(202).send({ task_id: request.params.taskId, session: { id, status: answer.status, orchestrator_session_id: answer.session_id } });
+    await pool.query(`UPDATE ${DISPATCH_FLOOR_TABLE} SET orchestrator_session_id = $2, status = $3, updated_at = now() WHERE id = $1`, [
+      id,
+      answer.session_id,
+      answer.status,
+    ]);
+    return reply
+      .code(202)
+      .send({ task_id: request.params.taskId, session: { id, status: answer.status, orchestrator_session_id: answer.session_id } });
   });
 }
 

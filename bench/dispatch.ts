@@ -78,8 +78,13 @@ export async function benchDispatch(databaseUrl: string, orchestrator: StubOrche
       'content-type': 'application/json',
       'idempotency-key': String(spawn.headers['idempotency-key']),
     };
-    const plainOnce = () => fetch(`${orchestrator.url}/orchestrator/sessions/spawn`, { method: 'POST', headers: spawnHeaders, body: spawnBody });
-    floor = await startDispatchFloor(databaseUrl, { url: `${orchestrator.url}/orchestrator/sessions/spawn`, headers: spawnHeaders, body: spawnBody });
+    const plainOnce = () =>
+      fetch(`${orchestrator.url}/orchestrator/sessions/spawn`, { method: 'POST', headers: spawnHeaders, body: spawnBody });
+    floor = await startDispatchFloor(databaseUrl, {
+      url: `${orchestrator.url}/orchestrator/sessions/spawn`,
+      headers: spawnHeaders,
+      body: spawnBody,
+    });
     const floorUrl = floor.url;
     const floorOnce = () => fetch(`${floorUrl}/tasks/${nextTask()}/dispatch`, { method: 'POST', headers: operator, body: '{}' });
 
@@ -119,7 +124,15 @@ export async function benchDispatch(databaseUrl: string, orchestrator: StubOrche
       headers: spawnHeaders,
       body: spawnBody,
     });
-    return { dispatchP50Ms: median(dispatchMs), plainP50Ms: median(plainMs), floorP50Ms: median(floorMs), dispatch, plain, sessionsRecorded, dispatchesAccepted: dispatch.ok };
+    return {
+      dispatchP50Ms: median(dispatchMs),
+      plainP50Ms: median(plainMs),
+      floorP50Ms: median(floorMs),
+      dispatch,
+      plain,
+      sessionsRecorded,
+      dispatchesAccepted: dispatch.ok,
+    };
   } finally {
     await Promise.all([api.stop(), floor?.stop()]);
   }
@@ -127,7 +140,9 @@ export async function benchDispatch(databaseUrl: string, orchestrator: StubOrche
 
 async function countSessions(databaseUrl: string): Promise<number> {
   return query(databaseUrl, async (client) => {
-    const result = await client.query<{ count: number }>(`SELECT count(*)::int AS count FROM orchestrator_sessions WHERE status <> 'failed'`);
+    const result = await client.query<{ count: number }>(
+      `SELECT count(*)::int AS count FROM orchestrator_sessions WHERE status <> 'failed'`,
+    );
     return result.rows[0]?.count ?? 0;
   });
 }

@@ -2,7 +2,17 @@ import type autocannon from 'autocannon';
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { StubOrchestrator } from '../test/support/stub-orchestrator';
 import { CALLBACK_FLOOR_TABLE } from './floor-tables';
-import { type BenchProcess, CALLBACK_SIGNING_KEY, type LoadResult, load, median, query, residentMegabytes, startApi, startBaseline } from './support';
+import {
+  type BenchProcess,
+  CALLBACK_SIGNING_KEY,
+  type LoadResult,
+  load,
+  median,
+  query,
+  residentMegabytes,
+  startApi,
+  startBaseline,
+} from './support';
 
 const SESSIONS = 1_000;
 // 20 is where the API's p99 is compared with the stricter floor's (issue 21).
@@ -151,10 +161,9 @@ export class EventSource {
 
   async audit(url: string): Promise<EventAudit> {
     const rows = await query(url, async (client) => {
-      const result = await client.query<{ event_id: string }>(
-        'SELECT event_id FROM orchestrator_session_events WHERE event_id LIKE $1',
-        [`${this.prefix}-%`],
-      );
+      const result = await client.query<{ event_id: string }>('SELECT event_id FROM orchestrator_session_events WHERE event_id LIKE $1', [
+        `${this.prefix}-%`,
+      ]);
       return result.rows.map((row) => row.event_id);
     });
     const stored = new Set(rows);
@@ -165,9 +174,15 @@ export class EventSource {
 }
 
 export function eventBody(index: number, eventId: string, session: CallbackSession): Record<string, unknown> {
-  const envelope = { event_id: eventId, session_id: session.orchestratorSessionId, sequence: session.sequence, timestamp: new Date().toISOString() };
+  const envelope = {
+    event_id: eventId,
+    session_id: session.orchestratorSessionId,
+    sequence: session.sequence,
+    timestamp: new Date().toISOString(),
+  };
   if (index % 10 === 0) return { ...envelope, type: 'status', status: 'running', data: {} };
-  if (index % 2 === 0) return { ...envelope, type: 'progress', data: { message: `step ${session.sequence}`, percent: session.sequence % 100 } };
+  if (index % 2 === 0)
+    return { ...envelope, type: 'progress', data: { message: `step ${session.sequence}`, percent: session.sequence % 100 } };
   return { ...envelope, type: 'log', data: { stream: 'stdout', line: `agent output line ${session.sequence} of a benchmark session` } };
 }
 
@@ -205,17 +220,28 @@ async function alternate(sides: readonly (() => Promise<LoadResult>)[], rounds: 
 /** A copy of the events table's columns and defaults with only a primary key: no unique index, foreign key or trigger. */
 async function createFloorTable(url: string): Promise<void> {
   await query(url, (client) =>
-    client.query(`CREATE TABLE ${CALLBACK_FLOOR_TABLE} (LIKE orchestrator_session_events INCLUDING DEFAULTS); ALTER TABLE ${CALLBACK_FLOOR_TABLE} ADD PRIMARY KEY (id)`),
+    client.query(
+      `CREATE TABLE ${CALLBACK_FLOOR_TABLE} (LIKE orchestrator_session_events INCLUDING DEFAULTS); ALTER TABLE ${CALLBACK_FLOOR_TABLE} ADD PRIMARY KEY (id)`,
+    ),
   );
 }
 
-export async function benchIngestion(databaseUrl: string, orchestrator: StubOrchestrator, log: (line: string) => void): Promise<IngestionResult> {
+export async function benchIngestion(
+  databaseUrl: string,
+  orchestrator: StubOrchestrator,
+  log: (line: string) => void,
+): Promise<IngestionResult> {
   const sessions = await seedSessions(databaseUrl);
   const signedSessions = await seedSessions(databaseUrl, SESSIONS, true);
   await createFloorTable(databaseUrl);
   const started: BenchProcess[] = [];
   try {
-    for (const starting of [() => startApi(databaseUrl, orchestrator), () => startBaseline(databaseUrl), () => startBaseline(databaseUrl, 'floor')]) started.push(await starting());
+    for (const starting of [
+      () => startApi(databaseUrl, orchestrator),
+      () => startBaseline(databaseUrl),
+      () => startBaseline(databaseUrl, 'floor'),
+    ])
+      started.push(await starting());
     const [api, baseline, floor] = started as [BenchProcess, BenchProcess, BenchProcess];
     const apiEvents = new EventSource('api', sessions);
     const signedEvents = new EventSource('signed', signedSessions);
@@ -228,7 +254,9 @@ export async function benchIngestion(databaseUrl: string, orchestrator: StubOrch
     const points: IngestionPoint[] = [];
     for (const concurrency of INGESTION_CONCURRENCIES) {
       const [baselineResult, floorResult, apiResult] = await alternate(
-        [baselineEvents, floorEvents, apiEvents].map((source, index) => () => run([baseline, floor, api][index]!, source, concurrency, INGESTION_ROUND_SECONDS)),
+        [baselineEvents, floorEvents, apiEvents].map(
+          (source, index) => () => run([baseline, floor, api][index]!, source, concurrency, INGESTION_ROUND_SECONDS),
+        ),
         INGESTION_ROUNDS,
       );
       const point = { concurrency, baseline: baselineResult!, floor: floorResult!, api: apiResult! };
@@ -243,7 +271,9 @@ export async function benchIngestion(databaseUrl: string, orchestrator: StubOrch
       [apiEvents, signedEvents].map((source) => () => run(api, source, SIGNED_CONCURRENCY, INGESTION_ROUND_SECONDS)),
       INGESTION_ROUNDS,
     );
-    log(`  signed c=${SIGNED_CONCURRENCY}: unsigned ${Math.round(unsignedResult!.requestsPerSecond)} req/s, signed ${Math.round(signedResult!.requestsPerSecond)} req/s`);
+    log(
+      `  signed c=${SIGNED_CONCURRENCY}: unsigned ${Math.round(unsignedResult!.requestsPerSecond)} req/s, signed ${Math.round(signedResult!.requestsPerSecond)} req/s`,
+    );
 
     const afterSeries = residentMegabytes(api.pid);
     await run(api, apiEvents, MEMORY_RUN_CONCURRENCY, MEMORY_RUN_SECONDS);

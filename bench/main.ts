@@ -3,7 +3,14 @@ import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { StubOrchestrator } from '../test/support/stub-orchestrator';
 import { DISPATCH_WARM_UP_SECONDS, LATENCY_SAMPLES, THROUGHPUT_CONCURRENCY, benchDispatch, type DispatchResult } from './dispatch';
-import { INGESTION_ROUNDS, INGESTION_ROUND_SECONDS, SIGNED_CONCURRENCY, WARM_UP_SECONDS, benchIngestion, type IngestionResult } from './ingestion';
+import {
+  INGESTION_ROUNDS,
+  INGESTION_ROUND_SECONDS,
+  SIGNED_CONCURRENCY,
+  WARM_UP_SECONDS,
+  benchIngestion,
+  type IngestionResult,
+} from './ingestion';
 import { benchListing, type ListingResult } from './listing';
 import { CHURN_SESSIONS, RUNNING_SESSIONS, benchOrchestratorMemory, type OrchestratorMemoryResult } from './orchestrator-memory';
 import { AGENT_SECONDS, QUEUE_CAPACITY, QUEUE_NODES, QUEUE_SESSIONS, WARM_UP_SESSIONS, benchQueue, type QueueStoreResult } from './queue';
@@ -139,7 +146,9 @@ function dispatchRows(result: DispatchResult): Row[] {
       ratio: '',
       // Dispatches still in flight when the run stops have their session but no counted answer: one per connection at most.
       goal: `accepted, up to ${THROUGHPUT_CONCURRENCY} more`,
-      met: result.sessionsRecorded >= result.dispatchesAccepted && result.sessionsRecorded - result.dispatchesAccepted <= THROUGHPUT_CONCURRENCY,
+      met:
+        result.sessionsRecorded >= result.dispatchesAccepted &&
+        result.sessionsRecorded - result.dispatchesAccepted <= THROUGHPUT_CONCURRENCY,
     },
   ];
 }
@@ -188,7 +197,8 @@ function queueRows(results: readonly QueueStoreResult[]): Row[] {
       {
         figure: `queue, ${result.store}: slot freed → next queued agent running, p50 (p95)`,
         // None waited when the spawns came slower than the slots freed: nothing to measure then.
-        measured: result.queuedStarts === 0 ? 'none queued' : `${Math.round(result.slotToStartP50Ms)} ms (${Math.round(result.slotToStartP95Ms)})`,
+        measured:
+          result.queuedStarts === 0 ? 'none queued' : `${Math.round(result.slotToStartP50Ms)} ms (${Math.round(result.slotToStartP95Ms)})`,
         baseline: `${result.queuedStarts} queued starts`,
         ratio: '',
         goal: 'p50 ≤ 50 ms',
@@ -263,7 +273,9 @@ function streamRows(result: StreamsResult): Row[] {
       baseline: '',
       ratio: `${result.apiRssMb.afterRun2 >= result.apiRssMb.afterRun1 ? '+' : ''}${Math.round(result.apiRssMb.afterRun2 - result.apiRssMb.afterRun1)} MB`,
       goal: `< ${STREAM_MEMORY_LIMIT_MB} MB, no growth`,
-      met: Math.max(result.apiRssMb.afterRun1, result.apiRssMb.afterRun2) < STREAM_MEMORY_LIMIT_MB && result.apiRssMb.afterRun2 - result.apiRssMb.afterRun1 <= MEMORY_GROWTH_TOLERANCE_MB,
+      met:
+        Math.max(result.apiRssMb.afterRun1, result.apiRssMb.afterRun2) < STREAM_MEMORY_LIMIT_MB &&
+        result.apiRssMb.afterRun2 - result.apiRssMb.afterRun1 <= MEMORY_GROWTH_TOLERANCE_MB,
     },
   ];
 }
@@ -302,7 +314,10 @@ function orchestratorMemoryRows(result: OrchestratorMemoryResult): Row[] {
 
 function table(rows: Row[]): string {
   const lines = ['| figure | Mosaic API | baseline | ratio | goal | met |', '| --- | --- | --- | --- | --- | --- |'];
-  for (const row of rows) lines.push(`| ${row.figure} | ${row.measured} | ${row.baseline} | ${row.ratio} | ${row.goal} | ${row.goal === '' ? '' : row.met ? 'yes' : '**no**'} |`);
+  for (const row of rows)
+    lines.push(
+      `| ${row.figure} | ${row.measured} | ${row.baseline} | ${row.ratio} | ${row.goal} | ${row.goal === '' ? '' : row.met ? 'yes' : '**no**'} |`,
+    );
   return lines.join('\n');
 }
 
@@ -418,7 +433,9 @@ async function main(): Promise<void> {
     }
     if (selected.has('listing')) {
       log('listing…');
-      listing = await withBenchDatabase(server, (small) => withBenchDatabase(server, (large) => benchListing({ small, large }, orchestrator, log)));
+      listing = await withBenchDatabase(server, (small) =>
+        withBenchDatabase(server, (large) => benchListing({ small, large }, orchestrator, log)),
+      );
       rows.push(...listingRows(listing));
     }
     if (ingestion && listing) rows.push(...memoryRows(ingestion, listing));

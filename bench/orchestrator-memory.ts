@@ -113,7 +113,10 @@ async function runningRss(bench: Bench, endedBefore: number, log: (line: string)
   const runningBefore = bench.receiver.runningAt.size;
   const clock = performance.now();
   const ids = await spawnSessions(bench.cluster, RUNNING_SESSIONS, spawnBody(bench.receiver, HOLD_TITLE));
-  await waitFor(() => `${RUNNING_SESSIONS} sessions running (${bench.receiver.runningAt.size - runningBefore} are)`, () => bench.receiver.runningAt.size >= runningBefore + RUNNING_SESSIONS);
+  await waitFor(
+    () => `${RUNNING_SESSIONS} sessions running (${bench.receiver.runningAt.size - runningBefore} are)`,
+    () => bench.receiver.runningAt.size >= runningBefore + RUNNING_SESSIONS,
+  );
   const startSeconds = (performance.now() - clock) / 1000;
   const rss = await settledRss(bench, log, `${RUNNING_SESSIONS} running (all running after ${startSeconds.toFixed(1)} s)`);
   await inParallel(ids.length, KILL_CLIENTS, async (index) => {
@@ -138,7 +141,12 @@ async function measure(bench: Bench, log: (line: string) => void): Promise<Orche
   const idleMb = await settledRss(bench, log, 'idle');
   const [rssWith200RunningMb, startRunningSeconds] = await runningRss(bench, 0, log);
   const [afterFirstThousandMb, firstThousandSeconds] = await churnRss(bench, RUNNING_SESSIONS, `after ${CHURN_HALF} short sessions`, log);
-  const [afterSecondThousandMb, secondThousandSeconds] = await churnRss(bench, RUNNING_SESSIONS + CHURN_HALF, `after ${CHURN_SESSIONS}`, log);
+  const [afterSecondThousandMb, secondThousandSeconds] = await churnRss(
+    bench,
+    RUNNING_SESSIONS + CHURN_HALF,
+    `after ${CHURN_SESSIONS}`,
+    log,
+  );
   const [rssWith200RunningAfterChurnMb] = await runningRss(bench, RUNNING_SESSIONS + CHURN_SESSIONS, log);
   const sessions = await allSessions(bench.cluster);
   return {
@@ -177,7 +185,10 @@ async function measureNode(url: string, log: (line: string) => void): Promise<Or
         SESSION_WORKDIR_ROOT: path.join(root, 'workdirs'),
       },
     });
-    return await measure({ cluster, receiver, spoolDir: path.join(root, 'spools', NODE_ID), workdirRoot: path.join(root, 'workdirs') }, log);
+    return await measure(
+      { cluster, receiver, spoolDir: path.join(root, 'spools', NODE_ID), workdirRoot: path.join(root, 'workdirs') },
+      log,
+    );
   } catch (error) {
     throw withOutputOf(cluster?.nodes ?? [], error, 4_000);
   } finally {

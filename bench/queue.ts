@@ -57,7 +57,12 @@ export class RunningEvents {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; status?: string; session_id: string; timestamp: string };
+        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          type: string;
+          status?: string;
+          session_id: string;
+          timestamp: string;
+        };
         if (event.type === 'status' && event.status === 'running') receiver.runningAt.set(event.session_id, Date.parse(event.timestamp));
         else if (event.type === 'status' && event.status !== undefined && event.status !== 'pending') receiver.terminal += 1;
         response.writeHead(202).end();
@@ -122,7 +127,9 @@ export async function inParallel(count: number, clients: number, task: (index: n
 export async function spawnSessions(cluster: Cluster, count: number, body: () => unknown): Promise<string[]> {
   const ids: string[] = [];
   await inParallel(count, SPAWN_CLIENTS, async (index) => {
-    const answer = await callNode(cluster.nodes[index % cluster.nodes.length]!, 'POST', '/orchestrator/sessions/spawn', body(), { 'idempotency-key': randomUUID() });
+    const answer = await callNode(cluster.nodes[index % cluster.nodes.length]!, 'POST', '/orchestrator/sessions/spawn', body(), {
+      'idempotency-key': randomUUID(),
+    });
     if (answer.status !== 201) throw new Error(`spawn answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     ids.push(answer.body.session_id as string);
   });
@@ -132,10 +139,11 @@ export async function spawnSessions(cluster: Cluster, count: number, body: () =>
 /** Every session the cluster knows, paged through its list endpoint. */
 export async function allSessions(cluster: Cluster): Promise<SessionRecord[]> {
   const sessions: SessionRecord[] = [];
-  for (let cursor: string | null = null; ; ) {
+  for (let cursor: string | null = null; ;) {
     const route: string = `/orchestrator/sessions?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const answer = await callNode(cluster.nodes[0]!, 'GET', route);
-    for (const session of answer.body.sessions as (SessionRecord & { session_id: string })[]) sessions.push({ ...session, id: session.session_id });
+    for (const session of answer.body.sessions as (SessionRecord & { session_id: string })[])
+      sessions.push({ ...session, id: session.session_id });
     cursor = answer.body.next_cursor as string | null;
     if (cursor === null) return sessions;
   }
@@ -154,12 +162,19 @@ async function spawnAll(cluster: Cluster, receiver: RunningEvents, count: number
 async function waitForEnds(store: string, receiver: RunningEvents, count: number): Promise<void> {
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
   while (receiver.terminal < count || receiver.runningAt.size < count) {
-    if (Date.now() > deadline) throw new Error(`${store}: after ${DRAIN_TIMEOUT_MS} ms only ${receiver.terminal} sessions ended (${receiver.runningAt.size} started)`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${store}: after ${DRAIN_TIMEOUT_MS} ms only ${receiver.terminal} sessions ended (${receiver.runningAt.size} started)`,
+      );
     await sleep(50);
   }
 }
 
-async function drain(store: QueueStoreResult['store'], env: Record<string, string | undefined>, log: (line: string) => void): Promise<QueueStoreResult> {
+async function drain(
+  store: QueueStoreResult['store'],
+  env: Record<string, string | undefined>,
+  log: (line: string) => void,
+): Promise<QueueStoreResult> {
   const cluster = await startCluster({
     nodes: QUEUE_NODES,
     capacity: QUEUE_CAPACITY,

@@ -38,23 +38,27 @@ interface StreamClient {
 function follow(url: string, sessionId: string): Promise<StreamClient> {
   return new Promise((resolve, reject) => {
     const arrivals = new Map<string, number>();
-    const request = http.get(`${url}/orchestrator/sessions/${sessionId}/events/stream`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, accept: 'text/event-stream' } }, (response) => {
-      if (response.statusCode !== 200) {
-        reject(new Error(`stream answered ${response.statusCode}`));
-        return;
-      }
-      let buffer = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        const now = performance.now();
-        buffer += chunk;
-        const complete = buffer.lastIndexOf('\n\n');
-        if (complete < 0) return;
-        for (const match of buffer.slice(0, complete).matchAll(/"event_id":"([^"]+)"/g)) arrivals.set(match[1]!, now);
-        buffer = buffer.slice(complete + 2);
-      });
-      resolve({ arrivals, close: () => request.destroy() });
-    });
+    const request = http.get(
+      `${url}/orchestrator/sessions/${sessionId}/events/stream`,
+      { headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, accept: 'text/event-stream' } },
+      (response) => {
+        if (response.statusCode !== 200) {
+          reject(new Error(`stream answered ${response.statusCode}`));
+          return;
+        }
+        let buffer = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          const now = performance.now();
+          buffer += chunk;
+          const complete = buffer.lastIndexOf('\n\n');
+          if (complete < 0) return;
+          for (const match of buffer.slice(0, complete).matchAll(/"event_id":"([^"]+)"/g)) arrivals.set(match[1]!, now);
+          buffer = buffer.slice(complete + 2);
+        });
+        resolve({ arrivals, close: () => request.destroy() });
+      },
+    );
     request.on('error', reject);
   });
 }
@@ -95,16 +99,24 @@ async function sendPaced(url: string, sessions: CallbackSession[], seconds: numb
 
 function post(agent: http.Agent, url: string, authorization: string, body: string): Promise<number> {
   return new Promise((resolve) => {
-    const request = http.request(url, { method: 'POST', agent, headers: { authorization, 'content-type': 'application/json' } }, (response) => {
-      response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
-    });
+    const request = http.request(
+      url,
+      { method: 'POST', agent, headers: { authorization, 'content-type': 'application/json' } },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
     request.on('error', () => resolve(0));
     request.end(body);
   });
 }
 
-export async function benchStreams(databaseUrl: string, orchestrator: StubOrchestrator, log: (line: string) => void): Promise<StreamsResult> {
+export async function benchStreams(
+  databaseUrl: string,
+  orchestrator: StubOrchestrator,
+  log: (line: string) => void,
+): Promise<StreamsResult> {
   const sessions = await seedSessions(databaseUrl);
   const api = await startApi(databaseUrl, orchestrator);
   const baseline = await startBaseline(databaseUrl).catch(async (error: unknown) => {

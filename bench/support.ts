@@ -71,7 +71,12 @@ export interface BenchProcess {
  * to a file, not through this process: the API logs every request, and reading
  * that here would take CPU from the load generator on the same machine.
  */
-async function startProcess(name: string, entry: string, env: Record<string, string | undefined>, nodeArgs: string[] = []): Promise<BenchProcess> {
+async function startProcess(
+  name: string,
+  entry: string,
+  env: Record<string, string | undefined>,
+  nodeArgs: string[] = [],
+): Promise<BenchProcess> {
   const port = await freePort();
   const logFile = path.join(tmpdir(), `mosaic-bench-${name}-${port}.log`);
   const fd = openSync(logFile, 'w');
@@ -94,7 +99,10 @@ async function startProcess(name: string, entry: string, env: Record<string, str
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   while (running && Date.now() < deadline) {
-    const status = await fetch(`${url}/health`).then((response) => response.status, () => 0);
+    const status = await fetch(`${url}/health`).then(
+      (response) => response.status,
+      () => 0,
+    );
     if (status === 200) return { url, pid: child.pid ?? 0, stop };
     await sleep(100);
   }
@@ -105,15 +113,20 @@ async function startProcess(name: string, entry: string, env: Record<string, str
 
 /** The built API, run as `pnpm start` runs it, with reconciliation out of the way so that it does not load the database mid-run. */
 export function startApi(databaseUrl: string, orchestrator: StubOrchestrator): Promise<BenchProcess> {
-  return startProcess('api', API_ENTRY, {
-    DATABASE_URL: databaseUrl,
-    ORCHESTRATOR_URL: orchestrator.url,
-    ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
-    MOSAIC_API_TOKEN: OPERATOR_TOKEN,
-    CALLBACK_SIGNING_KEY,
-    RECONCILE_INTERVAL_MS: String(60 * 60 * 1000),
-    NODE_OPTIONS: undefined,
-  }, nodeArgsOf(API_ENTRY));
+  return startProcess(
+    'api',
+    API_ENTRY,
+    {
+      DATABASE_URL: databaseUrl,
+      ORCHESTRATOR_URL: orchestrator.url,
+      ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+      MOSAIC_API_TOKEN: OPERATOR_TOKEN,
+      CALLBACK_SIGNING_KEY,
+      RECONCILE_INTERVAL_MS: String(60 * 60 * 1000),
+      NODE_OPTIONS: undefined,
+    },
+    nodeArgsOf(API_ENTRY),
+  );
 }
 
 /**
@@ -121,11 +134,18 @@ export function startApi(databaseUrl: string, orchestrator: StubOrchestrator): P
  * into the events table or (`floor`) into a copy of it with only a primary key.
  */
 export function startBaseline(databaseUrl: string, table: 'events' | 'floor' = 'events'): Promise<BenchProcess> {
-  return startProcess(`baseline-${table}`, BASELINE_ENTRY, { DATABASE_URL: databaseUrl, BASELINE_TABLE: table, NODE_OPTIONS: '--require ts-node/register/transpile-only' });
+  return startProcess(`baseline-${table}`, BASELINE_ENTRY, {
+    DATABASE_URL: databaseUrl,
+    BASELINE_TABLE: table,
+    NODE_OPTIONS: '--require ts-node/register/transpile-only',
+  });
 }
 
 /** The dispatch benchmark's floor (bench/baseline-server.ts): the same process, spawning with `spawn`'s request on each dispatch. */
-export function startDispatchFloor(databaseUrl: string, spawn: { url: string; headers: Record<string, string>; body: string }): Promise<BenchProcess> {
+export function startDispatchFloor(
+  databaseUrl: string,
+  spawn: { url: string; headers: Record<string, string>; body: string },
+): Promise<BenchProcess> {
   return startProcess('dispatch-floor', BASELINE_ENTRY, {
     DATABASE_URL: databaseUrl,
     SPAWN_URL: spawn.url,

@@ -33,7 +33,11 @@ async function main() {
   const [apiPort, orchestratorPort] = [await freePort(), await freePort()];
   const api = `http://127.0.0.1:${apiPort}`;
   const services = [
-    { name: 'orchestrator', entry: 'apps/orchestrator/dist/main.js', env: { PORT: String(orchestratorPort), ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY } },
+    {
+      name: 'orchestrator',
+      entry: 'apps/orchestrator/dist/main.js',
+      env: { PORT: String(orchestratorPort), ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY },
+    },
     {
       name: 'api',
       entry: 'apps/api/dist/main.js',
@@ -59,7 +63,9 @@ async function main() {
     onLine: (name, line) => log.write(`[${name}] ${line}\n`),
     onUnexpectedExit: (name, how) => (died = `${name} ${how}`),
   });
-  out(`Starting orchestrator (port ${orchestratorPort}) and API (port ${apiPort}); their logs go to ${path.relative(process.cwd(), logFile)}`);
+  out(
+    `Starting orchestrator (port ${orchestratorPort}) and API (port ${apiPort}); their logs go to ${path.relative(process.cwd(), logFile)}`,
+  );
   out(`service pids: ${group.pids().join(' ')}`);
 
   const call = async (method, url, body) => {
@@ -78,14 +84,19 @@ async function main() {
     const started = Date.now();
     for (;;) {
       if (died) return fail(died);
-      const health = await fetch(`${api}/health`).then((r) => r.status, () => 0);
+      const health = await fetch(`${api}/health`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (health === 200) break;
       if (Date.now() - started > 60_000) return fail('the services did not become healthy within 60 s');
       await sleep(200);
     }
     out(`Up after ${((Date.now() - started) / 1000).toFixed(1)} s (embedded PostgreSQL unless DATABASE_URL is set).`);
     // A token of the user's own (MOSAIC_API_TOKEN) is theirs to know: only the demo's made-up one is printed.
-    out(`Watch it live: open ${api}/ and sign in with ${process.env.MOSAIC_API_TOKEN === undefined ? `the token ${OPERATOR_TOKEN}` : 'your MOSAIC_API_TOKEN'}${KEEP ? '' : ' (`pnpm demo --keep` keeps it up afterwards)'}.`);
+    out(
+      `Watch it live: open ${api}/ and sign in with ${process.env.MOSAIC_API_TOKEN === undefined ? `the token ${OPERATOR_TOKEN}` : 'your MOSAIC_API_TOKEN'}${KEEP ? '' : ' (`pnpm demo --keep` keeps it up afterwards)'}.`,
+    );
     out();
 
     const plans = [
@@ -116,7 +127,11 @@ async function main() {
           run.stopRequested = true;
           const how = run.expect === 'killed' ? 'kill' : 'cancel';
           out(`[${run.label}] -- ${how === 'kill' ? 'killing' : 'cancelling'} session ${run.sessionId.slice(0, 8)} mid-run --`);
-          const stopped = await call('POST', `/orchestrator/sessions/${run.sessionId}/${how}`, how === 'cancel' ? { grace_ms: 5000 } : undefined);
+          const stopped = await call(
+            'POST',
+            `/orchestrator/sessions/${run.sessionId}/${how}`,
+            how === 'cancel' ? { grace_ms: 5000 } : undefined,
+          );
           out(`[${run.label}] ${how} answered: ${stopped.status}`);
         }
       }
@@ -148,7 +163,9 @@ async function main() {
     out();
     const health = await fetch(`${api}/health/orchestrator`).then(async (r) => ({ status: r.status, body: await r.json() }));
     const orchestrator = health.body.info?.orchestrator ?? health.body.error?.orchestrator ?? {};
-    out(`/health/orchestrator: ${health.status} ${orchestrator.status} (latency ${orchestrator.latency_ms} ms, active sessions ${orchestrator.active_sessions}, circuit ${orchestrator.circuit})`);
+    out(
+      `/health/orchestrator: ${health.status} ${orchestrator.status} (latency ${orchestrator.latency_ms} ms, active sessions ${orchestrator.active_sessions}, circuit ${orchestrator.circuit})`,
+    );
 
     const wrong = runs.filter((run) => run.session.status !== run.expect);
     if (wrong.length > 0) return fail(`unexpected final status: ${wrong.map((run) => `${run.label} ${run.session.status}`).join(', ')}`);
@@ -197,7 +214,11 @@ function withBothSessionIds(line, session) {
 
 function printTable(header, rows) {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => row[column].length)));
-  const line = (cells) => cells.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd();
   out(line(header));
   out(line(widths.map((width) => '-'.repeat(width))));
   for (const row of rows) out(line(row));

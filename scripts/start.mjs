@@ -48,7 +48,8 @@ say(`Starting the orchestrator on port ${orchestratorPort} and the API on port $
 let exitCode = 0;
 let stopping;
 const group = startServiceGroup(services, {
-  onLine: (name, line, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(`${tags.get(name) ?? tag(name, 33)} ${line}\n`),
+  onLine: (name, line, stream) =>
+    (stream === 'stdout' ? process.stdout : process.stderr).write(`${tags.get(name) ?? tag(name, 33)} ${line}\n`),
   onUnexpectedExit: (name, how) => {
     say(`${name} ${how}; stopping the others.`);
     exitCode = 1;

@@ -5,7 +5,14 @@ import type { Page } from 'playwright-core';
 import { launchBrowser, VIEWPORT, type TestBrowser } from '../support/browser';
 import { createTestDatabase, dropTestDatabase } from '../support/database';
 import { request } from '../support/http';
-import { freePort, startService, stopLeavingNoProcesses, uniqueQueuePrefix, withServiceOutput, type ServiceProcess } from '../support/service-process';
+import {
+  freePort,
+  startService,
+  stopLeavingNoProcesses,
+  uniqueQueuePrefix,
+  withServiceOutput,
+  type ServiceProcess,
+} from '../support/service-process';
 
 const ORCHESTRATOR_ENTRY = path.join(__dirname, '../../apps/orchestrator/dist/main.js');
 const API_ENTRY = path.join(__dirname, '../../apps/api/dist/main.js');
@@ -73,7 +80,14 @@ describe('operators web page (chromium, built services)', () => {
         entry: ORCHESTRATOR_ENTRY,
         port: orchestratorPort,
         // The same queue across a restart, so that the restarted orchestrator is the same cluster.
-        env: { ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY, QUEUE_PREFIX: queuePrefix, AGENT_COMMAND: `sh ${agent}`, AGENT_USER: undefined, CANCEL_GRACE_MS: '2000', SHUTDOWN_GRACE_MS: '1000' },
+        env: {
+          ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+          QUEUE_PREFIX: queuePrefix,
+          AGENT_COMMAND: `sh ${agent}`,
+          AGENT_USER: undefined,
+          CANCEL_GRACE_MS: '2000',
+          SHUTDOWN_GRACE_MS: '1000',
+        },
       });
     [orchestrator, browser] = await Promise.all([startOrchestrator(), launchBrowser()]);
     api = await startService({
@@ -229,7 +243,11 @@ describe('operators web page (chromium, built services)', () => {
       await events.locator('.event-result', { hasText: 'exit code 0 · two pages written' }).waitFor();
       expect(await events.locator('.log-stdout .event-text', { hasText: 'found 12 pages' }).count()).toBe(1);
       expect(await events.locator('.log-stderr .event-text').allTextContents()).toEqual(['page 7 has no title']);
-      expect(await events.locator('.event-progress .event-text').allTextContents()).toEqual(['20% reading the report', '60% writing the summary', '100% done']);
+      expect(await events.locator('.event-progress .event-text').allTextContents()).toEqual([
+        '20% reading the report',
+        '60% writing the summary',
+        '100% done',
+      ]);
       expect(await page.locator('progress#session-progress').getAttribute('value')).toBe('100');
       expect(await events.locator('.event-usage .event-text').allTextContents()).toEqual(['1200 tokens in · 340 out · $0.0087']);
       await page.locator('dd', { hasText: /^1,200 in · 340 out · \$0\.0087$/ }).waitFor();
@@ -306,7 +324,10 @@ describe('operators web page (chromium, built services)', () => {
       await page.getByRole('link', { name: 'New task' }).click();
       await page.getByLabel('Title').fill('Dispatched while the orchestrator is down');
       await page.getByRole('button', { name: 'Create and dispatch' }).click();
-      await page.getByRole('alert').filter({ hasText: /^Task created, but its dispatch failed: / }).waitFor();
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /^Task created, but its dispatch failed: / })
+        .waitFor();
       const refused = page.locator('.banner-refused');
       expect(await refused.textContent()).toMatch(/^(Orchestrator unreachable|Circuit open): /);
 

@@ -39,13 +39,19 @@ function spawnProbe(service: ServiceProcess, key: string, endpoint: CallbackEndp
   return request('POST', `${service.url}/orchestrator/sessions/spawn`, {
     token: key,
     headers: { 'idempotency-key': randomUUID() },
-    body: { task: { id: randomUUID(), title: 'probe' }, context: { schema_version: 1 }, callback_url: callbackUrl, callback_token: 'token' },
+    body: {
+      task: { id: randomUUID(), title: 'probe' },
+      context: { schema_version: 1 },
+      callback_url: callbackUrl,
+      callback_token: 'token',
+    },
   });
 }
 
 /** Spawns that must be refused: `400` naming `callback_url`, and no session, no agent. */
 async function expectCallbackUrlRefused(service: ServiceProcess, key: string, callbackUrls: string[]): Promise<void> {
-  const sessions = async () => (await request<{ sessions: unknown[] }>('GET', `${service.url}/orchestrator/sessions?limit=500`, { token: key })).body.sessions.length;
+  const sessions = async () =>
+    (await request<{ sessions: unknown[] }>('GET', `${service.url}/orchestrator/sessions?limit=500`, { token: key })).body.sessions.length;
   const before = await sessions();
   for (const callbackUrl of callbackUrls) {
     const answer = await spawnProbe(service, key, callbackUrl);
@@ -105,27 +111,34 @@ describe('an orchestrator with its key in a file and the default callback origin
   });
 
   it(
-    'runs an agent that finds the key neither in its own environment nor in the orchestrator\'s',
-    withServiceOutput(() => [service], async () => {
-      const endpoint = receiver.endpoint();
-      expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
-      const found = await findings(endpoint);
+    "runs an agent that finds the key neither in its own environment nor in the orchestrator's",
+    withServiceOutput(
+      () => [service],
+      async () => {
+        const endpoint = receiver.endpoint();
+        expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
+        const found = await findings(endpoint);
 
-      expect(found.supervisor).toBe('mosaic-supervis');
-      expect(found.parent).toBe('node');
-      // The agent did read the orchestrator's environment: the file's name is in it, the key is not.
-      expect(found['parent environ']).toContain(`ORCHESTRATOR_API_KEY_FILE=${keyFile}`);
-      expect(found['parent environ']).not.toContain(key);
-      expect(found['parent environ']).not.toMatch(/(^| )ORCHESTRATOR_API_KEY=/);
-      expect(found['own environ']).toMatch(/MOSAIC_TASK_FILE=/);
-      expect(found['own environ']).not.toMatch(/ORCHESTRATOR_API_KEY/);
-      for (const event of endpoint.received) expect(JSON.stringify(event.body)).not.toContain(key);
-    }),
+        expect(found.supervisor).toBe('mosaic-supervis');
+        expect(found.parent).toBe('node');
+        // The agent did read the orchestrator's environment: the file's name is in it, the key is not.
+        expect(found['parent environ']).toContain(`ORCHESTRATOR_API_KEY_FILE=${keyFile}`);
+        expect(found['parent environ']).not.toContain(key);
+        expect(found['parent environ']).not.toMatch(/(^| )ORCHESTRATOR_API_KEY=/);
+        expect(found['own environ']).toMatch(/MOSAIC_TASK_FILE=/);
+        expect(found['own environ']).not.toMatch(/ORCHESTRATOR_API_KEY/);
+        for (const event of endpoint.received) expect(JSON.stringify(event.body)).not.toContain(key);
+      },
+    ),
     30_000,
   );
 
-  it('(the probe\'s control: a key passed in ORCHESTRATOR_API_KEY is in the environment an agent of the same user reads)', async () => {
-    const exposed = await startService({ name: 'orchestrator-key-in-env', entry: ENTRY, env: { ORCHESTRATOR_API_KEY: key, AGENT_COMMAND: probe(), AGENT_USER: undefined } });
+  it("(the probe's control: a key passed in ORCHESTRATOR_API_KEY is in the environment an agent of the same user reads)", async () => {
+    const exposed = await startService({
+      name: 'orchestrator-key-in-env',
+      entry: ENTRY,
+      env: { ORCHESTRATOR_API_KEY: key, AGENT_COMMAND: probe(), AGENT_USER: undefined },
+    });
     try {
       const endpoint = receiver.endpoint();
       expect((await spawnProbe(exposed, key, endpoint)).status).toBe(201);
@@ -139,9 +152,17 @@ describe('an orchestrator with its key in a file and the default callback origin
 
   it(
     'refuses a callback_url whose origin is not loopback, and starts nothing',
-    withServiceOutput(() => [service], async () => {
-      await expectCallbackUrlRefused(service!, key, ['http://192.0.2.10/callbacks/1', 'http://169.254.169.254/latest/meta-data', 'https://api.example/x', 'http://127.0.0.1@192.0.2.10/x']);
-    }),
+    withServiceOutput(
+      () => [service],
+      async () => {
+        await expectCallbackUrlRefused(service!, key, [
+          'http://192.0.2.10/callbacks/1',
+          'http://169.254.169.254/latest/meta-data',
+          'https://api.example/x',
+          'http://127.0.0.1@192.0.2.10/x',
+        ]);
+      },
+    ),
   );
 });
 
@@ -155,7 +176,12 @@ describe('an orchestrator with ALLOWED_CALLBACK_ORIGINS', () => {
     service = await startService({
       name: 'orchestrator-origins',
       entry: ENTRY,
-      env: { ORCHESTRATOR_API_KEY: key, ALLOWED_CALLBACK_ORIGINS: `https://api.example, ${receiver.baseUrl}`, AGENT_COMMAND: 'echo "ran"', AGENT_USER: undefined },
+      env: {
+        ORCHESTRATOR_API_KEY: key,
+        ALLOWED_CALLBACK_ORIGINS: `https://api.example, ${receiver.baseUrl}`,
+        AGENT_COMMAND: 'echo "ran"',
+        AGENT_USER: undefined,
+      },
     });
   });
 
@@ -166,14 +192,23 @@ describe('an orchestrator with ALLOWED_CALLBACK_ORIGINS', () => {
 
   it(
     'sends callbacks to a listed origin and refuses any other, loopback included',
-    withServiceOutput(() => [service], async () => {
-      const endpoint = receiver.endpoint();
-      expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
-      expect(await eventsToTheEnd(endpoint)).toContainEqual(expect.objectContaining({ type: 'log', data: { stream: 'stdout', line: 'ran' } }));
+    withServiceOutput(
+      () => [service],
+      async () => {
+        const endpoint = receiver.endpoint();
+        expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
+        expect(await eventsToTheEnd(endpoint)).toContainEqual(
+          expect.objectContaining({ type: 'log', data: { stream: 'stdout', line: 'ran' } }),
+        );
 
-      const otherPort = new URL(receiver.baseUrl).port === '3000' ? '3001' : '3000';
-      await expectCallbackUrlRefused(service!, key, [`http://127.0.0.1:${otherPort}/callbacks/1`, endpoint.url.replace('127.0.0.1', 'localhost'), 'http://api.example/x']);
-    }),
+        const otherPort = new URL(receiver.baseUrl).port === '3000' ? '3001' : '3000';
+        await expectCallbackUrlRefused(service!, key, [
+          `http://127.0.0.1:${otherPort}/callbacks/1`,
+          endpoint.url.replace('127.0.0.1', 'localhost'),
+          'http://api.example/x',
+        ]);
+      },
+    ),
   );
 });
 
@@ -184,7 +219,12 @@ describe('the work directory root', () => {
 
   /** `problem` is matched in the service's JSON log line, where quotes are escaped. */
   const refusesToStartOn = async (root: string, problem: RegExp) => {
-    const outcome = await startService({ name: 'orchestrator-bad-root', entry: ENTRY, env: { SESSION_WORKDIR_ROOT: root, AGENT_USER: undefined }, startTimeoutMs: 10_000 }).then(
+    const outcome = await startService({
+      name: 'orchestrator-bad-root',
+      entry: ENTRY,
+      env: { SESSION_WORKDIR_ROOT: root, AGENT_USER: undefined },
+      startTimeoutMs: 10_000,
+    }).then(
       async (started) => {
         await started.stop();
         return new Error(`the orchestrator started on ${root}`);
@@ -208,12 +248,16 @@ describe('the work directory root', () => {
     await refusesToStartOn(link, /SESSION_WORKDIR_ROOT=\\?".*\/link\\?": is a symbolic link/);
   }, 30_000);
 
-  (asRoot ? it : it.skip)('stops start-up when it belongs to another user, as one planted in the shared temp directory would', async () => {
-    const planted = join(dir, 'planted');
-    mkdirSync(planted, { mode: 0o700 });
-    chownSync(planted, NOBODY_UID, NOBODY_UID);
-    await refusesToStartOn(planted, /SESSION_WORKDIR_ROOT=\\?".*\/planted\\?": belongs to uid 65534/);
-  }, 30_000);
+  (asRoot ? it : it.skip)(
+    'stops start-up when it belongs to another user, as one planted in the shared temp directory would',
+    async () => {
+      const planted = join(dir, 'planted');
+      mkdirSync(planted, { mode: 0o700 });
+      chownSync(planted, NOBODY_UID, NOBODY_UID);
+      await refusesToStartOn(planted, /SESSION_WORKDIR_ROOT=\\?".*\/planted\\?": belongs to uid 65534/);
+    },
+    30_000,
+  );
 });
 
 (asRoot ? describe : describe.skip)('an orchestrator with AGENT_USER=nobody (run as root)', () => {
@@ -235,7 +279,13 @@ describe('the work directory root', () => {
     service = await startService({
       name: 'orchestrator-agent-user',
       entry: ENTRY,
-      env: { ORCHESTRATOR_API_KEY: undefined, ORCHESTRATOR_API_KEY_FILE: keyFile, AGENT_USER: 'nobody', SESSION_WORKDIR_ROOT: workdirRoot, AGENT_COMMAND: probe(keyFile) },
+      env: {
+        ORCHESTRATOR_API_KEY: undefined,
+        ORCHESTRATOR_API_KEY_FILE: keyFile,
+        AGENT_USER: 'nobody',
+        SESSION_WORKDIR_ROOT: workdirRoot,
+        AGENT_COMMAND: probe(keyFile),
+      },
     });
   });
 
@@ -247,23 +297,26 @@ describe('the work directory root', () => {
 
   it(
     "runs the agent as nobody, in a directory only it may use, unable to read the orchestrator's environment or the key file",
-    withServiceOutput(() => [service], async () => {
-      const endpoint = receiver.endpoint();
-      expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
-      const found = await findings(endpoint);
+    withServiceOutput(
+      () => [service],
+      async () => {
+        const endpoint = receiver.endpoint();
+        expect((await spawnProbe(service!, key, endpoint)).status).toBe(201);
+        const found = await findings(endpoint);
 
-      expect(found.uid).toBe(String(NOBODY_UID));
-      expect(found['parent environ']).toMatch(/Permission denied/);
-      expect(found['root-only file']).toMatch(/Permission denied/);
-      expect(found.workdir).toBe(`${NOBODY_UID} 700`);
-      expect(found['task file']).toBe(`${NOBODY_UID} 600 {"session_id":`);
-      expect(found['own environ']).toMatch(/(^| )USER=nobody /);
-      expect(found['own environ']).toMatch(/(^| )HOME=\/nonexistent /);
-      expect(JSON.stringify(endpoint.received)).not.toContain(key);
-      // Its group may enter the root, to reach the session's own directory; nobody may list it.
-      expect(statSync(workdirRoot)).toMatchObject({ uid: 0, gid: NOBODY_UID, mode: expect.any(Number) });
-      expect(statSync(workdirRoot).mode & 0o777).toBe(0o710);
-    }),
+        expect(found.uid).toBe(String(NOBODY_UID));
+        expect(found['parent environ']).toMatch(/Permission denied/);
+        expect(found['root-only file']).toMatch(/Permission denied/);
+        expect(found.workdir).toBe(`${NOBODY_UID} 700`);
+        expect(found['task file']).toBe(`${NOBODY_UID} 600 {"session_id":`);
+        expect(found['own environ']).toMatch(/(^| )USER=nobody /);
+        expect(found['own environ']).toMatch(/(^| )HOME=\/nonexistent /);
+        expect(JSON.stringify(endpoint.received)).not.toContain(key);
+        // Its group may enter the root, to reach the session's own directory; nobody may list it.
+        expect(statSync(workdirRoot)).toMatchObject({ uid: 0, gid: NOBODY_UID, mode: expect.any(Number) });
+        expect(statSync(workdirRoot).mode & 0o777).toBe(0o710);
+      },
+    ),
     30_000,
   );
 });

@@ -7,7 +7,15 @@ import { eventually } from '../support/eventually';
 import { callNode, CLUSTER_API_KEY, ORCHESTRATOR_ENTRY, waitForStatus } from '../support/orchestrator-cluster';
 import { isAlive, liveDescendants, liveProcesses, waitForNoProcesses, type ProcessInfo } from '../support/process-table';
 import { deleteRedisKeys, queueStoresUnderTest } from '../support/redis';
-import { freePort, killProcessTrees, startService, stopLeavingNoProcesses, uniqueQueuePrefix, withServiceOutput, type ServiceProcess } from '../support/service-process';
+import {
+  freePort,
+  killProcessTrees,
+  startService,
+  stopLeavingNoProcesses,
+  uniqueQueuePrefix,
+  withServiceOutput,
+  type ServiceProcess,
+} from '../support/service-process';
 
 const SESSIONS = 5;
 const SHORT_OUTAGE_MS = 2_000;
@@ -43,7 +51,8 @@ async function spawn(node: RestartableNode, body: unknown): Promise<string> {
   return answer.body.session_id as string;
 }
 
-const eventsOf = (endpoint: CallbackEndpoint, sessionId: string) => endpoint.accepted<CallbackEvent>().filter((event) => event.session_id === sessionId);
+const eventsOf = (endpoint: CallbackEndpoint, sessionId: string) =>
+  endpoint.accepted<CallbackEvent>().filter((event) => event.session_id === sessionId);
 const hasTerminalEvent = (endpoint: CallbackEndpoint, sessionId: string, status: string) =>
   eventsOf(endpoint, sessionId).some((event) => event.type === 'status' && event.status === status);
 
@@ -144,7 +153,8 @@ function account(endpoint: CallbackEndpoint, sessionId: string, steps: number) {
   for (const event of received) {
     const first = byId.get(event.event_id);
     if (first === undefined) byId.set(event.event_id, event);
-    else if (JSON.stringify([first.sequence, first.type, first.data]) !== JSON.stringify([event.sequence, event.type, event.data])) redeliveredDifferently.push(event.event_id);
+    else if (JSON.stringify([first.sequence, first.type, first.data]) !== JSON.stringify([event.sequence, event.type, event.data]))
+      redeliveredDifferently.push(event.event_id);
   }
   const distinct = [...byId.values()].sort((a, b) => a.sequence - b.sequence);
   const sequences = distinct.map((event) => event.sequence);
@@ -224,7 +234,13 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
         name: id,
         entry: ORCHESTRATOR_ENTRY,
         port,
-        env: { ORCHESTRATOR_API_KEY: CLUSTER_API_KEY, NODE_ID: id, QUEUE_PREFIX: prefix, MAX_CONCURRENT_SESSIONS: String(capacity), ...env },
+        env: {
+          ORCHESTRATOR_API_KEY: CLUSTER_API_KEY,
+          NODE_ID: id,
+          QUEUE_PREFIX: prefix,
+          MAX_CONCURRENT_SESSIONS: String(capacity),
+          ...env,
+        },
       });
     const first = await start();
     const node: RestartableNode = {
@@ -245,7 +261,12 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
    * Five chatty agents (each with a child and a grandchild) on one node; the node is
    * stopped with `signal`, down for `outageMs`, and started again as the same node.
    */
-  async function restartWhileAgentsRun(options: { signal: 'SIGKILL' | 'SIGTERM'; outageMs: number; steps: number; stepMs: number }): Promise<void> {
+  async function restartWhileAgentsRun(options: {
+    signal: 'SIGKILL' | 'SIGTERM';
+    outageMs: number;
+    steps: number;
+    stepMs: number;
+  }): Promise<void> {
     const node = await startNode('restarted', SESSIONS);
     const endpoint = receiver.endpoint();
     const agent = { steps: options.steps, step_ms: options.stepMs, children: 1 };
@@ -254,7 +275,9 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
     await Promise.all(ids.map((id) => waitForStatus(node.service, id, ['running'])));
     await waitForWholeTrees(endpoint, ids);
     // Stopped a few steps in, so that the store has a position past the start to read on from.
-    await endpoint.waitFor(() => ids.every((id) => eventsOf(endpoint, id).filter((event) => event.type === 'progress').length >= STEPS_BEFORE_THE_STOP));
+    await endpoint.waitFor(() =>
+      ids.every((id) => eventsOf(endpoint, id).filter((event) => event.type === 'progress').length >= STEPS_BEFORE_THE_STOP),
+    );
 
     // Supervisors, agents, children and grandchildren: all descendants while the first life lives.
     const tree = liveDescendants(node.service.pid);
@@ -262,7 +285,12 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
     // A supervisor is the node's child, its agent the supervisor's.
     const supervisors = tree.filter((info) => info.ppid === node.service.pid);
     const agents = tree.filter((info) => supervisors.some((supervisor) => supervisor.pid === info.ppid));
-    expect(ids.map((id) => [trees.get(id)!.filter((info) => supervisors.includes(info)).length, trees.get(id)!.filter((info) => agents.includes(info)).length])).toEqual(ids.map(() => [1, 1]));
+    expect(
+      ids.map((id) => [
+        trees.get(id)!.filter((info) => supervisors.includes(info)).length,
+        trees.get(id)!.filter((info) => agents.includes(info)).length,
+      ]),
+    ).toEqual(ids.map(() => [1, 1]));
     const newcomers = watchForNewcomers(ids, tree);
 
     const firstLife = node.service;
@@ -286,7 +314,10 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
     expect(await newcomers.stop()).toEqual([]);
     expect(ids.map((id) => account(endpoint, id, options.steps))).toEqual(ids.map(completedOnce));
     // Nobody kills them: the agents ended, and their supervisors exit once the restarted node has read the ends.
-    await waitForNoProcesses(tree.map((info) => info.pid), 15_000);
+    await waitForNoProcesses(
+      tree.map((info) => info.pid),
+      15_000,
+    );
     expect(describeProcesses(processesOfSessions(ids))).toEqual([]);
   }
 
@@ -332,8 +363,16 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
       await owner.restart();
       const [kill, cancel] = await Promise.all([killing, cancelling]);
 
-      expect(kill).toEqual({ answer: { status: 200, body: { session_id: killed, status: 'killed' } }, aliveAtAnswer: [], refused: expect.any(Number) });
-      expect(cancel).toEqual({ answer: { status: 200, body: { session_id: cancelled, status: 'cancelled' } }, aliveAtAnswer: [], refused: expect.any(Number) });
+      expect(kill).toEqual({
+        answer: { status: 200, body: { session_id: killed, status: 'killed' } },
+        aliveAtAnswer: [],
+        refused: expect.any(Number),
+      });
+      expect(cancel).toEqual({
+        answer: { status: 200, body: { session_id: cancelled, status: 'cancelled' } },
+        aliveAtAnswer: [],
+        refused: expect.any(Number),
+      });
       // Both were sent while the owner was down, not only after it was back.
       expect([kill.refused, cancel.refused].every((refused) => refused > 0)).toBe(true);
       expect(owner.service.output()).toContain(`adopted 2 running agent(s) of an earlier life of node ${owner.id}`);
@@ -347,7 +386,14 @@ describe.each(queueStoresUnderTest())('agents outliving an orchestrator restart,
  * POSTs a kill or cancel to `node` until it is no longer refused because the session's
  * node is unreachable, and notes which processes of `tree` are alive as the answer arrives.
  */
-async function stopThroughOutage(node: RestartableNode, sessionId: string, kind: 'kill' | 'cancel', body: unknown, tree: readonly ProcessInfo[], timeoutMs = 45_000) {
+async function stopThroughOutage(
+  node: RestartableNode,
+  sessionId: string,
+  kind: 'kill' | 'cancel',
+  body: unknown,
+  tree: readonly ProcessInfo[],
+  timeoutMs = 45_000,
+) {
   const route = `/orchestrator/sessions/${sessionId}/${kind}`;
   let refused = 0;
   const answer = await eventually(

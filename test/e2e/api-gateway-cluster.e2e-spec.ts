@@ -25,7 +25,8 @@ describe('API ⇄ orchestrator cluster (built API, stub nodes)', () => {
   let stub: StubOrchestrator;
   let api: ServiceProcess | undefined;
 
-  const call = <T = unknown>(method: string, path: string, body?: unknown) => request<T>(method, `${api!.url}${path}`, { body, token: OPERATOR_TOKEN });
+  const call = <T = unknown>(method: string, path: string, body?: unknown) =>
+    request<T>(method, `${api!.url}${path}`, { body, token: OPERATOR_TOKEN });
 
   async function dispatchNewTask() {
     const task = await call<{ id: string }>('POST', '/tasks', { title: 'cluster e2e', priority: 'high' });
@@ -58,50 +59,66 @@ describe('API ⇄ orchestrator cluster (built API, stub nodes)', () => {
     await stub?.close();
   });
 
-  it('dispatches through whichever node is up, every time, and cancels with the grace asked for',
-    withServiceOutput(() => [api], async () => {
-      for (let dispatch = 0; dispatch < 3; dispatch += 1) {
+  it(
+    'dispatches through whichever node is up, every time, and cancels with the grace asked for',
+    withServiceOutput(
+      () => [api],
+      async () => {
+        for (let dispatch = 0; dispatch < 3; dispatch += 1) {
+          const dispatched = await dispatchNewTask();
+          expect(dispatched.status).toBe(202);
+          expect(dispatched.body.session.status).toBe('pending');
+        }
+        const spawns = stub.spawns();
+        expect(spawns).toHaveLength(3);
+        expect(spawns.map((spawn) => (spawn.body as { priority: string }).priority)).toEqual(['high', 'high', 'high']);
+
         const dispatched = await dispatchNewTask();
-        expect(dispatched.status).toBe(202);
-        expect(dispatched.body.session.status).toBe('pending');
-      }
-      const spawns = stub.spawns();
-      expect(spawns).toHaveLength(3);
-      expect(spawns.map((spawn) => (spawn.body as { priority: string }).priority)).toEqual(['high', 'high', 'high']);
+        const id = dispatched.body.session.id;
+        const cancelled = await call<SessionBody>('POST', `/orchestrator/sessions/${id}/cancel`, { grace_ms: 1000 });
+        expect(cancelled).toMatchObject({ status: 200, body: { id, status: 'cancelled', queue_position: null } });
+        const again = await call<SessionBody>('POST', `/orchestrator/sessions/${id}/cancel`);
+        expect(again).toMatchObject({ status: 200, body: { status: 'cancelled' } });
+        const sent = stub.requests.filter((seen) => seen.path.endsWith('/cancel'));
+        expect(sent.map((seen) => seen.body)).toEqual([{ grace_ms: 1000 }]);
 
-      const dispatched = await dispatchNewTask();
-      const id = dispatched.body.session.id;
-      const cancelled = await call<SessionBody>('POST', `/orchestrator/sessions/${id}/cancel`, { grace_ms: 1000 });
-      expect(cancelled).toMatchObject({ status: 200, body: { id, status: 'cancelled', queue_position: null } });
-      const again = await call<SessionBody>('POST', `/orchestrator/sessions/${id}/cancel`);
-      expect(again).toMatchObject({ status: 200, body: { status: 'cancelled' } });
-      const sent = stub.requests.filter((seen) => seen.path.endsWith('/cancel'));
-      expect(sent.map((seen) => seen.body)).toEqual([{ grace_ms: 1000 }]);
-
-      const refused = await call<{ error: { code: string; message: string } }>('POST', `/orchestrator/sessions/${id}/cancel`, { grace_ms: 600_001 });
-      expect(refused.status).toBe(400);
-      expect(refused.body.error.message).toMatch(/^grace_ms: /);
-    }),
+        const refused = await call<{ error: { code: string; message: string } }>('POST', `/orchestrator/sessions/${id}/cancel`, {
+          grace_ms: 600_001,
+        });
+        expect(refused.status).toBe(400);
+        expect(refused.body.error.message).toMatch(/^grace_ms: /);
+      },
+    ),
   );
 
-  it("answers a full queue with 503 queue_full and the orchestrator's Retry-After",
-    withServiceOutput(() => [api], async () => {
-      stub.respond = (seen) =>
-        seen.path.endsWith('/spawn') ? { status: 503, body: { error: { code: 'queue_full', message: 'queue full' } }, headers: { 'retry-after': '17' } } : undefined;
+  it(
+    "answers a full queue with 503 queue_full and the orchestrator's Retry-After",
+    withServiceOutput(
+      () => [api],
+      async () => {
+        stub.respond = (seen) =>
+          seen.path.endsWith('/spawn')
+            ? { status: 503, body: { error: { code: 'queue_full', message: 'queue full' } }, headers: { 'retry-after': '17' } }
+            : undefined;
 
-      const refused = await dispatchNewTask();
+        const refused = await dispatchNewTask();
 
-      expect(refused.status).toBe(503);
-      expect(refused.headers.get('retry-after')).toBe('17');
-      expect(refused.body).toMatchObject({ error: { code: 'queue_full' } });
-    }),
+        expect(refused.status).toBe(503);
+        expect(refused.headers.get('retry-after')).toBe('17');
+        expect(refused.body).toMatchObject({ error: { code: 'queue_full' } });
+      },
+    ),
   );
 
-  it('reports the orchestrator up while one node answers',
-    withServiceOutput(() => [api], async () => {
-      const health = await request('GET', `${api!.url}/health/orchestrator`);
-      expect(health.status).toBe(200);
-      expect(health.body).toMatchObject({ details: { orchestrator: { status: 'up', active_sessions: 0 } } });
-    }),
+  it(
+    'reports the orchestrator up while one node answers',
+    withServiceOutput(
+      () => [api],
+      async () => {
+        const health = await request('GET', `${api!.url}/health/orchestrator`);
+        expect(health.status).toBe(200);
+        expect(health.body).toMatchObject({ details: { orchestrator: { status: 'up', active_sessions: 0 } } });
+      },
+    ),
   );
 });

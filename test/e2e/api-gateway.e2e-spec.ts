@@ -65,7 +65,8 @@ describe('API ⇄ orchestrator (built services)', () => {
     });
   }
 
-  const call = <T = unknown>(base: ServiceProcess, method: string, path: string, body?: unknown) => request<T>(method, `${base.url}${path}`, { body, token: OPERATOR_TOKEN });
+  const call = <T = unknown>(base: ServiceProcess, method: string, path: string, body?: unknown) =>
+    request<T>(method, `${base.url}${path}`, { body, token: OPERATOR_TOKEN });
 
   async function createTask(metadata: Record<string, unknown> = {}): Promise<string> {
     const created = await call<{ id: string; status: string }>(api!, 'POST', '/tasks', { title: 'e2e task', metadata });
@@ -139,7 +140,13 @@ describe('API ⇄ orchestrator (built services)', () => {
       const sequences = session.events!.map((event) => event.sequence);
       expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
       // First the API's own record of who dispatched (sequence 0), then the orchestrator's events from 1 on.
-      expect(session.events![0]).toMatchObject({ event_id: 'api-dispatch', sequence: 0, type: 'status', status: 'spawning', data: { actor: 'admin' } });
+      expect(session.events![0]).toMatchObject({
+        event_id: 'api-dispatch',
+        sequence: 0,
+        type: 'status',
+        status: 'spawning',
+        data: { actor: 'admin' },
+      });
       expect(sequences[1]).toBe(1);
       expect(session.last_sequence).toBe(sequences.at(-1));
       expect(session.events!.filter((event) => event.type === 'progress')).toHaveLength(3);
@@ -149,7 +156,11 @@ describe('API ⇄ orchestrator (built services)', () => {
       expect(task.body.status).toBe('completed');
       expect(task.body.session.id).toBe(session.id);
 
-      const listed = await call<{ sessions: SessionBody[]; next_cursor: string | null }>(api!, 'GET', '/orchestrator/sessions?status=completed&limit=500');
+      const listed = await call<{ sessions: SessionBody[]; next_cursor: string | null }>(
+        api!,
+        'GET',
+        '/orchestrator/sessions?status=completed&limit=500',
+      );
       expect(listed.body.sessions.map((s) => s.id)).toContain(session.id);
 
       const refreshed = await call<SessionBody>(api!, 'GET', `/orchestrator/sessions/${session.id}?refresh=true`);
@@ -195,7 +206,9 @@ describe('API ⇄ orchestrator (built services)', () => {
       const tree = await waitForTree(orchestrator!.pid, 3);
 
       const started = Date.now();
-      const cancelled = await call<SessionBody>(api!, 'POST', `/orchestrator/sessions/${dispatched.body.session.id}/cancel`, { grace_ms: 10_000 });
+      const cancelled = await call<SessionBody>(api!, 'POST', `/orchestrator/sessions/${dispatched.body.session.id}/cancel`, {
+        grace_ms: 10_000,
+      });
       expect(cancelled.status).toBe(200);
       expect(cancelled.body.status).toBe('cancelled');
       // The sample agent stops on SIGTERM at once: well before the grace.
@@ -225,12 +238,17 @@ describe('API ⇄ orchestrator (built services)', () => {
     withOutput(async () => {
       const deaf = await startApi({ PUBLIC_BASE_URL: `http://127.0.0.1:${await freePort()}`, RECONCILE_STALE_AFTER_MS: '300' });
       try {
-        const created = await call<{ id: string }>(deaf, 'POST', '/tasks', { title: 'no callbacks', metadata: { sample_agent: { steps: 1, step_ms: 10 } } });
+        const created = await call<{ id: string }>(deaf, 'POST', '/tasks', {
+          title: 'no callbacks',
+          metadata: { sample_agent: { steps: 1, step_ms: 10 } },
+        });
         const dispatched = await call<{ session: SessionBody }>(deaf, 'POST', `/tasks/${created.body.id}/dispatch`);
         expect(dispatched.status).toBe(202);
         const session = await waitForSession(dispatched.body.session.id, 'completed');
         // No callback got in: the log holds only the API's own record of who dispatched.
-        expect(session.events).toEqual([expect.objectContaining({ event_id: 'api-dispatch', type: 'status', status: 'spawning', data: { actor: 'admin' } })]);
+        expect(session.events).toEqual([
+          expect.objectContaining({ event_id: 'api-dispatch', type: 'status', status: 'spawning', data: { actor: 'admin' } }),
+        ]);
       } finally {
         await deaf.stop();
       }
@@ -247,7 +265,9 @@ describe('API ⇄ orchestrator (built services)', () => {
       expect(health.status).toBe(503);
       const failed = await dispatch(taskId);
       expect(failed.status).toBe(503);
-      expect(failed.body).toEqual({ error: { code: expect.stringMatching(/^orchestrator_(unreachable|circuit_open)$/), message: expect.any(String) } });
+      expect(failed.body).toEqual({
+        error: { code: expect.stringMatching(/^orchestrator_(unreachable|circuit_open)$/), message: expect.any(String) },
+      });
       const afterFailure = await call<{ status: string; session: SessionBody }>(api!, 'GET', `/tasks/${taskId}`);
       expect(afterFailure.body.session.status).toBe('failed');
       expect(afterFailure.body.session.error).toMatch(/spawn failed/);
@@ -292,10 +312,19 @@ describe('API ⇄ orchestrator (built services)', () => {
       // Any answer from the API will do here: its orchestrator never answers.
       healthPath: '/tasks/00000000-0000-4000-8000-000000000000',
       readyStatuses: [401],
-      env: { DATABASE_URL: testDatabaseUrl(), ORCHESTRATOR_URL: `http://127.0.0.1:${port}`, ORCHESTRATOR_HEALTH_TIMEOUT_MS: '300', MOSAIC_API_TOKEN: OPERATOR_TOKEN },
+      env: {
+        DATABASE_URL: testDatabaseUrl(),
+        ORCHESTRATOR_URL: `http://127.0.0.1:${port}`,
+        ORCHESTRATOR_HEALTH_TIMEOUT_MS: '300',
+        MOSAIC_API_TOKEN: OPERATOR_TOKEN,
+      },
     });
     try {
-      const health = await request<{ status: string; error: { orchestrator: { status: string; reason: string } } }>('GET', `${hanging.url}/health/orchestrator`, { timeoutMs: 5_000 });
+      const health = await request<{ status: string; error: { orchestrator: { status: string; reason: string } } }>(
+        'GET',
+        `${hanging.url}/health/orchestrator`,
+        { timeoutMs: 5_000 },
+      );
       expect(health.status).toBe(503);
       expect(health.ms).toBeLessThan(3_000);
       expect(health.body.status).toBe('error');

@@ -65,7 +65,10 @@ describe('API shutdown on SIGTERM (built service)', () => {
     withServiceOutput(
       () => [api],
       async () => {
-        const created = await request<{ id: string }>('POST', `${api!.url}/tasks`, { token: OPERATOR_TOKEN, body: { title: 'shutdown task' } });
+        const created = await request<{ id: string }>('POST', `${api!.url}/tasks`, {
+          token: OPERATOR_TOKEN,
+          body: { title: 'shutdown task' },
+        });
         expect(created.status).toBe(201);
         const task = created.body;
 
@@ -74,7 +77,9 @@ describe('API shutdown on SIGTERM (built service)', () => {
           await sleep(SPAWN_DELAY_MS);
           return { status: 201, body: { session_id: randomUUID(), status: 'running', created_at: new Date().toISOString() } };
         };
-        const dispatch = request<{ session: { status: string } }>('POST', `${api!.url}/tasks/${task.id}/dispatch`, { token: OPERATOR_TOKEN });
+        const dispatch = request<{ session: { status: string } }>('POST', `${api!.url}/tasks/${task.id}/dispatch`, {
+          token: OPERATOR_TOKEN,
+        });
         await eventually(() => expect(stub.spawns()).not.toEqual([]), 20_000);
 
         const signalledAt = Date.now();

@@ -29,7 +29,8 @@ describe('usage and budgets (built services)', () => {
   let orchestrator: ServiceProcess | undefined;
   let api: ServiceProcess | undefined;
 
-  const call = <T = unknown>(method: string, path: string, body?: unknown) => request<T>(method, `${api!.url}${path}`, { body, token: OPERATOR_TOKEN });
+  const call = <T = unknown>(method: string, path: string, body?: unknown) =>
+    request<T>(method, `${api!.url}${path}`, { body, token: OPERATOR_TOKEN });
 
   async function dispatchTask(task: Record<string, unknown>): Promise<string> {
     const created = await call<{ id: string }>('POST', '/tasks', { title: 'budget e2e', ...task });
@@ -51,7 +52,9 @@ describe('usage and budgets (built services)', () => {
 
   beforeAll(async () => {
     const spentToday = await withClient(testDatabaseUrl(), async (client) => {
-      const result = await client.query<{ cost: string | null }>(`SELECT cost_usd::text AS cost FROM daily_usage WHERE day = (now() AT TIME ZONE 'UTC')::date`);
+      const result = await client.query<{ cost: string | null }>(
+        `SELECT cost_usd::text AS cost FROM daily_usage WHERE day = (now() AT TIME ZONE 'UTC')::date`,
+      );
       return Number(result.rows[0]?.cost ?? 0);
     });
     const orchestratorPort = await freePort();
@@ -119,10 +122,12 @@ describe('usage and budgets (built services)', () => {
   );
 
   it(
-    'refuses the next dispatch with 429 once the day\'s cost reaches MOSAIC_DAILY_COST_LIMIT_USD; the running session is not touched',
+    "refuses the next dispatch with 429 once the day's cost reaches MOSAIC_DAILY_COST_LIMIT_USD; the running session is not touched",
     withOutput(async () => {
       // 0.3 USD a step at the sample agent's prices ($3 per million input tokens): past the headroom on the second step.
-      const running = await dispatchTask({ metadata: { sample_agent: { steps: 4, step_ms: 300, usage_per_step: { input_tokens: 100_000, output_tokens: 0 } } } });
+      const running = await dispatchTask({
+        metadata: { sample_agent: { steps: 4, step_ms: 300, usage_per_step: { input_tokens: 100_000, output_tokens: 0 } } },
+      });
       const session = await waitForEnd(running);
       expect(session.status).toBe('completed');
       expect(session.usage.cost_usd).toBeCloseTo(1.2, 6);

@@ -3,7 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
-import { callNode, killNodeAndAgents, ORCHESTRATOR_ENTRY, startCluster, waitForStatus, type Cluster } from '../support/orchestrator-cluster';
+import {
+  callNode,
+  killNodeAndAgents,
+  ORCHESTRATOR_ENTRY,
+  startCluster,
+  waitForStatus,
+  type Cluster,
+} from '../support/orchestrator-cluster';
 import { liveDescendants, waitForNoProcesses } from '../support/process-table';
 import { queueStoresUnderTest } from '../support/redis';
 import { withServiceOutput, type ServiceProcess } from '../support/service-process';
@@ -27,8 +34,10 @@ async function spawn(node: ServiceProcess, body: unknown): Promise<string> {
 }
 
 const events = (endpoint: CallbackEndpoint) => endpoint.accepted<CallbackEvent>();
-const statusEvents = (endpoint: CallbackEndpoint, status: string) => events(endpoint).filter((event) => event.type === 'status' && event.status === status);
-const agentStarts = (endpoint: CallbackEndpoint) => events(endpoint).filter((event) => event.type === 'log' && /^sample agent working on task/.test(String(event.data.line)));
+const statusEvents = (endpoint: CallbackEndpoint, status: string) =>
+  events(endpoint).filter((event) => event.type === 'status' && event.status === status);
+const agentStarts = (endpoint: CallbackEndpoint) =>
+  events(endpoint).filter((event) => event.type === 'log' && /^sample agent working on task/.test(String(event.data.line)));
 
 beforeAll(() => {
   if (!existsSync(ORCHESTRATOR_ENTRY)) throw new Error(`${ORCHESTRATOR_ENTRY} is missing: run \`pnpm build\` first`);
@@ -47,86 +56,111 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
   });
   afterAll(() => receiver.close());
 
-  const clusterTest = (name: string, body: () => Promise<void>, timeoutMs = 120_000) => it(name, withServiceOutput(() => cluster?.nodes ?? [], body, 6_000), timeoutMs);
+  const clusterTest = (name: string, body: () => Promise<void>, timeoutMs = 120_000) =>
+    it(
+      name,
+      withServiceOutput(() => cluster?.nodes ?? [], body, 6_000),
+      timeoutMs,
+    );
 
-  clusterTest('three nodes of capacity 2 drain a queue of 30: each agent once, never more than 2 on a node, urgent before the waiting low ones', async () => {
-    const capacity = 2;
-    cluster = await startCluster({ nodes: 3, capacity, env });
-    const { nodes } = cluster;
-    const endpoint = receiver.endpoint();
-    const agent = { steps: 2, step_ms: 250 };
+  clusterTest(
+    'three nodes of capacity 2 drain a queue of 30: each agent once, never more than 2 on a node, urgent before the waiting low ones',
+    async () => {
+      const capacity = 2;
+      cluster = await startCluster({ nodes: 3, capacity, env });
+      const { nodes } = cluster;
+      const endpoint = receiver.endpoint();
+      const agent = { steps: 2, step_ms: 250 };
 
-    let sampling = true;
-    let busiest = 0;
-    const sampler = (async () => {
-      while (sampling) {
-        const healths = await Promise.all(nodes.map((node) => callNode(node, 'GET', '/health')));
-        busiest = Math.max(busiest, ...healths.map((health) => health.body.active_sessions as number));
-        await sleep(25);
+      let sampling = true;
+      let busiest = 0;
+      const sampler = (async () => {
+        while (sampling) {
+          const healths = await Promise.all(nodes.map((node) => callNode(node, 'GET', '/health')));
+          busiest = Math.max(busiest, ...healths.map((health) => health.body.active_sessions as number));
+          await sleep(25);
+        }
+      })();
+
+      try {
+        const lows = await Promise.all(
+          Array.from({ length: 29 }, (_, index) => spawn(nodes[index % 3], spawnBody(endpoint, 'low', agent))),
+        );
+        const waitingBefore = (await callNode(nodes[0], 'GET', '/orchestrator/sessions?status=pending&limit=500')).body.sessions as {
+          session_id: string;
+        }[];
+        const urgent = await spawn(nodes[2], spawnBody(endpoint, 'urgent', agent));
+
+        const all = [...lows, urgent];
+        const ended = await Promise.all(
+          all.map((id, index) => waitForStatus(nodes[index % 3], id, ['completed', 'failed', 'killed', 'cancelled'], 90_000)),
+        );
+        sampling = false;
+        await sampler;
+
+        expect(ended.map((session) => session.status)).toEqual(all.map(() => 'completed'));
+        expect(busiest).toBeLessThanOrEqual(capacity);
+        expect(busiest).toBe(capacity);
+        expect(new Set(ended.map((session) => session.node)).size).toBe(3);
+        await endpoint.waitFor(() => statusEvents(endpoint, 'completed').length === 30, 30_000);
+        const startsBySession = new Map<string, number>();
+        for (const event of agentStarts(endpoint)) startsBySession.set(event.session_id, (startsBySession.get(event.session_id) ?? 0) + 1);
+        expect([...startsBySession.values()]).toEqual(all.map(() => 1));
+        expect(statusEvents(endpoint, 'running')).toHaveLength(30);
+
+        // The urgent one overtook the low ones still waiting when it came. Only a few may start before it: each slot
+        // freed while its spawn was in flight, or a node slow to claim what the queue handed it while others claimed
+        // theirs, which is why the order is counted in starts and not compared in milliseconds against a node's latency.
+        const startedAt = new Map(ended.map((session) => [session.session_id as string, Date.parse(session.started_at)]));
+        const waitingIds = waitingBefore.map((session) => session.session_id);
+        const startedBeforeUrgent = waitingIds.filter((id) => startedAt.get(id)! < startedAt.get(urgent)!);
+        expect(waitingIds.length).toBeGreaterThan(15);
+        expect(startedBeforeUrgent.length).toBeLessThanOrEqual(nodes.length * capacity);
+      } finally {
+        sampling = false;
+        await sampler.catch(() => undefined);
       }
-    })();
+    },
+  );
 
-    try {
-      const lows = await Promise.all(Array.from({ length: 29 }, (_, index) => spawn(nodes[index % 3], spawnBody(endpoint, 'low', agent))));
-      const waitingBefore = (await callNode(nodes[0], 'GET', '/orchestrator/sessions?status=pending&limit=500')).body.sessions as { session_id: string }[];
-      const urgent = await spawn(nodes[2], spawnBody(endpoint, 'urgent', agent));
+  clusterTest(
+    'a node lost with its agents: its sessions end failed/node_lost within NODE_LOST_AFTER_MS + 10 s, the queue runs on the others',
+    async () => {
+      cluster = await startCluster({ nodes: 3, capacity: 2, env: { ...env, NODE_LOST_AFTER_MS: String(NODE_LOST_AFTER_MS) } });
+      const { nodes } = cluster;
+      const endpoint = receiver.endpoint();
+      const long = await Promise.all(
+        Array.from({ length: 6 }, (_, index) => spawn(nodes[index % 3], spawnBody(endpoint, 'normal', { steps: 1, duration_ms: 120_000 }))),
+      );
+      const running = await Promise.all(long.map((id) => waitForStatus(nodes[0], id, ['running'])));
+      const queued = await Promise.all([0, 1].map(() => spawn(nodes[1], spawnBody(endpoint, 'normal', { steps: 1, step_ms: 50 }))));
 
-      const all = [...lows, urgent];
-      const ended = await Promise.all(all.map((id, index) => waitForStatus(nodes[index % 3], id, ['completed', 'failed', 'killed', 'cancelled'], 90_000)));
-      sampling = false;
-      await sampler;
+      const lostNode = nodes[0];
+      const onLostNode = running.filter((session) => session.node === 'node-0').map((session) => session.session_id as string);
+      expect(onLostNode).toHaveLength(2);
+      const killedAt = Date.now();
+      await waitForNoProcesses(killNodeAndAgents(lostNode), 5_000);
 
-      expect(ended.map((session) => session.status)).toEqual(all.map(() => 'completed'));
-      expect(busiest).toBeLessThanOrEqual(capacity);
-      expect(busiest).toBe(capacity);
-      expect(new Set(ended.map((session) => session.node)).size).toBe(3);
-      await endpoint.waitFor(() => statusEvents(endpoint, 'completed').length === 30, 30_000);
-      const startsBySession = new Map<string, number>();
-      for (const event of agentStarts(endpoint)) startsBySession.set(event.session_id, (startsBySession.get(event.session_id) ?? 0) + 1);
-      expect([...startsBySession.values()]).toEqual(all.map(() => 1));
-      expect(statusEvents(endpoint, 'running')).toHaveLength(30);
+      const lost = await Promise.all(onLostNode.map((id) => waitForStatus(nodes[1], id, ['failed'], NODE_LOST_AFTER_MS + 10_000)));
+      expect(Date.now() - killedAt).toBeLessThan(NODE_LOST_AFTER_MS + 10_000);
+      expect(lost.map((session) => session.error)).toEqual(['node_lost', 'node_lost']);
+      await endpoint.waitFor(() =>
+        onLostNode.every((id) =>
+          statusEvents(endpoint, 'failed').some(
+            (event) => event.session_id === id && event.type === 'status' && event.data.error === 'node_lost',
+          ),
+        ),
+      );
+      const health = await callNode(nodes[2], 'GET', '/health');
+      expect(health.body.nodes.map((node: { id: string }) => node.id).sort()).toEqual(['node-1', 'node-2']);
 
-      // The urgent one overtook the low ones still waiting when it came. Only a few may start before it: each slot
-      // freed while its spawn was in flight, or a node slow to claim what the queue handed it while others claimed
-      // theirs, which is why the order is counted in starts and not compared in milliseconds against a node's latency.
-      const startedAt = new Map(ended.map((session) => [session.session_id as string, Date.parse(session.started_at)]));
-      const waitingIds = waitingBefore.map((session) => session.session_id);
-      const startedBeforeUrgent = waitingIds.filter((id) => startedAt.get(id)! < startedAt.get(urgent)!);
-      expect(waitingIds.length).toBeGreaterThan(15);
-      expect(startedBeforeUrgent.length).toBeLessThanOrEqual(nodes.length * capacity);
-    } finally {
-      sampling = false;
-      await sampler.catch(() => undefined);
-    }
-  });
-
-  clusterTest('a node lost with its agents: its sessions end failed/node_lost within NODE_LOST_AFTER_MS + 10 s, the queue runs on the others', async () => {
-    cluster = await startCluster({ nodes: 3, capacity: 2, env: { ...env, NODE_LOST_AFTER_MS: String(NODE_LOST_AFTER_MS) } });
-    const { nodes } = cluster;
-    const endpoint = receiver.endpoint();
-    const long = await Promise.all(Array.from({ length: 6 }, (_, index) => spawn(nodes[index % 3], spawnBody(endpoint, 'normal', { steps: 1, duration_ms: 120_000 }))));
-    const running = await Promise.all(long.map((id) => waitForStatus(nodes[0], id, ['running'])));
-    const queued = await Promise.all([0, 1].map(() => spawn(nodes[1], spawnBody(endpoint, 'normal', { steps: 1, step_ms: 50 }))));
-
-    const lostNode = nodes[0];
-    const onLostNode = running.filter((session) => session.node === 'node-0').map((session) => session.session_id as string);
-    expect(onLostNode).toHaveLength(2);
-    const killedAt = Date.now();
-    await waitForNoProcesses(killNodeAndAgents(lostNode), 5_000);
-
-    const lost = await Promise.all(onLostNode.map((id) => waitForStatus(nodes[1], id, ['failed'], NODE_LOST_AFTER_MS + 10_000)));
-    expect(Date.now() - killedAt).toBeLessThan(NODE_LOST_AFTER_MS + 10_000);
-    expect(lost.map((session) => session.error)).toEqual(['node_lost', 'node_lost']);
-    await endpoint.waitFor(() => onLostNode.every((id) => statusEvents(endpoint, 'failed').some((event) => event.session_id === id && event.type === 'status' && event.data.error === 'node_lost')));
-    const health = await callNode(nodes[2], 'GET', '/health');
-    expect(health.body.nodes.map((node: { id: string }) => node.id).sort()).toEqual(['node-1', 'node-2']);
-
-    // Room on the live nodes: the queued sessions run there.
-    const survivors = running.filter((session) => session.node !== 'node-0').map((session) => session.session_id as string);
-    await Promise.all(survivors.slice(0, 2).map((id) => callNode(nodes[2], 'POST', `/orchestrator/sessions/${id}/kill`)));
-    const done = await Promise.all(queued.map((id) => waitForStatus(nodes[2], id, ['completed'])));
-    expect(done.map((session) => session.node).every((node) => node !== 'node-0')).toBe(true);
-  });
+      // Room on the live nodes: the queued sessions run there.
+      const survivors = running.filter((session) => session.node !== 'node-0').map((session) => session.session_id as string);
+      await Promise.all(survivors.slice(0, 2).map((id) => callNode(nodes[2], 'POST', `/orchestrator/sessions/${id}/kill`)));
+      const done = await Promise.all(queued.map((id) => waitForStatus(nodes[2], id, ['completed'])));
+      expect(done.map((session) => session.node).every((node) => node !== 'node-0')).toBe(true);
+    },
+  );
 
   clusterTest('a kill and a cancel sent to any node reach the node that runs the session; each answers once the tree is gone', async () => {
     cluster = await startCluster({ nodes: 2, capacity: 1, env });
@@ -137,7 +171,10 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     const sessions = await Promise.all(ids.map((id) => waitForStatus(nodes[0], id, ['running'])));
     const ownerOf = (session: { node: string }) => nodes[Number(session.node.slice('node-'.length))];
     const otherThan = (session: { node: string }) => nodes[1 - Number(session.node.slice('node-'.length))];
-    await endpoint.waitFor(() => events(endpoint).filter((event) => event.type === 'log' && /^started child processes/.test(String(event.data.line))).length === 2);
+    await endpoint.waitFor(
+      () =>
+        events(endpoint).filter((event) => event.type === 'log' && /^started child processes/.test(String(event.data.line))).length === 2,
+    );
 
     const agents = (session: { node: string }) => liveDescendants(ownerOf(session).pid).map((process) => process.pid);
     const killedTree = agents(sessions[0]);
@@ -161,7 +198,10 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     await endpoint.waitFor(() => agentStarts(endpoint).length === 1);
     const killed = await spawn(node, spawnBody(endpoint, 'urgent', {}));
     const cancelled = await spawn(node, spawnBody(endpoint, 'urgent', {}));
-    expect((await callNode(node, 'GET', `/orchestrator/sessions/${cancelled}/status`)).body).toMatchObject({ status: 'pending', queue_position: 2 });
+    expect((await callNode(node, 'GET', `/orchestrator/sessions/${cancelled}/status`)).body).toMatchObject({
+      status: 'pending',
+      queue_position: 2,
+    });
 
     expect((await callNode(node, 'POST', `/orchestrator/sessions/${killed}/kill`)).body.status).toBe('killed');
     expect((await callNode(node, 'POST', `/orchestrator/sessions/${cancelled}/cancel`, {})).body.status).toBe('cancelled');

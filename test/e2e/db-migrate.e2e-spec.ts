@@ -48,7 +48,11 @@ describe('pnpm db:migrate', () => {
     const dataDir = join(ROOT, '.data', `migrate-test-${randomBytes(4).toString('hex')}`);
     const port = await freePort();
     try {
-      const { code, output } = await dbMigrate({ DATABASE_URL: undefined, EMBEDDED_DATABASE_DIR: dataDir, EMBEDDED_DATABASE_PORT: String(port) });
+      const { code, output } = await dbMigrate({
+        DATABASE_URL: undefined,
+        EMBEDDED_DATABASE_DIR: dataDir,
+        EMBEDDED_DATABASE_PORT: String(port),
+      });
 
       expect({ code, output }).toMatchObject({ code: 0 });
       expect(output).toContain(`DATABASE_URL is not set: migrating the embedded PostgreSQL in ${dataDir} on port ${port}`);

@@ -16,7 +16,12 @@ const OPERATOR_TOKEN = 'e2e-observability-operator-token';
 
 jest.setTimeout(60_000);
 
-type LogLine = Record<string, unknown> & { msg?: string; request_id?: string; trace_id?: string; req?: { url?: string; headers?: Record<string, unknown> } };
+type LogLine = Record<string, unknown> & {
+  msg?: string;
+  request_id?: string;
+  trace_id?: string;
+  req?: { url?: string; headers?: Record<string, unknown> };
+};
 
 /** Every line a service printed, each of which must be a JSON object. */
 function logLines(service: ServiceProcess): LogLine[] {
@@ -53,7 +58,8 @@ describe('request ids, trace context and JSON logs (built services)', () => {
   const agentPids = new Set<number>();
 
   const withOutput = (body: () => Promise<void>) => withServiceOutput(() => [api, orchestrator], body, 10_000);
-  const call = (base: ServiceProcess, method: string, path: string, headers: Record<string, string> = {}, body?: unknown) => request(method, `${base.url}${path}`, { headers, body });
+  const call = (base: ServiceProcess, method: string, path: string, headers: Record<string, string> = {}, body?: unknown) =>
+    request(method, `${base.url}${path}`, { headers, body });
 
   const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 
@@ -93,10 +99,17 @@ describe('request ids, trace context and JSON logs (built services)', () => {
     withOutput(async () => {
       const requestId = `e2e-${randomUUID()}`;
       const parent = newTraceparent();
-      const task = await call(api!, 'POST', '/tasks', operator, { title: 'traced task', metadata: { sample_agent: { steps: 2, step_ms: 20 } } });
+      const task = await call(api!, 'POST', '/tasks', operator, {
+        title: 'traced task',
+        metadata: { sample_agent: { steps: 2, step_ms: 20 } },
+      });
       expect(task.status).toBe(201);
 
-      const dispatched = await call(api!, 'POST', `/tasks/${task.body.id}/dispatch`, { ...operator, 'x-request-id': requestId, traceparent: parent.header });
+      const dispatched = await call(api!, 'POST', `/tasks/${task.body.id}/dispatch`, {
+        ...operator,
+        'x-request-id': requestId,
+        traceparent: parent.header,
+      });
       expect(dispatched.status).toBe(202);
       expect(dispatched.headers.get('x-request-id')).toBe(requestId);
       for (const info of liveDescendants(orchestrator!.pid)) agentPids.add(info.pid);
@@ -104,7 +117,10 @@ describe('request ids, trace context and JSON logs (built services)', () => {
       const orchestratorSessionId = dispatched.body.session.orchestrator_session_id as string;
 
       const stored = await eventually(async () => {
-        const session = (await call(api!, 'GET', `/orchestrator/sessions/${sessionId}`, operator)).body as { status: string; events: { event_id: string }[] };
+        const session = (await call(api!, 'GET', `/orchestrator/sessions/${sessionId}`, operator)).body as {
+          status: string;
+          events: { event_id: string }[];
+        };
         expect(session.status).toBe('completed');
         return session;
       }, 20_000);
@@ -121,9 +137,13 @@ describe('request ids, trace context and JSON logs (built services)', () => {
 
       // One line per request, carrying the request id and the trace id.
       const dispatchLines = apiLines.filter((line) => line.req?.url === `/tasks/${task.body.id}/dispatch`);
-      expect(dispatchLines).toEqual([expect.objectContaining({ msg: 'request completed', request_id: requestId, trace_id: parent.traceId })]);
+      expect(dispatchLines).toEqual([
+        expect.objectContaining({ msg: 'request completed', request_id: requestId, trace_id: parent.traceId }),
+      ]);
 
-      const spawnLines = orchestratorLines.filter((line) => line.req?.url === '/orchestrator/sessions/spawn' && line.request_id === requestId);
+      const spawnLines = orchestratorLines.filter(
+        (line) => line.req?.url === '/orchestrator/sessions/spawn' && line.request_id === requestId,
+      );
       expect(spawnLines).toEqual([expect.objectContaining({ msg: 'request completed', trace_id: parent.traceId })]);
 
       // One line per callback (running, two progress events, completed, at least).
@@ -138,7 +158,9 @@ describe('request ids, trace context and JSON logs (built services)', () => {
       const apiChanges = apiLines.filter((line) => line.msg === 'session status changed' && line.session_id === sessionId);
       expect(apiChanges.map((line) => line.to)).toEqual(['spawning', 'pending', 'running', 'completed']);
       for (const line of apiChanges) expect(line).toMatchObject({ request_id: requestId });
-      const orchestratorChanges = orchestratorLines.filter((line) => line.msg === 'session status changed' && line.session_id === orchestratorSessionId);
+      const orchestratorChanges = orchestratorLines.filter(
+        (line) => line.msg === 'session status changed' && line.session_id === orchestratorSessionId,
+      );
       expect(orchestratorChanges).toEqual([
         expect.objectContaining({ from: null, to: 'pending', request_id: requestId }),
         expect.objectContaining({ from: 'pending', to: 'running', request_id: requestId, node: expect.any(String) }),
@@ -166,7 +188,12 @@ describe('request ids, trace context and JSON logs (built services)', () => {
         orchestrator!,
         'POST',
         '/orchestrator/sessions/spawn',
-        { authorization: `Bearer ${ORCHESTRATOR_KEY}`, 'idempotency-key': randomUUID(), 'x-request-id': requestId, traceparent: parent.header },
+        {
+          authorization: `Bearer ${ORCHESTRATOR_KEY}`,
+          'idempotency-key': randomUUID(),
+          'x-request-id': requestId,
+          traceparent: parent.header,
+        },
         {
           task: { id: 'traced', title: 'traced', metadata: { sample_agent: { steps: 2, step_ms: 10 } } },
           context: { schema_version: 1 },
@@ -195,7 +222,12 @@ describe('request ids, trace context and JSON logs (built services)', () => {
         'POST',
         '/orchestrator/sessions/spawn',
         { authorization: `Bearer ${ORCHESTRATOR_KEY}`, 'x-request-id': 'not a "valid" id', traceparent: '00-nonsense' },
-        { task: { id: 'untraced', title: 'untraced', metadata: { sample_agent: { steps: 0 } } }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 'callback-token-untraced' },
+        {
+          task: { id: 'untraced', title: 'untraced', metadata: { sample_agent: { steps: 0 } } },
+          context: { schema_version: 1 },
+          callback_url: endpoint.url,
+          callback_token: 'callback-token-untraced',
+        },
       );
       expect(spawned.status).toBe(201);
       const requestId = spawned.headers.get('x-request-id');

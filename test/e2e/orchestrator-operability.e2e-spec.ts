@@ -52,8 +52,14 @@ function builtOrchestrator(name: string, env: Record<string, string | undefined>
   return {
     url,
     receiver: () => receiver!,
-    serviceTest: (title: string, body: () => Promise<void>) => it(title, withServiceOutput(() => [service], body), 30_000),
-    post: (path: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> => request('POST', `${url()}${path}`, { token: API_KEY, headers, body }),
+    serviceTest: (title: string, body: () => Promise<void>) =>
+      it(
+        title,
+        withServiceOutput(() => [service], body),
+        30_000,
+      ),
+    post: (path: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> =>
+      request('POST', `${url()}${path}`, { token: API_KEY, headers, body }),
   };
 }
 
@@ -71,8 +77,11 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     return answer.text;
   }
 
-  serviceTest('serves an OpenAPI document with exactly the contract\'s operations and statuses', async () => {
-    const answer = await request<{ paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } }>('GET', `${url()}/docs/json`);
+  serviceTest("serves an OpenAPI document with exactly the contract's operations and statuses", async () => {
+    const answer = await request<{ paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } }>(
+      'GET',
+      `${url()}/docs/json`,
+    );
     expect(answer.status).toBe(200);
     const document = answer.body;
 
@@ -81,11 +90,15 @@ describe('orchestrator /docs and /metrics (built service)', () => {
       for (const operation of Object.values(item)) {
         expect(operation.security).toEqual(path.startsWith('/orchestrator/') ? [{ orchestrator_api_key: [] }] : undefined);
         for (const [status, answer] of Object.entries(operation.responses)) {
-          if (Number(status) >= 400) expect(answer.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/ErrorBody' });
+          if (Number(status) >= 400)
+            expect(answer.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/ErrorBody' });
         }
       }
     }
-    expect(document.components.schemas.SpawnRequest).toMatchObject({ required: ['task', 'context', 'callback_url', 'callback_token'], example: expect.any(Object) });
+    expect(document.components.schemas.SpawnRequest).toMatchObject({
+      required: ['task', 'context', 'callback_url', 'callback_token'],
+      example: expect.any(Object),
+    });
     expect((await request('GET', `${url()}/docs`)).headers.get('content-type')).toMatch(/text\/html/);
   });
 
@@ -116,7 +129,13 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     expect(sampleValue(text, 'orchestrator_sessions', { status: 'completed' })).toBe(2);
     expect(sampleValue(text, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'delivered' })).toBeGreaterThanOrEqual(3);
     expect(sampleValue(text, 'orchestrator_callback_deliveries_total', { type: 'status', outcome: 'refused' })).toBe(2);
-    expect(sampleValue(text, 'orchestrator_http_request_duration_seconds_count', { route: '/orchestrator/sessions/spawn', method: 'POST', status: '201' })).toBe(3);
+    expect(
+      sampleValue(text, 'orchestrator_http_request_duration_seconds_count', {
+        route: '/orchestrator/sessions/spawn',
+        method: 'POST',
+        status: '201',
+      }),
+    ).toBe(3);
     expect(sampleValue(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
 
     const id = longAnswer.body.session_id as string;
@@ -126,8 +145,20 @@ describe('orchestrator /docs and /metrics (built service)', () => {
     expect(sampleValue(text, 'orchestrator_agent_processes_running')).toBe(0);
     expect(sampleValue(text, 'orchestrator_sessions', { status: 'killed' })).toBe(1);
     // Labelled by route pattern, the session id is not a label value; the API-key hook's 401 is counted too.
-    expect(sampleValue(text, 'orchestrator_http_request_duration_seconds_count', { route: '/orchestrator/sessions/:id/kill', method: 'POST', status: '200' })).toBe(1);
-    expect(sampleValue(text, 'orchestrator_http_request_duration_seconds_count', { route: '/orchestrator/sessions/:id/status', method: 'GET', status: '401' })).toBe(1);
+    expect(
+      sampleValue(text, 'orchestrator_http_request_duration_seconds_count', {
+        route: '/orchestrator/sessions/:id/kill',
+        method: 'POST',
+        status: '200',
+      }),
+    ).toBe(1);
+    expect(
+      sampleValue(text, 'orchestrator_http_request_duration_seconds_count', {
+        route: '/orchestrator/sessions/:id/status',
+        method: 'GET',
+        status: '401',
+      }),
+    ).toBe(1);
   });
 
   serviceTest('counts refused spawns by their error code', async () => {
@@ -168,7 +199,8 @@ describe('orchestrator session retention (built service)', () => {
     expect(Date.now() - Date.parse(ended.ended_at)).toBeGreaterThanOrEqual(RETENTION_MS);
     expect((await status(endedId)).status).toBe(404);
     expect((await post(`/orchestrator/sessions/${endedId}/kill`, {})).status).toBe(404);
-    const listed = (await request<{ sessions: { session_id: string }[] }>('GET', `${url()}/orchestrator/sessions`, { token: API_KEY })).body;
+    const listed = (await request<{ sessions: { session_id: string }[] }>('GET', `${url()}/orchestrator/sessions`, { token: API_KEY }))
+      .body;
     expect(listed.sessions.map((session) => session.session_id)).toEqual([runningId]);
     expect((await status(runningId)).body.status).toBe('running');
     const metrics = (await request('GET', `${url()}/metrics`)).text;

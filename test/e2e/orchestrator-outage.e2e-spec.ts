@@ -43,7 +43,8 @@ describe('orchestrator during an outage of the API (built service)', () => {
     await receiver?.close();
   });
 
-  const metric = async (name: string, labels: Record<string, string> = {}) => sampleValue((await request('GET', `${service!.url}/metrics`)).text, name, labels) ?? 0;
+  const metric = async (name: string, labels: Record<string, string> = {}) =>
+    sampleValue((await request('GET', `${service!.url}/metrics`)).text, name, labels) ?? 0;
 
   it(
     'keeps a chatty session at its queue bound while callbacks answer 503, then delivers the rest, the terminal status last',
@@ -55,7 +56,12 @@ describe('orchestrator during an outage of the API (built service)', () => {
         const spawned = await request<{ session_id: string }>('POST', `${service!.url}/orchestrator/sessions/spawn`, {
           token: API_KEY,
           headers: { 'idempotency-key': randomUUID() },
-          body: { task: { id: randomUUID(), title: 'chatty' }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 'outage-token' },
+          body: {
+            task: { id: randomUUID(), title: 'chatty' },
+            context: { schema_version: 1 },
+            callback_url: endpoint.url,
+            callback_token: 'outage-token',
+          },
         });
         expect(spawned.status).toBe(201);
         const sessionId = spawned.body.session_id;
@@ -65,7 +71,9 @@ describe('orchestrator during an outage of the API (built service)', () => {
         await eventually(
           async () => {
             largestQueue = Math.max(largestQueue, await metric('orchestrator_callback_queue_bytes'));
-            const status = await request<{ status: string }>('GET', `${service!.url}/orchestrator/sessions/${sessionId}/status`, { token: API_KEY });
+            const status = await request<{ status: string }>('GET', `${service!.url}/orchestrator/sessions/${sessionId}/status`, {
+              token: API_KEY,
+            });
             expect(status.body).toMatchObject({ status: 'completed' });
           },
           30_000,
@@ -99,7 +107,12 @@ describe('orchestrator during an outage of the API (built service)', () => {
         // Every line the agent printed was either delivered or counted as dropped, and the count said so.
         expect(lines.length - notices.length + droppedByNotice).toBe(LOG_LINES);
         expect(droppedByNotice).toBe(droppedByMetric);
-        expect(service!.output().split('\n').filter((line) => line.includes(sessionId) && line.includes('callbacks are not being delivered'))).toHaveLength(1);
+        expect(
+          service!
+            .output()
+            .split('\n')
+            .filter((line) => line.includes(sessionId) && line.includes('callbacks are not being delivered')),
+        ).toHaveLength(1);
         expect(await metric('orchestrator_callback_queue_bytes')).toBe(0);
       },
     ),

@@ -39,7 +39,12 @@ describe('orchestrator session list paging (built service)', () => {
     const answer = await request<{ session_id: string }>('POST', `${service!.url}/orchestrator/sessions/spawn`, {
       token: API_KEY,
       headers: { 'idempotency-key': randomUUID() },
-      body: { task: { id: randomUUID(), title: 'paging' }, context: { schema_version: 1 }, callback_url: endpoint.url, callback_token: 't' },
+      body: {
+        task: { id: randomUUID(), title: 'paging' },
+        context: { schema_version: 1 },
+        callback_url: endpoint.url,
+        callback_token: 't',
+      },
     });
     if (answer.status !== 201) throw new Error(`spawn answered ${answer.status}: ${answer.text}`);
     return answer.body.session_id;

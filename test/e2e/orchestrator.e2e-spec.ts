@@ -41,7 +41,8 @@ function waitForStatus(service: ServiceProcess, id: string, statuses: string[], 
   }, timeoutMs);
 }
 
-const isTerminalEvent = (event: CallbackEvent) => event.type === 'status' && ['completed', 'failed', 'killed', 'cancelled'].includes(event.status ?? '');
+const isTerminalEvent = (event: CallbackEvent) =>
+  event.type === 'status' && ['completed', 'failed', 'killed', 'cancelled'].includes(event.status ?? '');
 const hasTerminal = (endpoint: CallbackEndpoint) => () => endpoint.accepted<CallbackEvent>().some(isTerminalEvent);
 
 function expectErrorBody(answer: HttpAnswer, status: number, code: string): void {
@@ -59,14 +60,25 @@ describe('orchestrator (built service)', () => {
   let service: ServiceProcess | undefined;
   let receiver: CallbackReceiver;
   const running = () => service!;
-  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => [service], body), timeoutMs);
+  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) =>
+    it(
+      name,
+      withServiceOutput(() => [service], body),
+      timeoutMs,
+    );
 
   beforeAll(async () => {
     receiver = await CallbackReceiver.start();
     service = await startService({
       name: 'orchestrator',
       entry: ENTRY,
-      env: { ORCHESTRATOR_API_KEY: API_KEY, MAX_CONCURRENT_SESSIONS: '8', LOG_LINES_PER_SECOND: '5', CALLBACK_RETRY_MAX_MS: '10000', AGENT_COMMAND: undefined },
+      env: {
+        ORCHESTRATOR_API_KEY: API_KEY,
+        MAX_CONCURRENT_SESSIONS: '8',
+        LOG_LINES_PER_SECOND: '5',
+        CALLBACK_RETRY_MAX_MS: '10000',
+        AGENT_COMMAND: undefined,
+      },
     });
   });
 
@@ -110,7 +122,13 @@ describe('orchestrator (built service)', () => {
     expect(events.at(-1)).toMatchObject({ type: 'status', status: 'completed', data: { exit_code: 0 } });
 
     const status = await call(running(), 'GET', `/orchestrator/sessions/${id}/status`);
-    expect(status.body).toMatchObject({ session_id: id, status: 'completed', exit_code: 0, started_at: expect.any(String), ended_at: expect.any(String) });
+    expect(status.body).toMatchObject({
+      session_id: id,
+      status: 'completed',
+      exit_code: 0,
+      started_at: expect.any(String),
+      ended_at: expect.any(String),
+    });
   });
 
   serviceTest('an agent that exits non-zero ends failed with its exit code', async () => {
@@ -125,7 +143,10 @@ describe('orchestrator (built service)', () => {
     const endpoint = receiver.endpoint();
     await spawn(running(), spawnBody(endpoint, { steps: 0, log_lines: 200 }));
     await endpoint.waitFor(hasTerminal(endpoint));
-    const logs = endpoint.accepted<CallbackEvent>().filter((event) => event.type === 'log').map((event) => (event.data as { line: string }).line);
+    const logs = endpoint
+      .accepted<CallbackEvent>()
+      .filter((event) => event.type === 'log')
+      .map((event) => (event.data as { line: string }).line);
     const notices = logs.filter((line) => line.startsWith('orchestrator: '));
     const dropped = notices.reduce((sum, line) => sum + Number(/(\d+) log line/.exec(line)?.[1]), 0);
     expect(dropped).toBeGreaterThan(0);
@@ -147,7 +168,10 @@ describe('orchestrator (built service)', () => {
     const killed = await call(running(), 'POST', `/orchestrator/sessions/${id}/kill`);
     expect(killed).toMatchObject({ status: 200, body: { session_id: id, status: 'killed' } });
     // Checked without waiting: the answer is only sent once the processes are gone.
-    await waitForNoProcesses(tree.map((info) => info.pid), 0);
+    await waitForNoProcesses(
+      tree.map((info) => info.pid),
+      0,
+    );
 
     expect((await call(running(), 'POST', `/orchestrator/sessions/${id}/kill`)).body).toEqual({ session_id: id, status: 'killed' });
     await endpoint.waitFor(hasTerminal(endpoint));
@@ -166,24 +190,32 @@ describe('orchestrator (built service)', () => {
     return { id, pids: tree.map((info) => info.pid) };
   }
 
-  serviceTest('cancel: an agent that stops on SIGTERM ends cancelled well before the grace, its whole tree gone when the answer comes', async () => {
-    const endpoint = receiver.endpoint();
-    const { id, pids } = await spawnTree(endpoint, {});
+  serviceTest(
+    'cancel: an agent that stops on SIGTERM ends cancelled well before the grace, its whole tree gone when the answer comes',
+    async () => {
+      const endpoint = receiver.endpoint();
+      const { id, pids } = await spawnTree(endpoint, {});
 
-    const begun = Date.now();
-    const cancelled = await call(running(), 'POST', `/orchestrator/sessions/${id}/cancel`);
-    expect(cancelled).toMatchObject({ status: 200, body: { session_id: id, status: 'cancelled' } });
-    // The default grace (CANCEL_GRACE_MS) is 10 s.
-    expect(Date.now() - begun).toBeLessThan(3_000);
-    await waitForNoProcesses(pids, 0);
+      const begun = Date.now();
+      const cancelled = await call(running(), 'POST', `/orchestrator/sessions/${id}/cancel`);
+      expect(cancelled).toMatchObject({ status: 200, body: { session_id: id, status: 'cancelled' } });
+      // The default grace (CANCEL_GRACE_MS) is 10 s.
+      expect(Date.now() - begun).toBeLessThan(3_000);
+      await waitForNoProcesses(pids, 0);
 
-    expect((await call(running(), 'POST', `/orchestrator/sessions/${id}/cancel`, { body: { grace_ms: 0 } })).body).toEqual({ session_id: id, status: 'cancelled' });
-    expect((await call(running(), 'POST', `/orchestrator/sessions/${id}/kill`)).body).toEqual({ session_id: id, status: 'cancelled' });
-    await endpoint.waitFor(hasTerminal(endpoint));
-    const events = endpoint.accepted<CallbackEvent>();
-    expect(events).toContainEqual(expect.objectContaining({ type: 'log', data: { stream: 'stdout', line: 'sample agent: got SIGTERM, stopping' } }));
-    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
-  });
+      expect((await call(running(), 'POST', `/orchestrator/sessions/${id}/cancel`, { body: { grace_ms: 0 } })).body).toEqual({
+        session_id: id,
+        status: 'cancelled',
+      });
+      expect((await call(running(), 'POST', `/orchestrator/sessions/${id}/kill`)).body).toEqual({ session_id: id, status: 'cancelled' });
+      await endpoint.waitFor(hasTerminal(endpoint));
+      const events = endpoint.accepted<CallbackEvent>();
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'log', data: { stream: 'stdout', line: 'sample agent: got SIGTERM, stopping' } }),
+      );
+      expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
+    },
+  );
 
   serviceTest('cancel: an agent that ignores SIGTERM is killed, with its tree, when grace_ms ends', async () => {
     const endpoint = receiver.endpoint();
@@ -224,7 +256,10 @@ describe('orchestrator (built service)', () => {
     const again = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body: reordered, headers: { 'idempotency-key': key } });
     expect(again).toMatchObject({ status: 200, body: first.body });
 
-    const changed = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body: { ...body, callback_token: 'other' }, headers: { 'idempotency-key': key } });
+    const changed = await call(running(), 'POST', '/orchestrator/sessions/spawn', {
+      body: { ...body, callback_token: 'other' },
+      headers: { 'idempotency-key': key },
+    });
     expectErrorBody(changed, 422, 'idempotency_key_reused');
   });
 
@@ -282,10 +317,19 @@ describe('orchestrator (built service)', () => {
         ['POST', `/orchestrator/sessions/${randomUUID()}/cancel`],
         ['GET', '/orchestrator/no-such-route'],
       ];
-      const wrongHeaders = [{ authorization: '' }, { authorization: 'Bearer wrong-key' }, { authorization: `Basic ${API_KEY}` }, { authorization: `Bearer ${API_KEY}x` }];
+      const wrongHeaders = [
+        { authorization: '' },
+        { authorization: 'Bearer wrong-key' },
+        { authorization: `Basic ${API_KEY}` },
+        { authorization: `Bearer ${API_KEY}x` },
+      ];
       for (const [method, path] of routes) {
         for (const headers of wrongHeaders) {
-          expectErrorBody(await call(running(), method, path, { headers, ...(method === 'POST' && { body: '{not json' }) }), 401, 'unauthorized');
+          expectErrorBody(
+            await call(running(), method, path, { headers, ...(method === 'POST' && { body: '{not json' }) }),
+            401,
+            'unauthorized',
+          );
         }
       }
     });
@@ -319,7 +363,11 @@ describe('orchestrator (built service)', () => {
       expectErrorBody(await call(running(), 'GET', '/orchestrator/sessions?cursor=bm90LWEtY3Vyc29y'), 400, 'bad_request');
       expectErrorBody(await call(running(), 'GET', `/orchestrator/sessions/${randomUUID()}/status`), 404, 'not_found');
       expectErrorBody(await call(running(), 'POST', `/orchestrator/sessions/${randomUUID()}/kill`), 404, 'not_found');
-      expectErrorBody(await call(running(), 'POST', `/orchestrator/sessions/${randomUUID()}/cancel`, { body: { grace_ms: 10 } }), 404, 'not_found');
+      expectErrorBody(
+        await call(running(), 'POST', `/orchestrator/sessions/${randomUUID()}/cancel`, { body: { grace_ms: 10 } }),
+        404,
+        'not_found',
+      );
       for (const body of [{ grace_ms: -1 }, { grace_ms: 600_001 }, { grace_ms: 'soon' }, { grace: 10 }]) {
         const refused = await call(running(), 'POST', `/orchestrator/sessions/${randomUUID()}/cancel`, { body });
         expectErrorBody(refused, 400, 'bad_request');
@@ -334,7 +382,12 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
   let service: ServiceProcess | undefined;
   let receiver: CallbackReceiver;
   const running = () => service!;
-  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) => it(name, withServiceOutput(() => [service], body), timeoutMs);
+  const serviceTest = (name: string, body: () => Promise<void>, timeoutMs = 30_000) =>
+    it(
+      name,
+      withServiceOutput(() => [service], body),
+      timeoutMs,
+    );
   const SESSION_TIMEOUT_MS = 3_000;
 
   beforeAll(async () => {
@@ -358,28 +411,46 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
     await receiver?.close();
   });
 
-  serviceTest('beyond capacity a spawn waits pending with its place in the queue; a full queue answers 503 queue_full with Retry-After; a replayed key still answers', async () => {
-    const endpoint = receiver.endpoint();
-    const blocker = await spawn(running(), spawnBody(endpoint, { duration_ms: 60_000 }));
-    const key = randomUUID();
-    const body = spawnBody(endpoint, { steps: 0 });
-    const queued = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } });
-    expect(queued).toMatchObject({ status: 201, body: { status: 'pending' } });
-    expect((await call(running(), 'GET', `/orchestrator/sessions/${queued.body.session_id}/status`)).body).toMatchObject({ status: 'pending', queue_position: 1 });
+  serviceTest(
+    'beyond capacity a spawn waits pending with its place in the queue; a full queue answers 503 queue_full with Retry-After; a replayed key still answers',
+    async () => {
+      const endpoint = receiver.endpoint();
+      const blocker = await spawn(running(), spawnBody(endpoint, { duration_ms: 60_000 }));
+      const key = randomUUID();
+      const body = spawnBody(endpoint, { steps: 0 });
+      const queued = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } });
+      expect(queued).toMatchObject({ status: 201, body: { status: 'pending' } });
+      expect((await call(running(), 'GET', `/orchestrator/sessions/${queued.body.session_id}/status`)).body).toMatchObject({
+        status: 'pending',
+        queue_position: 1,
+      });
 
-    const refused = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body: spawnBody(endpoint), headers: { 'idempotency-key': randomUUID() } });
-    expectErrorBody(refused, 503, 'queue_full');
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } })).toMatchObject({ status: 200, body: { session_id: queued.body.session_id } });
+      const refused = await call(running(), 'POST', '/orchestrator/sessions/spawn', {
+        body: spawnBody(endpoint),
+        headers: { 'idempotency-key': randomUUID() },
+      });
+      expectErrorBody(refused, 503, 'queue_full');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } })).toMatchObject({
+        status: 200,
+        body: { session_id: queued.body.session_id },
+      });
 
-    await call(running(), 'POST', `/orchestrator/sessions/${blocker}/kill`);
-    expect(await waitForStatus(running(), queued.body.session_id, ['completed'])).toMatchObject({ status: 'completed', node: expect.any(String) });
-  });
+      await call(running(), 'POST', `/orchestrator/sessions/${blocker}/kill`);
+      expect(await waitForStatus(running(), queued.body.session_id, ['completed'])).toMatchObject({
+        status: 'completed',
+        node: expect.any(String),
+      });
+    },
+  );
 
   serviceTest('a spawn refused for a full queue is not remembered under its key', async () => {
     const endpoint = receiver.endpoint();
     const blocker = await spawn(running(), spawnBody(endpoint, { duration_ms: 60_000 }));
-    const waiting = await call(running(), 'POST', '/orchestrator/sessions/spawn', { body: spawnBody(endpoint), headers: { 'idempotency-key': randomUUID() } });
+    const waiting = await call(running(), 'POST', '/orchestrator/sessions/spawn', {
+      body: spawnBody(endpoint),
+      headers: { 'idempotency-key': randomUUID() },
+    });
     const key = randomUUID();
     const body = spawnBody(endpoint, { steps: 0 });
     expect((await call(running(), 'POST', '/orchestrator/sessions/spawn', { body, headers: { 'idempotency-key': key } })).status).toBe(503);
@@ -396,27 +467,34 @@ describe('orchestrator limits and shutdown (built service, one slot)', () => {
     expect(status).toMatchObject({ status: 'failed', error: expect.stringContaining('time limit') });
     expect(status.exit_code).toBeUndefined();
     await endpoint.waitFor(hasTerminal(endpoint));
-    expect(endpoint.accepted<CallbackEvent>().at(-1)).toMatchObject({ type: 'status', status: 'failed', data: { error: expect.stringContaining('time limit') } });
+    expect(endpoint.accepted<CallbackEvent>().at(-1)).toMatchObject({
+      type: 'status',
+      status: 'failed',
+      data: { error: expect.stringContaining('time limit') },
+    });
     expect(liveDescendants(running().pid)).toEqual([]);
   });
 
-  serviceTest('SIGTERM (a deploy): the process exits 0 at once, its agent and the agent\'s children keep running, and nothing ends the session', async () => {
-    const endpoint = receiver.endpoint();
-    const id = await spawn(running(), spawnBody(endpoint, { steps: 0, duration_ms: 60_000, children: 1 }));
-    await endpoint.waitFor((received) => received.length >= 2);
-    const tree = liveDescendants(running().pid);
-    expect(tree.length).toBeGreaterThanOrEqual(3);
+  serviceTest(
+    "SIGTERM (a deploy): the process exits 0 at once, its agent and the agent's children keep running, and nothing ends the session",
+    async () => {
+      const endpoint = receiver.endpoint();
+      const id = await spawn(running(), spawnBody(endpoint, { steps: 0, duration_ms: 60_000, children: 1 }));
+      await endpoint.waitFor((received) => received.length >= 2);
+      const tree = liveDescendants(running().pid);
+      expect(tree.length).toBeGreaterThanOrEqual(3);
 
-    running().kill('SIGTERM');
-    expect(await running().exited).toEqual({ code: 0, signal: null });
+      running().kill('SIGTERM');
+      expect(await running().exited).toEqual({ code: 0, signal: null });
 
-    try {
-      expect(tree.every((info) => isAlive(info.pid))).toBe(true);
-      expect(endpoint.accepted<CallbackEvent>().filter((event) => event.session_id === id && isTerminalEvent(event))).toEqual([]);
-      expect(running().output()).toContain('1 agent(s) keep running, to be adopted when node');
-    } finally {
-      // No later life of this node comes to adopt them here.
-      await killProcessTrees(tree);
-    }
-  });
+      try {
+        expect(tree.every((info) => isAlive(info.pid))).toBe(true);
+        expect(endpoint.accepted<CallbackEvent>().filter((event) => event.session_id === id && isTerminalEvent(event))).toEqual([]);
+        expect(running().output()).toContain('1 agent(s) keep running, to be adopted when node');
+      } finally {
+        // No later life of this node comes to adopt them here.
+        await killProcessTrees(tree);
+      }
+    },
+  );
 });

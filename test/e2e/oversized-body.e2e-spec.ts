@@ -64,7 +64,11 @@ describe('a 5 MB body sent with fetch (built services)', () => {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) answers.push(await send(url, headers, fiveMegabytes()));
     answers.push(await send(url, headers, fiveMegabytesStreamed()));
     for (const answer of answers) {
-      expect(answer).toEqual({ status: 413, connection: 'keep-alive', body: { error: { code: 'payload_too_large', message: expect.any(String) } } });
+      expect(answer).toEqual({
+        status: 413,
+        connection: 'keep-alive',
+        body: { error: { code: 'payload_too_large', message: expect.any(String) } },
+      });
     }
   }
 
@@ -72,7 +76,10 @@ describe('a 5 MB body sent with fetch (built services)', () => {
     'the API answers a callback with 413 payload_too_large',
     withServiceOutput(
       () => [api],
-      () => expectReadable413s(`${api!.url}/orchestrator/callbacks/${randomUUID()}`, { authorization: 'Bearer mcb_not-checked-before-the-body' }),
+      () =>
+        expectReadable413s(`${api!.url}/orchestrator/callbacks/${randomUUID()}`, {
+          authorization: 'Bearer mcb_not-checked-before-the-body',
+        }),
     ),
   );
 
@@ -80,8 +87,11 @@ describe('a 5 MB body sent with fetch (built services)', () => {
     'the orchestrator answers a spawn with 413 payload_too_large',
     withServiceOutput(
       () => [orchestrator],
-      () => expectReadable413s(`${orchestrator!.url}/orchestrator/sessions/spawn`, { authorization: `Bearer ${ORCHESTRATOR_KEY}`, 'idempotency-key': randomUUID() }),
+      () =>
+        expectReadable413s(`${orchestrator!.url}/orchestrator/sessions/spawn`, {
+          authorization: `Bearer ${ORCHESTRATOR_KEY}`,
+          'idempotency-key': randomUUID(),
+        }),
     ),
   );
-
 });

@@ -49,7 +49,12 @@ describe('production refuses development secrets (built services)', () => {
     ['the development value', DEVELOPMENT_CALLBACK_SIGNING_KEY, 'CALLBACK_SIGNING_KEY is the development value'],
     ['short', 'too-short', 'CALLBACK_SIGNING_KEY is shorter than 32 characters'],
   ])('the API stops when CALLBACK_SIGNING_KEY is %s', async (_case, key, why) => {
-    const { code, output } = await exitOf(API_ENTRY, { ...production, CALLBACK_SIGNING_KEY: key, MOSAIC_API_TOKEN: STRONG, ORCHESTRATOR_API_KEY: STRONG });
+    const { code, output } = await exitOf(API_ENTRY, {
+      ...production,
+      CALLBACK_SIGNING_KEY: key,
+      MOSAIC_API_TOKEN: STRONG,
+      ORCHESTRATOR_API_KEY: STRONG,
+    });
     expect(code).not.toBe(0);
     expect(output).toContain(why);
   });
@@ -70,11 +75,19 @@ describe('production refuses development secrets (built services)', () => {
     const env = { ...production, ORCHESTRATOR_API_KEY: STRONG, MOSAIC_API_TOKEN: `${STRONG}-operator` };
     const orchestrator = await startService({ name: 'orchestrator', entry: ORCHESTRATOR_ENTRY, env });
     try {
-      const api = await startService({ name: 'api', entry: API_ENTRY, env: { ...env, ORCHESTRATOR_URL: orchestrator.url }, healthPath: '/health/orchestrator' });
+      const api = await startService({
+        name: 'api',
+        entry: API_ENTRY,
+        env: { ...env, ORCHESTRATOR_URL: orchestrator.url },
+        healthPath: '/health/orchestrator',
+      });
       try {
         // Up, and the API reaches the orchestrator with the real key: the secrets were taken, not only tolerated.
         expect((await request('GET', `${orchestrator.url}/health`)).status).toBe(200);
-        expect((await request('GET', `${api.url}/health/orchestrator`)).body).toMatchObject({ status: 'ok', details: { orchestrator: { status: 'up' } } });
+        expect((await request('GET', `${api.url}/health/orchestrator`)).body).toMatchObject({
+          status: 'ok',
+          details: { orchestrator: { status: 'up' } },
+        });
         expect((await request('GET', `${api.url}/orchestrator/sessions`, { token: `${STRONG}-operator` })).status).toBe(200);
       } finally {
         await stopLeavingNoProcesses(api);

@@ -70,7 +70,10 @@ describe('pnpm start', () => {
     const orchestrator = `http://127.0.0.1:${orchestratorPort}`;
     const running = await eventually(async () => {
       if (child.exitCode !== null) return false;
-      expect({ api: await status(`${api}/health`), orchestrator: await status(`${orchestrator}/health`) }).toEqual({ api: 200, orchestrator: 200 });
+      expect({ api: await status(`${api}/health`), orchestrator: await status(`${orchestrator}/health`) }).toEqual({
+        api: 200,
+        orchestrator: 200,
+      });
       return true;
     }, START_TIMEOUT_MS).catch((error: Error) => {
       error.message += `\n${output}`;

@@ -49,7 +49,13 @@ export async function launchBrowser(): Promise<TestBrowser> {
   const profile = await mkdtemp(path.join(os.tmpdir(), 'mosaic-chromium-'));
   let context: BrowserContext;
   try {
-    context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: CHROMIUM_ARGS, viewport: VIEWPORT, timeout: 30_000 });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: VIEWPORT,
+      timeout: 30_000,
+    });
   } catch (error) {
     await rm(profile, { recursive: true, force: true });
     throw error;

@@ -19,7 +19,11 @@ export interface Answer {
 }
 
 /** Decides the answer to one request; `index` counts the endpoint's requests from 0. May wait, e.g. to hold a request open. */
-export type Responder = (request: { index: number; headers: IncomingHttpHeaders; body: unknown }) => Answer | number | Promise<Answer | number>;
+export type Responder = (request: {
+  index: number;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}) => Answer | number | Promise<Answer | number>;
 
 /** Answers with `statuses` in turn, then keeps answering with the last one: `answerInTurn(500, 202)`. */
 export function answerInTurn(...statuses: number[]): Responder {

@@ -46,9 +46,7 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
 /** Drops database `name` through a connection to `serverUrl`, first ending the sessions still using it. */
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   await withClient(serverUrl, async (client) => {
-    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
-      name,
-    ]);
+    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
     await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}`);
   });
 }

@@ -72,7 +72,12 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     return rule.mode;
   };
 
-  const forward = (seen: ProxiedRequest, incoming: IncomingMessage, reply: (upstream: IncomingMessage, body: Buffer) => void, fail: () => void) => {
+  const forward = (
+    seen: ProxiedRequest,
+    incoming: IncomingMessage,
+    reply: (upstream: IncomingMessage, body: Buffer) => void,
+    fail: () => void,
+  ) => {
     const outgoing = httpRequest(
       { host: '127.0.0.1', port: upstreamPort, method: incoming.method, path: incoming.url, headers: incoming.headers, agent: false },
       (upstream) => {

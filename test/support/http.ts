@@ -36,7 +36,13 @@ export async function request<Body = any>(method: string, url: string, options: 
     signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: parseJson(text) as Body, text, ms: Math.round(performance.now() - started) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: parseJson(text) as Body,
+    text,
+    ms: Math.round(performance.now() - started),
+  };
 }
 
 function parseJson(text: string): unknown {
@@ -52,7 +58,13 @@ function parseJson(text: string): unknown {
  * One request as bytes on a socket of its own, for hostile clients: node:http rather than fetch, since fetch
  * refuses or rewrites some of the headers they send. The body comes back as text, to be judged as it was sent.
  */
-export function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
+export function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const sent = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false, timeout: 30_000 }, (response) => {
       const chunks: Buffer[] = [];

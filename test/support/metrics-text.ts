@@ -10,7 +10,11 @@ export function sampleValue(text: string, name: string, labels: Readonly<Record<
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const found = (match[2] ?? '').split(/,(?=[a-zA-Z_]+=")/).filter((pair) => pair !== '').sort().join(',');
+    const found = (match[2] ?? '')
+      .split(/,(?=[a-zA-Z_]+=")/)
+      .filter((pair) => pair !== '')
+      .sort()
+      .join(',');
     if (found === wanted) return Number(match[3]);
   }
   return undefined;

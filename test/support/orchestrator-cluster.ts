@@ -68,7 +68,13 @@ export function killNodeAndAgents(node: ServiceProcess): number[] {
   return pids;
 }
 
-export function callNode(node: ServiceProcess, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+export function callNode(
+  node: ServiceProcess,
+  method: string,
+  route: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
   return request(method, `${node.url}${route}`, { token: CLUSTER_API_KEY, body, headers });
 }
 
@@ -76,11 +82,17 @@ export function callNode(node: ServiceProcess, method: string, route: string, bo
  * Polls a session's status on `node` until it is one of `statuses`. Every 50 ms: each poll is a request the node
  * under test answers, and tests wait for several sessions at once.
  */
-export function waitForStatus(node: ServiceProcess, id: string, statuses: readonly string[], timeoutMs = 30_000): Promise<HttpAnswer['body']> {
+export function waitForStatus(
+  node: ServiceProcess,
+  id: string,
+  statuses: readonly string[],
+  timeoutMs = 30_000,
+): Promise<HttpAnswer['body']> {
   return eventually(
     async () => {
       const answer = await callNode(node, 'GET', `/orchestrator/sessions/${id}/status`);
-      if (!statuses.includes(answer.body?.status)) throw new Error(`session ${id} is ${JSON.stringify(answer.body)}, not ${statuses.join('/')}`);
+      if (!statuses.includes(answer.body?.status))
+        throw new Error(`session ${id} is ${JSON.stringify(answer.body)}, not ${statuses.join('/')}`);
       return answer.body;
     },
     timeoutMs,

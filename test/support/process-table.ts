@@ -28,7 +28,13 @@ export function liveProcesses(): ProcessInfo[] {
     }
     const close = stat.lastIndexOf(')');
     const fields = stat.slice(close + 2).split(' ');
-    const info = { pid: Number(name), command: stat.slice(stat.indexOf('(') + 1, close), state: fields[0], ppid: Number(fields[1]), pgid: Number(fields[2]) };
+    const info = {
+      pid: Number(name),
+      command: stat.slice(stat.indexOf('(') + 1, close),
+      state: fields[0],
+      ppid: Number(fields[1]),
+      pgid: Number(fields[2]),
+    };
     if (info.state !== 'Z' && info.state !== 'X') processes.push(info);
   }
   return processes;
@@ -71,6 +77,7 @@ export async function waitForNoProcesses(pids: readonly number[], timeoutMs: num
   const wanted = new Set(pids);
   await eventually(() => {
     const survivors = liveProcesses().filter((info) => wanted.has(info.pid));
-    if (survivors.length > 0) throw new Error(`processes still alive: ${survivors.map((info) => `${info.pid} (${info.command}, ${info.state})`).join(', ')}`);
+    if (survivors.length > 0)
+      throw new Error(`processes still alive: ${survivors.map((info) => `${info.pid} (${info.command}, ${info.state})`).join(', ')}`);
   }, timeoutMs);
 }

@@ -4,7 +4,12 @@ const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** The machine's Redis, if one answers on its default port. */
 export async function reachableRedis(): Promise<string | undefined> {
-  const client = new Redis(LOCAL_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
+  const client = new Redis(LOCAL_REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1_000,
+  });
   try {
     await client.connect();
     return (await client.ping()) === 'PONG' ? LOCAL_REDIS_URL : undefined;
@@ -19,7 +24,7 @@ export async function reachableRedis(): Promise<string | undefined> {
 export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
   const client = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
-    for (let cursor = '0'; ; ) {
+    for (let cursor = '0'; ;) {
       const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
       if (keys.length > 0) await client.unlink(...keys);
       cursor = next;

@@ -39,7 +39,15 @@ export async function seedSession(services: SeedServices, seed: SessionSeed = {}
   const task = await services.prisma.task.create({ data: { title: seed.title ?? 'seeded task' } });
   const issued = services.tokens.issue(seed.issuedAt);
   const id = randomUUID();
-  await services.sessions.createSpawning({ id, taskId: task.id, requestedBy: null, actor: null, callbacksSigned: seed.signed ?? false, callbackTokenHash: issued.hash, callbackTokenExpiresAt: issued.expiresAt });
+  await services.sessions.createSpawning({
+    id,
+    taskId: task.id,
+    requestedBy: null,
+    actor: null,
+    callbacksSigned: seed.signed ?? false,
+    callbackTokenHash: issued.hash,
+    callbackTokenExpiresAt: issued.expiresAt,
+  });
   const status = seed.status ?? 'pending';
   if (status === 'spawning') return { id, taskId: task.id, orchestratorSessionId: null, token: issued.token };
   const orchestratorSessionId = seed.orchestratorSessionId ?? `orch-${randomUUID()}`;

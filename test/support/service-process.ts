@@ -83,7 +83,9 @@ export function workerSpoolRoot(): string {
  * its package.json's `nodeArgs` (scripts/lib/service-group.mjs).
  */
 export function nodeArgsOf(entry: string): string[] {
-  const manifest = JSON.parse(readFileSync(path.join(path.dirname(path.dirname(entry)), 'package.json'), 'utf8')) as { nodeArgs?: string[] };
+  const manifest = JSON.parse(readFileSync(path.join(path.dirname(path.dirname(entry)), 'package.json'), 'utf8')) as {
+    nodeArgs?: string[];
+  };
   return manifest.nodeArgs ?? [];
 }
 
@@ -151,7 +153,8 @@ export async function startService(options: StartServiceOptions): Promise<Servic
 export function withOutputOf<E>(services: readonly (ServiceProcess | undefined)[], error: E, chars = 20_000): E {
   if (!(error instanceof Error)) return error;
   for (const service of services) {
-    if (service !== undefined) error.message += `\n\n--- output of ${service.name} (pid ${service.pid}) ---\n${service.output().slice(-chars)}`;
+    if (service !== undefined)
+      error.message += `\n\n--- output of ${service.name} (pid ${service.pid}) ---\n${service.output().slice(-chars)}`;
   }
   return error;
 }
@@ -160,7 +163,11 @@ export function withOutputOf<E>(services: readonly (ServiceProcess | undefined)[
  * Wraps a test body so that, when it fails, the output of the services it names is appended
  * to the error: the cause of a failure is usually in a service's log, not in the assertion.
  */
-export function withServiceOutput(services: () => readonly (ServiceProcess | undefined)[], body: () => Promise<void>, chars?: number): () => Promise<void> {
+export function withServiceOutput(
+  services: () => readonly (ServiceProcess | undefined)[],
+  body: () => Promise<void>,
+  chars?: number,
+): () => Promise<void> {
   return async () => {
     try {
       await body();

@@ -152,7 +152,13 @@ export class SystemHarness {
    * MAX_CONCURRENT_SESSIONS `capacity` when given; agent starts of every node go to one file.
    * `startTimeoutMs`: how long a (re)start may take to answer /health, for nodes started while the machine is busy.
    */
-  async cluster(options: { nodes: number; capacity?: number; env?: Record<string, string | undefined>; agentCommand?: string; startTimeoutMs?: number }): Promise<OrchestratorInstance[]> {
+  async cluster(options: {
+    nodes: number;
+    capacity?: number;
+    env?: Record<string, string | undefined>;
+    agentCommand?: string;
+    startTimeoutMs?: number;
+  }): Promise<OrchestratorInstance[]> {
     const dir = await this.tempDir();
     const startsFile = join(dir, 'agent-starts.log');
     const record = `printf '%s\\n' "$MOSAIC_TASK_FILE" >> ${shellQuote(startsFile)}`;
@@ -160,7 +166,12 @@ export class SystemHarness {
     const queuePrefix = uniqueQueuePrefix();
     const redis = options.env?.QUEUE_URL;
     if (redis !== undefined) this.cleanups.push(() => deleteRedisKeys(redis, queuePrefix));
-    const starts = () => (existsSync(startsFile) ? readFileSync(startsFile, 'utf8').split('\n').filter((line) => line !== '') : []);
+    const starts = () =>
+      existsSync(startsFile)
+        ? readFileSync(startsFile, 'utf8')
+            .split('\n')
+            .filter((line) => line !== '')
+        : [];
     const nodes: OrchestratorInstance[] = [];
     for (let index = 0; index < options.nodes; index++) {
       const port = await freePort();
@@ -304,16 +315,30 @@ export class SystemHarness {
 }
 
 /** An operator call; the client-side bound (60 s) proves the API answers rather than hangs. */
-export function call<T = unknown>(base: string, method: string, path: string, body?: unknown, token = OPERATOR_TOKEN): Promise<HttpAnswer<T>> {
+export function call<T = unknown>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token = OPERATOR_TOKEN,
+): Promise<HttpAnswer<T>> {
   return request<T>(method, `${base}${path}`, { body, token });
 }
 
-export async function orchestratorCall<T = unknown>(orchestrator: OrchestratorInstance, method: string, path: string): Promise<HttpAnswer<T>> {
+export async function orchestratorCall<T = unknown>(
+  orchestrator: OrchestratorInstance,
+  method: string,
+  path: string,
+): Promise<HttpAnswer<T>> {
   return call<T>(orchestrator.service.url, method, path, undefined, ORCHESTRATOR_KEY);
 }
 
 /** A task with `metadata` (and further fields of POST /tasks, such as `priority`); its id. */
-export async function createTask(api: ApiInstance, metadata: Record<string, unknown>, fields: Record<string, unknown> = {}): Promise<string> {
+export async function createTask(
+  api: ApiInstance,
+  metadata: Record<string, unknown>,
+  fields: Record<string, unknown> = {},
+): Promise<string> {
   const created = await call<{ id: string }>(api.service.url, 'POST', '/tasks', { title: 'system task', ...fields, metadata });
   if (created.status !== 201) throw new Error(`POST /tasks answered ${created.status}: ${JSON.stringify(created.body)}`);
   return created.body.id;
@@ -324,7 +349,10 @@ export async function query<T>(url: string, sql: string, params: unknown[] = [])
 }
 
 export async function sessionRows(url: string): Promise<SessionRow[]> {
-  return query<SessionRow>(url, 'SELECT id, task_id, orchestrator_session_id, status::text AS status, error, last_sequence FROM orchestrator_sessions ORDER BY created_at');
+  return query<SessionRow>(
+    url,
+    'SELECT id, task_id, orchestrator_session_id, status::text AS status, error, last_sequence FROM orchestrator_sessions ORDER BY created_at',
+  );
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'killed', 'cancelled']);
@@ -337,7 +365,8 @@ export function waitForAllTerminal(url: string, count: number, timeoutMs: number
     async () => {
       const rows = await sessionRows(url);
       const open = rows.filter((row) => !TERMINAL.has(row.status));
-      if (rows.length < count || open.length > 0) throw new Error(`${open.length} of ${rows.length} sessions (${count} expected) not terminal: ${JSON.stringify(open.slice(0, 5))}`);
+      if (rows.length < count || open.length > 0)
+        throw new Error(`${open.length} of ${rows.length} sessions (${count} expected) not terminal: ${JSON.stringify(open.slice(0, 5))}`);
       return rows;
     },
     timeoutMs,
@@ -388,7 +417,10 @@ export const ORCHESTRATOR_EVENT = "e.event_id NOT LIKE 'api-%'";
 export async function accountEvents(url: string, proxies: readonly FaultProxy[]): Promise<EventAccount> {
   const deliveries = callbackEvents(proxies);
   const sent = new Set(deliveries.map((event) => event.event_id));
-  const rows = await query<{ event_id: string; session_id: string; sequence: number }>(url, `SELECT event_id, session_id::text, sequence FROM orchestrator_session_events e WHERE ${ORCHESTRATOR_EVENT}`);
+  const rows = await query<{ event_id: string; session_id: string; sequence: number }>(
+    url,
+    `SELECT event_id, session_id::text, sequence FROM orchestrator_session_events e WHERE ${ORCHESTRATOR_EVENT}`,
+  );
   const stored = new Set(rows.map((row) => row.event_id));
   const perSequence = new Set(rows.map((row) => `${row.session_id}#${row.sequence}`));
   return {
@@ -434,7 +466,11 @@ export async function gappedSessions(url: string): Promise<string[]> {
 
 /** The orchestrator's own view of one session. */
 export async function orchestratorStatus(orchestrator: OrchestratorInstance, id: string): Promise<{ status: string; exit_code?: number }> {
-  const answer = await orchestratorCall<{ status: string; exit_code?: number }>(orchestrator, 'GET', `/orchestrator/sessions/${encodeURIComponent(id)}/status`);
+  const answer = await orchestratorCall<{ status: string; exit_code?: number }>(
+    orchestrator,
+    'GET',
+    `/orchestrator/sessions/${encodeURIComponent(id)}/status`,
+  );
   if (answer.status !== 200) throw new Error(`orchestrator status of ${id}: ${answer.status}`);
   return answer.body;
 }

@@ -31,7 +31,11 @@ export function callbackTokenOf(callbacks: FaultProxy, sessionId: string): strin
 
 /** The callback signing secret the API gave an API session, as the proxy in front of the orchestrator saw its spawn. */
 export function signingSecretOf(spawns: FaultProxy, sessionId: string): string {
-  const spawn = spawns.requests.find((request) => request.path === '/orchestrator/sessions/spawn' && (JSON.parse(request.body) as { callback_url: string }).callback_url.endsWith(sessionId));
+  const spawn = spawns.requests.find(
+    (request) =>
+      request.path === '/orchestrator/sessions/spawn' &&
+      (JSON.parse(request.body) as { callback_url: string }).callback_url.endsWith(sessionId),
+  );
   return (JSON.parse(spawn!.body) as { callback_signing_secret: string }).callback_signing_secret;
 }
 
@@ -68,7 +72,8 @@ export class LogReader {
       const complete = service.output().split('\n').slice(0, -1);
       const last = this.lastRead.get(service);
       const from = last === undefined ? 0 : complete.lastIndexOf(last) + 1;
-      if (last !== undefined && from === 0) throw new Error(`pid ${service.pid} printed more than it keeps since its logs were last read: read them more often`);
+      if (last !== undefined && from === 0)
+        throw new Error(`pid ${service.pid} printed more than it keeps since its logs were last read: read them more often`);
       const fresh = complete.slice(from);
       this.lines += fresh.length;
       for (const secret of secrets) if (fresh.some((line) => line.includes(secret))) this.found.add(secret);

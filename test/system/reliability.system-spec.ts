@@ -45,7 +45,8 @@ describe('reliability of the real services under faults, load and hostile input'
   scenario('12. Node lost, API pointed at all three nodes', nodeLost);
   scenario('13. Cancel timing', cancelTiming);
   // Redis runs only where one answers.
-  if (redis) scenario('14. Queue of 30 on three nodes of capacity 2, on Redis', queueOfThirty({ name: 'Redis', env: { QUEUE_URL: redis } }));
+  if (redis)
+    scenario('14. Queue of 30 on three nodes of capacity 2, on Redis', queueOfThirty({ name: 'Redis', env: { QUEUE_URL: redis } }));
   scenario('15. A budget crossed by 20 sessions at once, through two API instances', budgetCrossedAtOnce);
   scenario('16. Redis restarted mid-load, cluster on Redis', redisRestartedMidLoad);
   scenario('17. PostgreSQL restarted under the orchestrator, cluster on PostgreSQL', postgresRestartedUnderOrchestrator);

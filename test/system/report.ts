@@ -46,8 +46,9 @@ export function writeReliabilityReport(path: string, rows: readonly ScenarioFigu
     '',
     '| # | scenario | load held | faults injected | inputs tried | events sent | stored | lost | duplicated | result | time (s) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((row, index) =>
-      `| ${numberOf(row, index)} | ${[row.scenario.replace(/^\d+\.\s*/, ''), row.load, row.faults, row.inputs, row.sent, row.stored, row.lost, row.duplicated, row.passed ? 'pass' : 'FAIL', row.seconds.toFixed(1)].map(cell).join(' | ')} |`,
+    ...rows.map(
+      (row, index) =>
+        `| ${numberOf(row, index)} | ${[row.scenario.replace(/^\d+\.\s*/, ''), row.load, row.faults, row.inputs, row.sent, row.stored, row.lost, row.duplicated, row.passed ? 'pass' : 'FAIL', row.seconds.toFixed(1)].map(cell).join(' | ')} |`,
     ),
     '',
     '## Notes per scenario',

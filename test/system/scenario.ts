@@ -27,4 +27,3 @@ export function scenario(name: string, body: ScenarioBody): void {
     }
   });
 }
-

@@ -79,7 +79,8 @@ function handleShutdownSignals(app: () => NestFastifyApplication | undefined, da
 
 bootstrap().catch((error: unknown) => {
   // Configuration mistakes are the operator's to fix: the message names the variable, a stack adds nothing.
-  const message = error instanceof ConfigurationError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const message =
+    error instanceof ConfigurationError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
   logger.error(`start-up failed: ${message}`);
   process.exit(1);
 });

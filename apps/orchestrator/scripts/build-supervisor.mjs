@@ -22,9 +22,7 @@ if (built !== undefined && built > mtime(source)) process.exit(0);
 
 const compiler = ['cc', 'gcc', 'clang'].find((candidate) => spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0);
 if (!compiler) {
-  console.error(
-    'build-supervisor: no C compiler found (tried cc, gcc, clang). Install one, e.g. on Debian/Ubuntu: apt-get install -y gcc',
-  );
+  console.error('build-supervisor: no C compiler found (tried cc, gcc, clang). Install one, e.g. on Debian/Ubuntu: apt-get install -y gcc');
   process.exit(1);
 }
 

@@ -5,7 +5,13 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
-import { ConfigurationError, contractFrameworkErrors, drainOversizedBodies, refuseDeepBodies, unsupportedNodeMessage } from '@mosaic/http-kit';
+import {
+  ConfigurationError,
+  contractFrameworkErrors,
+  drainOversizedBodies,
+  refuseDeepBodies,
+  unsupportedNodeMessage,
+} from '@mosaic/http-kit';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';

@@ -70,7 +70,9 @@ function Console({ token, onSignOut }: { readonly token: string; readonly onSign
       </header>
       <Banner health={health} daily={daily} refusal={refusal} onDismissRefusal={() => setRefusal(null)} />
       <main>
-        {route.page === 'sessions' && <SessionList key={`${route.status}|${route.cursor}`} client={client} status={route.status} cursor={route.cursor} />}
+        {route.page === 'sessions' && (
+          <SessionList key={`${route.status}|${route.cursor}`} client={client} status={route.status} cursor={route.cursor} />
+        )}
         {route.page === 'session' && <SessionView key={route.id} client={client} id={route.id} />}
         {route.page === 'new-task' && <CreateTask client={client} onRefused={setRefusal} />}
       </main>

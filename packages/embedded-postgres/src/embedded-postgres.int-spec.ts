@@ -100,7 +100,9 @@ describe('the embedded PostgreSQL', () => {
   it('refuses a password file other users may read', async () => {
     chmodSync(passwordFile, 0o644);
     try {
-      await expect(startEmbeddedPostgres({ dataDir, port })).rejects.toThrow(`${passwordFile} may be read by other users (mode 644): make it 0600`);
+      await expect(startEmbeddedPostgres({ dataDir, port })).rejects.toThrow(
+        `${passwordFile} may be read by other users (mode 644): make it 0600`,
+      );
     } finally {
       chmodSync(passwordFile, 0o600);
     }

@@ -88,7 +88,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (running) {
     const password = await readPassword(passwordFile);
     if (password === undefined) {
-      throw new EmbeddedPostgresError(`${passwordFile} is missing while PostgreSQL (pid ${running.pid}) serves ${dataDir}: stop that server and start again`);
+      throw new EmbeddedPostgresError(
+        `${passwordFile} is missing while PostgreSQL (pid ${running.pid}) serves ${dataDir}: stop that server and start again`,
+      );
     }
     await ensureDatabase(running.port, password, database);
     const url = embeddedDatabaseUrl(running.port, password, database);
@@ -147,8 +149,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // The package rejects without a reason when postgres exits during start-up.
     await server.stop().catch(() => undefined);
     throw new EmbeddedPostgresError(
-      `Embedded PostgreSQL failed to start on port ${options.port} (data directory ${dataDir}):\n` +
-        output.slice(-10).join('\n'),
+      `Embedded PostgreSQL failed to start on port ${options.port} (data directory ${dataDir}):\n` + output.slice(-10).join('\n'),
     );
   }
   try {
@@ -193,7 +194,9 @@ async function replaceInitialPassword(
       await server.start();
     } catch {
       await server.stop().catch(() => undefined);
-      throw new EmbeddedPostgresError(`Embedded PostgreSQL failed to start to set its password (data directory ${dataDir}):\n${output.slice(-10).join('\n')}`);
+      throw new EmbeddedPostgresError(
+        `Embedded PostgreSQL failed to start to set its password (data directory ${dataDir}):\n${output.slice(-10).join('\n')}`,
+      );
     }
     try {
       const client = new Client({ host: socketDir, port, user: USER, password: INITIAL_PASSWORD, database: 'postgres' });
@@ -219,7 +222,8 @@ async function readPassword(file: string): Promise<string | undefined> {
   });
   if (stats === undefined) return undefined;
   if (!stats.isFile()) throw new EmbeddedPostgresError(`${file} is not a regular file`);
-  if ((stats.mode & 0o077) !== 0) throw new EmbeddedPostgresError(`${file} may be read by other users (mode ${(stats.mode & 0o777).toString(8)}): make it 0600`);
+  if ((stats.mode & 0o077) !== 0)
+    throw new EmbeddedPostgresError(`${file} may be read by other users (mode ${(stats.mode & 0o777).toString(8)}): make it 0600`);
   const password = (await readFile(file, 'utf8')).replace(/\n$/, '');
   if (password === '') throw new EmbeddedPostgresError(`${file} is empty`);
   return password;

@@ -94,7 +94,9 @@ describe('readEnvironment with secrets in files', () => {
     ['only a newline', () => fileWith('newline', '\n'), 'the file is empty'],
   ])('refuses a file that is %s, naming the variable and the file', (_, file, problem) => {
     const path = file();
-    expect(() => read({ API_KEY_FILE: path })).toThrow(new ConfigurationError(`Invalid configuration: API_KEY_FILE=${JSON.stringify(path)}: ${problem}`));
+    expect(() => read({ API_KEY_FILE: path })).toThrow(
+      new ConfigurationError(`Invalid configuration: API_KEY_FILE=${JSON.stringify(path)}: ${problem}`),
+    );
   });
 
   it('refuses the secret set both ways', () => {

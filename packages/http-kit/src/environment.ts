@@ -57,7 +57,9 @@ export function envUrl(protocols: readonly string[]) {
 
 /** A secret sent as `Authorization: Bearer <secret>`: one a Bearer header cannot carry would be refused on every request. */
 export function envBearerSecret() {
-  return envText().pipe(z.string().refine(isBearerToken, 'must be a bearer token: letters, digits and - . _ ~ + /, optionally ending in ='));
+  return envText().pipe(
+    z.string().refine(isBearerToken, 'must be a bearer token: letters, digits and - . _ ~ + /, optionally ending in ='),
+  );
 }
 
 interface ReadEnvironmentOptions {
@@ -78,7 +80,11 @@ interface ReadEnvironmentOptions {
  * one trailing newline; a file that cannot be read or is empty, or a secret set
  * both ways, is a bad variable too.
  */
-export function readEnvironment<S extends z.ZodType>(schema: S, environment: Environment, options: ReadEnvironmentOptions = {}): z.output<S> {
+export function readEnvironment<S extends z.ZodType>(
+  schema: S,
+  environment: Environment,
+  options: ReadEnvironmentOptions = {},
+): z.output<S> {
   const problems: string[] = [];
   const variables: Record<string, string | undefined> = { ...environment };
   const fromFile = new Set<string>();

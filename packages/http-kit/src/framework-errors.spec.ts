@@ -16,22 +16,34 @@ describe('contractFrameworkErrors', () => {
 
   it('answers a path whose percent-encoding is no UTF-8 with a 400 in the contract shape', async () => {
     for (const id of ['%E0%A4%A', '%ED%A0%80', '%FF']) {
-      expectContractError(400, 'the URL is not valid: a percent-encoded part of it is no UTF-8', await app.inject({ method: 'GET', url: `/items/${id}` }));
+      expectContractError(
+        400,
+        'the URL is not valid: a percent-encoded part of it is no UTF-8',
+        await app.inject({ method: 'GET', url: `/items/${id}` }),
+      );
     }
   });
 
   it('answers a path segment past the router limit with a 414 in the contract shape', async () => {
-    expectContractError(414, 'a segment of the URL path is longer than 100 characters', await app.inject({ method: 'GET', url: `/items/${'a'.repeat(101)}` }));
+    expectContractError(
+      414,
+      'a segment of the URL path is longer than 100 characters',
+      await app.inject({ method: 'GET', url: `/items/${'a'.repeat(101)}` }),
+    );
     expect((await app.inject({ method: 'GET', url: `/items/${'a'.repeat(100)}` })).statusCode).toBe(200);
   });
 
   // Called directly: on a real socket the answer races the RST that closing a connection with unread request bytes
   // sends, which can swallow it (a client may then see neither the answer nor an error). Scenario 20 of the system
   // suite sends oversized heads to the real services.
-  it('answers a request head over Node\'s limit with a 431 in the contract shape, then closes the connection', () => {
+  it("answers a request head over Node's limit with a 431 in the contract shape, then closes the connection", () => {
     const written: string[] = [];
     const socket = { destroyed: false, writable: true, write: (text: string) => written.push(text), destroy: jest.fn() };
-    const error = Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW', bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } }) as ConnectionError;
+    const error = Object.assign(new Error('Header overflow'), {
+      code: 'HPE_HEADER_OVERFLOW',
+      bytesParsed: 0,
+      rawPacket: { type: 'Buffer', data: [] },
+    }) as ConnectionError;
 
     contractFrameworkErrors.clientErrorHandler!.call(app, error, socket as unknown as Socket);
 
@@ -45,7 +57,11 @@ describe('contractFrameworkErrors', () => {
   it('writes nothing to a connection already gone', () => {
     const socket = { destroyed: true, writable: false, write: jest.fn(), destroy: jest.fn() };
 
-    contractFrameworkErrors.clientErrorHandler!.call(app, Object.assign(new Error('reset'), { code: 'ECONNRESET', bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } }) as ConnectionError, socket as unknown as Socket);
+    contractFrameworkErrors.clientErrorHandler!.call(
+      app,
+      Object.assign(new Error('reset'), { code: 'ECONNRESET', bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } }) as ConnectionError,
+      socket as unknown as Socket,
+    );
 
     expect(socket.write).not.toHaveBeenCalled();
   });

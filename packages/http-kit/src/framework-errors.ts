@@ -27,7 +27,10 @@ export const contractFrameworkErrors: Pick<FastifyServerOptions, 'frameworkError
           ? `a segment of the URL path is longer than ${MAX_PARAM_LENGTH} characters`
           : error.message;
     const body = JSON.stringify(status >= 500 ? errorBody('internal_error', 'internal error') : errorBody('bad_request', message));
-    reply.raw.writeHead(status >= 500 ? 500 : status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    reply.raw.writeHead(status >= 500 ? 500 : status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
     reply.raw.end(body);
   },
   clientErrorHandler(error: ConnectionError, socket) {
@@ -40,7 +43,9 @@ export const contractFrameworkErrors: Pick<FastifyServerOptions, 'frameworkError
           : [400, 'the request is not valid HTTP'];
     const body = JSON.stringify(errorBody('bad_request', message));
     if (socket.writable) {
-      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+      );
     }
     socket.destroy(error);
   },

@@ -1,6 +1,16 @@
 export { AppError } from './app-error';
 export { bearerToken, hashSecret, secretsEqual } from './bearer-token';
-export { ConfigurationError, envBearerSecret, envBoolean, envInteger, envPositiveNumber, envText, envUrl, readEnvironment, type Environment } from './environment';
+export {
+  ConfigurationError,
+  envBearerSecret,
+  envBoolean,
+  envInteger,
+  envPositiveNumber,
+  envText,
+  envUrl,
+  readEnvironment,
+  type Environment,
+} from './environment';
 export { MAX_BODY_DEPTH, refuseDeepBodies } from './deep-body';
 export { contractFrameworkErrors, fastifyErrorStatus } from './framework-errors';
 export { drainOversizedBodies } from './oversized-body';

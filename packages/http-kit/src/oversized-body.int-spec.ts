@@ -38,7 +38,9 @@ function writeAll(socket: Socket, data: string | Buffer): Promise<void> {
 }
 
 function postHead(headers: Record<string, string>): string {
-  const lines = Object.entries({ host: 'test', 'content-type': 'application/json', ...headers }).map(([name, value]) => `${name}: ${value}\r\n`);
+  const lines = Object.entries({ host: 'test', 'content-type': 'application/json', ...headers }).map(
+    ([name, value]) => `${name}: ${value}\r\n`,
+  );
   return `POST /echo HTTP/1.1\r\n${lines.join('')}\r\n`;
 }
 
@@ -74,24 +76,27 @@ describe('drainOversizedBodies', () => {
     },
   };
 
-  it.each(Object.entries(framings))('answers a body with %s before it is over, reads the rest, and keeps the connection', async (_framing, { head, parts }) => {
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    const answered = readAnswer(socket);
-    await writeAll(socket, head);
-    await writeAll(socket, parts[0]);
-    const refusal = await answered;
-    expect(refusal.status).toBe(413);
-    expect(refusal.headers).not.toMatch(/\r\nconnection: close/i);
+  it.each(Object.entries(framings))(
+    'answers a body with %s before it is over, reads the rest, and keeps the connection',
+    async (_framing, { head, parts }) => {
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const answered = readAnswer(socket);
+      await writeAll(socket, head);
+      await writeAll(socket, parts[0]);
+      const refusal = await answered;
+      expect(refusal.status).toBe(413);
+      expect(refusal.headers).not.toMatch(/\r\nconnection: close/i);
 
-    await writeAll(socket, parts[1]);
-    // Past the drain time: the body was over, so nothing may cut the connection now.
-    await sleep(MAX_DRAIN_MS * 2);
-    const next = readAnswer(socket);
-    await writeAll(socket, 'GET /ok HTTP/1.1\r\nhost: test\r\n\r\n');
-    expect(await next).toMatchObject({ status: 200, body: '{"ok":true}' });
-    socket.destroy();
-  });
+      await writeAll(socket, parts[1]);
+      // Past the drain time: the body was over, so nothing may cut the connection now.
+      await sleep(MAX_DRAIN_MS * 2);
+      const next = readAnswer(socket);
+      await writeAll(socket, 'GET /ok HTTP/1.1\r\nhost: test\r\n\r\n');
+      expect(await next).toMatchObject({ status: 200, body: '{"ok":true}' });
+      socket.destroy();
+    },
+  );
 
   it('cuts a sender that is still sending the refused body after the drain time', async () => {
     const socket = connect(port, '127.0.0.1');
@@ -106,7 +111,11 @@ describe('drainOversizedBodies', () => {
   });
 
   it('leaves other answers alone', async () => {
-    const response = await fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    const response = await fetch(`http://127.0.0.1:${port}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
     expect([response.status, await response.json()]).toEqual([200, { a: 1 }]);
   });
 });

@@ -19,7 +19,9 @@ describe('refuseDevelopmentSecrets', () => {
 
   it('never shows the value it refuses', () => {
     const short = 'short-but-secret';
-    expect(() => refuseDevelopmentSecrets(production, secret(short))).toThrow(expect.objectContaining({ message: expect.not.stringContaining(short) }));
+    expect(() => refuseDevelopmentSecrets(production, secret(short))).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining(short) }),
+    );
   });
 
   it('names every bad secret in one message', () => {
@@ -31,8 +33,11 @@ describe('refuseDevelopmentSecrets', () => {
     expect(() => refuseDevelopmentSecrets(production, secret(STRONG))).not.toThrow();
   });
 
-  it.each([{}, { NODE_ENV: 'development' }, { NODE_ENV: 'test' }])('leaves %p alone: development values are allowed there', (environment) => {
-    expect(() => refuseDevelopmentSecrets(environment, secret(undefined))).not.toThrow();
-    expect(() => refuseDevelopmentSecrets(environment, secret(DEV))).not.toThrow();
-  });
+  it.each([{}, { NODE_ENV: 'development' }, { NODE_ENV: 'test' }])(
+    'leaves %p alone: development values are allowed there',
+    (environment) => {
+      expect(() => refuseDevelopmentSecrets(environment, secret(undefined))).not.toThrow();
+      expect(() => refuseDevelopmentSecrets(environment, secret(DEV))).not.toThrow();
+    },
+  );
 });

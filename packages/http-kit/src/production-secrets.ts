@@ -26,6 +26,8 @@ export function refuseDevelopmentSecrets(environment: Environment, secrets: read
     return [];
   });
   if (problems.length > 0) {
-    throw new ConfigurationError(`Refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set a random secret of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters.`);
+    throw new ConfigurationError(
+      `Refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set a random secret of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters.`,
+    );
   }
 }

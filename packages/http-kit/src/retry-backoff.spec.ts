@@ -22,7 +22,10 @@ async function delaysFor(options: Omit<RetryBackoffOptions, 'retryAfterMs'>, fai
 
 describe('retryBackoff', () => {
   it('grows exponentially with jitter, never past maxDelayMs', async () => {
-    const delays = await delaysFor({ initialDelayMs: 1, maxDelayMs: 8 }, Array.from({ length: 8 }, () => new Error('down')));
+    const delays = await delaysFor(
+      { initialDelayMs: 1, maxDelayMs: 8 },
+      Array.from({ length: 8 }, () => new Error('down')),
+    );
     expect(delays).toHaveLength(8);
     expect(delays.every((delay) => delay >= 0 && delay <= 8)).toBe(true);
     expect(delays.slice(-3).some((delay) => delay > 1)).toBe(true);

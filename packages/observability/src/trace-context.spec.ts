@@ -9,7 +9,13 @@ describe('trace context without an OpenTelemetry SDK', () => {
   it('reads and writes W3C traceparent headers, refusing malformed ones', () => {
     expect(parseTraceparent(HEADER)).toEqual({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1, isRemote: true });
     expect(formatTraceparent(parseTraceparent(HEADER)!)).toBe(HEADER);
-    for (const bad of ['', '00-nonsense', `ff-${TRACE_ID}-${SPAN_ID}-01`, `00-${'0'.repeat(32)}-${SPAN_ID}-01`, `00-${TRACE_ID}-${SPAN_ID}-01-extra`]) {
+    for (const bad of [
+      '',
+      '00-nonsense',
+      `ff-${TRACE_ID}-${SPAN_ID}-01`,
+      `00-${'0'.repeat(32)}-${SPAN_ID}-01`,
+      `00-${TRACE_ID}-${SPAN_ID}-01-extra`,
+    ]) {
       expect(parseTraceparent(bad)).toBeUndefined();
     }
   });

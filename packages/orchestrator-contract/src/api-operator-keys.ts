@@ -18,7 +18,10 @@ export const createOperatorKeySchema = z.strictObject({
   name: storableText({ min: 1, max: 100 })
     .regex(NO_CONTROL_CHARACTERS, 'must not contain control characters')
     .meta({ description: 'who holds the key, without control characters; recorded as the actor of what it does', example: 'ci-bot' }),
-  scopes: scopesSchema.min(1).max(OPERATOR_SCOPES.length).meta({ example: ['read', 'dispatch'] }),
+  scopes: scopesSchema
+    .min(1)
+    .max(OPERATOR_SCOPES.length)
+    .meta({ example: ['read', 'dispatch'] }),
 });
 export type CreateOperatorKey = z.infer<typeof createOperatorKeySchema>;
 
@@ -35,7 +38,9 @@ export type OperatorKey = z.infer<typeof operatorKeySchema>;
 
 export const createdOperatorKeySchema = operatorKeySchema
   .extend({
-    key: z.string().meta({ description: 'the key (`mk_` and 256 random bits); the API keeps only its hash and never shows it again', example: 'mk_…' }),
+    key: z
+      .string()
+      .meta({ description: 'the key (`mk_` and 256 random bits); the API keeps only its hash and never shows it again', example: 'mk_…' }),
   })
   .meta({ description: 'a new operator key, with its secret: shown this once' });
 export type CreatedOperatorKey = z.infer<typeof createdOperatorKeySchema>;

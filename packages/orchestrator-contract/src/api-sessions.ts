@@ -50,14 +50,19 @@ export const sessionSchema = z
     attempt: z.int().min(1).meta({ description: 'which dispatch of the task this is, from 1', example: 1 }),
     requested_by: z.string().nullable().meta({ example: 'alice' }),
     last_sequence: z.int().min(0).meta({ description: 'highest callback `sequence` stored, 0 before the first', example: 4 }),
-    error: z.string().nullable().meta({ description: "why the session failed (`lost`, `spawn failed: …`, the agent's error)", example: null }),
-    exit_code: z.int().nullable().meta({ example: null }),
-    node: z.string().nullable().meta({ description: 'the orchestrator node that runs or ran it, as last reported', example: 'orchestrator-a:3100' }),
-    queue_position: z
-      .int()
-      .min(1)
+    error: z
+      .string()
       .nullable()
-      .meta({ description: "its 1-based place in the orchestrator's queue while `pending`, as last reported; `null` otherwise", example: null }),
+      .meta({ description: "why the session failed (`lost`, `spawn failed: …`, the agent's error)", example: null }),
+    exit_code: z.int().nullable().meta({ example: null }),
+    node: z
+      .string()
+      .nullable()
+      .meta({ description: 'the orchestrator node that runs or ran it, as last reported', example: 'orchestrator-a:3100' }),
+    queue_position: z.int().min(1).nullable().meta({
+      description: "its 1-based place in the orchestrator's queue while `pending`, as last reported; `null` otherwise",
+      example: null,
+    }),
     usage: usageSchema.meta({ description: 'what its agent reported spending (sums of its usage events)' }),
     started_at: timestampSchema.nullable().meta({ example: API_EXAMPLES.at }),
     ended_at: timestampSchema.nullable().meta({ example: null }),
@@ -73,11 +78,14 @@ export const sessionEventSchema = z
     event_id: z.string().meta({ example: '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a' }),
     sequence: z.int().min(0).meta({ example: 3 }),
     type: z.enum(CALLBACK_EVENT_TYPES).meta({ example: 'progress' }),
-    status: trackedSessionStatusSchema
-      .nullable()
-      .meta({ description: "`null` for progress and log events that carried none; `spawning` on the API's own record of a dispatch", example: 'running' }),
+    status: trackedSessionStatusSchema.nullable().meta({
+      description: "`null` for progress and log events that carried none; `spawning` on the API's own record of a dispatch",
+      example: 'running',
+    }),
     timestamp: timestampSchema.meta({ description: 'when the orchestrator says it happened', example: API_EXAMPLES.later }),
-    data: z.record(z.string(), z.unknown()).meta({ description: 'as the callback carried it', example: { message: 'step 2 of 4', percent: 50 } }),
+    data: z
+      .record(z.string(), z.unknown())
+      .meta({ description: 'as the callback carried it', example: { message: 'step 2 of 4', percent: 50 } }),
     received_at: timestampSchema.meta({ description: 'when the API stored it', example: '2026-01-01T12:01:00.020Z' }),
   })
   .meta({ description: 'a stored callback event' });
@@ -106,10 +114,10 @@ export type SessionEventPage = z.infer<typeof sessionEventPageSchema>;
 export const sessionPageSchema = z
   .object({
     sessions: z.array(sessionSchema).meta({ description: 'newest first' }),
-    next_cursor: z
-      .string()
-      .nullable()
-      .meta({ description: 'pass as `cursor` for the next page; `null` on the last page', example: 'eyJjIjoiMjAyNi0wMS0wMVQxMjowMDowMC4wMDBaIn0' }),
+    next_cursor: z.string().nullable().meta({
+      description: 'pass as `cursor` for the next page; `null` on the last page',
+      example: 'eyJjIjoiMjAyNi0wMS0wMVQxMjowMDowMC4wMDBaIn0',
+    }),
   })
   .meta({ description: 'one page of tracked sessions' });
 export type SessionPage = z.infer<typeof sessionPageSchema>;

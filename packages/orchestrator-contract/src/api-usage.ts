@@ -7,7 +7,11 @@ export const dailyUsageSchema = z
     input_tokens: z.int().min(0).meta({ example: 120000 }),
     output_tokens: z.int().min(0).meta({ example: 30000 }),
     cost_usd: z.number().min(0).meta({ description: 'US dollars', example: 0.81 }),
-    daily_cost_limit_usd: z.number().positive().nullable().meta({ description: 'MOSAIC_DAILY_COST_LIMIT_USD; `null` without one', example: 50 }),
+    daily_cost_limit_usd: z
+      .number()
+      .positive()
+      .nullable()
+      .meta({ description: 'MOSAIC_DAILY_COST_LIMIT_USD; `null` without one', example: 50 }),
   })
   .meta({ description: 'what all agents spent today (UTC), against the daily limit' });
 export type DailyUsage = z.infer<typeof dailyUsageSchema>;

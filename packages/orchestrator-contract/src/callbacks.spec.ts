@@ -44,7 +44,10 @@ describe('callbackEventSchema, on what PostgreSQL cannot store', () => {
 
   it.each(events)('refuses a NUL or an unpaired surrogate in %s, naming it', (field, event) => {
     const result = validate(callbackEventSchema, event);
-    expect(result).toEqual({ ok: false, message: expect.stringMatching(new RegExp(`^${field.replace('.', '\\.')}: (contains a NUL|is not well-formed)`)) });
+    expect(result).toEqual({
+      ok: false,
+      message: expect.stringMatching(new RegExp(`^${field.replace('.', '\\.')}: (contains a NUL|is not well-formed)`)),
+    });
   });
 
   it('accepts well-formed text outside the BMP', () => {
@@ -87,7 +90,10 @@ describe('callbackEventSchema, on usage events', () => {
     ['every field', { input_tokens: 1200, output_tokens: 300, cost_usd: 0.0081, model: 'sample-model-1' }],
     ['one count alone', { output_tokens: 0 }],
     ['a cost alone', { cost_usd: 0.5 }],
-    ['the limits', { input_tokens: USAGE_LIMITS.tokensPerReport, output_tokens: USAGE_LIMITS.tokensPerReport, cost_usd: USAGE_LIMITS.costUsdPerReport }],
+    [
+      'the limits',
+      { input_tokens: USAGE_LIMITS.tokensPerReport, output_tokens: USAGE_LIMITS.tokensPerReport, cost_usd: USAGE_LIMITS.costUsdPerReport },
+    ],
     ['a model of 200 characters', { input_tokens: 1, model: 'm'.repeat(200) }],
   ])('accepts %s', (_case, data) => {
     expect(validate(callbackEventSchema, usageEvent(data))).toEqual({ ok: true, value: usageEvent(data) });

@@ -35,9 +35,12 @@ export const progressDataSchema = z.strictObject({
 export const logDataSchema = z.strictObject({
   stream: z.enum(['stdout', 'stderr']),
   // Each UTF-16 unit takes at least a byte: a line longer in units is refused without walking it.
-  line: storable(z.string().max(LIMITS.logLineMaxEncodedBytes, { abort: true })).refine((line) => jsonEncodedBytes(line) <= LIMITS.logLineMaxEncodedBytes, {
-    message: `longer than ${LIMITS.logLineMaxEncodedBytes} bytes as JSON-encoded UTF-8`,
-  }),
+  line: storable(z.string().max(LIMITS.logLineMaxEncodedBytes, { abort: true })).refine(
+    (line) => jsonEncodedBytes(line) <= LIMITS.logLineMaxEncodedBytes,
+    {
+      message: `longer than ${LIMITS.logLineMaxEncodedBytes} bytes as JSON-encoded UTF-8`,
+    },
+  ),
 });
 export const resultDataSchema = z.strictObject({
   exit_code: exitCodeSchema.optional(),

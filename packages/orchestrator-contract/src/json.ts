@@ -40,7 +40,16 @@ export function toStorableText(text: string): string {
  * unpaired surrogate (`\uD800`, six bytes).
  */
 function jsonEncodedCodePointBytes(codePoint: number): number {
-  if (codePoint === 0x22 || codePoint === 0x5c || codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d) return 2;
+  if (
+    codePoint === 0x22 ||
+    codePoint === 0x5c ||
+    codePoint === 0x08 ||
+    codePoint === 0x09 ||
+    codePoint === 0x0a ||
+    codePoint === 0x0c ||
+    codePoint === 0x0d
+  )
+    return 2;
   if (codePoint < 0x20) return 6;
   if (codePoint < 0x80) return 1;
   if (codePoint < 0x800) return 2;

@@ -11,7 +11,7 @@ describe('wire types in OpenAPI', () => {
     expect(wireOpenApiSchemas([name])[name]).toMatchObject({ example });
   });
 
-  it('describes timestamps by their format, without zod\'s regular expression', () => {
+  it("describes timestamps by their format, without zod's regular expression", () => {
     const schema = wireOpenApiSchemas(['SpawnResponse']).SpawnResponse as { properties: { created_at: object } };
     expect(schema.properties.created_at).toEqual({ type: 'string', format: 'date-time' });
   });
@@ -41,7 +41,7 @@ describe("the Mosaic API's shapes in OpenAPI", () => {
     expect(healthReportSchema.safeParse(HEALTH_EXAMPLES.unhealthy).error).toBeUndefined();
   });
 
-  it('describes UUIDs and integers by their format and type, without zod\'s patterns and safe-integer bounds', () => {
+  it("describes UUIDs and integers by their format and type, without zod's patterns and safe-integer bounds", () => {
     const session = components.Session as { properties: Record<string, object> };
     expect(session.properties.id).toEqual({ type: 'string', format: 'uuid', example: expect.any(String) });
     expect(session.properties.last_sequence).toMatchObject({ type: 'integer', minimum: 0 });

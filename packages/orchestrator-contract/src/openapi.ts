@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { createdOperatorKeySchema, createOperatorKeySchema, operatorKeyListSchema, operatorKeySchema } from './api-operator-keys';
 import { healthReportSchema } from './api-health';
-import { sessionEventPageSchema, sessionEventSchema, sessionPageSchema, sessionSchema, sessionWithEventsSchema, usageSchema } from './api-sessions';
+import {
+  sessionEventPageSchema,
+  sessionEventSchema,
+  sessionPageSchema,
+  sessionSchema,
+  sessionWithEventsSchema,
+  usageSchema,
+} from './api-sessions';
 import { budgetSchema, createTaskSchema, dispatchSchema, dispatchTaskSchema, taskBudgetSchema, taskSchema } from './api-tasks';
 import { dailyUsageSchema } from './api-usage';
 import { callbackAckSchema, callbackEventSchema } from './callbacks';

@@ -1,5 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTask, dispatch, eventFigures, expectNothingLost, gappedSessions, orchestratorStatus, settledAccount, waitForAllTerminal, waitUntil } from '../harness';
+import {
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  gappedSessions,
+  orchestratorStatus,
+  settledAccount,
+  waitForAllTerminal,
+  waitUntil,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**

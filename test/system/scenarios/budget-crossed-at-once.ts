@@ -1,4 +1,13 @@
-import { createTask, dispatch, eventFigures, expectNothingLost, gappedSessions, query, settledAccount, waitForAllTerminal } from '../harness';
+import {
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  gappedSessions,
+  query,
+  settledAccount,
+  waitForAllTerminal,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**
@@ -11,7 +20,10 @@ export const budgetCrossedAtOnce: ScenarioBody = async (h, report) => {
   const proxy = await h.proxy(orchestrator.port);
   const env = { BUDGET_CANCEL_GRACE_MS: '5000', RECONCILE_STALE_AFTER_MS: '60000', ORCHESTRATOR_SPAWN_TIMEOUT_MS: '30000' };
   // Half the sessions report to one API instance, half to the other: both see crossings at the same moments.
-  const apis = [await h.api({ databaseUrl, orchestratorUrl: proxy.url, env }), await h.api({ databaseUrl, orchestratorUrl: proxy.url, env })];
+  const apis = [
+    await h.api({ databaseUrl, orchestratorUrl: proxy.url, env }),
+    await h.api({ databaseUrl, orchestratorUrl: proxy.url, env }),
+  ];
   const sessions = 20;
   const isCancel = (method: string, path: string) => method === 'POST' && path.endsWith('/cancel');
   // 100 tokens a step against a budget of 250: every session passes it with its third report, all within the same second.
@@ -39,7 +51,10 @@ export const budgetCrossedAtOnce: ScenarioBody = async (h, report) => {
   );
   // Every stored report is counted once, the ones that came after the crossing included.
   for (const row of usage) expect(row.input_tokens).toBe(row.reported);
-  const account = await settledAccount(databaseUrl, apis.map((api) => api.callbacks));
+  const account = await settledAccount(
+    databaseUrl,
+    apis.map((api) => api.callbacks),
+  );
   expectNothingLost(account);
   expect(await gappedSessions(databaseUrl)).toEqual([]);
   await h.assertNoAgentsLeft(10_000);

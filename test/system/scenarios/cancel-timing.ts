@@ -1,5 +1,17 @@
 import { liveDescendants, liveProcesses } from '../../support/process-table';
-import { call, createTask, dispatch, eventFigures, expectNothingLost, gappedSessions, orchestratorStatus, query, settledAccount, waitForAllTerminal, waitUntil } from '../harness';
+import {
+  call,
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  gappedSessions,
+  orchestratorStatus,
+  query,
+  settledAccount,
+  waitForAllTerminal,
+  waitUntil,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**
@@ -13,15 +25,31 @@ export const cancelTiming: ScenarioBody = async (h, report) => {
   const measured: { what: string; graceMs: number; ms: number; tree: number }[] = [];
   // Each agent starts a child that starts a grandchild, all in the agent's process group, under the agent's supervisor: a tree of four.
   const cases = [
-    { what: 'exits on SIGTERM', graceMs: 10_000, agent: { steps: 1, duration_ms: 170_000, children: 1 }, line: 'sample agent: got SIGTERM, stopping' },
-    { what: 'ignores SIGTERM', graceMs: 2_000, agent: { steps: 1, duration_ms: 170_000, children: 1, ignore_sigterm: true }, line: 'sample agent: got SIGTERM, ignoring it as the task asked' },
+    {
+      what: 'exits on SIGTERM',
+      graceMs: 10_000,
+      agent: { steps: 1, duration_ms: 170_000, children: 1 },
+      line: 'sample agent: got SIGTERM, stopping',
+    },
+    {
+      what: 'ignores SIGTERM',
+      graceMs: 2_000,
+      agent: { steps: 1, duration_ms: 170_000, children: 1, ignore_sigterm: true },
+      line: 'sample agent: got SIGTERM, ignoring it as the task asked',
+    },
   ];
   for (const { what, graceMs, agent, line } of cases) {
     const dispatched = await dispatch(api, await createTask(api, { sample_agent: agent }));
     expect(dispatched.status).toBe(202);
     const id = dispatched.body.session.id;
     const logged = (text: string) => async () =>
-      (await query(databaseUrl, `SELECT 1 FROM orchestrator_session_events e WHERE session_id = $1 AND type = 'log' AND data->>'line' LIKE $2`, [id, `${text}%`])).length > 0;
+      (
+        await query(
+          databaseUrl,
+          `SELECT 1 FROM orchestrator_session_events e WHERE session_id = $1 AND type = 'log' AND data->>'line' LIKE $2`,
+          [id, `${text}%`],
+        )
+      ).length > 0;
     await waitUntil(`${what}: children started`, logged('started child processes'), 60_000);
     // The child starts the grandchild after the agent has logged the child's pid.
     await waitUntil(`${what}: grandchild started`, () => h.sampleAgentsOf(orchestrator.service).length === 4, 10_000);

@@ -1,4 +1,12 @@
-import { createTask, dispatch, eventFigures, expectNothingLost, orchestratorSessions, settledAccount, waitForAllTerminal } from '../harness';
+import {
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  orchestratorSessions,
+  settledAccount,
+  waitForAllTerminal,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**
@@ -22,7 +30,9 @@ export const concurrentDispatches: ScenarioBody = async (h, report) => {
   );
   const accepted = answers.filter((answer) => answer.status === 202);
   const conflicts = answers.filter((answer) => answer.status === 409);
-  expect(answers.filter((answer) => answer.status !== 202 && answer.status !== 409).map((answer) => [answer.status, answer.body])).toEqual([]);
+  expect(answers.filter((answer) => answer.status !== 202 && answer.status !== 409).map((answer) => [answer.status, answer.body])).toEqual(
+    [],
+  );
   expect(accepted).toHaveLength(tasks);
   expect(conflicts).toHaveLength(tasks);
 
@@ -36,7 +46,10 @@ export const concurrentDispatches: ScenarioBody = async (h, report) => {
   expect(new Set(starts).size).toBe(tasks);
   const known = await orchestratorSessions(orchestrator);
   expect(known).toHaveLength(tasks);
-  const account = await settledAccount(databaseUrl, apis.map((api) => api.callbacks));
+  const account = await settledAccount(
+    databaseUrl,
+    apis.map((api) => api.callbacks),
+  );
   expectNothingLost(account);
   await h.assertNoAgentsLeft(5_000);
   const slowest = Math.max(...answers.map((answer) => answer.ms));

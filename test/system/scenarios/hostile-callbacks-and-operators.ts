@@ -4,8 +4,26 @@ import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import { TASK_PRIORITIES, callbackEventSchema } from '@mosaic/orchestrator-contract';
 import { rawRequest } from '../../support/http';
-import { CALLBACK_SIGNING_KEY, OPERATOR_TOKEN, ORCHESTRATOR_KEY, call, createTask, dispatch, query, sessionRows, waitUntil } from '../harness';
-import { callbackTokenOf, describeStatuses, headerValue, isContractError, signingSecretOf, tablesDigest, unstorableTexts } from '../hostile';
+import {
+  CALLBACK_SIGNING_KEY,
+  OPERATOR_TOKEN,
+  ORCHESTRATOR_KEY,
+  call,
+  createTask,
+  dispatch,
+  query,
+  sessionRows,
+  waitUntil,
+} from '../harness';
+import {
+  callbackTokenOf,
+  describeStatuses,
+  headerValue,
+  isContractError,
+  signingSecretOf,
+  tablesDigest,
+  unstorableTexts,
+} from '../hostile';
 import type { ScenarioBody } from '../report';
 
 /**
@@ -33,12 +51,17 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   const shortTask = await createTask(api, { sample_agent: { steps: 1, step_ms: 10 } });
   const long = await dispatch(api, longTask);
   const short = await dispatch(api, shortTask);
-  await waitUntil('both sessions reported', async () => {
-    const rows = await sessionRows(databaseUrl);
-    // The long agent reports running, one log line and 3 progress steps at once, then nothing until it is killed.
-    return rows.some((row) => row.status === 'completed') && rows.some((row) => row.status === 'running' && row.last_sequence >= 5);
-  }, 15_000);
-  const eventOf = (sessionId: string) => JSON.parse(api.callbacks.requests.find((request) => request.path.endsWith(sessionId))!.body) as Record<string, unknown>;
+  await waitUntil(
+    'both sessions reported',
+    async () => {
+      const rows = await sessionRows(databaseUrl);
+      // The long agent reports running, one log line and 3 progress steps at once, then nothing until it is killed.
+      return rows.some((row) => row.status === 'completed') && rows.some((row) => row.status === 'running' && row.last_sequence >= 5);
+    },
+    15_000,
+  );
+  const eventOf = (sessionId: string) =>
+    JSON.parse(api.callbacks.requests.find((request) => request.path.endsWith(sessionId))!.body) as Record<string, unknown>;
   const longId = long.body.session.id;
   const shortId = short.body.session.id;
   const longToken = callbackTokenOf(api.callbacks, longId);
@@ -68,7 +91,14 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   // Every request below that is not one of the hostile `answers`: operator keys made and revoked by the
   // administrator, and the checks that a credential still works, so that a refusal is due to what the case changed.
   let controls = 0;
-  const control = async (what: string, method: string, path: string, headers: Record<string, string>, body: string | undefined, expected: number) => {
+  const control = async (
+    what: string,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    expected: number,
+  ) => {
     const answer = await rawRequest(api.port, method, path, headers, body);
     controls += 1;
     expect([what, answer.status]).toEqual([what, expected]);
@@ -99,8 +129,10 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   // Each live key passes authentication and its scope's check: read lists, dispatch gets as far as the body's validation, stop as far as the unknown session.
   for (const key of liveKeys) {
     if (key.scopes.includes('read')) await control(`key with read`, 'GET', '/orchestrator/sessions', bearer(key.key), undefined, 200);
-    if (key.scopes.includes('dispatch')) await control('key with dispatch', 'POST', '/tasks', { ...bearer(key.key), 'content-type': 'application/json' }, '{}', 400);
-    if (key.scopes.includes('stop')) await control('key with stop', 'POST', `/orchestrator/sessions/${randomUUID()}/kill`, bearer(key.key), undefined, 404);
+    if (key.scopes.includes('dispatch'))
+      await control('key with dispatch', 'POST', '/tasks', { ...bearer(key.key), 'content-type': 'application/json' }, '{}', 400);
+    if (key.scopes.includes('stop'))
+      await control('key with stop', 'POST', `/orchestrator/sessions/${randomUUID()}/kill`, bearer(key.key), undefined, 404);
   }
   const keyHashes = (await query<{ key_hash: string }>(databaseUrl, 'SELECT key_hash FROM operator_keys')).map((row) => row.key_hash);
   expect(keyHashes).toHaveLength(liveKeys.length + 1);
@@ -133,17 +165,32 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     [longId],
   );
   const longOrchestratorSessionId = String(eventOf(longId).session_id);
-  const envelope = () => ({ event_id: randomUUID(), session_id: longOrchestratorSessionId, sequence: 1000, timestamp: new Date().toISOString() });
+  const envelope = () => ({
+    event_id: randomUUID(),
+    session_id: longOrchestratorSessionId,
+    sequence: 1000,
+    timestamp: new Date().toISOString(),
+  });
   const beyondInt32 = fc.maxSafeInteger().filter((value) => value > 2_147_483_647 || value < -2_147_483_648);
   // Six bytes each once JSON-escaped: 2,731 of them pass 16 KiB, 10,000 still fit the 64 KiB body.
-  const controlLine = fc.string({ unit: fc.constantFrom(...'\u0001\u0002\u0007\u000b\u000e\u001b\u001f'), minLength: 2731, maxLength: 10_000 });
+  const controlLine = fc.string({
+    unit: fc.constantFrom(...'\u0001\u0002\u0007\u000b\u000e\u001b\u001f'),
+    minLength: 2731,
+    maxLength: 10_000,
+  });
   const unstorableEvent = fc.oneof(
-    fc.record({ field: fc.constantFrom('event_id', 'session_id'), text: unstorableTexts }).map(({ field, text }) => ({ ...envelope(), type: 'progress', data: { message: 'm' }, [field]: text })),
+    fc
+      .record({ field: fc.constantFrom('event_id', 'session_id'), text: unstorableTexts })
+      .map(({ field, text }) => ({ ...envelope(), type: 'progress', data: { message: 'm' }, [field]: text })),
     unstorableTexts.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stdout', line } })),
     unstorableTexts.map((message) => ({ ...envelope(), type: 'progress', data: { message } })),
-    fc.record({ field: fc.constantFrom('summary', 'error'), text: unstorableTexts }).map(({ field, text }) => ({ ...envelope(), type: 'result', status: 'running', data: { [field]: text } })),
+    fc
+      .record({ field: fc.constantFrom('summary', 'error'), text: unstorableTexts })
+      .map(({ field, text }) => ({ ...envelope(), type: 'result', status: 'running', data: { [field]: text } })),
     unstorableTexts.map((error) => ({ ...envelope(), type: 'status', status: 'running', data: { error } })),
-    fc.record({ type: fc.constantFrom('status', 'result'), exitCode: beyondInt32 }).map(({ type, exitCode }) => ({ ...envelope(), type, status: 'running', data: { exit_code: exitCode } })),
+    fc
+      .record({ type: fc.constantFrom('status', 'result'), exitCode: beyondInt32 })
+      .map(({ type, exitCode }) => ({ ...envelope(), type, status: 'running', data: { exit_code: exitCode } })),
     controlLine.map((line) => ({ ...envelope(), type: 'log', data: { stream: 'stderr', line } })),
   );
   let unstorableRefused = 0;
@@ -159,7 +206,10 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
         body: text,
       });
       if (answer.status === 400) unstorableRefused += 1;
-      const namesField = () => /^(event_id|session_id|data\.(line|message|summary|error|exit_code)): /.test((JSON.parse(answer.body) as { error: { message: string } }).error.message);
+      const namesField = () =>
+        /^(event_id|session_id|data\.(line|message|summary|error|exit_code)): /.test(
+          (JSON.parse(answer.body) as { error: { message: string } }).error.message,
+        );
       // Past the token's lifetime, the uniform 401 is the right answer too.
       const expired = answer.status === 401 && Date.now() >= longTokenExpiresAt.getTime();
       return isContractError(answer.body) && (signable ? (answer.status === 400 && namesField()) || expired : answer.status === 401);
@@ -178,7 +228,10 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     ['orchestrator key as callback token', callbackPath(longId), ORCHESTRATOR_KEY, longSecret],
   ];
   for (const [what, path, token, secret] of refusals) {
-    const answer = await send(what, path, { headers: { ...json, authorization: `Bearer ${token}`, ...signedBy(secret, longEvent) }, body: longEvent });
+    const answer = await send(what, path, {
+      headers: { ...json, authorization: `Bearer ${token}`, ...signedBy(secret, longEvent) },
+      body: longEvent,
+    });
     expect([what, answer.status]).toEqual([what, 401]);
   }
   await sleep(400);
@@ -198,7 +251,14 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   // webhook-id that is not its event_id. Each must get the identical 401 and store nothing.
   const storableEvent = fc
     .record({ eventId: fc.uuid(), sequence: fc.integer({ min: 1000, max: 2_000_000_000 }), message: fc.string({ maxLength: 200 }) })
-    .map(({ eventId, sequence, message }) => ({ event_id: eventId, session_id: longOrchestratorSessionId, sequence, type: 'progress', timestamp: new Date().toISOString(), data: { message } }));
+    .map(({ eventId, sequence, message }) => ({
+      event_id: eventId,
+      session_id: longOrchestratorSessionId,
+      sequence,
+      type: 'progress',
+      timestamp: new Date().toISOString(),
+      data: { message },
+    }));
   const randomSecret = fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => `whsec_${Buffer.from(bytes).toString('base64')}`);
   const MIN_SKEW_S = 5 * 60 + 5;
   const hostileSignatures: [string, fc.Arbitrary<{ body: string; headers: Record<string, string> }>][] = [
@@ -210,11 +270,19 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
           event: storableEvent,
           // Mostly the right id and time (undefined), so that the signature is what is wrong.
           id: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: headerValue }),
-          timestamp: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.oneof(headerValue, fc.integer().map(String)) }),
+          timestamp: fc.oneof(
+            { weight: 3, arbitrary: fc.constant(undefined) },
+            { weight: 1, arbitrary: fc.oneof(headerValue, fc.integer().map(String)) },
+          ),
           signature: fc.oneof(
             headerValue,
             fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`),
-            fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`), { minLength: 2, maxLength: 5 }).map((list) => list.join(' ')),
+            fc
+              .array(
+                fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`),
+                { minLength: 2, maxLength: 5 },
+              )
+              .map((list) => list.join(' ')),
             // The right signature under another version label: only v1 counts.
             fc.constantFrom('v2,', 'V1,', 'v1;', 'v1 ', '', 'v1,v1,').map((label) => ({ label })),
           ),
@@ -227,7 +295,8 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
             headers: {
               'webhook-id': id ?? genuine['webhook-id'],
               'webhook-timestamp': timestamp ?? genuine['webhook-timestamp'],
-              'webhook-signature': typeof signature === 'string' ? signature : genuine['webhook-signature'].replace(/^v1,/, signature.label),
+              'webhook-signature':
+                typeof signature === 'string' ? signature : genuine['webhook-signature'].replace(/^v1,/, signature.label),
             },
           };
         }),
@@ -235,37 +304,58 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     [
       'valid signature with another secret',
       // The other session's secret is not filtered out: were both sessions given one secret, this case must fail.
-      fc.record({ event: storableEvent, secret: fc.oneof(randomSecret.filter((secret) => secret !== longSecret), fc.constant(shortSecret)) }).map(({ event, secret }) => {
-        const body = JSON.stringify(event);
-        return { body, headers: signedBy(secret, body) };
-      }),
+      fc
+        .record({
+          event: storableEvent,
+          secret: fc.oneof(
+            randomSecret.filter((secret) => secret !== longSecret),
+            fc.constant(shortSecret),
+          ),
+        })
+        .map(({ event, secret }) => {
+          const body = JSON.stringify(event);
+          return { body, headers: signedBy(secret, body) };
+        }),
     ],
     [
       'valid signature over another body',
       // Another event, or the same one in other bytes (pretty-printed, a space or newline more): the signature
       // covers the bytes sent, not what they parse to. Either way round: sent the one, signed over the other.
       fc
-        .record({ event: storableEvent, otherMessage: fc.string({ maxLength: 200 }), how: fc.constantFrom('other message', 'pretty-printed', 'trailing newline', 'leading space'), swap: fc.boolean() })
+        .record({
+          event: storableEvent,
+          otherMessage: fc.string({ maxLength: 200 }),
+          how: fc.constantFrom('other message', 'pretty-printed', 'trailing newline', 'leading space'),
+          swap: fc.boolean(),
+        })
         .filter(({ event, otherMessage, how }) => how !== 'other message' || otherMessage !== event.data.message)
         .map(({ event, otherMessage, how, swap }) => {
           const compact = JSON.stringify(event);
           const other =
-            how === 'other message' ? JSON.stringify({ ...event, data: { message: otherMessage } }) : how === 'pretty-printed' ? JSON.stringify(event, null, 2) : how === 'trailing newline' ? `${compact}\n` : ` ${compact}`;
+            how === 'other message'
+              ? JSON.stringify({ ...event, data: { message: otherMessage } })
+              : how === 'pretty-printed'
+                ? JSON.stringify(event, null, 2)
+                : how === 'trailing newline'
+                  ? `${compact}\n`
+                  : ` ${compact}`;
           const [body, signedOver] = swap ? [other, compact] : [compact, other];
           return { body, headers: signed(longSecret, event.event_id, signedOver) };
         }),
     ],
     [
       'valid signature stamped more than 5 minutes off',
-      fc.record({ event: storableEvent, skew: fc.integer({ min: MIN_SKEW_S, max: 10 * 365 * 24 * 3600 }), future: fc.boolean() }).map(({ event, skew, future }) => {
-        const body = JSON.stringify(event);
-        return { body, headers: signed(longSecret, event.event_id, body, new Date(Date.now() + (future ? 1 : -1) * skew * 1000)) };
-      }),
+      fc
+        .record({ event: storableEvent, skew: fc.integer({ min: MIN_SKEW_S, max: 10 * 365 * 24 * 3600 }), future: fc.boolean() })
+        .map(({ event, skew, future }) => {
+          const body = JSON.stringify(event);
+          return { body, headers: signed(longSecret, event.event_id, body, new Date(Date.now() + (future ? 1 : -1) * skew * 1000)) };
+        }),
     ],
     [
       'valid signature whose webhook-id is not the event_id',
       fc
-        .record({ event: storableEvent, otherId: fc.oneof(fc.uuid(), headerValue, fc.constant('')) , upper: fc.boolean() })
+        .record({ event: storableEvent, otherId: fc.oneof(fc.uuid(), headerValue, fc.constant('')), upper: fc.boolean() })
         .map(({ event, otherId, upper }) => ({ event, otherId: upper ? event.event_id.toUpperCase() : otherId }))
         .filter(({ event, otherId }) => otherId !== event.event_id)
         .map(({ event, otherId }) => {
@@ -278,7 +368,14 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   // taken (a duplicate, which changes nothing), proving the token and the secret were good for the case before.
   const delivered = api.callbacks.requests.find((request) => request.path === callbackPath(longId))!.body;
   const stillAccepted = async (after: string) => {
-    const answer = await control(`signed duplicate after "${after}"`, 'POST', callbackPath(longId), { ...json, ...bearer(longToken), ...signedBy(longSecret, delivered) }, delivered, 202);
+    const answer = await control(
+      `signed duplicate after "${after}"`,
+      'POST',
+      callbackPath(longId),
+      { ...json, ...bearer(longToken), ...signedBy(longSecret, delivered) },
+      delivered,
+      202,
+    );
     expect(JSON.parse(answer.body)).toEqual({ accepted: true, duplicate: true });
   };
   await stillAccepted('the properties before');
@@ -287,7 +384,10 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     await fc.assert(
       fc.asyncProperty(hostile, async ({ body, headers }) => {
         expect(callbackEventSchema.safeParse(JSON.parse(body)).success).toBe(true);
-        const answer = await send(`callback signature: ${what}`, callbackPath(longId), { headers: { ...json, ...bearer(longToken), ...headers }, body });
+        const answer = await send(`callback signature: ${what}`, callbackPath(longId), {
+          headers: { ...json, ...bearer(longToken), ...headers },
+          body,
+        });
         expect({ what, status: answer.status, body: answer.body }).toEqual({ what, status: 401, body: uniform401 });
         signatureRefusals[what] = (signatureRefusals[what] ?? 0) + 1;
       }),
@@ -302,45 +402,79 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     .record({ key: fc.constantFrom('event_id', 'session_id', 'sequence', 'type', 'status', 'timestamp', 'data'), value: fc.anything() })
     .map(({ key, value }) => ({ ...eventOf(longId), event_id: randomUUID(), [key]: value }))
     .filter((value) => !callbackEventSchema.safeParse(value).success);
-  const anyToken = fc.oneof(headerValue, fc.constant(tampered), fc.constant(shortToken), headerValue.map((value) => longToken + value));
+  const anyToken = fc.oneof(
+    headerValue,
+    fc.constant(tampered),
+    fc.constant(shortToken),
+    headerValue.map((value) => longToken + value),
+  );
   await fc.assert(
-    fc.asyncProperty(fc.oneof(notAnEvent, mutatedEvent), fc.constantFrom('application/json', 'text/plain', 'application/json; charset=latin1'), async (body, contentType) => {
-      const text = JSON.stringify(body) ?? 'undefined';
-      const answer = await send('fuzzed body, valid token', callbackPath(longId), {
-        headers: { 'content-type': contentType, authorization: `Bearer ${longToken}`, ...signedIfSignable(longSecret, text) },
-        body: text,
-      });
-      return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
-    }),
+    fc.asyncProperty(
+      fc.oneof(notAnEvent, mutatedEvent),
+      fc.constantFrom('application/json', 'text/plain', 'application/json; charset=latin1'),
+      async (body, contentType) => {
+        const text = JSON.stringify(body) ?? 'undefined';
+        const answer = await send('fuzzed body, valid token', callbackPath(longId), {
+          headers: { 'content-type': contentType, authorization: `Bearer ${longToken}`, ...signedIfSignable(longSecret, text) },
+          body: text,
+        });
+        return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
+      },
+    ),
     { numRuns: runs },
   );
   await fc.assert(
-    fc.asyncProperty(anyToken, fc.oneof(fc.uuid(), fc.string({ maxLength: 40 }).map(encodeURIComponent)), fc.oneof(notAnEvent, fc.constant(JSON.parse(longEvent) as unknown)), async (token, sessionId, body) => {
-      const answer = await send('fuzzed token and path', `/orchestrator/callbacks/${sessionId === '' ? 'x' : sessionId}`, {
-        headers: { ...json, authorization: `Bearer ${token}` },
-        body: JSON.stringify(body) ?? 'null',
-      });
-      return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
-    }),
+    fc.asyncProperty(
+      anyToken,
+      fc.oneof(fc.uuid(), fc.string({ maxLength: 40 }).map(encodeURIComponent)),
+      fc.oneof(notAnEvent, fc.constant(JSON.parse(longEvent) as unknown)),
+      async (token, sessionId, body) => {
+        const answer = await send('fuzzed token and path', `/orchestrator/callbacks/${sessionId === '' ? 'x' : sessionId}`, {
+          headers: { ...json, authorization: `Bearer ${token}` },
+          body: JSON.stringify(body) ?? 'null',
+        });
+        return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
+      },
+    ),
     { numRuns: runs },
   );
   // Without a valid token, an unstorable callback learns nothing: the identical 401, before its body can fail anything.
   // (HTTP drops the spaces around a header's value: the valid token with a space after it is the valid token.)
   await fc.assert(
-    fc.asyncProperty(anyToken.filter((token) => token.trim() !== longToken), fc.constantFrom(longId, shortId, randomUUID()), unstorableEvent, async (token, sessionId, body) => {
-      const text = JSON.stringify(body);
-      const answer = await send('unstorable callback, no valid token', callbackPath(sessionId), {
-        headers: { ...json, authorization: `Bearer ${token}`, ...signedIfSignable(sessionId === shortId ? shortSecret : longSecret, text) },
-        body: text,
-      });
-      return answer.status === 401 && answer.body === uniform401;
-    }),
+    fc.asyncProperty(
+      anyToken.filter((token) => token.trim() !== longToken),
+      fc.constantFrom(longId, shortId, randomUUID()),
+      unstorableEvent,
+      async (token, sessionId, body) => {
+        const text = JSON.stringify(body);
+        const answer = await send('unstorable callback, no valid token', callbackPath(sessionId), {
+          headers: {
+            ...json,
+            authorization: `Bearer ${token}`,
+            ...signedIfSignable(sessionId === shortId ? shortSecret : longSecret, text),
+          },
+          body: text,
+        });
+        return answer.status === 401 && answer.body === uniform401;
+      },
+    ),
     { numRuns: runs },
   );
   await fc.assert(
     fc.asyncProperty(
-      fc.oneof(fc.constant(undefined), headerValue, headerValue.map((value) => `Bearer ${value}`), fc.constant(`Bearer ${longToken}`)),
-      fc.constantFrom<[string, string]>(['POST', '/tasks'], ['GET', '/orchestrator/sessions'], ['POST', `/tasks/${longTask}/dispatch`], ['POST', `/orchestrator/sessions/${longId}/kill`], ['GET', `/tasks/${longTask}`]),
+      fc.oneof(
+        fc.constant(undefined),
+        headerValue,
+        headerValue.map((value) => `Bearer ${value}`),
+        fc.constant(`Bearer ${longToken}`),
+      ),
+      fc.constantFrom<[string, string]>(
+        ['POST', '/tasks'],
+        ['GET', '/orchestrator/sessions'],
+        ['POST', `/tasks/${longTask}/dispatch`],
+        ['POST', `/orchestrator/sessions/${longId}/kill`],
+        ['GET', `/tasks/${longTask}`],
+      ),
       async (authorization, [method, path]) => {
         const answer = await send('operator endpoint, wrong token', path, {
           method,
@@ -364,7 +498,9 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   const someTask = fc.oneof(fc.constantFrom(longTask, shortTask), fc.uuid());
   const someSession = fc.oneof(fc.constantFrom(longId, shortId), fc.uuid());
   const scopedRequest = fc.oneof(
-    fc.string({ minLength: 1, maxLength: 100 }).map((title): OperatorRequest => ({ method: 'POST', path: '/tasks', right: 'dispatch', body: JSON.stringify({ title }) })),
+    fc
+      .string({ minLength: 1, maxLength: 100 })
+      .map((title): OperatorRequest => ({ method: 'POST', path: '/tasks', right: 'dispatch', body: JSON.stringify({ title }) })),
     someTask.map((id): OperatorRequest => ({ method: 'GET', path: `/tasks/${id}`, right: 'read' })),
     someTask.map((id): OperatorRequest => ({ method: 'POST', path: `/tasks/${id}/dispatch`, right: 'dispatch', body: '{}' })),
     fc.constant<OperatorRequest>({ method: 'GET', path: '/orchestrator/sessions', right: 'read' }),
@@ -374,13 +510,22 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   // Making a key (of any scopes: a way up to everything), listing the keys, revoking one (its own included).
   const adminRequest = fc.oneof(
     fc
-      .record({ name: fc.string({ minLength: 1, maxLength: 100 }), scopes: fc.subarray<Scope>(['read', 'dispatch', 'stop'], { minLength: 1 }) })
+      .record({
+        name: fc.string({ minLength: 1, maxLength: 100 }),
+        scopes: fc.subarray<Scope>(['read', 'dispatch', 'stop'], { minLength: 1 }),
+      })
       .map((body): OperatorRequest => ({ method: 'POST', path: '/operator-keys', right: 'admin', body: JSON.stringify(body) })),
     fc.constant<OperatorRequest>({ method: 'GET', path: '/operator-keys', right: 'admin' }),
-    fc.oneof(fc.constantFrom(...liveKeys.map((key) => key.id), revokedKey.id), fc.uuid()).map((id): OperatorRequest => ({ method: 'DELETE', path: `/operator-keys/${id}`, right: 'admin' })),
+    fc
+      .oneof(fc.constantFrom(...liveKeys.map((key) => key.id), revokedKey.id), fc.uuid())
+      .map((id): OperatorRequest => ({ method: 'DELETE', path: `/operator-keys/${id}`, right: 'admin' })),
   );
   const sendOperator = (what: string, request: OperatorRequest, token: string) =>
-    send(what, request.path, { method: request.method, headers: { ...bearer(token), ...(request.body === undefined ? {} : json) }, body: request.body });
+    send(what, request.path, {
+      method: request.method,
+      headers: { ...bearer(token), ...(request.body === undefined ? {} : json) },
+      body: request.body,
+    });
   const isInsufficientScope = (answer: { status: number; body: string }) => {
     if (answer.status !== 403 || !isContractError(answer.body)) return false;
     return (JSON.parse(answer.body) as { error: { code: string } }).error.code === 'insufficient_scope';
@@ -391,17 +536,25 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   // key, a live key one character off, cut, extended or with its prefix in capitals, a key's stored hash.
   const liveKey = fc.constantFrom(...liveKeys.map((key) => key.key));
   const base64url = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  const nearMiss = fc.record({ key: liveKey, at: fc.nat(), how: fc.constantFrom('changed', 'cut', 'extended', 'prefix in capitals') }).map(({ key, at, how }) => {
-    const index = 3 + (at % (key.length - 3));
-    if (how === 'changed') return key.slice(0, index) + base64url[(base64url.indexOf(key[index]) + 1 + (at % 63)) % 64] + key.slice(index + 1);
-    if (how === 'cut') return key.slice(0, index);
-    if (how === 'extended') return key + base64url[at % 64];
-    return `MK_${key.slice(3)}`;
-  });
+  const nearMiss = fc
+    .record({ key: liveKey, at: fc.nat(), how: fc.constantFrom('changed', 'cut', 'extended', 'prefix in capitals') })
+    .map(({ key, at, how }) => {
+      const index = 3 + (at % (key.length - 3));
+      if (how === 'changed')
+        return key.slice(0, index) + base64url[(base64url.indexOf(key[index]) + 1 + (at % 63)) % 64] + key.slice(index + 1);
+      if (how === 'cut') return key.slice(0, index);
+      if (how === 'extended') return key + base64url[at % 64];
+      return `MK_${key.slice(3)}`;
+    });
   const nobodysToken = fc
     .oneof(
       headerValue,
-      fc.oneof(headerValue, fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer.from(bytes).toString('base64url'))).map((value) => `mk_${value}`),
+      fc
+        .oneof(
+          headerValue,
+          fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer.from(bytes).toString('base64url')),
+        )
+        .map((value) => `mk_${value}`),
       fc.constant(revokedKey.key),
       nearMiss,
       fc.constantFrom(...keyHashes),
@@ -409,7 +562,7 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     .filter((token) => token !== OPERATOR_TOKEN && !liveKeys.some((key) => key.key === token));
   await fc.assert(
     fc.asyncProperty(nobodysToken, fc.oneof(scopedRequest, adminRequest), async (token, request) => {
-      const answer = await sendOperator('operator endpoint, nobody\'s key', request, token);
+      const answer = await sendOperator("operator endpoint, nobody's key", request, token);
       return answer.status === 401 && answer.body === operator401;
     }),
     { numRuns: runs },
@@ -417,23 +570,42 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   // A live key on an endpoint whose scope it lacks.
   await fc.assert(
     fc.asyncProperty(
-      scopedRequest.chain((request) => fc.constantFrom(...liveKeys.filter((key) => !key.scopes.includes(request.right as Scope))).map((key) => ({ request, key }))),
+      scopedRequest.chain((request) =>
+        fc.constantFrom(...liveKeys.filter((key) => !key.scopes.includes(request.right as Scope))).map((key) => ({ request, key })),
+      ),
       async ({ request, key }) => isInsufficientScope(await sendOperator('operator endpoint, key lacking the scope', request, key.key)),
     ),
     { numRuns: runs },
   );
   // No operator key, not even one of every scope, may make, list or revoke keys: that is the administrator's.
   await fc.assert(
-    fc.asyncProperty(liveKey, adminRequest, async (key, request) => isInsufficientScope(await sendOperator('operator keys endpoint, operator key', request, key))),
+    fc.asyncProperty(liveKey, adminRequest, async (key, request) =>
+      isInsufficientScope(await sendOperator('operator keys endpoint, operator key', request, key)),
+    ),
     { numRuns: runs },
   );
   const operator = { ...json, authorization: `Bearer ${OPERATOR_TOKEN}` };
   await fc.assert(
     fc.asyncProperty(
       fc.oneof(
-        fc.anything().filter((value) => typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { title?: unknown }).title !== 'string'),
+        fc
+          .anything()
+          .filter(
+            (value) =>
+              typeof value !== 'object' ||
+              value === null ||
+              Array.isArray(value) ||
+              typeof (value as { title?: unknown }).title !== 'string',
+          ),
         fc.record({ title: fc.oneof(fc.constant(''), fc.integer(), fc.constant(null), fc.array(fc.string())) }, { requiredKeys: [] }),
-        fc.record({ title: fc.constant('x'), priority: fc.oneof(fc.string().filter((value) => !(TASK_PRIORITIES as readonly string[]).includes(value)), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(-1)) }),
+        fc.record({
+          title: fc.constant('x'),
+          priority: fc.oneof(
+            fc.string().filter((value) => !(TASK_PRIORITIES as readonly string[]).includes(value)),
+            fc.double({ noNaN: true, noDefaultInfinity: true }),
+            fc.constant(-1),
+          ),
+        }),
       ),
       async (body) => {
         const answer = await send('POST /tasks, invalid body', '/tasks', { headers: operator, body: JSON.stringify(body) ?? 'null' });
@@ -445,12 +617,20 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   await fc.assert(
     fc.asyncProperty(
       fc.oneof(
-        fc.record({ limit: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 501 }), fc.stringMatching(/^[a-z]{1,10}$/)) }).map(({ limit }) => `limit=${encodeURIComponent(String(limit))}`),
-        fc.string({ minLength: 1 }).filter((value) => !['pending', 'running', 'completed', 'failed', 'killed', 'spawning'].includes(value)).map((value) => `status=${encodeURIComponent(value)}`),
+        fc
+          .record({ limit: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 501 }), fc.stringMatching(/^[a-z]{1,10}$/)) })
+          .map(({ limit }) => `limit=${encodeURIComponent(String(limit))}`),
+        fc
+          .string({ minLength: 1 })
+          .filter((value) => !['pending', 'running', 'completed', 'failed', 'killed', 'spawning'].includes(value))
+          .map((value) => `status=${encodeURIComponent(value)}`),
         fc.string({ minLength: 1, maxLength: 60 }).map((value) => `cursor=${encodeURIComponent(value)}`),
       ),
       async (search) => {
-        const answer = await send('GET /orchestrator/sessions, invalid query', `/orchestrator/sessions?${search}`, { method: 'GET', headers: operator });
+        const answer = await send('GET /orchestrator/sessions, invalid query', `/orchestrator/sessions?${search}`, {
+          method: 'GET',
+          headers: operator,
+        });
         return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
       },
     ),
@@ -464,10 +644,15 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
       day: fc.integer({ min: 1, max: 28 }),
       id: fc.uuid(),
     })
-    .map(({ year, month, day, id }) => Buffer.from(`${isoYear(year)}-${twoDigits(month)}-${twoDigits(day)}T00:00:00.000Z|${id}`, 'utf8').toString('base64url'));
+    .map(({ year, month, day, id }) =>
+      Buffer.from(`${isoYear(year)}-${twoDigits(month)}-${twoDigits(day)}T00:00:00.000Z|${id}`, 'utf8').toString('base64url'),
+    );
   await fc.assert(
     fc.asyncProperty(forgedCursor, async (cursor) => {
-      const answer = await send('GET /orchestrator/sessions, forged cursor', `/orchestrator/sessions?cursor=${cursor}`, { method: 'GET', headers: operator });
+      const answer = await send('GET /orchestrator/sessions, forged cursor', `/orchestrator/sessions?cursor=${cursor}`, {
+        method: 'GET',
+        headers: operator,
+      });
       return answer.status === 400 && isContractError(answer.body);
     }),
     { numRuns: runs },
@@ -478,7 +663,10 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     fc.record({ key: unstorableTexts, value: fc.string() }).map(({ key, value }) => ({ title: 'hostile', metadata: { [key]: value } })),
     fc
       .record({ path: fc.array(fc.string({ minLength: 1, maxLength: 8 }), { maxLength: 10 }), value: unstorableTexts })
-      .map(({ path, value }) => ({ title: 'hostile', metadata: path.reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), { note: value }) })),
+      .map(({ path, value }) => ({
+        title: 'hostile',
+        metadata: path.reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), { note: value }),
+      })),
   );
   await fc.assert(
     fc.asyncProperty(unstorableTask, async (body) => {
@@ -499,12 +687,28 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     { numRuns: runs },
   );
   await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.uuid(), fc.string({ minLength: 1, maxLength: 60 }).filter((value) => !/^\.+$/.test(value)).map(encodeURIComponent)), fc.constantFrom('dispatch', 'kill', 'get', 'task'), async (id, action) => {
-      const [method, path] =
-        action === 'dispatch' ? ['POST', `/tasks/${id}/dispatch`] : action === 'kill' ? ['POST', `/orchestrator/sessions/${id}/kill`] : action === 'get' ? ['GET', `/orchestrator/sessions/${id}`] : ['GET', `/tasks/${id}`];
-      const answer = await send('unknown ids', path, { method, headers: operator });
-      return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
-    }),
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uuid(),
+        fc
+          .string({ minLength: 1, maxLength: 60 })
+          .filter((value) => !/^\.+$/.test(value))
+          .map(encodeURIComponent),
+      ),
+      fc.constantFrom('dispatch', 'kill', 'get', 'task'),
+      async (id, action) => {
+        const [method, path] =
+          action === 'dispatch'
+            ? ['POST', `/tasks/${id}/dispatch`]
+            : action === 'kill'
+              ? ['POST', `/orchestrator/sessions/${id}/kill`]
+              : action === 'get'
+                ? ['GET', `/orchestrator/sessions/${id}`]
+                : ['GET', `/tasks/${id}`];
+        const answer = await send('unknown ids', path, { method, headers: operator });
+        return answer.status >= 400 && answer.status < 500 && isContractError(answer.body);
+      },
+    ),
     { numRuns: runs },
   );
   const oversized = await send('callback body over 64 KiB', callbackPath(longId), {
@@ -512,7 +716,10 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
     body: JSON.stringify({ ...JSON.parse(longEvent), data: { message: 'x'.repeat(70 * 1024) } }),
   });
   expect(oversized.status).toBe(413);
-  const malformed = await send('malformed JSON', callbackPath(longId), { headers: { ...json, authorization: `Bearer ${longToken}` }, body: '{"event_id":' });
+  const malformed = await send('malformed JSON', callbackPath(longId), {
+    headers: { ...json, authorization: `Bearer ${longToken}` },
+    body: '{"event_id":',
+  });
   expect(malformed.status).toBe(400);
 
   const serverErrors = answers.filter((answer) => answer.status >= 500);
@@ -521,17 +728,30 @@ export const hostileInputAgainstCallbacksAndOperators: ScenarioBody = async (h, 
   expect(await snapshot()).toBe(before);
 
   // Expiry: past its lifetime, the long session's own token is refused too, with a valid signature.
-  await waitUntil('token expired', async () => {
-    const rows = await query<{ expired: boolean }>(databaseUrl, 'SELECT callback_token_expires_at < now() AS expired FROM orchestrator_sessions WHERE id = $1', [longId]);
-    return rows[0].expired;
-  }, tokenTtlMs + 10_000);
-  const expired = await send('expired token', callbackPath(longId), { headers: { ...json, authorization: `Bearer ${longToken}`, ...signedBy(longSecret, longEvent) }, body: longEvent });
+  await waitUntil(
+    'token expired',
+    async () => {
+      const rows = await query<{ expired: boolean }>(
+        databaseUrl,
+        'SELECT callback_token_expires_at < now() AS expired FROM orchestrator_sessions WHERE id = $1',
+        [longId],
+      );
+      return rows[0].expired;
+    },
+    tokenTtlMs + 10_000,
+  );
+  const expired = await send('expired token', callbackPath(longId), {
+    headers: { ...json, authorization: `Bearer ${longToken}`, ...signedBy(longSecret, longEvent) },
+    body: longEvent,
+  });
   expect(expired.status).toBe(401);
   expect(await snapshot()).toBe(before);
 
   expect((await call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${longId}/kill`)).body.status).toBe('killed');
   await h.assertNoAgentsLeft(5_000);
-  const callbackTokenHashes = (await query<{ hash: string | null }>(databaseUrl, 'SELECT callback_token_hash AS hash FROM orchestrator_sessions')).flatMap((row) => (row.hash === null ? [] : [row.hash]));
+  const callbackTokenHashes = (
+    await query<{ hash: string | null }>(databaseUrl, 'SELECT callback_token_hash AS hash FROM orchestrator_sessions')
+  ).flatMap((row) => (row.hash === null ? [] : [row.hash]));
   // Searched without their prefixes (whsec_, mk_), so a secret printed bare is found too.
   const secrets = [
     longToken,

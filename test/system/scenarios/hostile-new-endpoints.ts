@@ -3,12 +3,41 @@ import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { MAX_BODY_DEPTH } from '@mosaic/http-kit';
-import { LIMITS, USAGE_LIMITS, callbackEventSchema, cancelRequestSchema, nestsDeeperThan, usageDataSchema, validate } from '@mosaic/orchestrator-contract';
+import {
+  LIMITS,
+  USAGE_LIMITS,
+  callbackEventSchema,
+  cancelRequestSchema,
+  nestsDeeperThan,
+  usageDataSchema,
+  validate,
+} from '@mosaic/orchestrator-contract';
 import { signatureHeaders } from '../../support/callback-signature';
 import { eventually } from '../../support/eventually';
 import { rawRequest } from '../../support/http';
-import { CALLBACK_SIGNING_KEY, ORCHESTRATOR_KEY, OPERATOR_TOKEN, call, createTask, dispatch, orchestratorSessions, orchestratorStatus, query, sessionRows, waitUntil } from '../harness';
-import { LogReader, callbackTokenOf, describeStatuses, headerValue, isContractError, signingSecretOf, tablesDigest, unstorableTexts } from '../hostile';
+import {
+  CALLBACK_SIGNING_KEY,
+  ORCHESTRATOR_KEY,
+  OPERATOR_TOKEN,
+  call,
+  createTask,
+  dispatch,
+  orchestratorSessions,
+  orchestratorStatus,
+  query,
+  sessionRows,
+  waitUntil,
+} from '../harness';
+import {
+  LogReader,
+  callbackTokenOf,
+  describeStatuses,
+  headerValue,
+  isContractError,
+  signingSecretOf,
+  tablesDigest,
+  unstorableTexts,
+} from '../hostile';
 import type { ScenarioBody } from '../report';
 
 /** Every table a hostile request could write to; the sessions' rows carry their usage sums. */
@@ -47,21 +76,45 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
   // No reconciliation run: its refreshes would write to the database this scenario proves unchanged. The completed
   // session's callback token stays valid throughout (its grace after the end, 5 minutes by default, an hour here),
   // so that its hostile usage reports are refused for their data, however long the properties take on a busy machine.
-  const api = await h.api({ databaseUrl, orchestratorUrl: spawns.url, env: { RECONCILE_INTERVAL_MS: '3600000', CALLBACK_TOKEN_TERMINAL_GRACE_MS: '3600000' } });
+  const api = await h.api({
+    databaseUrl,
+    orchestratorUrl: spawns.url,
+    env: { RECONCILE_INTERVAL_MS: '3600000', CALLBACK_TOKEN_TERMINAL_GRACE_MS: '3600000' },
+  });
   const runs = Number(process.env.SYSTEM_FUZZ_RUNS ?? 150);
 
   const completed = (await dispatch(api, await createTask(api, { sample_agent: { steps: 1, step_ms: 10 } }))).body.session;
-  await waitUntil('first session completed', async () => (await sessionRows(databaseUrl)).some((row) => row.id === completed.id && row.status === 'completed'), 15_000);
+  await waitUntil(
+    'first session completed',
+    async () => (await sessionRows(databaseUrl)).some((row) => row.id === completed.id && row.status === 'completed'),
+    15_000,
+  );
   // Alive until the control cancel at the end, however long the properties take on a busy machine.
-  const running = (await dispatch(api, await createTask(api, { sample_agent: { steps: 3, step_ms: 10, duration_ms: 170_000, usage_per_step: STEP_USAGE } }))).body.session;
+  const running = (
+    await dispatch(
+      api,
+      await createTask(api, { sample_agent: { steps: 3, step_ms: 10, duration_ms: 170_000, usage_per_step: STEP_USAGE } }),
+    )
+  ).body.session;
   const pending = (await dispatch(api, await createTask(api, { sample_agent: { steps: 1, step_ms: 10 } }))).body.session;
   expect(pending.status).toBe('pending');
-  await waitUntil('running session reported its usage', async () => {
-    const [row] = await query<{ status: string; input_tokens: string }>(databaseUrl, 'SELECT status::text AS status, input_tokens::text FROM orchestrator_sessions WHERE id = $1', [running.id]);
-    return row.status === 'running' && Number(row.input_tokens) === 3 * STEP_USAGE.input_tokens;
-  }, 20_000);
+  await waitUntil(
+    'running session reported its usage',
+    async () => {
+      const [row] = await query<{ status: string; input_tokens: string }>(
+        databaseUrl,
+        'SELECT status::text AS status, input_tokens::text FROM orchestrator_sessions WHERE id = $1',
+        [running.id],
+      );
+      return row.status === 'running' && Number(row.input_tokens) === 3 * STEP_USAGE.input_tokens;
+    },
+    20_000,
+  );
 
-  const operatorKey = await call<{ key: string }>(api.service.url, 'POST', '/operator-keys', { name: 'hostile operator', scopes: ['read', 'dispatch', 'stop'] });
+  const operatorKey = await call<{ key: string }>(api.service.url, 'POST', '/operator-keys', {
+    name: 'hostile operator',
+    scopes: ['read', 'dispatch', 'stop'],
+  });
   expect(operatorKey.status).toBe(201);
   let controls = 1;
   // The administrator's token or an operator key with every scope: the hostile input is what varies, not the credential.
@@ -106,7 +159,12 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     operatorKey.body.key.slice('mk_'.length),
     ...tokens.values(),
     ...[...signingSecrets.values()].map((secret) => secret.slice('whsec_'.length)),
-    ...(await query<{ hash: string }>(databaseUrl, 'SELECT key_hash AS hash FROM operator_keys UNION ALL SELECT callback_token_hash FROM orchestrator_sessions')).map((row) => row.hash),
+    ...(
+      await query<{ hash: string }>(
+        databaseUrl,
+        'SELECT key_hash AS hash FROM operator_keys UNION ALL SELECT callback_token_hash FROM orchestrator_sessions',
+      )
+    ).map((row) => row.hash),
   ];
   let secrets = await secretsKnown();
   const logs = new LogReader([api.service, orchestrator.service]);
@@ -144,32 +202,70 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     fc.array(fc.nat()),
     fc.object({ maxDepth: 2 }),
   );
-  const extraFields = fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((key) => key !== 'grace_ms' && !isPrototypeKey(key)), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 3 });
-  const cancelText = fc.oneof(
-    wrongGrace.map((grace) => JSON.stringify({ grace_ms: grace })),
-    fc.record({ extra: extraFields, grace: fc.option(fc.integer({ min: 0, max: LIMITS.cancelGraceMaxMs }), { nil: undefined }) }).map(({ extra, grace }) => JSON.stringify({ ...extra, grace_ms: grace })),
-    fc.oneof(fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.array(fc.jsonValue({ maxDepth: 2 }))).map((value) => JSON.stringify(value)),
-    fc.record({ size: fc.integer({ min: 1_000, max: 300_000 }), how: fc.constantFrom('string', 'padding', 'array') }).map(({ size, how }) =>
-      how === 'string' ? JSON.stringify({ grace_ms: 'x'.repeat(size) }) : how === 'padding' ? JSON.stringify({ grace_ms: 1_000, padding: 'x'.repeat(size) }) : `{"grace_ms":[${'1,'.repeat(size / 2)}1]}`,
-    ),
-    fc.integer({ min: 1, max: 50_000 }).map((depth) => `{"grace_ms":${'['.repeat(depth)}${']'.repeat(depth)}}`),
-    fc.constantFrom('', ' ', '{"grace_ms":', '{"grace_ms":1e400}', '{"grace_ms":NaN}', '{"grace_ms":0x10}', '{grace_ms:1}', "{'grace_ms':1}", '{"grace_ms":1}}', '{"grace_ms":"5000"}', '{"__proto__":{"grace_ms":1}}', '{"constructor":{"prototype":{"grace_ms":1}}}'),
-  ).filter((text) => {
-    const parsed = parseJson(text);
-    return parsed === undefined || (parsed.value !== null && !cancelRequestSchema.safeParse(parsed.value).success);
-  });
+  const extraFields = fc.dictionary(
+    fc.string({ minLength: 1, maxLength: 20 }).filter((key) => key !== 'grace_ms' && !isPrototypeKey(key)),
+    fc.jsonValue({ maxDepth: 2 }),
+    { minKeys: 1, maxKeys: 3 },
+  );
+  const cancelText = fc
+    .oneof(
+      wrongGrace.map((grace) => JSON.stringify({ grace_ms: grace })),
+      fc
+        .record({ extra: extraFields, grace: fc.option(fc.integer({ min: 0, max: LIMITS.cancelGraceMaxMs }), { nil: undefined }) })
+        .map(({ extra, grace }) => JSON.stringify({ ...extra, grace_ms: grace })),
+      fc
+        .oneof(fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.array(fc.jsonValue({ maxDepth: 2 })))
+        .map((value) => JSON.stringify(value)),
+      fc
+        .record({ size: fc.integer({ min: 1_000, max: 300_000 }), how: fc.constantFrom('string', 'padding', 'array') })
+        .map(({ size, how }) =>
+          how === 'string'
+            ? JSON.stringify({ grace_ms: 'x'.repeat(size) })
+            : how === 'padding'
+              ? JSON.stringify({ grace_ms: 1_000, padding: 'x'.repeat(size) })
+              : `{"grace_ms":[${'1,'.repeat(size / 2)}1]}`,
+        ),
+      fc.integer({ min: 1, max: 50_000 }).map((depth) => `{"grace_ms":${'['.repeat(depth)}${']'.repeat(depth)}}`),
+      fc.constantFrom(
+        '',
+        ' ',
+        '{"grace_ms":',
+        '{"grace_ms":1e400}',
+        '{"grace_ms":NaN}',
+        '{"grace_ms":0x10}',
+        '{grace_ms:1}',
+        "{'grace_ms':1}",
+        '{"grace_ms":1}}',
+        '{"grace_ms":"5000"}',
+        '{"__proto__":{"grace_ms":1}}',
+        '{"constructor":{"prototype":{"grace_ms":1}}}',
+      ),
+    )
+    .filter((text) => {
+      const parsed = parseJson(text);
+      return parsed === undefined || (parsed.value !== null && !cancelRequestSchema.safeParse(parsed.value).success);
+    });
   // An empty body of another type than JSON is no body, which asks for the default grace: not sent.
   const cancelBody = fc
     .record({
       text: cancelText,
-      contentType: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8') }, { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/octet-stream') }),
+      contentType: fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8') },
+        { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/octet-stream') },
+      ),
     })
     .filter(({ text, contentType }) => contentType.startsWith('application/json') || text.trim() !== '');
   /**
    * How a service refuses a cancel body: its status, and its message when the contract's validation writes it;
    * undefined for a body it takes.
    */
-  const cancelVerdict = ({ text, contentType }: { text: string; contentType: string }): { status: number; message?: string } | undefined => {
+  const cancelVerdict = ({
+    text,
+    contentType,
+  }: {
+    text: string;
+    contentType: string;
+  }): { status: number; message?: string } | undefined => {
     // No parser for the type: refused before the body is read.
     if (contentType === 'application/octet-stream') return { status: 415 };
     if (Buffer.byteLength(text) > LIMITS.spawnBodyMaxBytes) return { status: 413 };
@@ -183,7 +279,11 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
   };
   const judgeCancel = (answer: { status: number; body: string }, body: { text: string; contentType: string }) => {
     const verdict = cancelVerdict(body);
-    return verdict !== undefined && refusal(answer, verdict.status) && (verdict.message === undefined || messageOf(answer.body) === verdict.message);
+    return (
+      verdict !== undefined &&
+      refusal(answer, verdict.status) &&
+      (verdict.message === undefined || messageOf(answer.body) === verdict.message)
+    );
   };
   // Query strings the cancel endpoints ignore: they change nothing, with a body refused or not.
   const cancelQuery = fc.option(queryString(fc.constantFrom('grace_ms', 'force', 'status')), { nil: undefined });
@@ -193,10 +293,23 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
   // too, which names them all the same), each refused with a 400 naming the field (413 past the body limit, 415
   // for a type no parser takes).
   await check(
-    fc.asyncProperty(fc.constantFrom(...apiIds, running.id.toUpperCase()), cancelBody, cancelQuery, credential, async (id, body, search, auth) => {
-      const answer = await send('API cancel, hostile body', api.port, 'POST', withQuery(`/orchestrator/sessions/${id}/cancel`, search), { ...auth, 'content-type': body.contentType }, body.text);
-      return judgeCancel(answer, body);
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(...apiIds, running.id.toUpperCase()),
+      cancelBody,
+      cancelQuery,
+      credential,
+      async (id, body, search, auth) => {
+        const answer = await send(
+          'API cancel, hostile body',
+          api.port,
+          'POST',
+          withQuery(`/orchestrator/sessions/${id}/cancel`, search),
+          { ...auth, 'content-type': body.contentType },
+          body.text,
+        );
+        return judgeCancel(answer, body);
+      },
+    ),
   );
 
   // Ids no session has: unknown UUIDs, near misses of the real ones, text of any kind (NUL and other control
@@ -204,20 +317,24 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
   // with a valid body, an absent one or a hostile one.
   const someBody = fc.oneof(
     fc.constant(undefined),
-    fc.option(fc.integer({ min: 0, max: LIMITS.cancelGraceMaxMs }), { nil: undefined }).map((grace) => ({ text: JSON.stringify({ grace_ms: grace }), contentType: 'application/json' })),
+    fc
+      .option(fc.integer({ min: 0, max: LIMITS.cancelGraceMaxMs }), { nil: undefined })
+      .map((grace) => ({ text: JSON.stringify({ grace_ms: grace }), contentType: 'application/json' })),
     cancelBody,
   );
   const hostileId = (realIds: string[]) =>
     fc
       .oneof(
         fc.uuid(),
-        fc.record({ id: fc.constantFrom(...realIds), at: fc.nat(), how: fc.constantFrom('changed', 'cut', 'extended', 'suffixed') }).map(({ id, at, how }) => {
-          const index = at % id.length;
-          if (how === 'changed') return id.slice(0, index) + (id[index] === 'a' ? 'b' : 'a') + id.slice(index + 1);
-          if (how === 'cut') return id.slice(0, index);
-          if (how === 'extended') return `${id}${'0123456789abcdef'[at % 16]}`;
-          return `${id}${['%00', '%20', '%0A', '.json', '%2F', '%3Fx=1', '%C3%A9'][at % 7]}`;
-        }),
+        fc
+          .record({ id: fc.constantFrom(...realIds), at: fc.nat(), how: fc.constantFrom('changed', 'cut', 'extended', 'suffixed') })
+          .map(({ id, at, how }) => {
+            const index = at % id.length;
+            if (how === 'changed') return id.slice(0, index) + (id[index] === 'a' ? 'b' : 'a') + id.slice(index + 1);
+            if (how === 'cut') return id.slice(0, index);
+            if (how === 'extended') return `${id}${'0123456789abcdef'[at % 16]}`;
+            return `${id}${['%00', '%20', '%0A', '.json', '%2F', '%3Fx=1', '%C3%A9'][at % 7]}`;
+          }),
         fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 40 }).map(encodeURIComponent),
         fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map(encodeURIComponent),
         fc.constantFrom('%00', '%ED%A0%80', '%E0%A4%A', '%', '%ZZ', '%C0%AF', '%FF'),
@@ -225,7 +342,11 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
       )
       .filter((id) => id !== '' && !/^\.+$/.test(id) && !realIds.some((real) => real === decodedSegment(id)?.toLowerCase()));
   // A refused body may be judged before or after the id; a segment past 100 characters (as the router counts them) is a 414.
-  const judgeUnknownId = (answer: { status: number; body: string }, id: string, body: { text: string; contentType: string } | undefined) => {
+  const judgeUnknownId = (
+    answer: { status: number; body: string },
+    id: string,
+    body: { text: string; contentType: string } | undefined,
+  ) => {
     if (!isContractError(answer.body)) return false;
     if (decodedSegment(id) === undefined) return answer.status === 400;
     const refused = body === undefined ? undefined : cancelVerdict(body);
@@ -234,7 +355,14 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
   await check(
     fc.asyncProperty(hostileId(apiIds), someBody, cancelQuery, credential, async (id, body, search, auth) => {
       const headers = { ...auth, ...(body === undefined ? {} : { 'content-type': body.contentType }) };
-      const answer = await send('API cancel, unknown id', api.port, 'POST', withQuery(`/orchestrator/sessions/${id}/cancel`, search), headers, body?.text);
+      const answer = await send(
+        'API cancel, unknown id',
+        api.port,
+        'POST',
+        withQuery(`/orchestrator/sessions/${id}/cancel`, search),
+        headers,
+        body?.text,
+      );
       return judgeUnknownId(answer, id, body);
     }),
   );
@@ -243,16 +371,37 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
   // have (its ids are opaque text: a real one in capitals is another id).
   await check(
     fc.asyncProperty(fc.constantFrom(...orchestratorIds), cancelBody, cancelQuery, async (id, body, search) => {
-      const answer = await send('orchestrator cancel, hostile body', orchestrator.port, 'POST', withQuery(`/orchestrator/sessions/${id}/cancel`, search), { ...orchestratorAuth, 'content-type': body.contentType }, body.text);
+      const answer = await send(
+        'orchestrator cancel, hostile body',
+        orchestrator.port,
+        'POST',
+        withQuery(`/orchestrator/sessions/${id}/cancel`, search),
+        { ...orchestratorAuth, 'content-type': body.contentType },
+        body.text,
+      );
       return judgeCancel(answer, body);
     }),
   );
   await check(
-    fc.asyncProperty(fc.oneof(hostileId(orchestratorIds), fc.constantFrom(...orchestratorIds).map((id) => id.toUpperCase())), someBody, async (id, body) => {
-      const headers = { ...orchestratorAuth, ...(body === undefined ? {} : { 'content-type': body.contentType }) };
-      const answer = await send('orchestrator cancel, unknown id', orchestrator.port, 'POST', `/orchestrator/sessions/${id}/cancel`, headers, body?.text);
-      return judgeUnknownId(answer, id, body);
-    }),
+    fc.asyncProperty(
+      fc.oneof(
+        hostileId(orchestratorIds),
+        fc.constantFrom(...orchestratorIds).map((id) => id.toUpperCase()),
+      ),
+      someBody,
+      async (id, body) => {
+        const headers = { ...orchestratorAuth, ...(body === undefined ? {} : { 'content-type': body.contentType }) };
+        const answer = await send(
+          'orchestrator cancel, unknown id',
+          orchestrator.port,
+          'POST',
+          `/orchestrator/sessions/${id}/cancel`,
+          headers,
+          body?.text,
+        );
+        return judgeUnknownId(answer, id, body);
+      },
+    ),
   );
   expect(await orchestratorStatus(orchestrator, orchestratorIdOf(running.id))).toMatchObject({ status: 'running' });
 
@@ -261,7 +410,10 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
   // on the three sessions, an unknown one and ids no session can have. An integer is decimal digits (as in the
   // orchestrator's own queries, `queryInteger`): `0x10`, `0o0`, `1e2` or ` 5`, like anything not an integer in the
   // range, is a 400 naming the parameter. A URL past Node's 16 KiB is refused (431) before any route.
-  const pageTarget = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...apiIds, randomUUID()) }, { weight: 1, arbitrary: hostileId(apiIds) });
+  const pageTarget = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...apiIds, randomUUID()) },
+    { weight: 1, arbitrary: hostileId(apiIds) },
+  );
   await check(
     fc.asyncProperty(pageTarget, queryString(fc.constantFrom('after_sequence', 'limit'), true), credential, async (id, search, auth) => {
       const path = `/orchestrator/sessions/${id}/events?${search.text}`;
@@ -273,8 +425,13 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
       if (verdict !== 'valid') return refusal(answer, 400) && messageOf(answer.body).includes(verdict);
       if (answer.status !== 200) return false;
       const page = JSON.parse(answer.body) as { events: { sequence: number }[]; next_after_sequence: number | null };
-      const { after_sequence: after = 0, limit = 200 } = Object.fromEntries((search.parts as { key: string; value: string }[]).map((part) => [part.key, Number(part.value)]));
-      return page.events.length <= limit && page.events.every((event, index) => event.sequence > after && (index === 0 || event.sequence >= page.events[index - 1].sequence));
+      const { after_sequence: after = 0, limit = 200 } = Object.fromEntries(
+        (search.parts as { key: string; value: string }[]).map((part) => [part.key, Number(part.value)]),
+      );
+      return (
+        page.events.length <= limit &&
+        page.events.every((event, index) => event.sequence > after && (index === 0 || event.sequence >= page.events[index - 1].sequence))
+      );
     }),
   );
 
@@ -288,37 +445,74 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     headerValue,
   );
   await check(
-    fc.asyncProperty(pageTarget, fc.option(lastEventId, { nil: undefined }), fc.option(queryString(fc.constantFrom('after_sequence'), true), { nil: undefined }), credential, async (id, header, search, auth) => {
-      const path = withQuery(`/orchestrator/sessions/${id}/events/stream`, search);
-      const answer = await stream('API session event stream, hostile resume', path, { ...auth, ...(header === undefined ? {} : { 'last-event-id': header }) });
-      if (path.length > MAX_HEAD_BYTES) return refusal(answer, 431);
-      const queryOk = search === undefined ? 'valid' : queryVerdict(search.parts, STREAM_QUERY);
-      const headerOk = header === undefined || (/^\d{1,10}$/.test(header.trim()) && Number(header) <= INT32_MAX);
-      const verdict = queryOk !== 'valid' ? queryOk : headerOk ? 'valid' : 'Last-Event-ID';
-      if (!apiIds.includes(id)) return judgeUnknownTarget(answer, id, verdict);
-      if (verdict === undefined) return isStream(answer) || refusal(answer, 400);
-      return verdict === 'valid' ? isStream(answer) : refusal(answer, 400) && messageOf(answer.body).includes(verdict);
-    }),
+    fc.asyncProperty(
+      pageTarget,
+      fc.option(lastEventId, { nil: undefined }),
+      fc.option(queryString(fc.constantFrom('after_sequence'), true), { nil: undefined }),
+      credential,
+      async (id, header, search, auth) => {
+        const path = withQuery(`/orchestrator/sessions/${id}/events/stream`, search);
+        const answer = await stream('API session event stream, hostile resume', path, {
+          ...auth,
+          ...(header === undefined ? {} : { 'last-event-id': header }),
+        });
+        if (path.length > MAX_HEAD_BYTES) return refusal(answer, 431);
+        const queryOk = search === undefined ? 'valid' : queryVerdict(search.parts, STREAM_QUERY);
+        const headerOk = header === undefined || (/^\d{1,10}$/.test(header.trim()) && Number(header) <= INT32_MAX);
+        const verdict = queryOk !== 'valid' ? queryOk : headerOk ? 'valid' : 'Last-Event-ID';
+        if (!apiIds.includes(id)) return judgeUnknownTarget(answer, id, verdict);
+        if (verdict === undefined) return isStream(answer) || refusal(answer, 400);
+        return verdict === 'valid' ? isStream(answer) : refusal(answer, 400) && messageOf(answer.body).includes(verdict);
+      },
+    ),
   );
 
   // The stream of every session's changes takes no query and no resume: whatever they hold, a stream opens.
   const anyHeaders = fc.dictionary(
-    fc.constantFrom('last-event-id', 'accept', 'cache-control', 'if-none-match', 'range', 'accept-encoding', 'accept-language', 'x-forwarded-for', 'x-request-id', 'traceparent', 'tracestate', 'cookie', 'origin'),
+    fc.constantFrom(
+      'last-event-id',
+      'accept',
+      'cache-control',
+      'if-none-match',
+      'range',
+      'accept-encoding',
+      'accept-language',
+      'x-forwarded-for',
+      'x-request-id',
+      'traceparent',
+      'tracestate',
+      'cookie',
+      'origin',
+    ),
     fc.oneof(headerValue, numeral().map(latin1Header)),
     { maxKeys: 4 },
   );
   await check(
-    fc.asyncProperty(fc.option(queryString(fc.constantFrom('after_sequence', 'status', 'session_id')), { nil: undefined }), anyHeaders, credential, async (search, headers, auth) => {
-      const answer = await stream('API sessions stream, hostile query and headers', withQuery('/orchestrator/events/stream', search), { ...headers, ...auth });
-      return isStream(answer);
-    }),
+    fc.asyncProperty(
+      fc.option(queryString(fc.constantFrom('after_sequence', 'status', 'session_id')), { nil: undefined }),
+      anyHeaders,
+      credential,
+      async (search, headers, auth) => {
+        const answer = await stream('API sessions stream, hostile query and headers', withQuery('/orchestrator/events/stream', search), {
+          ...headers,
+          ...auth,
+        });
+        return isStream(answer);
+      },
+    ),
   );
 
   // Operator keys, made by the administrator: names empty, over 100 characters, with control characters, a NUL
   // or an unpaired surrogate, of other types or missing; scopes unknown, duplicated beside a wrong one, more than
   // three, empty, of other types or missing; expiry fields (the contract has none) and other unknown fields;
   // bodies that are no object. Each a 400 whose message names the field.
-  const controlText = fc.tuple(fc.string({ maxLength: 10 }), fc.constantFrom(...'\u0001\u0007\u0008\u0009\u000a\u000d\u001b\u007f\u0085\u009b'), fc.string({ maxLength: 10 })).map((parts) => parts.join(''));
+  const controlText = fc
+    .tuple(
+      fc.string({ maxLength: 10 }),
+      fc.constantFrom(...'\u0001\u0007\u0008\u0009\u000a\u000d\u001b\u007f\u0085\u009b'),
+      fc.string({ maxLength: 10 }),
+    )
+    .map((parts) => parts.join(''));
   const wrongName = fc.oneof(
     fc.constant(''),
     fc.string({ minLength: 101, maxLength: 5_000 }),
@@ -327,24 +521,52 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string()), fc.object({ maxDepth: 1 })),
   );
   const wrongScopes = fc.oneof(
-    fc.array(fc.string().filter((scope) => !['read', 'dispatch', 'stop'].includes(scope)), { minLength: 1, maxLength: 3 }),
-    fc.record({ scope: fc.constantFrom('read', 'dispatch', 'stop'), other: fc.constantFrom('admin', 'READ', 'read ', '*', '', 'write') }).map(({ scope, other }) => [scope, scope, other]),
+    fc.array(
+      fc.string().filter((scope) => !['read', 'dispatch', 'stop'].includes(scope)),
+      { minLength: 1, maxLength: 3 },
+    ),
+    fc
+      .record({ scope: fc.constantFrom('read', 'dispatch', 'stop'), other: fc.constantFrom('admin', 'READ', 'read ', '*', '', 'write') })
+      .map(({ scope, other }) => [scope, scope, other]),
     fc.array(fc.constantFrom('read', 'dispatch', 'stop'), { minLength: 4, maxLength: 20 }),
     fc.constant([]),
-    fc.oneof(fc.constantFrom('read', 'read,stop', 'read dispatch'), fc.integer(), fc.boolean(), fc.constant(null), fc.object({ maxDepth: 1 }), fc.array(fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.constant('read'))), { minLength: 1, maxLength: 3 })),
+    fc.oneof(
+      fc.constantFrom('read', 'read,stop', 'read dispatch'),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.object({ maxDepth: 1 }),
+      fc.array(fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.constant('read'))), { minLength: 1, maxLength: 3 }),
+    ),
   );
   const hostileKey = fc.oneof(
     wrongName.map((name) => ({ field: 'name', body: JSON.stringify({ name, scopes: ['read'] }) })),
     fc.constant({ field: 'name', body: JSON.stringify({ scopes: ['read'] }) }),
     wrongScopes.map((scopes) => ({ field: 'scopes', body: JSON.stringify({ name: 'hostile key', scopes }) })),
     fc.constant({ field: 'scopes', body: JSON.stringify({ name: 'hostile key' }) }),
-    fc.record({ field: fc.constantFrom('expires_at', 'expires_in', 'expiry', 'ttl', 'revoked_at', 'key', 'id'), value: fc.jsonValue({ maxDepth: 1 }) }).map(({ field, value }) => ({ field, body: JSON.stringify({ name: 'hostile key', scopes: ['read'], [field]: value }) })),
-    extraFields.filter((extra) => !('name' in extra) && !('scopes' in extra)).map((extra) => ({ field: Object.keys(extra)[0], body: JSON.stringify({ name: 'hostile key', scopes: ['read'], ...extra }) })),
-    fc.oneof(fc.string(), fc.integer(), fc.array(fc.string(), { maxLength: 3 })).map((value) => ({ field: 'name', body: JSON.stringify(value) })),
+    fc
+      .record({
+        field: fc.constantFrom('expires_at', 'expires_in', 'expiry', 'ttl', 'revoked_at', 'key', 'id'),
+        value: fc.jsonValue({ maxDepth: 1 }),
+      })
+      .map(({ field, value }) => ({ field, body: JSON.stringify({ name: 'hostile key', scopes: ['read'], [field]: value }) })),
+    extraFields
+      .filter((extra) => !('name' in extra) && !('scopes' in extra))
+      .map((extra) => ({ field: Object.keys(extra)[0], body: JSON.stringify({ name: 'hostile key', scopes: ['read'], ...extra }) })),
+    fc
+      .oneof(fc.string(), fc.integer(), fc.array(fc.string(), { maxLength: 3 }))
+      .map((value) => ({ field: 'name', body: JSON.stringify(value) })),
   );
   await check(
     fc.asyncProperty(hostileKey, async ({ field, body }) => {
-      const answer = await send('POST /operator-keys, hostile body', api.port, 'POST', '/operator-keys', { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json' }, body);
+      const answer = await send(
+        'POST /operator-keys, hostile body',
+        api.port,
+        'POST',
+        '/operator-keys',
+        { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json' },
+        body,
+      );
       return refusal(answer, 400) && messageOf(answer.body).includes(`${field}: `);
     }),
   );
@@ -361,7 +583,13 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     fc.integer({ min: USAGE_LIMITS.tokensPerReport + 1 }),
     fc.double({ noNaN: true, noDefaultInfinity: true }).filter((value) => !Number.isInteger(value)),
     fc.constantFrom(1e21, 2 ** 53 + 2, 'NaN', 'Infinity', '-1', '1e3', '10'),
-    fc.oneof(fc.string({ maxLength: 10 }), fc.boolean(), fc.constant(null), fc.array(fc.nat(), { maxLength: 3 }), fc.object({ maxDepth: 1 })),
+    fc.oneof(
+      fc.string({ maxLength: 10 }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.nat(), { maxLength: 3 }),
+      fc.object({ maxDepth: 1 }),
+    ),
   );
   const wrongCost = fc.oneof(
     fc.double({ max: -Number.MIN_VALUE, noNaN: true, noDefaultInfinity: true }),
@@ -369,28 +597,54 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     fc.constantFrom('NaN', 'Infinity', '-Infinity', '0.5', '1e400'),
     fc.oneof(fc.boolean(), fc.constant(null), fc.array(fc.double({ noNaN: true }), { maxLength: 2 })),
   );
-  const wrongModel = fc.oneof(fc.constant(''), fc.string({ minLength: 201, maxLength: 5_000 }), unstorableTexts, fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 })));
-  const usageText = fc.oneof(
-    fc.record({ field: fc.constantFrom('input_tokens', 'output_tokens'), value: wrongCount }).map(({ field, value }) => JSON.stringify({ ...usage, [field]: value })),
-    wrongCost.map((cost) => JSON.stringify({ ...usage, cost_usd: cost })),
-    fc.constantFrom('1e400', '-1e400').map((cost) => JSON.stringify(usage).replace('"cost_usd":0.01', `"cost_usd":${cost}`)),
-    wrongModel.map((model) => JSON.stringify({ ...usage, model })),
-    fc.record({ model: controlText, count: wrongCount }).map(({ model, count }) => JSON.stringify({ ...usage, model, input_tokens: count })),
-    fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((key) => !(key in usage) && !isPrototypeKey(key)), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 3 }).map((extra) => JSON.stringify({ ...usage, ...extra })),
-    fc.option(fc.string({ minLength: 1, maxLength: 200 }), { nil: undefined }).map((model) => JSON.stringify({ model })),
-    fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.array(fc.nat(), { maxLength: 3 }), fc.constant(null)).map((value) => JSON.stringify(value)),
-  ).filter((text) => !usageDataSchema.safeParse(JSON.parse(text)).success);
+  const wrongModel = fc.oneof(
+    fc.constant(''),
+    fc.string({ minLength: 201, maxLength: 5_000 }),
+    unstorableTexts,
+    fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 })),
+  );
+  const usageText = fc
+    .oneof(
+      fc
+        .record({ field: fc.constantFrom('input_tokens', 'output_tokens'), value: wrongCount })
+        .map(({ field, value }) => JSON.stringify({ ...usage, [field]: value })),
+      wrongCost.map((cost) => JSON.stringify({ ...usage, cost_usd: cost })),
+      fc.constantFrom('1e400', '-1e400').map((cost) => JSON.stringify(usage).replace('"cost_usd":0.01', `"cost_usd":${cost}`)),
+      wrongModel.map((model) => JSON.stringify({ ...usage, model })),
+      fc
+        .record({ model: controlText, count: wrongCount })
+        .map(({ model, count }) => JSON.stringify({ ...usage, model, input_tokens: count })),
+      fc
+        .dictionary(
+          fc.string({ minLength: 1, maxLength: 20 }).filter((key) => !(key in usage) && !isPrototypeKey(key)),
+          fc.jsonValue({ maxDepth: 2 }),
+          { minKeys: 1, maxKeys: 3 },
+        )
+        .map((extra) => JSON.stringify({ ...usage, ...extra })),
+      fc.option(fc.string({ minLength: 1, maxLength: 200 }), { nil: undefined }).map((model) => JSON.stringify({ model })),
+      fc
+        .oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.array(fc.nat(), { maxLength: 3 }), fc.constant(null))
+        .map((value) => JSON.stringify(value)),
+    )
+    .filter((text) => !usageDataSchema.safeParse(JSON.parse(text)).success);
   let sequence = 1_000;
   await check(
     fc.asyncProperty(fc.constantFrom(running.id, completed.id), usageText, async (id, data) => {
       sequence += 1;
       const eventId = randomUUID();
       const text = `{"event_id":"${eventId}","session_id":"${orchestratorIdOf(id)}","sequence":${sequence},"type":"usage","timestamp":"${new Date().toISOString()}","data":${data}}`;
-      const answer = await send('usage callback, hostile data', api.port, 'POST', `/orchestrator/callbacks/${id}`, {
-        authorization: `Bearer ${tokens.get(id)}`,
-        'content-type': 'application/json',
-        ...signatureHeaders(signingSecrets.get(id)!, eventId, text),
-      }, text);
+      const answer = await send(
+        'usage callback, hostile data',
+        api.port,
+        'POST',
+        `/orchestrator/callbacks/${id}`,
+        {
+          authorization: `Bearer ${tokens.get(id)}`,
+          'content-type': 'application/json',
+          ...signatureHeaders(signingSecrets.get(id)!, eventId, text),
+        },
+        text,
+      );
       const expected = validate(callbackEventSchema, JSON.parse(text));
       return refusal(answer, 400) && !expected.ok && expected.message.startsWith('data') && messageOf(answer.body) === expected.message;
     }),
@@ -398,10 +652,20 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
 
   // Today's usage with hostile query strings and headers: the same figures, or a refusal in the error shape.
   await check(
-    fc.asyncProperty(fc.option(queryString(fc.constantFrom('day', 'date', 'model', 'tz')), { nil: undefined }), anyHeaders, credential, async (search, headers, auth) => {
-      const answer = await send('GET /usage/today, hostile query and headers', api.port, 'GET', withQuery('/usage/today', search), { ...headers, ...auth });
-      return answer.status === 200 ? JSON.stringify(JSON.parse(answer.body)) === JSON.stringify(usageBefore.body) : answer.status < 500 && isContractError(answer.body);
-    }),
+    fc.asyncProperty(
+      fc.option(queryString(fc.constantFrom('day', 'date', 'model', 'tz')), { nil: undefined }),
+      anyHeaders,
+      credential,
+      async (search, headers, auth) => {
+        const answer = await send('GET /usage/today, hostile query and headers', api.port, 'GET', withQuery('/usage/today', search), {
+          ...headers,
+          ...auth,
+        });
+        return answer.status === 200
+          ? JSON.stringify(JSON.parse(answer.body)) === JSON.stringify(usageBefore.body)
+          : answer.status < 500 && isContractError(answer.body);
+      },
+    ),
   );
 
   // Task budgets: no object; each limit zero, negative, fractional where whole, past its maximum, a cost with more
@@ -416,17 +680,37 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
       fc.oneof(fc.string({ maxLength: 10 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 2 }), fc.object({ maxDepth: 1 })),
     );
   const hostileBudget = fc.oneof(
-    fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), fc.array(fc.nat(), { maxLength: 3 })).map((budget) => ({ field: 'budget', budget })),
+    fc
+      .oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), fc.array(fc.nat(), { maxLength: 3 }))
+      .map((budget) => ({ field: 'budget', budget })),
     wrongPositive(1e12, true).map((value) => ({ field: 'budget.max_tokens', budget: { max_tokens: value } })),
     fc
-      .oneof(wrongPositive(1e9, false), fc.constantFrom(1e-7, 5e-8, 1.5e-7, 0.1234567, 1e-300), fc.integer({ min: 1, max: 1e6 }).map((micro) => micro / 1e6 + 1e-8))
+      .oneof(
+        wrongPositive(1e9, false),
+        fc.constantFrom(1e-7, 5e-8, 1.5e-7, 0.1234567, 1e-300),
+        fc.integer({ min: 1, max: 1e6 }).map((micro) => micro / 1e6 + 1e-8),
+      )
       .map((value) => ({ field: 'budget.max_cost_usd', budget: { max_cost_usd: value } })),
     wrongPositive(INT32_MAX, true).map((value) => ({ field: 'budget.max_duration_s', budget: { max_duration_s: value } })),
-    fc.record({ key: fc.string({ minLength: 1, maxLength: 20 }).filter((key) => !['max_tokens', 'max_cost_usd', 'max_duration_s'].includes(key) && !isPrototypeKey(key)), value: fc.jsonValue({ maxDepth: 1 }) }).map(({ key, value }) => ({ field: `budget.${key}`, budget: { max_tokens: 1_000, [key]: value } })),
+    fc
+      .record({
+        key: fc
+          .string({ minLength: 1, maxLength: 20 })
+          .filter((key) => !['max_tokens', 'max_cost_usd', 'max_duration_s'].includes(key) && !isPrototypeKey(key)),
+        value: fc.jsonValue({ maxDepth: 1 }),
+      })
+      .map(({ key, value }) => ({ field: `budget.${key}`, budget: { max_tokens: 1_000, [key]: value } })),
   );
   await check(
     fc.asyncProperty(hostileBudget, credential, async ({ field, budget }, auth) => {
-      const answer = await send('POST /tasks, hostile budget', api.port, 'POST', '/tasks', { ...auth, 'content-type': 'application/json' }, JSON.stringify({ title: 'hostile budget', budget }));
+      const answer = await send(
+        'POST /tasks, hostile budget',
+        api.port,
+        'POST',
+        '/tasks',
+        { ...auth, 'content-type': 'application/json' },
+        JSON.stringify({ title: 'hostile budget', budget }),
+      );
       return refusal(answer, 400) && messageOf(answer.body).includes(`${field}: `);
     }),
   );
@@ -446,12 +730,25 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
   };
   const spent = { input_tokens: 7, output_tokens: 3, cost_usd: 0.5, model: 'control-model' };
   const eventId = randomUUID();
-  const usageEvent = JSON.stringify({ event_id: eventId, session_id: orchestratorIdOf(running.id), sequence: sequence + 1, type: 'usage', timestamp: new Date().toISOString(), data: spent });
-  const stored = await rawRequest(api.port, 'POST', `/orchestrator/callbacks/${running.id}`, {
-    authorization: `Bearer ${tokens.get(running.id)}`,
-    'content-type': 'application/json',
-    ...signatureHeaders(signingSecrets.get(running.id)!, eventId, usageEvent),
-  }, usageEvent);
+  const usageEvent = JSON.stringify({
+    event_id: eventId,
+    session_id: orchestratorIdOf(running.id),
+    sequence: sequence + 1,
+    type: 'usage',
+    timestamp: new Date().toISOString(),
+    data: spent,
+  });
+  const stored = await rawRequest(
+    api.port,
+    'POST',
+    `/orchestrator/callbacks/${running.id}`,
+    {
+      authorization: `Bearer ${tokens.get(running.id)}`,
+      'content-type': 'application/json',
+      ...signatureHeaders(signingSecrets.get(running.id)!, eventId, usageEvent),
+    },
+    usageEvent,
+  );
   controls += 1;
   expect([stored.status, JSON.parse(stored.body)]).toEqual([202, { accepted: true, duplicate: false }]);
   expect(await control('usage today after a valid report', 'GET', '/usage/today', undefined, 200)).toMatchObject({
@@ -459,19 +756,50 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
     output_tokens: usageBefore.body.output_tokens + spent.output_tokens,
     cost_usd: Math.round((usageBefore.body.cost_usd + spent.cost_usd) * 1e6) / 1e6,
   });
-  expect(await control<{ usage: unknown }>('the running session after a valid report', 'GET', `/orchestrator/sessions/${running.id}`, undefined, 200)).toMatchObject({
-    usage: { input_tokens: 3 * STEP_USAGE.input_tokens + spent.input_tokens, output_tokens: 3 * STEP_USAGE.output_tokens + spent.output_tokens },
+  expect(
+    await control<{ usage: unknown }>(
+      'the running session after a valid report',
+      'GET',
+      `/orchestrator/sessions/${running.id}`,
+      undefined,
+      200,
+    ),
+  ).toMatchObject({
+    usage: {
+      input_tokens: 3 * STEP_USAGE.input_tokens + spent.input_tokens,
+      output_tokens: 3 * STEP_USAGE.output_tokens + spent.output_tokens,
+    },
   });
   // Scopes given twice count once: the API takes them as a set.
-  const controlKey = await control<{ key: string; scopes: string[] }>('a valid operator key', 'POST', '/operator-keys', { name: 'control key', scopes: ['read', 'read', 'stop'] }, 201);
+  const controlKey = await control<{ key: string; scopes: string[] }>(
+    'a valid operator key',
+    'POST',
+    '/operator-keys',
+    { name: 'control key', scopes: ['read', 'read', 'stop'] },
+    201,
+  );
   expect(controlKey.scopes).toEqual(['read', 'stop']);
-  expect(await control('a task with a valid budget', 'POST', '/tasks', { title: 'control budget', budget: { max_tokens: 1_000, max_cost_usd: 0.000001, max_duration_s: 60 } }, 201)).toMatchObject({
+  expect(
+    await control(
+      'a task with a valid budget',
+      'POST',
+      '/tasks',
+      { title: 'control budget', budget: { max_tokens: 1_000, max_cost_usd: 0.000001, max_duration_s: 60 } },
+      201,
+    ),
+  ).toMatchObject({
     budget: { max_tokens: 1_000, max_cost_usd: 0.000001, max_duration_s: 60 },
   });
   // The pending one first: cancelling the running one frees the slot it waits for.
-  expect(await control('cancel of the pending session', 'POST', `/orchestrator/sessions/${pending.id}/cancel`, {}, 200)).toMatchObject({ status: 'cancelled' });
-  expect(await control('cancel of the running session', 'POST', `/orchestrator/sessions/${running.id}/cancel`, { grace_ms: 5_000 }, 200)).toMatchObject({ status: 'cancelled' });
-  expect(await control('cancel of the completed session', 'POST', `/orchestrator/sessions/${completed.id}/cancel`, {}, 200)).toMatchObject({ status: 'completed' });
+  expect(await control('cancel of the pending session', 'POST', `/orchestrator/sessions/${pending.id}/cancel`, {}, 200)).toMatchObject({
+    status: 'cancelled',
+  });
+  expect(
+    await control('cancel of the running session', 'POST', `/orchestrator/sessions/${running.id}/cancel`, { grace_ms: 5_000 }, 200),
+  ).toMatchObject({ status: 'cancelled' });
+  expect(await control('cancel of the completed session', 'POST', `/orchestrator/sessions/${completed.id}/cancel`, {}, 200)).toMatchObject({
+    status: 'completed',
+  });
   expect((await sessionRows(databaseUrl)).map((row) => [row.id, row.status])).toEqual([
     [completed.id, 'completed'],
     [running.id, 'cancelled'],
@@ -501,11 +829,44 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
 /** A query string of 1 to 3 parts: `keys` with hostile numbers, unknown keys, raw text; `huge` adds numbers of up to 30,000 digits. */
 function queryString(keys: fc.Arbitrary<string>, huge = false): fc.Arbitrary<{ parts: QueryPart[]; text: string }> {
   const part = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ key: keys, value: huge ? fc.oneof({ weight: 9, arbitrary: numeral() }, { weight: 1, arbitrary: hugeNumeral }) : numeral() }) },
-    { weight: 1, arbitrary: fc.record({ key: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((key) => !isPrototypeKey(key)), value: fc.string({ maxLength: 12 }) }) },
-    { weight: 1, arbitrary: fc.constantFrom('%ZZ', '%E0%A4%A', 'limit=%', '%ED%A0%80=1', '&', '=', '==1', 'limit', 'after_sequence[]=1', 'limit[0]=1', '__proto__=1', 'constructor[prototype]=1').map((raw): QueryPart => ({ raw })) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        key: keys,
+        value: huge ? fc.oneof({ weight: 9, arbitrary: numeral() }, { weight: 1, arbitrary: hugeNumeral }) : numeral(),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        key: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((key) => !isPrototypeKey(key)),
+        value: fc.string({ maxLength: 12 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom(
+          '%ZZ',
+          '%E0%A4%A',
+          'limit=%',
+          '%ED%A0%80=1',
+          '&',
+          '=',
+          '==1',
+          'limit',
+          'after_sequence[]=1',
+          'limit[0]=1',
+          '__proto__=1',
+          'constructor[prototype]=1',
+        )
+        .map((raw): QueryPart => ({ raw })),
+    },
   );
-  return fc.array(part, { minLength: 1, maxLength: 3 }).map((parts) => ({ parts, text: parts.map((p) => ('raw' in p ? p.raw : `${encodeURIComponent(p.key)}=${encodeURIComponent(p.value)}`)).join('&') }));
+  return fc.array(part, { minLength: 1, maxLength: 3 }).map((parts) => ({
+    parts,
+    text: parts.map((p) => ('raw' in p ? p.raw : `${encodeURIComponent(p.key)}=${encodeURIComponent(p.value)}`)).join('&'),
+  }));
 }
 
 /** Numbers as hostile clients write them. */
@@ -519,7 +880,25 @@ function numeral(): fc.Arbitrary<string> {
     fc.nat().map((value) => `0b${value.toString(2)}`),
     fc.nat().map((value) => `0o${value.toString(8)}`),
     fc.nat({ max: 5_000 }).map((value) => value.toExponential()),
-    fc.constantFrom('', ' ', '+5', '-0', '٣', '５', '1_000', '1,5', 'NaN', 'Infinity', 'null', 'true', '[]', '{}', '10 ', ' 10', '\u00a010'),
+    fc.constantFrom(
+      '',
+      ' ',
+      '+5',
+      '-0',
+      '٣',
+      '５',
+      '1_000',
+      '1,5',
+      'NaN',
+      'Infinity',
+      'null',
+      'true',
+      '[]',
+      '{}',
+      '10 ',
+      ' 10',
+      '\u00a010',
+    ),
     fc.string({ unit: 'grapheme', maxLength: 12 }),
   );
 }
@@ -528,7 +907,9 @@ function numeral(): fc.Arbitrary<string> {
  * Digits beyond any integer type: 1,000 to 5,000 (three of them still fit a request head of 16 KiB) or 20,000 to
  * 30,000 (one alone does not), so that whether a URL fits is never a matter of a few header bytes.
  */
-const hugeNumeral = fc.oneof(fc.integer({ min: 1_000, max: 5_000 }), fc.integer({ min: 20_000, max: 30_000 })).map((length) => '9'.repeat(length));
+const hugeNumeral = fc
+  .oneof(fc.integer({ min: 1_000, max: 5_000 }), fc.integer({ min: 20_000, max: 30_000 }))
+  .map((length) => '9'.repeat(length));
 
 /**
  * What an endpoint with these integer parameters must answer a query of well-formed parts: 'valid' when each is
@@ -565,7 +946,9 @@ function isStream(answer: { status: number; body: string; contentType?: string }
 
 /** `text` as UTF-8 bytes in a header: Node sends a header value as Latin-1, one byte per character. */
 function latin1Header(text: string): string {
-  return Buffer.from(text, 'utf8').toString('latin1').replace(/[^\t\x20-\x7e\x80-\xff]/g, '');
+  return Buffer.from(text, 'utf8')
+    .toString('latin1')
+    .replace(/[^\t\x20-\x7e\x80-\xff]/g, '');
 }
 
 function parseJson(text: string): { value: unknown } | undefined {
@@ -597,9 +980,21 @@ function decodedSegment(segment: string): string | undefined {
  * Opens a stream and closes it at its first bytes, which prove it open; a refusal is read whole. Rejects when
  * no answer comes within `boundMs`: a stream must open at once, not hang.
  */
-function openBriefly(port: number, path: string, headers: Record<string, string>, boundMs: number): Promise<{ status: number; body: string; contentType: string }> {
+function openBriefly(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  boundMs: number,
+): Promise<{ status: number; body: string; contentType: string }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, method: 'GET', path, headers: { accept: 'text/event-stream', ...headers }, agent: false });
+    const request = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'GET',
+      path,
+      headers: { accept: 'text/event-stream', ...headers },
+      agent: false,
+    });
     const timer = setTimeout(() => request.destroy(new Error(`GET ${path}: no answer within ${boundMs} ms`)), boundMs);
     request.on('response', (response) => {
       const chunks: Buffer[] = [];
@@ -609,7 +1004,11 @@ function openBriefly(port: number, path: string, headers: Record<string, string>
         settled = true;
         clearTimeout(timer);
         request.destroy();
-        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: response.headers['content-type'] ?? '' });
+        resolve({
+          status: response.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          contentType: response.headers['content-type'] ?? '',
+        });
       };
       response.on('data', (chunk: Buffer) => {
         chunks.push(chunk);

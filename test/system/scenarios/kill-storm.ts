@@ -1,6 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { median } from '../counting';
-import { call, createTask, dispatch, eventFigures, expectNothingLost, gappedSessions, orchestratorStatus, sessionRows, settledAccount, waitForAllTerminal, waitUntil } from '../harness';
+import {
+  call,
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  gappedSessions,
+  orchestratorStatus,
+  sessionRows,
+  settledAccount,
+  waitForAllTerminal,
+  waitUntil,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**
@@ -14,7 +26,8 @@ export const killStorm: ScenarioBody = async (h, report) => {
   const sessions = 16;
   const taskIds: string[] = [];
   // 30 s of reports every 30 ms, then alive until killed: a slow start on a busy machine must not let them complete first.
-  for (let index = 0; index < sessions; index++) taskIds.push(await createTask(api, { sample_agent: { steps: 1000, step_ms: 30, children: 1, duration_ms: 170_000 } }));
+  for (let index = 0; index < sessions; index++)
+    taskIds.push(await createTask(api, { sample_agent: { steps: 1000, step_ms: 30, children: 1, duration_ms: 170_000 } }));
   const answers = await Promise.all(taskIds.map((taskId) => dispatch(api, taskId)));
   expect(answers.map((answer) => answer.status)).toEqual(Array(sessions).fill(202));
   // Each session: the agent, its child and that child's grandchild.
@@ -23,7 +36,9 @@ export const killStorm: ScenarioBody = async (h, report) => {
   await waitUntil('progress reported', async () => (await sessionRows(databaseUrl)).every((row) => row.last_sequence >= 3), 60_000);
   const tree = h.sampleAgentsOf(orchestrator.service);
 
-  const kills = await Promise.all(answers.map((answer) => call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${answer.body.session.id}/kill`)));
+  const kills = await Promise.all(
+    answers.map((answer) => call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${answer.body.session.id}/kill`)),
+  );
   const slowest = Math.max(...kills.map((kill) => kill.ms));
   expect(kills.map((kill) => [kill.status, kill.body.status])).toEqual(Array(sessions).fill([200, 'killed']));
   // The contract: the tree is gone when the answer is sent. A few ms for /proc to catch up.

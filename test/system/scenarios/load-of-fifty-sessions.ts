@@ -1,4 +1,14 @@
-import { ORCHESTRATOR_EVENT, createTask, dispatch, eventFigures, expectNothingLost, gappedSessions, query, settledAccount, waitForAllTerminal } from '../harness';
+import {
+  ORCHESTRATOR_EVENT,
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  gappedSessions,
+  query,
+  settledAccount,
+  waitForAllTerminal,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**

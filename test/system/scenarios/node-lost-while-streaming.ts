@@ -42,7 +42,8 @@ export const nodeLostWhileStreaming: ScenarioBody = async (h, report) => {
     env: { ORCHESTRATOR_SPAWN_TIMEOUT_MS: '30000', RECONCILE_STALE_AFTER_MS: '60000' },
   });
   type Row = { id: string; status: string; error: string | null; node: string | null };
-  const apiRows = () => query<Row>(databaseUrl, 'SELECT id::text, status::text AS status, error, node FROM orchestrator_sessions ORDER BY created_at');
+  const apiRows = () =>
+    query<Row>(databaseUrl, 'SELECT id::text, status::text AS status, error, node FROM orchestrator_sessions ORDER BY created_at');
 
   // A progress and a usage report every second for about 50 s: events flow steadily while the node is lost, and the
   // survivors complete by themselves well after node-0's sessions have ended.
@@ -50,7 +51,11 @@ export const nodeLostWhileStreaming: ScenarioBody = async (h, report) => {
   const agent = { sample_agent: { steps: 50, step_ms: 1_000 } };
   const answers = await Promise.all(Array.from({ length: sessions }, async () => dispatch(api, await createTask(api, agent))));
   expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 202));
-  await waitUntil('every session running', async () => (await apiRows()).filter((row) => row.status === 'running').length === sessions, 60_000);
+  await waitUntil(
+    'every session running',
+    async () => (await apiRows()).filter((row) => row.status === 'running').length === sessions,
+    60_000,
+  );
   const before = await apiRows();
   const perNode: Record<string, number> = {};
   for (const row of before) perNode[row.node ?? 'none'] = (perNode[row.node ?? 'none'] ?? 0) + 1;
@@ -69,19 +74,30 @@ export const nodeLostWhileStreaming: ScenarioBody = async (h, report) => {
       ...Array.from({ length: streamClients }, async (_, index) => {
         const sessionId = lostSessions[index % lostSessions.length];
         const openedAt = Date.now();
-        const client = { sessionId, connection: await openSse(`${api.service.url}/orchestrator/sessions/${sessionId}/events/stream`, AUTH), openedAt, endedAt: undefined as number | undefined };
+        const client = {
+          sessionId,
+          connection: await openSse(`${api.service.url}/orchestrator/sessions/${sessionId}/events/stream`, AUTH),
+          openedAt,
+          endedAt: undefined as number | undefined,
+        };
         // Notes when each stream ends, whenever that is.
         void client.connection.ended.then(() => (client.endedAt = performance.now()));
         clients.push(client);
       }),
     ];
     await Promise.all(opening);
-    expect([...lists, ...clients.map((client) => client.connection)].map((connection) => connection.status)).toEqual(Array(listClients + streamClients).fill(200));
+    expect([...lists, ...clients.map((client) => client.connection)].map((connection) => connection.status)).toEqual(
+      Array(listClients + streamClients).fill(200),
+    );
     // Live, not only caught up: every client has had a few events stored after it connected.
     const liveSince = Date.now();
     await waitUntil(
       'every client receiving live events',
-      () => clients.every(({ connection }) => connection.events.filter((event) => Date.parse((JSON.parse(event.data) as StreamedEvent).received_at) > liveSince).length >= 4),
+      () =>
+        clients.every(
+          ({ connection }) =>
+            connection.events.filter((event) => Date.parse((JSON.parse(event.data) as StreamedEvent).received_at) > liveSince).length >= 4,
+        ),
       30_000,
     );
 
@@ -106,8 +122,12 @@ export const nodeLostWhileStreaming: ScenarioBody = async (h, report) => {
     }
 
     const rows = await waitForAllTerminal(databaseUrl, sessions, 90_000);
-    expect(rows.filter((row) => lostSessions.includes(row.id)).map((row) => [row.status, row.error])).toEqual(lostSessions.map(() => ['failed', 'node_lost']));
-    expect(rows.filter((row) => !lostSessions.includes(row.id)).map((row) => row.status)).toEqual(Array(sessions - lostSessions.length).fill('completed'));
+    expect(rows.filter((row) => lostSessions.includes(row.id)).map((row) => [row.status, row.error])).toEqual(
+      lostSessions.map(() => ['failed', 'node_lost']),
+    );
+    expect(rows.filter((row) => !lostSessions.includes(row.id)).map((row) => row.status)).toEqual(
+      Array(sessions - lostSessions.length).fill('completed'),
+    );
     const account = await settledAccount(databaseUrl, [api.callbacks]);
     expectNothingLost(account);
     expect(await gappedSessions(databaseUrl)).toEqual([]);
@@ -121,7 +141,12 @@ export const nodeLostWhileStreaming: ScenarioBody = async (h, report) => {
     const storedOf = new Map(stored.map((row) => [row.session_id, row.event_ids]));
     const lags: number[] = [];
     for (const { sessionId, connection, openedAt } of clients) {
-      const received = connection.events.map((event) => ({ ...(JSON.parse(event.data) as StreamedEvent), id: event.id, kind: event.event, at: event.receivedAt }));
+      const received = connection.events.map((event) => ({
+        ...(JSON.parse(event.data) as StreamedEvent),
+        id: event.id,
+        kind: event.event,
+        at: event.receivedAt,
+      }));
       expect([sessionId, received.map((event) => event.event_id)]).toEqual([sessionId, storedOf.get(sessionId)]);
       expect(received.every((event) => event.id === String(event.sequence) && event.kind === event.type)).toBe(true);
       expect(received.at(-1)).toMatchObject({ type: 'status', status: 'failed', data: { error: 'node_lost' } });

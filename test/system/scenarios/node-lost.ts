@@ -35,10 +35,18 @@ export const nodeLost: ScenarioBody = async (h, report) => {
   };
   // Every slot of the cluster taken by a long session, then a few queued behind them.
   await Promise.all(Array.from({ length: 6 }, () => dispatchNew(longAgent)));
-  await waitUntil('six long sessions running', async () => (await apiRows()).filter((row) => row.status === 'running').length === 6, 60_000);
+  await waitUntil(
+    'six long sessions running',
+    async () => (await apiRows()).filter((row) => row.status === 'running').length === 6,
+    60_000,
+  );
   for (let index = 0; index < 3; index++) await dispatchNew(shortAgent);
   const before = await apiRows();
-  expect(countBy(before.filter((row) => row.status === 'running').map((row) => row.node ?? 'none'))).toEqual({ 'node-0': 2, 'node-1': 2, 'node-2': 2 });
+  expect(countBy(before.filter((row) => row.status === 'running').map((row) => row.node ?? 'none'))).toEqual({
+    'node-0': 2,
+    'node-1': 2,
+    'node-2': 2,
+  });
 
   // Dispatching goes on through the API during and after the loss, one new task every 250 ms.
   let dispatching = true;
@@ -68,7 +76,9 @@ export const nodeLost: ScenarioBody = async (h, report) => {
     dispatching = false;
     await dispatcher;
   }
-  expect((await apiRows()).filter((row) => lostSessions.includes(row.id)).map((row) => [row.status, row.error])).toEqual(lostSessions.map(() => ['failed', 'node_lost']));
+  expect((await apiRows()).filter((row) => lostSessions.includes(row.id)).map((row) => [row.status, row.error])).toEqual(
+    lostSessions.map(() => ['failed', 'node_lost']),
+  );
   expect(dispatches.filter((answer) => answer.status !== 202).map((answer) => [answer.status, answer.body])).toEqual([]);
   const health = await call<{ nodes: { id: string }[] }>(nodes[1].service.url, 'GET', '/health');
   expect(health.body.nodes.map((node) => node.id).sort()).toEqual(['node-1', 'node-2']);
@@ -77,7 +87,8 @@ export const nodeLost: ScenarioBody = async (h, report) => {
   const survivors = (await apiRows()).filter((row) => row.long && row.status === 'running');
   expect(survivors.map((row) => row.node).sort()).toEqual(['node-1', 'node-1', 'node-2', 'node-2']);
   const firstKills = [survivors.find((row) => row.node === 'node-1')!, survivors.find((row) => row.node === 'node-2')!];
-  for (const row of firstKills) expect((await call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${row.id}/kill`)).body.status).toBe('killed');
+  for (const row of firstKills)
+    expect((await call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${row.id}/kill`)).body.status).toBe('killed');
   const shortCount = (await apiRows()).filter((row) => !row.long).length;
   await waitUntil(
     'every queued session completed',
@@ -91,7 +102,11 @@ export const nodeLost: ScenarioBody = async (h, report) => {
   expect(rows.filter((row) => row.status === 'running' || row.status === 'pending' || row.status === 'spawning')).toEqual([]);
   const shorts = rows.filter((row) => !row.long);
   expect(shorts.every((row) => row.node === 'node-1' || row.node === 'node-2')).toBe(true);
-  expect(countBy(rows.map((row) => `${row.status}${row.error === 'node_lost' ? '/node_lost' : ''}`))).toEqual({ 'failed/node_lost': 2, killed: 4, completed: shortCount });
+  expect(countBy(rows.map((row) => `${row.status}${row.error === 'node_lost' ? '/node_lost' : ''}`))).toEqual({
+    'failed/node_lost': 2,
+    killed: 4,
+    completed: shortCount,
+  });
   const account = await settledAccount(databaseUrl, [api.callbacks]);
   expectNothingLost(account);
   expect(await gappedSessions(databaseUrl)).toEqual([]);
@@ -102,6 +117,10 @@ export const nodeLost: ScenarioBody = async (h, report) => {
     faults: `node-0 and its agents SIGKILLed (NODE_LOST_AFTER_MS ${nodeLostAfterMs})`,
     inputs: `${dispatches.length} dispatch calls through the API (ORCHESTRATOR_URL = all three nodes), 4 kills`,
     ...eventFigures(account),
-    notes: `every dispatch answered 202 (slowest ${slowest} ms), none failed while node-0 was gone; node-0's ${lostSessions.length} sessions ended failed (node_lost) in the API ${lostAfterMs} ms after the kill (bound ${nodeLostAfterMs + 10_000} ms); all ${shortCount} queued sessions completed on node-1 and node-2 (${Object.entries(countBy(shorts.map((row) => row.node ?? 'none'))).map(([node, count]) => `${node} ${count}`).join(', ')}); the 4 long survivors killed through the API; nothing left running or pending; no agent process left.`,
+    notes: `every dispatch answered 202 (slowest ${slowest} ms), none failed while node-0 was gone; node-0's ${lostSessions.length} sessions ended failed (node_lost) in the API ${lostAfterMs} ms after the kill (bound ${nodeLostAfterMs + 10_000} ms); all ${shortCount} queued sessions completed on node-1 and node-2 (${Object.entries(
+      countBy(shorts.map((row) => row.node ?? 'none')),
+    )
+      .map(([node, count]) => `${node} ${count}`)
+      .join(', ')}); the 4 long survivors killed through the API; nothing left running or pending; no agent process left.`,
   });
 };

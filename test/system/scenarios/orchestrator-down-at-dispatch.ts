@@ -1,5 +1,15 @@
 import { eventually } from '../../support/eventually';
-import { call, createTask, dispatch, eventFigures, expectNothingLost, orchestratorSessions, sessionRows, settledAccount, waitForAllTerminal } from '../harness';
+import {
+  call,
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  orchestratorSessions,
+  sessionRows,
+  settledAccount,
+  waitForAllTerminal,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**

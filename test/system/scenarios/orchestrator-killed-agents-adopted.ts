@@ -1,6 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../../support/process-table';
-import { ORCHESTRATOR_EVENT, createTask, dispatch, eventFigures, expectNothingLost, gappedSessions, query, sessionRows, settledAccount, waitForAllTerminal, waitUntil } from '../harness';
+import {
+  ORCHESTRATOR_EVENT,
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  gappedSessions,
+  query,
+  sessionRows,
+  settledAccount,
+  waitForAllTerminal,
+  waitUntil,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**
@@ -16,7 +28,8 @@ export const orchestratorKilledAgentsAdopted: ScenarioBody = async (h, report) =
   const steps = 40;
   const taskIds: string[] = [];
   // About 8 s of progress each, with a child and a grandchild: the restart falls in the middle.
-  for (let index = 0; index < sessions; index++) taskIds.push(await createTask(api, { sample_agent: { steps, step_ms: 200, children: 1 } }));
+  for (let index = 0; index < sessions; index++)
+    taskIds.push(await createTask(api, { sample_agent: { steps, step_ms: 200, children: 1 } }));
   for (const taskId of taskIds) expect((await dispatch(api, taskId)).status).toBe(202);
   await waitUntil('sessions running', async () => (await sessionRows(databaseUrl)).every((row) => row.status === 'running'), 30_000);
   let trees: number[] = [];
@@ -48,7 +61,8 @@ export const orchestratorKilledAgentsAdopted: ScenarioBody = async (h, report) =
   await h.assertNoAgentsLeft(10_000);
   report({
     load: `${sessions} running sessions of ${steps} progress steps, each agent with a child and a grandchild`,
-    faults: 'orchestrator SIGKILLed (the process alone), restarted 2 s later on the same port with the same NODE_ID, QUEUE_PREFIX and spools',
+    faults:
+      'orchestrator SIGKILLed (the process alone), restarted 2 s later on the same port with the same NODE_ID, QUEUE_PREFIX and spools',
     inputs: `${sessions} dispatches`,
     ...eventFigures(account),
     notes: `${aliveWhileDown} of ${trees.length} processes of the agents' trees (supervisors, agents, children, grandchildren) ran on while the orchestrator was down; the restarted node adopted all ${sessions} agents (started once each), every session completed with exit 0 ${endedAfterMs} ms after the restart began, with all ${steps} progress steps stored once, sequences without gaps; no process left behind.`,

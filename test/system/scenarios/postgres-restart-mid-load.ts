@@ -3,7 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../../packages/embedded-postgres/src';
 import { applyMigrations } from '../../../apps/api/src/database/migrator';
 import { freePort } from '../../support/service-process';
-import { createTask, dispatch, eventFigures, expectNothingLost, gappedSessions, settledAccount, waitForAllTerminal, waitUntil } from '../harness';
+import {
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  gappedSessions,
+  settledAccount,
+  waitForAllTerminal,
+  waitUntil,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**
@@ -34,7 +43,9 @@ export const postgresRestartedMidLoad: ScenarioBody = async (h, report) => {
   const rows = await waitForAllTerminal(databaseUrl, sessions, 90_000);
   expect(rows.map((row) => row.status)).toEqual(Array(sessions).fill('completed'));
   const serverErrors = api.callbacks.requests.filter((seen) => (seen.upstreamStatus ?? 0) >= 500).length;
-  const clientErrors = api.callbacks.requests.filter((seen) => (seen.upstreamStatus ?? 0) >= 400 && (seen.upstreamStatus ?? 0) < 500).length;
+  const clientErrors = api.callbacks.requests.filter(
+    (seen) => (seen.upstreamStatus ?? 0) >= 400 && (seen.upstreamStatus ?? 0) < 500,
+  ).length;
   expect(serverErrors).toBeGreaterThan(0);
   expect(clientErrors).toBe(0);
   expect(await gappedSessions(databaseUrl)).toEqual([]);

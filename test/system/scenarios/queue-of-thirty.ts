@@ -1,6 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countBy } from '../counting';
-import { ORCHESTRATOR_EVENT, ORCHESTRATOR_KEY, call, createTask, dispatch, eventFigures, expectNothingLost, gappedSessions, query, settledAccount, waitForAllTerminal } from '../harness';
+import {
+  ORCHESTRATOR_EVENT,
+  ORCHESTRATOR_KEY,
+  call,
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  gappedSessions,
+  query,
+  settledAccount,
+  waitForAllTerminal,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /** The queue store the cluster runs on: its name for the report, and its variables for every node. */
@@ -37,7 +49,9 @@ export function queueOfThirty(store: QueueStore): ScenarioBody {
     const sampler = (async () => {
       while (sampling) {
         const healths = await Promise.all(nodes.map((node) => call<{ active_sessions: number }>(node.service.url, 'GET', '/health')));
-        healths.forEach((health, index) => busiest.set(nodes[index].nodeId, Math.max(busiest.get(nodes[index].nodeId)!, health.body.active_sessions)));
+        healths.forEach((health, index) =>
+          busiest.set(nodes[index].nodeId, Math.max(busiest.get(nodes[index].nodeId)!, health.body.active_sessions)),
+        );
         samples += 1;
         await sleep(25);
       }
@@ -50,7 +64,13 @@ export function queueOfThirty(store: QueueStore): ScenarioBody {
       lows = await Promise.all(lowTasks.map((taskId) => dispatch(api, taskId)));
       expect(lows.map((answer) => answer.status)).toEqual(lowTasks.map(() => 202));
       // Which low ones still wait, as the cluster sees it, just before the urgent one is dispatched.
-      const pending = await call<{ sessions: { session_id: string }[] }>(nodes[0].service.url, 'GET', '/orchestrator/sessions?status=pending&limit=500', undefined, ORCHESTRATOR_KEY);
+      const pending = await call<{ sessions: { session_id: string }[] }>(
+        nodes[0].service.url,
+        'GET',
+        '/orchestrator/sessions?status=pending&limit=500',
+        undefined,
+        ORCHESTRATOR_KEY,
+      );
       waitingBefore = pending.body.sessions.map((session) => session.session_id);
       urgent = await dispatch(api, urgentTask);
       urgentQueuedAt = Date.now();
@@ -86,7 +106,9 @@ export function queueOfThirty(store: QueueStore): ScenarioBody {
     // queued may go either way: 250 ms of margin), start after it. A start is a node's claim, not the queue's hand-out:
     // a node slow to claim the urgent one lets the other nodes claim the low ones they were handed meanwhile, at most
     // one per slot of theirs. With the priority ignored, every one of them would start before it.
-    const startedAt = new Map(rows.map((row) => [row.orchestrator_session_id, starts.find((start) => start.session_id === row.id)!.running_at.getTime()]));
+    const startedAt = new Map(
+      rows.map((row) => [row.orchestrator_session_id, starts.find((start) => start.session_id === row.id)!.running_at.getTime()]),
+    );
     const urgentStartedAt = startedAt.get(urgent.body.session.orchestrator_session_id!)!;
     const overtaken = waitingBefore.filter((id) => startedAt.get(id)! >= urgentQueuedAt + 250);
     const otherNodesSlots = (nodes.length - 1) * capacity;
@@ -104,7 +126,11 @@ export function queueOfThirty(store: QueueStore): ScenarioBody {
       faults: 'none (queueing and priority only)',
       inputs: '30 dispatch calls',
       ...eventFigures(account),
-      notes: `all 30 completed; sessions per node ${Object.entries(byNode).map(([node, count]) => `${node} ${count}`).join(', ')}; most active sessions seen on one node ${Math.max(...busiest.values())} (${samples} samples of every node's /health, bound ${capacity}); one running status and one start line per session, 30 agent starts for 30 sessions; ${waitingBefore.length} low ones were waiting when the urgent one was dispatched, ${overtaken.length} of them started ≥ 250 ms after it was queued, ${overtaken.length - beforeUrgent.length} after the urgent one and ${beforeUrgent.length} just before it, claimed by other nodes while its node was claiming it (bound ${otherNodesSlots}) (the urgent one started ${Math.abs(urgentStartedAt - urgentQueuedAt)} ms ${urgentStartedAt >= urgentQueuedAt ? 'after' : 'before'} its dispatch answer reached the client; ${lowsAfter} low ones in all started after it); slowest dispatch answer ${slowest} ms.`,
+      notes: `all 30 completed; sessions per node ${Object.entries(byNode)
+        .map(([node, count]) => `${node} ${count}`)
+        .join(
+          ', ',
+        )}; most active sessions seen on one node ${Math.max(...busiest.values())} (${samples} samples of every node's /health, bound ${capacity}); one running status and one start line per session, 30 agent starts for 30 sessions; ${waitingBefore.length} low ones were waiting when the urgent one was dispatched, ${overtaken.length} of them started ≥ 250 ms after it was queued, ${overtaken.length - beforeUrgent.length} after the urgent one and ${beforeUrgent.length} just before it, claimed by other nodes while its node was claiming it (bound ${otherNodesSlots}) (the urgent one started ${Math.abs(urgentStartedAt - urgentQueuedAt)} ms ${urgentStartedAt >= urgentQueuedAt ? 'after' : 'before'} its dispatch answer reached the client; ${lowsAfter} low ones in all started after it); slowest dispatch answer ${slowest} ms.`,
     });
   };
 }

@@ -43,9 +43,13 @@ async function dedicatedRedis(h: SystemHarness): Promise<DedicatedRedis> {
   const redis: DedicatedRedis = {
     url,
     start: async () => {
-      const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--dir', dir], {
-        stdio: 'ignore',
-      });
+      const child = spawn(
+        'redis-server',
+        ['--bind', '127.0.0.1', '--port', String(port), '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--dir', dir],
+        {
+          stdio: 'ignore',
+        },
+      );
       server = { process: child, exited: once(child, 'exit') };
       await waitUntil(`redis-server on port ${port} answers`, () => answers(url), 10_000);
     },

@@ -67,7 +67,8 @@ export const rollingDeploy: ScenarioBody = async (h, report) => {
     env: { ORCHESTRATOR_SPAWN_TIMEOUT_MS: '30000', RECONCILE_STALE_AFTER_MS: '120000' },
   });
   // A start line is the agent's task file, under its node's work directory (`sessions-<index>/<session id>/task.json`).
-  const startsOn = (node: OrchestratorInstance) => node.starts().filter((line) => line.includes(`/sessions-${nodes.indexOf(node)}/`)).length;
+  const startsOn = (node: OrchestratorInstance) =>
+    node.starts().filter((line) => line.includes(`/sessions-${nodes.indexOf(node)}/`)).length;
 
   // Tasks created and dispatched 16 at a time, as a busy operator page or a script would.
   const dispatchStarted = performance.now();
@@ -84,7 +85,11 @@ export const rollingDeploy: ScenarioBody = async (h, report) => {
   const dispatchSeconds = (performance.now() - dispatchStarted) / 1000;
   expect(answers.filter((answer) => answer.status !== 202).map((answer) => [answer.status, answer.body])).toEqual([]);
   const running = 3 * capacity;
-  await waitUntil('every slot taken, the rest queued', async () => (await queued(nodes[0])) === tasks - running && nodes.every((node) => startsOn(node) === capacity), 60_000);
+  await waitUntil(
+    'every slot taken, the rest queued',
+    async () => (await queued(nodes[0])) === tasks - running && nodes.every((node) => startsOn(node) === capacity),
+    60_000,
+  );
 
   await writeFile(gate, '');
   const drainStarted = performance.now();
@@ -117,7 +122,10 @@ export const rollingDeploy: ScenarioBody = async (h, report) => {
   expect(rows).toHaveLength(tasks);
   expect(rows.filter((row) => row.status !== 'completed').map((row) => [row.id, row.status, row.error])).toEqual([]);
   expect(new Set(rows.map((row) => row.task_id)).size).toBe(tasks);
-  const taskStatuses = await query<{ status: string; n: number }>(databaseUrl, 'SELECT status::text AS status, count(*)::int AS n FROM tasks GROUP BY status');
+  const taskStatuses = await query<{ status: string; n: number }>(
+    databaseUrl,
+    'SELECT status::text AS status, count(*)::int AS n FROM tasks GROUP BY status',
+  );
   expect(taskStatuses).toEqual([{ status: 'completed', n: tasks }]);
 
   // One agent start per session, none started twice, none never started.
@@ -172,7 +180,8 @@ export const rollingDeploy: ScenarioBody = async (h, report) => {
   const perNode = [0, 1, 2].map((index) => starts.filter((match) => match![1] === String(index)).length);
   report({
     load: `${tasks} tasks created and dispatched through the API 16 at a time to 3 nodes of capacity ${capacity} (PostgreSQL queue store, the API pointed at all three); each agent held until all ${tasks} were queued (${running} running, ${tasks - running} pending), then a progress report, 1 s of work and a result`,
-    faults: 'rolling deploy: node-0, node-1, node-2 each stopped with SIGTERM and started again with its NODE_ID while the queue drained, each only once the previous one was back and starting agents',
+    faults:
+      'rolling deploy: node-0, node-1, node-2 each stopped with SIGTERM and started again with its NODE_ID while the queue drained, each only once the previous one was back and starting agents',
     inputs: `${answers.length} dispatch calls`,
     ...eventFigures(account),
     notes: `${tasks} dispatched in ${dispatchSeconds.toFixed(1)} s (slowest dispatch answer ${Math.max(...answers.map((answer) => answer.ms))} ms); all ${tasks} sessions and tasks completed ${drainSeconds.toFixed(1)} s after the agents were let go; ${startedSessions.length} agent starts for ${tasks} sessions, none started twice (node-0 ${perNode[0]}, node-1 ${perNode[1]}, node-2 ${perNode[2]}); every session ${EVENTS_PER_SESSION} events, once each, no gaps; ${handovers

@@ -1,4 +1,15 @@
-import { call, createTask, dispatch, eventFigures, expectNothingLost, orchestratorSessions, sessionRows, settledAccount, waitForAllTerminal, waitUntil } from '../harness';
+import {
+  call,
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  orchestratorSessions,
+  sessionRows,
+  settledAccount,
+  waitForAllTerminal,
+  waitUntil,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**
@@ -20,7 +31,11 @@ export const slowOrchestrator: ScenarioBody = async (h, report) => {
   await waitUntil('session running', async () => (await sessionRows(databaseUrl))[0]?.status === 'running', 10_000);
 
   proxy.set({ kind: 'drop' });
-  const health = await call<{ error?: { orchestrator?: { status: string; reason: string } } }>(api.service.url, 'GET', '/health/orchestrator');
+  const health = await call<{ error?: { orchestrator?: { status: string; reason: string } } }>(
+    api.service.url,
+    'GET',
+    '/health/orchestrator',
+  );
   expect(health.status).toBe(503);
   expect(health.body.error?.orchestrator).toMatchObject({ status: 'down', reason: 'timeout' });
   // Health timeout 500 ms.
@@ -41,7 +56,11 @@ export const slowOrchestrator: ScenarioBody = async (h, report) => {
   const injected = proxy.faultsInjected();
 
   proxy.clear();
-  await waitUntil('orchestrator healthy again', async () => (await call(api.service.url, 'GET', '/health/orchestrator')).status === 200, 10_000);
+  await waitUntil(
+    'orchestrator healthy again',
+    async () => (await call(api.service.url, 'GET', '/health/orchestrator')).status === 200,
+    10_000,
+  );
   const killed = await call<{ status: string }>(api.service.url, 'POST', `/orchestrator/sessions/${first.body.session.id}/kill`);
   expect(killed.status).toBe(200);
   expect(killed.body.status).toBe('killed');

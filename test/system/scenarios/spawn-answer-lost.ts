@@ -1,4 +1,12 @@
-import { createTask, dispatch, eventFigures, expectNothingLost, orchestratorSessions, settledAccount, waitForAllTerminal } from '../harness';
+import {
+  createTask,
+  dispatch,
+  eventFigures,
+  expectNothingLost,
+  orchestratorSessions,
+  settledAccount,
+  waitForAllTerminal,
+} from '../harness';
 import type { ScenarioBody } from '../report';
 
 /**

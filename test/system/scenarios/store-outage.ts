@@ -54,7 +54,11 @@ interface Probe {
  */
 export async function storeOutageMidLoad(h: SystemHarness, report: (values: Figures) => void, store: OutageStore): Promise<void> {
   const databaseUrl = await h.database();
-  const nodes = await h.cluster({ nodes: NODES, capacity: CAPACITY, env: { ...store.env, NODE_LOST_AFTER_MS: String(NODE_LOST_AFTER_MS) } });
+  const nodes = await h.cluster({
+    nodes: NODES,
+    capacity: CAPACITY,
+    env: { ...store.env, NODE_LOST_AFTER_MS: String(NODE_LOST_AFTER_MS) },
+  });
   const api = await h.api({
     databaseUrl,
     orchestratorUrl: nodes.map((node) => node.service.url).join(','),
@@ -70,7 +74,9 @@ export async function storeOutageMidLoad(h: SystemHarness, report: (values: Figu
   const slots = NODES * CAPACITY;
   // Slots change hands all the time: most of them busy with agents that report, and a queue behind them, is mid-load.
   const load = async () => {
-    const healths = await Promise.all(nodes.map((node) => call<{ active_sessions: number; queued_sessions: number }>(node.service.url, 'GET', '/health')));
+    const healths = await Promise.all(
+      nodes.map((node) => call<{ active_sessions: number; queued_sessions: number }>(node.service.url, 'GET', '/health')),
+    );
     const rows = await sessionRows(databaseUrl);
     return {
       running: healths.reduce((sum, health) => sum + health.body.active_sessions, 0),
@@ -91,7 +97,13 @@ export async function storeOutageMidLoad(h: SystemHarness, report: (values: Figu
   const probes: Promise<Probe>[] = [];
   const prober = (async () => {
     while (probing) {
-      for (const node of nodes) probes.push(call(node.service.url, 'GET', '/health').then(({ status, ms }) => ({ status, ms }), () => ({ status: 0, ms: 0 })));
+      for (const node of nodes)
+        probes.push(
+          call(node.service.url, 'GET', '/health').then(
+            ({ status, ms }) => ({ status, ms }),
+            () => ({ status: 0, ms: 0 }),
+          ),
+        );
       await sleep(250);
     }
   })();
@@ -103,7 +115,11 @@ export async function storeOutageMidLoad(h: SystemHarness, report: (values: Figu
   const restartedAt = performance.now();
   probing = false;
   await prober;
-  const outage = { stopMs: Math.round(stoppedAt - stoppingAt), startMs: Math.round(restartedAt - startingAt), totalMs: Math.round(restartedAt - stoppingAt) };
+  const outage = {
+    stopMs: Math.round(stoppedAt - stoppingAt),
+    startMs: Math.round(restartedAt - startingAt),
+    totalMs: Math.round(restartedAt - stoppingAt),
+  };
 
   // The node it reached waited for its store, as it does for every write, rather than refusing it.
   const late = await lateDispatch;

@@ -25,7 +25,21 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [LoggerModule.forRoot(loggerParams(config.logLevel)), DatabaseModule, MetricsModule, AuthModule, SessionsModule, SessionStreamsModule, TasksModule, DispatcherModule, BudgetsModule, CallbacksModule, ReconciliationModule, HealthModule, WebModule],
+      imports: [
+        LoggerModule.forRoot(loggerParams(config.logLevel)),
+        DatabaseModule,
+        MetricsModule,
+        AuthModule,
+        SessionsModule,
+        SessionStreamsModule,
+        TasksModule,
+        DispatcherModule,
+        BudgetsModule,
+        CallbacksModule,
+        ReconciliationModule,
+        HealthModule,
+        WebModule,
+      ],
       providers: [{ provide: ApiConfig, useValue: config }],
       exports: [ApiConfig],
     };

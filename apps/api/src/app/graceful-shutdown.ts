@@ -23,7 +23,9 @@ export async function closeGracefully(app: NestFastifyApplication, graceMs: numb
   // server closes only once every connection has: idle ones are cut as they
   // appear rather than waiting for their clients to hang up.
   const cutIdle = setInterval(() => fastify.server.closeIdleConnections(), IDLE_CHECK_MS);
-  const drained = await Promise.race([closed.then(() => true), sleep(graceMs, false, { ref: false })]).finally(() => clearInterval(cutIdle));
+  const drained = await Promise.race([closed.then(() => true), sleep(graceMs, false, { ref: false })]).finally(() =>
+    clearInterval(cutIdle),
+  );
   if (!drained) {
     logger.warn(`requests still in flight after SHUTDOWN_GRACE_MS (${graceMs} ms): closing their connections`);
     fastify.server.closeAllConnections();

@@ -23,10 +23,15 @@ describe('HTTP timeouts (integration)', () => {
     const socket = connect(port, '127.0.0.1');
     await once(socket, 'connect');
     const started = Date.now();
-    socket.write('POST /orchestrator/callbacks/6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"event');
+    socket.write(
+      'POST /orchestrator/callbacks/6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"event',
+    );
     let received = '';
     socket.on('data', (chunk) => (received += String(chunk)));
-    const closed = await Promise.race([once(socket, 'close').then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), REQUEST_TIMEOUT_MS + 3_000))]);
+    const closed = await Promise.race([
+      once(socket, 'close').then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), REQUEST_TIMEOUT_MS + 3_000)),
+    ]);
     socket.destroy();
 
     expect(closed).toBe(true);

@@ -89,7 +89,9 @@ describe('API metrics (integration)', () => {
     expect(calls('kill', 'ok', text)).toBe(1);
     expect(calls('list', 'ok', text)).toBe(1);
     expect(calls('health', 'ok', text)).toBe(1);
-    expect(sampleValue(text, 'mosaic_orchestrator_call_duration_seconds_bucket', { operation: 'spawn', outcome: 'ok', le: '+Inf' })).toBe(1);
+    expect(sampleValue(text, 'mosaic_orchestrator_call_duration_seconds_bucket', { operation: 'spawn', outcome: 'ok', le: '+Inf' })).toBe(
+      1,
+    );
     // Default process metrics come with it.
     expect(sampleValue(text, 'process_cpu_user_seconds_total')).toEqual(expect.any(Number));
   });
@@ -110,7 +112,11 @@ describe('API metrics (integration)', () => {
     const secret = app.get(CallbackSigning).secretFor(session.id);
     const post = (payload: Record<string, unknown>, token = session.token) => {
       const body = JSON.stringify(payload);
-      return app.request('POST', `/orchestrator/callbacks/${session.id}`, { body, token, headers: signatureHeaders(secret, String(payload.event_id), body) });
+      return app.request('POST', `/orchestrator/callbacks/${session.id}`, {
+        body,
+        token,
+        headers: signatureHeaders(secret, String(payload.event_id), body),
+      });
     };
 
     expect((await post(event)).status).toBe(202);
@@ -134,9 +140,13 @@ describe('API metrics (integration)', () => {
     const lost = await dispatch(app);
     const moved = await dispatch(app);
     stub.respond = (request) => {
-      if (request.path.includes(encodeURIComponent(lost.orchestratorId))) return { status: 404, body: { error: { code: 'not_found', message: 'gone' } } };
+      if (request.path.includes(encodeURIComponent(lost.orchestratorId)))
+        return { status: 404, body: { error: { code: 'not_found', message: 'gone' } } };
       if (request.path.includes(encodeURIComponent(moved.orchestratorId))) {
-        return { status: 200, body: { session_id: moved.orchestratorId, status: 'completed', created_at: new Date().toISOString(), exit_code: 0 } };
+        return {
+          status: 200,
+          body: { session_id: moved.orchestratorId, status: 'completed', created_at: new Date().toISOString(), exit_code: 0 },
+        };
       }
       return undefined;
     };
@@ -152,7 +162,8 @@ describe('API metrics (integration)', () => {
 
     // Sessions move between statuses; their total stays, and the database says how many there are of each.
     const statuses = ['spawning', 'pending', 'running', 'completed', 'failed', 'killed', 'cancelled'];
-    const counts = (metrics: string) => Object.fromEntries(statuses.map((status) => [status, sampleValue(metrics, 'mosaic_sessions', { status })]));
+    const counts = (metrics: string) =>
+      Object.fromEntries(statuses.map((status) => [status, sampleValue(metrics, 'mosaic_sessions', { status })]));
     expect(counts(text).failed).toBe(counts(before).failed! + 1);
     expect(counts(text).completed).toBe(counts(before).completed! + 1);
     const rows = await app.get(OrchestratorSessionRepository).countByStatus();
@@ -172,7 +183,10 @@ describe('API metrics (integration)', () => {
   });
 
   it('reports the circuit breaker state: 0 closed, 2 open', async () => {
-    const app = await startApp(`http://127.0.0.1:${await freePort()}`, { ORCHESTRATOR_BREAKER_FAILURES: '1', ORCHESTRATOR_BREAKER_HALF_OPEN_AFTER_MS: '600000' });
+    const app = await startApp(`http://127.0.0.1:${await freePort()}`, {
+      ORCHESTRATOR_BREAKER_FAILURES: '1',
+      ORCHESTRATOR_BREAKER_HALF_OPEN_AFTER_MS: '600000',
+    });
     expect(sampleValue(await scrape(app), 'mosaic_orchestrator_circuit_state')).toBe(0);
 
     // Health probes never move the breaker; a dispatch that cannot reach the orchestrator opens it (its retry then finds it open).

@@ -2,8 +2,14 @@ import { TestApi } from '../../../../test/support/api-app';
 import { API_ROUTES, documentedRoutes, sortedRoutes } from '../../../../test/support/contract-routes';
 import { SECURITY_SCHEMES } from '../openapi/openapi';
 
-type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { content?: Record<string, { schema?: unknown; example?: unknown }> }> };
-type Document = { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
+type Operation = {
+  security?: Record<string, string[]>[];
+  responses: Record<string, { content?: Record<string, { schema?: unknown; example?: unknown }> }>;
+};
+type Document = {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+};
 
 /** The OpenAPI document the real app serves, checked against docs/contract.md §4. */
 describe('API OpenAPI document (integration)', () => {
@@ -22,13 +28,15 @@ describe('API OpenAPI document (integration)', () => {
   });
 
   const operations = () =>
-    Object.entries(document.paths).flatMap(([path, item]) => Object.entries(item).map(([method, operation]) => ({ route: `${method.toUpperCase()} ${path}`, operation })));
+    Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => ({ route: `${method.toUpperCase()} ${path}`, operation })),
+    );
 
-  it('documents exactly the contract\'s operations, each with exactly its statuses', () => {
+  it("documents exactly the contract's operations, each with exactly its statuses", () => {
     expect(documentedRoutes(document)).toEqual(sortedRoutes(API_ROUTES));
   });
 
-  it('describes every error answer with the contract\'s error body and an example', () => {
+  it("describes every error answer with the contract's error body and an example", () => {
     const errorAnswers = operations().flatMap(({ route, operation }) =>
       Object.entries(operation.responses)
         .filter(([status]) => Number(status) >= 400 && !route.includes('/health'))
@@ -36,7 +44,10 @@ describe('API OpenAPI document (integration)', () => {
     );
     expect(errorAnswers.length).toBeGreaterThan(20);
     for (const { content } of errorAnswers) {
-      expect(content).toMatchObject({ schema: { $ref: '#/components/schemas/ErrorBody' }, example: { error: { code: expect.any(String), message: expect.any(String) } } });
+      expect(content).toMatchObject({
+        schema: { $ref: '#/components/schemas/ErrorBody' },
+        example: { error: { code: expect.any(String), message: expect.any(String) } },
+      });
     }
     expect(document.components.schemas.ErrorBody).toMatchObject({ required: ['error'] });
   });
@@ -53,9 +64,15 @@ describe('API OpenAPI document (integration)', () => {
   it('describes bodies in snake_case with examples', () => {
     const callback = document.paths['/orchestrator/callbacks/{sessionId}']!.post!;
     expect(JSON.stringify(callback)).toContain('#/components/schemas/CallbackEvent');
-    expect(document.components.schemas.CallbackEvent).toMatchObject({ example: { event_id: expect.any(String), session_id: expect.any(String) } });
+    expect(document.components.schemas.CallbackEvent).toMatchObject({
+      example: { event_id: expect.any(String), session_id: expect.any(String) },
+    });
     expect(document.components.schemas.Session).toMatchObject({
-      properties: { task_id: { example: expect.any(String) }, orchestrator_session_id: { nullable: true }, last_sequence: { example: expect.any(Number) } },
+      properties: {
+        task_id: { example: expect.any(String) },
+        orchestrator_session_id: { nullable: true },
+        last_sequence: { example: expect.any(Number) },
+      },
     });
   });
 

@@ -1,5 +1,13 @@
 import { hashSecret } from '@mosaic/http-kit';
-import type { CreatedOperatorKey, Dispatch, ErrorBody, OperatorKey, OperatorScope, SessionEvent, Task } from '@mosaic/orchestrator-contract';
+import type {
+  CreatedOperatorKey,
+  Dispatch,
+  ErrorBody,
+  OperatorKey,
+  OperatorScope,
+  SessionEvent,
+  Task,
+} from '@mosaic/orchestrator-contract';
 import { TestApi } from '../../../../test/support/api-app';
 import { capturePrintedOutput } from '../../../../test/support/printed-output';
 import { seedServicesOf, seedSession } from '../../../../test/support/seed';
@@ -29,7 +37,9 @@ describe('operator keys (integration)', () => {
   });
 
   async function createKey(name: string, scopes: OperatorScope[]): Promise<CreatedOperatorKey> {
-    const answer = await api.request<CreatedOperatorKey>('POST', '/operator-keys', { body: { name, scopes } satisfies CreateOperatorKeyDto });
+    const answer = await api.request<CreatedOperatorKey>('POST', '/operator-keys', {
+      body: { name, scopes } satisfies CreateOperatorKeyDto,
+    });
     expect(answer.status).toBe(201);
     issued.push(answer.body.key);
     return answer.body;
@@ -38,11 +48,24 @@ describe('operator keys (integration)', () => {
   it('shows a new key once, keeps only its hash, and lists keys without it', async () => {
     const created = await createKey('reader', ['read']);
 
-    expect(created).toEqual({ id: expect.any(String), name: 'reader', scopes: ['read'], key: expect.stringMatching(/^mk_[A-Za-z0-9_-]{43}$/), created_at: expect.any(String), revoked_at: null });
+    expect(created).toEqual({
+      id: expect.any(String),
+      name: 'reader',
+      scopes: ['read'],
+      key: expect.stringMatching(/^mk_[A-Za-z0-9_-]{43}$/),
+      created_at: expect.any(String),
+      revoked_at: null,
+    });
     const row = await api.get(PrismaService).operatorKey.findUniqueOrThrow({ where: { id: created.id } });
     expect(row.keyHash).toBe(hashSecret(created.key));
     const listed = await api.request<{ keys: OperatorKey[] }>('GET', '/operator-keys');
-    expect(listed.body.keys.find((key) => key.id === created.id)).toEqual({ id: created.id, name: 'reader', scopes: ['read'], created_at: created.created_at, revoked_at: null });
+    expect(listed.body.keys.find((key) => key.id === created.id)).toEqual({
+      id: created.id,
+      name: 'reader',
+      scopes: ['read'],
+      created_at: created.created_at,
+      revoked_at: null,
+    });
     expect(JSON.stringify(listed.body)).not.toContain(created.key);
   });
 
@@ -77,18 +100,19 @@ describe('operator keys (integration)', () => {
       for (const scope of ['read', 'dispatch', 'stop'] as const) keys[scope] = (await createKey(`only ${scope}`, [scope])).key;
     });
 
-    it.each(endpoints.flatMap(([method, url, needs, body]) => (['read', 'dispatch', 'stop'] as const).map((scope) => [scope, method, url, needs, body] as const)))(
-      'a key with %s on %s %s',
-      async (scope, method, url, needs, body) => {
-        const answer = await api.request<ErrorBody>(method, url, { token: keys[scope]!, ...(body === undefined ? {} : { body }) });
-        if (needs === scope) {
-          expect([401, 403]).not.toContain(answer.status);
-        } else {
-          expect(answer.status).toBe(403);
-          expect(answer.body).toEqual({ error: { code: 'insufficient_scope', message: expect.any(String) } });
-        }
-      },
-    );
+    it.each(
+      endpoints.flatMap(([method, url, needs, body]) =>
+        (['read', 'dispatch', 'stop'] as const).map((scope) => [scope, method, url, needs, body] as const),
+      ),
+    )('a key with %s on %s %s', async (scope, method, url, needs, body) => {
+      const answer = await api.request<ErrorBody>(method, url, { token: keys[scope]!, ...(body === undefined ? {} : { body }) });
+      if (needs === scope) {
+        expect([401, 403]).not.toContain(answer.status);
+      } else {
+        expect(answer.status).toBe(403);
+        expect(answer.body).toEqual({ error: { code: 'insufficient_scope', message: expect.any(String) } });
+      }
+    });
   });
 
   it('refuses a revoked key on its very next request, and revoking again changes nothing', async () => {
@@ -128,7 +152,10 @@ describe('operator keys (integration)', () => {
     const stopper = await createKey('night-shift', ['stop']);
     const task = await api.request<Task>('POST', '/tasks', { body: { title: 'cancel me' } });
     const dispatched = await api.request<Dispatch>('POST', `/tasks/${task.body.id}/dispatch`, { body: {} });
-    const cancelled = await api.request('POST', `/orchestrator/sessions/${dispatched.body.session.id}/cancel`, { token: stopper.key, body: { grace_ms: 100 } });
+    const cancelled = await api.request('POST', `/orchestrator/sessions/${dispatched.body.session.id}/cancel`, {
+      token: stopper.key,
+      body: { grace_ms: 100 },
+    });
     expect(cancelled.status).toBe(200);
     const unconfirmed = await seedSession(seedServicesOf(api), { status: 'spawning' });
     const early = await api.request<{ status: string; error: string }>('POST', `/orchestrator/sessions/${unconfirmed.id}/cancel`);

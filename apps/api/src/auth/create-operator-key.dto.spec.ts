@@ -20,7 +20,10 @@ describe('CreateOperatorKeyDto', () => {
 
   it('refuses a name with a control character, naming the field', async () => {
     for (const name of ['line\nbreak', 'tab\there', '\u001b[31mred', 'bell\u0007', 'del\u007f', 'c1\u0085', 'csi\u009b2J']) {
-      await expect(validated({ name, scopes: ['read'] })).rejects.toMatchObject({ code: 'bad_request', message: 'name: name must not contain control characters' });
+      await expect(validated({ name, scopes: ['read'] })).rejects.toMatchObject({
+        code: 'bad_request',
+        message: 'name: name must not contain control characters',
+      });
     }
   });
 });

@@ -29,7 +29,10 @@ class OperatorAuthGuard implements CanActivate {
     if (operator === undefined) throw operatorUnauthorized();
     const right = this.reflector.get<OperatorRight>(REQUIRED_RIGHT, context.getHandler());
     if (!holds(operator, right)) {
-      throw new AppError('insufficient_scope', `this endpoint needs ${right === 'admin' ? 'the administrator token' : `the ${right} scope`}`);
+      throw new AppError(
+        'insufficient_scope',
+        `this endpoint needs ${right === 'admin' ? 'the administrator token' : `the ${right} scope`}`,
+      );
     }
     return true;
   }
@@ -47,7 +50,10 @@ export function OperatorAuth(right: OperatorRight): MethodDecorator {
     ApiBearerAuth(SECURITY_SCHEMES.operator),
     ApiErrorResponses({
       401: { when: 'no valid operator token or key', code: 'unauthorized' },
-      403: { when: right === 'admin' ? 'an operator key: only the administrator token may' : `a key without the \`${right}\` scope`, code: 'insufficient_scope' },
+      403: {
+        when: right === 'admin' ? 'an operator key: only the administrator token may' : `a key without the \`${right}\` scope`,
+        code: 'insufficient_scope',
+      },
     }),
   );
 }

@@ -31,8 +31,15 @@ export class BudgetEnforcer {
     try {
       const session = await this.sessions.findById(sessionId);
       if (session === undefined || isTerminalStatus(session.status)) return;
-      this.logger.log(`session ${sessionId} passed its budget${crossing === undefined ? '' : ` (${crossing.limit} ${crossing.max}, used ${crossing.used})`}: cancelling it`);
-      await this.sync.cancel(session, BUDGET_ACTOR, { grace_ms: this.config.budgets.cancelGraceMs }, crossing === undefined ? { reason: 'budget_exceeded' } : describeCrossing(crossing));
+      this.logger.log(
+        `session ${sessionId} passed its budget${crossing === undefined ? '' : ` (${crossing.limit} ${crossing.max}, used ${crossing.used})`}: cancelling it`,
+      );
+      await this.sync.cancel(
+        session,
+        BUDGET_ACTOR,
+        { grace_ms: this.config.budgets.cancelGraceMs },
+        crossing === undefined ? { reason: 'budget_exceeded' } : describeCrossing(crossing),
+      );
     } catch (error) {
       this.logger.warn(`cancelling session ${sessionId}, which passed its budget, failed: ${(error as Error).message}; it is tried again`);
     }

@@ -21,7 +21,10 @@ export class BudgetRepository {
    */
   async claimOverdue(): Promise<ClaimedSession[]> {
     const rows = await this.prisma.queryPg<{ id: string; max: number; used: string }>(CLAIM_OVERDUE, []);
-    return rows.map((row) => ({ sessionId: row.id, crossing: { limit: 'max_duration_s', max: row.max, used: Math.floor(Number(row.used)) } }));
+    return rows.map((row) => ({
+      sessionId: row.id,
+      crossing: { limit: 'max_duration_s', max: row.max, used: Math.floor(Number(row.used)) },
+    }));
   }
 
   /** Sessions claimed before `claimedBefore` and still active: their cancel did not go through (the API stopped, the orchestrator was down). */
@@ -36,7 +39,12 @@ export class BudgetRepository {
 
   /** What all agents spent today (UTC), by when the API stored their usage. */
   async spentToday(): Promise<Usage & { day: string }> {
-    const rows = await this.prisma.queryPg<{ day: string; input_tokens: string | null; output_tokens: string | null; cost_usd: string | null }>(SPENT_TODAY, []);
+    const rows = await this.prisma.queryPg<{
+      day: string;
+      input_tokens: string | null;
+      output_tokens: string | null;
+      cost_usd: string | null;
+    }>(SPENT_TODAY, []);
     const row = rows[0];
     return {
       day: row?.day ?? new Date().toISOString().slice(0, 10),

@@ -37,7 +37,11 @@ describe('usage and budgets (integration)', () => {
     if (Object.keys(budget).length > 0) {
       await target.get(PrismaService).task.update({
         where: { id: session.taskId },
-        data: { budgetMaxTokens: budget.max_tokens ?? null, budgetMaxCostUsd: budget.max_cost_usd ?? null, budgetMaxDurationS: budget.max_duration_s ?? null },
+        data: {
+          budgetMaxTokens: budget.max_tokens ?? null,
+          budgetMaxCostUsd: budget.max_cost_usd ?? null,
+          budgetMaxDurationS: budget.max_duration_s ?? null,
+        },
       });
     }
     return session;
@@ -47,12 +51,15 @@ describe('usage and budgets (integration)', () => {
     progressEvent(session, sequence, { type: 'usage', data: data as UsageData, ...(eventId === undefined ? {} : { event_id: eventId }) });
 
   async function deliver(session: SeededSession, event: CallbackEvent | Record<string, unknown>, target: TestApi = api) {
-    return target.app.getHttpAdapter().getInstance().inject({
-      method: 'POST',
-      url: `/orchestrator/callbacks/${session.id}`,
-      headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
-      payload: JSON.stringify(event),
-    });
+    return target.app
+      .getHttpAdapter()
+      .getInstance()
+      .inject({
+        method: 'POST',
+        url: `/orchestrator/callbacks/${session.id}`,
+        headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
+        payload: JSON.stringify(event),
+      });
   }
 
   async function usageOf(path: string): Promise<UsageBody> {
@@ -61,52 +68,76 @@ describe('usage and budgets (integration)', () => {
     return answer.body.usage;
   }
 
-  const cancelsOf = (session: SeededSession) => stub.requests.filter((request) => request.path === `/orchestrator/sessions/${encodeURIComponent(session.orchestratorSessionId ?? '')}/cancel`);
+  const cancelsOf = (session: SeededSession) =>
+    stub.requests.filter(
+      (request) => request.path === `/orchestrator/sessions/${encodeURIComponent(session.orchestratorSessionId ?? '')}/cancel`,
+    );
 
   it('totals equal the sum of the stored usage events, whatever their order, duplicates and the instance that took them', async () => {
-    const report = fc.record({ input_tokens: fc.nat(5_000), output_tokens: fc.nat(5_000), cost_usd: fc.integer({ min: 0, max: 100_000 }).map((micro) => micro / 1e6) });
+    const report = fc.record({
+      input_tokens: fc.nat(5_000),
+      output_tokens: fc.nat(5_000),
+      cost_usd: fc.integer({ min: 0, max: 100_000 }).map((micro) => micro / 1e6),
+    });
     await fc.assert(
-      fc.asyncProperty(fc.array(report, { minLength: 1, maxLength: 12 }), fc.array(fc.nat(), { maxLength: 12 }), fc.infiniteStream(fc.boolean()), async (reports, duplicates, onOther) => {
-        const first = await newSession();
-        const second = await seedSession(seedServicesOf(api), { title: 'budget test' });
-        // A second session of the same task: the task's totals are both sessions' together.
-        await api.get(PrismaService).orchestratorSession.update({ where: { id: second.id }, data: { taskId: first.taskId } });
-        const events = reports.map((data, index) => usageEvent(index % 2 === 0 ? first : second, Math.floor(index / 2) + 1, data));
-        const sends = [...events, ...duplicates.filter((index) => index < events.length).map((index) => events[index]!)];
-        const answers = await Promise.all(
-          fc.sample(fc.shuffledSubarray(sends, { minLength: sends.length }), 1)[0]!.map((event) => {
-            const session = event.session_id === first.orchestratorSessionId ? first : second;
-            return deliver(session, event, onOther.next().value ? other : api);
-          }),
-        );
-        expect(answers.every((answer) => answer.statusCode === 202)).toBe(true);
-        const sum = (of: typeof reports) => ({
-          input_tokens: of.reduce((total, data) => total + data.input_tokens, 0),
-          output_tokens: of.reduce((total, data) => total + data.output_tokens, 0),
-          cost_usd: of.reduce((total, data) => total + data.cost_usd, 0),
-        });
-        const firstUsage = await usageOf(`/orchestrator/sessions/${first.id}`);
-        const expected = sum(reports.filter((_, index) => index % 2 === 0));
-        expect(firstUsage).toEqual({ ...expected, cost_usd: expect.closeTo(expected.cost_usd, 6) });
-        const taskUsage = await usageOf(`/tasks/${first.taskId}`);
-        const all = sum(reports);
-        expect(taskUsage).toEqual({ ...all, cost_usd: expect.closeTo(all.cost_usd, 6) });
-      }),
+      fc.asyncProperty(
+        fc.array(report, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.infiniteStream(fc.boolean()),
+        async (reports, duplicates, onOther) => {
+          const first = await newSession();
+          const second = await seedSession(seedServicesOf(api), { title: 'budget test' });
+          // A second session of the same task: the task's totals are both sessions' together.
+          await api.get(PrismaService).orchestratorSession.update({ where: { id: second.id }, data: { taskId: first.taskId } });
+          const events = reports.map((data, index) => usageEvent(index % 2 === 0 ? first : second, Math.floor(index / 2) + 1, data));
+          const sends = [...events, ...duplicates.filter((index) => index < events.length).map((index) => events[index]!)];
+          const answers = await Promise.all(
+            fc.sample(fc.shuffledSubarray(sends, { minLength: sends.length }), 1)[0]!.map((event) => {
+              const session = event.session_id === first.orchestratorSessionId ? first : second;
+              return deliver(session, event, onOther.next().value ? other : api);
+            }),
+          );
+          expect(answers.every((answer) => answer.statusCode === 202)).toBe(true);
+          const sum = (of: typeof reports) => ({
+            input_tokens: of.reduce((total, data) => total + data.input_tokens, 0),
+            output_tokens: of.reduce((total, data) => total + data.output_tokens, 0),
+            cost_usd: of.reduce((total, data) => total + data.cost_usd, 0),
+          });
+          const firstUsage = await usageOf(`/orchestrator/sessions/${first.id}`);
+          const expected = sum(reports.filter((_, index) => index % 2 === 0));
+          expect(firstUsage).toEqual({ ...expected, cost_usd: expect.closeTo(expected.cost_usd, 6) });
+          const taskUsage = await usageOf(`/tasks/${first.taskId}`);
+          const all = sum(reports);
+          expect(taskUsage).toEqual({ ...all, cost_usd: expect.closeTo(all.cost_usd, 6) });
+        },
+      ),
       { numRuns: 15 },
     );
   }, 60_000);
 
-  it('counts the day\'s usage and the metrics by model', async () => {
+  it("counts the day's usage and the metrics by model", async () => {
     const before = await api.get(BudgetRepository).spentToday();
     const scrape = async () => (await api.request<string>('GET', '/metrics')).body;
     const tokensBefore = sampleValue(await scrape(), 'mosaic_usage_tokens_total', { model: 'counted-model', kind: 'input' }) ?? 0;
     const session = await newSession();
-    expect((await deliver(session, usageEvent(session, 1, { input_tokens: 40, output_tokens: 2, cost_usd: 0.25, model: 'counted-model' }))).statusCode).toBe(202);
-    expect((await deliver(session, usageEvent(session, 1, { input_tokens: 40, output_tokens: 2, cost_usd: 0.25, model: 'counted-model' }, `${session.id}-1`))).statusCode).toBe(202);
+    expect(
+      (await deliver(session, usageEvent(session, 1, { input_tokens: 40, output_tokens: 2, cost_usd: 0.25, model: 'counted-model' })))
+        .statusCode,
+    ).toBe(202);
+    expect(
+      (
+        await deliver(
+          session,
+          usageEvent(session, 1, { input_tokens: 40, output_tokens: 2, cost_usd: 0.25, model: 'counted-model' }, `${session.id}-1`),
+        )
+      ).statusCode,
+    ).toBe(202);
     const after = await api.get(BudgetRepository).spentToday();
     expect(after.inputTokens - before.inputTokens).toBeGreaterThanOrEqual(40);
     expect(after.costUsd - before.costUsd).toBeGreaterThanOrEqual(0.25 - 1e-9);
-    expect((sampleValue(await scrape(), 'mosaic_usage_tokens_total', { model: 'counted-model', kind: 'input' }) ?? 0) - tokensBefore).toBe(40);
+    expect((sampleValue(await scrape(), 'mosaic_usage_tokens_total', { model: 'counted-model', kind: 'input' }) ?? 0) - tokensBefore).toBe(
+      40,
+    );
     const today = await api.request<{ day: string; cost_usd: number; daily_cost_limit_usd: number | null }>('GET', '/usage/today');
     expect(today.body).toMatchObject({ day: new Date().toISOString().slice(0, 10), daily_cost_limit_usd: null });
   });
@@ -136,11 +167,18 @@ describe('usage and budgets (integration)', () => {
     const events = Array.from({ length: 10 }, (_, index) => usageEvent(session, index + 1, { input_tokens: 60, output_tokens: 40 }));
     const answers = await Promise.all(events.map((event, index) => deliver(session, event, index % 2 === 0 ? api : other)));
     expect(answers.map((answer) => answer.statusCode)).toEqual(events.map(() => 202));
-    await eventually(async () => expect((await api.request<{ status: string }>('GET', `/orchestrator/sessions/${session.id}`)).body.status).toBe('cancelled'), 5_000);
+    await eventually(
+      async () =>
+        expect((await api.request<{ status: string }>('GET', `/orchestrator/sessions/${session.id}`)).body.status).toBe('cancelled'),
+      5_000,
+    );
     await sleep(500);
     expect(cancelsOf(session)).toHaveLength(1);
     expect(cancelsOf(session)[0]!.body).toEqual({ grace_ms: 0 });
-    const stored = await api.request<{ status: string; error: string; events: { type: string; data: Record<string, unknown> }[] }>('GET', `/orchestrator/sessions/${session.id}`);
+    const stored = await api.request<{ status: string; error: string; events: { type: string; data: Record<string, unknown> }[] }>(
+      'GET',
+      `/orchestrator/sessions/${session.id}`,
+    );
     expect(stored.body).toMatchObject({ status: 'cancelled', error: 'budget_exceeded' });
     const record = stored.body.events.find((event) => event.data.actor === 'budget');
     // The crossing was seen by the event that passed 250: the third one stored (300), whichever it was.
@@ -149,7 +187,7 @@ describe('usage and budgets (integration)', () => {
     expect(await usageOf(`/orchestrator/sessions/${session.id}`)).toEqual({ input_tokens: 600, output_tokens: 400, cost_usd: 0 });
   });
 
-  it('cancels by cost too, and keeps budget_exceeded when the orchestrator\'s cancelled callback comes first', async () => {
+  it("cancels by cost too, and keeps budget_exceeded when the orchestrator's cancelled callback comes first", async () => {
     const session = await newSession({ max_cost_usd: 0.5 });
     stub.respond = async (request) => {
       if (!request.path.endsWith('/cancel')) return undefined;
@@ -172,17 +210,31 @@ describe('usage and budgets (integration)', () => {
   it('cancels a session that runs past max_duration_s though it reports nothing, once across instances', async () => {
     const session = await newSession({ max_duration_s: 1 });
     await api.get(PrismaService).orchestratorSession.update({ where: { id: session.id }, data: { startedAt: new Date(Date.now() - 900) } });
-    await eventually(async () => expect((await api.request<{ status: string }>('GET', `/orchestrator/sessions/${session.id}`)).body.status).toBe('cancelled'), 5_000);
+    await eventually(
+      async () =>
+        expect((await api.request<{ status: string }>('GET', `/orchestrator/sessions/${session.id}`)).body.status).toBe('cancelled'),
+      5_000,
+    );
     await sleep(600);
     expect(cancelsOf(session)).toHaveLength(1);
-    const stored = await api.request<{ error: string; events: { data: Record<string, unknown> }[] }>('GET', `/orchestrator/sessions/${session.id}`);
+    const stored = await api.request<{ error: string; events: { data: Record<string, unknown> }[] }>(
+      'GET',
+      `/orchestrator/sessions/${session.id}`,
+    );
     expect(stored.body.error).toBe('budget_exceeded');
-    expect(stored.body.events.find((event) => event.data.actor === 'budget')?.data).toMatchObject({ limit: 'max_duration_s', max: 1, used: 1 });
+    expect(stored.body.events.find((event) => event.data.actor === 'budget')?.data).toMatchObject({
+      limit: 'max_duration_s',
+      max: 1,
+      used: 1,
+    });
   });
 
-  it('refuses dispatches with 429 once the day\'s cost reaches MOSAIC_DAILY_COST_LIMIT_USD', async () => {
+  it("refuses dispatches with 429 once the day's cost reaches MOSAIC_DAILY_COST_LIMIT_USD", async () => {
     const spent = await api.get(BudgetRepository).spentToday();
-    const limited = await TestApi.start({ ORCHESTRATOR_URL: stub.url, MOSAIC_DAILY_COST_LIMIT_USD: String(Math.round((spent.costUsd + 1) * 1e6) / 1e6) });
+    const limited = await TestApi.start({
+      ORCHESTRATOR_URL: stub.url,
+      MOSAIC_DAILY_COST_LIMIT_USD: String(Math.round((spent.costUsd + 1) * 1e6) / 1e6),
+    });
     try {
       const task = await limited.request<{ id: string }>('POST', '/tasks', { body: { title: 'before the limit' } });
       expect((await limited.request('POST', `/tasks/${task.body.id}/dispatch`)).status).toBe(202);
@@ -201,8 +253,10 @@ describe('usage and budgets (integration)', () => {
   });
 
   describe('POST /tasks budget', () => {
-    it('keeps a valid budget and shows it with the task\'s usage', async () => {
-      const created = await api.request<{ id: string; budget: unknown; usage: unknown }>('POST', '/tasks', { body: { title: 'budgeted', budget: { max_tokens: 250, max_cost_usd: 1.25, max_duration_s: 60 } } });
+    it("keeps a valid budget and shows it with the task's usage", async () => {
+      const created = await api.request<{ id: string; budget: unknown; usage: unknown }>('POST', '/tasks', {
+        body: { title: 'budgeted', budget: { max_tokens: 250, max_cost_usd: 1.25, max_duration_s: 60 } },
+      });
       expect(created.status).toBe(201);
       expect(created.body.budget).toEqual({ max_tokens: 250, max_cost_usd: 1.25, max_duration_s: 60 });
       expect(created.body.usage).toEqual({ input_tokens: 0, output_tokens: 0, cost_usd: 0 });

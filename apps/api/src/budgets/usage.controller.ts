@@ -16,7 +16,10 @@ export class UsageController {
 
   @Get('today')
   @OperatorAuth('read')
-  @ApiOperation({ summary: 'What all agents spent today (UTC), and the daily cost limit', description: 'Dispatches are refused with `429 daily_budget_exhausted` once `cost_usd` reaches the limit.' })
+  @ApiOperation({
+    summary: 'What all agents spent today (UTC), and the daily cost limit',
+    description: 'Dispatches are refused with `429 daily_budget_exhausted` once `cost_usd` reaches the limit.',
+  })
   @ApiWireResponse(200, 'DailyUsage')
   async today(): Promise<DailyUsage> {
     const spent = await this.budgets.spentToday();

@@ -35,7 +35,14 @@ export const EVENT_COLUMNS = [
  * hashes need not be constant-time: how much of a SHA-256 digest matches
  * tells nothing about the token.
  */
-function acceptsToken(token: { sessionId: string; tokenHash: string; expiresAfter: string; endedAfter: string; terminalStatuses: string; signed: string }): string {
+function acceptsToken(token: {
+  sessionId: string;
+  tokenHash: string;
+  expiresAfter: string;
+  endedAfter: string;
+  terminalStatuses: string;
+  signed: string;
+}): string {
   return `s.id = ${token.sessionId}
     AND s.callback_token_hash = ${token.tokenHash}
     AND s.callback_token_expires_at > ${token.expiresAfter}

@@ -70,9 +70,18 @@ export class CallbackIngestionService {
     }
     const event = parsed.value;
     const report = statusReportOf(event, now);
-    const { outcome, moved, budgetCrossed } = await this.callbacks.record({ credentials, validity, event: incomingEvent(event), report }, callerGone);
+    const { outcome, moved, budgetCrossed } = await this.callbacks.record(
+      { credentials, validity, event: incomingEvent(event), report },
+      callerGone,
+    );
     if (moved !== undefined && report !== undefined) {
-      logSessionStatusChange({ sessionId: credentials.sessionId, taskId: moved.taskId, from: moved.from, to: report.status, error: report.error });
+      logSessionStatusChange({
+        sessionId: credentials.sessionId,
+        taskId: moved.taskId,
+        from: moved.from,
+        to: report.status,
+        error: report.error,
+      });
     }
     if (outcome === 'stored' && event.type === 'usage') this.metrics.usageReported(event.data);
     // The cancel takes up to its grace: the orchestrator is not kept waiting for its answer.
@@ -88,7 +97,6 @@ export class CallbackIngestionService {
         throw invalidCallbackToken();
     }
   }
-
 }
 
 /**

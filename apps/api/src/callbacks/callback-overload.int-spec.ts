@@ -38,7 +38,9 @@ describe('callbacks under a locked sessions table (integration)', () => {
   it('answers 202 or a bounded 503, keeps its queue bounded, and loses nothing', async () => {
     const sessions: SeededSession[] = [];
     for (let index = 0; index < SESSIONS; index += 1) sessions.push(await seedSession(seedServicesOf(api), { title: `overload ${index}` }));
-    const events = sessions.flatMap((session) => Array.from({ length: EVENTS_PER_SESSION }, (_, index) => ({ session, event: progressEvent(session, index + 1) })));
+    const events = sessions.flatMap((session) =>
+      Array.from({ length: EVENTS_PER_SESSION }, (_, index) => ({ session, event: progressEvent(session, index + 1) })),
+    );
 
     const locker = new Client({ connectionString: url });
     await locker.connect();
@@ -56,7 +58,12 @@ describe('callbacks under a locked sessions table (integration)', () => {
       events.map(async ({ session, event }) => {
         const started = Date.now();
         const answer = await send(session, event);
-        return { status: answer.status, code: answer.body.error?.code, retryAfter: answer.headers['retry-after'], tookMs: Date.now() - started };
+        return {
+          status: answer.status,
+          code: answer.body.error?.code,
+          retryAfter: answer.headers['retry-after'],
+          tookMs: Date.now() - started,
+        };
       }),
     );
     await released;
@@ -72,7 +79,9 @@ describe('callbacks under a locked sessions table (integration)', () => {
 
     // The orchestrator redelivers what was refused (and may redeliver what was stored): each event is stored once.
     for (const { session, event } of events) expect((await send(session, event)).status).toBe(202);
-    const stored = await api.get(PrismaService).orchestratorSessionEvent.count({ where: { sessionId: { in: sessions.map((session) => session.id) } } });
+    const stored = await api
+      .get(PrismaService)
+      .orchestratorSessionEvent.count({ where: { sessionId: { in: sessions.map((session) => session.id) } } });
     expect(stored).toBe(events.length);
   }, 60_000);
 });

@@ -26,7 +26,11 @@ describe('callback signatures (integration)', () => {
   const event = (session: SeededSession, fields: Partial<CallbackEvent> = {}) => progressEvent(session, (sequence += 1), fields);
 
   const send = (session: SeededSession, body: string, headers: Record<string, string> = {}) =>
-    api.request<CallbackAck | typeof UNAUTHORIZED>('POST', `/orchestrator/callbacks/${session.id}`, { body, token: session.token, headers });
+    api.request<CallbackAck | typeof UNAUTHORIZED>('POST', `/orchestrator/callbacks/${session.id}`, {
+      body,
+      token: session.token,
+      headers,
+    });
   const stored = (session: SeededSession) => api.get(PrismaService).orchestratorSessionEvent.count({ where: { sessionId: session.id } });
 
   it('accepts a callback signed with the session secret over its body', async () => {
@@ -39,11 +43,23 @@ describe('callback signatures (integration)', () => {
 
   it.each([
     ['unsigned', (_secret: string, _id: string, _body: string) => ({})],
-    ['signed with another secret', (_secret: string, id: string, body: string) => signatureHeaders(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, id, body)],
+    [
+      'signed with another secret',
+      (_secret: string, id: string, body: string) => signatureHeaders(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, id, body),
+    ],
     ['signed over another body', (secret: string, id: string, body: string) => signatureHeaders(secret, id, body.replace('step', 'stop'))],
-    ['stamped 6 minutes ago', (secret: string, id: string, body: string) => signatureHeaders(secret, id, body, new Date(Date.now() - 6 * 60 * 1000))],
-    ['stamped 6 minutes ahead', (secret: string, id: string, body: string) => signatureHeaders(secret, id, body, new Date(Date.now() + 6 * 60 * 1000))],
-    ['with a webhook-id other than its event_id', (secret: string, _id: string, body: string) => signatureHeaders(secret, 'another-event', body)],
+    [
+      'stamped 6 minutes ago',
+      (secret: string, id: string, body: string) => signatureHeaders(secret, id, body, new Date(Date.now() - 6 * 60 * 1000)),
+    ],
+    [
+      'stamped 6 minutes ahead',
+      (secret: string, id: string, body: string) => signatureHeaders(secret, id, body, new Date(Date.now() + 6 * 60 * 1000)),
+    ],
+    [
+      'with a webhook-id other than its event_id',
+      (secret: string, _id: string, body: string) => signatureHeaders(secret, 'another-event', body),
+    ],
   ])('refuses one %s with the uniform 401, storing nothing', async (_case, headersFor) => {
     const session = await seedSession(seedServicesOf(api), { signed: true });
     const body = JSON.stringify(event(session));
@@ -59,7 +75,10 @@ describe('callback signatures (integration)', () => {
   });
 
   it('gives each session its own secret, derived, never stored', async () => {
-    const [first, second] = [await seedSession(seedServicesOf(api), { signed: true }), await seedSession(seedServicesOf(api), { signed: true })];
+    const [first, second] = [
+      await seedSession(seedServicesOf(api), { signed: true }),
+      await seedSession(seedServicesOf(api), { signed: true }),
+    ];
     expect(signing.secretFor(first.id)).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(signing.secretFor(first.id)).not.toBe(signing.secretFor(second.id));
     expect(signing.secretFor(first.id)).toBe(signing.secretFor(first.id));
@@ -71,11 +90,15 @@ describe('callback signatures (integration)', () => {
   it('accepts any valid event correctly signed (property)', async () => {
     const session = await seedSession(seedServicesOf(api), { signed: true });
     await fc.assert(
-      fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 200 }).filter((text) => !text.includes('\u0000')), fc.integer({ min: 0, max: 100 }), async (message, percent) => {
-        const body = JSON.stringify(event(session, { data: { message, percent } }));
-        const answer = await send(session, body, signatureHeaders(signing.secretFor(session.id), JSON.parse(body).event_id, body));
-        expect(answer.status).toBe(202);
-      }),
+      fc.asyncProperty(
+        fc.string({ unit: 'grapheme', maxLength: 200 }).filter((text) => !text.includes('\u0000')),
+        fc.integer({ min: 0, max: 100 }),
+        async (message, percent) => {
+          const body = JSON.stringify(event(session, { data: { message, percent } }));
+          const answer = await send(session, body, signatureHeaders(signing.secretFor(session.id), JSON.parse(body).event_id, body));
+          expect(answer.status).toBe(202);
+        },
+      ),
       { numRuns: 50 },
     );
   });

@@ -144,7 +144,9 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
       const session = await newSession();
       await prisma.orchestratorSession.update({ where: { id: session.id }, data: { queuePosition: 4 } });
 
-      expect((await send(session, event(session, 1, { type: 'status', status: 'running', data: { node: 'node-a:3100' } }))).statusCode).toBe(202);
+      expect(
+        (await send(session, event(session, 1, { type: 'status', status: 'running', data: { node: 'node-a:3100' } }))).statusCode,
+      ).toBe(202);
       expect(await sessionRow(session.id)).toMatchObject({ status: 'running', node: 'node-a:3100', queuePosition: null });
 
       // A later event without a node keeps it; a cancelled result ends the session and its task.
@@ -187,36 +189,40 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
   });
 
   describe('refuses with one and the same 401', () => {
-    const refusals: [string, (mine: TestSession, other: TestSession) => Promise<{ sessionId: string; headers: Record<string, string> }>][] = [
-      ['no Authorization header', async (mine) => ({ sessionId: mine.id, headers: {} })],
-      ['a header of another scheme', async (mine) => ({ sessionId: mine.id, headers: { authorization: `Basic ${mine.token}` } })],
-      ['a malformed header', async (mine) => ({ sessionId: mine.id, headers: { authorization: `Bearer ${mine.token} extra` } })],
-      ['an empty bearer token', async (mine) => ({ sessionId: mine.id, headers: { authorization: 'Bearer ' } })],
-      ['a wrong token', async (mine) => ({ sessionId: mine.id, headers: { authorization: `Bearer ${tokens.issue().token}` } })],
+    const refusals: [string, (mine: TestSession, other: TestSession) => Promise<{ sessionId: string; headers: Record<string, string> }>][] =
       [
-        'the token of another session',
-        async (mine, other) => ({ sessionId: mine.id, headers: { authorization: `Bearer ${other.token}` } }),
-      ],
-      [
-        'a session that does not exist',
-        async (mine) => ({ sessionId: randomUUID(), headers: { authorization: `Bearer ${mine.token}` } }),
-      ],
-      ['a session id that is not a uuid', async (mine) => ({ sessionId: 'not-a-uuid', headers: { authorization: `Bearer ${mine.token}` } })],
-      [
-        'an expired token',
-        async () => {
-          const expired = await newSession({ issuedAt: new Date(Date.now() - TTL_MS - 1000) });
-          return { sessionId: expired.id, headers: { authorization: `Bearer ${expired.token}` } };
-        },
-      ],
-      [
-        'a token revoked after the terminal grace period',
-        async (mine) => {
-          await sessions.applyStatus(mine.id, { status: 'completed', at: new Date(Date.now() - GRACE_MS - 1000) });
-          return { sessionId: mine.id, headers: { authorization: `Bearer ${mine.token}` } };
-        },
-      ],
-    ];
+        ['no Authorization header', async (mine) => ({ sessionId: mine.id, headers: {} })],
+        ['a header of another scheme', async (mine) => ({ sessionId: mine.id, headers: { authorization: `Basic ${mine.token}` } })],
+        ['a malformed header', async (mine) => ({ sessionId: mine.id, headers: { authorization: `Bearer ${mine.token} extra` } })],
+        ['an empty bearer token', async (mine) => ({ sessionId: mine.id, headers: { authorization: 'Bearer ' } })],
+        ['a wrong token', async (mine) => ({ sessionId: mine.id, headers: { authorization: `Bearer ${tokens.issue().token}` } })],
+        [
+          'the token of another session',
+          async (mine, other) => ({ sessionId: mine.id, headers: { authorization: `Bearer ${other.token}` } }),
+        ],
+        [
+          'a session that does not exist',
+          async (mine) => ({ sessionId: randomUUID(), headers: { authorization: `Bearer ${mine.token}` } }),
+        ],
+        [
+          'a session id that is not a uuid',
+          async (mine) => ({ sessionId: 'not-a-uuid', headers: { authorization: `Bearer ${mine.token}` } }),
+        ],
+        [
+          'an expired token',
+          async () => {
+            const expired = await newSession({ issuedAt: new Date(Date.now() - TTL_MS - 1000) });
+            return { sessionId: expired.id, headers: { authorization: `Bearer ${expired.token}` } };
+          },
+        ],
+        [
+          'a token revoked after the terminal grace period',
+          async (mine) => {
+            await sessions.applyStatus(mine.id, { status: 'completed', at: new Date(Date.now() - GRACE_MS - 1000) });
+            return { sessionId: mine.id, headers: { authorization: `Bearer ${mine.token}` } };
+          },
+        ],
+      ];
 
     it.each(refusals)('for %s, storing nothing', async (_case, request) => {
       const mine = await newSession();
@@ -256,7 +262,11 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
     const cases: [string, (session: TestSession) => unknown, RegExp][] = [
       ['a missing field', (session) => ({ ...event(session, 1), sequence: undefined }), /sequence/],
       ['an unknown field', (session) => ({ ...event(session, 1), extra: 1 }), /extra: unknown field/],
-      ['an unknown field in data', (session) => event(session, 1, { data: { message: 'x', colour: 'red' } } as Partial<CallbackEvent>), /data\.colour: unknown field/],
+      [
+        'an unknown field in data',
+        (session) => event(session, 1, { data: { message: 'x', colour: 'red' } } as Partial<CallbackEvent>),
+        /data\.colour: unknown field/,
+      ],
       ['a status event without status', (session) => ({ ...statusEvent(session, 1, 'running'), status: undefined }), /status/],
       ['an unknown type', (session) => ({ ...event(session, 1), type: 'gossip' }), /type/],
       ['a sequence below 1', (session) => event(session, 0), /sequence/],
@@ -312,16 +322,44 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
   describe('a callback with values PostgreSQL cannot store', () => {
     // Each would break the statement that stores it: a NUL, an unpaired surrogate, an exit code beyond `int`.
     const unstorable: [string, (session: TestSession) => CallbackEvent, RegExp][] = [
-      ['a NUL in a log line', (session) => event(session, 1, { type: 'log', data: { stream: 'stdout', line: 'a\u0000b' } }), /^data\.line: contains a NUL/],
-      ['an unpaired surrogate in a log line', (session) => event(session, 1, { type: 'log', data: { stream: 'stderr', line: 'x\uD800' } }), /^data\.line: is not well-formed/],
+      [
+        'a NUL in a log line',
+        (session) => event(session, 1, { type: 'log', data: { stream: 'stdout', line: 'a\u0000b' } }),
+        /^data\.line: contains a NUL/,
+      ],
+      [
+        'an unpaired surrogate in a log line',
+        (session) => event(session, 1, { type: 'log', data: { stream: 'stderr', line: 'x\uD800' } }),
+        /^data\.line: is not well-formed/,
+      ],
       ['a NUL in a progress message', (session) => event(session, 1, { data: { message: '\u0000' } }), /^data\.message: contains a NUL/],
       ['a NUL in the event id', (session) => event(session, 1, { event_id: `${randomUUID()}\u0000` }), /^event_id: contains a NUL/],
-      ['an unpaired surrogate in the session id', (session) => event(session, 1, { session_id: `${session.orchestratorSessionId}\uDC00` }), /^session_id: is not well-formed/],
-      ['a NUL in a result summary', (session) => resultEvent(session, 1, 'completed', { summary: 'done\u0000' }), /^data\.summary: contains a NUL/],
-      ['an unpaired surrogate in a result error', (session) => resultEvent(session, 1, 'failed', { error: '\uDBFF!' }), /^data\.error: is not well-formed/],
-      ['a NUL in a status error', (session) => event(session, 1, { type: 'status', status: 'failed', data: { error: 'x\u0000' } }), /^data\.error: contains a NUL/],
+      [
+        'an unpaired surrogate in the session id',
+        (session) => event(session, 1, { session_id: `${session.orchestratorSessionId}\uDC00` }),
+        /^session_id: is not well-formed/,
+      ],
+      [
+        'a NUL in a result summary',
+        (session) => resultEvent(session, 1, 'completed', { summary: 'done\u0000' }),
+        /^data\.summary: contains a NUL/,
+      ],
+      [
+        'an unpaired surrogate in a result error',
+        (session) => resultEvent(session, 1, 'failed', { error: '\uDBFF!' }),
+        /^data\.error: is not well-formed/,
+      ],
+      [
+        'a NUL in a status error',
+        (session) => event(session, 1, { type: 'status', status: 'failed', data: { error: 'x\u0000' } }),
+        /^data\.error: contains a NUL/,
+      ],
       ['an exit code of 2^32', (session) => resultEvent(session, 1, 'failed', { exit_code: 4_294_967_296 }), /^data\.exit_code: /],
-      ['an exit code below int32', (session) => event(session, 1, { type: 'status', status: 'failed', data: { exit_code: -2_147_483_649 } }), /^data\.exit_code: /],
+      [
+        'an exit code below int32',
+        (session) => event(session, 1, { type: 'status', status: 'failed', data: { exit_code: -2_147_483_649 } }),
+        /^data\.exit_code: /,
+      ],
     ];
 
     it.each(unstorable)('is refused with 400 naming the field when its token is valid: %s', async (_case, body, field) => {
@@ -506,7 +544,9 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
 
     it('are stored by shared statements, each answered and applied as if it had come alone', async () => {
       const fillers = await Promise.all(Array.from({ length: 4 }, () => newSession()));
-      const [starting, redelivering, foreign, wrongToken, finishing, chatty] = await Promise.all(Array.from({ length: 6 }, () => newSession()));
+      const [starting, redelivering, foreign, wrongToken, finishing, chatty] = await Promise.all(
+        Array.from({ length: 6 }, () => newSession()),
+      );
       const stored = event(redelivering!, 1);
       await send(redelivering!, stored);
       const chattyEvents = [event(chatty!, 1), event(chatty!, 2)];
@@ -561,7 +601,15 @@ describe('POST /orchestrator/callbacks/:sessionId', () => {
         callbacks.record({
           credentials: { sessionId: session.id, tokenHash: hashSecret(session.token), signed: false },
           validity: tokens.validityAt(),
-          event: { eventId: randomUUID(), orchestratorSessionId, sequence: 1, type: 'progress', status: null, occurredAt: new Date().toISOString(), data: {} },
+          event: {
+            eventId: randomUUID(),
+            orchestratorSessionId,
+            sequence: 1,
+            type: 'progress',
+            status: null,
+            occurredAt: new Date().toISOString(),
+            data: {},
+          },
           report: undefined,
         });
       const run = jest.spyOn(prisma, 'queryPg');

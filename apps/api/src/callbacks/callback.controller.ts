@@ -30,9 +30,15 @@ export class CallbackController {
   @ApiWireResponse(202, 'CallbackAck', 'the event is stored (or had been)')
   @ApiErrorResponses({
     400: { when: 'invalid event; the message names the field', code: 'bad_request' },
-    401: { when: 'missing, malformed, expired or revoked token, or one issued for another session (never says which)', code: 'unauthorized' },
+    401: {
+      when: 'missing, malformed, expired or revoked token, or one issued for another session (never says which)',
+      code: 'unauthorized',
+    },
     413: { when: 'body over 64 KiB', code: 'payload_too_large' },
-    503: { when: 'too many callbacks waiting to be stored, or the database cannot take it now (with `Retry-After`): send the same event again later', code: 'at_capacity' },
+    503: {
+      when: 'too many callbacks waiting to be stored, or the database cannot take it now (with `Retry-After`): send the same event again later',
+      code: 'at_capacity',
+    },
   })
   receive(
     @Param('sessionId') sessionId: string,
@@ -40,6 +46,12 @@ export class CallbackController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<CallbackAck> {
-    return this.ingestion.ingest({ sessionId, headers: request.headers, body, rawBody: request.rawBody, callerGone: callerGone(reply.raw) });
+    return this.ingestion.ingest({
+      sessionId,
+      headers: request.headers,
+      body,
+      rawBody: request.rawBody,
+      callerGone: callerGone(reply.raw),
+    });
   }
 }

@@ -82,8 +82,12 @@ describe('ApiConfig.fromEnvironment', () => {
     it('refuses an empty or missing file, and the key set both ways, naming the variable', () => {
       const empty = join(dir, 'empty');
       writeFileSync(empty, '');
-      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: empty })).toThrow(/ORCHESTRATOR_API_KEY_FILE=".*": the file is empty/);
-      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: join(dir, 'missing') })).toThrow(/ORCHESTRATOR_API_KEY_FILE=".*": cannot be read/);
+      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: empty })).toThrow(
+        /ORCHESTRATOR_API_KEY_FILE=".*": the file is empty/,
+      );
+      expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY_FILE: join(dir, 'missing') })).toThrow(
+        /ORCHESTRATOR_API_KEY_FILE=".*": cannot be read/,
+      );
       expect(() => ApiConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'key', ORCHESTRATOR_API_KEY_FILE: empty })).toThrow(
         /ORCHESTRATOR_API_KEY and ORCHESTRATOR_API_KEY_FILE are both set/,
       );

@@ -1,7 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { z } from 'zod';
-import { type Environment, envInteger, envPositiveNumber, envText, envUrl, readEnvironment, refuseDevelopmentSecrets } from '@mosaic/http-kit';
+import {
+  type Environment,
+  envInteger,
+  envPositiveNumber,
+  envText,
+  envUrl,
+  readEnvironment,
+  refuseDevelopmentSecrets,
+} from '@mosaic/http-kit';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY, callbackPath } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
@@ -79,7 +87,13 @@ export class ApiConfig {
     /** Its nodes, in the order given; the client spreads calls over them. */
     readonly urls: readonly string[];
     readonly apiKey: string;
-    readonly timeoutsMs: { readonly spawn: number; readonly status: number; readonly kill: number; readonly list: number; readonly health: number };
+    readonly timeoutsMs: {
+      readonly spawn: number;
+      readonly status: number;
+      readonly kill: number;
+      readonly list: number;
+      readonly health: number;
+    };
     readonly retry: { readonly attempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
     readonly breaker: { readonly consecutiveFailures: number; readonly halfOpenAfterMs: number };
     /** The longest a dispatch can keep trying one spawn: every attempt timing out, every backoff at its cap. */

@@ -77,11 +77,35 @@ describe('applyMigrations', () => {
     expect(columns).toEqual([
       { column_name: 'id', data_type: 'character varying', character_maximum_length: 36, is_nullable: 'NO', column_default: null },
       { column_name: 'checksum', data_type: 'character varying', character_maximum_length: 64, is_nullable: 'NO', column_default: null },
-      { column_name: 'finished_at', data_type: 'timestamp with time zone', character_maximum_length: null, is_nullable: 'YES', column_default: null },
-      { column_name: 'migration_name', data_type: 'character varying', character_maximum_length: 255, is_nullable: 'NO', column_default: null },
+      {
+        column_name: 'finished_at',
+        data_type: 'timestamp with time zone',
+        character_maximum_length: null,
+        is_nullable: 'YES',
+        column_default: null,
+      },
+      {
+        column_name: 'migration_name',
+        data_type: 'character varying',
+        character_maximum_length: 255,
+        is_nullable: 'NO',
+        column_default: null,
+      },
       { column_name: 'logs', data_type: 'text', character_maximum_length: null, is_nullable: 'YES', column_default: null },
-      { column_name: 'rolled_back_at', data_type: 'timestamp with time zone', character_maximum_length: null, is_nullable: 'YES', column_default: null },
-      { column_name: 'started_at', data_type: 'timestamp with time zone', character_maximum_length: null, is_nullable: 'NO', column_default: 'now()' },
+      {
+        column_name: 'rolled_back_at',
+        data_type: 'timestamp with time zone',
+        character_maximum_length: null,
+        is_nullable: 'YES',
+        column_default: null,
+      },
+      {
+        column_name: 'started_at',
+        data_type: 'timestamp with time zone',
+        character_maximum_length: null,
+        is_nullable: 'NO',
+        column_default: 'now()',
+      },
       { column_name: 'applied_steps_count', data_type: 'integer', character_maximum_length: null, is_nullable: 'NO', column_default: '0' },
     ]);
     const primaryKey = await withClient(url, async (client) => {
@@ -129,10 +153,7 @@ describe('applyMigrations', () => {
     // would apply it twice (and fail on the existing table).
     addMigration(dir, '20991231000000_slow', 'SELECT pg_sleep(0.5);\nCREATE TABLE "slow_probe" ("id" INTEGER NOT NULL);\n');
 
-    const [first, second] = await Promise.all([
-      applyMigrations(url, { migrationsDir: dir }),
-      applyMigrations(url, { migrationsDir: dir }),
-    ]);
+    const [first, second] = await Promise.all([applyMigrations(url, { migrationsDir: dir }), applyMigrations(url, { migrationsDir: dir })]);
 
     const all = [...migrationNames, '20991231000000_slow'];
     expect([...first.applied, ...second.applied].sort()).toEqual(all);

@@ -93,10 +93,7 @@ function readMigrations(migrationsDir: string): MigrationFile[] {
  * migration leaves neither partial schema changes nor a failed row behind, so
  * there is nothing to `migrate resolve` afterwards.
  */
-export async function applyMigrations(
-  databaseUrl: string,
-  options: ApplyMigrationsOptions = {},
-): Promise<ApplyMigrationsResult> {
+export async function applyMigrations(databaseUrl: string, options: ApplyMigrationsOptions = {}): Promise<ApplyMigrationsResult> {
   const log = options.log ?? (() => undefined);
   const migrations = readMigrations(options.migrationsDir ?? findMigrationsDir());
 
@@ -114,11 +111,7 @@ export async function applyMigrations(
   }
 }
 
-async function applyLocked(
-  client: Client,
-  migrations: MigrationFile[],
-  log: (line: string) => void,
-): Promise<ApplyMigrationsResult> {
+async function applyLocked(client: Client, migrations: MigrationFile[], log: (line: string) => void): Promise<ApplyMigrationsResult> {
   await client.query(CREATE_MIGRATIONS_TABLE);
   const { rows } = await client.query<MigrationRow>(
     `SELECT migration_name, checksum, started_at, finished_at, rolled_back_at
@@ -184,10 +177,7 @@ async function applyOne(client: Client, migration: MigrationFile): Promise<void>
     // No parameters: pg then uses the simple query protocol, which runs a
     // multi-statement script as Prisma does.
     await client.query(migration.sql);
-    await client.query(
-      `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`,
-      [id],
-    );
+    await client.query(`UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`, [id]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -9,7 +9,6 @@ import { PrismaClient } from './generated/prisma/client';
 /** How long a query or an interactive transaction waits for a pooled connection under load before failing. */
 const CONNECTION_MAX_WAIT_MS = 30_000;
 
-
 /** A statement text and the name it is prepared under, computed once per text. */
 export interface PreparedStatement {
   readonly name: string;

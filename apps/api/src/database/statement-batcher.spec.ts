@@ -18,7 +18,13 @@ const LIMITS = {
 };
 
 function controlledBatcher(
-  options: { maxInFlight?: number; maxBatchSize?: number; maxQueued?: number; maxWaitMs?: number; fails?: (items: readonly Item[]) => Error | undefined } = {},
+  options: {
+    maxInFlight?: number;
+    maxBatchSize?: number;
+    maxQueued?: number;
+    maxWaitMs?: number;
+    fails?: (items: readonly Item[]) => Error | undefined;
+  } = {},
 ) {
   const batches: Item[][] = [];
   const releases: (() => void)[] = [];
@@ -103,7 +109,13 @@ describe('StatementBatcher', () => {
       'batch of 1 failed',
       30,
     ]);
-    expect(batches).toEqual([[item('busy', 0)], [item('a', 1), item('bad', 2), item('b', 3)], [item('a', 1)], [item('bad', 2)], [item('b', 3)]]);
+    expect(batches).toEqual([
+      [item('busy', 0)],
+      [item('a', 1), item('bad', 2), item('b', 3)],
+      [item('a', 1)],
+      [item('bad', 2)],
+      [item('b', 3)],
+    ]);
   });
 
   it('refuses a batch whose results do not match its items, rather than answering an item with another’s result', async () => {

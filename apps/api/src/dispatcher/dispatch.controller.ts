@@ -29,10 +29,14 @@ export class DispatchController {
     404: { when: 'no task with this id', code: 'not_found' },
     409: { when: 'the task already has an active session', code: 'conflict' },
     422: { when: 'the task is too large to send to the orchestrator', code: 'task_context_too_large' },
-    429: { when: 'today\'s (UTC) agent cost has reached MOSAIC_DAILY_COST_LIMIT_USD', code: 'daily_budget_exhausted' },
+    429: { when: "today's (UTC) agent cost has reached MOSAIC_DAILY_COST_LIMIT_USD", code: 'daily_budget_exhausted' },
     ...ORCHESTRATOR_FAILURES,
   })
-  async dispatch(@Param('id', new UuidParam('task')) id: string, @Body() body: DispatchTaskDto = {}, @CurrentOperator() operator: Operator): Promise<Dispatch> {
+  async dispatch(
+    @Param('id', new UuidParam('task')) id: string,
+    @Body() body: DispatchTaskDto = {},
+    @CurrentOperator() operator: Operator,
+  ): Promise<Dispatch> {
     const session = await this.dispatcher.dispatch(id, { requestedBy: body.requested_by ?? null, actor: operator.name });
     return presentDispatch(id, session);
   }

@@ -11,7 +11,11 @@ describe('TaskDispatcherService (integration)', () => {
   const apps: TestApi[] = [];
 
   async function startApp(orchestratorUrl: string): Promise<TestApi> {
-    const api = await TestApi.start({ ORCHESTRATOR_URL: orchestratorUrl, ORCHESTRATOR_RETRY_ATTEMPTS: '1', ORCHESTRATOR_RETRY_INITIAL_DELAY_MS: '10' });
+    const api = await TestApi.start({
+      ORCHESTRATOR_URL: orchestratorUrl,
+      ORCHESTRATOR_RETRY_ATTEMPTS: '1',
+      ORCHESTRATOR_RETRY_INITIAL_DELAY_MS: '10',
+    });
     apps.push(api);
     return api;
   }
@@ -52,13 +56,21 @@ describe('TaskDispatcherService (integration)', () => {
     const answer = await dispatch(app, taskId, { requested_by: 'alice' });
 
     expect(answer.status).toBe(202);
-    expect(answer.body).toMatchObject({ task_id: taskId, session: { task_id: taskId, status: 'pending', attempt: 1, requested_by: 'alice' } });
+    expect(answer.body).toMatchObject({
+      task_id: taskId,
+      session: { task_id: taskId, status: 'pending', attempt: 1, requested_by: 'alice' },
+    });
     // Exactly the contract's shape: parsing drops any field the schema does not know.
     expect(dispatchSchema.parse(answer.body)).toEqual(answer.body);
     const [spawn] = stub.spawns();
     expect(spawn!.headers['idempotency-key']).toBe(answer.body.session.id);
     expect(spawn!.headers.authorization).toMatch(/^Bearer /);
-    const body = spawn!.body as { task: Record<string, unknown>; context: Record<string, unknown>; callback_url: string; callback_token: string };
+    const body = spawn!.body as {
+      task: Record<string, unknown>;
+      context: Record<string, unknown>;
+      callback_url: string;
+      callback_token: string;
+    };
     expect(body.callback_url).toBe(`http://127.0.0.1:3000/orchestrator/callbacks/${answer.body.session.id}`);
     expect(body.callback_token).toMatch(/^mcb_/);
     expect(body.context.schema_version).toBe(1);
@@ -78,10 +90,7 @@ describe('TaskDispatcherService (integration)', () => {
     for (let round = 0; round < 5; round++) {
       const taskId = await createTask(first!);
       stub.requests.length = 0;
-      const answers = await Promise.all([
-        dispatch(first!, taskId),
-        dispatch(second!, taskId),
-      ]);
+      const answers = await Promise.all([dispatch(first!, taskId), dispatch(second!, taskId)]);
       expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
       expect(stub.spawns()).toHaveLength(1);
       const sessions = await first!.get(PrismaService).orchestratorSession.count({ where: { taskId } });
@@ -112,7 +121,9 @@ describe('TaskDispatcherService (integration)', () => {
     const app = await startApp(stub.url);
     const taskId = await createTask(app);
     stub.respond = (request) =>
-      request.path.endsWith('/spawn') ? { status: 400, body: { error: { code: 'bad_request', message: 'task.title: too short' } } } : undefined;
+      request.path.endsWith('/spawn')
+        ? { status: 400, body: { error: { code: 'bad_request', message: 'task.title: too short' } } }
+        : undefined;
 
     const answer = await dispatch(app, taskId);
     expect(answer.status).toBe(502);
@@ -147,7 +158,9 @@ describe('TaskDispatcherService (integration)', () => {
 
   it("sends the task's priority and records a queued spawn as pending with its node and place in the queue", async () => {
     const app = await startApp(stub.url);
-    const created = await app.request<Task>('POST', '/tasks', { body: { title: 'urgent work', priority: 'urgent' } satisfies CreateTaskDto });
+    const created = await app.request<Task>('POST', '/tasks', {
+      body: { title: 'urgent work', priority: 'urgent' } satisfies CreateTaskDto,
+    });
     stub.respond = (request) =>
       request.path.endsWith('/spawn')
         ? { status: 201, body: { session_id: 'queued-1', status: 'pending', created_at: new Date().toISOString(), queue_position: 3 } }
@@ -180,7 +193,9 @@ describe('TaskDispatcherService (integration)', () => {
       const taskId = await createTask(app);
       stub.requests.length = 0;
       stub.respond = (request) =>
-        request.path.endsWith('/spawn') ? { status: 503, body: { error: { code, message: 'full' } }, headers: { 'retry-after': '42' } } : undefined;
+        request.path.endsWith('/spawn')
+          ? { status: 503, body: { error: { code, message: 'full' } }, headers: { 'retry-after': '42' } }
+          : undefined;
 
       const answer = await dispatch(app, taskId);
 
@@ -203,7 +218,9 @@ describe('TaskDispatcherService (integration)', () => {
     const again = await cancel(app, id);
     expect(again).toMatchObject({ status: 200, body: { id, status: 'cancelled' } });
     const sent = stub.requests.filter((r) => r.path.endsWith('/cancel'));
-    expect(sent.map((r) => [r.path, r.body])).toEqual([[`/orchestrator/sessions/${dispatched.body.session.orchestrator_session_id}/cancel`, { grace_ms: 2500 }]]);
+    expect(sent.map((r) => [r.path, r.body])).toEqual([
+      [`/orchestrator/sessions/${dispatched.body.session.orchestrator_session_id}/cancel`, { grace_ms: 2500 }],
+    ]);
     expect((await readTask(app, taskId)).body.status).toBe('cancelled');
     expect((await kill(app, id)).body.status).toBe('cancelled');
   });

@@ -36,7 +36,10 @@ export class TaskDispatcherService {
     if (limit === undefined) return;
     const { costUsd } = await this.budgets.spentToday();
     if (costUsd >= limit) {
-      throw new AppError('daily_budget_exhausted', `today's (UTC) agent cost, ${costUsd} USD, has reached MOSAIC_DAILY_COST_LIMIT_USD (${limit} USD): dispatches resume tomorrow`);
+      throw new AppError(
+        'daily_budget_exhausted',
+        `today's (UTC) agent cost, ${costUsd} USD, has reached MOSAIC_DAILY_COST_LIMIT_USD (${limit} USD): dispatches resume tomorrow`,
+      );
     }
   }
 

@@ -27,7 +27,10 @@ export class DatabaseHealthIndicator {
       return indicator.up();
     } catch (error) {
       if (error instanceof DeadlineExceeded) {
-        return indicator.down({ reason: 'timeout', message: `the database did not answer within ${DATABASE_HEALTH_TIMEOUT_MS} ms` } satisfies Down);
+        return indicator.down({
+          reason: 'timeout',
+          message: `the database did not answer within ${DATABASE_HEALTH_TIMEOUT_MS} ms`,
+        } satisfies Down);
       }
       // The open endpoint gets a fixed text; the cause (which may name hosts) goes only to the log.
       this.logger.warn(`database health check failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -76,8 +76,16 @@ describe('OrchestratorHealthIndicator', () => {
   });
 
   it.each([
-    ['unreachable', new OrchestratorError('unreachable', 'orchestrator at http://10.0.0.7:3100 is unreachable (ECONNREFUSED)'), 'the orchestrator is unreachable'],
-    ['timeout', new OrchestratorError('timeout', 'orchestrator did not answer GET /health within 20 ms'), 'the orchestrator did not answer within 20 ms'],
+    [
+      'unreachable',
+      new OrchestratorError('unreachable', 'orchestrator at http://10.0.0.7:3100 is unreachable (ECONNREFUSED)'),
+      'the orchestrator is unreachable',
+    ],
+    [
+      'timeout',
+      new OrchestratorError('timeout', 'orchestrator did not answer GET /health within 20 ms'),
+      'the orchestrator did not answer within 20 ms',
+    ],
     ['circuit_open', new OrchestratorError('circuit_open', 'open'), 'the circuit breaker is open after repeated orchestrator failures'],
     [
       'rejected',
@@ -112,7 +120,12 @@ describe('OrchestratorHealthIndicator', () => {
     const result = await indicator.isHealthy();
 
     expect(result).toEqual({
-      orchestrator: { status: 'down', reason: 'unreachable', message: 'the orchestrator health check failed unexpectedly', circuit: 'closed' },
+      orchestrator: {
+        status: 'down',
+        reason: 'unreachable',
+        message: 'the orchestrator health check failed unexpectedly',
+        circuit: 'closed',
+      },
     });
   });
 });

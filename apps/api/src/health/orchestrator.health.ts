@@ -33,7 +33,12 @@ export class OrchestratorHealthIndicator {
     const limitMs = this.config.orchestrator.timeoutsMs.health;
     try {
       const { health, latencyMs } = await withDeadline(this.client.health(), limitMs + DEADLINE_MARGIN_MS);
-      return indicator.up({ latency_ms: latencyMs, ...clusterOf(health), version: health.version, circuit: this.client.circuitState } satisfies Details<'up'>);
+      return indicator.up({
+        latency_ms: latencyMs,
+        ...clusterOf(health),
+        version: health.version,
+        circuit: this.client.circuitState,
+      } satisfies Details<'up'>);
     } catch (error) {
       return indicator.down({ ...whyDown(error, limitMs), circuit: this.client.circuitState } satisfies Details<'down'>);
     }
@@ -46,7 +51,10 @@ type Details<Status extends OrchestratorCheck['status']> = Omit<Extract<Orchestr
 /** Sessions running and room across the cluster; a v1 answer only knows its own active sessions. */
 function clusterOf(health: OrchestratorHealth) {
   if (health.nodes === undefined) {
-    return { active_sessions: health.active_sessions, ...(health.queued_sessions === undefined ? {} : { queued_sessions: health.queued_sessions }) };
+    return {
+      active_sessions: health.active_sessions,
+      ...(health.queued_sessions === undefined ? {} : { queued_sessions: health.queued_sessions }),
+    };
   }
   const nodes = health.nodes;
   const sum = (count: (node: ClusterNode) => number) => nodes.reduce((total, node) => total + count(node), 0);

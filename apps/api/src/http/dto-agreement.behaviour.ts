@@ -58,7 +58,10 @@ export function itAgreesWithItsSchema({ dto, schema, in: where }: AgreementCase)
   const sent = jsonSchemaOf(schema, 'input');
   // A query is described by the values it is read as, its limits among them.
   const read = where === 'body' ? sent : jsonSchemaOf(schema, 'output');
-  const fields = Object.entries(read.properties ?? {}).map(([name, field]) => ({ name, values: where === 'body' ? bodyValues(field) : queryValues(field) }));
+  const fields = Object.entries(read.properties ?? {}).map(([name, field]) => ({
+    name,
+    values: where === 'body' ? bodyValues(field) : queryValues(field),
+  }));
   const base = baseOf({ ...read, required: sent.required }, where);
 
   it('has a base input both take, which the inputs below vary', async () => {
@@ -79,7 +82,9 @@ export function itAgreesWithItsSchema({ dto, schema, in: where }: AgreementCase)
 
   it('takes and refuses the same inputs, several fields at a time', async () => {
     const input = fc
-      .record(Object.fromEntries(fields.map(({ name, values }) => [name, fc.constantFrom<unknown>(ABSENT, base[name] ?? ABSENT, ...values)])))
+      .record(
+        Object.fromEntries(fields.map(({ name, values }) => [name, fc.constantFrom<unknown>(ABSENT, base[name] ?? ABSENT, ...values)])),
+      )
       .map((record) => Object.fromEntries(Object.entries(record).filter(([, value]) => value !== ABSENT)));
     await fc.assert(
       fc.asyncProperty(input, async (sample) => {
@@ -97,7 +102,12 @@ function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 
 /** An input with a valid value, its example, for each required field. */
 function baseOf(shape: JsonSchema, where: AgreementCase['in']): Input {
-  return Object.fromEntries((shape.required ?? []).map((name) => [name, where === 'body' ? shape.properties?.[name]?.example : String(shape.properties?.[name]?.example)]));
+  return Object.fromEntries(
+    (shape.required ?? []).map((name) => [
+      name,
+      where === 'body' ? shape.properties?.[name]?.example : String(shape.properties?.[name]?.example),
+    ]),
+  );
 }
 
 function without(input: Input, name: string): Input {
@@ -127,7 +137,9 @@ function queryValues(field: JsonSchema): unknown[] {
 }
 
 function texts({ minLength = 0, maxLength }: JsonSchema): string[] {
-  const lengths = [0, 1, minLength - 1, minLength, ...(maxLength === undefined ? [] : [maxLength, maxLength + 1])].filter((length) => length >= 0);
+  const lengths = [0, 1, minLength - 1, minLength, ...(maxLength === undefined ? [] : [maxLength, maxLength + 1])].filter(
+    (length) => length >= 0,
+  );
   return [
     ...lengths.map((length) => 'x'.repeat(length)),
     // Characters outside the BMP, and one with a variation selector, counted once each.
@@ -151,7 +163,9 @@ function numbers({ type, minimum, maximum }: JsonSchema): number[] {
 function arrays(field: JsonSchema, items: JsonSchema, depth: number): unknown[][] {
   const each = bodyValues(items, depth + 1).map((value) => [value]);
   const distinct = items.enum ?? ['a', 'b', 'c', 'd', 'e'].map((text) => text.repeat(Math.max(1, items.minLength ?? 1)));
-  const lengths = [field.minItems, field.maxItems].filter((limit): limit is number => limit !== undefined).flatMap((limit) => [limit - 1, limit, limit + 1]);
+  const lengths = [field.minItems, field.maxItems]
+    .filter((limit): limit is number => limit !== undefined)
+    .flatMap((limit) => [limit - 1, limit, limit + 1]);
   const first = distinct[0];
   return [
     ...each,
@@ -166,9 +180,20 @@ function objects(field: JsonSchema, depth: number): unknown[] {
     const base = baseOf(field, 'body');
     return [
       { ...base, unknown_field: 1 },
-      ...Object.entries(field.properties).flatMap(([name, property]) => bodyValues(property, depth + 1).map((value) => ({ ...base, [name]: value }))),
+      ...Object.entries(field.properties).flatMap(([name, property]) =>
+        bodyValues(property, depth + 1).map((value) => ({ ...base, [name]: value })),
+      ),
     ];
   }
   const nested = (levels: number): unknown => (levels === 0 ? 'deep' : { level: nested(levels - 1) });
-  return [{ a: 1 }, { a: { b: [1, 'two', null] } }, nested(31), nested(32), nested(33), { 'nul\u0000key': 1 }, { a: 'nul \u0000 value' }, { '\uD800': 1 }];
+  return [
+    { a: 1 },
+    { a: { b: [1, 'two', null] } },
+    nested(31),
+    nested(32),
+    nested(33),
+    { 'nul\u0000key': 1 },
+    { a: 'nul \u0000 value' },
+    { '\uD800': 1 },
+  ];
 }

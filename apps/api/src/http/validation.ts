@@ -24,7 +24,8 @@ class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const transformed: unknown = await super.transform(value, metadata);
     const dropped = droppedFields(value, transformed);
-    if (dropped.length > 0) throw new AppError('bad_request', dropped.map(({ path, key }) => `${path}: property ${key} should not exist`).join('; '));
+    if (dropped.length > 0)
+      throw new AppError('bad_request', dropped.map(({ path, key }) => `${path}: property ${key} should not exist`).join('; '));
     return transformed;
   }
 }

@@ -52,7 +52,7 @@ export class ApiMetrics {
 
   private readonly reconciliationFixes = new Counter({
     name: 'mosaic_reconciliation_fixes_total',
-    help: 'Sessions reconciliation moved: to the orchestrator\'s status (changed) or to failed because the orchestrator lost them (lost)',
+    help: "Sessions reconciliation moved: to the orchestrator's status (changed) or to failed because the orchestrator lost them (lost)",
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

@@ -20,7 +20,14 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Every error answer is `{ "error": { "code", "message" } }`.',
     )
     .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'MOSAIC_API_TOKEN (the administrator) or an operator key (`mk_…`) with the scope the operation needs' }, SECURITY_SCHEMES.operator)
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'MOSAIC_API_TOKEN (the administrator) or an operator key (`mk_…`) with the scope the operation needs',
+      },
+      SECURITY_SCHEMES.operator,
+    )
     .addBearerAuth(
       { type: 'http', scheme: 'bearer', description: 'the callback token the API issued for this one session in its spawn request' },
       SECURITY_SCHEMES.callback,

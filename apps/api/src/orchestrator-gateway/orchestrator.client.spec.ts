@@ -108,9 +108,7 @@ describe('OrchestratorClient', () => {
     });
 
     it('accepts the 200 of a replayed spawn', async () => {
-      orchestrator()
-        .post('/orchestrator/sessions/spawn')
-        .reply(200, { session_id: 'orch-1', status: 'running', created_at: CREATED_AT });
+      orchestrator().post('/orchestrator/sessions/spawn').reply(200, { session_id: 'orch-1', status: 'running', created_at: CREATED_AT });
 
       await expect(clientWith().spawn(SPAWN_BODY, 'key-1')).resolves.toMatchObject({ session_id: 'orch-1', status: 'running' });
     });
@@ -182,7 +180,10 @@ describe('OrchestratorClient', () => {
 
   describe('failures', () => {
     it('reports an unreachable orchestrator after its retries', async () => {
-      const scope = orchestrator().get('/orchestrator/sessions/orch-1/status').times(3).replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:3100'));
+      const scope = orchestrator()
+        .get('/orchestrator/sessions/orch-1/status')
+        .times(3)
+        .replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:3100'));
 
       const failure = await failureOf(clientWith().getStatus('orch-1'));
 
@@ -196,7 +197,9 @@ describe('OrchestratorClient', () => {
     it('reports a timeout naming the call and the limit', async () => {
       orchestrator().get('/orchestrator/sessions/orch-1/status').delay(1_000).reply(200, status('orch-1'));
 
-      const failure = await failureOf(clientWith({ ORCHESTRATOR_RETRY_ATTEMPTS: '0', ORCHESTRATOR_STATUS_TIMEOUT_MS: '50' }).getStatus('orch-1'));
+      const failure = await failureOf(
+        clientWith({ ORCHESTRATOR_RETRY_ATTEMPTS: '0', ORCHESTRATOR_STATUS_TIMEOUT_MS: '50' }).getStatus('orch-1'),
+      );
 
       expect(failure.failure).toBe('timeout');
       expect(failure.message).toBe('orchestrator did not answer GET /orchestrator/sessions/orch-1/status within 50 ms');
@@ -204,7 +207,9 @@ describe('OrchestratorClient', () => {
 
     it.each([400, 401, 404, 409, 413, 422])('rejects a spawn answered %i, without retrying', async (code) => {
       const scope = orchestrator().post('/orchestrator/sessions/spawn').reply(code, errorBody('some_code', 'what was wrong'));
-      const extra = orchestrator().post('/orchestrator/sessions/spawn').reply(201, { session_id: 'x', status: 'pending', created_at: CREATED_AT });
+      const extra = orchestrator()
+        .post('/orchestrator/sessions/spawn')
+        .reply(201, { session_id: 'x', status: 'pending', created_at: CREATED_AT });
 
       const failure = await failureOf(clientWith().spawn(SPAWN_BODY, 'key-1'));
 
@@ -396,7 +401,10 @@ describe('OrchestratorClient', () => {
     const breakerSettings = { ORCHESTRATOR_RETRY_ATTEMPTS: '0', ORCHESTRATOR_BREAKER_FAILURES: '3' };
 
     async function openBreaker(client: OrchestratorClient): Promise<void> {
-      orchestrator().get('/orchestrator/sessions/orch-1/status').times(3).replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:3100'));
+      orchestrator()
+        .get('/orchestrator/sessions/orch-1/status')
+        .times(3)
+        .replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:3100'));
       for (let call = 0; call < 3; call += 1) {
         await expect(failureOf(client.getStatus('orch-1'))).resolves.toMatchObject({ failure: 'unreachable' });
       }
@@ -421,8 +429,11 @@ describe('OrchestratorClient', () => {
     it('never opens because of health probes, so dispatch keeps its way to a slow orchestrator', async () => {
       const client = clientWith(breakerSettings);
       orchestrator().get('/health').times(10).replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:3100'));
-      for (let probe = 0; probe < 10; probe += 1) await expect(failureOf(client.health())).resolves.toMatchObject({ failure: 'unreachable' });
-      const spawn = orchestrator().post('/orchestrator/sessions/spawn').reply(201, { session_id: 'orch-1', status: 'pending', created_at: new Date().toISOString() });
+      for (let probe = 0; probe < 10; probe += 1)
+        await expect(failureOf(client.health())).resolves.toMatchObject({ failure: 'unreachable' });
+      const spawn = orchestrator()
+        .post('/orchestrator/sessions/spawn')
+        .reply(201, { session_id: 'orch-1', status: 'pending', created_at: new Date().toISOString() });
 
       expect(client.circuitState).toBe('closed');
       await expect(client.spawn(SPAWN_BODY, 'key-1')).resolves.toMatchObject({ session_id: 'orch-1' });
@@ -449,7 +460,9 @@ describe('OrchestratorClient', () => {
       expect(probe.isDone()).toBe(true);
       expect(client.circuitState).toBe('closed');
       expect(logged).toEqual([
-        expect.stringMatching(/^orchestrator circuit opened after 3 consecutive failures; calls fail fast for 150 ms; last failure: .*ECONNREFUSED/),
+        expect.stringMatching(
+          /^orchestrator circuit opened after 3 consecutive failures; calls fail fast for 150 ms; last failure: .*ECONNREFUSED/,
+        ),
         'orchestrator circuit half-open: letting one call through',
         'orchestrator circuit closed: the orchestrator answers again',
       ]);
@@ -558,18 +571,23 @@ describe('OrchestratorClient', () => {
   });
 
   describe('a full queue', () => {
-    it.each(['queue_full', 'at_capacity'])('is %s answered at once as queue_full with its Retry-After, counted as an answer', async (code) => {
-      const client = clientWith({ ORCHESTRATOR_BREAKER_FAILURES: '1' });
-      const scope = orchestrator().post('/orchestrator/sessions/spawn').reply(503, errorBody(code, 'full'), { 'Retry-After': '30' });
-      const extra = orchestrator().post('/orchestrator/sessions/spawn').reply(201, { session_id: 'orch-1', status: 'pending', created_at: CREATED_AT });
+    it.each(['queue_full', 'at_capacity'])(
+      'is %s answered at once as queue_full with its Retry-After, counted as an answer',
+      async (code) => {
+        const client = clientWith({ ORCHESTRATOR_BREAKER_FAILURES: '1' });
+        const scope = orchestrator().post('/orchestrator/sessions/spawn').reply(503, errorBody(code, 'full'), { 'Retry-After': '30' });
+        const extra = orchestrator()
+          .post('/orchestrator/sessions/spawn')
+          .reply(201, { session_id: 'orch-1', status: 'pending', created_at: CREATED_AT });
 
-      const failure = await failureOf(client.spawn(SPAWN_BODY, 'key-1'));
+        const failure = await failureOf(client.spawn(SPAWN_BODY, 'key-1'));
 
-      expect(failure).toMatchObject({ failure: 'queue_full', code: 'queue_full', retryAfterMs: 30_000, answer: { status: 503, code } });
-      expect(scope.isDone()).toBe(true);
-      expect(extra.isDone()).toBe(false);
-      expect(client.circuitState).toBe('closed');
-    });
+        expect(failure).toMatchObject({ failure: 'queue_full', code: 'queue_full', retryAfterMs: 30_000, answer: { status: 503, code } });
+        expect(scope.isDone()).toBe(true);
+        expect(extra.isDone()).toBe(false);
+        expect(client.circuitState).toBe('closed');
+      },
+    );
   });
 
   describe('several nodes', () => {
@@ -594,7 +612,10 @@ describe('OrchestratorClient', () => {
       ['ECONNRESET', 'socket hang up'],
       ['ENOTFOUND', 'getaddrinfo ENOTFOUND orchestrator.test'],
     ])('moves a spawn on to the next node at once on %s, with the same Idempotency-Key', async (code, message) => {
-      const a = orchestrator().matchHeader('idempotency-key', 'key-9').post('/orchestrator/sessions/spawn').replyWithError(networkError(code, message));
+      const a = orchestrator()
+        .matchHeader('idempotency-key', 'key-9')
+        .post('/orchestrator/sessions/spawn')
+        .replyWithError(networkError(code, message));
       const b = nodeB()
         .matchHeader('idempotency-key', 'key-9')
         .post('/orchestrator/sessions/spawn', (body: unknown) => JSON.stringify(body) === JSON.stringify(SPAWN_BODY))
@@ -606,10 +627,17 @@ describe('OrchestratorClient', () => {
     });
 
     it('does not move on after a timeout, since the node may have taken the spawn', async () => {
-      orchestrator().post('/orchestrator/sessions/spawn').delay(1_000).reply(201, { session_id: 'orch-1', status: 'running', created_at: CREATED_AT });
-      const b = nodeB().post('/orchestrator/sessions/spawn').reply(201, { session_id: 'orch-2', status: 'running', created_at: CREATED_AT });
+      orchestrator()
+        .post('/orchestrator/sessions/spawn')
+        .delay(1_000)
+        .reply(201, { session_id: 'orch-1', status: 'running', created_at: CREATED_AT });
+      const b = nodeB()
+        .post('/orchestrator/sessions/spawn')
+        .reply(201, { session_id: 'orch-2', status: 'running', created_at: CREATED_AT });
 
-      await expect(failureOf(twoNodes({ ORCHESTRATOR_SPAWN_TIMEOUT_MS: '50' }).spawn(SPAWN_BODY, 'key-1'))).resolves.toMatchObject({ failure: 'timeout' });
+      await expect(failureOf(twoNodes({ ORCHESTRATOR_SPAWN_TIMEOUT_MS: '50' }).spawn(SPAWN_BODY, 'key-1'))).resolves.toMatchObject({
+        failure: 'timeout',
+      });
       expect(b.isDone()).toBe(false);
     });
 
@@ -635,7 +663,16 @@ describe('OrchestratorClient', () => {
 
     it('reports health from the first node that answers', async () => {
       orchestrator().get('/health').replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED'));
-      nodeB().get('/health').reply(200, { status: 'ok', version: '2', active_sessions: 1, node: 'b', queued_sessions: 0, nodes: [{ id: 'b', active_sessions: 1, capacity: 4 }] });
+      nodeB()
+        .get('/health')
+        .reply(200, {
+          status: 'ok',
+          version: '2',
+          active_sessions: 1,
+          node: 'b',
+          queued_sessions: 0,
+          nodes: [{ id: 'b', active_sessions: 1, capacity: 4 }],
+        });
 
       await expect(twoNodes().health()).resolves.toMatchObject({ health: { node: 'b', nodes: [{ id: 'b', capacity: 4 }] } });
     });

@@ -349,7 +349,9 @@ export class OrchestratorClient {
   private async askAllNodes<T>(operation: Operation<T>): Promise<Answer<T>> {
     const asked = this.nodes.map((node) => this.send(operation, node));
     try {
-      return await Promise.any(asked.map((answer) => answer.then((settled) => ('value' in settled ? settled : Promise.reject(settled.refusal)))));
+      return await Promise.any(
+        asked.map((answer) => answer.then((settled) => ('value' in settled ? settled : Promise.reject(settled.refusal)))),
+      );
     } catch {
       const outcomes = await Promise.allSettled(asked);
       const refusal = outcomes.find((outcome) => outcome.status === 'fulfilled');
@@ -362,7 +364,9 @@ export class OrchestratorClient {
     const { method, path, timeoutMs } = operation;
     const signal = AbortSignal.timeout(timeoutMs);
     // Every attempt is a span of its own, carrying the request id of what caused it.
-    const call = requestTracing.startOutboundCall(`${method} ${operation.sessionId === undefined ? path : path.replace(encodeURIComponent(operation.sessionId), ':id')}`);
+    const call = requestTracing.startOutboundCall(
+      `${method} ${operation.sessionId === undefined ? path : path.replace(encodeURIComponent(operation.sessionId), ':id')}`,
+    );
     let response: AxiosResponse<unknown>;
     try {
       // The promise API, not the Observable one: `firstValueFrom` unsubscribes after the answer, and @nestjs/axios
@@ -450,7 +454,12 @@ export class OrchestratorClient {
     }
     if (!(error instanceof AttemptFailure)) return error;
     if (attempts <= 1) return error.error;
-    return new OrchestratorError(error.error.failure, `${error.error.message} (after ${attempts} attempts)`, error.error.answer, error.error.retryAfterMs);
+    return new OrchestratorError(
+      error.error.failure,
+      `${error.error.message} (after ${attempts} attempts)`,
+      error.error.answer,
+      error.error.retryAfterMs,
+    );
   }
 
   private logBreakerStateChanges(consecutiveFailures: number, halfOpenAfterMs: number): void {

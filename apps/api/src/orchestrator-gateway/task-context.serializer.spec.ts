@@ -92,7 +92,21 @@ const SECRET_KEYS = [
   'Cookie',
   'set-cookie',
 ];
-const PLAIN_KEYS = ['name', 'author', 'repository', 'branch', 'count', 'tags', 'url', 'owner', 'steps', 'notes', 'input_tokens', 'maxTokens', 'output_tokens'];
+const PLAIN_KEYS = [
+  'name',
+  'author',
+  'repository',
+  'branch',
+  'count',
+  'tags',
+  'url',
+  'owner',
+  'steps',
+  'notes',
+  'input_tokens',
+  'maxTokens',
+  'output_tokens',
+];
 
 type Leaf = string | number | boolean | null;
 

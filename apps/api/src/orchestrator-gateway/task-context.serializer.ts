@@ -64,7 +64,15 @@ const SECRET_KEY_PARTS = [
  * Counts of a model's tokens (`input_tokens`, `maxTokens`), which AI tasks
  * carry as settings: numbers of tokens, not tokens. Only these exact names.
  */
-const TOKEN_COUNT_KEYS = new Set(['inputtokens', 'outputtokens', 'maxtokens', 'totaltokens', 'prompttokens', 'completiontokens', 'maxoutputtokens']);
+const TOKEN_COUNT_KEYS = new Set([
+  'inputtokens',
+  'outputtokens',
+  'maxtokens',
+  'totaltokens',
+  'prompttokens',
+  'completiontokens',
+  'maxoutputtokens',
+]);
 
 export function isSecretKey(key: string): boolean {
   const normalized = key.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -130,7 +138,5 @@ function redact(value: JsonValue): JsonValue;
 function redact(value: JsonValue): JsonValue {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((item) => redact(item));
-  return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [key, isSecretKey(key) ? REDACTED : redact(item)]),
-  );
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, isSecretKey(key) ? REDACTED : redact(item)]));
 }

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
 
 /** Names the reconciliation's advisory lock; any constant no other lock in this database uses. */
-const RUN_LOCK_KEY = (0x6d6f7361_7265636fn).toString();
+const RUN_LOCK_KEY = 0x6d6f7361_7265636fn.toString();
 
 @Injectable()
 export class ReconciliationRepository {
@@ -35,7 +35,10 @@ export class ReconciliationRepository {
       }
       let timer: NodeJS.Timeout | undefined;
       const overrun = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`reconciliation run took longer than ${options.maxHoldMs} ms: lock released`)), options.maxHoldMs);
+        timer = setTimeout(
+          () => reject(new Error(`reconciliation run took longer than ${options.maxHoldMs} ms: lock released`)),
+          options.maxHoldMs,
+        );
       });
       try {
         return await Promise.race([work(), overrun]);

@@ -69,7 +69,11 @@ describe('ReconciliationService', () => {
 
   beforeAll(async () => {
     url = await createTestDatabase('reconcile', { migrate: true });
-    config = ApiConfig.fromEnvironment({ DATABASE_URL: url, RECONCILE_STALE_AFTER_MS: String(STALE_AFTER_MS), RECONCILE_INTERVAL_MS: '10' });
+    config = ApiConfig.fromEnvironment({
+      DATABASE_URL: url,
+      RECONCILE_STALE_AFTER_MS: String(STALE_AFTER_MS),
+      RECONCILE_INTERVAL_MS: '10',
+    });
     prisma = await connect();
     sessions = new OrchestratorSessionRepository(prisma);
   });
@@ -130,12 +134,20 @@ describe('ReconciliationService', () => {
   it('applies the terminal status the orchestrator reports for a quiet session, to the task too', async () => {
     const session = await newSession({ status: 'running' });
     const endedAt = '2026-01-01T00:00:05.000Z';
-    orchestrator.answers.set(session.orchestratorSessionId, answer(session.orchestratorSessionId, { status: 'completed', exit_code: 0, ended_at: endedAt }));
+    orchestrator.answers.set(
+      session.orchestratorSessionId,
+      answer(session.orchestratorSessionId, { status: 'completed', exit_code: 0, ended_at: endedAt }),
+    );
 
     const run = await service.runOnce();
 
     expect(run).toEqual({ ran: true, checked: 1, changed: 1, lost: 0, skipped: 0 });
-    expect(await sessionRow(session.id)).toMatchObject({ status: 'completed', exitCode: 0, endedAt: new Date(endedAt), activeTaskId: null });
+    expect(await sessionRow(session.id)).toMatchObject({
+      status: 'completed',
+      exitCode: 0,
+      endedAt: new Date(endedAt),
+      activeTaskId: null,
+    });
     expect(await taskStatus(session.taskId)).toBe('completed');
   });
 
@@ -286,7 +298,11 @@ describe('ReconciliationService', () => {
     orchestrator.killFailures.push(new OrchestratorError('timeout', 'kill timed out'));
 
     expect(await service.runOnce()).toEqual({ ran: true, checked: 1, changed: 0, lost: 0, skipped: 1 });
-    expect(await sessionRow(session.id)).toMatchObject({ status: 'spawning', error: 'spawn_unconfirmed', orchestratorSessionId: 'orch-started' });
+    expect(await sessionRow(session.id)).toMatchObject({
+      status: 'spawning',
+      error: 'spawn_unconfirmed',
+      orchestratorSessionId: 'orch-started',
+    });
     await prisma.$executeRaw`UPDATE orchestrator_sessions SET updated_at = now() - interval '1 hour' WHERE id = ${session.id}::uuid`;
 
     expect(await service.runOnce()).toEqual({ ran: true, checked: 1, changed: 1, lost: 0, skipped: 0 });

@@ -1,6 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { isTerminalStatus } from '@mosaic/orchestrator-contract';
-import { type EventPosition, type EventsAfter, SessionEventRepository, type StoredEvent, endsStream } from '../sessions/session-event.repository';
+import {
+  type EventPosition,
+  type EventsAfter,
+  SessionEventRepository,
+  type StoredEvent,
+  endsStream,
+} from '../sessions/session-event.repository';
 import type { NotificationListener } from './session-notifications';
 import type { SseStream } from './sse-stream';
 
@@ -149,7 +155,10 @@ export class SessionEventStreams implements NotificationListener {
       if (batch.length === 0) return;
       let reads: Map<string, EventsAfter>;
       try {
-        reads = await this.events.afterEach(batch.map(({ feed, position }) => ({ sessionId: feed.sessionId, position })), READ_PAGE);
+        reads = await this.events.afterEach(
+          batch.map(({ feed, position }) => ({ sessionId: feed.sessionId, position })),
+          READ_PAGE,
+        );
       } catch (error) {
         this.logger.warn(`reading the events of ${batch.length} streamed sessions failed: ${(error as Error).message}; retrying`);
         for (const { feed } of batch) this.wakeLater(feed, RETRY_AFTER_FAILURE_MS);

@@ -60,7 +60,9 @@ export class SessionListStreams implements NotificationListener {
       try {
         sessions = await this.sessions.findByIds(ids);
       } catch (error) {
-        this.logger.warn(`reading changed sessions failed: ${(error as Error).message}; their streams end, so that their clients list again`);
+        this.logger.warn(
+          `reading changed sessions failed: ${(error as Error).message}; their streams end, so that their clients list again`,
+        );
         this.changed.clear();
         this.endAll();
         return;

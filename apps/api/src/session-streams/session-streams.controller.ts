@@ -10,7 +10,8 @@ import { ApiWireQuery } from '../openapi/wire-decorators';
 import { SessionStreamsService } from './session-streams.service';
 import { StreamFromDto } from './stream-from.dto';
 
-const SSE_DESCRIPTION = 'Server-Sent Events, with a comment line as heartbeat while idle. Authenticate with the `Authorization` header (a browser reads the stream with `fetch`, since `EventSource` cannot send it); a token in the URL is not accepted.';
+const SSE_DESCRIPTION =
+  'Server-Sent Events, with a comment line as heartbeat while idle. Authenticate with the `Authorization` header (a browser reads the stream with `fetch`, since `EventSource` cannot send it); a token in the URL is not accepted.';
 
 @ApiTags('sessions')
 @Controller('orchestrator')
@@ -20,7 +21,7 @@ export class SessionStreamsController {
   @Get('sessions/:id/events/stream')
   @OperatorAuth('read')
   @ApiOperation({
-    summary: 'The session\'s events, live',
+    summary: "The session's events, live",
     description: `Every stored event after \`Last-Event-ID\` (or \`after_sequence\`; from the first without either), then each new one as it is stored: \`id\` the event's \`sequence\`, \`event\` its \`type\`, \`data\` the event as \`GET /orchestrator/sessions/:id/events\` shows it. The stream ends after the orchestrator's terminal status event (or, for a session that ended without one, 5 s after its end). A client that reads too slowly is cut off and resumes by \`Last-Event-ID\`. ${SSE_DESCRIPTION}`,
   })
   @ApiProduces('text/event-stream')
@@ -43,7 +44,7 @@ export class SessionStreamsController {
   @Get('events/stream')
   @OperatorAuth('read')
   @ApiOperation({
-    summary: 'Every session\'s changes, live',
+    summary: "Every session's changes, live",
     description: `\`event: session\`, \`data\` the session object, whenever a session is created or its status, node, queue position, error or exit code changes. No history and no resume: a client that reconnects lists the sessions again. ${SSE_DESCRIPTION}`,
   })
   @ApiProduces('text/event-stream')

@@ -44,12 +44,15 @@ describe('live event streams', () => {
   const newSession = (target: TestApi = api) => seedSession(seedServicesOf(target), { title: 'stream test', status: 'running' });
 
   async function deliver(session: SeededSession, event: CallbackEvent, target: TestApi = api): Promise<void> {
-    const answer = await target.app.getHttpAdapter().getInstance().inject({
-      method: 'POST',
-      url: `/orchestrator/callbacks/${session.id}`,
-      headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
-      payload: JSON.stringify(event),
-    });
+    const answer = await target.app
+      .getHttpAdapter()
+      .getInstance()
+      .inject({
+        method: 'POST',
+        url: `/orchestrator/callbacks/${session.id}`,
+        headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
+        payload: JSON.stringify(event),
+      });
     expect(answer.statusCode).toBe(202);
   }
 
@@ -66,7 +69,10 @@ describe('live event streams', () => {
       let after: number | null = 0;
       let pages = 0;
       while (after !== null) {
-        const page: TestAnswer<EventPage> = await api.request<EventPage>('GET', `/orchestrator/sessions/${session.id}/events?after_sequence=${after}&limit=7`);
+        const page: TestAnswer<EventPage> = await api.request<EventPage>(
+          'GET',
+          `/orchestrator/sessions/${session.id}/events?after_sequence=${after}&limit=7`,
+        );
         expect(page.status).toBe(200);
         expect(page.body.events.length).toBeLessThanOrEqual(7);
         seen.push(...page.body.events.map((event) => event.sequence));
@@ -77,7 +83,7 @@ describe('live event streams', () => {
       expect(pages).toBe(4);
     });
 
-    it('never splits the events of one sequence (an operator\'s audit record shares its sequence) across pages', async () => {
+    it("never splits the events of one sequence (an operator's audit record shares its sequence) across pages", async () => {
       const session = await newSession();
       await deliver(session, progress(session, 1));
       // A kill's audit record takes the sequence of the last callback: two events of sequence 1.
@@ -95,7 +101,10 @@ describe('live event streams', () => {
     it('keeps the session object to the last 200 events and says so', async () => {
       const session = await newSession();
       await Promise.all(Array.from({ length: 205 }, (_, index) => deliver(session, progress(session, index + 1))));
-      const answer = await api.request<{ events: { sequence: number }[]; events_truncated: boolean; task_title: string }>('GET', `/orchestrator/sessions/${session.id}`);
+      const answer = await api.request<{ events: { sequence: number }[]; events_truncated: boolean; task_title: string }>(
+        'GET',
+        `/orchestrator/sessions/${session.id}`,
+      );
       expect(answer.body.events).toHaveLength(200);
       expect(answer.body.events[0].sequence).toBe(6);
       expect(answer.body.events.at(-1)?.sequence).toBe(205);
@@ -120,7 +129,10 @@ describe('live event streams', () => {
       ['after_sequence=%205', 'after_sequence'],
     ])('refuses %s with 400 naming the parameter', async (query, name) => {
       const session = await newSession();
-      const answer = await api.request<{ error: { code: string; message: string } }>('GET', `/orchestrator/sessions/${session.id}/events?${query}`);
+      const answer = await api.request<{ error: { code: string; message: string } }>(
+        'GET',
+        `/orchestrator/sessions/${session.id}/events?${query}`,
+      );
       expect(answer.status).toBe(400);
       expect(answer.body.error.code).toBe('bad_request');
       expect(answer.body.error.message).toContain(name);
@@ -148,7 +160,12 @@ describe('live event streams', () => {
       await connection.ended;
       expect(sequences(connection)).toEqual([1, 2, 3, 4]);
       expect(connection.events.map((event) => event.event)).toEqual(['progress', 'progress', 'progress', 'result']);
-      expect(JSON.parse(connection.events[3].data)).toMatchObject({ sequence: 4, type: 'result', status: 'completed', data: { summary: 'done' } });
+      expect(JSON.parse(connection.events[3].data)).toMatchObject({
+        sequence: 4,
+        type: 'result',
+        status: 'completed',
+        data: { summary: 'done' },
+      });
     });
 
     it('resumes after Last-Event-ID: nothing missed, nothing repeated', async () => {
@@ -158,7 +175,10 @@ describe('live event streams', () => {
       await first.waitFor((events) => events.length === 5);
       first.close();
       for (let sequence = 6; sequence <= 9; sequence += 1) await deliver(session, progress(session, sequence));
-      const resumed = await stream(`/orchestrator/sessions/${session.id}/events/stream`, { ...AUTH, 'last-event-id': first.events.at(-1)?.id ?? '' });
+      const resumed = await stream(`/orchestrator/sessions/${session.id}/events/stream`, {
+        ...AUTH,
+        'last-event-id': first.events.at(-1)?.id ?? '',
+      });
       await deliver(session, progress(session, 10));
       await resumed.waitFor((events) => events.length === 5);
       await sleep(200);
@@ -217,7 +237,7 @@ describe('live event streams', () => {
       }
     });
 
-    it('sends an operator\'s kill and then the orchestrator\'s terminal report, and ends after the report', async () => {
+    it("sends an operator's kill and then the orchestrator's terminal report, and ends after the report", async () => {
       const session = await newSession();
       const connection = await stream(`/orchestrator/sessions/${session.id}/events/stream`);
       await deliver(session, progress(session, 1));
@@ -230,16 +250,20 @@ describe('live event streams', () => {
       expect(sequences(connection)).toEqual([1, 1, 2]);
     });
 
-    it('ends the streams of a session that ended without a report of its own, once the wait for one is over', async () => {
-      const session = await newSession();
-      const connection = await stream(`/orchestrator/sessions/${session.id}/events/stream`);
-      const started = Date.now();
-      await api.get(OrchestratorSessionRepository).applyStatus(session.id, { status: 'failed', at: new Date(), error: 'lost' });
-      await connection.ended;
-      expect(Date.now() - started).toBeGreaterThanOrEqual(TERMINAL_REPORT_WAIT_MS - 500);
-      expect(Date.now() - started).toBeLessThan(TERMINAL_REPORT_WAIT_MS + 3_000);
-      expect(connection.events).toEqual([]);
-    }, TERMINAL_REPORT_WAIT_MS + 10_000);
+    it(
+      'ends the streams of a session that ended without a report of its own, once the wait for one is over',
+      async () => {
+        const session = await newSession();
+        const connection = await stream(`/orchestrator/sessions/${session.id}/events/stream`);
+        const started = Date.now();
+        await api.get(OrchestratorSessionRepository).applyStatus(session.id, { status: 'failed', at: new Date(), error: 'lost' });
+        await connection.ended;
+        expect(Date.now() - started).toBeGreaterThanOrEqual(TERMINAL_REPORT_WAIT_MS - 500);
+        expect(Date.now() - started).toBeLessThan(TERMINAL_REPORT_WAIT_MS + 3_000);
+        expect(connection.events).toEqual([]);
+      },
+      TERMINAL_REPORT_WAIT_MS + 10_000,
+    );
 
     it('sends heartbeat comments while idle', async () => {
       const session = await newSession();
@@ -257,12 +281,14 @@ describe('live event streams', () => {
       expect((await stream('/orchestrator/sessions/00000000-0000-4000-8000-000000000000/events/stream')).status).toBe(404);
     });
 
-    it('cuts off a client that stops reading, and the API\'s memory stays flat', async () => {
+    it("cuts off a client that stops reading, and the API's memory stays flat", async () => {
       const session = await newSession();
       const cutBefore = await cutStreams();
       const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
       await new Promise((resolve) => socket.once('connect', resolve));
-      socket.write(`GET /orchestrator/sessions/${session.id}/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${OPERATOR_TOKEN}\r\nAccept: text/event-stream\r\n\r\n`);
+      socket.write(
+        `GET /orchestrator/sessions/${session.id}/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${OPERATOR_TOKEN}\r\nAccept: text/event-stream\r\n\r\n`,
+      );
       // Read nothing from here on: the kernel's buffers fill, then the API's.
       socket.pause();
       await sleep(200);
@@ -270,10 +296,12 @@ describe('live event streams', () => {
       const line = 'x'.repeat(8_000);
       let sequence = 0;
       while ((await cutStreams()) === cutBefore && sequence < 6_000) {
-        await Promise.all(Array.from({ length: 50 }, () => {
-          sequence += 1;
-          return deliver(session, progressEvent(session, sequence, { type: 'log', data: { stream: 'stdout', line } }));
-        }));
+        await Promise.all(
+          Array.from({ length: 50 }, () => {
+            sequence += 1;
+            return deliver(session, progressEvent(session, sequence, { type: 'log', data: { stream: 'stdout', line } }));
+          }),
+        );
       }
       expect(await cutStreams()).toBe(cutBefore + 1);
       // More was stored than the API may hold for the client.
@@ -287,12 +315,22 @@ describe('live event streams', () => {
     it('sends each new session and each change of status as the session object', async () => {
       const connection = await stream('/orchestrator/events/stream');
       const session = await newSession();
-      await connection.waitFor((events) => events.some((event) => JSON.parse(event.data).id === session.id && JSON.parse(event.data).status === 'running'));
+      await connection.waitFor((events) =>
+        events.some((event) => JSON.parse(event.data).id === session.id && JSON.parse(event.data).status === 'running'),
+      );
       await deliver(session, result(session, 1));
-      await connection.waitFor((events) => events.some((event) => JSON.parse(event.data).id === session.id && JSON.parse(event.data).status === 'completed'));
+      await connection.waitFor((events) =>
+        events.some((event) => JSON.parse(event.data).id === session.id && JSON.parse(event.data).status === 'completed'),
+      );
       const mine = connection.events.filter((event) => JSON.parse(event.data).id === session.id);
       expect(mine.every((event) => event.event === 'session')).toBe(true);
-      expect(JSON.parse(mine.at(-1)?.data ?? '{}')).toMatchObject({ id: session.id, task_id: session.taskId, task_title: 'stream test', status: 'completed', exit_code: 0 });
+      expect(JSON.parse(mine.at(-1)?.data ?? '{}')).toMatchObject({
+        id: session.id,
+        task_id: session.taskId,
+        task_title: 'stream test',
+        status: 'completed',
+        exit_code: 0,
+      });
     });
 
     it('does not send a session again for events that change nothing a list shows', async () => {
@@ -321,7 +359,7 @@ describe('live event streams', () => {
       await other?.close();
     });
 
-    it('an event stored through one instance reaches the other\'s streams at once', async () => {
+    it("an event stored through one instance reaches the other's streams at once", async () => {
       const session = await newSession();
       const events = await openSse(`${otherUrl}/orchestrator/sessions/${session.id}/events/stream`, AUTH);
       const sessions = await openSse(`${otherUrl}/orchestrator/events/stream`, AUTH);
@@ -335,7 +373,9 @@ describe('live event streams', () => {
       }
       await deliver(session, result(session, 21));
       await events.ended;
-      await sessions.waitFor((received) => received.some((event) => JSON.parse(event.data).id === session.id && JSON.parse(event.data).status === 'completed'));
+      await sessions.waitFor((received) =>
+        received.some((event) => JSON.parse(event.data).id === session.id && JSON.parse(event.data).status === 'completed'),
+      );
       expect(sequences(events)).toEqual(Array.from({ length: 21 }, (_, index) => index + 1));
       // Without the NOTIFY between instances nothing would arrive at all: the bound only keeps a busy machine from failing it.
       expect(Math.max(...latencies)).toBeLessThan(2_000);

@@ -34,7 +34,8 @@ export const BUDGET_EXCEEDED_ERROR = 'budget_exceeded';
 export function exceededLimit(budget: Budget, usage: Usage): BudgetCrossing | undefined {
   const tokens = usage.inputTokens + usage.outputTokens;
   if (budget.maxTokens !== undefined && tokens > budget.maxTokens) return { limit: 'max_tokens', max: budget.maxTokens, used: tokens };
-  if (budget.maxCostUsd !== undefined && usage.costUsd > budget.maxCostUsd) return { limit: 'max_cost_usd', max: budget.maxCostUsd, used: usage.costUsd };
+  if (budget.maxCostUsd !== undefined && usage.costUsd > budget.maxCostUsd)
+    return { limit: 'max_cost_usd', max: budget.maxCostUsd, used: usage.costUsd };
   return undefined;
 }
 

@@ -9,14 +9,19 @@ const secretOf = (key: Buffer) => `whsec_${key.toString('base64')}`;
 /** What the `standardwebhooks` package says of the same callback: the reference this verifier must agree with. */
 function packageVerifies(key: Buffer, body: string, headers: { id: string; timestamp: string; signature: string }): boolean {
   try {
-    new Webhook(secretOf(key)).verify(body, { 'webhook-id': headers.id, 'webhook-timestamp': headers.timestamp, 'webhook-signature': headers.signature }, { jsonParse: false });
+    new Webhook(secretOf(key)).verify(
+      body,
+      { 'webhook-id': headers.id, 'webhook-timestamp': headers.timestamp, 'webhook-signature': headers.signature },
+      { jsonParse: false },
+    );
     return true;
   } catch {
     return false;
   }
 }
 
-const signed = (key: Buffer, id: string, seconds: number, body: string) => new Webhook(secretOf(key)).sign(id, new Date(seconds * 1000), body);
+const signed = (key: Buffer, id: string, seconds: number, body: string) =>
+  new Webhook(secretOf(key)).sign(id, new Date(seconds * 1000), body);
 
 describe('verifyStandardWebhook', () => {
   const key = randomBytes(32);
@@ -65,24 +70,34 @@ describe('verifyStandardWebhook', () => {
       fc.base64String({ minLength: 44, maxLength: 44 }).map((value) => `v1,${value}`),
     );
     // A whole second away from the tolerance's edges: the package reads the clock itself.
-    const offset = fc.oneof(fc.integer({ min: -SIGNATURE_TOLERANCE_SECONDS + 2, max: SIGNATURE_TOLERANCE_SECONDS - 2 }), fc.integer({ min: SIGNATURE_TOLERANCE_SECONDS + 2, max: 10_000 }).map((far) => (far % 2 === 0 ? far : -far)));
+    const offset = fc.oneof(
+      fc.integer({ min: -SIGNATURE_TOLERANCE_SECONDS + 2, max: SIGNATURE_TOLERANCE_SECONDS - 2 }),
+      fc.integer({ min: SIGNATURE_TOLERANCE_SECONDS + 2, max: 10_000 }).map((far) => (far % 2 === 0 ? far : -far)),
+    );
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.string({ minLength: 1, maxLength: 40 }).filter((id) => !id.includes(' ')), fc.string({ maxLength: 300 }), offset, signature, (keyBytes, id, text, shift, kind) => {
-        const ownKey = Buffer.from(keyBytes);
-        const at = now() + shift;
-        const header =
-          kind === 'valid'
-            ? signed(ownKey, id, at, text)
-            : kind === 'other key'
-              ? signed(Buffer.concat([ownKey, Buffer.from([1])]), id, at, text)
-              : kind === 'other body'
-                ? signed(ownKey, id, at, `${text}.`)
-                : kind === 'valid among others'
-                  ? `v1,${createHmac('sha256', 'x').update(text).digest('base64')} ${signed(ownKey, id, at, text)}`
-                  : kind;
-        const headers = { id, timestamp: String(at), signature: header };
-        expect(verifyStandardWebhook(ownKey, Buffer.from(text), headers, now())).toBe(packageVerifies(ownKey, text, headers));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        fc.string({ minLength: 1, maxLength: 40 }).filter((id) => !id.includes(' ')),
+        fc.string({ maxLength: 300 }),
+        offset,
+        signature,
+        (keyBytes, id, text, shift, kind) => {
+          const ownKey = Buffer.from(keyBytes);
+          const at = now() + shift;
+          const header =
+            kind === 'valid'
+              ? signed(ownKey, id, at, text)
+              : kind === 'other key'
+                ? signed(Buffer.concat([ownKey, Buffer.from([1])]), id, at, text)
+                : kind === 'other body'
+                  ? signed(ownKey, id, at, `${text}.`)
+                  : kind === 'valid among others'
+                    ? `v1,${createHmac('sha256', 'x').update(text).digest('base64')} ${signed(ownKey, id, at, text)}`
+                    : kind;
+          const headers = { id, timestamp: String(at), signature: header };
+          expect(verifyStandardWebhook(ownKey, Buffer.from(text), headers, now())).toBe(packageVerifies(ownKey, text, headers));
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -94,11 +109,17 @@ describe('CallbackSigning', () => {
   it('verifies a callback signed with the secret it gives the session, for that session and event only', () => {
     const body = '{"event_id":"e-7"}';
     const at = new Date();
-    const headers = { 'webhook-id': 'e-7', 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(signing.secretFor('s-1')).sign('e-7', at, body) };
+    const headers = {
+      'webhook-id': 'e-7',
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(signing.secretFor('s-1')).sign('e-7', at, body),
+    };
     expect(signing.verifies('s-1', Buffer.from(body), headers, 'e-7')).toBe(true);
     expect(signing.verifies('s-2', Buffer.from(body), headers, 'e-7')).toBe(false);
     expect(signing.verifies('s-1', Buffer.from(body), headers, 'e-8')).toBe(false);
     expect(signing.verifies('s-1', undefined, headers, 'e-7')).toBe(false);
-    expect(signing.verifies('s-1', Buffer.from(body), { ...headers, 'webhook-signature': [headers['webhook-signature']] }, 'e-7')).toBe(false);
+    expect(signing.verifies('s-1', Buffer.from(body), { ...headers, 'webhook-signature': [headers['webhook-signature']] }, 'e-7')).toBe(
+      false,
+    );
   });
 });

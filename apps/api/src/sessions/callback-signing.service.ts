@@ -39,7 +39,8 @@ export class CallbackSigning {
     const id = headers['webhook-id'];
     const timestamp = headers['webhook-timestamp'];
     const signature = headers['webhook-signature'];
-    if (body === undefined || typeof id !== 'string' || typeof timestamp !== 'string' || typeof signature !== 'string' || id !== eventId) return false;
+    if (body === undefined || typeof id !== 'string' || typeof timestamp !== 'string' || typeof signature !== 'string' || id !== eventId)
+      return false;
     return verifyStandardWebhook(this.keyFor(sessionId), body, { id, timestamp, signature }, Math.floor(Date.now() / 1000));
   }
 
@@ -58,7 +59,12 @@ export class CallbackSigning {
  * 12), and the body is hashed as the bytes that came (the package decodes it as
  * UTF-8 first, so bytes that are not UTF-8 would be signed as U+FFFD).
  */
-export function verifyStandardWebhook(key: Buffer, body: Buffer, headers: { id: string; timestamp: string; signature: string }, nowSeconds: number): boolean {
+export function verifyStandardWebhook(
+  key: Buffer,
+  body: Buffer,
+  headers: { id: string; timestamp: string; signature: string },
+  nowSeconds: number,
+): boolean {
   if (!/^[0-9]{1,15}$/.test(headers.timestamp)) return false;
   const timestamp = Number(headers.timestamp);
   if (Math.abs(nowSeconds - timestamp) > SIGNATURE_TOLERANCE_SECONDS) return false;

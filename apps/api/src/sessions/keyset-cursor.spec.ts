@@ -20,10 +20,7 @@ describe('keyset cursor', () => {
     forged('0000-01-01T00:00:00.000Z'),
     forged('-000001-01-01T00:00:00.000Z'),
     forged('+275760-09-13T00:00:00.000Z'),
-  ])(
-    'refuses %p with a bad_request',
-    (cursor) => {
-      expect(() => decodeCursor(cursor)).toThrow(AppError);
-    },
-  );
+  ])('refuses %p with a bad_request', (cursor) => {
+    expect(() => decodeCursor(cursor)).toThrow(AppError);
+  });
 });

@@ -1,5 +1,11 @@
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { EVENT_PAGE_LIMITS, LIMITS, MAX_SEQUENCE, TRACKED_SESSION_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import {
+  EVENT_PAGE_LIMITS,
+  LIMITS,
+  MAX_SEQUENCE,
+  TRACKED_SESSION_STATUSES,
+  type TrackedSessionStatus,
+} from '@mosaic/orchestrator-contract';
 import { QueryInteger } from '../http/query-integer';
 
 /*

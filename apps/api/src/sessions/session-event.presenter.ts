@@ -2,7 +2,9 @@ import type { SessionEvent } from '@mosaic/orchestrator-contract';
 import type { OrchestratorSessionEvent } from '../database/generated/prisma/client';
 
 /** A stored callback event on the wire (`GET /orchestrator/sessions/:id`, `events`). */
-export function presentSessionEvent(row: Pick<OrchestratorSessionEvent, 'eventId' | 'sequence' | 'type' | 'status' | 'occurredAt' | 'data' | 'receivedAt'>): SessionEvent {
+export function presentSessionEvent(
+  row: Pick<OrchestratorSessionEvent, 'eventId' | 'sequence' | 'type' | 'status' | 'occurredAt' | 'data' | 'receivedAt'>,
+): SessionEvent {
   return {
     event_id: row.eventId,
     sequence: row.sequence,

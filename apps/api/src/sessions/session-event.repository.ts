@@ -76,7 +76,10 @@ export class SessionEventRepository {
     if (rows[limit].sequence === cut) {
       const whole = page.filter((row) => row.sequence !== cut);
       // A page of one sequence only (a limit smaller than its events) takes that whole sequence.
-      page = whole.length > 0 ? whole : await this.prisma.orchestratorSessionEvent.findMany({ where: { sessionId, sequence: cut }, orderBy: { id: 'asc' } });
+      page =
+        whole.length > 0
+          ? whole
+          : await this.prisma.orchestratorSessionEvent.findMany({ where: { sessionId, sequence: cut }, orderBy: { id: 'asc' } });
     }
     return { events: page.map(presentSessionEvent), nextAfterSequence: page.at(-1)?.sequence ?? null };
   }
@@ -160,5 +163,10 @@ function storedEvent(row: EventAfterRow & { id: string }): StoredEvent {
     data: row.data,
     receivedAt: row.received_at,
   });
-  return { position: { sequence: row.sequence, rowId: BigInt(row.id) }, fromApi: row.event_id.startsWith(API_EVENT_ID_PREFIX), event, json: JSON.stringify(event) };
+  return {
+    position: { sequence: row.sequence, rowId: BigInt(row.id) },
+    fromApi: row.event_id.startsWith(API_EVENT_ID_PREFIX),
+    event,
+    json: JSON.stringify(event),
+  };
 }

@@ -50,7 +50,8 @@ describe('session status machine', () => {
       .tuple(fc.array(status, { maxLength: 6 }), terminal)
       .map(([reports, end]) => ({ end, all: [...reports.filter((s) => s === 'pending' || s === 'running'), end] }))
       .chain(({ end, all }) => fc.shuffledSubarray(all, { minLength: all.length }).map((shuffled) => ({ end, all, shuffled })));
-    const apply = (list: TrackedSessionStatus[]) => list.reduce<TrackedSessionStatus>((current, next) => (canTransition(current, next) ? next : current), 'spawning');
+    const apply = (list: TrackedSessionStatus[]) =>
+      list.reduce<TrackedSessionStatus>((current, next) => (canTransition(current, next) ? next : current), 'spawning');
     fc.assert(
       fc.property(reportsInAnyOrder, ({ end, all, shuffled }) => {
         expect(apply(shuffled)).toBe(apply(all));

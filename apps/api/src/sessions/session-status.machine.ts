@@ -1,8 +1,4 @@
-import {
-  type TrackedSessionStatus,
-  TRACKED_SESSION_STATUSES,
-  isTerminalStatus,
-} from '@mosaic/orchestrator-contract';
+import { type TrackedSessionStatus, TRACKED_SESSION_STATUSES, isTerminalStatus } from '@mosaic/orchestrator-contract';
 
 /**
  * The one place that decides how a session's status may change. A status only

@@ -72,11 +72,19 @@ export class SessionSyncService {
   private async stop(session: TrackedSession, actor: string, how: StopRequest): Promise<TrackedSession> {
     if (isTerminalStatus(session.status)) return session;
     if (session.orchestratorSessionId === null) {
-      return this.sessions.applyStatus(session.id, { ...how.unconfirmed, at: new Date() }, { actor, ...(how.detail === undefined ? {} : { detail: how.detail }) });
+      return this.sessions.applyStatus(
+        session.id,
+        { ...how.unconfirmed, at: new Date() },
+        { actor, ...(how.detail === undefined ? {} : { detail: how.detail }) },
+      );
     }
     try {
       const answer = await how.ask(session.orchestratorSessionId);
-      return await this.sessions.applyStatus(session.id, { status: answer.status, at: new Date() }, { actor, ...(how.detail === undefined ? {} : { detail: how.detail }) });
+      return await this.sessions.applyStatus(
+        session.id,
+        { status: answer.status, at: new Date() },
+        { actor, ...(how.detail === undefined ? {} : { detail: how.detail }) },
+      );
     } catch (error) {
       if (error instanceof OrchestratorError && error.failure === 'not_found') {
         return this.sessions.applyStatus(session.id, { status: 'failed', at: new Date(), error: LOST_ERROR });

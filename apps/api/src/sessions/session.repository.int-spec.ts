@@ -83,7 +83,10 @@ describe('OrchestratorSessionRepository (integration)', () => {
     const active = await spawning(taskId);
     await withClient(testDatabaseUrl(), async (mover) => {
       await mover.query('BEGIN');
-      await mover.query(`UPDATE orchestrator_sessions SET status = 'pending', orchestrator_session_id = $2 WHERE id = $1`, [active.id, `orch-${randomUUID()}`]);
+      await mover.query(`UPDATE orchestrator_sessions SET status = 'pending', orchestrator_session_id = $2 WHERE id = $1`, [
+        active.id,
+        `orch-${randomUUID()}`,
+      ]);
       const second = spawning(taskId).then(
         () => 'created',
         (error: unknown) => error,

@@ -96,8 +96,17 @@ export class OrchestratorSessionRepository {
    * session as it now is. With an `actor` (an operator's kill or cancel), the report is
    * also recorded in the event log as a `status` event with `data.actor`, and `detail` beside it.
    */
-  async applyStatus(id: string, report: StatusReport, audit: { actor?: string; detail?: Record<string, unknown> } = {}): Promise<TrackedSession> {
-    const moved = await this.move(id, report, { orchestratorSessionId: null, onlyUnconfirmed: false, actor: audit.actor ?? null, detail: audit.detail ?? null });
+  async applyStatus(
+    id: string,
+    report: StatusReport,
+    audit: { actor?: string; detail?: Record<string, unknown> } = {},
+  ): Promise<TrackedSession> {
+    const moved = await this.move(id, report, {
+      orchestratorSessionId: null,
+      onlyUnconfirmed: false,
+      actor: audit.actor ?? null,
+      detail: audit.detail ?? null,
+    });
     if (moved === undefined) throw new Error(`session ${id} does not exist`);
     return moved;
   }
@@ -108,7 +117,11 @@ export class OrchestratorSessionRepository {
    * recorded at the same moment: that one wins and this changes nothing.
    */
   async failUnconfirmedSpawn(id: string, at: Date): Promise<boolean> {
-    const moved = await this.move(id, { status: 'failed', at, error: SPAWN_UNCONFIRMED_ERROR }, { orchestratorSessionId: null, onlyUnconfirmed: true, actor: null });
+    const moved = await this.move(
+      id,
+      { status: 'failed', at, error: SPAWN_UNCONFIRMED_ERROR },
+      { orchestratorSessionId: null, onlyUnconfirmed: true, actor: null },
+    );
     return moved?.status === 'failed';
   }
 
@@ -120,7 +133,11 @@ export class OrchestratorSessionRepository {
    * recorded an orchestrator session first.
    */
   async recordUnconfirmedSpawnStarted(id: string, orchestratorSessionId: string): Promise<TrackedSession | undefined> {
-    const rows = await this.prisma.queryPg<RawSessionRow>(RECORD_UNCONFIRMED_SPAWN_STARTED, [id, orchestratorSessionId, SPAWN_UNCONFIRMED_ERROR]);
+    const rows = await this.prisma.queryPg<RawSessionRow>(RECORD_UNCONFIRMED_SPAWN_STARTED, [
+      id,
+      orchestratorSessionId,
+      SPAWN_UNCONFIRMED_ERROR,
+    ]);
     return rows[0] === undefined ? undefined : fromRawRow(rows[0]);
   }
 
@@ -214,7 +231,9 @@ export class OrchestratorSessionRepository {
           updatedAt: { lt: quietSince },
           AND: [
             { OR: [{ lastEventAt: null }, { lastEventAt: { lt: quietSince } }] },
-            ...(after === undefined ? [] : [{ OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] }]),
+            ...(after === undefined
+              ? []
+              : [{ OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] }]),
           ],
         },
         include: WITH_TASK_TITLE,
@@ -253,8 +272,27 @@ interface RawSessionRow {
   task_title: string;
 }
 
-const SESSION_COLUMNS = ['id', 'task_id', 'orchestrator_session_id', 'status', 'attempt', 'requested_by', 'last_sequence', 'error',
-  'exit_code', 'node', 'queue_position', 'input_tokens', 'output_tokens', 'cost_usd', 'started_at', 'ended_at', 'last_event_at', 'created_at', 'updated_at'] as const satisfies readonly (keyof RawSessionRow)[];
+const SESSION_COLUMNS = [
+  'id',
+  'task_id',
+  'orchestrator_session_id',
+  'status',
+  'attempt',
+  'requested_by',
+  'last_sequence',
+  'error',
+  'exit_code',
+  'node',
+  'queue_position',
+  'input_tokens',
+  'output_tokens',
+  'cost_usd',
+  'started_at',
+  'ended_at',
+  'last_event_at',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof RawSessionRow)[];
 
 /** The title of the session `s`'s task, for the statements that return a session row. */
 const TASK_TITLE = '(SELECT title FROM tasks WHERE tasks.id = s.task_id) AS task_title';

@@ -41,7 +41,11 @@ export class SessionsController {
 
   @Get(':id')
   @OperatorAuth('read')
-  @ApiOperation({ summary: 'One tracked session with its last stored callback events', description: 'At most the last 200 events, `events_truncated` when there are more (read them with `GET /orchestrator/sessions/:id/events`). `refresh=true` asks the orchestrator for its status first.' })
+  @ApiOperation({
+    summary: 'One tracked session with its last stored callback events',
+    description:
+      'At most the last 200 events, `events_truncated` when there are more (read them with `GET /orchestrator/sessions/:id/events`). `refresh=true` asks the orchestrator for its status first.',
+  })
   @ApiWireQuery(getSessionQuerySchema)
   @ApiWireResponse(200, 'SessionWithEvents')
   @ApiErrorResponses({
@@ -56,7 +60,11 @@ export class SessionsController {
 
   @Get(':id/events')
   @OperatorAuth('read')
-  @ApiOperation({ summary: 'The session\'s stored callback events, page by page', description: 'In `sequence` order; pass `next_after_sequence` as `after_sequence` for the next page. A page never splits the events of one sequence.' })
+  @ApiOperation({
+    summary: "The session's stored callback events, page by page",
+    description:
+      'In `sequence` order; pass `next_after_sequence` as `after_sequence` for the next page. A page never splits the events of one sequence.',
+  })
   @ApiWireQuery(eventPageQuerySchema)
   @ApiWireResponse(200, 'SessionEventPage')
   @ApiErrorResponses({
@@ -71,7 +79,10 @@ export class SessionsController {
   @Post(':id/kill')
   @OperatorAuth('stop')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Kill the session through the orchestrator', description: 'Idempotent: a terminal session is answered as it is.' })
+  @ApiOperation({
+    summary: 'Kill the session through the orchestrator',
+    description: 'Idempotent: a terminal session is answered as it is.',
+  })
   @ApiWireResponse(200, 'Session', 'the session, its status now terminal')
   @ApiErrorResponses({ 404: { when: 'no session with this id', code: 'not_found' }, ...ORCHESTRATOR_FAILURES })
   async kill(@Param('id', new UuidParam('session')) id: string, @CurrentOperator() operator: Operator): Promise<Session> {

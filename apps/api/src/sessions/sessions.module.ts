@@ -21,8 +21,24 @@ import { SessionsService } from './sessions.service';
 @Module({
   imports: [OrchestratorGatewayModule, MetricsModule, AuthModule],
   controllers: [SessionsController],
-  providers: [OrchestratorSessionRepository, SessionEventRepository, SessionSyncService, CallbackTokenService, CallbackSigning, SessionsService, SessionGauges],
-  exports: [OrchestratorGatewayModule, OrchestratorSessionRepository, SessionEventRepository, SessionsService, SessionSyncService, CallbackTokenService, CallbackSigning],
+  providers: [
+    OrchestratorSessionRepository,
+    SessionEventRepository,
+    SessionSyncService,
+    CallbackTokenService,
+    CallbackSigning,
+    SessionsService,
+    SessionGauges,
+  ],
+  exports: [
+    OrchestratorGatewayModule,
+    OrchestratorSessionRepository,
+    SessionEventRepository,
+    SessionsService,
+    SessionSyncService,
+    CallbackTokenService,
+    CallbackSigning,
+  ],
 })
 export class SessionsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

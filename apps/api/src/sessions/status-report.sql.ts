@@ -56,7 +56,10 @@ export function statusReportParameters(report: StatusReport | undefined): Report
 
 /** The report as nine parameters from `$first` on. */
 export function reportParameterSql(first: number): StatusReportSql {
-  const [mayMoveFrom, status, running, at, terminal, error, exitCode, node, queuePosition] = Array.from({ length: REPORT_COLUMNS.length }, (_, index) => `$${first + index}`);
+  const [mayMoveFrom, status, running, at, terminal, error, exitCode, node, queuePosition] = Array.from(
+    { length: REPORT_COLUMNS.length },
+    (_, index) => `$${first + index}`,
+  );
   return {
     mayMoveFrom: `${mayMoveFrom}::text[]`,
     status: `${status}::text`,
@@ -85,7 +88,9 @@ export const REPORT_COLUMNS = [
 
 /** The report as the `REPORT_COLUMNS` of the row aliased `row`. */
 export function reportColumnSql(row: string): StatusReportSql {
-  const [mayMoveFrom, status, running, at, terminal, error, exitCode, node, queuePosition] = REPORT_COLUMNS.map(([column]) => `${row}.${column}`);
+  const [mayMoveFrom, status, running, at, terminal, error, exitCode, node, queuePosition] = REPORT_COLUMNS.map(
+    ([column]) => `${row}.${column}`,
+  );
   // An array of arrays would have to be rectangular, so each row's statuses travel as one array literal.
   return {
     mayMoveFrom: `${mayMoveFrom}::text[]`,

@@ -22,7 +22,10 @@ describe('CreateTaskDto budget', () => {
   // short one, which passed it and stored the "positive" limit as 0.
   it('refuses a cost of more decimal places, in exponent notation too, naming the field', async () => {
     for (const cost of [1e-7, 5e-8, 1.5e-7, 1e-300, 0.1234567, 1.00000001]) {
-      await expect(validated({ max_cost_usd: cost })).rejects.toMatchObject({ code: 'bad_request', message: 'budget.max_cost_usd: max_cost_usd must have at most 6 decimal places' });
+      await expect(validated({ max_cost_usd: cost })).rejects.toMatchObject({
+        code: 'bad_request',
+        message: 'budget.max_cost_usd: max_cost_usd must have at most 6 decimal places',
+      });
     }
   });
 });

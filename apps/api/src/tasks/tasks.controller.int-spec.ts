@@ -17,7 +17,15 @@ describe('operator endpoints: input validation (integration)', () => {
   it('creates a task with its defaults', async () => {
     const created = await api.request<Task>('POST', '/tasks', { body: { title: 'write the docs' } satisfies CreateTaskDto });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ title: 'write the docs', status: 'open', priority: 'normal', labels: [], metadata: {}, description: null, session: null });
+    expect(created.body).toMatchObject({
+      title: 'write the docs',
+      status: 'open',
+      priority: 'normal',
+      labels: [],
+      metadata: {},
+      description: null,
+      session: null,
+    });
     // Exactly the contract's shape: parsing drops any field the schema does not know.
     expect(taskSchema.parse(created.body)).toEqual(created.body);
     const fetched = await api.request<Task>('GET', `/tasks/${created.body.id}`);
@@ -58,7 +66,9 @@ describe('operator endpoints: input validation (integration)', () => {
     const created = await api.request<Task>('POST', '/tasks', { body: { title: 'odd keys', metadata } satisfies CreateTaskDto });
     expect(created.status).toBe(201);
     expect(created.body.metadata).toEqual(metadata);
-    const refused = await api.request<ErrorBody>('POST', '/tasks', { body: { title: 'odd keys', metadata: { valueOf: { note: 'a\u0000' } } } });
+    const refused = await api.request<ErrorBody>('POST', '/tasks', {
+      body: { title: 'odd keys', metadata: { valueOf: { note: 'a\u0000' } } },
+    });
     expect(refused.body).toEqual({ error: { code: 'bad_request', message: 'metadata: valueOf.note contains a NUL character' } });
   });
 
@@ -85,6 +95,9 @@ describe('operator endpoints: input validation (integration)', () => {
 
   it('refuses a wrong operator token', async () => {
     const answer = await api.request<ErrorBody>('GET', '/orchestrator/sessions', { token: 'wrong' });
-    expect({ status: answer.status, body: answer.body }).toEqual({ status: 401, body: { error: { code: 'unauthorized', message: expect.any(String) } } });
+    expect({ status: answer.status, body: answer.body }).toEqual({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: expect.any(String) } },
+    });
   });
 });

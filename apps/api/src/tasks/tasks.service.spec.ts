@@ -3,7 +3,11 @@ import { budgetOf } from './tasks.service';
 
 describe('budgetOf', () => {
   it('takes each limit that is set', () => {
-    expect(budgetOf({ max_tokens: 100, max_cost_usd: 0.5, max_duration_s: 60 })).toEqual({ maxTokens: 100, maxCostUsd: 0.5, maxDurationS: 60 });
+    expect(budgetOf({ max_tokens: 100, max_cost_usd: 0.5, max_duration_s: 60 })).toEqual({
+      maxTokens: 100,
+      maxCostUsd: 0.5,
+      maxDurationS: 60,
+    });
     expect(budgetOf({ max_cost_usd: 0.5 })).toEqual({ maxCostUsd: 0.5 });
   });
 

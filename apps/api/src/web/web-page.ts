@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { errorBody } from '@mosaic/orchestrator-contract';
 
 /** The page loads nothing but its own files and talks to nothing but this API. */
-export const CONTENT_SECURITY_POLICY = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** Vite puts a hash of their content in the assets' names: a changed asset is a new URL. */
 const ASSETS_CACHE_CONTROL = 'public, max-age=31536000, immutable';

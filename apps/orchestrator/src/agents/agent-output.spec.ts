@@ -1,16 +1,31 @@
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { type CallbackEvent, LIMITS, USAGE_LIMITS, callbackEventSchema, jsonEncodedBytes, unstorableText } from '@mosaic/orchestrator-contract';
+import {
+  type CallbackEvent,
+  LIMITS,
+  USAGE_LIMITS,
+  callbackEventSchema,
+  jsonEncodedBytes,
+  unstorableText,
+} from '@mosaic/orchestrator-contract';
 import { type AgentMessage, type AgentStream, decodeSpooledLine, MAX_LINE_BYTES, parseAgentLine } from './agent-output';
 
 describe('parseAgentLine', () => {
   it('turns stdout progress and result objects into messages of that type', () => {
-    expect(parseAgentLine('stdout', '{"type":"progress","message":"half","percent":50}')).toEqual({ type: 'progress', data: { message: 'half', percent: 50 } });
-    expect(parseAgentLine('stdout', '{"type":"result","summary":"done","exit_code":0}')).toEqual({ type: 'result', data: { summary: 'done', exit_code: 0 } });
+    expect(parseAgentLine('stdout', '{"type":"progress","message":"half","percent":50}')).toEqual({
+      type: 'progress',
+      data: { message: 'half', percent: 50 },
+    });
+    expect(parseAgentLine('stdout', '{"type":"result","summary":"done","exit_code":0}')).toEqual({
+      type: 'result',
+      data: { summary: 'done', exit_code: 0 },
+    });
   });
 
   it('turns stdout usage objects into usage messages, with whichever counts they carry', () => {
-    expect(parseAgentLine('stdout', '{"type":"usage","input_tokens":1200,"output_tokens":300,"cost_usd":0.0081,"model":"sample-model-1"}')).toEqual({
+    expect(
+      parseAgentLine('stdout', '{"type":"usage","input_tokens":1200,"output_tokens":300,"cost_usd":0.0081,"model":"sample-model-1"}'),
+    ).toEqual({
       type: 'usage',
       data: { input_tokens: 1200, output_tokens: 300, cost_usd: 0.0081, model: 'sample-model-1' },
     });
@@ -94,14 +109,25 @@ describe('parseAgentLine', () => {
     // Long lines built of short runs, so that control characters, surrogates and escapes pile up.
     const anyText = fc.oneof(
       fc.string({ unit: 'binary' }),
-      fc.tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 12_000 })).map(([run, times]) => run.repeat(times)),
+      fc
+        .tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 12_000 }))
+        .map(([run, times]) => run.repeat(times)),
     );
     const protocolLine = fc
       .oneof(
-        fc.record({ type: fc.constant('progress'), message: anyText, percent: fc.double({ min: 0, max: 100, noNaN: true }) }, { requiredKeys: ['type', 'message'] }),
+        fc.record(
+          { type: fc.constant('progress'), message: anyText, percent: fc.double({ min: 0, max: 100, noNaN: true }) },
+          { requiredKeys: ['type', 'message'] },
+        ),
         fc.record({ type: fc.constant('result'), exit_code: fc.integer(), summary: anyText, error: anyText }, { requiredKeys: ['type'] }),
         fc.record(
-          { type: fc.constant('usage'), input_tokens: fc.integer(), output_tokens: fc.double(), cost_usd: fc.double({ noNaN: true }), model: anyText },
+          {
+            type: fc.constant('usage'),
+            input_tokens: fc.integer(),
+            output_tokens: fc.double(),
+            cost_usd: fc.double({ noNaN: true }),
+            model: anyText,
+          },
           { requiredKeys: ['type'] },
         ),
       )
@@ -141,7 +167,7 @@ describe('decodeSpooledLine', () => {
     expect(decodeSpooledLine(Buffer.alloc(0))).toBe('');
   });
 
-  it('drops the half character that the supervisor\'s cut at the limit left at the end', () => {
+  it("drops the half character that the supervisor's cut at the limit left at the end", () => {
     const cut = Buffer.concat([Buffer.alloc(MAX_LINE_BYTES - 1, 'a'), Buffer.from('é').subarray(0, 1)]);
     expect(decodeSpooledLine(cut)).toBe('a'.repeat(MAX_LINE_BYTES - 1));
   });

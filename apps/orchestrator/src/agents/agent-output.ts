@@ -1,4 +1,14 @@
-import { LIMITS, type UsageData, jsonEncodedBytes, jsonEncodedPrefix, logDataSchema, progressDataSchema, resultDataSchema, toStorableText, usageDataSchema } from '@mosaic/orchestrator-contract';
+import {
+  LIMITS,
+  type UsageData,
+  jsonEncodedBytes,
+  jsonEncodedPrefix,
+  logDataSchema,
+  progressDataSchema,
+  resultDataSchema,
+  toStorableText,
+  usageDataSchema,
+} from '@mosaic/orchestrator-contract';
 import { z } from 'zod';
 
 export type AgentStream = 'stdout' | 'stderr';

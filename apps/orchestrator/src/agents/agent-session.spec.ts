@@ -109,7 +109,11 @@ async function stopOnceStarted(command: string, act: (session: AgentSession) => 
 
 function usageSums(events: RecordedEvent[]): { reports: number; input_tokens: number; output_tokens: number } {
   const usage = events.flatMap((event) => (event.type === 'usage' ? [event.data as { input_tokens: number; output_tokens: number }] : []));
-  return { reports: usage.length, input_tokens: usage.reduce((sum, data) => sum + data.input_tokens, 0), output_tokens: usage.reduce((sum, data) => sum + data.output_tokens, 0) };
+  return {
+    reports: usage.length,
+    input_tokens: usage.reduce((sum, data) => sum + data.input_tokens, 0),
+    output_tokens: usage.reduce((sum, data) => sum + data.output_tokens, 0),
+  };
 }
 
 function logLines(events: RecordedEvent[]): { stream: string; line: string }[] {
@@ -119,7 +123,10 @@ function logLines(events: RecordedEvent[]): { stream: string; line: string }[] {
 /** Resolves once the supervisor has recorded the agent's exit (the last record of its spool). */
 async function waitForExitRecord(spool: string): Promise<void> {
   await eventually(async () => {
-    const last = (await readdir(spool)).filter((name) => name.startsWith('spool.')).sort().at(-1);
+    const last = (await readdir(spool))
+      .filter((name) => name.startsWith('spool.'))
+      .sort()
+      .at(-1);
     const tail = last === undefined ? '' : (await readFile(join(spool, last))).subarray(-200).toString('latin1');
     expect(tail).toMatch(/ X [^\n]*\n$/);
   }, 5_000);
@@ -128,7 +135,12 @@ async function waitForExitRecord(spool: string): Promise<void> {
 /** Runs `command` under a supervisor that nobody reads, to its end: all it printed waits in the spool. */
 async function runWhileNobodyReads(command: string, where: { cwd: string; spool: string }): Promise<void> {
   const ignore = () => undefined;
-  const agent = await SupervisedAgent.start(where.spool, spec(command, where.cwd), { onLine: ignore, onDropped: ignore, onError: ignore, beforeDelete: () => Promise.resolve() });
+  const agent = await SupervisedAgent.start(where.spool, spec(command, where.cwd), {
+    onLine: ignore,
+    onDropped: ignore,
+    onError: ignore,
+    beforeDelete: () => Promise.resolve(),
+  });
   await agent.detach();
   await waitForExitRecord(where.spool);
 }
@@ -146,8 +158,10 @@ async function adoptToEnd(where: { spool: string }, linesPerSecond: number): Pro
 const trapsTerm = `trap 'echo stopping; exit 0' TERM; echo ready; (sleep 30) & while :; do sleep 0.05; done`;
 const ignoresTerm = `trap '' TERM; echo ready; (trap '' TERM; sleep 30) & while :; do sleep 0.05; done`;
 
-const printProgress = (count: number) => `i=1; while [ $i -le ${count} ]; do echo "{\\"type\\":\\"progress\\",\\"message\\":\\"$i\\"}"; i=$((i+1)); done`;
-const printUsage = (count: number) => `i=1; while [ $i -le ${count} ]; do echo "{\\"type\\":\\"usage\\",\\"input_tokens\\":1,\\"output_tokens\\":$i}"; i=$((i+1)); done`;
+const printProgress = (count: number) =>
+  `i=1; while [ $i -le ${count} ]; do echo "{\\"type\\":\\"progress\\",\\"message\\":\\"$i\\"}"; i=$((i+1)); done`;
+const printUsage = (count: number) =>
+  `i=1; while [ $i -le ${count} ]; do echo "{\\"type\\":\\"usage\\",\\"input_tokens\\":1,\\"output_tokens\\":$i}"; i=$((i+1)); done`;
 const printLogLines = (count: number) => `i=1; while [ $i -le ${count} ]; do echo "line $i"; i=$((i+1)); done`;
 
 describe('AgentSession', () => {
@@ -183,7 +197,13 @@ describe('AgentSession', () => {
 
     expect(events).toEqual([
       { type: 'status', status: 'running', data: { node: 'node-a' }, sequence: 1 },
-      { type: 'usage', status: 'running', data: { input_tokens: 1200, output_tokens: 300, cost_usd: 0.0081, model: 'sample-model-1' }, sequence: 2, position: 1 },
+      {
+        type: 'usage',
+        status: 'running',
+        data: { input_tokens: 1200, output_tokens: 300, cost_usd: 0.0081, model: 'sample-model-1' },
+        sequence: 2,
+        position: 1,
+      },
       { type: 'log', data: { stream: 'stdout', line: refused }, sequence: 3, position: 2 },
       { type: 'usage', status: 'running', data: { output_tokens: 100 }, sequence: 4, position: 3 },
       { type: 'status', status: 'completed', data: { exit_code: 0 }, sequence: 5 },
@@ -201,13 +221,22 @@ describe('AgentSession', () => {
   });
 
   it('while its callbacks cannot be delivered, drops and counts log lines, coalesces progress, and still ends with its terminal status', async () => {
-    const { events, metrics, logger } = await runToEnd(`${printLogLines(50)}; ${printProgress(3)}; echo '{"type":"result","summary":"done"}'`, {
-      room: () => false,
-    });
+    const { events, metrics, logger } = await runToEnd(
+      `${printLogLines(50)}; ${printProgress(3)}; echo '{"type":"result","summary":"done"}'`,
+      {
+        room: () => false,
+      },
+    );
 
     expect(events.map(({ type, status, data }) => ({ type, status, data }))).toEqual([
       { type: 'status', status: 'running', data: { node: 'node-a' } },
-      { type: 'log', data: { stream: 'stderr', line: "orchestrator: 50 log line(s) dropped (0 over the limit of 1000 a second, 50 while the session's callbacks could not be delivered)" } },
+      {
+        type: 'log',
+        data: {
+          stream: 'stderr',
+          line: "orchestrator: 50 log line(s) dropped (0 over the limit of 1000 a second, 50 while the session's callbacks could not be delivered)",
+        },
+      },
       { type: 'progress', status: 'running', data: { message: '3' } },
       { type: 'result', status: 'running', data: { summary: 'done' } },
       { type: 'status', status: 'completed', data: { exit_code: 0 } },
@@ -250,7 +279,11 @@ describe('AgentSession', () => {
   it('kills an agent past its time limit and says so', async () => {
     const { events } = await runToEnd('echo started; sleep 30', { timeoutMs: 300 });
 
-    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'failed', data: { error: 'the session exceeded its time limit of 300 ms and was killed' } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'status',
+      status: 'failed',
+      data: { error: 'the session exceeded its time limit of 300 ms and was killed' },
+    });
   });
 
   it('ends a session stopped before its agent started without starting one', async () => {
@@ -296,7 +329,10 @@ describe('AgentSession', () => {
       // The supervisor's exit is read, and the supervisor told to go, just as the node shuts down: the session ends
       // only once the supervisor is gone, after the node has let go. (A real supervisor goes within milliseconds.)
       let supervisorGone!: (exit: SupervisorExit) => void;
-      const agent = { finished: new Promise<SupervisorExit>((resolve) => (supervisorGone = resolve)), detach: async () => undefined } as unknown as SupervisedAgent;
+      const agent = {
+        finished: new Promise<SupervisorExit>((resolve) => (supervisorGone = resolve)),
+        detach: async () => undefined,
+      } as unknown as SupervisedAgent;
       const { session } = agentSessionFor();
       const recorder = recordEvents();
       await session.start(recorder, async () => agent);
@@ -312,7 +348,10 @@ describe('AgentSession', () => {
       const where = await sessionDirs();
       const first = agentSessionFor({ room: () => false });
       const before = recordEvents();
-      await first.session.start(before, launcher(`${printUsage(3)}; echo ready; sleep 0.5; ${printUsage(2)}; exit 0`, where, undefined, false));
+      await first.session.start(
+        before,
+        launcher(`${printUsage(3)}; echo ready; sleep 0.5; ${printUsage(2)}; exit 0`, where, undefined, false),
+      );
       // "ready", dropped for want of room, was read after the usage lines.
       await eventually(() => expect(first.metrics.logLineDropped).toHaveBeenCalled(), 5_000);
       await first.session.detach();
@@ -342,7 +381,9 @@ describe('AgentSession', () => {
       // About one second's worth of tokens; the rest dropped and counted, as live.
       expect(burst.length).toBeGreaterThan(10);
       expect(burst.length).toBeLessThan(40);
-      expect(lines.at(-1)).toMatch(new RegExp(`^orchestrator: ${100 - burst.length} log line\\(s\\) dropped \\(${100 - burst.length} over the limit of 20 a second`));
+      expect(lines.at(-1)).toMatch(
+        new RegExp(`^orchestrator: ${100 - burst.length} log line\\(s\\) dropped \\(${100 - burst.length} over the limit of 20 a second`),
+      );
     });
 
     it('says how many lines a spool past its limit could not keep while nobody read it', async () => {
@@ -355,7 +396,11 @@ describe('AgentSession', () => {
       const kept = lines.filter((line) => line.stream === 'stdout');
       const notKept = lines.filter((line) => line.stream === 'stderr');
       expect(notKept).toHaveLength(1);
-      const dropped = Number(/^orchestrator: (\d+) line\(s\) of output were not kept: the session's spool reached its limit of 2097152 bytes/.exec(notKept[0]!.line)?.[1]);
+      const dropped = Number(
+        /^orchestrator: (\d+) line\(s\) of output were not kept: the session's spool reached its limit of 2097152 bytes/.exec(
+          notKept[0]!.line,
+        )?.[1],
+      );
       // 3 MiB in 1 KiB lines, then "done": every line was either kept or counted.
       expect(kept.length + dropped).toBe(3072 + 1);
       expect(dropped).toBeGreaterThan(0);

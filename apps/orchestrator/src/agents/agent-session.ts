@@ -228,7 +228,8 @@ export class AgentSession {
     const stop = exit.stop;
     if (stop === 'cancel') return { status: 'cancelled', ...(exit.code !== null && { exitCode: exit.code }) };
     if (exit.signal !== null && stop === 'kill') return { status: 'killed' };
-    if (exit.signal !== null && stop === 'timeout') return { status: 'failed', error: `the session exceeded its time limit of ${this.options.timeoutMs} ms and was killed` };
+    if (exit.signal !== null && stop === 'timeout')
+      return { status: 'failed', error: `the session exceeded its time limit of ${this.options.timeoutMs} ms and was killed` };
     if (exit.code === 0) return { status: 'completed', exitCode: 0 };
     if (exit.code !== null) return { status: 'failed', exitCode: exit.code, error: `the agent exited with code ${exit.code}` };
     return { status: 'failed', error: `the agent was terminated by ${exit.signal}` };

@@ -109,7 +109,14 @@ function alive(pid: number): boolean {
 function procStat(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const close = stat.lastIndexOf(')');
-  return [String(pid), stat.slice(stat.indexOf('(') + 1, close), ...stat.slice(close + 2).trim().split(' ')];
+  return [
+    String(pid),
+    stat.slice(stat.indexOf('(') + 1, close),
+    ...stat
+      .slice(close + 2)
+      .trim()
+      .split(' '),
+  ];
 }
 
 interface Session {
@@ -197,9 +204,7 @@ describe('mosaic-supervisor', () => {
   });
 
   it('cuts a line over 64 KiB and keeps a final line without a newline', async () => {
-    const { spool } = start(
-      "head -c 70000 /dev/zero | tr '\\0' a; echo; head -c 65536 /dev/zero | tr '\\0' b; echo; printf 'last'",
-    );
+    const { spool } = start("head -c 70000 /dev/zero | tr '\\0' a; echo; head -c 65536 /dev/zero | tr '\\0' b; echo; printf 'last'");
     await spool.waitForExit();
     expect(spool.lines()).toEqual(['a'.repeat(65536), 'b'.repeat(65536), 'last']);
     expectGapFree(spool);
@@ -219,9 +224,7 @@ describe('mosaic-supervisor', () => {
   });
 
   it('kills the whole tree on kill, and none of it is alive when the exit record appears', async () => {
-    const { dir, spool, stop } = start(
-      "sleep 30 & echo $!; sh -c 'sleep 30 & echo $!; sleep 30 & echo $!; echo $$; wait' & echo $!; wait",
-    );
+    const { dir, spool, stop } = start("sleep 30 & echo $!; sh -c 'sleep 30 & echo $!; sleep 30 & echo $!; echo $$; wait' & echo $!; wait");
     await spool.until(() => spool.lines().length === 5);
     const pids = [...spool.lines().map(Number), Number(readFileSync(path.join(dir, 'identity'), 'utf8').split(' ')[2])];
     for (const pid of pids) expect(alive(pid)).toBe(true);
@@ -377,7 +380,7 @@ describe('mosaic-supervisor', () => {
 
   it('rotates segments at 1 MiB and resumes writing as the reader deletes what it has read', async () => {
     // Three bursts of ~1.06 MiB: without the deletions the third would not fit under the 2 MiB bound.
-    const { dir, spool } = start("for c in 1 2 3; do yes \"$c$(printf '%0998d' 0)\" | head -n 1050; sleep 1; done", {
+    const { dir, spool } = start('for c in 1 2 3; do yes "$c$(printf \'%0998d\' 0)" | head -n 1050; sleep 1; done', {
       maxBytes: 2 << 20,
       deleteConsumed: true,
     });
@@ -395,7 +398,12 @@ describe('mosaic-supervisor', () => {
     expect(spool.exit?.body).toBe('0 - -');
     expect(spool.records.some((record) => record.kind === 'D')).toBe(false);
     expect(spool.lines()).toHaveLength(3150);
-    expect(spool.lines().map((line) => line[0]).join('')).toBe('1'.repeat(1050) + '2'.repeat(1050) + '3'.repeat(1050));
+    expect(
+      spool
+        .lines()
+        .map((line) => line[0])
+        .join(''),
+    ).toBe('1'.repeat(1050) + '2'.repeat(1050) + '3'.repeat(1050));
     expect(spool.deleted).toBeGreaterThanOrEqual(2);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(1 << 20);
     expect(spool.maxLineBytesOnDisk).toBeLessThanOrEqual(2 << 20);
@@ -404,7 +412,11 @@ describe('mosaic-supervisor', () => {
 
   it('rejects invalid arguments with exit code 2 and writes nothing', async () => {
     const dir = spoolDir();
-    for (const args of [[dir, '0', '0', '-', '-', 'true'], [dir, '10', 'x', '-', '-', 'true'], [dir, '10', '0', '-', '-']]) {
+    for (const args of [
+      [dir, '0', '0', '-', '-', 'true'],
+      [dir, '10', 'x', '-', '-', 'true'],
+      [dir, '10', '0', '-', '-'],
+    ]) {
       const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       const [code] = await once(child, 'exit');
       expect(code).toBe(2);

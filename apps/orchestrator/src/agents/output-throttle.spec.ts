@@ -43,22 +43,26 @@ describe('OutputThrottle', () => {
 
   it('never sends progress faster than the rate, and always sends the last one', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 50 }), fc.array(fc.integer({ min: 0, max: 120 }), { minLength: 1, maxLength: 300 }), (rate, gaps) => {
-        const { throttle, messages } = throttled(rate);
-        const start = Date.now();
-        gaps.forEach((gap, index) => {
-          jest.advanceTimersByTime(gap);
-          throttle.offer(progress(`${index}`));
-        });
-        const elapsedMs = Date.now() - start;
-        const sent = messages('progress').map((message) => Number((message.data as { message: string }).message));
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.array(fc.integer({ min: 0, max: 120 }), { minLength: 1, maxLength: 300 }),
+        (rate, gaps) => {
+          const { throttle, messages } = throttled(rate);
+          const start = Date.now();
+          gaps.forEach((gap, index) => {
+            jest.advanceTimersByTime(gap);
+            throttle.offer(progress(`${index}`));
+          });
+          const elapsedMs = Date.now() - start;
+          const sent = messages('progress').map((message) => Number((message.data as { message: string }).message));
 
-        // One second's burst, then the rate.
-        expect(sent.length).toBeLessThanOrEqual(rate + Math.ceil((elapsedMs / 1000) * rate));
-        expect([...sent].sort((a, b) => a - b)).toEqual(sent);
-        throttle.end();
-        expect(messages('progress').at(-1)).toEqual(progress(`${gaps.length - 1}`));
-      }),
+          // One second's burst, then the rate.
+          expect(sent.length).toBeLessThanOrEqual(rate + Math.ceil((elapsedMs / 1000) * rate));
+          expect([...sent].sort((a, b) => a - b)).toEqual(sent);
+          throttle.end();
+          expect(messages('progress').at(-1)).toEqual(progress(`${gaps.length - 1}`));
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -76,7 +80,7 @@ describe('OutputThrottle', () => {
     expect(lines()).toEqual([
       'line 1',
       'line 2',
-      'orchestrator: 3 log line(s) dropped (3 over the limit of 2 a second, 0 while the session\'s callbacks could not be delivered)',
+      "orchestrator: 3 log line(s) dropped (3 over the limit of 2 a second, 0 while the session's callbacks could not be delivered)",
       'line 6',
     ]);
   });
@@ -109,7 +113,13 @@ describe('OutputThrottle', () => {
     expect(sent).toEqual([
       result('r1'),
       progress('p2'),
-      { type: 'log', data: { stream: 'stderr', line: "orchestrator: 10 log line(s) dropped (0 over the limit of 100 a second, 10 while the session's callbacks could not be delivered)" } },
+      {
+        type: 'log',
+        data: {
+          stream: 'stderr',
+          line: "orchestrator: 10 log line(s) dropped (0 over the limit of 100 a second, 10 while the session's callbacks could not be delivered)",
+        },
+      },
     ]);
     expect(jest.getTimerCount()).toBe(0);
   });
@@ -178,7 +188,9 @@ describe('OutputThrottle', () => {
     jest.advanceTimersByTime(1000);
 
     expect(messages('usage')).toEqual([half, usage({ input_tokens: USAGE_LIMITS.tokensPerReport, model: 'a' })]);
-    expect(lines()).toEqual(['orchestrator: usage not counted, as with the usage not sent yet it would exceed what one report may carry: {"input_tokens":1,"model":"a"}']);
+    expect(lines()).toEqual([
+      'orchestrator: usage not counted, as with the usage not sent yet it would exceed what one report may carry: {"input_tokens":1,"model":"a"}',
+    ]);
   });
 
   it('sends, whatever the timing, the room and the rate, usage that adds up to exactly what was reported, per model', () => {
@@ -193,7 +205,11 @@ describe('OutputThrottle', () => {
         { requiredKeys: [] },
       )
       .filter((data) => usageDataSchema.safeParse(data).success);
-    const step = fc.record({ gapMs: fc.integer({ min: 0, max: 600 }), room: fc.boolean(), report: fc.oneof(report, fc.constant(undefined)) });
+    const step = fc.record({
+      gapMs: fc.integer({ min: 0, max: 600 }),
+      room: fc.boolean(),
+      report: fc.oneof(report, fc.constant(undefined)),
+    });
     const totals = (reports: UsageData[]) => {
       const byModel = new Map<string, { input_tokens: number; output_tokens: number; cost_usd: number }>();
       for (const data of reports) {
@@ -228,7 +244,11 @@ describe('OutputThrottle', () => {
         const [expected, actual] = [totals(reported), totals(sent)];
         expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
         for (const [model, total] of expected) {
-          expect(actual.get(model)).toEqual({ input_tokens: total.input_tokens, output_tokens: total.output_tokens, cost_usd: expect.closeTo(total.cost_usd, 6) });
+          expect(actual.get(model)).toEqual({
+            input_tokens: total.input_tokens,
+            output_tokens: total.output_tokens,
+            cost_usd: expect.closeTo(total.cost_usd, 6),
+          });
         }
       }),
       { numRuns: 100 },

@@ -29,11 +29,23 @@ describe('SessionRunner: what an earlier life of the node left', () => {
     taskJson: '{}',
     spoolPosition: 3,
   };
-  const lastEvent: CallbackEvent = { event_id: 'event-4', session_id: ended.id, sequence: 4, type: 'status', status: 'completed', timestamp: new Date().toISOString(), data: { exit_code: 0 } };
+  const lastEvent: CallbackEvent = {
+    event_id: 'event-4',
+    session_id: ended.id,
+    sequence: 4,
+    type: 'status',
+    status: 'completed',
+    timestamp: new Date().toISOString(),
+    data: { exit_code: 0 },
+  };
 
   beforeEach(() => {
     scratch = mkdtempSync(join(tmpdir(), 'session-runner-spec-'));
-    const config = OrchestratorConfig.fromEnvironment({ NODE_ID: 'node-a', SESSION_SPOOL_ROOT: join(scratch, 'spools'), SESSION_WORKDIR_ROOT: join(scratch, 'sessions') });
+    const config = OrchestratorConfig.fromEnvironment({
+      NODE_ID: 'node-a',
+      SESSION_SPOOL_ROOT: join(scratch, 'spools'),
+      SESSION_WORKDIR_ROOT: join(scratch, 'sessions'),
+    });
     spool = join(config.sessionSpoolDir, ended.id);
     mkdirSync(spool, { recursive: true });
     enqueued = [];

@@ -124,7 +124,12 @@ export class SessionRunner {
     this.local.set(session.id, agentSession);
     const events = new SessionEventLog(session, this.store, this.delivery, this.logger);
     const spoolDir = this.spoolDirOf(session.id);
-    this.logger.log({ msg: 'adopting the running agent of an earlier life of this node', session_id: session.id, node: this.config.nodeId, spool_position: session.spoolPosition });
+    this.logger.log({
+      msg: 'adopting the running agent of an earlier life of this node',
+      session_id: session.id,
+      node: this.config.nodeId,
+      spool_position: session.spoolPosition,
+    });
     const attach = (handlers: Parameters<typeof SupervisedAgent.adopt>[2]) =>
       SupervisedAgent.adopt(spoolDir, session.spoolPosition, handlers).catch((error: Error) => {
         this.logger.error(`session ${session.id}: its supervisor cannot be adopted: ${error.message}`);
@@ -152,9 +157,13 @@ export class SessionRunner {
   private async cleanUp(sessionId: string, agentSession: AgentSession): Promise<void> {
     // The spool stays until the last event has been dealt with: a restart meanwhile finds it and sends what is left.
     if (!(await this.delivery.whenDealtWith(sessionId))) return;
-    await agentSession.release().catch((error: Error) => this.logger.warn(`session ${sessionId}: could not release its spool: ${error.message}`));
+    await agentSession
+      .release()
+      .catch((error: Error) => this.logger.warn(`session ${sessionId}: could not release its spool: ${error.message}`));
     for (const dir of [this.spoolDirOf(sessionId), this.workdirOf(sessionId)]) {
-      await rm(dir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${dir}: ${error.message}`));
+      await rm(dir, { recursive: true, force: true }).catch((error: Error) =>
+        this.logger.warn(`could not remove ${dir}: ${error.message}`),
+      );
     }
     this.local.delete(sessionId);
   }
@@ -170,10 +179,15 @@ export class SessionRunner {
       beforeDelete: () => Promise.resolve(),
     }).catch(() => undefined);
     if (agent) {
-      this.logger.warn(`session ${sessionId} is no longer this node's (${session?.status ?? 'unknown to the store'}): stopping what is left of its agent`);
+      this.logger.warn(
+        `session ${sessionId} is no longer this node's (${session?.status ?? 'unknown to the store'}): stopping what is left of its agent`,
+      );
       // A tree that will not die (a process stuck in the kernel) must not keep this node from starting.
       const stopped = await Promise.race([agent.kill().then(() => true), sleep(LEFTOVER_KILL_TIMEOUT_MS, false, { ref: false })]);
-      if (!stopped) this.logger.error(`session ${sessionId}: what is left of its agent did not end within ${LEFTOVER_KILL_TIMEOUT_MS} ms; its spool stays`);
+      if (!stopped)
+        this.logger.error(
+          `session ${sessionId}: what is left of its agent did not end within ${LEFTOVER_KILL_TIMEOUT_MS} ms; its spool stays`,
+        );
       await agent.detach();
       if (!stopped) return;
     }
@@ -185,13 +199,17 @@ export class SessionRunner {
   private async removeOnceDealtWith(sessionId: string): Promise<void> {
     if (!(await this.delivery.whenDealtWith(sessionId))) return;
     for (const dir of [this.spoolDirOf(sessionId), this.workdirOf(sessionId)]) {
-      await rm(dir, { recursive: true, force: true }).catch((error: Error) => this.logger.warn(`could not remove ${dir}: ${error.message}`));
+      await rm(dir, { recursive: true, force: true }).catch((error: Error) =>
+        this.logger.warn(`could not remove ${dir}: ${error.message}`),
+      );
     }
   }
 
   private async resendUnacknowledged(session: StoredSession): Promise<void> {
     const events = await this.store.unacknowledgedEvents(session.id);
-    events.forEach((event, index) => this.delivery.enqueue(session.callback, event, isTerminalStatus(session.status) && index === events.length - 1));
+    events.forEach((event, index) =>
+      this.delivery.enqueue(session.callback, event, isTerminalStatus(session.status) && index === events.length - 1),
+    );
   }
 
   private agentSessionFor(sessionId: string): AgentSession {
@@ -228,6 +246,13 @@ export class SessionRunner {
 
   /** With the spawn's request id: the line belongs to that request's story, though the queue ran it later. */
   private logStatusChange(session: StoredSession, from: string, to: string): void {
-    this.logger.log({ msg: 'session status changed', session_id: session.id, from, to, node: this.config.nodeId, request_id: session.callback.origin.requestId });
+    this.logger.log({
+      msg: 'session status changed',
+      session_id: session.id,
+      from,
+      to,
+      node: this.config.nodeId,
+      request_id: session.callback.origin.requestId,
+    });
   }
 }

@@ -13,11 +13,16 @@ async function spoolDir(): Promise<string> {
 function follow(dir: string, after = 0, beforeDelete: () => Promise<void> = () => Promise.resolve()) {
   const records: SpoolRecord[] = [];
   const errors: Error[] = [];
-  const reader = new SpoolReader(dir, after, { onRecord: (record) => records.push(record), beforeDelete, onError: (error) => errors.push(error) });
+  const reader = new SpoolReader(dir, after, {
+    onRecord: (record) => records.push(record),
+    beforeDelete,
+    onError: (error) => errors.push(error),
+  });
   return { reader, records, errors };
 }
 
-const text = (record: SpoolRecord) => (record.type === 'line' ? `${record.seq} ${record.stream} ${record.line.toString('utf8')}` : `${record.seq} ${record.type}`);
+const text = (record: SpoolRecord) =>
+  record.type === 'line' ? `${record.seq} ${record.stream} ${record.line.toString('utf8')}` : `${record.seq} ${record.type}`;
 
 describe('parseRecord', () => {
   it.each([
@@ -27,18 +32,40 @@ describe('parseRecord', () => {
     ['9 1700000000009 X 0 - -', { seq: 9, time: 1700000000009, type: 'exit', exit: { code: 0, signal: null, stop: null } }],
     ['9 1700000000009 X 3 - timeout', { seq: 9, time: 1700000000009, type: 'exit', exit: { code: 3, signal: null, stop: 'timeout' } }],
     ['9 1700000000009 X - 9 kill', { seq: 9, time: 1700000000009, type: 'exit', exit: { code: null, signal: 'SIGKILL', stop: 'kill' } }],
-    ['9 1700000000009 X - 15 cancel', { seq: 9, time: 1700000000009, type: 'exit', exit: { code: null, signal: 'SIGTERM', stop: 'cancel' } }],
+    [
+      '9 1700000000009 X - 15 cancel',
+      { seq: 9, time: 1700000000009, type: 'exit', exit: { code: null, signal: 'SIGTERM', stop: 'cancel' } },
+    ],
   ])('reads %j', (raw, expected) => {
     expect(parseRecord(Buffer.from(raw))).toEqual(expected);
   });
 
-  it.each(['', 'O hello', '1 O no time', '1 soon O bad time', '0 1700000000000 O zero', '-1 O minus', '1', '1 1700000000001 Q what', '2 1700000000002 D none', '2 1700000000002 D 0', '3 1700000000003 X 0 -', '3 1700000000003 X zero - -'])('refuses %j', (raw) => {
+  it.each([
+    '',
+    'O hello',
+    '1 O no time',
+    '1 soon O bad time',
+    '0 1700000000000 O zero',
+    '-1 O minus',
+    '1',
+    '1 1700000000001 Q what',
+    '2 1700000000002 D none',
+    '2 1700000000002 D 0',
+    '3 1700000000003 X 0 -',
+    '3 1700000000003 X zero - -',
+  ])('refuses %j', (raw) => {
     expect(parseRecord(Buffer.from(raw))).toBeUndefined();
   });
 
-  it('keeps a line\'s bytes as they are, invalid UTF-8 included', () => {
+  it("keeps a line's bytes as they are, invalid UTF-8 included", () => {
     const raw = Buffer.concat([Buffer.from('4 1700000000004 O '), Buffer.from([0xff, 0xfe, 0x20])]);
-    expect(parseRecord(raw)).toEqual({ seq: 4, time: 1700000000004, type: 'line', stream: 'stdout', line: Buffer.from([0xff, 0xfe, 0x20]) });
+    expect(parseRecord(raw)).toEqual({
+      seq: 4,
+      time: 1700000000004,
+      type: 'line',
+      stream: 'stdout',
+      line: Buffer.from([0xff, 0xfe, 0x20]),
+    });
   });
 });
 
@@ -71,7 +98,10 @@ describe('SpoolReader', () => {
   });
 
   it('skips the lines up to `after`, but never the exit, and reads nothing after the exit', async () => {
-    await writeFile(segmentPath(dir, 1), '1 1700000000001 O one\n2 1700000000002 O two\n3 1700000000003 D 5\n4 1700000000004 O four\n5 1700000000005 X 0 - -\n6 1700000000006 O after the end\n');
+    await writeFile(
+      segmentPath(dir, 1),
+      '1 1700000000001 O one\n2 1700000000002 O two\n3 1700000000003 D 5\n4 1700000000004 O four\n5 1700000000005 X 0 - -\n6 1700000000006 O after the end\n',
+    );
     const { reader, records } = follow(dir, 4);
     reader.start();
     await reader.read();

@@ -16,9 +16,7 @@ export interface SupervisorExit {
 
 /** One record of a spool (the format is defined in supervisor/mosaic-supervisor.c); `time`: when the supervisor wrote it, ms since the epoch. */
 export type SpoolRecord = { seq: number; time: number } & (
-  | { type: 'line'; stream: AgentStream; line: Buffer }
-  | { type: 'dropped'; count: number }
-  | { type: 'exit'; exit: SupervisorExit }
+  { type: 'line'; stream: AgentStream; line: Buffer } | { type: 'dropped'; count: number } | { type: 'exit'; exit: SupervisorExit }
 );
 
 export interface SpoolReaderHandlers {
@@ -115,7 +113,8 @@ export class SpoolReader {
       const nextExists = await exists(segmentPath(this.dir, this.segment + 1));
       await this.readSegment(this.segment);
       if (!nextExists || this.closed || this.exited) return;
-      if (this.partial.length > 0) this.handlers.onError(new Error(`spool segment ${this.segment} of ${this.dir} ends inside a record; the rest of it is skipped`));
+      if (this.partial.length > 0)
+        this.handlers.onError(new Error(`spool segment ${this.segment} of ${this.dir} ends inside a record; the rest of it is skipped`));
       const done = this.segment;
       this.segment = done + 1;
       this.offset = 0;

@@ -93,7 +93,14 @@ export class SupervisedAgent {
     spec: AgentSpec,
     handlers: AgentHandlers & { beforeDelete: () => Promise<void> },
   ): Promise<SupervisedAgent> {
-    const args = [spoolDir, String(spec.maxSpoolBytes), String(spec.timeoutMs), idArgument(spec.user?.uid), idArgument(spec.user?.gid), spec.command];
+    const args = [
+      spoolDir,
+      String(spec.maxSpoolBytes),
+      String(spec.timeoutMs),
+      idArgument(spec.user?.uid),
+      idArgument(spec.user?.gid),
+      spec.command,
+    ];
     // Detached: its own session, so neither a signal to this process's group nor this process's death reaches it.
     // Its stdout carries one line, its identity, once it takes stop requests.
     const child = spawn(SUPERVISOR_BINARY, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'], cwd: spec.cwd, env: spec.env });
@@ -115,7 +122,9 @@ export class SupervisedAgent {
       const line = await Promise.race([
         announced,
         exited.then((why) => Promise.reject(new Error(`the supervisor could not start the agent: ${why}`))),
-        sleep(IDENTITY_TIMEOUT_MS, undefined, { ref: false }).then(() => Promise.reject(new Error(`the supervisor announced no identity within ${IDENTITY_TIMEOUT_MS} ms`))),
+        sleep(IDENTITY_TIMEOUT_MS, undefined, { ref: false }).then(() =>
+          Promise.reject(new Error(`the supervisor announced no identity within ${IDENTITY_TIMEOUT_MS} ms`)),
+        ),
       ]);
       identity = parseIdentity(line, 'the supervisor');
     } finally {
@@ -136,7 +145,11 @@ export class SupervisedAgent {
    * the agent). A supervisor that is gone is taken over all the same: its spool says
    * how the agent ended, or `finished` resolves undefined.
    */
-  static async adopt(spoolDir: string, after: number, handlers: AgentHandlers & { beforeDelete: () => Promise<void> }): Promise<SupervisedAgent | undefined> {
+  static async adopt(
+    spoolDir: string,
+    after: number,
+    handlers: AgentHandlers & { beforeDelete: () => Promise<void> },
+  ): Promise<SupervisedAgent | undefined> {
     const identity = await readIdentity(spoolDir);
     if (!identity) return undefined;
     const agent = new SupervisedAgent(spoolDir, identity, after, handlers);

@@ -51,7 +51,9 @@ describe('the session work directories', () => {
       const root = join(scratch, 'sessions');
       mkdirSync(root, { mode: 0o700 });
       chownSync(root, NOBODY.uid, NOBODY.gid);
-      await expect(prepareWorkdirRoot(root, undefined)).rejects.toThrow(/^SESSION_WORKDIR_ROOT=.*: belongs to uid 65534, not to this process's uid 0$/);
+      await expect(prepareWorkdirRoot(root, undefined)).rejects.toThrow(
+        /^SESSION_WORKDIR_ROOT=.*: belongs to uid 65534, not to this process's uid 0$/,
+      );
     });
 
     (asRoot ? it : it.skip)("lets the agent user's group enter it (0710), and no one list it", async () => {

@@ -24,7 +24,11 @@ export class WorkdirRootError extends Error {
  * directory) and is refused. With an agent user, its group may enter (0710),
  * which lets the agent reach its own session's directory and no other.
  */
-export async function prepareWorkdirRoot(root: string, agentUser: WorkdirOwner | undefined, variable = 'SESSION_WORKDIR_ROOT'): Promise<void> {
+export async function prepareWorkdirRoot(
+  root: string,
+  agentUser: WorkdirOwner | undefined,
+  variable = 'SESSION_WORKDIR_ROOT',
+): Promise<void> {
   try {
     await mkdir(root, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -36,7 +40,8 @@ export async function prepareWorkdirRoot(root: string, agentUser: WorkdirOwner |
   if (stats.isSymbolicLink()) throw new WorkdirRootError(root, 'is a symbolic link; name the directory itself', variable);
   if (!stats.isDirectory()) throw new WorkdirRootError(root, 'is not a directory', variable);
   const uid = process.getuid?.();
-  if (uid !== undefined && stats.uid !== uid) throw new WorkdirRootError(root, `belongs to uid ${stats.uid}, not to this process's uid ${uid}`, variable);
+  if (uid !== undefined && stats.uid !== uid)
+    throw new WorkdirRootError(root, `belongs to uid ${stats.uid}, not to this process's uid ${uid}`, variable);
   if ((stats.mode & 0o067) !== 0) {
     throw new WorkdirRootError(root, `is open to other users (mode ${(stats.mode & 0o777).toString(8)}); make it 0700`, variable);
   }

@@ -29,8 +29,15 @@ describe('CallbackDelivery', () => {
   beforeEach(() => {
     metrics = new OrchestratorMetrics();
     acknowledged = [];
-    const store = { acknowledgeEvent: async (_session: string, eventId: string) => void acknowledged.push(eventId) } as Pick<SessionStore, 'acknowledgeEvent'>;
-    delivery = new CallbackDelivery(OrchestratorConfig.fromEnvironment({ CALLBACK_RETRY_MAX_MS: '60000', CALLBACK_TIMEOUT_MS: '10000' }), metrics, store as SessionStore);
+    const store = { acknowledgeEvent: async (_session: string, eventId: string) => void acknowledged.push(eventId) } as Pick<
+      SessionStore,
+      'acknowledgeEvent'
+    >;
+    delivery = new CallbackDelivery(
+      OrchestratorConfig.fromEnvironment({ CALLBACK_RETRY_MAX_MS: '60000', CALLBACK_TIMEOUT_MS: '10000' }),
+      metrics,
+      store as SessionStore,
+    );
   });
 
   afterEach(() => fetchSpy.mockRestore());

@@ -195,11 +195,19 @@ export class CallbackDelivery {
     const stopped = () => attempt.abort(stop.reason);
     if (stop.aborted) stopped();
     else stop.addEventListener('abort', stopped, { once: true });
-    const timer = setTimeout(() => attempt.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), this.config.callbackTimeoutMs);
+    const timer = setTimeout(
+      () => attempt.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      this.config.callbackTimeoutMs,
+    );
     try {
       return await fetch(target.url, {
         method: 'POST',
-        headers: { ...headers, authorization: `Bearer ${target.token}`, 'content-type': 'application/json', ...signatureHeaders(target, event, body) },
+        headers: {
+          ...headers,
+          authorization: `Bearer ${target.token}`,
+          'content-type': 'application/json',
+          ...signatureHeaders(target, event, body),
+        },
         body,
         // A redirect would carry the token to wherever the receiver points; it counts as a refusal instead.
         redirect: 'manual',

@@ -4,13 +4,18 @@ describe('isRetryableCallbackError', () => {
   it('retries network failures, 5xx, 408 and 429, and nothing else', () => {
     expect(isRetryableCallbackError(new TypeError('fetch failed'))).toBe(true);
     for (const status of [500, 502, 503, 408, 429]) expect(isRetryableCallbackError(new CallbackHttpError(status, undefined))).toBe(true);
-    for (const status of [301, 400, 401, 404, 413, 422]) expect(isRetryableCallbackError(new CallbackHttpError(status, undefined))).toBe(false);
+    for (const status of [301, 400, 401, 404, 413, 422])
+      expect(isRetryableCallbackError(new CallbackHttpError(status, undefined))).toBe(false);
   });
 });
 
 describe('callbackRetryPolicy', () => {
   it('retries a retryable failure until it succeeds', async () => {
-    const attempt = jest.fn().mockRejectedValueOnce(new CallbackHttpError(500, undefined)).mockRejectedValueOnce(new TypeError('fetch failed')).mockResolvedValue('ok');
+    const attempt = jest
+      .fn()
+      .mockRejectedValueOnce(new CallbackHttpError(500, undefined))
+      .mockRejectedValueOnce(new TypeError('fetch failed'))
+      .mockResolvedValue('ok');
     const policy = callbackRetryPolicy({ maxRetryMs: 10_000, initialDelayMs: 1, maxDelayMs: 5 });
     await expect(policy.execute(attempt)).resolves.toBe('ok');
     expect(attempt).toHaveBeenCalledTimes(3);
@@ -51,7 +56,9 @@ describe('callbackRetryPolicy', () => {
 
   it('stops at once when told to', async () => {
     const attempt = jest.fn().mockRejectedValue(new CallbackHttpError(500, undefined));
-    await expect(callbackRetryPolicy({ maxRetryMs: 10_000, isStopped: () => true }).execute(attempt)).rejects.toMatchObject({ status: 500 });
+    await expect(callbackRetryPolicy({ maxRetryMs: 10_000, isStopped: () => true }).execute(attempt)).rejects.toMatchObject({
+      status: 500,
+    });
     expect(attempt).toHaveBeenCalledTimes(1);
   });
 });

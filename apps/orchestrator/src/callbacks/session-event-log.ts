@@ -77,7 +77,9 @@ export class SessionEventLog {
   /** Runs `step` once every step queued before it has finished, and logs its failure. Not named `then`: that would make the log a thenable. */
   private inOrder<T>(step: () => Promise<T>): Promise<T> {
     const next = this.chain.then(step);
-    this.chain = next.catch((error: Error) => this.logger.error(`session ${this.session.id}: an event could not be stored: ${error.message}`));
+    this.chain = next.catch((error: Error) =>
+      this.logger.error(`session ${this.session.id}: an event could not be stored: ${error.message}`),
+    );
     return next;
   }
 }

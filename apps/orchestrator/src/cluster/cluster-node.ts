@@ -33,7 +33,8 @@ export class ClusterNode implements BeforeApplicationShutdown, OnApplicationShut
   async adopt(): Promise<void> {
     await this.leases.join();
     this.adopted = await this.runner.adoptAll();
-    if (this.adopted.length > 0) this.logger.log(`adopted ${this.adopted.length} running agent(s) of an earlier life of node ${this.config.nodeId}`);
+    if (this.adopted.length > 0)
+      this.logger.log(`adopted ${this.adopted.length} running agent(s) of an earlier life of node ${this.config.nodeId}`);
   }
 
   join(): void {
@@ -56,7 +57,8 @@ export class ClusterNode implements BeforeApplicationShutdown, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     const started = Date.now();
     const running = this.runner.activeSessions;
-    if (running > 0) this.logger.log(`shutting down: ${running} agent(s) keep running, to be adopted when node ${this.config.nodeId} is back`);
+    if (running > 0)
+      this.logger.log(`shutting down: ${running} agent(s) keep running, to be adopted when node ${this.config.nodeId} is back`);
     await this.runner.detachAll();
     await this.delivery.drainAndStop(Math.max(0, this.config.shutdownGraceMs - (Date.now() - started)));
     await this.leases.leave(running === 0).catch((error: Error) => this.logger.warn(`could not give up the lease: ${error.message}`));

@@ -21,18 +21,28 @@ export class NodeForwarder {
     try {
       response = await fetch(`${node.url}/orchestrator/sessions/${encodeURIComponent(sessionId)}/${kind}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.config.apiKey}`, 'content-type': 'application/json', [FORWARDED_BY_HEADER]: this.config.nodeId },
+        headers: {
+          authorization: `Bearer ${this.config.apiKey}`,
+          'content-type': 'application/json',
+          [FORWARDED_BY_HEADER]: this.config.nodeId,
+        },
         body: JSON.stringify(kind === 'cancel' ? { grace_ms: graceMs } : {}),
         signal: AbortSignal.timeout(graceMs + FORWARD_TIMEOUT_MARGIN_MS),
       });
     } catch (error) {
-      throw new AppError('node_unreachable', `node ${node.id}, which runs session ${sessionId}, could not be reached (${(error as Error).message}); retry, or wait until it is declared lost`);
+      throw new AppError(
+        'node_unreachable',
+        `node ${node.id}, which runs session ${sessionId}, could not be reached (${(error as Error).message}); retry, or wait until it is declared lost`,
+      );
     }
     const body: unknown = await response.json().catch(() => undefined);
     if (response.status === 404) throw new AppError('not_found', `no session with id ${sessionId}`);
     const answer = killResponseSchema.safeParse(body);
     if (response.status !== 200 || !answer.success) {
-      throw new AppError('node_unreachable', `node ${node.id}, which runs session ${sessionId}, answered ${response.status} to the ${kind}`);
+      throw new AppError(
+        'node_unreachable',
+        `node ${node.id}, which runs session ${sessionId}, answered ${response.status} to the ${kind}`,
+      );
     }
     return answer.data;
   }

@@ -25,7 +25,12 @@ describe('NodeLeases', () => {
     });
     const store = { renewNode: async () => outage, claimExpiredNodes } as Partial<SessionStore> as SessionStore;
     const runner = { activeSessions: 0, runningSessionIds: () => [] } as Partial<SessionRunner> as SessionRunner;
-    leases = new NodeLeases(OrchestratorConfig.fromEnvironment({ NODE_ID: 'node-a', NODE_LOST_AFTER_MS: String(LEASE_MS) }), runner, {} as CallbackDelivery, store);
+    leases = new NodeLeases(
+      OrchestratorConfig.fromEnvironment({ NODE_ID: 'node-a', NODE_LOST_AFTER_MS: String(LEASE_MS) }),
+      runner,
+      {} as CallbackDelivery,
+      store,
+    );
   });
 
   afterEach(() => {

@@ -91,7 +91,12 @@ export class NodeLeases implements OnModuleDestroy {
    * leases run out just the same, so it starts counting its steady time anew.
    */
   private async renew(): Promise<void> {
-    const node = { id: this.config.nodeId, url: this.config.nodeUrl, capacity: this.config.maxConcurrentSessions, activeSessions: this.runner.activeSessions };
+    const node = {
+      id: this.config.nodeId,
+      url: this.config.nodeUrl,
+      capacity: this.config.maxConcurrentSessions,
+      activeSessions: this.runner.activeSessions,
+    };
     await this.store.renewNode(node, this.config.nodeLostAfterMs);
     const now = performance.now();
     if (this.renewedAt === undefined || now - this.renewedAt > this.config.nodeLostAfterMs - this.tickMs) this.steadySince = now;

@@ -1,5 +1,13 @@
 import { PRIORITY_RANK, type TaskPriority } from '@mosaic/orchestrator-contract';
-import { createPostgresBackend, Queue, Worker, type Job, type JobsOptions, type PostgresConnectionOptions, type PostgresQueueBackend } from 'bullmq';
+import {
+  createPostgresBackend,
+  Queue,
+  Worker,
+  type Job,
+  type JobsOptions,
+  type PostgresConnectionOptions,
+  type PostgresQueueBackend,
+} from 'bullmq';
 import { Redis } from 'ioredis';
 import type { QueueConnection } from '../store/queue-connection';
 
@@ -48,7 +56,11 @@ export class SessionQueue {
   }
 
   async add(sessionId: string, priority: TaskPriority): Promise<void> {
-    await this.queue.add('session', { session_id: sessionId }, { jobId: sessionId, priority: PRIORITY_RANK[priority], removeOnComplete: true, removeOnFail: true });
+    await this.queue.add(
+      'session',
+      { session_id: sessionId },
+      { jobId: sessionId, priority: PRIORITY_RANK[priority], removeOnComplete: true, removeOnFail: true },
+    );
   }
 
   /** Takes a waiting session out of the queue; one a worker already holds stays (its claim fails instead). */

@@ -28,7 +28,8 @@ export function lookUpAgentUser(name: string): AgentUser {
   // name:password:uid:gid:gecos:home:shell
   const fields = entry.trim().split(':');
   const [entryName, , uid, gid, , home, shell] = fields;
-  if (fields.length !== 7 || !/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '')) throw refuse(`unexpected user database entry ${JSON.stringify(entry.trim())}`);
+  if (fields.length !== 7 || !/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? ''))
+    throw refuse(`unexpected user database entry ${JSON.stringify(entry.trim())}`);
   const user = { name: entryName!, uid: Number(uid), gid: Number(gid), home: home!, shell: shell! };
   const ownUid = process.getuid?.();
   if (ownUid !== undefined && ownUid !== 0 && ownUid !== user.uid) {

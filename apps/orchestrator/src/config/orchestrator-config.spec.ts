@@ -34,7 +34,18 @@ describe('OrchestratorConfig.fromEnvironment', () => {
       SESSION_RETENTION_MS: '1000',
       CANCEL_GRACE_MS: '0',
     });
-    expect(config).toMatchObject({ cancelGraceMs: 0, port: 0, apiKey: 'secret', usesDevelopmentApiKey: false, agentCommand: 'exit 0', callbackRetryMaxMs: 0, logLinesPerSecond: 0, shutdownGraceMs: 0, sessionWorkdirRoot: '/tmp/sessions', sessionRetentionMs: 1000 });
+    expect(config).toMatchObject({
+      cancelGraceMs: 0,
+      port: 0,
+      apiKey: 'secret',
+      usesDevelopmentApiKey: false,
+      agentCommand: 'exit 0',
+      callbackRetryMaxMs: 0,
+      logLinesPerSecond: 0,
+      shutdownGraceMs: 0,
+      sessionWorkdirRoot: '/tmp/sessions',
+      sessionRetentionMs: 1000,
+    });
   });
 
   it.each([
@@ -64,9 +75,14 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     expect(config.callbackOrigins.allows('http://127.0.0.1:9/x')).toBe(false);
   });
 
-  it.each(['', 'https://api.example/callbacks', 'https://api.example,', 'api.example'])('refuses ALLOWED_CALLBACK_ORIGINS=%j, naming it', (value) => {
-    expect(() => OrchestratorConfig.fromEnvironment({ ALLOWED_CALLBACK_ORIGINS: value })).toThrow(/^Invalid configuration: ALLOWED_CALLBACK_ORIGINS=/);
-  });
+  it.each(['', 'https://api.example/callbacks', 'https://api.example,', 'api.example'])(
+    'refuses ALLOWED_CALLBACK_ORIGINS=%j, naming it',
+    (value) => {
+      expect(() => OrchestratorConfig.fromEnvironment({ ALLOWED_CALLBACK_ORIGINS: value })).toThrow(
+        /^Invalid configuration: ALLOWED_CALLBACK_ORIGINS=/,
+      );
+    },
+  );
 
   it("looks AGENT_USER up once, and gives agents that user's HOME, USER and SHELL", () => {
     const config = OrchestratorConfig.fromEnvironment({ AGENT_USER: 'nobody', PATH: '/bin', HOME: '/root', USER: 'root' });
@@ -94,7 +110,9 @@ describe('OrchestratorConfig.fromEnvironment', () => {
   });
 
   it('never shows the API key in its message', () => {
-    expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(/^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /);
+    expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(
+      /^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /,
+    );
   });
 
   describe('ORCHESTRATOR_API_KEY_FILE', () => {
@@ -117,10 +135,26 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     });
 
     it.each([
-      ['an empty file', () => ({ ORCHESTRATOR_API_KEY_FILE: keyFile('') }), /^Invalid configuration: ORCHESTRATOR_API_KEY_FILE=".*": the file is empty$/],
-      ['a missing file', () => ({ ORCHESTRATOR_API_KEY_FILE: join(dir, 'missing') }), /^Invalid configuration: ORCHESTRATOR_API_KEY_FILE=".*": cannot be read \(ENOENT\)$/],
-      ['both the key and its file', () => ({ ORCHESTRATOR_API_KEY: 'key', ORCHESTRATOR_API_KEY_FILE: keyFile('key') }), /ORCHESTRATOR_API_KEY and ORCHESTRATOR_API_KEY_FILE are both set/],
-      ['a key no Bearer header can carry', () => ({ ORCHESTRATOR_API_KEY_FILE: keyFile('two words') }), /^Invalid configuration: ORCHESTRATOR_API_KEY \(from ORCHESTRATOR_API_KEY_FILE\)=\[secret\]: must be a bearer token/],
+      [
+        'an empty file',
+        () => ({ ORCHESTRATOR_API_KEY_FILE: keyFile('') }),
+        /^Invalid configuration: ORCHESTRATOR_API_KEY_FILE=".*": the file is empty$/,
+      ],
+      [
+        'a missing file',
+        () => ({ ORCHESTRATOR_API_KEY_FILE: join(dir, 'missing') }),
+        /^Invalid configuration: ORCHESTRATOR_API_KEY_FILE=".*": cannot be read \(ENOENT\)$/,
+      ],
+      [
+        'both the key and its file',
+        () => ({ ORCHESTRATOR_API_KEY: 'key', ORCHESTRATOR_API_KEY_FILE: keyFile('key') }),
+        /ORCHESTRATOR_API_KEY and ORCHESTRATOR_API_KEY_FILE are both set/,
+      ],
+      [
+        'a key no Bearer header can carry',
+        () => ({ ORCHESTRATOR_API_KEY_FILE: keyFile('two words') }),
+        /^Invalid configuration: ORCHESTRATOR_API_KEY \(from ORCHESTRATOR_API_KEY_FILE\)=\[secret\]: must be a bearer token/,
+      ],
     ])('refuses %s, naming the variable', (_, environment, message) => {
       expect(() => OrchestratorConfig.fromEnvironment(environment())).toThrow(message);
     });

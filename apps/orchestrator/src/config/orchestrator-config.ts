@@ -4,7 +4,15 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
-import { envBearerSecret, envInteger, envText, envUrl, readEnvironment, refuseDevelopmentSecrets, type Environment } from '@mosaic/http-kit';
+import {
+  envBearerSecret,
+  envInteger,
+  envText,
+  envUrl,
+  readEnvironment,
+  refuseDevelopmentSecrets,
+  type Environment,
+} from '@mosaic/http-kit';
 import { defaultEmbeddedDataDir } from '@mosaic/embedded-postgres';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
 import { CallbackOrigins, parseOrigin } from './callback-origins';
@@ -23,7 +31,11 @@ const originList = envText().transform((value, context) => {
   const origins: string[] = [];
   for (const entry of value.split(',').map((part) => part.trim())) {
     const origin = parseOrigin(entry);
-    if (origin === undefined) context.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an origin (http or https, a host, a port if not the default)` });
+    if (origin === undefined)
+      context.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(entry)} is not an origin (http or https, a host, a port if not the default)`,
+      });
     else origins.push(origin);
   }
   return origins;
@@ -48,9 +60,18 @@ const environmentSchema = z.object({
   SESSION_SPOOL_MAX_BYTES: envInteger('a number of bytes', 2 * SPOOL_SEGMENT_BYTES).default(16 * 1024 * 1024),
   ALLOWED_CALLBACK_ORIGINS: originList.optional(),
   // A name, or a uid; never an option getent would read.
-  AGENT_USER: envText().pipe(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'expected a user name')).optional(),
+  AGENT_USER: envText()
+    .pipe(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'expected a user name'))
+    .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  NODE_ID: envText().pipe(z.string().max(200).regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits and _ . : -')).optional(),
+  NODE_ID: envText()
+    .pipe(
+      z
+        .string()
+        .max(200)
+        .regex(/^[A-Za-z0-9_.:-]+$/, 'expected letters, digits and _ . : -'),
+    )
+    .optional(),
   NODE_URL: envUrl(['http', 'https']).optional(),
   MAX_QUEUED_SESSIONS: envInteger('a number of sessions', 0).default(10_000),
   NODE_LOST_AFTER_MS: envInteger('a number of milliseconds', 1_000, MAX_TIMER_MS).default(30_000),
@@ -59,7 +80,14 @@ const environmentSchema = z.object({
   ORCHESTRATOR_EMBEDDED_DATABASE_PORT: envInteger('a port number', 1, 65_535).default(5434),
   ORCHESTRATOR_EMBEDDED_DATABASE_DIR: envText().optional(),
   // Names the queue's keys and schemas: several clusters can share one Redis or PostgreSQL.
-  QUEUE_PREFIX: envText().pipe(z.string().max(40).regex(/^[a-z][a-z0-9_]*$/, 'expected lower-case letters, digits and _, starting with a letter')).default('mosaic'),
+  QUEUE_PREFIX: envText()
+    .pipe(
+      z
+        .string()
+        .max(40)
+        .regex(/^[a-z][a-z0-9_]*$/, 'expected lower-case letters, digits and _, starting with a letter'),
+    )
+    .default('mosaic'),
 });
 
 /** Where the cluster keeps its queue and sessions (QUEUE_URL, ORCHESTRATOR_DATABASE_URL, or an embedded PostgreSQL). */
@@ -131,7 +159,8 @@ export class OrchestratorConfig {
     const spoolRoot = resolve(values.SESSION_SPOOL_ROOT ?? join(tmpdir(), `mosaic-orchestrator-spool-${process.getuid?.() ?? 'user'}`));
     this.sessionSpoolDir = join(spoolRoot, this.nodeId);
     this.sessionSpoolMaxBytes = values.SESSION_SPOOL_MAX_BYTES;
-    this.callbackOrigins = values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
+    this.callbackOrigins =
+      values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
     this.version = packageVersion();
     this.logLevel = values.LOG_LEVEL;
     this.nodeUrl = (values.NODE_URL ?? `http://${urlHost(values.HOST)}:${values.PORT}`).replace(/\/+$/, '');

@@ -17,7 +17,7 @@ export class HealthController {
 
   /** Two reads of the store: the cluster's queue depth and its live nodes. A store that does not answer fails the probe. */
   @Get()
-  @ApiOperation({ summary: 'Liveness, this node\'s active sessions, and the cluster: its live nodes and its queue depth' })
+  @ApiOperation({ summary: "Liveness, this node's active sessions, and the cluster: its live nodes and its queue depth" })
   @ApiWireResponse(200, 'OrchestratorHealth', 'the service is up')
   async health(): Promise<OrchestratorHealth> {
     const [queued, nodes] = await Promise.all([this.store.countPending(), this.store.liveNodes()]);

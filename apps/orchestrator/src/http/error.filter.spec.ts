@@ -32,7 +32,10 @@ describe('ErrorFilter', () => {
   it('answers a hook error that carries a 4xx status with that status, in the contract shape', () => {
     const refused = Object.assign(new Error('body nests deeper than 64 levels'), { statusCode: 400 });
 
-    expect(answerTo(refused)).toEqual({ status: 400, body: { error: { code: 'bad_request', message: 'body nests deeper than 64 levels' } } });
+    expect(answerTo(refused)).toEqual({
+      status: 400,
+      body: { error: { code: 'bad_request', message: 'body nests deeper than 64 levels' } },
+    });
   });
 
   it('answers an HttpException below 500 with its status', () => {

@@ -1,6 +1,12 @@
 import { applyDecorators, type INestApplication } from '@nestjs/common';
 import { ApiResponse, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { type ErrorAnswer, errorAnswerResponses, wireOpenApiSchemas, wireSchemaRef, type WireSchemaName } from '@mosaic/orchestrator-contract';
+import {
+  type ErrorAnswer,
+  errorAnswerResponses,
+  wireOpenApiSchemas,
+  wireSchemaRef,
+  type WireSchemaName,
+} from '@mosaic/orchestrator-contract';
 
 export const API_KEY_SCHEME = 'orchestrator_api_key';
 
@@ -21,7 +27,7 @@ export function createOpenApiDocument(app: INestApplication, version: string): O
   const config = new DocumentBuilder()
     .setTitle('Orchestrator Gateway API')
     .setDescription(
-      'Runs one agent process per session and reports its events to the session\'s callback URL. ' +
+      "Runs one agent process per session and reports its events to the session's callback URL. " +
         'Every error answer is `{ "error": { "code", "message" } }`.',
     )
     .setVersion(version)

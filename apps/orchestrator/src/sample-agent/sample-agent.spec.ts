@@ -13,25 +13,47 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 /** Runs the sample agent from its source on a task with these `sample_agent` options; what its stdout means to the orchestrator. */
 async function run(sampleAgent: Record<string, unknown>) {
   const taskFile = join(dir, `${randomUUID()}.json`);
-  await writeFile(taskFile, JSON.stringify({ session_id: 's-1', task: { id: 't-1', title: 'a task', metadata: { sample_agent: sampleAgent } }, context: {} }));
-  const { stdout } = await promisify(execFile)(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'sample-agent.ts')], {
-    env: { ...process.env, MOSAIC_TASK_FILE: taskFile },
-  });
+  await writeFile(
+    taskFile,
+    JSON.stringify({ session_id: 's-1', task: { id: 't-1', title: 'a task', metadata: { sample_agent: sampleAgent } }, context: {} }),
+  );
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', join(__dirname, 'sample-agent.ts')],
+    {
+      env: { ...process.env, MOSAIC_TASK_FILE: taskFile },
+    },
+  );
   return stdout
     .trimEnd()
     .split('\n')
     .map((line) => parseAgentLine('stdout', line));
 }
 
-const usageOf = (messages: Awaited<ReturnType<typeof run>>) => messages.flatMap((message) => (message.type === 'usage' ? [message.data] : []));
+const usageOf = (messages: Awaited<ReturnType<typeof run>>) =>
+  messages.flatMap((message) => (message.type === 'usage' ? [message.data] : []));
 
 describe('the sample agent', () => {
   it('reports the usage of each step after its progress, priced as sample-model-1', async () => {
     const messages = await run({ steps: 3, step_ms: 0 });
 
-    expect(messages.map((message) => message.type)).toEqual(['log', 'progress', 'usage', 'progress', 'usage', 'progress', 'usage', 'result']);
+    expect(messages.map((message) => message.type)).toEqual([
+      'log',
+      'progress',
+      'usage',
+      'progress',
+      'usage',
+      'progress',
+      'usage',
+      'result',
+    ]);
     for (const usage of usageOf(messages)) {
-      expect(usage).toEqual({ input_tokens: expect.any(Number), output_tokens: expect.any(Number), cost_usd: expect.any(Number), model: 'sample-model-1' });
+      expect(usage).toEqual({
+        input_tokens: expect.any(Number),
+        output_tokens: expect.any(Number),
+        cost_usd: expect.any(Number),
+        model: 'sample-model-1',
+      });
       expect(usage.input_tokens).toBeGreaterThanOrEqual(400);
       expect(usage.input_tokens).toBeLessThan(3000);
       expect(usage.output_tokens).toBeLessThan(usage.input_tokens!);

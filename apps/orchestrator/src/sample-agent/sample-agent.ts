@@ -37,7 +37,10 @@ const optionsSchema = z.object({
   log_lines: z.number().int().min(0).default(0),
   children: z.number().int().min(0).max(16).default(0),
   ignore_sigterm: z.boolean().default(false),
-  usage_per_step: z.strictObject({ input_tokens: z.number().int().min(0), output_tokens: z.number().int().min(0) }).nullable().optional(),
+  usage_per_step: z
+    .strictObject({ input_tokens: z.number().int().min(0), output_tokens: z.number().int().min(0) })
+    .nullable()
+    .optional(),
 });
 type Options = z.infer<typeof optionsSchema>;
 

@@ -108,11 +108,17 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
       return { session_id: id, status: (await this.find(id)).status };
     }
     if (forwardedBy !== undefined) {
-      throw new AppError('node_unreachable', `session ${id} runs on node ${session.node ?? 'unknown'}, not on ${this.config.nodeId} (passed on by ${forwardedBy})`);
+      throw new AppError(
+        'node_unreachable',
+        `session ${id} runs on node ${session.node ?? 'unknown'}, not on ${this.config.nodeId} (passed on by ${forwardedBy})`,
+      );
     }
     const node = (await this.store.liveNodes()).find((candidate) => candidate.id === session.node);
     if (!node) {
-      throw new AppError('node_unreachable', `node ${session.node ?? 'unknown'}, which runs session ${id}, has no live lease; it is declared lost within NODE_LOST_AFTER_MS`);
+      throw new AppError(
+        'node_unreachable',
+        `node ${session.node ?? 'unknown'}, which runs session ${id}, has no live lease; it is declared lost within NODE_LOST_AFTER_MS`,
+      );
     }
     return this.forwarder.stop(node, id, kind, graceMs);
   }
@@ -139,7 +145,10 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
   private async spawnOnce(request: SpawnRequest, idempotencyKey: string | undefined): Promise<SpawnResult> {
     const origins = this.config.callbackOrigins;
     if (!origins.allows(request.callback_url)) {
-      throw new AppError('bad_request', `callback_url: its origin is not one the callbacks may go to (ALLOWED_CALLBACK_ORIGINS: ${origins.describe()})`);
+      throw new AppError(
+        'bad_request',
+        `callback_url: its origin is not one the callbacks may go to (ALLOWED_CALLBACK_ORIGINS: ${origins.describe()})`,
+      );
     }
     if (this.shuttingDown) throw new AppError('shutting_down', 'this orchestrator node is shutting down');
     const id = randomUUID();
@@ -150,7 +159,12 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
         {
           id,
           priority,
-          callback: { url: request.callback_url, token: request.callback_token, signingSecret: request.callback_signing_secret, origin: requestTracing.currentOrigin() },
+          callback: {
+            url: request.callback_url,
+            token: request.callback_token,
+            signingSecret: request.callback_signing_secret,
+            origin: requestTracing.currentOrigin(),
+          },
           // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
           taskJson: JSON.stringify({ session_id: id, task: request.task, context: request.context }),
           ...(idempotencyKey !== undefined && { idempotency: { key: idempotencyKey, fingerprint: fingerprintOf(request) } }),
@@ -165,8 +179,19 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     const { session } = created;
     // A replay queues a pending session again: the first request may have stored it and failed before queueing it. The job id makes it a no-op otherwise.
     if (session.status === 'pending') await this.enqueue(session);
-    if (created.created) this.logger.log({ msg: 'session status changed', session_id: session.id, from: null, to: 'pending', task_id: request.task.id, priority });
-    return { value: { session_id: session.id, status: 'pending', created_at: session.createdAt.toISOString() }, replayed: !created.created };
+    if (created.created)
+      this.logger.log({
+        msg: 'session status changed',
+        session_id: session.id,
+        from: null,
+        to: 'pending',
+        task_id: request.task.id,
+        priority,
+      });
+    return {
+      value: { session_id: session.id, status: 'pending', created_at: session.createdAt.toISOString() },
+      replayed: !created.created,
+    };
   }
 
   private async enqueue(session: StoredSession): Promise<void> {
@@ -183,7 +208,11 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     const events = new SessionEventLog(session, this.store, this.delivery, this.logger);
     const ended = await events.end({ status: kind === 'kill' ? 'killed' : 'cancelled' }, ['pending']);
     if (!ended) return undefined;
-    await this.queue.remove(session.id).catch((error: Error) => this.logger.warn(`session ${session.id}: could not be taken off the queue (${error.message}); its claim will fail`));
+    await this.queue
+      .remove(session.id)
+      .catch((error: Error) =>
+        this.logger.warn(`session ${session.id}: could not be taken off the queue (${error.message}); its claim will fail`),
+      );
     await events.settled();
     return ended;
   }

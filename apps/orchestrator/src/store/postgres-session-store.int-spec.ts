@@ -46,7 +46,9 @@ describe('PostgresSessionStore on a schema several nodes share', () => {
   });
 
   it('lets nodes that start at once all create or find the schema', async () => {
-    nodes.push(...(await Promise.all(Array.from({ length: 5 }, () => PostgresSessionStore.connect({ connectionString: databaseUrl(), schema })))));
+    nodes.push(
+      ...(await Promise.all(Array.from({ length: 5 }, () => PostgresSessionStore.connect({ connectionString: databaseUrl(), schema })))),
+    );
 
     expect(nodes).toHaveLength(5);
   });

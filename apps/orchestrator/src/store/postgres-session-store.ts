@@ -42,7 +42,8 @@ interface SessionRow {
   spool_position: string;
 }
 
-const SESSION_COLUMNS = 'id, status, priority, created_at, started_at, ended_at, exit_code, error, node, idempotency_key, callback, task_json, spool_position';
+const SESSION_COLUMNS =
+  'id, status, priority, created_at, started_at, ended_at, exit_code, error, node, idempotency_key, callback, task_json, spool_position';
 
 function toSession(row: SessionRow): StoredSession {
   return {
@@ -156,7 +157,9 @@ export class PostgresSessionStore implements SessionStore {
 
   async withIdempotencyKey(key: string): Promise<StoredSession | undefined> {
     if (unstorableText(key) !== undefined) return undefined;
-    const { rows } = await this.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE idempotency_key = $1`, [key]);
+    const { rows } = await this.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE idempotency_key = $1`, [
+      key,
+    ]);
     return rows[0] && toSession(rows[0]);
   }
 
@@ -186,7 +189,9 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async countPending(): Promise<number> {
-    const { rows } = await this.query<{ count: number }>(`SELECT count(*)::int AS count FROM ${this.schema}.sessions WHERE status = 'pending'`);
+    const { rows } = await this.query<{ count: number }>(
+      `SELECT count(*)::int AS count FROM ${this.schema}.sessions WHERE status = 'pending'`,
+    );
     return rows[0]!.count;
   }
 
@@ -329,7 +334,9 @@ export class PostgresSessionStore implements SessionStore {
  */
 function droppedByRestart(error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
-  return ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03'].includes(String(code)) || message === 'Connection terminated unexpectedly';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03'].includes(String(code)) || message === 'Connection terminated unexpectedly'
+  );
 }
 
 async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {

@@ -19,7 +19,14 @@ export interface ResolvedQueueConnection {
 /** Without QUEUE_URL or ORCHESTRATOR_DATABASE_URL, a node runs on its own embedded PostgreSQL: `pnpm start` needs nothing installed. */
 export async function resolveQueueConnection(store: QueueStoreConfig, logger: Pick<Logger, 'log'>): Promise<ResolvedQueueConnection> {
   if (store.kind !== 'embedded-postgres') return { connection: store, close: async () => undefined };
-  logger.log(`neither QUEUE_URL nor ORCHESTRATOR_DATABASE_URL is set: starting the embedded PostgreSQL in ${store.dataDir} on port ${store.port}`);
-  const embedded = await startEmbeddedPostgres({ dataDir: store.dataDir, port: store.port, database: 'orchestrator', log: (line) => logger.log(line) });
+  logger.log(
+    `neither QUEUE_URL nor ORCHESTRATOR_DATABASE_URL is set: starting the embedded PostgreSQL in ${store.dataDir} on port ${store.port}`,
+  );
+  const embedded = await startEmbeddedPostgres({
+    dataDir: store.dataDir,
+    port: store.port,
+    database: 'orchestrator',
+    log: (line) => logger.log(line),
+  });
   return { connection: { kind: 'postgres', url: embedded.url, prefix: store.prefix }, close: () => embedded.stop() };
 }

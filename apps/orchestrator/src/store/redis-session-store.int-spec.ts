@@ -47,7 +47,12 @@ async function created(store: RedisSessionStore, overrides: Partial<NewSession> 
 
 /** A Context holds closures, so two equal traces compare equal by their span context only. */
 function comparable(session: StoredSession | undefined) {
-  return session && { ...session, callback: { ...session.callback, origin: { ...session.callback.origin, trace: trace.getSpanContext(session.callback.origin.trace) } } };
+  return (
+    session && {
+      ...session,
+      callback: { ...session.callback, origin: { ...session.callback.origin, trace: trace.getSpanContext(session.callback.origin.trace) } },
+    }
+  );
 }
 
 afterEach(async () => {
@@ -85,7 +90,10 @@ afterEach(async () => {
         expect(result.session).toMatchObject({ id: input.id, status: 'pending', priority: 'high', taskJson: input.taskJson });
         expect(result.session.callback).toMatchObject({ url: 'http://api.test/cb', token: 'secret-token', signingSecret: 'whsec_abc' });
         expect(result.session.callback.origin.requestId).toBe('req-1');
-        expect(trace.getSpanContext(result.session.callback.origin.trace)).toMatchObject({ traceId: parent.traceId, spanId: parent.spanId });
+        expect(trace.getSpanContext(result.session.callback.origin.trace)).toMatchObject({
+          traceId: parent.traceId,
+          spanId: parent.spanId,
+        });
         expect(Math.abs(result.session.createdAt.getTime() - before)).toBeLessThan(5_000);
         for (const absent of ['startedAt', 'endedAt', 'exitCode', 'error', 'node', 'idempotencyKey'] as const) {
           expect(result.session[absent]).toBeUndefined();
@@ -145,7 +153,10 @@ afterEach(async () => {
         const nodes = await cluster(4);
         const results = await Promise.all(
           Array.from({ length: 20 }, (_, index) =>
-            (nodes[index % nodes.length] as RedisSessionStore).create(newSession({ idempotency: { key: 'raced', fingerprint: 'fp' } }), UNLIMITED),
+            (nodes[index % nodes.length] as RedisSessionStore).create(
+              newSession({ idempotency: { key: 'raced', fingerprint: 'fp' } }),
+              UNLIMITED,
+            ),
           ),
         );
 
@@ -414,7 +425,9 @@ afterEach(async () => {
         await nodes[0]?.claim(session.id, 'node-a');
         const results = await Promise.all(
           Array.from({ length: 12 }, (_, index) =>
-            (nodes[index % nodes.length] as RedisSessionStore).finish(session.id, { status: index % 2 === 0 ? 'killed' : 'completed' }, ['running']),
+            (nodes[index % nodes.length] as RedisSessionStore).finish(session.id, { status: index % 2 === 0 ? 'killed' : 'completed' }, [
+              'running',
+            ]),
           ),
         );
 
@@ -520,7 +533,10 @@ afterEach(async () => {
         const session = await created(nodes[0] as RedisSessionStore);
         const events = await Promise.all(
           Array.from({ length: 50 }, (_, index) =>
-            (nodes[index % nodes.length] as RedisSessionStore).appendEvent(session.id, { type: 'progress', data: { message: `step ${index}` } }),
+            (nodes[index % nodes.length] as RedisSessionStore).appendEvent(session.id, {
+              type: 'progress',
+              data: { message: `step ${index}` },
+            }),
           ),
         );
 

@@ -309,7 +309,9 @@ export class RedisSessionStore implements SessionStore {
     const fields: ScriptArgument[] = [];
     if (end.exitCode !== undefined) fields.push('exit_code', end.exitCode);
     if (end.error !== undefined) fields.push('error', end.error);
-    return optionalSession(await this.redis.sessionStoreFinish(this.prefix, id, end.status, `,${from.join(',')},`, randomUUID(), ...fields));
+    return optionalSession(
+      await this.redis.sessionStoreFinish(this.prefix, id, end.status, `,${from.join(',')},`, randomUUID(), ...fields),
+    );
   }
 
   async runningOn(node: string): Promise<StoredSession[]> {

@@ -32,7 +32,13 @@ function callback(overrides: Partial<CallbackTarget> = {}): CallbackTarget {
 
 function newSession(overrides: Partial<NewSession> = {}): NewSession {
   const id = overrides.id ?? `session-${randomUUID()}`;
-  return { id, priority: 'normal', callback: callback(), taskJson: JSON.stringify({ session_id: id, task: 'do it', context: {} }), ...overrides };
+  return {
+    id,
+    priority: 'normal',
+    callback: callback(),
+    taskJson: JSON.stringify({ session_id: id, task: 'do it', context: {} }),
+    ...overrides,
+  };
 }
 
 /**
@@ -107,7 +113,11 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         const session = await created({ callback: callback({ signingSecret: 'whsec_c2VjcmV0' }) });
         const stored = (await store.get(session.id))!.callback;
 
-        expect(stored).toMatchObject({ url: 'http://api.test/orchestrator/callbacks/s', token: 'callback-token', signingSecret: 'whsec_c2VjcmV0' });
+        expect(stored).toMatchObject({
+          url: 'http://api.test/orchestrator/callbacks/s',
+          token: 'callback-token',
+          signingSecret: 'whsec_c2VjcmV0',
+        });
         expect(stored.origin.requestId).toBe('request-1');
         expect(trace.getSpanContext(stored.origin.trace)).toMatchObject(SPAN);
       });
@@ -125,7 +135,7 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         expect(await store.get('no-such-session')).toBeUndefined();
       });
 
-      it('returns undefined for an id or a key no session can have (a NUL, an unpaired surrogate): a hostile request\'s, not a fault', async () => {
+      it("returns undefined for an id or a key no session can have (a NUL, an unpaired surrogate): a hostile request's, not a fault", async () => {
         const { session } = await store.create(newSession({ idempotency: { key: 'key-1', fingerprint: 'body-1' } }), NO_LIMIT);
 
         for (const text of [`${session.id}\u0000`, '\u0000', 'key-1\u0000', `${session.id}\uD800`]) {
@@ -163,7 +173,9 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         expect(errors).toHaveLength(20);
         for (const error of errors) expect(error).toBeInstanceOf(QueueFullError);
         expect(await store.countPending()).toBe(10);
-        expect((await store.list({ limit: 100 })).sessions.map((session) => session.id).sort()).toEqual(values.map((value) => value.session.id).sort());
+        expect((await store.list({ limit: 100 })).sessions.map((session) => session.id).sort()).toEqual(
+          values.map((value) => value.session.id).sort(),
+        );
       });
     });
 
@@ -575,7 +587,9 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         expect((await store.get(session.id))?.spoolPosition).toBe(7);
         await store.appendEvent(session.id, { type: 'log', data: { stream: 'stdout', line: 'late' } }, 3);
         await Promise.all(
-          [12, 9, 11, 10].map((position) => store.appendEvent(session.id, { type: 'log', data: { stream: 'stdout', line: `line ${position}` } }, position)),
+          [12, 9, 11, 10].map((position) =>
+            store.appendEvent(session.id, { type: 'log', data: { stream: 'stdout', line: `line ${position}` } }, position),
+          ),
         );
 
         expect((await store.get(session.id))?.spoolPosition).toBe(12);

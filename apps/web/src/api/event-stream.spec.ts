@@ -71,7 +71,9 @@ describe('readEventStream', () => {
     const received: SseMessage[] = [];
     // Cut inside the two-byte ü and inside the four-byte fox.
     const fox = bytes.indexOf(0xf0);
-    await readEventStream(bodyOf([bytes.slice(0, 20), bytes.slice(20, fox + 2), bytes.slice(fox + 2)]), (message) => received.push(message));
+    await readEventStream(bodyOf([bytes.slice(0, 20), bytes.slice(20, fox + 2), bytes.slice(fox + 2)]), (message) =>
+      received.push(message),
+    );
     expect(received).toEqual([{ id: undefined, event: 'log', data: 'grüße 🦊' }]);
   });
 });

@@ -49,10 +49,18 @@ describe('followEventStream', () => {
   });
 
   it('gives up on a refusal, with the API’s message, and tells the client of a 401', async () => {
-    global.fetch = jest.fn(async () => new Response(JSON.stringify({ error: { code: 'unauthorized', message: 'a valid operator token is required' } }), { status: 401 }));
+    global.fetch = jest.fn(
+      async () =>
+        new Response(JSON.stringify({ error: { code: 'unauthorized', message: 'a valid operator token is required' } }), { status: 401 }),
+    );
     const refused: ApiError[] = [];
 
-    const following = followEventStream({ client: new ApiClient('bad', (error) => refused.push(error)), path: '/stream', signal: new AbortController().signal, onMessage: () => {} });
+    const following = followEventStream({
+      client: new ApiClient('bad', (error) => refused.push(error)),
+      path: '/stream',
+      signal: new AbortController().signal,
+      onMessage: () => {},
+    });
 
     await expect(following).rejects.toEqual(new ApiError(401, 'unauthorized', 'a valid operator token is required'));
     expect(refused.map((error) => error.code)).toEqual(['unauthorized']);

@@ -18,14 +18,16 @@ export function Banner({ health, daily, refusal, onDismissRefusal }: Props) {
     <div className="banners" role="status" aria-live="polite">
       {budgetSpent && (
         <p className="banner banner-down">
-          <strong>Daily budget spent:</strong> {describeSpend(daily)}. New dispatches are refused until tomorrow (UTC); running sessions go on.
+          <strong>Daily budget spent:</strong> {describeSpend(daily)}. New dispatches are refused until tomorrow (UTC); running sessions go
+          on.
         </p>
       )}
       {health.state === 'down' && (
         <p className="banner banner-down">
           {health.circuitOpen ? (
             <>
-              <strong>Circuit open:</strong> the API stopped calling the orchestrator after repeated failures ({health.message}). New dispatches fail until it recovers.
+              <strong>Circuit open:</strong> the API stopped calling the orchestrator after repeated failures ({health.message}). New
+              dispatches fail until it recovers.
             </>
           ) : (
             <>

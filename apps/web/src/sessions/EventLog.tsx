@@ -71,7 +71,9 @@ function describe(event: SessionEvent): string {
   const fields = fieldsOf(event);
   switch (event.type) {
     case 'status':
-      return [`→ ${event.status ?? 'unknown'}`, fields.actor && `by ${fields.actor}`, fields.error && `(${fields.error})`].filter(Boolean).join(' ');
+      return [`→ ${event.status ?? 'unknown'}`, fields.actor && `by ${fields.actor}`, fields.error && `(${fields.error})`]
+        .filter(Boolean)
+        .join(' ');
     case 'progress':
       return [fields.percent === undefined ? undefined : `${Math.round(fields.percent)}%`, fields.message].filter(Boolean).join(' ');
     case 'log':

@@ -73,7 +73,10 @@ export function SessionList({ client, status, cursor }: Props) {
         <h2 id="sessions-heading">Sessions</h2>
         <label className="inline">
           Status{' '}
-          <select value={status ?? ''} onChange={(event) => navigate(sessionsHref((event.target.value || null) as TrackedSessionStatus | null))}>
+          <select
+            value={status ?? ''}
+            onChange={(event) => navigate(sessionsHref((event.target.value || null) as TrackedSessionStatus | null))}
+          >
             <option value="">all</option>
             {TRACKED_SESSION_STATUSES.map((value) => (
               <option key={value} value={value}>
@@ -102,7 +105,14 @@ export function SessionList({ client, status, cursor }: Props) {
 }
 
 function LiveState({ live }: { readonly live: Live }) {
-  const text = live === 'connecting' ? 'Connecting…' : live === 'live' ? 'Live' : live === 'reconnecting' ? 'Reconnecting…' : `Live updates unavailable: ${live.unavailable}`;
+  const text =
+    live === 'connecting'
+      ? 'Connecting…'
+      : live === 'live'
+        ? 'Live'
+        : live === 'reconnecting'
+          ? 'Reconnecting…'
+          : `Live updates unavailable: ${live.unavailable}`;
   return (
     <span className={`live live-${typeof live === 'string' ? live : 'unavailable'}`} role="status">
       {text}
@@ -134,7 +144,9 @@ function SessionTable({ sessions, now }: { readonly sessions: readonly Session[]
               <a href={sessionHref(session.id)}>{taskTitle(session)}</a>
             </td>
             <td data-label="Node">{session.node ?? NONE}</td>
-            <td data-label="Queue">{session.status === 'pending' && session.queue_position != null ? `#${session.queue_position}` : NONE}</td>
+            <td data-label="Queue">
+              {session.status === 'pending' && session.queue_position != null ? `#${session.queue_position}` : NONE}
+            </td>
             <td data-label="Usage">{formatUsage(session.usage)}</td>
             <td data-label="Age">
               <time dateTime={session.created_at}>{formatAge(session.created_at, now)}</time>

@@ -141,7 +141,9 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
       <dl className="facts">
         <Fact name="Session" value={session.id} />
         <Fact name="Node" value={session.node ?? NONE} />
-        {session.status === 'pending' && <Fact name="Queue position" value={session.queue_position == null ? NONE : `#${session.queue_position}`} />}
+        {session.status === 'pending' && (
+          <Fact name="Queue position" value={session.queue_position == null ? NONE : `#${session.queue_position}`} />
+        )}
         <Fact name="Exit code" value={session.exit_code == null ? NONE : String(session.exit_code)} />
         <Fact name="Error" value={session.error ?? NONE} />
         <Fact name="Usage" value={formatUsage(session.usage)} />
@@ -149,7 +151,9 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
         <Fact name="Started" value={formatTime(session.started_at)} />
         <Fact name="Ended" value={formatTime(session.ended_at)} />
       </dl>
-      {!isTerminalStatus(session.status) && <StopControls client={client} session={session} onStopped={(stopped) => setSession((current) => laterState(current, stopped))} />}
+      {!isTerminalStatus(session.status) && (
+        <StopControls client={client} session={session} onStopped={(stopped) => setSession((current) => laterState(current, stopped))} />
+      )}
       {progressFields !== undefined && (
         <div className="progress">
           <label htmlFor="session-progress">Progress{progressFields.message === undefined ? '' : `: ${progressFields.message}`}</label>
@@ -178,7 +182,15 @@ function Fact({ name, value }: { readonly name: string; readonly value: string }
 
 function StreamNote({ stream }: { readonly stream: StreamState }) {
   const text =
-    stream === 'idle' ? 'Connecting…' : stream === 'live' ? 'Live' : stream === 'reconnecting' ? 'Reconnecting…' : stream === 'ended' ? 'Ended' : `Live events unavailable: ${stream.unavailable}`;
+    stream === 'idle'
+      ? 'Connecting…'
+      : stream === 'live'
+        ? 'Live'
+        : stream === 'reconnecting'
+          ? 'Reconnecting…'
+          : stream === 'ended'
+            ? 'Ended'
+            : `Live events unavailable: ${stream.unavailable}`;
   return (
     <span className={`live live-${typeof stream === 'string' ? stream : 'unavailable'}`} role="status">
       {text}

@@ -10,13 +10,14 @@ const ACTIONS: Record<Action, { label: string; confirm: string; busy: string; ex
     label: 'Cancel…',
     confirm: 'Cancel session',
     busy: 'Cancelling…',
-    explanation: 'The agent is asked to stop (SIGTERM) and given its grace period; whatever is still running after it is killed. The session ends cancelled.',
+    explanation:
+      'The agent is asked to stop (SIGTERM) and given its grace period; whatever is still running after it is killed. The session ends cancelled.',
   },
   kill: {
     label: 'Kill…',
     confirm: 'Kill session',
     busy: 'Killing…',
-    explanation: "The agent and everything it started are killed at once (SIGKILL), without a chance to clean up. The session ends killed.",
+    explanation: 'The agent and everything it started are killed at once (SIGKILL), without a chance to clean up. The session ends killed.',
   },
 };
 

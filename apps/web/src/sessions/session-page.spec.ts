@@ -50,7 +50,9 @@ describe('upsertSession', () => {
 
   it('drops a session that no longer matches the filter and adds one that now does, in its place', () => {
     const running = page({ status: 'running' });
-    expect(upsertSession(running, { ...newer, status: 'completed', updated_at: '2025-01-01T11:01:00.000Z' }).sessions.map((shown) => shown.id)).toEqual(['a']);
+    expect(
+      upsertSession(running, { ...newer, status: 'completed', updated_at: '2025-01-01T11:01:00.000Z' }).sessions.map((shown) => shown.id),
+    ).toEqual(['a']);
     const between = session('m', '2025-01-01T10:30:00.000Z', 'running');
     expect(upsertSession(running, between).sessions.map((shown) => shown.id)).toEqual(['b', 'm', 'a']);
     expect(upsertSession(running, session('n', '2025-01-01T12:00:00.000Z', 'failed')).sessions).toHaveLength(2);

@@ -28,7 +28,9 @@ export function upsertSession(page: ShownPage, session: Session): ShownPage {
   if (index !== -1) {
     // The stream and a reload of the page race: an update older than what is shown is stale.
     if ((page.sessions[index]?.updated_at ?? '') > session.updated_at) return page;
-    const sessions = matches ? page.sessions.map((shown) => (shown.id === session.id ? session : shown)) : page.sessions.filter((shown) => shown.id !== session.id);
+    const sessions = matches
+      ? page.sessions.map((shown) => (shown.id === session.id ? session : shown))
+      : page.sessions.filter((shown) => shown.id !== session.id);
     return { ...page, sessions };
   }
   if (!matches || !belongsOn(page, session)) return page;

@@ -62,9 +62,23 @@ export function CreateTask({ client, onRefused }: Props) {
       {/* submit shows its own failure in the form, so nothing waits for it here */}
       <form onSubmit={(event) => void submit(event)} noValidate>
         <label htmlFor="task-title">Title</label>
-        <input id="task-title" required maxLength={500} value={title} onChange={(event) => setTitle(event.target.value)} aria-invalid={error !== null && title.trim() === ''} autoFocus />
+        <input
+          id="task-title"
+          required
+          maxLength={500}
+          value={title}
+          onChange={(event) => setTitle(event.target.value)}
+          aria-invalid={error !== null && title.trim() === ''}
+          autoFocus
+        />
         <label htmlFor="task-description">Description</label>
-        <textarea id="task-description" rows={5} maxLength={20_000} value={description} onChange={(event) => setDescription(event.target.value)} />
+        <textarea
+          id="task-description"
+          rows={5}
+          maxLength={20_000}
+          value={description}
+          onChange={(event) => setDescription(event.target.value)}
+        />
         <label htmlFor="task-priority">Priority</label>
         <select id="task-priority" value={priority} onChange={(event) => setPriority(event.target.value as TaskPriority)}>
           {TASK_PRIORITIES.map((value) => (

@@ -7,7 +7,11 @@ import type { ApiClient } from '../api/client';
  * last value. `read` must be stable (a module-level function), or every render
  * would start the polling over.
  */
-export function usePoll<T>(client: ApiClient, intervalMs: number, read: (client: ApiClient, signal: AbortSignal) => Promise<T | undefined>): T | undefined {
+export function usePoll<T>(
+  client: ApiClient,
+  intervalMs: number,
+  read: (client: ApiClient, signal: AbortSignal) => Promise<T | undefined>,
+): T | undefined {
   const [value, setValue] = useState<T | undefined>(undefined);
   useEffect(() => {
     const controller = new AbortController();
