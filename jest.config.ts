@@ -16,6 +16,11 @@ const moduleNameMapper = {
 const common = { transform, moduleNameMapper, testEnvironment: 'node' };
 
 const config: Config = {
+  // One file at a time: the system and e2e files bound times and watch process tables on a machine
+  // they have to themselves (docs/testing.md: side by side they were 30 % faster and flaky).
+  maxWorkers: 1,
+  // A cap, not a bound: hooks start services, and a busy machine may take seconds. Jest reads it for the whole run only.
+  testTimeout: 30_000,
   // Starts (or creates) the PostgreSQL database the integration and end-to-end
   // tiers use; see test/support/global-setup.ts.
   globalSetup: '<rootDir>/test/support/global-setup.ts',
@@ -35,8 +40,6 @@ const config: Config = {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
-      // Hooks start built services: an orchestrator joins its queue store first, seconds on a busy machine.
-      testTimeout: 30_000,
       slowTestThreshold: 30,
     },
     {
@@ -51,7 +54,6 @@ const config: Config = {
       // The operators' page in a real chromium (test/support/browser.ts) against the built services.
       displayName: 'browser',
       testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
-      testTimeout: 60_000,
       slowTestThreshold: 30,
     },
   ],

@@ -1,16 +1,24 @@
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { writeReliabilityReportFrom } from '../system/report';
 import { deleteEmbeddedPostgres } from '../../packages/embedded-postgres/src';
 import { dropDatabase, withClient } from './database';
 import type { TestDatabaseState } from './global-setup';
 
 /**
- * Drops the run's database and every further one tests created from it (their
+ * Writes docs/reliability.md from what the system suite measured, if it ran,
+ * drops the run's database and every further one tests created from it (their
  * names start with the run's), then stops and deletes the embedded server.
  */
 export default async function globalTeardown(): Promise<void> {
   const state: TestDatabaseState | undefined = globalThis.__mosaicTestDatabase;
   if (!state) return;
   globalThis.__mosaicTestDatabase = undefined;
+  try {
+    writeReliabilityReportFrom(state.figures, path.join(__dirname, '..', '..', 'docs', 'reliability.md'));
+  } finally {
+    await rm(state.figures, { recursive: true, force: true });
+  }
   try {
     const leftovers = await withClient(state.serverUrl, async (client) => {
       const { rows } = await client.query<{ datname: string }>(

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus } from 'node:os';
 import type { SystemHarness } from './harness';
 
@@ -24,7 +25,7 @@ export type Figures = Omit<ScenarioFigures, 'scenario' | 'seconds' | 'passed'>;
 export type ScenarioBody = (h: SystemHarness, report: (values: Figures) => void) => Promise<void>;
 
 /** Writes the reliability report: one row per scenario that ran, with the machine and date. */
-export function writeReliabilityReport(path: string, rows: readonly ScenarioFigures[]): void {
+function writeReliabilityReport(path: string, rows: readonly ScenarioFigures[]): void {
   const cell = (value: string | number) => String(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const lines = [
     '# Reliability under faults, load and hostile input',
@@ -62,4 +63,20 @@ export function writeReliabilityReport(path: string, rows: readonly ScenarioFigu
 /** A scenario's own number ("11. …"), so that a scenario left out (Redis absent) does not renumber the others. */
 function numberOf(row: ScenarioFigures, index: number): string {
   return /^(\d+)\./.exec(row.scenario)?.[1] ?? String(index + 1);
+}
+
+/**
+ * Writes the report from the figures each system spec file left in `folder` (scenario.ts), in the
+ * scenarios' order; nothing when no scenario ran.
+ */
+export function writeReliabilityReportFrom(folder: string, path: string): void {
+  const rows = readdirSync(folder)
+    .filter((name) => name.endsWith('.json'))
+    .flatMap((name) => JSON.parse(readFileSync(join(folder, name), 'utf8')) as ScenarioFigures[]);
+  if (rows.length === 0) return;
+  const order = (row: ScenarioFigures) => Number(/^(\d+)\./.exec(row.scenario)?.[1] ?? Number.MAX_SAFE_INTEGER);
+  writeReliabilityReport(
+    path,
+    [...rows].sort((a, b) => order(a) - order(b)),
+  );
 }

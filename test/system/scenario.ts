@@ -1,9 +1,22 @@
+import { writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { withOutputOf } from '../support/service-process';
 import { SystemHarness } from './harness';
 import type { Figures, ScenarioBody, ScenarioFigures } from './report';
 
-/** The figures of every scenario that ran in this file, in order; its `afterAll` writes them to docs/reliability.md. */
-export const figures: ScenarioFigures[] = [];
+/** The figures of every scenario that ran in this file, in order; `recordFigures` hands them to the report. */
+const figures: ScenarioFigures[] = [];
+
+/**
+ * The system suite is several files, each run in a Jest module registry of its own: each leaves its
+ * figures in the run's figures folder, and the global teardown writes docs/reliability.md from all of them.
+ */
+export function recordFigures(file: string): void {
+  afterAll(() => {
+    const folder = process.env.MOSAIC_TEST_FIGURES;
+    if (folder && figures.length > 0) writeFileSync(join(folder, `${basename(file)}.json`), JSON.stringify(figures));
+  });
+}
 
 /**
  * Runs one scenario on its own harness (own database, own services), records

@@ -25,6 +25,8 @@ export interface EmbeddedPostgresOptions {
   /** Created if missing, and the one `url` names, so that each caller gets a database of its own; `mosaic` by default. */
   database?: string;
   log?: (line: string) => void;
+  /** The server's max_connections; PostgreSQL's own default (100) when unset. */
+  maxConnections?: number;
 }
 
 export interface EmbeddedPostgres {
@@ -129,7 +131,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     });
   // Loopback only, and no Unix socket: the socket directory compiled into the
   // binaries may not exist or not be writable by the postgres user.
-  const server = serverWith(['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=']);
+  const server = serverWith([
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    ...(options.maxConnections === undefined ? [] : ['-c', `max_connections=${options.maxConnections}`]),
+  ]);
 
   if (needsInitialisation(dataDir)) {
     log(`Initialising embedded PostgreSQL data directory ${dataDir}`);
