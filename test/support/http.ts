@@ -66,14 +66,18 @@ export function rawRequest(
   body?: string,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
+    let answered: { status: number; chunks: Buffer[] } | undefined;
+    const finish = () => answered && resolve({ status: answered.status, body: Buffer.concat(answered.chunks).toString('utf8') });
     const sent = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false, timeout: 30_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
+      answered = { status: response.statusCode ?? 0, chunks: [] };
+      response.on('data', (chunk: Buffer) => answered!.chunks.push(chunk));
+      response.on('end', finish);
+      response.on('error', finish);
     });
     sent.on('timeout', () => sent.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
-    sent.on('error', reject);
+    // A server that answers before reading a hostile body closes the connection while the body is still being
+    // written (EPIPE): once its answer has come, that answer is the result.
+    sent.on('error', (error) => (answered ? finish() : reject(error)));
     sent.end(body);
   });
 }
