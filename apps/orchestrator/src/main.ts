@@ -5,13 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
-import {
-  ConfigurationError,
-  contractFrameworkErrors,
-  drainOversizedBodies,
-  refuseDeepBodies,
-  unsupportedNodeMessage,
-} from '@mosaic/http-kit';
+import { ConfigurationError, contractFrameworkErrors, drainUnreadBodies, refuseDeepBodies, unsupportedNodeMessage } from '@mosaic/http-kit';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
@@ -54,7 +48,7 @@ async function bootstrap(): Promise<void> {
   await prepareWorkdirRoot(config.sessionSpoolDir, undefined, 'SESSION_SPOOL_ROOT');
   // contractFrameworkErrors: what Fastify refuses before any route (a URL that is no UTF-8, an oversized request head) in the contract's error shape.
   const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor, ...contractFrameworkErrors });
-  drainOversizedBodies(adapter.getInstance());
+  drainUnreadBodies(adapter.getInstance());
   refuseDeepBodies(adapter.getInstance());
   // Before Nest adds its routes' hooks, so that every request has its trace and its line.
   requestTracing.install(adapter.getInstance());

@@ -1,9 +1,13 @@
 import { STATUS_CODES } from 'node:http';
 import type { ConnectionError, FastifyServerOptions } from 'fastify';
 import { errorBody } from '@mosaic/orchestrator-contract';
+import { answerThenClose, discardUnreadBody } from './unread-body';
 
 /** Fastify's router refuses, before any route runs, a path segment longer than this. */
 const MAX_PARAM_LENGTH = 100;
+
+/** How long a connection whose request head could not be read stays half open for the client to read its answer. */
+const CLIENT_ERROR_LINGER_MS = 2_000;
 
 /**
  * Fastify options that answer in the contract's error shape what Fastify
@@ -15,10 +19,12 @@ const MAX_PARAM_LENGTH = 100;
  *   a head over its size limit (431), a head that did not arrive in time (408),
  *   bytes that are no HTTP (400). As Fastify does, nothing is written to a
  *   connection already gone, and the connection is closed after the answer.
+ * Either way the answer is not overtaken by the reset that closing a connection
+ * with request bytes unread sends: see `unread-body.ts`.
  */
 export const contractFrameworkErrors: Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> = {
   // Written on the raw response, as Fastify writes its own: no route, and so no reply schema, applies.
-  frameworkErrors(error, _request, reply) {
+  frameworkErrors(error, request, reply) {
     const status = error.statusCode ?? 500;
     const message =
       error.code === 'FST_ERR_BAD_URL'
@@ -27,11 +33,17 @@ export const contractFrameworkErrors: Pick<FastifyServerOptions, 'frameworkError
           ? `a segment of the URL path is longer than ${MAX_PARAM_LENGTH} characters`
           : error.message;
     const body = JSON.stringify(status >= 500 ? errorBody('internal_error', 'internal error') : errorBody('bad_request', message));
-    reply.raw.writeHead(status >= 500 ? 500 : status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    });
-    reply.raw.end(body);
+    const answer = () => {
+      reply.raw.writeHead(status >= 500 ? 500 : status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
+      reply.raw.end(body);
+    };
+    // On a connection kept alive Node reads the unread body itself once the answer is written; one that closes after
+    // the answer must have the body read first.
+    if (reply.raw.shouldKeepAlive) answer();
+    else void discardUnreadBody(request.raw).then(answer);
   },
   clientErrorHandler(error: ConnectionError, socket) {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
@@ -42,12 +54,15 @@ export const contractFrameworkErrors: Pick<FastifyServerOptions, 'frameworkError
           ? [408, 'the request did not arrive in time']
           : [400, 'the request is not valid HTTP'];
     const body = JSON.stringify(errorBody('bad_request', message));
-    if (socket.writable) {
-      socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
-      );
+    if (!socket.writable) {
+      socket.destroy(error);
+      return;
     }
-    socket.destroy(error);
+    answerThenClose(
+      socket,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+      CLIENT_ERROR_LINGER_MS,
+    );
   },
 };
 

@@ -13,7 +13,7 @@ export {
 } from './environment';
 export { MAX_BODY_DEPTH, refuseDeepBodies } from './deep-body';
 export { contractFrameworkErrors, fastifyErrorStatus } from './framework-errors';
-export { drainOversizedBodies } from './oversized-body';
+export { drainUnreadBodies } from './unread-body';
 export { MIN_PRODUCTION_SECRET_LENGTH, refuseDevelopmentSecrets } from './production-secrets';
 export { parseRetryAfter } from './retry-after';
 export { retryBackoff } from './retry-backoff';

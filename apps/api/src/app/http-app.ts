@@ -2,7 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { CALLBACK_ROUTE, LIMITS } from '@mosaic/orchestrator-contract';
-import { contractFrameworkErrors, drainOversizedBodies, refuseDeepBodies } from '@mosaic/http-kit';
+import { contractFrameworkErrors, drainUnreadBodies, refuseDeepBodies } from '@mosaic/http-kit';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { AppModule } from './app.module';
 import { ApiConfig } from '../config/api-config';
@@ -27,7 +27,7 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
     ...contractFrameworkErrors,
   });
   const fastify = adapter.getInstance();
-  drainOversizedBodies(fastify);
+  drainUnreadBodies(fastify);
   // Callbacks are small and come in volume: they get the contract's tighter limit.
   fastify.addHook('onRoute', (route) => {
     if (route.url === CALLBACK_ROUTE) route.bodyLimit = LIMITS.callbackBodyMaxBytes;

@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { drainOversizedBodies } from './oversized-body';
+import { contractFrameworkErrors } from './framework-errors';
+import { drainUnreadBodies } from './unread-body';
 
 const LIMIT = 64 * 1024;
 // Long enough for the rest of a 1 MB body to be written on a busy machine, so only the test that means to is cut.
@@ -37,26 +38,38 @@ function writeAll(socket: Socket, data: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => socket.write(data, (error) => (error ? reject(error) : resolve())));
 }
 
-function postHead(headers: Record<string, string>): string {
+function postHead(headers: Record<string, string>, path = '/echo'): string {
   const lines = Object.entries({ host: 'test', 'content-type': 'application/json', ...headers }).map(
     ([name, value]) => `${name}: ${value}\r\n`,
   );
-  return `POST /echo HTTP/1.1\r\n${lines.join('')}\r\n`;
+  return `POST ${path} HTTP/1.1\r\n${lines.join('')}\r\n`;
 }
+
+/** How a socket ended: `end` when the server closed it in order, or the error that reset it. */
+function howItEnds(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    socket.once('end', () => resolve('end'));
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+/** Settles with 'no answer' unless an answer comes within `ms`. */
+const within = <T>(answer: Promise<T>, ms: number) => Promise.race([answer, sleep(ms).then(() => 'no answer' as const)]);
 
 /** One chunk of `size` bytes in the chunked transfer coding. */
 function chunk(size: number): Buffer {
   return Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), Buffer.alloc(size, 'x'), Buffer.from('\r\n')]);
 }
 
-describe('drainOversizedBodies', () => {
+describe('answers to requests whose body is left unread', () => {
   let app: FastifyInstance;
   let port: number;
 
   beforeAll(async () => {
-    app = Fastify({ bodyLimit: LIMIT });
-    drainOversizedBodies(app, MAX_DRAIN_MS);
+    app = Fastify({ bodyLimit: LIMIT, ...contractFrameworkErrors });
+    drainUnreadBodies(app, MAX_DRAIN_MS);
     app.post('/echo', async (request) => request.body);
+    app.post('/items/:id', async (request) => request.body);
     app.get('/ok', async () => ({ ok: true }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as { port: number }).port;
@@ -108,6 +121,52 @@ describe('drainOversizedBodies', () => {
     const started = Date.now();
     await once(socket, 'close');
     expect(Date.now() - started).toBeGreaterThanOrEqual(MAX_DRAIN_MS - 50);
+  });
+
+  const closing = {
+    'a body over the limit': { path: '/echo', type: 'application/json', status: 413 },
+    'a body of a type no parser takes': { path: '/echo', type: 'application/xml', status: 415 },
+    'a path segment past the router limit': { path: `/items/${'a'.repeat(101)}`, type: 'application/json', status: 414 },
+  };
+
+  it.each(Object.entries(closing))(
+    'answers %s to a client that asked to close once the body is over, and closes without a reset',
+    async (_what, { path, type, status }) => {
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const answered = readAnswer(socket);
+      const ended = howItEnds(socket);
+      await writeAll(socket, postHead({ 'content-type': type, 'content-length': String(1024 * 1024), connection: 'close' }, path));
+      await writeAll(socket, Buffer.alloc(LIMIT + 1, 'x'));
+      // Answered now, the connection would close with the rest of the body unread, and its reset could overtake the answer.
+      expect(await within(answered, 300)).toBe('no answer');
+
+      await writeAll(socket, Buffer.alloc(1024 * 1024 - LIMIT - 1, 'x'));
+      const refusal = await answered;
+      expect(refusal.status).toBe(status);
+      expect(refusal.headers).toMatch(/\r\nconnection: close/i);
+      expect(await ended).toBe('end');
+    },
+  );
+
+  it('answers a request head over the limit (431), and lets the client go on sending a while', async () => {
+    // Half open, as a client still uploading is: our side stays writable after the server closed its own.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(socket, 'connect');
+    const answered = readAnswer(socket);
+    const ended = howItEnds(socket);
+    await writeAll(socket, postHead({ 'content-length': String(1024 * 1024), 'x-padding': 'p'.repeat(20_000) }));
+    await writeAll(socket, Buffer.alloc(LIMIT, 'x'));
+    const refusal = await answered;
+    expect(refusal.status).toBe(431);
+    expect(JSON.parse(refusal.body)).toEqual({
+      error: { code: 'bad_request', message: 'the request head (request line and headers) is too large' },
+    });
+    expect(await ended).toBe('end');
+
+    // The server's side is closed, the client's still open: what it goes on sending meets no reset for a while.
+    await writeAll(socket, Buffer.alloc(256 * 1024, 'x'));
+    socket.destroy();
   });
 
   it('leaves other answers alone', async () => {
