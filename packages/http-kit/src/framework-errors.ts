@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { ConnectionError, FastifyServerOptions } from 'fastify';
 import { errorBody } from '@mosaic/orchestrator-contract';
-import { answerThenClose, discardUnreadBody } from './unread-body';
+import { answerBeforeBody, answerThenClose } from './unread-body';
 
 /** Fastify's router refuses, before any route runs, a path segment longer than this. */
 const MAX_PARAM_LENGTH = 100;
@@ -33,17 +33,12 @@ export const contractFrameworkErrors: Pick<FastifyServerOptions, 'frameworkError
           ? `a segment of the URL path is longer than ${MAX_PARAM_LENGTH} characters`
           : error.message;
     const body = JSON.stringify(status >= 500 ? errorBody('internal_error', 'internal error') : errorBody('bad_request', message));
-    const answer = () => {
-      reply.raw.writeHead(status >= 500 ? 500 : status, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-      });
-      reply.raw.end(body);
-    };
-    // On a connection kept alive Node reads the unread body itself once the answer is written; one that closes after
-    // the answer must have the body read first.
-    if (reply.raw.shouldKeepAlive) answer();
-    else void discardUnreadBody(request.raw).then(answer);
+    answerBeforeBody(request.raw, reply.raw);
+    reply.raw.writeHead(status >= 500 ? 500 : status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    reply.raw.end(body);
   },
   clientErrorHandler(error: ConnectionError, socket) {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;

@@ -1,19 +1,31 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
 /** How long a sender may go on sending a body that was refused before its connection is cut. */
-export const DEFAULT_MAX_DRAIN_MS = 30_000;
+const DEFAULT_MAX_DRAIN_MS = 30_000;
 
 /**
- * Reads the rest of a refused request's body and throws it away; settles once it is over, or once the connection is
- * gone, which it is cut to be past `maxDrainMs`.
+ * For an answer given before the request's body was read (a refusal): reads the rest of the body and throws it
+ * away, cutting a sender still going after `maxDrainMs`, and keeps the connection open until the body is over.
  *
  * Why: a connection closed with request bytes unread is reset by the kernel, and that reset can overtake, or
  * discard, the answer written just before it; the client then sees EPIPE or ECONNRESET and never the refusal.
+ * A connection that is to close after this answer (the client asked for it) is therefore answered as one kept
+ * alive, and closed from our side once the body is over (RFC 9112, section 9.6): the client still gets its
+ * answer at once, even one that stopped sending and waits for it.
  */
-export function discardUnreadBody(incoming: IncomingMessage, maxDrainMs = DEFAULT_MAX_DRAIN_MS): Promise<void> {
-  if (incoming.complete || incoming.socket.destroyed) return Promise.resolve();
+export function answerBeforeBody(incoming: IncomingMessage, response: ServerResponse, maxDrainMs = DEFAULT_MAX_DRAIN_MS): void {
+  if (incoming.complete || incoming.socket.destroyed) return;
+  const bodyOver = discardRestOfBody(incoming, maxDrainMs);
+  if (response.shouldKeepAlive) return;
+  response.shouldKeepAlive = true;
+  const answered = new Promise<void>((resolve) => response.once('finish', resolve));
+  void Promise.all([answered, bodyOver]).then(() => incoming.socket.end());
+}
+
+/** Settles once the body is over or the connection gone; the connection is cut past `maxDrainMs`. */
+function discardRestOfBody(incoming: IncomingMessage, maxDrainMs: number): Promise<void> {
   return new Promise((settle) => {
     const socket = incoming.socket;
     // Destroying a request whose body is not over destroys its socket.
@@ -33,24 +45,16 @@ export function discardUnreadBody(incoming: IncomingMessage, maxDrainMs = DEFAUL
 
 /**
  * Lets the sender of a body that is refused before it is read (over the limit, of a type no parser takes) read the
- * answer that refuses it.
- *
- * Fastify answers as soon as it knows, from the `Content-Length` or the `Content-Type`, and marks the answer
- * `Connection: close`; Node closes the socket once the answer is written, while a client such as Node's fetch is
- * still uploading, and the client gets EPIPE or ECONNRESET instead of the answer. Without that mark the rest of the
- * body is read and thrown away and the connection kept; a client that asked for the connection to be closed gets
- * its answer once its body is over, since Node closes the connection as soon as that answer is written.
+ * answer that refuses it: Fastify answers as soon as it knows, from the `Content-Length` or the `Content-Type`,
+ * and marks the answer `Connection: close`, so that Node would close the connection with the body unread.
  */
 export function drainUnreadBodies(fastify: FastifyInstance, maxDrainMs = DEFAULT_MAX_DRAIN_MS): void {
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    if (request.raw.complete) {
-      done(null, payload);
-      return;
+    if (!request.raw.complete) {
+      reply.removeHeader('connection');
+      answerBeforeBody(request.raw, reply.raw, maxDrainMs);
     }
-    reply.removeHeader('connection');
-    const bodyOver = discardUnreadBody(request.raw, maxDrainMs);
-    if (reply.raw.shouldKeepAlive) done(null, payload);
-    else void bodyOver.then(() => done(null, payload));
+    done(null, payload);
   });
 }
 
