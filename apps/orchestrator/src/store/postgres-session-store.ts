@@ -69,6 +69,7 @@ interface NodeRow {
   url: string;
   capacity: number;
   active_sessions: number;
+  signature: string;
 }
 
 /** How long a statement waits for a restarting database: about as long as ioredis retries a command while it reconnects. */
@@ -279,11 +280,12 @@ export class PostgresSessionStore implements SessionStore {
 
   async renewNode(node: NodeRecord, leaseMs: number): Promise<void> {
     await this.query(
-      `INSERT INTO ${this.schema}.nodes (id, url, capacity, active_sessions, expires_at)
-       VALUES ($1, $2, $3, $4, clock_timestamp() + $5 * interval '1 millisecond')
+      `INSERT INTO ${this.schema}.nodes (id, url, capacity, active_sessions, expires_at, signature)
+       VALUES ($1, $2, $3, $4, clock_timestamp() + $5 * interval '1 millisecond', $6)
        ON CONFLICT (id) DO UPDATE
-       SET url = excluded.url, capacity = excluded.capacity, active_sessions = excluded.active_sessions, expires_at = excluded.expires_at`,
-      [node.id, node.url, node.capacity, node.activeSessions, leaseMs],
+       SET url = excluded.url, capacity = excluded.capacity, active_sessions = excluded.active_sessions,
+           expires_at = excluded.expires_at, signature = excluded.signature`,
+      [node.id, node.url, node.capacity, node.activeSessions, leaseMs, node.signature],
     );
   }
 
@@ -293,9 +295,15 @@ export class PostgresSessionStore implements SessionStore {
 
   async liveNodes(): Promise<NodeRecord[]> {
     const { rows } = await this.query<NodeRow>(
-      `SELECT id, url, capacity, active_sessions FROM ${this.schema}.nodes WHERE expires_at >= clock_timestamp() ORDER BY id`,
+      `SELECT id, url, capacity, active_sessions, signature FROM ${this.schema}.nodes WHERE expires_at >= clock_timestamp() ORDER BY id`,
     );
-    return rows.map((row) => ({ id: row.id, url: row.url, capacity: row.capacity, activeSessions: row.active_sessions }));
+    return rows.map((row) => ({
+      id: row.id,
+      url: row.url,
+      capacity: row.capacity,
+      activeSessions: row.active_sessions,
+      signature: row.signature,
+    }));
   }
 
   async claimExpiredNodes(claimant: string, minRemainingMs: number): Promise<string[]> {
@@ -403,6 +411,8 @@ function schemaDefinition(schema: string): string[] {
        active_sessions integer NOT NULL,
        expires_at timestamptz NOT NULL
      )`,
+    // Added after the table: a record from before has no signature, and no node follows it.
+    `ALTER TABLE ${schema}.nodes ADD COLUMN IF NOT EXISTS signature text NOT NULL DEFAULT ''`,
     // Counting pending sessions and inserting one is not atomic under READ COMMITTED: two creates
     // could both see room for one more. The lock makes the creates of the cluster take turns, and
     // the INSERT, a statement of its own in a volatile function, counts with a snapshot taken

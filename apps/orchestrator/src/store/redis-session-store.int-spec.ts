@@ -597,7 +597,13 @@ afterEach(async () => {
     });
 
     describe('nodes', () => {
-      const node = (id: string, activeSessions = 0) => ({ id, url: `http://${id}.test:3000`, capacity: 4, activeSessions });
+      const node = (id: string, activeSessions = 0) => ({
+        id,
+        url: `http://${id}.test:3000`,
+        capacity: 4,
+        activeSessions,
+        signature: `signature-${id}`,
+      });
 
       it('lists nodes whose lease lives, refreshed by renewNode and ended by leaveNode', async () => {
         const store = await oneStore();

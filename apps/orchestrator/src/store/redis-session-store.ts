@@ -170,7 +170,7 @@ return stored
 `,
   sessionStoreRenewNode: `
 local id = ARGV[2]
-redis.call('HSET', P .. 'node:' .. id, 'id', id, 'url', ARGV[3], 'capacity', ARGV[4], 'active_sessions', ARGV[5])
+redis.call('HSET', P .. 'node:' .. id, 'id', id, 'url', ARGV[3], 'capacity', ARGV[4], 'active_sessions', ARGV[5], 'signature', ARGV[7])
 redis.call('ZADD', P .. 'node-leases', now() + tonumber(ARGV[6]), id)
 `,
   sessionStoreLiveNodes: `
@@ -356,7 +356,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async renewNode(node: NodeRecord, leaseMs: number): Promise<void> {
-    await this.redis.sessionStoreRenewNode(this.prefix, node.id, node.url, node.capacity, node.activeSessions, leaseMs);
+    await this.redis.sessionStoreRenewNode(this.prefix, node.id, node.url, node.capacity, node.activeSessions, leaseMs, node.signature);
   }
 
   async leaveNode(id: string): Promise<void> {
@@ -367,7 +367,13 @@ export class RedisSessionStore implements SessionStore {
     const hashes = await this.redis.sessionStoreLiveNodes(this.prefix);
     return hashes.map((flat) => {
       const hash = hashFrom(flat);
-      return { id: hash.id, url: hash.url, capacity: Number(hash.capacity), activeSessions: Number(hash.active_sessions) };
+      return {
+        id: hash.id,
+        url: hash.url,
+        capacity: Number(hash.capacity),
+        activeSessions: Number(hash.active_sessions),
+        signature: hash.signature ?? '',
+      };
     });
   }
 

@@ -641,17 +641,20 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
     });
 
     describe('nodes', () => {
-      const node = { id: 'node-a', url: 'http://10.0.0.1:3001', capacity: 4, activeSessions: 1 };
+      const node = { id: 'node-a', url: 'http://10.0.0.1:3001', capacity: 4, activeSessions: 1, signature: 'signature-a' };
 
       it('lists a node while its lease lives, with what it last renewed', async () => {
         await store.renewNode(node, 60_000);
-        await store.renewNode({ id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0 }, 60_000);
+        await store.renewNode(
+          { id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0, signature: 'signature-b' },
+          60_000,
+        );
         await store.renewNode({ ...node, activeSessions: 3 }, 60_000);
 
         const live = await store.liveNodes();
         expect(live.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
           { ...node, activeSessions: 3 },
-          { id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0 },
+          { id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0, signature: 'signature-b' },
         ]);
         expect(await store.claimExpiredNodes('node-a', 0)).toEqual([]);
       });
