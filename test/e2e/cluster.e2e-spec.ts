@@ -1,6 +1,9 @@
 import type { CallbackEvent } from '@mosaic/orchestrator-contract';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackReceiver, type CallbackEndpoint } from '../support/callback-receiver';
 import {
@@ -212,4 +215,60 @@ describe.each(queueStoresUnderTest())('orchestrator cluster on $name', ({ env })
     await endpoint.waitFor(() => statusEvents(endpoint, 'killed').length === 2 && statusEvents(endpoint, 'cancelled').length === 1);
     expect(statusEvents(endpoint, 'cancelled')[0]).toMatchObject({ session_id: cancelled, sequence: 1 });
   });
+});
+
+/** Issue 38, finding 4: a node record changed in the store (here Redis, readable and writable by an intruder) is never followed. */
+(process.env.TEST_REDIS_URL ? describe : describe.skip)('orchestrator cluster with a tampered node record', () => {
+  const redisUrl = process.env.TEST_REDIS_URL ?? '';
+  let receiver: CallbackReceiver;
+  let cluster: Cluster | undefined;
+  let intruder: Server | undefined;
+
+  beforeAll(async () => {
+    receiver = await CallbackReceiver.start();
+  });
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+    await new Promise((resolve) => intruder?.close(resolve) ?? resolve(undefined));
+  });
+  afterAll(() => receiver.close());
+
+  it(
+    'passes no kill, and no key, to a listener a node record was changed to name',
+    withServiceOutput(
+      () => cluster?.nodes ?? [],
+      async () => {
+        const heard: string[] = [];
+        intruder = createServer((request, response) => {
+          heard.push(`${request.method} ${request.url} ${JSON.stringify(request.headers)}`);
+          response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        });
+        await new Promise<void>((resolve) => intruder!.listen(0, '127.0.0.1', resolve));
+        const intruderUrl = `http://127.0.0.1:${(intruder.address() as AddressInfo).port}`;
+
+        cluster = await startCluster({ nodes: 2, capacity: 1, env: { QUEUE_URL: redisUrl } });
+        const { nodes } = cluster;
+        const endpoint = receiver.endpoint();
+        const id = await spawn(nodes[0], spawnBody(endpoint, 'normal', { steps: 1, duration_ms: 120_000 }));
+        const session = await waitForStatus(nodes[0], id, ['running']);
+        const owner = String(session.node);
+        const other = nodes[owner === 'node-0' ? 1 : 0];
+
+        const redis = new Redis(redisUrl);
+        try {
+          // What an intruder who can write to the store would do: point the owner's record at itself.
+          await redis.hset(`${cluster.prefix}:orchestrator:node:${owner}`, 'url', intruderUrl);
+          const kill = await callNode(other, 'POST', `/orchestrator/sessions/${id}/kill`);
+          expect(kill).toMatchObject({ status: 503, body: { error: { code: 'node_unreachable' } } });
+        } finally {
+          await redis.quit();
+        }
+        expect(heard).toEqual([]);
+        expect((await callNode(nodes[0], 'GET', `/orchestrator/sessions/${id}/status`)).body.status).toBe('running');
+      },
+      6_000,
+    ),
+    120_000,
+  );
 });

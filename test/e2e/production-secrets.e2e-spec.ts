@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { DEVELOPMENT_CALLBACK_SIGNING_KEY, DEVELOPMENT_MOSAIC_API_TOKEN } from '../../apps/api/src/config/api-config';
+import { DEVELOPMENT_CLUSTER_KEY, DEVELOPMENT_STORE_SECRETS_KEY } from '../../apps/orchestrator/src/config/orchestrator-config';
 import { testDatabaseUrl } from '../support/database';
 import { request } from '../support/http';
 import { nodeArgsOf, startService, stopLeavingNoProcesses } from '../support/service-process';
@@ -31,7 +32,13 @@ async function exitOf(entry: string, env: Record<string, string | undefined>): P
 
 /** Issue 16: with NODE_ENV=production, a service refuses development secrets, naming the variable. */
 describe('production refuses development secrets (built services)', () => {
-  const production = { NODE_ENV: 'production', DATABASE_URL: testDatabaseUrl(), CALLBACK_SIGNING_KEY: `${STRONG}-signing` };
+  const production = {
+    NODE_ENV: 'production',
+    DATABASE_URL: testDatabaseUrl(),
+    CALLBACK_SIGNING_KEY: `${STRONG}-signing`,
+    STORE_SECRETS_KEY: `${STRONG}-store`,
+    CLUSTER_KEY: `${STRONG}-cluster`,
+  };
 
   it.each([
     ['unset', undefined, 'MOSAIC_API_TOKEN is not set'],
@@ -66,6 +73,20 @@ describe('production refuses development secrets (built services)', () => {
   ])('the orchestrator and the API stop when ORCHESTRATOR_API_KEY is %s', async (_case, key, why) => {
     for (const entry of [ORCHESTRATOR_ENTRY, API_ENTRY]) {
       const { code, output } = await exitOf(entry, { ...production, ORCHESTRATOR_API_KEY: key, MOSAIC_API_TOKEN: STRONG });
+      expect(code).not.toBe(0);
+      expect(output).toContain(why);
+    }
+  });
+
+  it.each([
+    ['STORE_SECRETS_KEY', DEVELOPMENT_STORE_SECRETS_KEY],
+    ['CLUSTER_KEY', DEVELOPMENT_CLUSTER_KEY],
+  ])('the orchestrator stops when %s is unset or the development value', async (name, developmentValue) => {
+    for (const [value, why] of [
+      [undefined, `${name} is not set`],
+      [developmentValue, `${name} is the development value`],
+    ] as const) {
+      const { code, output } = await exitOf(ORCHESTRATOR_ENTRY, { ...production, ORCHESTRATOR_API_KEY: STRONG, [name]: value });
       expect(code).not.toBe(0);
       expect(output).toContain(why);
     }

@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { CallbackDelivery } from './callbacks/callback-delivery';
 import { ClusterNode } from './cluster/cluster-node';
+import { ClusterSigner } from './cluster/cluster-signer';
 import { NodeForwarder } from './cluster/node-forwarder';
 import { NodeLeases } from './cluster/node-leases';
 import { SessionQueue } from './cluster/session-queue';
@@ -36,6 +37,7 @@ export class AppModule {
       providers: [
         { provide: OrchestratorConfig, useValue: config },
         { provide: APP_FILTER, useClass: ErrorFilter },
+        { provide: ClusterSigner, useValue: new ClusterSigner(config.clusterKey) },
         ApiKeyGuard,
         sessionStoreProvider(queue),
         { provide: SessionQueue, useFactory: () => SessionQueue.open(queue) },

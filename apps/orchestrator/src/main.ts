@@ -61,6 +61,9 @@ async function bootstrap(): Promise<void> {
   if (config.usesDevelopmentApiKey) {
     logger.warn('ORCHESTRATOR_API_KEY is not set: using the public development key. Set it to a secret before exposing this service.');
   }
+  for (const name of config.developmentDefaults) {
+    logger.warn(`${name} is not set: using the public development key. Set it to a secret before running sessions anyone else can reach.`);
+  }
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {

@@ -62,6 +62,15 @@ describe('ApiConfig.fromEnvironment', () => {
     expect(() => ApiConfig.fromEnvironment({ [name]: '' })).toThrow(name);
   });
 
+  it.each([
+    ['DATABASE_URL', 'mysql://mosaic:hunter2-password@db.internal/mosaic'],
+    ['ORCHESTRATOR_URL', 'http://127.0.0.1:3100,redis://key:hunter2-password@10.0.0.7'],
+    ['PUBLIC_BASE_URL', 'ftp://mosaic:hunter2-password@api.example'],
+  ])('names a bad %s without showing the URL, which may carry a password', (name, value) => {
+    expect(() => ApiConfig.fromEnvironment({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=\\[secret\\]: `));
+    expect(() => ApiConfig.fromEnvironment({ [name]: value })).not.toThrow(/hunter2/);
+  });
+
   it('names every bad variable at once', () => {
     expect(() => ApiConfig.fromEnvironment({ PORT: 'x', ORCHESTRATOR_URL: 'y' })).toThrow(/PORT.*ORCHESTRATOR_URL/);
   });

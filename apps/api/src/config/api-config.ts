@@ -27,8 +27,8 @@ const httpUrls = envText()
   .transform((value) => value.split(',').map((url) => url.trim()))
   .pipe(z.array(httpUrl));
 
-/** Variables whose values an error message must not show (a database URL may carry a password). */
-const SECRETS = ['DATABASE_URL', 'MOSAIC_API_TOKEN', 'ORCHESTRATOR_API_KEY', 'CALLBACK_SIGNING_KEY'];
+/** Variables whose values an error message must not show: every URL, since any may carry a user and password. */
+const SECRETS = ['DATABASE_URL', 'ORCHESTRATOR_URL', 'PUBLIC_BASE_URL', 'MOSAIC_API_TOKEN', 'ORCHESTRATOR_API_KEY', 'CALLBACK_SIGNING_KEY'];
 
 const environmentSchema = z.object({
   PORT: port.default(3000),

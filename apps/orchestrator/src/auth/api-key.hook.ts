@@ -12,6 +12,6 @@ const PROTECTED_PREFIX = '/orchestrator/';
 export function installApiKeyHook(fastify: FastifyInstance, guard: ApiKeyGuard): void {
   fastify.addHook('onRequest', (request, _reply, done) => {
     // Through the error filter, like every other error answer.
-    done(request.url.startsWith(PROTECTED_PREFIX) && !guard.isAuthorized(request.headers.authorization) ? unauthorized() : undefined);
+    done(request.url.startsWith(PROTECTED_PREFIX) && !guard.isAuthorized(request) ? unauthorized() : undefined);
   });
 }

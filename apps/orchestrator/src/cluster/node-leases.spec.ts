@@ -2,6 +2,7 @@ import type { CallbackDelivery } from '../callbacks/callback-delivery';
 import type { SessionRunner } from '../agents/session-runner';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import type { SessionStore } from '../store/session-store';
+import { ClusterSigner } from './cluster-signer';
 import { NodeLeases } from './node-leases';
 
 const LEASE_MS = 3_000;
@@ -30,6 +31,7 @@ describe('NodeLeases', () => {
       runner,
       {} as CallbackDelivery,
       store,
+      new ClusterSigner('test-cluster-key'),
     );
   });
 

@@ -3,6 +3,7 @@ import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { SessionEventLog } from '../callbacks/session-event-log';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { SessionRunner } from '../agents/session-runner';
+import { ClusterSigner } from './cluster-signer';
 import { SESSION_STORE, type SessionStore, type StoredSession } from '../store/session-store';
 
 /** The error of a session whose node stopped renewing its lease (docs/contract.md §2, Nodes; v2). */
@@ -38,6 +39,7 @@ export class NodeLeases implements OnModuleDestroy {
     private readonly runner: SessionRunner,
     private readonly delivery: CallbackDelivery,
     @Inject(SESSION_STORE) private readonly store: SessionStore,
+    private readonly signer: ClusterSigner,
   ) {}
 
   get tickMs(): number {
@@ -96,6 +98,7 @@ export class NodeLeases implements OnModuleDestroy {
       url: this.config.nodeUrl,
       capacity: this.config.maxConcurrentSessions,
       activeSessions: this.runner.activeSessions,
+      signature: this.signer.signNode(this.config.nodeId, this.config.nodeUrl),
     };
     await this.store.renewNode(node, this.config.nodeLostAfterMs);
     const now = performance.now();

@@ -109,6 +109,17 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     }
   });
 
+  it.each([
+    ['QUEUE_URL', 'http://mosaic:hunter2-password@redis.internal:6379'],
+    ['ORCHESTRATOR_DATABASE_URL', 'mysql://mosaic:hunter2-password@db.internal:5432/orchestrator'],
+    ['NODE_URL', 'ftp://node:hunter2-password@10.0.0.7:3100'],
+  ])('names a bad %s without showing the URL, which may carry a password', (name, value) => {
+    expect(() => OrchestratorConfig.fromEnvironment({ [name]: value })).toThrow(
+      new RegExp(`^Invalid configuration: ${name}=\\[secret\\]: `),
+    );
+    expect(() => OrchestratorConfig.fromEnvironment({ [name]: value })).not.toThrow(/hunter2/);
+  });
+
   it('never shows the API key in its message', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(
       /^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /,

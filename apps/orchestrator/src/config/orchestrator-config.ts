@@ -23,6 +23,15 @@ export const SPOOL_SEGMENT_BYTES = 1024 * 1024;
 /** Variables copied from the orchestrator's environment into every agent's; secrets such as the API key never reach an agent. */
 const AGENT_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'] as const;
 
+/** Development values of the orchestrator's own keys, used (with a warning at start-up) when unset; refused in production. */
+export const DEVELOPMENT_STORE_SECRETS_KEY = 'dev-store-secrets-key-change-me';
+export const DEVELOPMENT_CLUSTER_KEY = 'dev-cluster-key-change-me';
+
+/** Variables whose values an error message must not show besides the keys: every URL, since any may carry a password. */
+const SECRETS = ['QUEUE_URL', 'ORCHESTRATOR_DATABASE_URL', 'NODE_URL'];
+/** Keys, never shown either, that may be read from `<NAME>_FILE` instead. */
+const SECRET_FILES = ['ORCHESTRATOR_API_KEY', 'STORE_SECRETS_KEY', 'STORE_SECRETS_PREVIOUS_KEY', 'CLUSTER_KEY'];
+
 /** The longest delay Node's timers take; a longer one fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -45,6 +54,9 @@ const environmentSchema = z.object({
   PORT: envInteger('a port number', 0, 65_535).default(3100),
   HOST: envText().default('127.0.0.1'),
   ORCHESTRATOR_API_KEY: envBearerSecret().optional(),
+  STORE_SECRETS_KEY: envText().optional(),
+  STORE_SECRETS_PREVIOUS_KEY: envText().optional(),
+  CLUSTER_KEY: envText().optional(),
   AGENT_COMMAND: envText().optional(),
   SESSION_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(30 * 60 * 1000),
   SESSION_RETENTION_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(24 * 60 * 60 * 1000),
@@ -102,6 +114,14 @@ export class OrchestratorConfig {
   readonly host: string;
   readonly apiKey: string;
   readonly usesDevelopmentApiKey: boolean;
+  /** Seals the callback tokens and signing secrets kept in the queue store (see StoreSecrets). */
+  readonly storeSecretsKey: string;
+  /** The key before the last rotation: what it sealed still opens. */
+  readonly storeSecretsPreviousKey: string | undefined;
+  /** Signs node records and the requests one node passes to another; never kept in the store. */
+  readonly clusterKey: string;
+  /** The orchestrator's own keys left unset, running on their development values. */
+  readonly developmentDefaults: readonly string[];
   /** A shell command line; it runs in the session's working directory, in its own process group. */
   readonly agentCommand: string;
   readonly agentEnv: Readonly<Record<string, string>>;
@@ -142,6 +162,10 @@ export class OrchestratorConfig {
     this.host = values.HOST;
     this.apiKey = values.ORCHESTRATOR_API_KEY ?? DEVELOPMENT_ORCHESTRATOR_API_KEY;
     this.usesDevelopmentApiKey = values.ORCHESTRATOR_API_KEY === undefined;
+    this.storeSecretsKey = values.STORE_SECRETS_KEY ?? DEVELOPMENT_STORE_SECRETS_KEY;
+    this.storeSecretsPreviousKey = values.STORE_SECRETS_PREVIOUS_KEY;
+    this.clusterKey = values.CLUSTER_KEY ?? DEVELOPMENT_CLUSTER_KEY;
+    this.developmentDefaults = (['STORE_SECRETS_KEY', 'CLUSTER_KEY'] as const).filter((name) => values[name] === undefined);
     this.agentCommand = values.AGENT_COMMAND ?? defaultAgentCommand();
     this.agentUser = agentUser;
     this.agentEnv = agentEnvironment(environment, agentUser);
@@ -171,9 +195,11 @@ export class OrchestratorConfig {
 
   /** Builds the configuration from an environment, or throws a ConfigurationError naming every bad variable. */
   static fromEnvironment(environment: Environment): OrchestratorConfig {
-    const values = readEnvironment(environmentSchema, environment, { secretFiles: ['ORCHESTRATOR_API_KEY'] });
+    const values = readEnvironment(environmentSchema, environment, { secrets: SECRETS, secretFiles: SECRET_FILES });
     refuseDevelopmentSecrets(environment, [
       { name: 'ORCHESTRATOR_API_KEY', value: values.ORCHESTRATOR_API_KEY, developmentValue: DEVELOPMENT_ORCHESTRATOR_API_KEY },
+      { name: 'STORE_SECRETS_KEY', value: values.STORE_SECRETS_KEY, developmentValue: DEVELOPMENT_STORE_SECRETS_KEY },
+      { name: 'CLUSTER_KEY', value: values.CLUSTER_KEY, developmentValue: DEVELOPMENT_CLUSTER_KEY },
     ]);
     const agentUser = values.AGENT_USER === undefined ? undefined : lookUpAgentUser(values.AGENT_USER);
     return new OrchestratorConfig(values, environment, agentUser);

@@ -2,7 +2,7 @@ import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier } from 'pg';
 import { PostgresSessionStore } from './postgres-session-store';
-import { describeSessionStoreBehaviour } from './session-store.behaviour';
+import { TEST_STORE_SECRETS, describeSessionStoreBehaviour } from './session-store.behaviour';
 
 function databaseUrl(): string {
   const url = process.env.TEST_DATABASE_URL;
@@ -14,21 +14,30 @@ function uniqueSchema(): string {
   return `session_store_${randomBytes(6).toString('hex')}`;
 }
 
-async function dropSchema(schema: string): Promise<void> {
+async function query(text: string, values: string[] = []): Promise<unknown[]> {
   const client = new Client({ connectionString: databaseUrl() });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(schema)} CASCADE`);
+    return (await client.query(text, values)).rows;
   } finally {
     await client.end();
   }
 }
 
+async function dropSchema(schema: string): Promise<void> {
+  await query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(schema)} CASCADE`);
+}
+
 describeSessionStoreBehaviour('PostgresSessionStore', async () => {
   const schema = uniqueSchema();
-  const store = await PostgresSessionStore.connect({ connectionString: databaseUrl(), schema });
+  const store = await PostgresSessionStore.connect({ connectionString: databaseUrl(), schema, secrets: TEST_STORE_SECRETS });
+  const sessions = `${escapeIdentifier(schema)}.sessions`;
   return {
     store,
+    rawSession: async (id) => JSON.stringify(await query(`SELECT * FROM ${sessions} WHERE id = $1`, [id])),
+    copyStoredCallback: async (from, to) => {
+      await query(`UPDATE ${sessions} SET callback = (SELECT callback FROM ${sessions} WHERE id = $1) WHERE id = $2`, [from, to]);
+    },
     dispose: async () => {
       await store.close();
       await dropSchema(schema);
@@ -47,7 +56,11 @@ describe('PostgresSessionStore on a schema several nodes share', () => {
 
   it('lets nodes that start at once all create or find the schema', async () => {
     nodes.push(
-      ...(await Promise.all(Array.from({ length: 5 }, () => PostgresSessionStore.connect({ connectionString: databaseUrl(), schema })))),
+      ...(await Promise.all(
+        Array.from({ length: 5 }, () =>
+          PostgresSessionStore.connect({ connectionString: databaseUrl(), schema, secrets: TEST_STORE_SECRETS }),
+        ),
+      )),
     );
 
     expect(nodes).toHaveLength(5);

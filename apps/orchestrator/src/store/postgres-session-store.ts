@@ -23,6 +23,7 @@ import {
   type StoredSession,
 } from './session-store';
 import { CursorSigner } from './signed-cursor';
+import type { StoreSecrets } from './store-secrets';
 import { callbackTarget, storedCallbackTarget, type StoredCallbackTarget } from './stored-origin';
 
 interface SessionRow {
@@ -45,7 +46,7 @@ interface SessionRow {
 const SESSION_COLUMNS =
   'id, status, priority, created_at, started_at, ended_at, exit_code, error, node, idempotency_key, callback, task_json, spool_position';
 
-function toSession(row: SessionRow): StoredSession {
+function toSession(row: SessionRow, secrets: StoreSecrets): StoredSession {
   return {
     id: row.id,
     status: row.status,
@@ -57,7 +58,7 @@ function toSession(row: SessionRow): StoredSession {
     ...(row.error === null ? {} : { error: row.error }),
     ...(row.node === null ? {} : { node: row.node }),
     ...(row.idempotency_key === null ? {} : { idempotencyKey: row.idempotency_key }),
-    callback: callbackTarget(row.callback),
+    callback: callbackTarget(row.id, row.callback, secrets),
     taskJson: row.task_json,
     spoolPosition: Number(row.spool_position),
   };
@@ -68,6 +69,7 @@ interface NodeRow {
   url: string;
   capacity: number;
   active_sessions: number;
+  signature: string;
 }
 
 /** How long a statement waits for a restarting database: about as long as ioredis retries a command while it reconnects. */
@@ -86,10 +88,11 @@ export class PostgresSessionStore implements SessionStore {
     private readonly pool: Pool,
     private readonly schema: string,
     private readonly cursors: CursorSigner,
+    private readonly secrets: StoreSecrets,
   ) {}
 
   /** Creates the schema and its tables unless they exist, and returns the store on them. */
-  static async connect(options: { connectionString: string; schema: string }): Promise<PostgresSessionStore> {
+  static async connect(options: { connectionString: string; schema: string; secrets: StoreSecrets }): Promise<PostgresSessionStore> {
     const pool = new Pool({ connectionString: options.connectionString });
     // An idle connection the server dropped is discarded by the pool and the next query opens
     // another; without a listener the 'error' event would end the process instead.
@@ -106,7 +109,7 @@ export class PostgresSessionStore implements SessionStore {
         const { rows } = await client.query<{ key: Buffer }>(`SELECT key FROM ${schema}.cursor_key`);
         return rows[0]!.key;
       });
-      return new PostgresSessionStore(pool, schema, new CursorSigner(cursorKey));
+      return new PostgresSessionStore(pool, schema, new CursorSigner(cursorKey), options.secrets);
     } catch (error) {
       await pool.end();
       throw error;
@@ -124,14 +127,14 @@ export class PostgresSessionStore implements SessionStore {
         PRIORITY_RANK[session.priority],
         session.idempotency?.key ?? null,
         session.idempotency?.fingerprint ?? null,
-        JSON.stringify(storedCallbackTarget(session.callback)),
+        JSON.stringify(storedCallbackTarget(session.id, session.callback, this.secrets)),
         session.taskJson,
         maxPending,
         `mosaic session store pending ${this.schema}`,
       ],
     );
     const created = inserted.rows[0];
-    if (created) return { session: toSession(created), created: true };
+    if (created) return { session: toSession(created, this.secrets), created: true };
     // Nothing was inserted: either the key names a session (whether or not the queue is
     // full, a repeated request gets its session back) or the queue is full.
     if (session.idempotency) {
@@ -142,7 +145,7 @@ export class PostgresSessionStore implements SessionStore {
       const row = existing.rows[0];
       if (row) {
         if (row.fingerprint !== session.idempotency.fingerprint) throw new IdempotencyKeyReusedError();
-        return { session: toSession(row), created: false };
+        return { session: toSession(row, this.secrets), created: false };
       }
     }
     throw new QueueFullError(maxPending);
@@ -152,7 +155,7 @@ export class PostgresSessionStore implements SessionStore {
     // Text PostgreSQL cannot hold (a NUL) names no session, and would fail the query: a hostile id is unknown, not a fault.
     if (unstorableText(id) !== undefined) return undefined;
     const { rows } = await this.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE id = $1`, [id]);
-    return rows[0] && toSession(rows[0]);
+    return rows[0] && toSession(rows[0], this.secrets);
   }
 
   async withIdempotencyKey(key: string): Promise<StoredSession | undefined> {
@@ -160,7 +163,7 @@ export class PostgresSessionStore implements SessionStore {
     const { rows } = await this.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE idempotency_key = $1`, [
       key,
     ]);
-    return rows[0] && toSession(rows[0]);
+    return rows[0] && toSession(rows[0], this.secrets);
   }
 
   async list(options: { status?: SessionStatus; limit: number; cursor?: string }): Promise<SessionPage> {
@@ -174,7 +177,10 @@ export class PostgresSessionStore implements SessionStore {
     );
     const page = rows.slice(0, options.limit);
     const last = page.at(-1);
-    return { sessions: page.map(toSession), nextCursor: rows.length > options.limit && last ? this.cursors.issue(last.seq) : null };
+    return {
+      sessions: page.map((row) => toSession(row, this.secrets)),
+      nextCursor: rows.length > options.limit && last ? this.cursors.issue(last.seq) : null,
+    };
   }
 
   async queuePositions(ids: readonly string[]): Promise<Map<string, number>> {
@@ -212,7 +218,7 @@ export class PostgresSessionStore implements SessionStore {
        RETURNING ${SESSION_COLUMNS}`,
       [id, node],
     );
-    return rows[0] && toSession(rows[0]);
+    return rows[0] && toSession(rows[0], this.secrets);
   }
 
   async finish(id: string, end: SessionEnd, from?: readonly SessionStatus[]): Promise<StoredSession | undefined> {
@@ -222,7 +228,7 @@ export class PostgresSessionStore implements SessionStore {
        RETURNING ${SESSION_COLUMNS}`,
       [id, end.status, end.exitCode ?? null, end.error ?? null, TERMINAL_STATUSES, from ?? null],
     );
-    return rows[0] && toSession(rows[0]);
+    return rows[0] && toSession(rows[0], this.secrets);
   }
 
   async runningOn(node: string): Promise<StoredSession[]> {
@@ -230,7 +236,7 @@ export class PostgresSessionStore implements SessionStore {
       `SELECT ${SESSION_COLUMNS} FROM ${this.schema}.sessions WHERE status = 'running' AND node = $1 ORDER BY seq`,
       [node],
     );
-    return rows.map(toSession);
+    return rows.map((row) => toSession(row, this.secrets));
   }
 
   async forgetEndedBefore(cutoff: Date): Promise<number> {
@@ -274,11 +280,12 @@ export class PostgresSessionStore implements SessionStore {
 
   async renewNode(node: NodeRecord, leaseMs: number): Promise<void> {
     await this.query(
-      `INSERT INTO ${this.schema}.nodes (id, url, capacity, active_sessions, expires_at)
-       VALUES ($1, $2, $3, $4, clock_timestamp() + $5 * interval '1 millisecond')
+      `INSERT INTO ${this.schema}.nodes (id, url, capacity, active_sessions, expires_at, signature)
+       VALUES ($1, $2, $3, $4, clock_timestamp() + $5 * interval '1 millisecond', $6)
        ON CONFLICT (id) DO UPDATE
-       SET url = excluded.url, capacity = excluded.capacity, active_sessions = excluded.active_sessions, expires_at = excluded.expires_at`,
-      [node.id, node.url, node.capacity, node.activeSessions, leaseMs],
+       SET url = excluded.url, capacity = excluded.capacity, active_sessions = excluded.active_sessions,
+           expires_at = excluded.expires_at, signature = excluded.signature`,
+      [node.id, node.url, node.capacity, node.activeSessions, leaseMs, node.signature],
     );
   }
 
@@ -288,9 +295,15 @@ export class PostgresSessionStore implements SessionStore {
 
   async liveNodes(): Promise<NodeRecord[]> {
     const { rows } = await this.query<NodeRow>(
-      `SELECT id, url, capacity, active_sessions FROM ${this.schema}.nodes WHERE expires_at >= clock_timestamp() ORDER BY id`,
+      `SELECT id, url, capacity, active_sessions, signature FROM ${this.schema}.nodes WHERE expires_at >= clock_timestamp() ORDER BY id`,
     );
-    return rows.map((row) => ({ id: row.id, url: row.url, capacity: row.capacity, activeSessions: row.active_sessions }));
+    return rows.map((row) => ({
+      id: row.id,
+      url: row.url,
+      capacity: row.capacity,
+      activeSessions: row.active_sessions,
+      signature: row.signature,
+    }));
   }
 
   async claimExpiredNodes(claimant: string, minRemainingMs: number): Promise<string[]> {
@@ -398,6 +411,8 @@ function schemaDefinition(schema: string): string[] {
        active_sessions integer NOT NULL,
        expires_at timestamptz NOT NULL
      )`,
+    // Added after the table: a record from before has no signature, and no node follows it.
+    `ALTER TABLE ${schema}.nodes ADD COLUMN IF NOT EXISTS signature text NOT NULL DEFAULT ''`,
     // Counting pending sessions and inserting one is not atomic under READ COMMITTED: two creates
     // could both see room for one more. The lock makes the creates of the cluster take turns, and
     // the INSERT, a statement of its own in a volatile function, counts with a snapshot taken

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisSessionStore } from './redis-session-store';
-import { describeSessionStoreBehaviour } from './session-store.behaviour';
+import { TEST_STORE_SECRETS, describeSessionStoreBehaviour } from './session-store.behaviour';
 import { IdempotencyKeyReusedError, InvalidCursorError, QueueFullError, type NewSession, type StoredSession } from './session-store';
 
 // Set by the Jest global setup when a Redis answers (CI starts one); without it these tests are skipped, and say so.
@@ -18,9 +18,10 @@ let namespaces = 0;
 const opened: RedisSessionStore[] = [];
 
 /** `count` stores on one fresh prefix: the nodes of one cluster. */
-async function cluster(count: number): Promise<RedisSessionStore[]> {
-  const prefix = `${RUN_PREFIX}${namespaces++}:`;
-  const stores = await Promise.all(Array.from({ length: count }, () => RedisSessionStore.connect({ url: REDIS_URL, prefix })));
+async function cluster(count: number, prefix = `${RUN_PREFIX}${namespaces++}:`): Promise<RedisSessionStore[]> {
+  const stores = await Promise.all(
+    Array.from({ length: count }, () => RedisSessionStore.connect({ url: REDIS_URL, prefix, secrets: TEST_STORE_SECRETS })),
+  );
   opened.push(...stores);
   return stores;
 }
@@ -596,7 +597,13 @@ afterEach(async () => {
     });
 
     describe('nodes', () => {
-      const node = (id: string, activeSessions = 0) => ({ id, url: `http://${id}.test:3000`, capacity: 4, activeSessions });
+      const node = (id: string, activeSessions = 0) => ({
+        id,
+        url: `http://${id}.test:3000`,
+        capacity: 4,
+        activeSessions,
+        signature: `signature-${id}`,
+      });
 
       it('lists nodes whose lease lives, refreshed by renewNode and ended by leaveNode', async () => {
         const store = await oneStore();
@@ -646,7 +653,16 @@ afterEach(async () => {
   });
 
   describeSessionStoreBehaviour('RedisSessionStore', async () => {
-    const store = await oneStore();
-    return { store, dispose: async () => undefined };
+    const prefix = `${RUN_PREFIX}${namespaces++}:`;
+    const [store] = (await cluster(1, prefix)) as [RedisSessionStore];
+    const redis = new Redis(REDIS_URL);
+    return {
+      store,
+      rawSession: async (id) => JSON.stringify(await redis.hgetall(`${prefix}session:${id}`)),
+      copyStoredCallback: async (from, to) => {
+        await redis.hset(`${prefix}session:${to}`, 'callback', (await redis.hget(`${prefix}session:${from}`, 'callback'))!);
+      },
+      dispose: async () => void (await redis.quit()),
+    };
   });
 });

@@ -21,6 +21,7 @@ import {
   type StoredSession,
 } from './session-store';
 import { CursorSigner } from './signed-cursor';
+import type { StoreSecrets } from './store-secrets';
 import { callbackTarget, storedCallbackTarget, type StoredCallbackTarget } from './stored-origin';
 
 /*
@@ -169,7 +170,7 @@ return stored
 `,
   sessionStoreRenewNode: `
 local id = ARGV[2]
-redis.call('HSET', P .. 'node:' .. id, 'id', id, 'url', ARGV[3], 'capacity', ARGV[4], 'active_sessions', ARGV[5])
+redis.call('HSET', P .. 'node:' .. id, 'id', id, 'url', ARGV[3], 'capacity', ARGV[4], 'active_sessions', ARGV[5], 'signature', ARGV[7])
 redis.call('ZADD', P .. 'node-leases', now() + tonumber(ARGV[6]), id)
 `,
   sessionStoreLiveNodes: `
@@ -221,16 +222,17 @@ export class RedisSessionStore implements SessionStore {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly cursors: CursorSigner,
+    private readonly secrets: StoreSecrets,
   ) {}
 
-  static async connect(options: { url: string; prefix: string }): Promise<RedisSessionStore> {
+  static async connect(options: { url: string; prefix: string; secrets: StoreSecrets }): Promise<RedisSessionStore> {
     const redis = new Redis(options.url);
     try {
       for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 0, lua: PRELUDE + lua });
       // The first node to connect picks the key; every later one reads it, so all accept each other's cursors.
       const candidate = randomBytes(32).toString('base64');
       const existing = await redis.set(`${options.prefix}cursor-key`, candidate, 'NX', 'GET');
-      return new RedisSessionStore(redis, options.prefix, new CursorSigner(Buffer.from(existing ?? candidate, 'base64')));
+      return new RedisSessionStore(redis, options.prefix, new CursorSigner(Buffer.from(existing ?? candidate, 'base64')), options.secrets);
     } catch (error) {
       redis.disconnect();
       throw error;
@@ -243,14 +245,14 @@ export class RedisSessionStore implements SessionStore {
       session.id,
       session.priority,
       PRIORITY_RANK[session.priority],
-      JSON.stringify(storedCallbackTarget(session.callback)),
+      JSON.stringify(storedCallbackTarget(session.id, session.callback, this.secrets)),
       session.taskJson,
       maxPending,
     ];
     if (session.idempotency !== undefined) args.push(session.idempotency.key, session.idempotency.fingerprint);
     try {
       const [created, hash] = await this.redis.sessionStoreCreate(...args);
-      return { session: sessionFrom(hashFrom(hash)), created: created === 1 };
+      return { session: sessionFrom(hashFrom(hash), this.secrets), created: created === 1 };
     } catch (error) {
       if (isScriptError(error, 'IDEMPOTENCY_KEY_REUSED')) throw new IdempotencyKeyReusedError();
       if (isScriptError(error, 'QUEUE_FULL')) throw new QueueFullError(maxPending);
@@ -261,11 +263,11 @@ export class RedisSessionStore implements SessionStore {
 
   async get(id: string): Promise<StoredSession | undefined> {
     const hash = await this.redis.hgetall(this.key('session', id));
-    return hash.id === undefined ? undefined : sessionFrom(hash);
+    return hash.id === undefined ? undefined : sessionFrom(hash, this.secrets);
   }
 
   async withIdempotencyKey(key: string): Promise<StoredSession | undefined> {
-    return optionalSession(await this.redis.sessionStoreWithIdempotencyKey(this.prefix, key));
+    return optionalSession(this.secrets, await this.redis.sessionStoreWithIdempotencyKey(this.prefix, key));
   }
 
   async list(options: { status?: SessionStatus; limit: number; cursor?: string }): Promise<SessionPage> {
@@ -276,7 +278,7 @@ export class RedisSessionStore implements SessionStore {
     const page = hashes.slice(0, options.limit);
     const last = page.at(-1);
     return {
-      sessions: page.map((flat) => sessionFrom(hashFrom(flat))),
+      sessions: page.map((flat) => sessionFrom(hashFrom(flat), this.secrets)),
       nextCursor: hashes.length > options.limit && last !== undefined ? this.cursors.issue(hashFrom(last).seq) : null,
     };
   }
@@ -302,7 +304,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async claim(id: string, node: string): Promise<StoredSession | undefined> {
-    return optionalSession(await this.redis.sessionStoreClaim(this.prefix, id, node, randomUUID()));
+    return optionalSession(this.secrets, await this.redis.sessionStoreClaim(this.prefix, id, node, randomUUID()));
   }
 
   async finish(id: string, end: SessionEnd, from: readonly SessionStatus[] = SESSION_STATUSES): Promise<StoredSession | undefined> {
@@ -310,13 +312,14 @@ export class RedisSessionStore implements SessionStore {
     if (end.exitCode !== undefined) fields.push('exit_code', end.exitCode);
     if (end.error !== undefined) fields.push('error', end.error);
     return optionalSession(
+      this.secrets,
       await this.redis.sessionStoreFinish(this.prefix, id, end.status, `,${from.join(',')},`, randomUUID(), ...fields),
     );
   }
 
   async runningOn(node: string): Promise<StoredSession[]> {
     const hashes = await this.redis.sessionStoreSessionsByScore(this.prefix, `running-on:${node}`, '+inf', -1);
-    return hashes.map((flat) => sessionFrom(hashFrom(flat)));
+    return hashes.map((flat) => sessionFrom(hashFrom(flat), this.secrets));
   }
 
   async forgetEndedBefore(cutoff: Date): Promise<number> {
@@ -353,7 +356,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async renewNode(node: NodeRecord, leaseMs: number): Promise<void> {
-    await this.redis.sessionStoreRenewNode(this.prefix, node.id, node.url, node.capacity, node.activeSessions, leaseMs);
+    await this.redis.sessionStoreRenewNode(this.prefix, node.id, node.url, node.capacity, node.activeSessions, leaseMs, node.signature);
   }
 
   async leaveNode(id: string): Promise<void> {
@@ -364,7 +367,13 @@ export class RedisSessionStore implements SessionStore {
     const hashes = await this.redis.sessionStoreLiveNodes(this.prefix);
     return hashes.map((flat) => {
       const hash = hashFrom(flat);
-      return { id: hash.id, url: hash.url, capacity: Number(hash.capacity), activeSessions: Number(hash.active_sessions) };
+      return {
+        id: hash.id,
+        url: hash.url,
+        capacity: Number(hash.capacity),
+        activeSessions: Number(hash.active_sessions),
+        signature: hash.signature ?? '',
+      };
     });
   }
 
@@ -393,18 +402,18 @@ function hashFrom(flat: readonly string[]): Record<string, string> {
   return hash;
 }
 
-function optionalSession(flat: readonly string[] | null): StoredSession | undefined {
-  return flat === null ? undefined : sessionFrom(hashFrom(flat));
+function optionalSession(secrets: StoreSecrets, flat: readonly string[] | null): StoredSession | undefined {
+  return flat === null ? undefined : sessionFrom(hashFrom(flat), secrets);
 }
 
-function sessionFrom(hash: Partial<Record<string, string>>): StoredSession {
+function sessionFrom(hash: Partial<Record<string, string>>, secrets: StoreSecrets): StoredSession {
   const required = (field: string): string => {
     const value = hash[field];
     if (value === undefined) throw new Error(`stored session ${hash.id ?? '?'} has no ${field}`);
     return value;
   };
   const date = (field: string): Date | undefined => (hash[field] === undefined ? undefined : new Date(Number(hash[field])));
-  const target = callbackTarget(JSON.parse(required('callback')) as StoredCallbackTarget);
+  const target = callbackTarget(required('id'), JSON.parse(required('callback')) as StoredCallbackTarget, secrets);
   const startedAt = date('started_at');
   const endedAt = date('ended_at');
   return {

@@ -1,6 +1,7 @@
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { SESSION_STATUSES, callbackEventSchema, type TaskPriority } from '@mosaic/orchestrator-contract';
 import { randomUUID } from 'node:crypto';
+import { SealedSecretError, StoreSecrets } from './store-secrets';
 import {
   IdempotencyKeyReusedError,
   InvalidCursorError,
@@ -13,11 +14,18 @@ import {
 
 export interface OpenedStore {
   store: SessionStore;
+  /** What the store's server holds of a session, as text: what anyone who can read that server sees. */
+  rawSession(id: string): Promise<string>;
+  /** Copies one session's stored callback over another's, as anyone who can write to the store's server could. */
+  copyStoredCallback(from: string, to: string): Promise<void>;
   /** Closes the store and removes what it stored. */
   dispose(): Promise<void>;
 }
 
 const NO_LIMIT = 1_000_000;
+
+/** The key both stores seal callback secrets under in these tests. */
+export const TEST_STORE_SECRETS = new StoreSecrets('session-store-test-key');
 
 const SPAN = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 };
 
@@ -129,6 +137,29 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
         expect(stored.signingSecret).toBeUndefined();
         expect(stored.origin.requestId).toBe('request-2');
         expect(trace.getSpanContext(stored.origin.trace)).toBeUndefined();
+      });
+
+      it('keeps neither the callback token nor the signing secret where the store can be read', async () => {
+        const token = `token-${randomUUID()}`;
+        const signingSecret = `whsec_${Buffer.from(randomUUID()).toString('base64')}`;
+        const session = await created({ callback: callback({ token, signingSecret }) });
+
+        const raw = await opened.rawSession(session.id);
+        expect(raw).toContain(session.id);
+        expect(raw).not.toContain(token);
+        expect(raw).not.toContain(signingSecret);
+        expect(raw).not.toContain(signingSecret.slice('whsec_'.length));
+        expect((await store.get(session.id))!.callback).toMatchObject({ token, signingSecret });
+      });
+
+      it("refuses a stored callback moved to another session: the victim's token does not open there", async () => {
+        const victim = await created({ callback: callback({ token: 'victim-token', signingSecret: 'whsec_dmljdGlt' }) });
+        const attacker = await created();
+
+        await opened.copyStoredCallback(victim.id, attacker.id);
+
+        await expect(store.get(attacker.id)).rejects.toThrow(SealedSecretError);
+        expect((await store.get(victim.id))!.callback.token).toBe('victim-token');
       });
 
       it('returns undefined for a session it does not have', async () => {
@@ -610,17 +641,20 @@ export function describeSessionStoreBehaviour(name: string, open: () => Promise<
     });
 
     describe('nodes', () => {
-      const node = { id: 'node-a', url: 'http://10.0.0.1:3001', capacity: 4, activeSessions: 1 };
+      const node = { id: 'node-a', url: 'http://10.0.0.1:3001', capacity: 4, activeSessions: 1, signature: 'signature-a' };
 
       it('lists a node while its lease lives, with what it last renewed', async () => {
         await store.renewNode(node, 60_000);
-        await store.renewNode({ id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0 }, 60_000);
+        await store.renewNode(
+          { id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0, signature: 'signature-b' },
+          60_000,
+        );
         await store.renewNode({ ...node, activeSessions: 3 }, 60_000);
 
         const live = await store.liveNodes();
         expect(live.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
           { ...node, activeSessions: 3 },
-          { id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0 },
+          { id: 'node-b', url: 'http://10.0.0.2:3001', capacity: 2, activeSessions: 0, signature: 'signature-b' },
         ]);
         expect(await store.claimExpiredNodes('node-a', 0)).toEqual([]);
       });

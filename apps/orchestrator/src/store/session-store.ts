@@ -70,6 +70,8 @@ export interface NodeRecord {
   url: string;
   capacity: number;
   activeSessions: number;
+  /** The node's own signature over its id and url under CLUSTER_KEY (ClusterSigner): a record it did not write is never followed. */
+  signature: string;
 }
 
 export class IdempotencyKeyReusedError extends Error {

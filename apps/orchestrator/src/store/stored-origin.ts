@@ -1,5 +1,6 @@
 import { ROOT_CONTEXT, createTraceState, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { CallbackTarget } from './session-store';
+import type { StoreSecrets } from './store-secrets';
 
 /**
  * An Origin as a shared store can keep it. Its `trace` is an OpenTelemetry Context,
@@ -11,10 +12,19 @@ export interface StoredOrigin {
   span?: { traceId: string; spanId: string; traceFlags: number; traceState?: string };
 }
 
-/** A CallbackTarget as JSON. */
+/** A CallbackTarget as JSON, its token and signing secret sealed (StoreSecrets) for the session. */
 export type StoredCallbackTarget = Omit<CallbackTarget, 'origin'> & { origin: StoredOrigin };
 
-export function storedCallbackTarget({ origin, ...target }: CallbackTarget): StoredCallbackTarget {
+export function storedCallbackTarget(
+  sessionId: string,
+  { origin, token, signingSecret, url }: CallbackTarget,
+  secrets: StoreSecrets,
+): StoredCallbackTarget {
+  const target = {
+    url,
+    token: secrets.seal(sessionId, 'token', token),
+    ...(signingSecret === undefined ? {} : { signingSecret: secrets.seal(sessionId, 'signingSecret', signingSecret) }),
+  };
   const span = trace.getSpanContext(origin.trace);
   if (span === undefined || !isSpanContextValid(span)) return { ...target, origin: { requestId: origin.requestId } };
   const traceState = span.traceState?.serialize();
@@ -27,7 +37,17 @@ export function storedCallbackTarget({ origin, ...target }: CallbackTarget): Sto
   };
 }
 
-export function callbackTarget({ origin, ...target }: StoredCallbackTarget): CallbackTarget {
+/** Throws SealedSecretError when the token or signing secret was not sealed for this session under a key of `secrets`. */
+export function callbackTarget(
+  sessionId: string,
+  { origin, token, signingSecret, url }: StoredCallbackTarget,
+  secrets: StoreSecrets,
+): CallbackTarget {
+  const target = {
+    url,
+    token: secrets.open(sessionId, 'token', token),
+    ...(signingSecret === undefined ? {} : { signingSecret: secrets.open(sessionId, 'signingSecret', signingSecret) }),
+  };
   const { span } = origin;
   const context =
     span === undefined
