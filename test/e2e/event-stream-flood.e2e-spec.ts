@@ -35,7 +35,14 @@ interface Attempt {
 function attempt(port: number, key: string, localAddress: string): Promise<Attempt> {
   return new Promise((resolve) => {
     const sent = http.get(
-      { host: '127.0.0.1', port, path: '/orchestrator/events/stream', localAddress, agent: false, headers: { authorization: `Bearer ${key}` } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/orchestrator/events/stream',
+        localAddress,
+        agent: false,
+        headers: { authorization: `Bearer ${key}` },
+      },
       (response) => {
         if (response.statusCode === 200) return resolve({ status: 200, held: response });
         response.resume();
@@ -130,7 +137,10 @@ describe('a flood of event-stream connections (built API)', () => {
 
         // With every stream still held, a dispatch and its agent's signed callback are stored.
         const task = await request<Task>('POST', `${api!.url}/tasks`, { token: OPERATOR_TOKEN, body: { title: 'after the flood' } });
-        const dispatched = await request<Dispatch>('POST', `${api!.url}/tasks/${task.body.id}/dispatch`, { token: OPERATOR_TOKEN, body: {} });
+        const dispatched = await request<Dispatch>('POST', `${api!.url}/tasks/${task.body.id}/dispatch`, {
+          token: OPERATOR_TOKEN,
+          body: {},
+        });
         expect(dispatched.status).toBe(202);
         const spawn = stub.spawns().at(-1)!.body as SpawnRequest;
         const event = {

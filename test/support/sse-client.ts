@@ -28,7 +28,11 @@ export interface SseConnection {
  * Opens a Server-Sent Events stream the way a client library would, and parses what it receives;
  * `localAddress` (a loopback address such as 127.0.0.2) stands for another client's.
  */
-export function openSse(url: string, headers: Record<string, string> = {}, options: { localAddress?: string } = {}): Promise<SseConnection> {
+export function openSse(
+  url: string,
+  headers: Record<string, string> = {},
+  options: { localAddress?: string } = {},
+): Promise<SseConnection> {
   return new Promise((resolve, reject) => {
     const request = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, ...options }, (response) => {
       const events: SseEvent[] = [];

@@ -133,7 +133,9 @@ describe('operator keys (integration)', () => {
     const first = await createKey('twin', ['read']);
     const again = await api.request<ErrorBody>('POST', '/operator-keys', { body: { name: 'twin', scopes: ['read', 'stop'] } });
     expect(again.status).toBe(409);
-    expect(again.body).toEqual({ error: { code: 'conflict', message: 'name: an operator key named "twin" exists already (revoked keys keep theirs)' } });
+    expect(again.body).toEqual({
+      error: { code: 'conflict', message: 'name: an operator key named "twin" exists already (revoked keys keep theirs)' },
+    });
     expect((await api.request<OperatorKey>('DELETE', `/operator-keys/${first.id}`)).status).toBe(200);
     const afterRevoke = await api.request<ErrorBody>('POST', '/operator-keys', { body: { name: 'twin', scopes: ['read'] } });
     expect(afterRevoke.status).toBe(409);

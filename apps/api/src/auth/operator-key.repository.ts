@@ -45,7 +45,10 @@ export class OperatorKeyRepository {
 
   /** Those of `ids` that are revoked. */
   async revokedAmong(ids: readonly string[]): Promise<string[]> {
-    const rows = await this.prisma.operatorKey.findMany({ where: { id: { in: [...ids] }, revokedAt: { not: null } }, select: { id: true } });
+    const rows = await this.prisma.operatorKey.findMany({
+      where: { id: { in: [...ids] }, revokedAt: { not: null } },
+      select: { id: true },
+    });
     return rows.map((row) => row.id);
   }
 

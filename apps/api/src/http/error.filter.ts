@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, type 
 import { type ErrorBody, type ErrorCode, errorBody } from '@mosaic/orchestrator-contract';
 import { AppError, fastifyErrorStatus } from '@mosaic/http-kit';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
-import { StreamRefused } from '../session-streams/stream-refused';
+import { RetryLaterError } from './retry-later.error';
 
 interface HttpFailure {
   readonly status: number;
@@ -98,9 +98,9 @@ function statusOf(code: ErrorCode): number {
   }
 }
 
-/** A full orchestrator queue passes on the orchestrator's own Retry-After (whole seconds, at least one); a refused stream its own. */
+/** A full orchestrator queue passes on the orchestrator's own Retry-After (whole seconds, at least one); a RetryLaterError its own. */
 function retryAfterOf(exception: AppError): { retryAfterSeconds?: number } {
-  if (exception instanceof StreamRefused) return { retryAfterSeconds: exception.retryAfterSeconds };
+  if (exception instanceof RetryLaterError) return { retryAfterSeconds: exception.retryAfterSeconds };
   if (!(exception instanceof OrchestratorError) || exception.retryAfterMs === undefined) return {};
   return { retryAfterSeconds: Math.max(1, Math.ceil(exception.retryAfterMs / 1000)) };
 }

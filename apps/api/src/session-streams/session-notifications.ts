@@ -114,7 +114,9 @@ export class SessionNotifications implements OnModuleInit, OnModuleDestroy {
       this.logger.log('live-stream wake-ups are back');
       for (const listener of this.listeners) listener.resync();
       for (const listener of this.revocationListeners) {
-        listener.resync().catch((error: unknown) => this.logger.warn(`checking for revoked operator keys failed: ${(error as Error).message}`));
+        listener
+          .resync()
+          .catch((error: unknown) => this.logger.warn(`checking for revoked operator keys failed: ${(error as Error).message}`));
       }
       return;
     }

@@ -23,7 +23,9 @@ describe('the guard of live streams (integration)', () => {
   }
 
   async function newKey(api: TestApi): Promise<CreatedOperatorKey> {
-    const answer = await api.request<CreatedOperatorKey>('POST', '/operator-keys', { body: { name: `streams ${randomUUID()}`, scopes: ['read'] } });
+    const answer = await api.request<CreatedOperatorKey>('POST', '/operator-keys', {
+      body: { name: `streams ${randomUUID()}`, scopes: ['read'] },
+    });
     expect(answer.status).toBe(201);
     return answer.body;
   }
@@ -45,7 +47,11 @@ describe('the guard of live streams (integration)', () => {
 
   /** What a refused stream was answered: status, Retry-After and the error body. */
   async function refusal(connection: SseConnection): Promise<{ status: number; retryAfter: string | undefined; body: ErrorBody }> {
-    return { status: connection.status, retryAfter: connection.headers['retry-after'], body: JSON.parse(await connection.refusal) as ErrorBody };
+    return {
+      status: connection.status,
+      retryAfter: connection.headers['retry-after'],
+      body: JSON.parse(await connection.refusal) as ErrorBody,
+    };
   }
 
   describe('caps per key, per client address and in all', () => {
@@ -146,7 +152,9 @@ describe('the guard of live streams (integration)', () => {
       expect(resumed.events.map((event) => event.id)).toEqual(['2']);
 
       const metrics = (await api.request<string>('GET', '/metrics', { token: null })).body;
-      expect(sampleValue(metrics, 'mosaic_event_streams_ended_total', { kind: 'session_events', how: 'expired' })).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(metrics, 'mosaic_event_streams_ended_total', { kind: 'session_events', how: 'expired' })).toBeGreaterThanOrEqual(
+        1,
+      );
       expect(sampleValue(metrics, 'mosaic_event_streams_ended_total', { kind: 'sessions', how: 'expired' })).toBeGreaterThanOrEqual(1);
     });
   });

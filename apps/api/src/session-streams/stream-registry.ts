@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import type { Operator } from '../auth/operator';
 import { OperatorKeyRepository } from '../auth/operator-key.repository';
 import { ApiConfig } from '../config/api-config';
+import { RetryLaterError } from '../http/retry-later.error';
 import { ApiMetrics } from '../metrics/api-metrics';
 import type { KeyRevocationListener } from './session-notifications';
 import type { SseStream } from './sse-stream';
-import { StreamRefused } from './stream-refused';
 
 /** Who asks for a stream: the operator (by key) and the client's address. */
 export interface StreamHolder {
@@ -20,6 +20,9 @@ export interface StreamSlot {
   /** Gives the place back: the request failed before its stream opened. */
   release(): void;
 }
+
+/** What a refused client is told to wait (`Retry-After`): streams free up as their clients go, or at their maximum life. */
+export const STREAM_RETRY_AFTER_SECONDS = 5;
 
 /** Counts holders of the administrator's token together: key ids are UUIDs, so this never meets one. */
 const ADMIN_TOKEN = 'admin';
@@ -44,21 +47,33 @@ export class StreamRegistry implements KeyRevocationListener {
     private readonly keys: OperatorKeyRepository,
   ) {}
 
-  /** Keeps a place for one stream of `holder`, or throws StreamRefused past a cap. */
+  /** Keeps a place for one stream of `holder`; past a cap, refuses it: `429 too_many_streams` for a key's or an address's, `503 at_capacity` for the process's. */
   reserve({ operator, address }: StreamHolder): StreamSlot {
     const limits = this.config.streamLimits;
     const key = operator.keyId ?? ADMIN_TOKEN;
     if ((this.perKey.get(key) ?? 0) >= limits.perKey) {
       this.metrics.streamRefused('per_key');
-      throw new StreamRefused('too_many_streams', `this operator key holds ${limits.perKey} open streams, the most it may; close one first`);
+      throw new RetryLaterError(
+        'too_many_streams',
+        `this operator key holds ${limits.perKey} open streams, the most it may; close one first`,
+        STREAM_RETRY_AFTER_SECONDS,
+      );
     }
     if ((this.perAddress.get(address) ?? 0) >= limits.perAddress) {
       this.metrics.streamRefused('per_address');
-      throw new StreamRefused('too_many_streams', `this client address holds ${limits.perAddress} open streams, the most it may; close one first`);
+      throw new RetryLaterError(
+        'too_many_streams',
+        `this client address holds ${limits.perAddress} open streams, the most it may; close one first`,
+        STREAM_RETRY_AFTER_SECONDS,
+      );
     }
     if (this.total >= limits.total) {
       this.metrics.streamRefused('total');
-      throw new StreamRefused('at_capacity', `the API holds ${limits.total} open streams, the most it may; retry later`);
+      throw new RetryLaterError(
+        'at_capacity',
+        `the API holds ${limits.total} open streams, the most it may; retry later`,
+        STREAM_RETRY_AFTER_SECONDS,
+      );
     }
     this.total += 1;
     bump(this.perKey, key, 1);
