@@ -5,6 +5,7 @@ import { OPERATOR_TOKEN, TestApi } from '../../../../test/support/api-app';
 import { sampleValue } from '../../../../test/support/metrics-text';
 import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { type SseConnection, openSse } from '../../../../test/support/sse-client';
+import { StreamRegistry } from './stream-registry';
 
 const ADMIN = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 const bearer = (key: CreatedOperatorKey) => ({ authorization: `Bearer ${key.key}` });
@@ -199,6 +200,15 @@ describe('the guard of live streams (integration)', () => {
       expect((await stream(`${urlA}/orchestrator/events/stream`, bearer(revoked))).status).toBe(401);
       const metrics = (await instanceA.request<string>('GET', '/metrics', { token: null })).body;
       expect(sampleValue(metrics, 'mosaic_event_streams_ended_total', { kind: 'session_events', how: 'revoked' })).toBe(1);
+    });
+
+    it('ends at once a stream opened after its key was revoked but authenticated before', async () => {
+      const late = await newKey(instanceB);
+      // The revoke's notification reaches instance A while the key, read a moment before, still authenticates.
+      instanceA.get(StreamRegistry).keyRevoked(late.id);
+      const connection = await stream(`${urlA}/orchestrator/events/stream`, bearer(late));
+      expect(connection.status).toBe(200);
+      expect(await Promise.race([connection.ended.then(() => true), sleep(5_000, false, { ref: false })])).toBe(true);
     });
   });
 });

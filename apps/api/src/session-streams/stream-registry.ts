@@ -40,6 +40,12 @@ export class StreamRegistry implements KeyRevocationListener {
   private readonly perAddress = new Map<string, number>();
   /** The open streams of each operator key, to end them when it is revoked. */
   private readonly byKey = new Map<string, Set<SseStream>>();
+  /**
+   * Keys this process heard were revoked. A request authenticated just before
+   * a revoke may open its stream just after the notification: it ends at once.
+   * As few as the keys an administrator ever revoked.
+   */
+  private readonly revoked = new Set<string>();
 
   constructor(
     private readonly config: ApiConfig,
@@ -95,6 +101,7 @@ export class StreamRegistry implements KeyRevocationListener {
           const streams = this.byKey.get(keyId) ?? new Set<SseStream>();
           streams.add(stream);
           this.byKey.set(keyId, streams);
+          if (this.revoked.has(keyId)) stream.end('revoked');
         }
         // The place is given back whenever the stream ends, however it ends.
         void stream.done.then(() => {
@@ -108,6 +115,7 @@ export class StreamRegistry implements KeyRevocationListener {
   }
 
   keyRevoked(keyId: string): void {
+    this.revoked.add(keyId);
     for (const stream of this.byKey.get(keyId) ?? []) stream.end('revoked');
   }
 
