@@ -118,7 +118,10 @@ export async function benchStreams(
   log: (line: string) => void,
 ): Promise<StreamsResult> {
   const sessions = await seedSessions(databaseUrl);
-  const api = await startApi(databaseUrl, orchestrator);
+  // Its clients stand for that many operators, all from this host with the one token: the per-key and per-address caps
+  // let in twice as many, since clients it closes leave the API a moment after, while it opens the next ones.
+  const caps = String(2 * STREAM_CLIENTS);
+  const api = await startApi(databaseUrl, orchestrator, { STREAM_MAX_PER_KEY: caps, STREAM_MAX_PER_ADDRESS: caps });
   const baseline = await startBaseline(databaseUrl).catch(async (error: unknown) => {
     await api.stop();
     throw error;

@@ -111,8 +111,11 @@ async function startProcess(
   throw new Error(`${name} did not become healthy:\n${output}`);
 }
 
-/** The built API, run as `pnpm start` runs it, with reconciliation out of the way so that it does not load the database mid-run. */
-export function startApi(databaseUrl: string, orchestrator: StubOrchestrator): Promise<BenchProcess> {
+/**
+ * The built API, run as `pnpm start` runs it, with reconciliation out of the way so that it does not load the database mid-run;
+ * `env` adds to its environment.
+ */
+export function startApi(databaseUrl: string, orchestrator: StubOrchestrator, env: Record<string, string> = {}): Promise<BenchProcess> {
   return startProcess(
     'api',
     API_ENTRY,
@@ -124,6 +127,7 @@ export function startApi(databaseUrl: string, orchestrator: StubOrchestrator): P
       CALLBACK_SIGNING_KEY,
       RECONCILE_INTERVAL_MS: String(60 * 60 * 1000),
       NODE_OPTIONS: undefined,
+      ...env,
     },
     nodeArgsOf(API_ENTRY),
   );

@@ -31,11 +31,13 @@ export const API_ROUTES: RouteStatuses = {
   'GET /orchestrator/sessions': [200, 400, 401, 403],
   'GET /orchestrator/sessions/:id': [200, 400, 401, 403, 404, 502, 503, 504],
   'GET /orchestrator/sessions/:id/events': [200, 400, 401, 403, 404],
-  'GET /orchestrator/sessions/:id/events/stream': [200, 400, 401, 403, 404],
-  'GET /orchestrator/events/stream': [200, 401, 403],
+  // 429 too_many_streams / 503 at_capacity: a stream past a key's or an address's cap / the process's (issue 38; a
+  // proposed contract change, like 409 for a key name in use below).
+  'GET /orchestrator/sessions/:id/events/stream': [200, 400, 401, 403, 404, 429, 503],
+  'GET /orchestrator/events/stream': [200, 401, 403, 429, 503],
   'POST /orchestrator/sessions/:id/kill': [200, 401, 403, 404, 502, 503, 504],
   'POST /orchestrator/sessions/:id/cancel': [200, 400, 401, 403, 404, 502, 503, 504],
-  'POST /operator-keys': [201, 400, 401, 403],
+  'POST /operator-keys': [201, 400, 401, 403, 409],
   'GET /operator-keys': [200, 401, 403],
   'DELETE /operator-keys/:id': [200, 401, 403, 404],
   'POST /orchestrator/callbacks/:sessionId': [202, 400, 401, 413, 503],

@@ -11,6 +11,8 @@ export interface SseEvent {
 export interface SseConnection {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
+  /** The body of an answer other than 200 (a refusal), once read whole; empty for a stream. */
+  readonly refusal: Promise<string>;
   /** Events received so far, in order. */
   readonly events: SseEvent[];
   /** Comment lines received so far (heartbeats), without the colon. */
@@ -22,10 +24,17 @@ export interface SseConnection {
   close(): void;
 }
 
-/** Opens a Server-Sent Events stream the way a client library would, and parses what it receives. */
-export function openSse(url: string, headers: Record<string, string> = {}): Promise<SseConnection> {
+/**
+ * Opens a Server-Sent Events stream the way a client library would, and parses what it receives;
+ * `localAddress` (a loopback address such as 127.0.0.2) stands for another client's.
+ */
+export function openSse(
+  url: string,
+  headers: Record<string, string> = {},
+  options: { localAddress?: string } = {},
+): Promise<SseConnection> {
   return new Promise((resolve, reject) => {
-    const request = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (response) => {
+    const request = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, ...options }, (response) => {
       const events: SseEvent[] = [];
       const comments: string[] = [];
       const waiters = new Set<() => void>();
@@ -66,10 +75,18 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         response.on('close', finish);
         response.on('error', finish);
       });
-      if (response.statusCode !== 200) response.resume();
+      const refusal =
+        response.statusCode === 200
+          ? Promise.resolve('')
+          : new Promise<string>((done) => {
+              let text = '';
+              response.on('data', (chunk: string) => (text += chunk));
+              response.on('close', () => done(text));
+            });
       resolve({
         status: response.statusCode ?? 0,
         headers: response.headers,
+        refusal,
         events,
         comments,
         ended,

@@ -13,11 +13,29 @@ const scopesSchema = z.array(z.enum(OPERATOR_SCOPES));
 /** A key's name is recorded as the actor in event logs and shown to operators: no line breaks, escapes or other controls. */
 export const NO_CONTROL_CHARACTERS = /^\P{Cc}*$/u;
 
+/**
+ * Names the event log gives actors that are no operator key: the
+ * administrator's token, and the API's own cancels and kills. A key may not
+ * take one, whatever its case or the spaces around it.
+ */
+export const RESERVED_OPERATOR_KEY_NAMES = ['admin', 'budget', 'reconciliation'] as const;
+
+export function isReservedOperatorKeyName(name: string): boolean {
+  return (RESERVED_OPERATOR_KEY_NAMES as readonly string[]).includes(name.trim().toLowerCase());
+}
+
+/** What a refused reserved name is told. */
+export const RESERVED_NAME_MESSAGE = `must not be ${RESERVED_OPERATOR_KEY_NAMES.join(', ')} (in any case): the event log names others so`;
+
 /** `POST /operator-keys`. */
 export const createOperatorKeySchema = z.strictObject({
   name: storableText({ min: 1, max: 100 })
     .regex(NO_CONTROL_CHARACTERS, 'must not contain control characters')
-    .meta({ description: 'who holds the key, without control characters; recorded as the actor of what it does', example: 'ci-bot' }),
+    .refine((name) => !isReservedOperatorKeyName(name), RESERVED_NAME_MESSAGE)
+    .meta({
+      description: `who holds the key, without control characters, unique among keys and not ${RESERVED_OPERATOR_KEY_NAMES.join(', ')}; recorded as the actor of what it does`,
+      example: 'ci-bot',
+    }),
   scopes: scopesSchema
     .min(1)
     .max(OPERATOR_SCOPES.length)

@@ -129,6 +129,36 @@ describe('operator keys (integration)', () => {
     expect((await api.request('DELETE', '/operator-keys/3c9d1f0e-2b7a-4c5d-9e8f-0a1b2c3d4e5f')).status).toBe(404);
   });
 
+  it('refuses a name another key has, a revoked one too, with 409 conflict naming the field; the first key stays alone', async () => {
+    const first = await createKey('twin', ['read']);
+    const again = await api.request<ErrorBody>('POST', '/operator-keys', { body: { name: 'twin', scopes: ['read', 'stop'] } });
+    expect(again.status).toBe(409);
+    expect(again.body).toEqual({
+      error: { code: 'conflict', message: 'name: an operator key named "twin" exists already (revoked keys keep theirs)' },
+    });
+    expect((await api.request<OperatorKey>('DELETE', `/operator-keys/${first.id}`)).status).toBe(200);
+    const afterRevoke = await api.request<ErrorBody>('POST', '/operator-keys', { body: { name: 'twin', scopes: ['read'] } });
+    expect(afterRevoke.status).toBe(409);
+    // Many at once, on one database: the unique index, not a read before the insert, lets exactly one through.
+    const racing = await Promise.all(
+      Array.from({ length: 8 }, () => api.request<ErrorBody>('POST', '/operator-keys', { body: { name: 'racer', scopes: ['read'] } })),
+    );
+    expect(racing.map((answer) => answer.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+    const names = (await api.request<{ keys: OperatorKey[] }>('GET', '/operator-keys')).body.keys.map((key) => key.name);
+    expect(names.filter((name) => name === 'twin' || name === 'racer')).toEqual(['racer', 'twin']);
+  });
+
+  it('refuses the names the event log gives the administrator and the API itself', async () => {
+    for (const name of ['admin', ' Budget ', 'RECONCILIATION']) {
+      const answer = await api.request<ErrorBody>('POST', '/operator-keys', { body: { name, scopes: ['read'] } });
+      expect({ status: answer.status, code: answer.body.error.code, message: answer.body.error.message }).toEqual({
+        status: 400,
+        code: 'bad_request',
+        message: expect.stringContaining('name: name must not be admin, budget, reconciliation'),
+      });
+    }
+  });
+
   it('records who dispatched and who killed in the session event log', async () => {
     const dispatcher = await createKey('ci-bot', ['dispatch', 'read']);
     const stopper = await createKey('on-call', ['stop']);
@@ -142,8 +172,8 @@ describe('operator keys (integration)', () => {
 
     const events = async (id: string) => (await api.request<{ events: SessionEvent[] }>('GET', `/orchestrator/sessions/${id}`)).body.events;
     expect((await events(dispatched.body.session.id)).map((event) => [event.type, event.status, event.data])).toEqual([
-      ['status', 'spawning', { actor: 'ci-bot' }],
-      ['status', 'killed', { actor: 'on-call' }],
+      ['status', 'spawning', { actor: 'ci-bot', actor_key_id: dispatcher.id }],
+      ['status', 'killed', { actor: 'on-call', actor_key_id: stopper.id }],
     ]);
     expect((await events(unconfirmed.id)).map((event) => [event.status, event.data])).toEqual([['killed', { actor: 'admin' }]]);
   });
@@ -164,7 +194,7 @@ describe('operator keys (integration)', () => {
     const events = async (id: string) => (await api.request<{ events: SessionEvent[] }>('GET', `/orchestrator/sessions/${id}`)).body.events;
     expect((await events(dispatched.body.session.id)).map((event) => [event.type, event.status, event.data])).toEqual([
       ['status', 'spawning', { actor: 'admin' }],
-      ['status', 'cancelled', { actor: 'night-shift' }],
+      ['status', 'cancelled', { actor: 'night-shift', actor_key_id: stopper.id }],
     ]);
     expect((await events(unconfirmed.id)).map((event) => [event.status, event.data])).toEqual([['cancelled', { actor: 'admin' }]]);
   });

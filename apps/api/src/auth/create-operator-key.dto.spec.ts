@@ -27,3 +27,31 @@ describe('CreateOperatorKeyDto', () => {
     }
   });
 });
+
+/** Issue 38, finding 8: the event log names the administrator and the API's own actors so; no key may pass for them. */
+describe('CreateOperatorKeyDto names', () => {
+  const pipe = createValidationPipe();
+  const validated = (body: unknown) => pipe.transform(body, { type: 'body', metatype: CreateOperatorKeyDto });
+
+  it('refuses a reserved name in any case and with spaces around it, naming the field', async () => {
+    for (const name of ['admin', 'Admin', ' ADMIN ', 'budget', '\u00a0Budget ', 'reconciliation', 'Reconciliation  ']) {
+      await expect(validated({ name, scopes: ['read'] })).rejects.toMatchObject({
+        code: 'bad_request',
+        message: 'name: name must not be admin, budget, reconciliation (in any case): the event log names others so',
+      });
+    }
+  });
+
+  it('takes names that only contain a reserved one', async () => {
+    for (const name of ['admin2', 'budget watcher', 'not admin', 'reconciliations']) {
+      await expect(validated({ name, scopes: ['read'] })).resolves.toMatchObject({ name });
+    }
+  });
+
+  it("agrees with the contract's schema on reserved names", () => {
+    for (const name of ['admin', ' Budget ', 'RECONCILIATION']) {
+      expect(createOperatorKeySchema.safeParse({ name, scopes: ['read'] }).success).toBe(false);
+    }
+    expect(createOperatorKeySchema.safeParse({ name: 'admin2', scopes: ['read'] }).success).toBe(true);
+  });
+});

@@ -33,7 +33,7 @@ export class OperatorAuthentication implements NestMiddleware<IncomingMessage, S
     if (secretsEqual(token, this.config.mosaicApiToken)) return ADMIN;
     if (!token.startsWith(OPERATOR_KEY_PREFIX)) return undefined;
     const key = await this.keys.findActiveByHash(hashSecret(token));
-    return key === undefined ? undefined : { name: key.name, scopes: key.scopes, admin: false };
+    return key === undefined ? undefined : { name: key.name, keyId: key.id, scopes: key.scopes, admin: false };
   }
 }
 

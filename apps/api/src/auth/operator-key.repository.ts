@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { OperatorKey as OperatorKeyRow } from '../database/generated/prisma/client';
+import { AppError } from '@mosaic/http-kit';
+import { type OperatorKey as OperatorKeyRow, Prisma } from '../database/generated/prisma/client';
 import { PrismaService } from '../database/prisma.service';
 import type { OperatorScope } from '@mosaic/orchestrator-contract';
 
@@ -16,8 +17,17 @@ export interface OperatorKeyRecord {
 export class OperatorKeyRepository {
   constructor(private readonly prisma: PrismaService) {}
 
+  /** The database's unique index, not a read before the insert, refuses a name in use, across API instances too. */
   async create(key: { name: string; scopes: readonly OperatorScope[]; keyHash: string }): Promise<OperatorKeyRecord> {
-    return toRecord(await this.prisma.operatorKey.create({ data: { name: key.name, scopes: [...key.scopes], keyHash: key.keyHash } }));
+    try {
+      return toRecord(await this.prisma.operatorKey.create({ data: { name: key.name, scopes: [...key.scopes], keyHash: key.keyHash } }));
+    } catch (error) {
+      // The key's hash is 256 random bits: only its name can be in use already.
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+        throw new AppError('conflict', `name: an operator key named ${JSON.stringify(key.name)} exists already (revoked keys keep theirs)`);
+      }
+      throw error;
+    }
   }
 
   /** Every key, revoked ones included, newest first. */
@@ -31,6 +41,15 @@ export class OperatorKeyRepository {
     await this.prisma.operatorKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
     const row = await this.prisma.operatorKey.findUnique({ where: { id } });
     return row ? toRecord(row) : undefined;
+  }
+
+  /** Those of `ids` that are revoked. */
+  async revokedAmong(ids: readonly string[]): Promise<string[]> {
+    const rows = await this.prisma.operatorKey.findMany({
+      where: { id: { in: [...ids] }, revokedAt: { not: null } },
+      select: { id: true },
+    });
+    return rows.map((row) => row.id);
   }
 
   /**

@@ -20,7 +20,10 @@ export class OperatorKeysController {
   @ApiOperation({ summary: 'Create an operator key', description: 'The answer carries the key; it is never shown again.' })
   @ApiWireBody('CreateOperatorKey', { required: true })
   @ApiWireResponse(201, 'CreatedOperatorKey')
-  @ApiErrorResponses({ 400: { when: 'invalid body; the message names each offending field', code: 'bad_request' } })
+  @ApiErrorResponses({
+    400: { when: 'invalid body; the message names each offending field', code: 'bad_request' },
+    409: { when: 'a key (revoked ones included) has this name already', code: 'conflict' },
+  })
   async create(@Body() body: CreateOperatorKeyDto) {
     return presentCreatedOperatorKey(await this.keys.create(body.name, body.scopes));
   }

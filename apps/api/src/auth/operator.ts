@@ -5,12 +5,14 @@ import { OPERATOR_SCOPES, type OperatorScope } from '@mosaic/orchestrator-contra
 export interface Operator {
   /** The key's name, or `admin` for the administrator's token (MOSAIC_API_TOKEN); recorded as the actor of what it does. */
   readonly name: string;
+  /** The key's id, recorded beside its name; null for the administrator's token. */
+  readonly keyId: string | null;
   readonly scopes: readonly OperatorScope[];
   /** Only the administrator manages operator keys. */
   readonly admin: boolean;
 }
 
-export const ADMIN: Operator = { name: 'admin', scopes: OPERATOR_SCOPES, admin: true };
+export const ADMIN: Operator = { name: 'admin', keyId: null, scopes: OPERATOR_SCOPES, admin: true };
 
 const operators = new WeakMap<IncomingMessage, Operator>();
 

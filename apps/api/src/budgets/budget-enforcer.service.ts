@@ -3,10 +3,11 @@ import { isTerminalStatus } from '@mosaic/orchestrator-contract';
 import { ApiConfig } from '../config/api-config';
 import { type BudgetCrossing, describeCrossing } from '../sessions/budget';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
+import type { Actor } from '../sessions/session';
 import { SessionSyncService } from '../sessions/session-sync.service';
 
 /** The actor the event log names for a cancel of a session that passed its budget. */
-export const BUDGET_ACTOR = 'budget';
+export const BUDGET_ACTOR: Actor = { name: 'budget', keyId: null };
 
 /**
  * Cancels a session that passed its task's budget, through the gateway with

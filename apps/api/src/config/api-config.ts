@@ -66,6 +66,10 @@ const environmentSchema = z.object({
   BUDGET_CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, 600_000).default(10_000),
   BUDGET_CHECK_INTERVAL_MS: milliseconds.default(1_000),
   STREAM_MAX_BUFFERED_BYTES: envInteger('a number of bytes', 64 * 1024).default(1024 * 1024),
+  STREAM_MAX_PER_KEY: count.default(100),
+  STREAM_MAX_PER_ADDRESS: count.default(100),
+  STREAM_MAX_TOTAL: count.default(1_000),
+  STREAM_MAX_LIFE_MS: milliseconds.default(30 * 60 * 1000),
 });
 
 /**
@@ -122,6 +126,12 @@ export class ApiConfig {
   /** Live event streams: how often an idle one sends a heartbeat, and how far a client may fall behind before it is cut off. */
   readonly streams: { readonly heartbeatMs: number; readonly maxBufferedBytes: number };
   /**
+   * How many live streams this process holds at most: per operator key (the
+   * administrator's token counts as one), per client address and in all; and
+   * how long one lives before it ends and its client resumes.
+   */
+  readonly streamLimits: { readonly perKey: number; readonly perAddress: number; readonly total: number; readonly maxLifeMs: number };
+  /**
    * Budgets: the grace a session that passed its task's budget gets to stop, how often running times are checked
    * against `max_duration_s`, and the day's (UTC) cost past which dispatches are refused (undefined: no limit).
    */
@@ -177,6 +187,12 @@ export class ApiConfig {
       dailyCostLimitUsd: values.MOSAIC_DAILY_COST_LIMIT_USD,
     };
     this.streams = { heartbeatMs: values.STREAM_HEARTBEAT_MS, maxBufferedBytes: values.STREAM_MAX_BUFFERED_BYTES };
+    this.streamLimits = {
+      perKey: values.STREAM_MAX_PER_KEY,
+      perAddress: values.STREAM_MAX_PER_ADDRESS,
+      total: values.STREAM_MAX_TOTAL,
+      maxLifeMs: values.STREAM_MAX_LIFE_MS,
+    };
     this.developmentDefaults = [
       ...(values.ORCHESTRATOR_API_KEY === undefined ? ['ORCHESTRATOR_API_KEY'] : []),
       ...(values.MOSAIC_API_TOKEN === undefined ? ['MOSAIC_API_TOKEN'] : []),

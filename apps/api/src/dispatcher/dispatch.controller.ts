@@ -37,7 +37,7 @@ export class DispatchController {
     @Body() body: DispatchTaskDto = {},
     @CurrentOperator() operator: Operator,
   ): Promise<Dispatch> {
-    const session = await this.dispatcher.dispatch(id, { requestedBy: body.requested_by ?? null, actor: operator.name });
+    const session = await this.dispatcher.dispatch(id, { requestedBy: body.requested_by ?? null, actor: operator });
     return presentDispatch(id, session);
   }
 }

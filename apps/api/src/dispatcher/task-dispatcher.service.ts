@@ -8,7 +8,7 @@ import { AppError } from '@mosaic/http-kit';
 import { BudgetRepository } from '../budgets/budget.repository';
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
-import type { TrackedSession } from '../sessions/session';
+import type { Actor, TrackedSession } from '../sessions/session';
 import { TaskContextSerializer } from '../orchestrator-gateway/task-context.serializer';
 
 /**
@@ -44,7 +44,7 @@ export class TaskDispatcherService {
   }
 
   /** `actor` is the operator who asked (recorded in the session's event log); `requestedBy` what the request said. */
-  async dispatch(taskId: string, { requestedBy, actor }: { requestedBy: string | null; actor: string }): Promise<TrackedSession> {
+  async dispatch(taskId: string, { requestedBy, actor }: { requestedBy: string | null; actor: Actor }): Promise<TrackedSession> {
     await this.refuseOverDailyLimit();
     const callbackToken = this.tokens.issue();
     // Answers not_found for a task that does not exist, and returns the task to serialize.

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, type 
 import { type ErrorBody, type ErrorCode, errorBody } from '@mosaic/orchestrator-contract';
 import { AppError, fastifyErrorStatus } from '@mosaic/http-kit';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
+import { RetryLaterError } from './retry-later.error';
 
 interface HttpFailure {
   readonly status: number;
@@ -32,7 +33,7 @@ export class ErrorFilter implements ExceptionFilter {
     if (failure.status >= 500 && !(exception instanceof AppError)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
-    if (failure.status === HttpStatus.SERVICE_UNAVAILABLE) {
+    if (failure.status === HttpStatus.SERVICE_UNAVAILABLE || failure.retryAfterSeconds !== undefined) {
       httpAdapter.setHeader(response, 'retry-after', String(failure.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS));
     }
     httpAdapter.reply(response, failure.body, failure.status);
@@ -77,6 +78,7 @@ function statusOf(code: ErrorCode): number {
     case 'task_context_too_large':
       return 422;
     case 'daily_budget_exhausted':
+    case 'too_many_streams':
       return 429;
     case 'orchestrator_rejected':
       return 502;
@@ -96,8 +98,9 @@ function statusOf(code: ErrorCode): number {
   }
 }
 
-/** A full orchestrator queue passes on the orchestrator's own Retry-After (whole seconds, at least one). */
+/** A full orchestrator queue passes on the orchestrator's own Retry-After (whole seconds, at least one); a RetryLaterError its own. */
 function retryAfterOf(exception: AppError): { retryAfterSeconds?: number } {
+  if (exception instanceof RetryLaterError) return { retryAfterSeconds: exception.retryAfterSeconds };
   if (!(exception instanceof OrchestratorError) || exception.retryAfterMs === undefined) return {};
   return { retryAfterSeconds: Math.max(1, Math.ceil(exception.retryAfterMs / 1000)) };
 }

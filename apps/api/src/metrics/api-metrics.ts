@@ -9,6 +9,9 @@ const MAX_MODEL_LABELS = 100;
 /** The live streams: one session's events, or every session's changes. */
 export type EventStreamKind = 'session_events' | 'sessions';
 
+/** Which cap refused a stream: its key's, its client address's, or this process's in all. */
+export type StreamRefusal = 'per_key' | 'per_address' | 'total';
+
 /** What one reconciliation run did, as the counters need it. */
 export interface ReconciliationCounts {
   /** `false` when another API process held the lock. */
@@ -66,8 +69,15 @@ export class ApiMetrics {
 
   private readonly endedStreams = new Counter({
     name: 'mosaic_event_streams_ended_total',
-    help: 'Server-Sent Events streams that ended, by kind and how: ended (after their last event, or at shutdown), closed by the client, or cut (the client read too slowly)',
+    help: 'Server-Sent Events streams that ended, by kind and how: ended (after their last event, or at shutdown), expired (at their maximum life), revoked (with their operator key), closed by the client, or cut (the client read too slowly)',
     labelNames: ['kind', 'how'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly refusedStreams = new Counter({
+    name: 'mosaic_event_streams_refused_total',
+    help: 'Server-Sent Events streams refused at a cap, by the cap: per_key, per_address or total',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 
@@ -115,6 +125,10 @@ export class ApiMetrics {
       this.openStreams.dec({ kind });
       this.endedStreams.inc({ kind, how });
     };
+  }
+
+  streamRefused(reason: StreamRefusal): void {
+    this.refusedStreams.inc({ reason });
   }
 
   /** Counts one stored usage event (a duplicate is not stored, so not counted). */

@@ -2,10 +2,13 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { ApiConfig } from '../config/api-config';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
-import { LOST_ERROR, SPAWN_UNCONFIRMED_ERROR, type TrackedSession } from '../sessions/session';
+import { type Actor, LOST_ERROR, SPAWN_UNCONFIRMED_ERROR, type TrackedSession } from '../sessions/session';
 import { SessionSyncService } from '../sessions/session-sync.service';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { ReconciliationRepository } from './reconciliation.repository';
+
+/** The actor the event log names for a kill of a spawn the orchestrator never acknowledged. */
+export const RECONCILIATION_ACTOR: Actor = { name: 'reconciliation', keyId: null };
 
 export interface ReconciliationRun {
   /** `false` when another API process held the lock: this one did nothing and every count is 0. */
@@ -175,7 +178,7 @@ export class ReconciliationService implements OnApplicationBootstrap, OnModuleDe
    * says the agent is gone; the event log names `reconciliation` as who killed it.
    */
   private killUnconfirmedSpawn(session: TrackedSession): Promise<SessionOutcome> {
-    return unlessUnanswered(async () => outcomeOf(session, await this.sync.kill(session, 'reconciliation')));
+    return unlessUnanswered(async () => outcomeOf(session, await this.sync.kill(session, RECONCILIATION_ACTOR)));
   }
 
   private noteOrchestratorAvailability(failure: OrchestratorError | undefined, answered: boolean, skipped: number): void {

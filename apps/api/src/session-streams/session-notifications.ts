@@ -2,8 +2,8 @@ import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { Client } from 'pg';
 import { ApiConfig } from '../config/api-config';
 
-/** The channels the database's triggers notify (prisma/migrations/…_session_notifications). */
-const CHANNELS = { events: 'mosaic_session_events', sessions: 'mosaic_sessions' } as const;
+/** The channels the database's triggers notify (prisma/migrations/…_session_notifications, …_operator_key_revocations). */
+const CHANNELS = { events: 'mosaic_session_events', sessions: 'mosaic_sessions', keysRevoked: 'mosaic_operator_keys_revoked' } as const;
 
 const RECONNECT_DELAY_MS = { first: 100, max: 5_000 } as const;
 
@@ -17,17 +17,26 @@ export interface NotificationListener {
   resync(): void;
 }
 
+/** What the guard of this instance's streams wants to hear: which operator keys were revoked. */
+export interface KeyRevocationListener {
+  keyRevoked(keyId: string): void;
+  /** Revocations may have been missed (the connection was lost): find them out. */
+  resync(): Promise<void>;
+}
+
 /**
  * The wake-ups of this API instance's live streams: PostgreSQL's
  * LISTEN/NOTIFY on a connection of its own, outside the pool (a LISTEN
  * holds its connection for good). Whichever instance stored an event, every
  * instance hears of it. A lost connection is reopened with backoff, and the
  * listeners then read everything again, since what was notified meanwhile is gone.
+ * Revoked operator keys come the same way, so that every instance ends their streams.
  */
 @Injectable()
 export class SessionNotifications implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SessionNotifications.name);
   private readonly listeners = new Set<NotificationListener>();
+  private readonly revocationListeners = new Set<KeyRevocationListener>();
   private client: Client | undefined;
   private reconnecting: Promise<void> | undefined;
   private closed = false;
@@ -36,6 +45,10 @@ export class SessionNotifications implements OnModuleInit, OnModuleDestroy {
 
   listen(listener: NotificationListener): void {
     this.listeners.add(listener);
+  }
+
+  listenForRevocations(listener: KeyRevocationListener): void {
+    this.revocationListeners.add(listener);
   }
 
   async onModuleInit(): Promise<void> {
@@ -53,6 +66,10 @@ export class SessionNotifications implements OnModuleInit, OnModuleDestroy {
     const client = new Client({ connectionString: this.config.databaseUrl });
     client.on('notification', (message) => {
       if (message.payload === undefined) return;
+      if (message.channel === CHANNELS.keysRevoked) {
+        for (const listener of this.revocationListeners) listener.keyRevoked(message.payload);
+        return;
+      }
       for (const listener of this.listeners) {
         if (message.channel === CHANNELS.events) listener.sessionEvents(message.payload);
         else listener.sessionChanged(message.payload);
@@ -62,7 +79,7 @@ export class SessionNotifications implements OnModuleInit, OnModuleDestroy {
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANNELS.events}; LISTEN ${CHANNELS.sessions}`);
+      await client.query(`LISTEN ${CHANNELS.events}; LISTEN ${CHANNELS.sessions}; LISTEN ${CHANNELS.keysRevoked}`);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -96,6 +113,11 @@ export class SessionNotifications implements OnModuleInit, OnModuleDestroy {
       this.client = client;
       this.logger.log('live-stream wake-ups are back');
       for (const listener of this.listeners) listener.resync();
+      for (const listener of this.revocationListeners) {
+        listener
+          .resync()
+          .catch((error: unknown) => this.logger.warn(`checking for revoked operator keys failed: ${(error as Error).message}`));
+      }
       return;
     }
   }

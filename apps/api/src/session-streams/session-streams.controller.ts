@@ -3,7 +3,8 @@ import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@n
 import type { FastifyReply } from 'fastify';
 import { AppError } from '@mosaic/http-kit';
 import { MAX_SEQUENCE, streamFromQuerySchema } from '@mosaic/orchestrator-contract';
-import { OperatorAuth } from '../auth/operator-auth.guard';
+import type { Operator } from '../auth/operator';
+import { CurrentOperator, OperatorAuth } from '../auth/operator-auth.guard';
 import { UuidParam } from '../http/uuid-param';
 import { ApiErrorResponses } from '../openapi/error-responses';
 import { ApiWireQuery } from '../openapi/wire-decorators';
@@ -11,7 +12,13 @@ import { SessionStreamsService } from './session-streams.service';
 import { StreamFromDto } from './stream-from.dto';
 
 const SSE_DESCRIPTION =
-  'Server-Sent Events, with a comment line as heartbeat while idle. Authenticate with the `Authorization` header (a browser reads the stream with `fetch`, since `EventSource` cannot send it); a token in the URL is not accepted.';
+  'Server-Sent Events, with a comment line as heartbeat while idle. Authenticate with the `Authorization` header (a browser reads the stream with `fetch`, since `EventSource` cannot send it); a token in the URL is not accepted. Open streams are capped per key, per client address and in all; a stream ends at its maximum life (`STREAM_MAX_LIFE_MS`), and when its key is revoked.';
+
+/** The refusals of a stream past a cap (StreamRegistry). */
+const STREAM_CAPS = {
+  429: { when: 'the key or the client address holds as many open streams as it may (with `Retry-After`)', code: 'too_many_streams' },
+  503: { when: 'the API holds as many open streams as it may (with `Retry-After`)', code: 'at_capacity' },
+} as const;
 
 @ApiTags('sessions')
 @Controller('orchestrator')
@@ -31,14 +38,16 @@ export class SessionStreamsController {
   @ApiErrorResponses({
     400: { when: 'invalid `Last-Event-ID` or `after_sequence`', code: 'bad_request' },
     404: { when: 'no session with this id', code: 'not_found' },
+    ...STREAM_CAPS,
   })
   async sessionEvents(
     @Param('id', new UuidParam('session')) id: string,
     @Query() query: StreamFromDto,
     @Headers('last-event-id') lastEventId: string | undefined,
+    @CurrentOperator() operator: Operator,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    await this.streams.followSession(id, resumeAfter(lastEventId, query.after_sequence), reply);
+    await this.streams.followSession(id, resumeAfter(lastEventId, query.after_sequence), { operator, address: reply.request.ip }, reply);
   }
 
   @Get('events/stream')
@@ -49,8 +58,9 @@ export class SessionStreamsController {
   })
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'the event stream' })
-  followSessions(@Res() reply: FastifyReply): void {
-    this.streams.followSessions(reply);
+  @ApiErrorResponses(STREAM_CAPS)
+  followSessions(@CurrentOperator() operator: Operator, @Res() reply: FastifyReply): void {
+    this.streams.followSessions({ operator, address: reply.request.ip }, reply);
   }
 }
 

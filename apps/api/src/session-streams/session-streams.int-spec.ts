@@ -7,6 +7,7 @@ import { OPERATOR_TOKEN, TestApi, type TestAnswer } from '../../../../test/suppo
 import { sampleValue } from '../../../../test/support/metrics-text';
 import { type SeededSession, progressEvent, seedServicesOf, seedSession } from '../../../../test/support/seed';
 import { type SseConnection, openSse } from '../../../../test/support/sse-client';
+import { ADMIN } from '../auth/operator';
 import { SessionEventRepository } from '../sessions/session-event.repository';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import { TERMINAL_REPORT_WAIT_MS } from './session-event-streams';
@@ -89,7 +90,7 @@ describe('live event streams', () => {
       const session = await newSession();
       await deliver(session, progress(session, 1));
       // A kill's audit record takes the sequence of the last callback: two events of sequence 1.
-      await api.get(OrchestratorSessionRepository).applyStatus(session.id, { status: 'killed', at: new Date() }, { actor: 'admin' });
+      await api.get(OrchestratorSessionRepository).applyStatus(session.id, { status: 'killed', at: new Date() }, { actor: ADMIN });
       await deliver(session, progress(session, 2));
       const first = await api.request<EventPage>('GET', `/orchestrator/sessions/${session.id}/events?limit=2`);
       expect(first.body.events.map((event) => event.sequence)).toEqual([1, 1]);
@@ -244,7 +245,7 @@ describe('live event streams', () => {
       const connection = await stream(`/orchestrator/sessions/${session.id}/events/stream`);
       await deliver(session, progress(session, 1));
       await connection.waitFor((events) => events.length === 1);
-      await api.get(OrchestratorSessionRepository).applyStatus(session.id, { status: 'killed', at: new Date() }, { actor: 'admin' });
+      await api.get(OrchestratorSessionRepository).applyStatus(session.id, { status: 'killed', at: new Date() }, { actor: ADMIN });
       await connection.waitFor((events) => events.length === 2);
       expect(JSON.parse(connection.events[1].data)).toMatchObject({ type: 'status', status: 'killed', data: { actor: 'admin' } });
       await deliver(session, progressEvent(session, 2, { type: 'status', status: 'killed', data: {} }));

@@ -10,15 +10,17 @@ import { SessionListStreams } from './session-list-streams';
 import { SessionNotifications } from './session-notifications';
 import { SessionStreamsController } from './session-streams.controller';
 import { SessionStreamsService } from './session-streams.service';
+import { StreamRegistry } from './stream-registry';
 
 /**
  * Live streams of sessions and their events (Server-Sent Events), fed by
- * PostgreSQL's LISTEN/NOTIFY so that they work across API instances.
+ * PostgreSQL's LISTEN/NOTIFY so that they work across API instances, and
+ * guarded by one registry: caps, maximum life, the end of a revoked key's streams.
  */
 @Module({
   imports: [SessionsModule, MetricsModule, AuthModule],
   controllers: [SessionStreamsController],
-  providers: [SessionNotifications, SessionEventStreams, SessionListStreams, SessionStreamsService],
+  providers: [SessionNotifications, SessionEventStreams, SessionListStreams, StreamRegistry, SessionStreamsService],
 })
 export class SessionStreamsModule implements NestModule, OnModuleInit {
   constructor(
@@ -26,6 +28,7 @@ export class SessionStreamsModule implements NestModule, OnModuleInit {
     private readonly notifications: SessionNotifications,
     private readonly sessionEvents: SessionEventStreams,
     private readonly sessionList: SessionListStreams,
+    private readonly registry: StreamRegistry,
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
@@ -35,6 +38,7 @@ export class SessionStreamsModule implements NestModule, OnModuleInit {
   onModuleInit(): void {
     this.notifications.listen(this.sessionEvents);
     this.notifications.listen(this.sessionList);
+    this.notifications.listenForRevocations(this.registry);
     // Open streams would hold the server's close until the shutdown grace runs out; their clients resume elsewhere.
     this.adapterHost.httpAdapter.getInstance<FastifyInstance>().addHook('preClose', async () => {
       this.sessionEvents.endAll();

@@ -20,8 +20,14 @@ export interface SseStreamOptions {
   readonly endGraceMs: number;
 }
 
-/** How a stream ended: `ended` by the API after its last event, `cut` for a client that did not read, `closed` by the client. */
-export type SseEnd = 'ended' | 'cut' | 'closed';
+/**
+ * How the API ends a stream: `ended` after its last event (or at shutdown),
+ * `expired` at its maximum life, `revoked` with its operator key.
+ */
+export type SseEnding = 'ended' | 'expired' | 'revoked';
+
+/** How a stream ended: as the API ended it, `cut` for a client that did not read, `closed` by the client. */
+export type SseEnd = SseEnding | 'cut' | 'closed';
 
 /**
  * One Server-Sent Events response on a raw Node response (the route took it
@@ -88,9 +94,9 @@ export class SseStream {
   }
 
   /** Ends the stream after what was sent; a client that does not take it in within the grace is cut. */
-  end(): void {
+  end(how: SseEnding = 'ended'): void {
     if (!this.open) return;
-    this.endedAs = 'ended';
+    this.endedAs = how;
     clearInterval(this.heartbeat);
     this.response.end();
     setTimeout(() => this.response.destroy(), this.options.endGraceMs).unref();

@@ -3,7 +3,7 @@ import { isTerminalStatus, type CancelRequest, type KillResponse, type SessionSt
 import { OrchestratorClient } from '../orchestrator-gateway/orchestrator.client';
 import { OrchestratorError } from '../orchestrator-gateway/orchestrator.errors';
 import { OrchestratorSessionRepository } from './session.repository';
-import { LOST_ERROR, type StatusReport, type TrackedSession } from './session';
+import { type Actor, LOST_ERROR, type StatusReport, type TrackedSession } from './session';
 
 /**
  * Brings a tracked session in line with what the orchestrator says about it,
@@ -44,7 +44,7 @@ export class SessionSyncService {
    * Kills the session's agent; idempotent, and a session already terminal is
    * left as it is. The kill is recorded in the event log with `actor`, who asked.
    */
-  kill(session: TrackedSession, actor: string): Promise<TrackedSession> {
+  kill(session: TrackedSession, actor: Actor): Promise<TrackedSession> {
     return this.stop(session, actor, {
       unconfirmed: { status: 'killed', error: 'killed before the orchestrator acknowledged the spawn' },
       ask: (orchestratorSessionId) => this.client.kill(orchestratorSessionId),
@@ -56,7 +56,7 @@ export class SessionSyncService {
    * the agent has stopped, within the grace, or been killed after it. Otherwise
    * as `kill`.
    */
-  cancel(session: TrackedSession, actor: string, request: CancelRequest, detail?: Record<string, unknown>): Promise<TrackedSession> {
+  cancel(session: TrackedSession, actor: Actor, request: CancelRequest, detail?: Record<string, unknown>): Promise<TrackedSession> {
     return this.stop(session, actor, {
       ...(detail === undefined ? {} : { detail }),
       unconfirmed: { status: 'cancelled', error: 'cancelled before the orchestrator acknowledged the spawn' },
@@ -69,7 +69,7 @@ export class SessionSyncService {
    * answers. A session whose spawn is unacknowledged ends here at once: the
    * dispatcher stops its agent when the spawn answer comes.
    */
-  private async stop(session: TrackedSession, actor: string, how: StopRequest): Promise<TrackedSession> {
+  private async stop(session: TrackedSession, actor: Actor, how: StopRequest): Promise<TrackedSession> {
     if (isTerminalStatus(session.status)) return session;
     if (session.orchestratorSessionId === null) {
       return this.sessions.applyStatus(

@@ -9,14 +9,14 @@ import { decodeCursor, encodeCursor } from './keyset-cursor';
 import { reportAssignments, reportMoves, reportParameterSql, reportTaskStatus, statusReportParameters } from './status-report.sql';
 import { ACTIVE_STATUSES } from './session-status.machine';
 import { logSessionStatusChange } from './session-status-log';
-import { SPAWN_UNCONFIRMED_ERROR, type SessionPage, type StatusReport, type TrackedSession } from './session';
+import { type Actor, SPAWN_UNCONFIRMED_ERROR, type SessionPage, type StatusReport, type TrackedSession, auditOf } from './session';
 
 export interface NewSession {
   readonly id: string;
   readonly taskId: string;
   readonly requestedBy: string | null;
   /** The operator who dispatched it, recorded in its event log (null: no record, for sessions no operator asked for). */
-  readonly actor: string | null;
+  readonly actor: Actor | null;
   readonly callbackTokenHash: string;
   readonly callbackTokenExpiresAt: Date;
   /** Whether its callbacks must be signed: the dispatch sent a signing secret. */
@@ -35,7 +35,7 @@ interface MoveOptions {
   /** Move only a session still `spawning` without an orchestrator session id. */
   readonly onlyUnconfirmed: boolean;
   /** The operator who asked for the move, recorded in the event log; null for no record. */
-  readonly actor: string | null;
+  readonly actor: Actor | null;
   /** More for that record's `data` (why, when it was no operator). */
   readonly detail?: Record<string, unknown> | null;
 }
@@ -69,7 +69,7 @@ export class OrchestratorSessionRepository {
         session.requestedBy,
         session.callbackTokenHash,
         session.callbackTokenExpiresAt.toISOString(),
-        session.actor,
+        session.actor === null ? null : JSON.stringify(auditOf(session.actor)),
         session.callbacksSigned,
       ]);
     } catch (error) {
@@ -99,7 +99,7 @@ export class OrchestratorSessionRepository {
   async applyStatus(
     id: string,
     report: StatusReport,
-    audit: { actor?: string; detail?: Record<string, unknown> } = {},
+    audit: { actor?: Actor; detail?: Record<string, unknown> } = {},
   ): Promise<TrackedSession> {
     const moved = await this.move(id, report, {
       orchestratorSessionId: null,
@@ -147,7 +147,7 @@ export class OrchestratorSessionRepository {
       options.orchestratorSessionId,
       options.onlyUnconfirmed,
       ...statusReportParameters(report),
-      options.actor,
+      options.actor === null ? null : JSON.stringify(auditOf(options.actor)),
       options.actor === null ? null : `api-${randomUUID()}`,
       options.detail == null ? null : JSON.stringify(options.detail),
     ]);
@@ -326,8 +326,8 @@ const CREATE_SPAWNING = prepared(`
     RETURNING ${SESSION_COLUMNS.join(', ')}
   ), audit AS (
     INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
-    SELECT created.id, 'api-dispatch', 0, 'status', 'spawning', now(), jsonb_build_object('actor', $6::text) FROM created
-     WHERE $6::text IS NOT NULL
+    SELECT created.id, 'api-dispatch', 0, 'status', 'spawning', now(), $6::jsonb FROM created
+     WHERE $6::jsonb IS NOT NULL
   ), task AS (
     UPDATE tasks SET status = 'spawning', updated_at = now() FROM created
      WHERE tasks.id = created.task_id
@@ -342,8 +342,8 @@ const MOVE_REPORT = reportParameterSql(4);
  * Applies one status report to one session: $1 the session, $2 the
  * orchestrator's session id to record if none is (or null), $3 whether only a
  * session still unconfirmed may move, the report from $4 (status-report.sql.ts),
- * and, to record who asked in the event log, $13 the actor, $14 the event's
- * id and $15 more for its data (no record when the actor is null).
+ * and, to record who asked in the event log, $13 the actor's part of its data
+ * (auditOf), $14 the event's id and $15 more for its data (no record when the actor is null).
  * The task follows the session only when it moved. Answers the session as it
  * now is, with `moved_from`, the status it moved from (null when it did not
  * move); no row when there is no such session (or it is no longer unconfirmed).
@@ -369,8 +369,8 @@ const MOVE = prepared(`
   ), audit AS (
     INSERT INTO orchestrator_session_events (session_id, event_id, sequence, type, status, occurred_at, data)
     SELECT updated.id, $14::text, updated.last_sequence, 'status', ${MOVE_REPORT.status}::session_status, now(),
-           COALESCE($15::jsonb, '{}'::jsonb) || jsonb_build_object('actor', $13::text)
-      FROM updated WHERE $13::text IS NOT NULL
+           COALESCE($15::jsonb, '{}'::jsonb) || $13::jsonb
+      FROM updated WHERE $13::jsonb IS NOT NULL
   )
   SELECT * FROM updated`);
 

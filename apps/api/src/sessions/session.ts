@@ -33,6 +33,21 @@ export interface TrackedSession {
   readonly updatedAt: Date;
 }
 
+/**
+ * Who asked for what the event log records (a dispatch, a kill, a cancel): an
+ * operator (by its key's name and id; the administrator's token has no key) or
+ * the API itself (`budget`).
+ */
+export interface Actor {
+  readonly name: string;
+  readonly keyId: string | null;
+}
+
+/** The actor's part of an audit record's `data`: `actor` its name, and `actor_key_id` for an operator key. */
+export function auditOf(actor: Actor): { actor: string; actor_key_id?: string } {
+  return actor.keyId === null ? { actor: actor.name } : { actor: actor.name, actor_key_id: actor.keyId };
+}
+
 /** A status report from any source (spawn answer, callback, status poll, kill or cancel answer). */
 export interface StatusReport {
   readonly status: TrackedSessionStatus;

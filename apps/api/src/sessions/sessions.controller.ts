@@ -86,7 +86,7 @@ export class SessionsController {
   @ApiWireResponse(200, 'Session', 'the session, its status now terminal')
   @ApiErrorResponses({ 404: { when: 'no session with this id', code: 'not_found' }, ...ORCHESTRATOR_FAILURES })
   async kill(@Param('id', new UuidParam('session')) id: string, @CurrentOperator() operator: Operator): Promise<Session> {
-    return presentSession(await this.sessions.kill(id, operator.name));
+    return presentSession(await this.sessions.kill(id, operator));
   }
 
   @Post(':id/cancel')
@@ -111,6 +111,6 @@ export class SessionsController {
     @Req() request: FastifyRequest,
   ): Promise<Session> {
     // The orchestrator answers after the grace; the client's timeouts bound the wait.
-    return presentSession(await withQuietSocket(request.raw.socket, () => this.sessions.cancel(id, operator.name, body)));
+    return presentSession(await withQuietSocket(request.raw.socket, () => this.sessions.cancel(id, operator, body)));
   }
 }

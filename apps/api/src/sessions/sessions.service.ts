@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '@mosaic/http-kit';
 import type { CancelRequest } from '@mosaic/orchestrator-contract';
 import type { ListSessionsDto } from './list-sessions.dto';
-import type { SessionPage, TrackedSession } from './session';
+import type { Actor, SessionPage, TrackedSession } from './session';
 import { type EventPage, SessionEventRepository } from './session-event.repository';
 import { OrchestratorSessionRepository } from './session.repository';
 import { SessionSyncService } from './session-sync.service';
@@ -32,11 +32,11 @@ export class SessionsService {
     return this.events.page(id, afterSequence, limit);
   }
 
-  async kill(id: string, actor: string): Promise<TrackedSession> {
+  async kill(id: string, actor: Actor): Promise<TrackedSession> {
     return this.sync.kill(await this.require(id), actor);
   }
 
-  async cancel(id: string, actor: string, request: CancelRequest): Promise<TrackedSession> {
+  async cancel(id: string, actor: Actor, request: CancelRequest): Promise<TrackedSession> {
     return this.sync.cancel(await this.require(id), actor, request);
   }
 
