@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import {
   type Environment,
+  envBearerSecret,
   envInteger,
   envPositiveNumber,
   envText,
@@ -37,9 +38,9 @@ const environmentSchema = z.object({
   EMBEDDED_DATABASE_PORT: port.default(5433),
   EMBEDDED_DATABASE_DIR: envText().optional(),
   ORCHESTRATOR_URL: httpUrls.default(['http://127.0.0.1:3100']),
-  ORCHESTRATOR_API_KEY: envText().optional(),
+  ORCHESTRATOR_API_KEY: envBearerSecret().optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
-  MOSAIC_API_TOKEN: envText().optional(),
+  MOSAIC_API_TOKEN: envBearerSecret().optional(),
   CALLBACK_SIGNING_KEY: envText().optional(),
   ORCHESTRATOR_SPAWN_TIMEOUT_MS: milliseconds.default(10_000),
   ORCHESTRATOR_STATUS_TIMEOUT_MS: milliseconds.default(5_000),
