@@ -69,6 +69,11 @@ const environmentSchema = z.object({
   STREAM_MAX_BUFFERED_BYTES: envInteger('a number of bytes', 64 * 1024).default(1024 * 1024),
 });
 
+/** The settings `pnpm db:migrate` reads: it needs the database only, never the service's secrets (docs/contract.md §5). */
+const databaseSchema = environmentSchema.pick({ DATABASE_URL: true, EMBEDDED_DATABASE_PORT: true, EMBEDDED_DATABASE_DIR: true });
+
+export type DatabaseSettings = Pick<ApiConfig, 'databaseUrl' | 'embeddedDatabase'>;
+
 /**
  * The API's whole configuration, validated once at start-up and injected by
  * type. Nothing else in the API reads the environment.
@@ -134,10 +139,7 @@ export class ApiConfig {
     this.port = values.PORT;
     this.host = values.HOST;
     this.databaseUrl = values.DATABASE_URL;
-    this.embeddedDatabase = {
-      port: values.EMBEDDED_DATABASE_PORT,
-      dataDir: values.EMBEDDED_DATABASE_DIR === undefined ? undefined : path.resolve(values.EMBEDDED_DATABASE_DIR),
-    };
+    this.embeddedDatabase = embeddedDatabaseOf(values);
     this.publicBaseUrl = values.PUBLIC_BASE_URL ?? `http://127.0.0.1:${values.PORT}`;
     this.mosaicApiToken = values.MOSAIC_API_TOKEN ?? DEVELOPMENT_MOSAIC_API_TOKEN;
     this.callbackSigningKey = values.CALLBACK_SIGNING_KEY ?? DEVELOPMENT_CALLBACK_SIGNING_KEY;
@@ -196,6 +198,12 @@ export class ApiConfig {
     return new ApiConfig(values);
   }
 
+  /** The database settings alone, for `pnpm db:migrate`, or throws naming every bad one. */
+  static databaseFromEnvironment(environment: Environment): DatabaseSettings {
+    const values = readEnvironment(databaseSchema, environment, { secrets: ['DATABASE_URL'] });
+    return { databaseUrl: values.DATABASE_URL, embeddedDatabase: embeddedDatabaseOf(values) };
+  }
+
   /** The same configuration with the database URL filled in (the embedded database's, at start-up). */
   withDatabaseUrl(databaseUrl: string): ApiConfig {
     return Object.assign(Object.create(ApiConfig.prototype) as ApiConfig, this, { databaseUrl });
@@ -210,4 +218,11 @@ export class ApiConfig {
   callbackUrl(sessionId: string): string {
     return `${this.publicBaseUrl}${callbackPath(sessionId)}`;
   }
+}
+
+function embeddedDatabaseOf(values: z.output<typeof databaseSchema>): DatabaseSettings['embeddedDatabase'] {
+  return {
+    port: values.EMBEDDED_DATABASE_PORT,
+    dataDir: values.EMBEDDED_DATABASE_DIR === undefined ? undefined : path.resolve(values.EMBEDDED_DATABASE_DIR),
+  };
 }
