@@ -64,6 +64,7 @@ const environmentSchema = z.object({
   METRICS_SESSION_COUNT_MAX_AGE_MS: envInteger('a number of milliseconds', 0).default(10_000),
   STREAM_HEARTBEAT_MS: milliseconds.default(15_000),
   MOSAIC_DAILY_COST_LIMIT_USD: envPositiveNumber('an amount of US dollars').optional(),
+  SESSION_SPEND_CEILING_USD: envPositiveNumber('an amount of US dollars').default(100),
   BUDGET_CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, 600_000).default(10_000),
   BUDGET_CHECK_INTERVAL_MS: milliseconds.default(1_000),
   STREAM_MAX_BUFFERED_BYTES: envInteger('a number of bytes', 64 * 1024).default(1024 * 1024),
@@ -131,7 +132,13 @@ export class ApiConfig {
    * Budgets: the grace a session that passed its task's budget gets to stop, how often running times are checked
    * against `max_duration_s`, and the day's (UTC) cost past which dispatches are refused (undefined: no limit).
    */
-  readonly budgets: { readonly cancelGraceMs: number; readonly checkIntervalMs: number; readonly dailyCostLimitUsd: number | undefined };
+  readonly budgets: {
+    readonly cancelGraceMs: number;
+    readonly checkIntervalMs: number;
+    readonly dailyCostLimitUsd: number | undefined;
+    /** The most of one session's cost that counts against the day (its task's max_cost_usd when lower). */
+    readonly sessionSpendCeilingUsd: number;
+  };
   /** Names of secrets that fell back to development values; main.ts warns about each. */
   readonly developmentDefaults: readonly string[];
 
@@ -178,6 +185,7 @@ export class ApiConfig {
       cancelGraceMs: values.BUDGET_CANCEL_GRACE_MS,
       checkIntervalMs: values.BUDGET_CHECK_INTERVAL_MS,
       dailyCostLimitUsd: values.MOSAIC_DAILY_COST_LIMIT_USD,
+      sessionSpendCeilingUsd: values.SESSION_SPEND_CEILING_USD,
     };
     this.streams = { heartbeatMs: values.STREAM_HEARTBEAT_MS, maxBufferedBytes: values.STREAM_MAX_BUFFERED_BYTES };
     this.developmentDefaults = [
