@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { testDatabaseUrl } from '../support/database';
-import { startService, type ServiceProcess } from '../support/service-process';
+import { startService, stopLeavingNoProcesses, type ServiceProcess } from '../support/service-process';
 
 const API_ENTRY = join(__dirname, '../../apps/api/dist/main.js');
+const ORCHESTRATOR_ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
 const REQUEST_TIMEOUT_MS = 2_000;
 /** docs/operations.md: the API checks its connections' timeouts every second. */
 const CHECK_INTERVAL_MS = 1_000;
@@ -37,6 +38,25 @@ async function whenCut(port: number, giveUpMs: number, use: (socket: Socket) => 
   return closed ? { afterMs: Date.now() - started, received } : undefined;
 }
 
+/** Trickles a request head a byte a second: the service must answer 408 and close within the documented time. */
+async function expectTrickleCut(port: number): Promise<void> {
+  const head = 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ' + 'x'.repeat(100);
+  let timer: NodeJS.Timeout | undefined;
+  const cut = await whenCut(port, 20_000, (socket) => {
+    let sent = 0;
+    timer = setInterval(() => {
+      if (!socket.destroyed && sent < head.length) socket.write(head[sent++]!);
+    }, 1_000);
+    socket.write(head[sent++]!);
+  });
+  clearInterval(timer);
+
+  expect(cut).toBeDefined();
+  expect(cut!.received).toMatch(/^HTTP\/1\.1 408 /);
+  expect(cut!.afterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+  expect(cut!.afterMs).toBeLessThanOrEqual(REQUEST_TIMEOUT_MS + CHECK_INTERVAL_MS + SLACK_MS);
+}
+
 /**
  * The documented bounds on a connection (docs/operations.md, "Bounds under
  * load"), held by the built API with HTTP_REQUEST_TIMEOUT_MS of 2 s.
@@ -59,21 +79,7 @@ describe('HTTP connection timeouts (built API)', () => {
   });
 
   it('cuts a client trickling its request head a byte a second once the request timeout has passed, with a 408', async () => {
-    const head = 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ' + 'x'.repeat(100);
-    let timer: NodeJS.Timeout | undefined;
-    const cut = await whenCut(api.port, 20_000, (socket) => {
-      let sent = 0;
-      timer = setInterval(() => {
-        if (!socket.destroyed && sent < head.length) socket.write(head[sent++]!);
-      }, 1_000);
-      socket.write(head[sent++]!);
-    });
-    clearInterval(timer);
-
-    expect(cut).toBeDefined();
-    expect(cut!.received).toMatch(/^HTTP\/1\.1 408 /);
-    expect(cut!.afterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
-    expect(cut!.afterMs).toBeLessThanOrEqual(REQUEST_TIMEOUT_MS + CHECK_INTERVAL_MS + SLACK_MS);
+    await expectTrickleCut(api.port);
   });
 
   it("closes a kept-alive connection that is idle after its answer within the request timeout and Node's 1 s buffer", async () => {
@@ -92,5 +98,25 @@ describe('HTTP connection timeouts (built API)', () => {
     expect(cut!.received).toMatch(/^HTTP\/1\.1 408 /);
     expect(cut!.afterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
     expect(cut!.afterMs).toBeLessThanOrEqual(REQUEST_TIMEOUT_MS + CHECK_INTERVAL_MS + SLACK_MS);
+  });
+});
+
+describe('HTTP connection timeouts (built orchestrator)', () => {
+  let orchestrator: ServiceProcess | undefined;
+
+  beforeAll(async () => {
+    orchestrator = await startService({
+      name: 'orchestrator',
+      entry: ORCHESTRATOR_ENTRY,
+      env: { HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) },
+    });
+  });
+
+  afterAll(async () => {
+    await stopLeavingNoProcesses(orchestrator);
+  });
+
+  it('cuts a client trickling its request head a byte a second once the request timeout has passed, with a 408', async () => {
+    await expectTrickleCut(orchestrator!.port);
   });
 });

@@ -2,16 +2,13 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { CALLBACK_ROUTE, LIMITS } from '@mosaic/orchestrator-contract';
-import { contractFrameworkErrors, drainUnreadBodies, refuseDeepBodies } from '@mosaic/http-kit';
+import { contractFrameworkErrors, drainUnreadBodies, refuseDeepBodies, requestTimeouts } from '@mosaic/http-kit';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { AppModule } from './app.module';
 import { ApiConfig } from '../config/api-config';
 import { ErrorFilter } from '../http/error.filter';
 import { createValidationPipe } from '../http/validation';
 import { setupOpenApi } from '../openapi/openapi';
-
-/** How often Node looks for requests past their timeout: a request is cut at most this long after its timeout. */
-const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 
 /**
  * Builds the API's HTTP application. Shared by main.ts and the tests, so that
@@ -23,18 +20,8 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
     trustProxy: false,
     genReqId: requestIdFor,
     // Fastify waits forever by default: a client trickling its request would hold a socket and a body buffer.
-    requestTimeout: config.httpRequestTimeoutMs,
-    // Node checks the request timeout only every connectionsCheckingInterval (30 s by default), and the head's own
-    // timeout defaults to 60 s: both made a trickled request last up to a minute longer than documented.
-    http: {
-      requestTimeout: config.httpRequestTimeoutMs,
-      headersTimeout: config.httpRequestTimeoutMs,
-      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
-    },
-    // A kept-alive connection idle after its answer (Fastify keeps one 72 s by default).
-    keepAliveTimeout: config.httpRequestTimeoutMs,
-    // A socket silent for twice that, before its first request or while its answer is prepared (a dispatch may take
-    // its spawn's retries), is closed.
+    ...requestTimeouts(config.httpRequestTimeoutMs),
+    // A socket silent for twice that while its answer is prepared (a dispatch may take its spawn's retries) is closed.
     connectionTimeout: 2 * config.httpRequestTimeoutMs,
     // What Fastify refuses before any route (a URL that is no UTF-8, an oversized request head) in the contract's error shape.
     ...contractFrameworkErrors,
