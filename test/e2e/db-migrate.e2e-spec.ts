@@ -44,6 +44,25 @@ describe('pnpm db:migrate', () => {
     }
   });
 
+  it("with NODE_ENV=production needs DATABASE_URL only, none of the services' secrets", async () => {
+    const url = await createTestDatabase('cli_production');
+    try {
+      const { code, output } = await dbMigrate({
+        NODE_ENV: 'production',
+        DATABASE_URL: url,
+        MOSAIC_API_TOKEN: undefined,
+        ORCHESTRATOR_API_KEY: undefined,
+        ORCHESTRATOR_API_KEY_FILE: undefined,
+        CALLBACK_SIGNING_KEY: undefined,
+      });
+
+      expect({ code, output }).toMatchObject({ code: 0 });
+      expect(output).toContain(`Applied ${MIGRATIONS.length} migration(s)`);
+    } finally {
+      await dropTestDatabase(url);
+    }
+  });
+
   it('without DATABASE_URL, migrates the embedded PostgreSQL where the API would start it, and stops it', async () => {
     const dataDir = join(ROOT, '.data', `migrate-test-${randomBytes(4).toString('hex')}`);
     const port = await freePort();

@@ -28,6 +28,8 @@ export const API_ROUTES: RouteStatuses = {
   // 422: a task too large for the orchestrator's spawn limit.
   'POST /tasks/:id/dispatch': [202, 400, 401, 403, 404, 409, 422, 429, 502, 503, 504],
   'GET /usage/today': [200, 401, 403],
+  // The administrator's reset of the day's counter (docs/operations.md, "Budgets").
+  'POST /usage/today/reset': [200, 401, 403],
   'GET /orchestrator/sessions': [200, 400, 401, 403],
   'GET /orchestrator/sessions/:id': [200, 400, 401, 403, 404, 502, 503, 504],
   'GET /orchestrator/sessions/:id/events': [200, 400, 401, 403, 404],

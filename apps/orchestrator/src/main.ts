@@ -5,7 +5,14 @@ import { NestFactory } from '@nestjs/core';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LIMITS } from '@mosaic/orchestrator-contract';
-import { ConfigurationError, contractFrameworkErrors, drainUnreadBodies, refuseDeepBodies, unsupportedNodeMessage } from '@mosaic/http-kit';
+import {
+  ConfigurationError,
+  contractFrameworkErrors,
+  drainUnreadBodies,
+  refuseDeepBodies,
+  requestTimeouts,
+  unsupportedNodeMessage,
+} from '@mosaic/http-kit';
 import { AppModule } from './app.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { installApiKeyHook } from './auth/api-key.hook';
@@ -47,7 +54,13 @@ async function bootstrap(): Promise<void> {
   await prepareWorkdirRoot(dirname(config.sessionSpoolDir), undefined, 'SESSION_SPOOL_ROOT');
   await prepareWorkdirRoot(config.sessionSpoolDir, undefined, 'SESSION_SPOOL_ROOT');
   // contractFrameworkErrors: what Fastify refuses before any route (a URL that is no UTF-8, an oversized request head) in the contract's error shape.
-  const adapter = new FastifyAdapter({ bodyLimit: LIMITS.spawnBodyMaxBytes, genReqId: requestIdFor, ...contractFrameworkErrors });
+  // No connectionTimeout: a cancel's answer waits for its grace, up to 10 minutes, on a silent socket.
+  const adapter = new FastifyAdapter({
+    bodyLimit: LIMITS.spawnBodyMaxBytes,
+    genReqId: requestIdFor,
+    ...requestTimeouts(config.httpRequestTimeoutMs),
+    ...contractFrameworkErrors,
+  });
   drainUnreadBodies(adapter.getInstance());
   refuseDeepBodies(adapter.getInstance());
   // Before Nest adds its routes' hooks, so that every request has its trace and its line.

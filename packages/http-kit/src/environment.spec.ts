@@ -46,10 +46,15 @@ describe('readEnvironment', () => {
     ['NAME', '', 'must not be empty'],
     ['NAME', '   ', 'must not be empty'],
     ['API_KEY', 'p@ss word', 'must be a bearer token'],
+    ['API_KEY', ' '.repeat(32), 'must not be empty'],
   ])('refuses %s=%j as a wrong value, naming the variable and its value', (name, value, problem) => {
     const read = () => readEnvironment(schema, { [name]: value });
     expect(read).toThrow(ConfigurationError);
     expect(read).toThrow(`Invalid configuration: ${name}=${JSON.stringify(value)}: ${problem}`);
+  });
+
+  it('trims white space around a bearer secret, which no Authorization header could carry', () => {
+    expect(readEnvironment(schema, { API_KEY: '  k3y-with-spaces-around \t' }).API_KEY).toBe('k3y-with-spaces-around');
   });
 
   it('names every bad variable at once', () => {

@@ -55,11 +55,17 @@ export function envUrl(protocols: readonly string[]) {
   return z.url({ protocol: new RegExp(`^(${protocols.join('|')})$`), error: `expected a URL (${protocols.join(', ')})` });
 }
 
-/** A secret sent as `Authorization: Bearer <secret>`: one a Bearer header cannot carry would be refused on every request. */
+/**
+ * A secret sent as `Authorization: Bearer <secret>`, without the white space
+ * around it (a header's is not part of its token): one a Bearer header cannot
+ * carry would be refused on every request.
+ */
 export function envBearerSecret() {
-  return envText().pipe(
-    z.string().refine(isBearerToken, 'must be a bearer token: letters, digits and - . _ ~ + /, optionally ending in ='),
-  );
+  return z
+    .string()
+    .trim()
+    .pipe(envText())
+    .pipe(z.string().refine(isBearerToken, 'must be a bearer token: letters, digits and - . _ ~ + /, optionally ending in ='));
 }
 
 interface ReadEnvironmentOptions {

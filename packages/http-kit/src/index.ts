@@ -16,5 +16,6 @@ export { contractFrameworkErrors, fastifyErrorStatus } from './framework-errors'
 export { drainUnreadBodies } from './unread-body';
 export { MIN_PRODUCTION_SECRET_LENGTH, refuseDevelopmentSecrets } from './production-secrets';
 export { parseRetryAfter } from './retry-after';
+export { CONNECTIONS_CHECKING_INTERVAL_MS, requestTimeouts } from './request-timeouts';
 export { retryBackoff } from './retry-backoff';
 export { SUPPORTED_NODE_RANGE, unsupportedNodeMessage } from './supported-node';

@@ -3,6 +3,9 @@ import { ConfigurationError, type Environment } from './environment';
 /** Shortest secret a production service accepts: 32 characters, as many bits as a token needs and then some. */
 export const MIN_PRODUCTION_SECRET_LENGTH = 32;
 
+/** Fewest distinct characters a production secret has: `aaaa…` or a repeated word is long but no secret. */
+export const MIN_PRODUCTION_SECRET_DISTINCT_CHARACTERS = 10;
+
 export interface SecretSetting {
   readonly name: string;
   /** As configured; undefined when unset. */
@@ -13,7 +16,8 @@ export interface SecretSetting {
 
 /**
  * With NODE_ENV=production, a service whose secret is unset, equal to its
- * development value, or shorter than MIN_PRODUCTION_SECRET_LENGTH refuses to
+ * development value, shorter than MIN_PRODUCTION_SECRET_LENGTH or of fewer
+ * than MIN_PRODUCTION_SECRET_DISTINCT_CHARACTERS distinct characters refuses to
  * start: one line naming each variable and why (never the value). Outside
  * production the development values stay, with the warning at start-up.
  */
@@ -23,6 +27,9 @@ export function refuseDevelopmentSecrets(environment: Environment, secrets: read
     if (value === undefined) return [`${name} is not set`];
     if (value === developmentValue) return [`${name} is the development value printed in the README`];
     if (value.length < MIN_PRODUCTION_SECRET_LENGTH) return [`${name} is shorter than ${MIN_PRODUCTION_SECRET_LENGTH} characters`];
+    if (new Set(value).size < MIN_PRODUCTION_SECRET_DISTINCT_CHARACTERS) {
+      return [`${name} has fewer than ${MIN_PRODUCTION_SECRET_DISTINCT_CHARACTERS} distinct characters`];
+    }
     return [];
   });
   if (problems.length > 0) {

@@ -6,7 +6,22 @@ export const dailyUsageSchema = z
     day: z.iso.date().meta({ example: '2026-12-01' }),
     input_tokens: z.int().min(0).meta({ example: 120000 }),
     output_tokens: z.int().min(0).meta({ example: 30000 }),
-    cost_usd: z.number().min(0).meta({ description: 'US dollars', example: 0.81 }),
+    cost_usd: z.number().min(0).meta({
+      description: "US dollars counted against the limit: each session up to SESSION_SPEND_CEILING_USD or its task's max_cost_usd",
+      example: 0.81,
+    }),
+    uncounted_cost_usd: z
+      .number()
+      .min(0)
+      .meta({ description: 'US dollars sessions reported past their share, recorded but not counted against the limit', example: 0 }),
+    last_reset: z
+      .object({
+        at: z.iso.datetime(),
+        by: z.string().meta({ description: 'the actor: `admin`' }),
+        cleared_cost_usd: z.number().min(0).meta({ description: 'the `cost_usd` the reset set to 0' }),
+      })
+      .nullable()
+      .meta({ description: "the administrator's last reset of the day's counter; `null` without one" }),
     daily_cost_limit_usd: z
       .number()
       .positive()

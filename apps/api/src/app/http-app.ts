@@ -2,7 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { CALLBACK_ROUTE, LIMITS } from '@mosaic/orchestrator-contract';
-import { contractFrameworkErrors, drainUnreadBodies, refuseDeepBodies } from '@mosaic/http-kit';
+import { contractFrameworkErrors, drainUnreadBodies, refuseDeepBodies, requestTimeouts } from '@mosaic/http-kit';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { AppModule } from './app.module';
 import { ApiConfig } from '../config/api-config';
@@ -20,8 +20,8 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
     trustProxy: false,
     genReqId: requestIdFor,
     // Fastify waits forever by default: a client trickling its request would hold a socket and a body buffer.
-    requestTimeout: config.httpRequestTimeoutMs,
-    // An idle socket (no request in flight, keep-alive aside) is closed after twice that.
+    ...requestTimeouts(config.httpRequestTimeoutMs),
+    // A socket silent for twice that while its answer is prepared (a dispatch may take its spawn's retries) is closed.
     connectionTimeout: 2 * config.httpRequestTimeoutMs,
     // What Fastify refuses before any route (a URL that is no UTF-8, an oversized request head) in the contract's error shape.
     ...contractFrameworkErrors,

@@ -37,22 +37,51 @@ export class BudgetRepository {
     return rows.map((row) => row.id);
   }
 
-  /** What all agents spent today (UTC), by when the API stored their usage. */
-  async spentToday(): Promise<Usage & { day: string }> {
-    const rows = await this.prisma.queryPg<{
-      day: string;
-      input_tokens: string | null;
-      output_tokens: string | null;
-      cost_usd: string | null;
-    }>(SPENT_TODAY, []);
-    const row = rows[0];
-    return {
-      day: row?.day ?? new Date().toISOString().slice(0, 10),
-      inputTokens: Number(row?.input_tokens ?? 0),
-      outputTokens: Number(row?.output_tokens ?? 0),
-      costUsd: Number(row?.cost_usd ?? 0),
-    };
+  /** What all agents spent today (UTC), by when the API stored their usage, and the day's last reset. */
+  async spentToday(): Promise<DaySpend> {
+    return daySpendOf((await this.prisma.queryPg<DaySpendRow>(SPENT_TODAY, []))[0]);
   }
+
+  /**
+   * Sets today's (UTC) counters to zero, in the same statement recording who
+   * did it and what it cleared (`daily_usage_resets`): the row lock orders it
+   * with the callbacks that count usage, so none is lost between read and reset.
+   */
+  async resetToday(actor: string): Promise<DaySpend> {
+    return daySpendOf((await this.prisma.queryPg<DaySpendRow>(RESET_TODAY, [actor]))[0]);
+  }
+}
+
+/** A day's spend: `costUsd` counts against MOSAIC_DAILY_COST_LIMIT_USD, `uncountedCostUsd` was past sessions' shares. */
+export interface DaySpend extends Usage {
+  readonly day: string;
+  readonly uncountedCostUsd: number;
+  readonly lastReset: { readonly at: Date; readonly by: string; readonly clearedCostUsd: number } | null;
+}
+
+interface DaySpendRow {
+  day: string;
+  input_tokens: string | null;
+  output_tokens: string | null;
+  cost_usd: string | null;
+  uncounted_cost_usd: string | null;
+  reset_at: Date | null;
+  reset_by: string | null;
+  reset_cost_usd: string | null;
+}
+
+function daySpendOf(row: DaySpendRow | undefined): DaySpend {
+  return {
+    day: row?.day ?? new Date().toISOString().slice(0, 10),
+    inputTokens: Number(row?.input_tokens ?? 0),
+    outputTokens: Number(row?.output_tokens ?? 0),
+    costUsd: Number(row?.cost_usd ?? 0),
+    uncountedCostUsd: Number(row?.uncounted_cost_usd ?? 0),
+    lastReset:
+      row?.reset_at == null || row.reset_by === null
+        ? null
+        : { at: row.reset_at, by: row.reset_by, clearedCostUsd: Number(row.reset_cost_usd ?? 0) },
+  };
 }
 
 const CLAIM_OVERDUE = prepared(`
@@ -62,7 +91,34 @@ const CLAIM_OVERDUE = prepared(`
      AND t.budget_max_duration_s IS NOT NULL AND s.started_at + make_interval(secs => t.budget_max_duration_s) < now()
   RETURNING s.id, t.budget_max_duration_s AS max, extract(epoch FROM now() - s.started_at)::text AS used`);
 
+/** A day's row (`d`) and its last reset (`r`) as DaySpendRow, `day.day` being the day. */
+const DAY_SPEND_COLUMNS = `to_char(day.day, 'YYYY-MM-DD') AS day, d.input_tokens::text, d.output_tokens::text, d.cost_usd::text,
+         d.uncounted_cost_usd::text, r.reset_at, r.actor AS reset_by, r.cost_usd::text AS reset_cost_usd`;
+const LAST_RESET = `LEFT JOIN LATERAL (
+      SELECT reset_at, actor, cost_usd FROM daily_usage_resets WHERE day = day.day ORDER BY reset_at DESC, id DESC LIMIT 1
+    ) AS r ON true`;
+
 const SPENT_TODAY = prepared(`
-  SELECT to_char(day.day, 'YYYY-MM-DD') AS day, d.input_tokens::text, d.output_tokens::text, d.cost_usd::text
+  SELECT ${DAY_SPEND_COLUMNS}
     FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS day) AS day
-    LEFT JOIN daily_usage AS d ON d.day = day.day`);
+    LEFT JOIN daily_usage AS d ON d.day = day.day
+    ${LAST_RESET}`);
+
+const RESET_TODAY = prepared(`
+  WITH day AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day),
+  before AS (
+    SELECT d.* FROM daily_usage AS d JOIN day ON d.day = day.day FOR UPDATE OF d
+  ), cleared AS (
+    UPDATE daily_usage AS d SET input_tokens = 0, output_tokens = 0, cost_usd = 0, uncounted_cost_usd = 0
+      FROM before WHERE d.day = before.day
+    RETURNING d.*
+  ), audit AS (
+    INSERT INTO daily_usage_resets (day, actor, input_tokens, output_tokens, cost_usd, uncounted_cost_usd)
+    SELECT day.day, $1, COALESCE(b.input_tokens, 0), COALESCE(b.output_tokens, 0), COALESCE(b.cost_usd, 0), COALESCE(b.uncounted_cost_usd, 0)
+      FROM day LEFT JOIN before AS b ON true
+    RETURNING reset_at, actor, cost_usd
+  )
+  SELECT ${DAY_SPEND_COLUMNS}
+    FROM day
+    LEFT JOIN cleared AS d ON true
+    CROSS JOIN audit AS r`);

@@ -252,6 +252,97 @@ describe('usage and budgets (integration)', () => {
     }
   });
 
+  describe("a session's share of the day", () => {
+    interface Today {
+      cost_usd: number;
+      uncounted_cost_usd: number;
+      last_reset: { at: string; by: string; cleared_cost_usd: number } | null;
+    }
+    const today = async (target: TestApi = api) => (await target.request<Today>('GET', '/usage/today')).body;
+
+    it('counts at most SESSION_SPEND_CEILING_USD of one huge usage report against the day, the rest apart', async () => {
+      const before = await today();
+      const session = await newSession();
+
+      expect((await deliver(session, usageEvent(session, 1, { cost_usd: 100_000 }))).statusCode).toBe(202);
+
+      const after = await today();
+      expect(after.cost_usd - before.cost_usd).toBeCloseTo(100, 6);
+      expect(after.uncounted_cost_usd - before.uncounted_cost_usd).toBeCloseTo(99_900, 6);
+      // The session's own usage shows all it reported.
+      expect((await usageOf(`/orchestrator/sessions/${session.id}`)).cost_usd).toBe(100_000);
+    });
+
+    it("counts at most the task's max_cost_usd when it is below the ceiling, over several reports", async () => {
+      const before = await today();
+      const session = await newSession({ max_cost_usd: 2 });
+
+      for (const [sequence, cost] of [1.5, 1.5, 40].entries()) {
+        expect((await deliver(session, usageEvent(session, sequence + 1, { cost_usd: cost }))).statusCode).toBe(202);
+      }
+
+      const after = await today();
+      expect(after.cost_usd - before.cost_usd).toBeCloseTo(2, 6);
+      expect(after.uncounted_cost_usd - before.uncounted_cost_usd).toBeCloseTo(41, 6);
+    });
+
+    it('takes a lower SESSION_SPEND_CEILING_USD from the configuration', async () => {
+      const low = await TestApi.start({ ORCHESTRATOR_URL: stub.url, SESSION_SPEND_CEILING_USD: '0.5' });
+      try {
+        const before = await today(low);
+        const session = await newSession({}, low);
+        await deliver(session, usageEvent(session, 1, { cost_usd: 3 }), low);
+        expect((await today(low)).cost_usd - before.cost_usd).toBeCloseTo(0.5, 6);
+      } finally {
+        await low.close();
+      }
+    });
+
+    it("lets the administrator reset the day's counter, recording who did and what was cleared, so dispatches resume", async () => {
+      const session = await newSession();
+      await deliver(session, usageEvent(session, 1, { cost_usd: 7 }));
+      const spent = await today();
+      expect(spent.cost_usd).toBeGreaterThan(0);
+      const limited = await TestApi.start({ ORCHESTRATOR_URL: stub.url, MOSAIC_DAILY_COST_LIMIT_USD: '1' });
+      try {
+        const task = await limited.request<{ id: string }>('POST', '/tasks', { body: { title: 'held by the day' } });
+        expect((await limited.request('POST', `/tasks/${task.body.id}/dispatch`)).status).toBe(429);
+
+        const reset = await limited.request<Today>('POST', '/usage/today/reset');
+
+        expect(reset.status).toBe(200);
+        expect(reset.body).toMatchObject({ cost_usd: 0, uncounted_cost_usd: 0, last_reset: { by: 'admin' } });
+        expect(reset.body.last_reset!.cleared_cost_usd).toBeGreaterThanOrEqual(spent.cost_usd - 1e-6);
+        expect((await today()).last_reset).toEqual(reset.body.last_reset);
+        const audit = await api.get(PrismaService).$queryRaw<
+          { actor: string; cost_usd: string }[]
+        >`SELECT actor, cost_usd::text FROM daily_usage_resets ORDER BY reset_at DESC LIMIT 1`;
+        expect(audit).toEqual([{ actor: 'admin', cost_usd: expect.any(String) }]);
+        expect(Number(audit[0]!.cost_usd)).toBeCloseTo(reset.body.last_reset!.cleared_cost_usd, 6);
+        expect((await limited.request('POST', `/tasks/${task.body.id}/dispatch`)).status).toBe(202);
+      } finally {
+        await limited.close();
+      }
+    });
+
+    it('refuses the reset to anyone but the administrator, and changes nothing', async () => {
+      const session = await newSession();
+      await deliver(session, usageEvent(session, 1, { cost_usd: 1 }));
+      const before = await today();
+      const key = await api.request<{ key: string }>('POST', '/operator-keys', {
+        body: { name: `usage reader ${randomUUID()}`, scopes: ['read', 'dispatch', 'stop'] },
+      });
+
+      const byKey = await api.request<{ error: { code: string } }>('POST', '/usage/today/reset', { token: key.body.key });
+      const anonymous = await api.request<{ error: { code: string } }>('POST', '/usage/today/reset', { token: null });
+
+      expect(byKey.status).toBe(403);
+      expect(byKey.body.error.code).toBe('insufficient_scope');
+      expect(anonymous.status).toBe(401);
+      expect(await today()).toEqual(before);
+    });
+  });
+
   describe('POST /tasks budget', () => {
     it("keeps a valid budget and shows it with the task's usage", async () => {
       const created = await api.request<{ id: string; budget: unknown; usage: unknown }>('POST', '/tasks', {

@@ -1,4 +1,4 @@
-import { BUDGET_CLAIM, DAILY_USAGE, USAGE_TOTALS } from '../budgets/callback-batch-usage.sql';
+import { BUDGET_CLAIM, DAILY_USAGE, usageTotals } from '../budgets/callback-batch-usage.sql';
 import { prepared } from '../database/prisma.service';
 import { MOVE_STATUS, MOVE_TASK } from '../sessions/callback-batch-moves.sql';
 import { REPORT_COLUMNS } from '../sessions/status-report.sql';
@@ -27,6 +27,9 @@ export const EVENT_COLUMNS = [
   ['data', 'jsonb'],
   ...REPORT_COLUMNS,
 ] as const;
+
+/** The last parameter, after the columns: SESSION_SPEND_CEILING_USD (callback-batch-usage.sql.ts). */
+const SESSION_SPEND_CEILING_USD = `$${EVENT_COLUMNS.length + 2}::numeric`;
 
 /**
  * The token rule of CallbackTokenService, applied by the database to the
@@ -124,7 +127,7 @@ const ANSWER = `SELECT t.n IS NOT NULL AS found,
 
 /** The callback batch, its parts in the order each reads the ones before. One fixed text, so it is prepared once per connection. */
 export const RECORD_CALLBACKS = prepared(`
-    WITH ${[INPUT, AUTHENTICATE, DEDUPLICATE, USAGE_TOTALS, BUDGET_CLAIM, MOVE_STATUS, MOVE_TASK, DAILY_USAGE].join(', ')}
+    WITH ${[INPUT, AUTHENTICATE, DEDUPLICATE, usageTotals(SESSION_SPEND_CEILING_USD), BUDGET_CLAIM, MOVE_STATUS, MOVE_TASK, DAILY_USAGE].join(', ')}
     ${ANSWER}`);
 
 /** Whether a callback's token is valid for its session, for a callback refused anyway (`authenticate` alone). */

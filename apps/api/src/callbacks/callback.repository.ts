@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type CallbackEventType, type SessionStatus, TERMINAL_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import { AppError } from '@mosaic/http-kit';
+import { ApiConfig } from '../config/api-config';
 import { PrismaService } from '../database/prisma.service';
 import { databaseUnavailable } from '../database/database-errors';
 import { StatementBatcher } from '../database/statement-batcher';
@@ -117,7 +118,10 @@ export class CallbackRepository {
     retryAlone: (error) => !(error instanceof AppError && error.code === 'database_unavailable'),
   });
 
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly config: ApiConfig,
+  ) {}
 
   /** Whether `credentials` hold the session's token, valid by `validity`. Only for callbacks refused anyway. */
   async authenticates(credentials: CallbackCredentials, validity: TokenValidity): Promise<boolean> {
@@ -149,7 +153,10 @@ export class CallbackRepository {
   }
 
   private async recordBatch(records: readonly CallbackRecord[]): Promise<RecordedEvent[]> {
-    const rows = await this.prisma.queryPg<RecordedRow>(RECORD_CALLBACKS, recordColumns(records));
+    const rows = await this.prisma.queryPg<RecordedRow>(RECORD_CALLBACKS, [
+      ...recordColumns(records),
+      this.config.budgets.sessionSpendCeilingUsd,
+    ]);
     return rows.map(recordedEvent);
   }
 }

@@ -71,6 +71,28 @@ describe('ApiConfig.fromEnvironment', () => {
     expect(() => ApiConfig.fromEnvironment({ [name]: value })).not.toThrow(/hunter2/);
   });
 
+  it.each(['MOSAIC_API_TOKEN', 'ORCHESTRATOR_API_KEY'])('refuses a %s no Bearer header can carry, without showing it', (name) => {
+    expect(() => ApiConfig.fromEnvironment({ [name]: 'a token with spaces in it, long enough' })).toThrow(
+      new RegExp(`^Invalid configuration: ${name}=\\[secret\\]: must be a bearer token`),
+    );
+    expect(() => ApiConfig.fromEnvironment({ [name]: ' '.repeat(32) })).toThrow(`${name}=[secret]: must not be empty`);
+  });
+
+  it('trims white space around the bearer secrets', () => {
+    const config = ApiConfig.fromEnvironment({ MOSAIC_API_TOKEN: ' operator-token\t', ORCHESTRATOR_API_KEY: 'orchestrator-key ' });
+    expect(config.mosaicApiToken).toBe('operator-token');
+    expect(config.orchestrator.apiKey).toBe('orchestrator-key');
+  });
+
+  it('refuses a production secret of too few distinct characters, naming it', () => {
+    const strong = 'a-real-secret-of-thirty-two-chars-or-more';
+    const production = { NODE_ENV: 'production', MOSAIC_API_TOKEN: strong, ORCHESTRATOR_API_KEY: strong, CALLBACK_SIGNING_KEY: strong };
+    expect(() => ApiConfig.fromEnvironment(production)).not.toThrow();
+    expect(() => ApiConfig.fromEnvironment({ ...production, MOSAIC_API_TOKEN: 'a'.repeat(32) })).toThrow(
+      'MOSAIC_API_TOKEN has fewer than 10 distinct characters',
+    );
+  });
+
   it('names every bad variable at once', () => {
     expect(() => ApiConfig.fromEnvironment({ PORT: 'x', ORCHESTRATOR_URL: 'y' })).toThrow(/PORT.*ORCHESTRATOR_URL/);
   });

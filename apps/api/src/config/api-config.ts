@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import {
   type Environment,
+  envBearerSecret,
   envInteger,
   envPositiveNumber,
   envText,
@@ -37,9 +38,9 @@ const environmentSchema = z.object({
   EMBEDDED_DATABASE_PORT: port.default(5433),
   EMBEDDED_DATABASE_DIR: envText().optional(),
   ORCHESTRATOR_URL: httpUrls.default(['http://127.0.0.1:3100']),
-  ORCHESTRATOR_API_KEY: envText().optional(),
+  ORCHESTRATOR_API_KEY: envBearerSecret().optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
-  MOSAIC_API_TOKEN: envText().optional(),
+  MOSAIC_API_TOKEN: envBearerSecret().optional(),
   CALLBACK_SIGNING_KEY: envText().optional(),
   ORCHESTRATOR_SPAWN_TIMEOUT_MS: milliseconds.default(10_000),
   ORCHESTRATOR_STATUS_TIMEOUT_MS: milliseconds.default(5_000),
@@ -63,6 +64,7 @@ const environmentSchema = z.object({
   METRICS_SESSION_COUNT_MAX_AGE_MS: envInteger('a number of milliseconds', 0).default(10_000),
   STREAM_HEARTBEAT_MS: milliseconds.default(15_000),
   MOSAIC_DAILY_COST_LIMIT_USD: envPositiveNumber('an amount of US dollars').optional(),
+  SESSION_SPEND_CEILING_USD: envPositiveNumber('an amount of US dollars').default(100),
   BUDGET_CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, 600_000).default(10_000),
   BUDGET_CHECK_INTERVAL_MS: milliseconds.default(1_000),
   STREAM_MAX_BUFFERED_BYTES: envInteger('a number of bytes', 64 * 1024).default(1024 * 1024),
@@ -71,6 +73,11 @@ const environmentSchema = z.object({
   STREAM_MAX_TOTAL: count.default(1_000),
   STREAM_MAX_LIFE_MS: milliseconds.default(30 * 60 * 1000),
 });
+
+/** The settings `pnpm db:migrate` reads: it needs the database only, never the service's secrets (docs/contract.md §5). */
+const databaseSchema = environmentSchema.pick({ DATABASE_URL: true, EMBEDDED_DATABASE_PORT: true, EMBEDDED_DATABASE_DIR: true });
+
+export type DatabaseSettings = Pick<ApiConfig, 'databaseUrl' | 'embeddedDatabase'>;
 
 /**
  * The API's whole configuration, validated once at start-up and injected by
@@ -135,7 +142,13 @@ export class ApiConfig {
    * Budgets: the grace a session that passed its task's budget gets to stop, how often running times are checked
    * against `max_duration_s`, and the day's (UTC) cost past which dispatches are refused (undefined: no limit).
    */
-  readonly budgets: { readonly cancelGraceMs: number; readonly checkIntervalMs: number; readonly dailyCostLimitUsd: number | undefined };
+  readonly budgets: {
+    readonly cancelGraceMs: number;
+    readonly checkIntervalMs: number;
+    readonly dailyCostLimitUsd: number | undefined;
+    /** The most of one session's cost that counts against the day (its task's max_cost_usd when lower). */
+    readonly sessionSpendCeilingUsd: number;
+  };
   /** Names of secrets that fell back to development values; main.ts warns about each. */
   readonly developmentDefaults: readonly string[];
 
@@ -143,10 +156,7 @@ export class ApiConfig {
     this.port = values.PORT;
     this.host = values.HOST;
     this.databaseUrl = values.DATABASE_URL;
-    this.embeddedDatabase = {
-      port: values.EMBEDDED_DATABASE_PORT,
-      dataDir: values.EMBEDDED_DATABASE_DIR === undefined ? undefined : path.resolve(values.EMBEDDED_DATABASE_DIR),
-    };
+    this.embeddedDatabase = embeddedDatabaseOf(values);
     this.publicBaseUrl = values.PUBLIC_BASE_URL ?? `http://127.0.0.1:${values.PORT}`;
     this.mosaicApiToken = values.MOSAIC_API_TOKEN ?? DEVELOPMENT_MOSAIC_API_TOKEN;
     this.callbackSigningKey = values.CALLBACK_SIGNING_KEY ?? DEVELOPMENT_CALLBACK_SIGNING_KEY;
@@ -185,6 +195,7 @@ export class ApiConfig {
       cancelGraceMs: values.BUDGET_CANCEL_GRACE_MS,
       checkIntervalMs: values.BUDGET_CHECK_INTERVAL_MS,
       dailyCostLimitUsd: values.MOSAIC_DAILY_COST_LIMIT_USD,
+      sessionSpendCeilingUsd: values.SESSION_SPEND_CEILING_USD,
     };
     this.streams = { heartbeatMs: values.STREAM_HEARTBEAT_MS, maxBufferedBytes: values.STREAM_MAX_BUFFERED_BYTES };
     this.streamLimits = {
@@ -211,6 +222,12 @@ export class ApiConfig {
     return new ApiConfig(values);
   }
 
+  /** The database settings alone, for `pnpm db:migrate`, or throws naming every bad one. */
+  static databaseFromEnvironment(environment: Environment): DatabaseSettings {
+    const values = readEnvironment(databaseSchema, environment, { secrets: ['DATABASE_URL'] });
+    return { databaseUrl: values.DATABASE_URL, embeddedDatabase: embeddedDatabaseOf(values) };
+  }
+
   /** The same configuration with the database URL filled in (the embedded database's, at start-up). */
   withDatabaseUrl(databaseUrl: string): ApiConfig {
     return Object.assign(Object.create(ApiConfig.prototype) as ApiConfig, this, { databaseUrl });
@@ -225,4 +242,11 @@ export class ApiConfig {
   callbackUrl(sessionId: string): string {
     return `${this.publicBaseUrl}${callbackPath(sessionId)}`;
   }
+}
+
+function embeddedDatabaseOf(values: z.output<typeof databaseSchema>): DatabaseSettings['embeddedDatabase'] {
+  return {
+    port: values.EMBEDDED_DATABASE_PORT,
+    dataDir: values.EMBEDDED_DATABASE_DIR === undefined ? undefined : path.resolve(values.EMBEDDED_DATABASE_DIR),
+  };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { defaultEmbeddedDataDir, startEmbeddedPostgres } from '@mosaic/embedded-postgres';
-import { ApiConfig } from '../config/api-config';
+import type { ApiConfig, DatabaseSettings } from '../config/api-config';
 import { applyMigrations } from './migrator';
 
 export interface ResolvedDatabase {
@@ -34,6 +34,6 @@ export async function resolveDatabase(config: ApiConfig, logger: Logger): Promis
 }
 
 /** Where the API keeps its embedded PostgreSQL, so that `pnpm db:migrate` migrates the same one. */
-export function embeddedDataDir(config: ApiConfig): string {
+export function embeddedDataDir(config: DatabaseSettings): string {
   return config.embeddedDatabase.dataDir ?? defaultEmbeddedDataDir('postgres');
 }

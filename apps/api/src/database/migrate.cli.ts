@@ -1,7 +1,8 @@
 // `pnpm db:migrate`: applies prisma/migrations to DATABASE_URL or, when it is
 // unset, to the embedded PostgreSQL the API starts by default: the same data
 // directory and port (EMBEDDED_DATABASE_DIR, EMBEDDED_DATABASE_PORT), so the API
-// finds it migrated.
+// finds it migrated. It reads those settings only: a production deploy runs it
+// before the service's secrets need to be there (docs/contract.md §5).
 import { EmbeddedPostgresError, startEmbeddedPostgres } from '@mosaic/embedded-postgres';
 import { ConfigurationError } from '@mosaic/http-kit';
 import { ApiConfig } from '../config/api-config';
@@ -11,7 +12,7 @@ import { MigrationError, applyMigrations } from './migrator';
 const log = (line: string): void => console.log(line);
 
 async function main(): Promise<void> {
-  const config = ApiConfig.fromEnvironment(process.env);
+  const config = ApiConfig.databaseFromEnvironment(process.env);
   if (config.databaseUrl !== undefined) {
     await migrate(config.databaseUrl);
     return;

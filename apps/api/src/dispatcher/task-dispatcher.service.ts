@@ -38,7 +38,7 @@ export class TaskDispatcherService {
     if (costUsd >= limit) {
       throw new AppError(
         'daily_budget_exhausted',
-        `today's (UTC) agent cost, ${costUsd} USD, has reached MOSAIC_DAILY_COST_LIMIT_USD (${limit} USD): dispatches resume tomorrow`,
+        `today's (UTC) agent cost, ${costUsd} USD, has reached MOSAIC_DAILY_COST_LIMIT_USD (${limit} USD): dispatches resume tomorrow, or once the administrator resets the day`,
       );
     }
   }

@@ -440,6 +440,27 @@ describe('OrchestratorClient', () => {
       expect(spawn.isDone()).toBe(true);
     });
 
+    it('forgets earlier failures once a health probe is answered, so one 503 after an outage does not open it', async () => {
+      const client = clientWith(breakerSettings);
+      orchestrator()
+        .post('/orchestrator/sessions/spawn')
+        .twice()
+        .replyWithError(networkError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:3100'));
+      for (let call = 0; call < 2; call += 1)
+        await expect(failureOf(client.spawn(SPAWN_BODY, 'key-1'))).resolves.toMatchObject({ failure: 'unreachable' });
+      orchestrator().get('/health').reply(200, { status: 'ok', version: '1', active_sessions: 0 });
+      await client.health();
+      orchestrator().post('/orchestrator/sessions/spawn').reply(503, errorBody('shutting_down', 'draining'));
+      await expect(failureOf(client.spawn(SPAWN_BODY, 'key-1'))).resolves.toMatchObject({ failure: 'rejected' });
+      const next = orchestrator()
+        .post('/orchestrator/sessions/spawn')
+        .reply(201, { session_id: 'orch-1', status: 'pending', created_at: CREATED_AT });
+
+      expect(client.circuitState).toBe('closed');
+      await expect(client.spawn(SPAWN_BODY, 'key-1')).resolves.toMatchObject({ session_id: 'orch-1' });
+      expect(next.isDone()).toBe(true);
+    });
+
     it('fails the health probe fast while open', async () => {
       const client = clientWith(breakerSettings);
       await openBreaker(client);

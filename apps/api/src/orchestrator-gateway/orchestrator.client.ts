@@ -150,6 +150,8 @@ type Answer<T> = { readonly value: T } | { readonly refusal: AttemptFailure };
 export class OrchestratorClient {
   private readonly logger = new Logger(OrchestratorClient.name);
   private readonly breaker: CircuitBreakerPolicy;
+  /** The breaker's count of consecutive failures, told of answered health probes too (see `health`). */
+  private readonly consecutiveFailures: ConsecutiveBreaker;
   private readonly retry: RetryPolicy;
   private readonly failover: RetryPolicy;
   private readonly nodes: readonly string[];
@@ -162,9 +164,10 @@ export class OrchestratorClient {
     private readonly metrics: ApiMetrics,
   ) {
     const { breaker, retry: retrySettings } = config.orchestrator;
+    this.consecutiveFailures = new ConsecutiveBreaker(breaker.consecutiveFailures);
     this.breaker = circuitBreaker(
       handleWhen((error) => error instanceof AttemptFailure),
-      { halfOpenAfter: breaker.halfOpenAfterMs, breaker: new ConsecutiveBreaker(breaker.consecutiveFailures) },
+      { halfOpenAfter: breaker.halfOpenAfterMs, breaker: this.consecutiveFailures },
     );
     this.retry = retry(
       handleWhen((error) => error instanceof AttemptFailure && error.retryable),
@@ -281,8 +284,9 @@ export class OrchestratorClient {
   /**
    * One attempt, no retry: a health probe reports the present, and its caller
    * polls again anyway. It can never open the breaker (only the calls dispatch
-   * and operators depend on do), but an open breaker answers it at once and a
-   * probe after `halfOpenAfter` can close it again. It asks every node at
+   * and operators depend on do), but its answer ends a run of failures, an
+   * open breaker answers it at once and a probe after `halfOpenAfter` can
+   * close it again. It asks every node at
    * once and takes the first good answer: the orchestrator is up while any
    * node answers, and each node's `/health` describes the whole cluster.
    */
@@ -300,8 +304,12 @@ export class OrchestratorClient {
         // A closed breaker does not count health probes: the endpoint is open, and a few probes against a slow
         // orchestrator (their timeout is shorter than a spawn's) must not open the breaker that dispatch needs. An open
         // breaker still answers them at once, and once half-open a probe is its trial, so a good answer closes it.
+        // An answer while closed still ends the run of failures, or an outage's failures would outlive it.
         const attempt = () => this.askAllNodes(operation);
-        const health = settle(this.breaker.state === CircuitState.Closed ? await attempt() : await this.breaker.execute(attempt));
+        const closed = this.breaker.state === CircuitState.Closed;
+        const answer = closed ? await attempt() : await this.breaker.execute(attempt);
+        if (closed) this.consecutiveFailures.success();
+        const health = settle(answer);
         return { health, latencyMs: Math.round(performance.now() - started) };
       } catch (error) {
         throw this.toOrchestratorError(error, operation, 1);

@@ -120,6 +120,19 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ [name]: value })).not.toThrow(/hunter2/);
   });
 
+  it('trims white space around the API key, and refuses one of spaces', () => {
+    expect(OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: ' key\n' }).apiKey).toBe('key');
+    expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: ' '.repeat(32) })).toThrow(
+      'ORCHESTRATOR_API_KEY=[secret]: must not be empty',
+    );
+  });
+
+  it('refuses in production an API key of too few distinct characters', () => {
+    expect(() => OrchestratorConfig.fromEnvironment({ NODE_ENV: 'production', ORCHESTRATOR_API_KEY: 'a'.repeat(32) })).toThrow(
+      'ORCHESTRATOR_API_KEY has fewer than 10 distinct characters',
+    );
+  });
+
   it('never shows the API key in its message', () => {
     expect(() => OrchestratorConfig.fromEnvironment({ ORCHESTRATOR_API_KEY: 'almost right!' })).toThrow(
       /^Invalid configuration: ORCHESTRATOR_API_KEY=\[secret\]: /,

@@ -65,6 +65,7 @@ const environmentSchema = z.object({
   CALLBACK_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(10_000),
   LOG_LINES_PER_SECOND: envInteger('a number of lines per second', 0).default(20),
   SHUTDOWN_GRACE_MS: envInteger('a number of milliseconds', 0, MAX_TIMER_MS).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(30_000),
   CANCEL_GRACE_MS: envInteger('a number of milliseconds', 0, LIMITS.cancelGraceMaxMs).default(10_000),
   SESSION_WORKDIR_ROOT: envText().optional(),
   SESSION_SPOOL_ROOT: envText().optional(),
@@ -135,6 +136,8 @@ export class OrchestratorConfig {
   readonly callbackTimeoutMs: number;
   readonly logLinesPerSecond: number;
   readonly shutdownGraceMs: number;
+  /** How long a request may take to arrive whole, and a kept-alive connection stay idle. */
+  readonly httpRequestTimeoutMs: number;
   /** The grace of a cancel whose request names none. */
   readonly cancelGraceMs: number;
   readonly sessionWorkdirRoot: string;
@@ -176,6 +179,7 @@ export class OrchestratorConfig {
     this.callbackTimeoutMs = values.CALLBACK_TIMEOUT_MS;
     this.logLinesPerSecond = values.LOG_LINES_PER_SECOND;
     this.shutdownGraceMs = values.SHUTDOWN_GRACE_MS;
+    this.httpRequestTimeoutMs = values.HTTP_REQUEST_TIMEOUT_MS;
     this.cancelGraceMs = values.CANCEL_GRACE_MS;
     // Named after the user, so that orchestrators of different users on one machine do not refuse each other's.
     this.sessionWorkdirRoot = resolve(values.SESSION_WORKDIR_ROOT ?? join(tmpdir(), `mosaic-orchestrator-${process.getuid?.() ?? 'user'}`));
