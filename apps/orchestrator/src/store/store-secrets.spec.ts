@@ -17,19 +17,23 @@ describe('StoreSecrets', () => {
     expect(secrets.seal('s', 'token', 'same')).not.toBe(secrets.seal('s', 'token', 'same'));
   });
 
-  it('refuses an altered value, a plain one, and one sealed under a key it does not hold', () => {
+  it('refuses an altered value, an empty one, and one sealed under a key it does not hold', () => {
     const sealed = secrets.seal('s', 'token', 'callback-token');
     const [format, keyId, nonce, body] = sealed.split('.') as [string, string, string, string];
     const flipped = `${body.slice(0, 2)}${body[2] === 'A' ? 'B' : 'A'}${body.slice(3)}`;
 
     for (const bad of [
       [format, keyId, nonce, flipped].join('.'),
-      'callback-token',
+      [format, keyId, nonce].join('.'),
       '',
       new StoreSecrets('another-key').seal('s', 'token', 'x'),
     ]) {
       expect(() => secrets.open('s', 'token', bad)).toThrow(SealedSecretError);
     }
+  });
+
+  it('reads a value stored in the clear before sealing (base64url, no dot) as it is', () => {
+    expect(secrets.open('s', 'token', 'mosaic_cb_9aZ-_x')).toBe('mosaic_cb_9aZ-_x');
   });
 
   it('opens what the previous key sealed, and seals under the new one only', () => {

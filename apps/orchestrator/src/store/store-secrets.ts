@@ -48,8 +48,15 @@ export class StoreSecrets {
     return [FORMAT, this.current.id, nonce.toString('base64url'), sealed.toString('base64url')].join('.');
   }
 
-  /** The value `seal` sealed for this session and field; throws SealedSecretError for anything else. */
+  /**
+   * The value `seal` sealed for this session and field; throws SealedSecretError for anything else.
+   * A value with no dot was stored in the clear by a node from before sealing (the API's tokens are base64url, its
+   * signing secrets base64: neither has one): it is read as it is, so that sessions running across the upgrade keep
+   * reporting. Putting such a value in the store gains nothing: the API checks tokens against its hashes and
+   * signatures under its own secrets.
+   */
   open(sessionId: string, field: string, stored: string): string {
+    if (stored !== '' && !stored.includes('.')) return stored;
     const [format, keyId, nonceText, sealedText, ...rest] = stored.split('.');
     const key = keyId === undefined ? undefined : this.keys.get(keyId);
     if (format !== FORMAT || key === undefined || nonceText === undefined || sealedText === undefined || rest.length > 0)
