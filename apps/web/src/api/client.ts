@@ -5,6 +5,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** What `Retry-After` asked to wait, in ms, when the answer said (whole seconds only). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -72,15 +74,17 @@ export class ApiClient {
 /** The API's error from a failed answer; a body in another shape (a proxy's page) still gives a readable message. */
 async function errorOf(response: Response): Promise<ApiError> {
   const text = await response.text().catch(() => '');
+  const retryAfter = /^\d{1,6}$/.exec(response.headers.get('retry-after')?.trim() ?? '');
+  const retryAfterMs = retryAfter === null ? undefined : Number(retryAfter[0]) * 1000;
   try {
     const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
     const code = body.error?.code;
     const message = body.error?.message;
-    if (typeof code === 'string' && typeof message === 'string') return new ApiError(response.status, code, message);
+    if (typeof code === 'string' && typeof message === 'string') return new ApiError(response.status, code, message, retryAfterMs);
   } catch {
     // Not JSON: described below by its status.
   }
-  return new ApiError(response.status, 'http_error', `the API answered ${response.status} ${response.statusText}`.trim());
+  return new ApiError(response.status, 'http_error', `the API answered ${response.status} ${response.statusText}`.trim(), retryAfterMs);
 }
 
 /** A message for any failure, as caught. */

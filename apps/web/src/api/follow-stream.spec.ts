@@ -65,4 +65,41 @@ describe('followEventStream', () => {
     await expect(following).rejects.toEqual(new ApiError(401, 'unauthorized', 'a valid operator token is required'));
     expect(refused.map((error) => error.code)).toEqual(['unauthorized']);
   });
+
+  it('waits out a 429 (too many streams) for its Retry-After, then follows again', async () => {
+    jest.useFakeTimers();
+    try {
+      const answers = [
+        new Response(JSON.stringify({ error: { code: 'too_many_streams', message: 'this key has 100 streams open' } }), {
+          status: 429,
+          headers: { 'retry-after': '5' },
+        }),
+        streamAnswer('id: 1\nevent: status\ndata: done\n\n'),
+      ];
+      const asked: number[] = [];
+      global.fetch = jest.fn(async () => {
+        asked.push(Date.now());
+        return answers.shift()!;
+      });
+      const received: string[] = [];
+
+      const following = followEventStream({
+        client: new ApiClient('the-token'),
+        path: '/stream',
+        signal: new AbortController().signal,
+        onMessage: (message) => received.push(message.data),
+        finished: () => true,
+      });
+      await jest.advanceTimersByTimeAsync(4_999);
+      expect(asked).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(1);
+      await following;
+
+      expect(asked).toHaveLength(2);
+      expect(asked[1]! - asked[0]!).toBe(5_000);
+      expect(received).toEqual(['done']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

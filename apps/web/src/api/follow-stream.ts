@@ -26,7 +26,8 @@ export interface FollowOptions {
 
 /**
  * Follows an event stream until it is finished or `signal` aborts, reconnecting
- * with backoff whenever it drops or the server fails. A refusal (4xx: bad
+ * with backoff whenever it drops, the server fails or has too many streams
+ * open (429, waiting at least its Retry-After). A refusal (another 4xx: bad
  * token, missing scope, no such session) is not retried: it is thrown.
  */
 export async function followEventStream(options: FollowOptions): Promise<void> {
@@ -34,6 +35,7 @@ export async function followEventStream(options: FollowOptions): Promise<void> {
   let failures = 0;
   let opened = false;
   while (!signal.aborted) {
+    let retryAfterMs = 0;
     try {
       const lastEventId = options.lastEventId?.();
       const response = await fetch(path, {
@@ -50,12 +52,13 @@ export async function followEventStream(options: FollowOptions): Promise<void> {
       if (await options.finished?.()) return;
     } catch (error) {
       if (signal.aborted || isAbort(error)) return;
-      // A refusal (bad token, missing scope, no such session) does not go away by asking again.
-      if (error instanceof ApiError && error.status >= 400 && error.status < 500) throw error;
+      // A refusal (bad token, missing scope, no such session) does not go away by asking again; too many streams does.
+      if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429) throw error;
+      if (error instanceof ApiError) retryAfterMs = error.retryAfterMs ?? 0;
     }
     options.onConnectionChange?.(false);
     failures += 1;
-    await wait(retryDelayMs(failures), signal);
+    await wait(Math.max(retryDelayMs(failures), retryAfterMs), signal);
   }
 }
 
