@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { DEVELOPMENT_CALLBACK_SIGNING_KEY, DEVELOPMENT_MOSAIC_API_TOKEN } from '../../apps/api/src/config/api-config';
 import { testDatabaseUrl } from '../support/database';
@@ -71,8 +72,15 @@ describe('production refuses development secrets (built services)', () => {
     }
   });
 
+  it('the orchestrator stops without AGENT_USER, naming it', async () => {
+    const { code, output } = await exitOf(ORCHESTRATOR_ENTRY, { ...production, ORCHESTRATOR_API_KEY: STRONG, AGENT_USER: undefined });
+    expect(code).not.toBe(0);
+    expect(output).toContain('AGENT_USER is not set; with NODE_ENV=production');
+  });
+
   it('both start with real secrets', async () => {
-    const env = { ...production, ORCHESTRATOR_API_KEY: STRONG, MOSAIC_API_TOKEN: `${STRONG}-operator` };
+    // The test's own user: naming another one takes root.
+    const env = { ...production, ORCHESTRATOR_API_KEY: STRONG, MOSAIC_API_TOKEN: `${STRONG}-operator`, AGENT_USER: userInfo().username };
     const orchestrator = await startService({ name: 'orchestrator', entry: ORCHESTRATOR_ENTRY, env });
     try {
       const api = await startService({
