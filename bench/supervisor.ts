@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,8 +41,14 @@ async function supervisedStart(root: string, round: number): Promise<[number, nu
   let blocked = 0;
   const starting = SupervisedAgent.start(
     spool,
-    { command: AGENT, cwd: root, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 0, maxSpoolBytes: 4 * 1024 * 1024 },
-    { onLine: () => firstLine(), onDropped: () => undefined, onError: () => undefined, beforeDelete: () => Promise.resolve() },
+    { command: AGENT, cwd: root, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 0, maxSpoolBytes: 4 * 1024 * 1024, key: randomBytes(32) },
+    {
+      onLine: () => firstLine(),
+      onDropped: () => undefined,
+      onError: () => undefined,
+      onRejected: () => undefined,
+      beforeDelete: () => Promise.resolve(),
+    },
   );
   blocked = performance.now() - began;
   const agent = await starting;

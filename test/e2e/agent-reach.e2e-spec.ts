@@ -21,7 +21,7 @@ const asRoot = process.getuid?.() === 0;
  * Shell lines, each reporting one probe as `<name>: <what it found>`; `$PPID` of the agent's
  * shell is its supervisor, whose parent is the orchestrator (field 4 of /proc/<pid>/stat).
  */
-function probe(rootOnlyFile = '/nonexistent'): string {
+function probe(rootOnlyFile = '/nonexistent', spoolDir = '/nonexistent'): string {
   return [
     'echo "supervisor: $(cat /proc/$PPID/comm)"',
     'echo "parent: $(cat /proc/$(cut -d" " -f4 /proc/$PPID/stat)/comm)"',
@@ -31,6 +31,7 @@ function probe(rootOnlyFile = '/nonexistent'): string {
     `echo "workdir: $(stat -c '%u %a' .)"`,
     `echo "task file: $(stat -c '%u %a' "$MOSAIC_TASK_FILE") $(head -c 14 "$MOSAIC_TASK_FILE" 2>&1)"`,
     `echo "root-only file: $(cat '${rootOnlyFile}' 2>&1)"`,
+    `echo "own spool: $({ ls "${spoolDir}/$MOSAIC_SESSION_ID"; echo kill >>"${spoolDir}/$MOSAIC_SESSION_ID/stop"; } 2>&1 | tr '\\n' ' ')"`,
   ].join('; ');
 }
 
@@ -284,7 +285,9 @@ describe('the work directory root', () => {
         ORCHESTRATOR_API_KEY_FILE: keyFile,
         AGENT_USER: 'nobody',
         SESSION_WORKDIR_ROOT: workdirRoot,
-        AGENT_COMMAND: probe(keyFile),
+        SESSION_SPOOL_ROOT: join(dir, 'spools'),
+        NODE_ID: 'reach-node',
+        AGENT_COMMAND: probe(keyFile, join(dir, 'spools', 'reach-node')),
       },
     });
   });
@@ -307,6 +310,8 @@ describe('the work directory root', () => {
         expect(found.uid).toBe(String(NOBODY_UID));
         expect(found['parent environ']).toMatch(/Permission denied/);
         expect(found['root-only file']).toMatch(/Permission denied/);
+        // Its supervisor's files are out of its reach: neither listed nor written (a stop request least of all).
+        expect(found['own spool']).toMatch(/^ls: cannot access .*: Permission denied .*: Permission denied $/);
         expect(found.workdir).toBe(`${NOBODY_UID} 700`);
         expect(found['task file']).toBe(`${NOBODY_UID} 600 {"session_id":`);
         expect(found['own environ']).toMatch(/(^| )USER=nobody /);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { DEVELOPMENT_CALLBACK_SIGNING_KEY, DEVELOPMENT_MOSAIC_API_TOKEN } from '../../apps/api/src/config/api-config';
 import { DEVELOPMENT_CLUSTER_KEY, DEVELOPMENT_STORE_SECRETS_KEY } from '../../apps/orchestrator/src/config/orchestrator-config';
@@ -86,14 +87,26 @@ describe('production refuses development secrets (built services)', () => {
       [undefined, `${name} is not set`],
       [developmentValue, `${name} is the development value`],
     ] as const) {
-      const { code, output } = await exitOf(ORCHESTRATOR_ENTRY, { ...production, ORCHESTRATOR_API_KEY: STRONG, [name]: value });
+      const { code, output } = await exitOf(ORCHESTRATOR_ENTRY, {
+        ...production,
+        ORCHESTRATOR_API_KEY: STRONG,
+        AGENT_USER: userInfo().username,
+        [name]: value,
+      });
       expect(code).not.toBe(0);
       expect(output).toContain(why);
     }
   });
 
+  it('the orchestrator stops without AGENT_USER, naming it', async () => {
+    const { code, output } = await exitOf(ORCHESTRATOR_ENTRY, { ...production, ORCHESTRATOR_API_KEY: STRONG, AGENT_USER: undefined });
+    expect(code).not.toBe(0);
+    expect(output).toContain('AGENT_USER is not set; with NODE_ENV=production');
+  });
+
   it('both start with real secrets', async () => {
-    const env = { ...production, ORCHESTRATOR_API_KEY: STRONG, MOSAIC_API_TOKEN: `${STRONG}-operator` };
+    // The test's own user: naming another one takes root.
+    const env = { ...production, ORCHESTRATOR_API_KEY: STRONG, MOSAIC_API_TOKEN: `${STRONG}-operator`, AGENT_USER: userInfo().username };
     const orchestrator = await startService({ name: 'orchestrator', entry: ORCHESTRATOR_ENTRY, env });
     try {
       const api = await startService({

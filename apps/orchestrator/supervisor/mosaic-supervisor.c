@@ -5,8 +5,16 @@
  *
  *   mosaic-supervisor <spool-dir> <max-spool-bytes> <timeout-ms> <uid|-> <gid|-> <command>
  *
- * Runs `/bin/sh -c <command>` as the leader of its own process group (pgid = its pid)
- * with the supervisor's cwd and environment, stdin /dev/null; bad arguments: exit 2.
+ * First reads the session's key from stdin: 64 hex digits (32 bytes) and '\n'. It is the
+ * key of every MAC below (HMAC-SHA256, cut to its first 16 bytes, as 32 lower-case hex
+ * digits): an agent of the same uid can write to any session's files and signal any
+ * supervisor, so the orchestrator believes only what carries a MAC it can check. The key
+ * is never in argv, the environment or a file, and the supervisor makes itself
+ * non-dumpable, so that no agent of the same uid reads it from /proc or by ptrace (root
+ * can; AGENT_USER keeps agents from being root).
+ * Then runs `/bin/sh -c <command>` as the leader of its own process group (pgid = its pid)
+ * with the supervisor's cwd and environment, stdin /dev/null, no other descriptor above 2;
+ * bad arguments or no key: exit 2.
  * Everything below lives in <spool-dir>:
  *
  * identity  "<supervisor-pid> <supervisor-starttime> <agent-pid>\n", written atomically
@@ -15,29 +23,37 @@
  *           stdout: from then on the supervisor takes stop requests.
  * spool.NNNNNN  append-only segments (spool.%06u from 1), rotated before a record would
  *           take a non-empty one past 1 MiB; a record is never split. One record a line,
- *           <time> being when it was written (ms since the epoch):
+ *           `<mac> <body>`, the MAC taken over <body>; <time> is when it was written (ms
+ *           since the epoch):
  *             <seq> <time> O <line>    a stdout line (raw bytes, no '\n'; cut to 64 KiB)
  *             <seq> <time> E <line>    a stderr line
  *             <seq> <time> D <count>   lines dropped because the spool was at its bound
  *             <seq> <time> X <code|-> <signal|-> <kill|cancel|timeout|->   exit, always last
- *           seq counts written records from 1 without gaps. The time lets a restarted
+ *           seq counts written records from 1 without gaps; with the MAC over it, a record
+ *           copied elsewhere or again is told apart. The time lets a restarted
  *           orchestrator hold a backlog to its rate limits as if it had read it live. Line records only ever take
  *           the segments on disk up to <max-spool-bytes>; the orchestrator deletes the
  *           oldest segments it has read (never the one being written), and a deleted
  *           segment is noticed only when a line would not fit. D and X are exempt.
- * stop      lines "kill" or "cancel <grace-ms>" appended by the orchestrator, followed by
- *           SIGUSR1. kill: SIGKILL the group. cancel: SIGTERM it, SIGKILL after the grace
- *           (the first cancel's grace holds). The first request received before the
- *           leader exited is the X record's stop; <timeout-ms> (0: none) acts as a kill
- *           named "timeout", SIGTERM to the supervisor as a kill.
+ * stop      lines "<mac> kill" or "<mac> cancel <grace-ms>" appended by the orchestrator
+ *           (each after a '\n', which ends any junk before it), followed by SIGUSR1; a line
+ *           whose MAC (over the text after "<mac> ") does not check is ignored. kill:
+ *           SIGKILL the group. cancel: SIGTERM it, SIGKILL after the grace (the first
+ *           cancel's grace holds). The first request received before the leader exited is
+ *           the X record's stop; <timeout-ms> (0: none) acts as a kill named "timeout".
+ *           SIGTERM to the supervisor kills the group too, but names no stop: anyone of
+ *           the same uid can send it.
  *
- * When the leader exits, the rest of its group is killed (after a running cancel grace,
- * or as soon as the group empties) and reaped until the group is gone: as a child
- * subreaper the supervisor reaps the orphans, so nothing of the group is alive when X is
- * written. X follows the pipes' EOF (at most 2 s later). Afterwards the supervisor writes
+ * When the leader exits, the rest of its tree is killed (after a running cancel grace,
+ * or as soon as the group empties) and reaped until it is gone: its group, and every
+ * descendant, found in /proc, that left the group (setsid). As a child subreaper the
+ * supervisor inherits the orphans, so nothing of the tree is alive when X is written.
+ * X follows the pipes' EOF (at most 2 s later, should a process of another tree hold them). Afterwards the supervisor writes
  * nothing and lingers, reaping, until SIGUSR2 (the orchestrator has the last record) or
  * 10 minutes, then exits 0.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -45,18 +61,24 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define SEGMENT_MAX 1048576ULL
 #define LINE_MAX_BYTES 65536
-#define HEADER_MAX 48 /* "<20-digit seq> <20-digit time> O " */
+#define KEY_BYTES 32
+#define MAC_HEX 32 /* HMAC-SHA256 cut to 16 bytes, as hex */
+#define MAC_FIELD (MAC_HEX + 1) /* "<mac> " */
+#define HEADER_MAX (MAC_FIELD + 48) /* "<mac> <20-digit seq> <20-digit time> O " */
 /* A segment is rotated only once it holds more than SEGMENT_MAX minus one record. */
 #define CLOSED_SEGMENT_MIN (SEGMENT_MAX - (HEADER_MAX + LINE_MAX_BYTES + 1))
 #define KILL_POLL_MS 5
@@ -85,6 +107,95 @@ static bool leader_exited, stop_received, killing, finished, quit;
 static const char *stop_reason = "-";
 static long long grace_end = -1; /* while >= 0 and !killing, a cancel's grace runs */
 static off_t stop_read;          /* the stop file's bytes already acted on */
+
+/* SHA-256 (FIPS 180-4) and HMAC (RFC 2104): small enough to keep here, where linking a
+ * crypto library would be most of the binary. Checked against Node's crypto in the tests. */
+struct sha256 {
+  uint32_t h[8];
+  uint64_t bytes;
+  unsigned char block[64];
+};
+
+static const uint32_t K256[64] = {
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void sha256_block(struct sha256 *c, const unsigned char *p) {
+  uint32_t w[64], v[8];
+  for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+  for (int i = 16; i < 64; i++) {
+    uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  memcpy(v, c->h, sizeof v);
+  for (int i = 0; i < 64; i++) {
+    uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) + K256[i] + w[i];
+    uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+    memmove(v + 1, v, 7 * sizeof v[0]);
+    v[4] += t1;
+    v[0] = t1 + t2;
+  }
+  for (int i = 0; i < 8; i++) c->h[i] += v[i];
+}
+
+static void sha256_init(struct sha256 *c) {
+  static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  memcpy(c->h, h0, sizeof h0);
+  c->bytes = 0;
+}
+
+static void sha256_update(struct sha256 *c, const unsigned char *p, size_t n) {
+  while (n > 0) {
+    size_t used = c->bytes % 64, take = 64 - used < n ? 64 - used : n;
+    memcpy(c->block + used, p, take);
+    c->bytes += take, p += take, n -= take;
+    if (c->bytes % 64 == 0) sha256_block(c, c->block);
+  }
+}
+
+static void sha256_final(struct sha256 *c, unsigned char out[32]) {
+  unsigned char pad[72] = {0x80};
+  uint64_t bits = c->bytes * 8;
+  size_t len = (c->bytes % 64 < 56 ? 56 : 120) - c->bytes % 64;
+  for (int i = 0; i < 8; i++) pad[len + i] = (unsigned char)(bits >> (56 - 8 * i));
+  sha256_update(c, pad, len + 8);
+  for (int i = 0; i < 32; i++) out[i] = (unsigned char)(c->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+static unsigned char key[KEY_BYTES];
+
+/* The MAC of `n` bytes at `p`, as MAC_HEX hex digits at `hex` (not terminated). */
+static void mac(const char *p, size_t n, char *hex) {
+  unsigned char pad[64], digest[32];
+  struct sha256 c;
+  for (int i = 0; i < 64; i++) pad[i] = (i < KEY_BYTES ? key[i] : 0) ^ 0x36;
+  sha256_init(&c);
+  sha256_update(&c, pad, 64);
+  sha256_update(&c, (const unsigned char *)p, n);
+  sha256_final(&c, digest);
+  for (int i = 0; i < 64; i++) pad[i] ^= 0x36 ^ 0x5c;
+  sha256_init(&c);
+  sha256_update(&c, pad, 64);
+  sha256_update(&c, digest, 32);
+  sha256_final(&c, digest);
+  for (int i = 0; i < MAC_HEX / 2; i++) hex[2 * i] = "0123456789abcdef"[digest[i] >> 4], hex[2 * i + 1] = "0123456789abcdef"[digest[i] & 15];
+}
+
+/* A record of `len` bytes at `rec` (its last one '\n'), whose first MAC_FIELD bytes are kept for its MAC. */
+static void seal(char *rec, size_t len) {
+  mac(rec + MAC_FIELD, len - MAC_FIELD - 1, rec);
+  rec[MAC_HEX] = ' ';
+}
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -165,10 +276,11 @@ static bool line_fits(size_t len) {
 }
 
 static bool write_dropped(void) {
-  char rec[64];
+  char rec[MAC_FIELD + 64];
   if (spool.dropped == 0) return true;
-  int n = snprintf(rec, sizeof rec, "%llu %lld D %llu\n", spool.seq + 1, epoch_ms(), spool.dropped);
-  if (!spool_append(rec, (size_t)n)) return false;
+  size_t n = MAC_FIELD + (size_t)snprintf(rec + MAC_FIELD, 64, "%llu %lld D %llu\n", spool.seq + 1, epoch_ms(), spool.dropped);
+  seal(rec, n);
+  if (!spool_append(rec, n)) return false;
   spool.dropped = 0;
   return true;
 }
@@ -177,11 +289,12 @@ static void emit_line(struct stream *s) {
   char header[HEADER_MAX + 1];
   /* A pending D record goes first and takes the next seq. */
   int hlen = snprintf(header, sizeof header, "%llu %lld %c ", spool.seq + 1 + (spool.dropped > 0), epoch_ms(), s->kind);
-  char *rec = s->buf + HEADER_MAX - hlen;
-  size_t len = (size_t)hlen + s->len + 1;
-  memcpy(rec, header, (size_t)hlen);
+  char *rec = s->buf + HEADER_MAX - hlen - MAC_FIELD;
+  size_t len = MAC_FIELD + (size_t)hlen + s->len + 1;
+  memcpy(rec + MAC_FIELD, header, (size_t)hlen);
   s->buf[HEADER_MAX + s->len] = '\n';
   s->len = 0;
+  seal(rec, len);
   if (!line_fits(len) || !write_dropped() || !spool_append(rec, len)) spool.dropped++;
 }
 
@@ -223,6 +336,50 @@ static void reap_all(void) {
 
 static bool group_alive(void) { return kill(-agent, 0) == 0 || errno != ESRCH; }
 
+/* SIGKILLs every live process below the supervisor, whatever its group (setsid takes a
+ * process out of the agent's); returns how many it signalled. */
+static int kill_descendants(void) {
+  struct proc { pid_t pid, ppid; bool below; } *procs = NULL;
+  size_t n = 0, cap = 0;
+  DIR *dir = opendir("/proc");
+  struct dirent *entry;
+  while (dir && (entry = readdir(dir)) != NULL) {
+    char path[64], stat[512], state;
+    int ppid, pid = atoi(entry->d_name);
+    if (pid <= 0) continue;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t len = fd < 0 ? -1 : read(fd, stat, sizeof stat - 1);
+    if (fd >= 0) close(fd);
+    if (len <= 0) continue;
+    stat[len] = '\0';
+    char *p = strrchr(stat, ')'); /* fields after the command name, which may hold anything */
+    if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || state == 'Z' || state == 'X') continue;
+    if (n == cap) {
+      struct proc *more = realloc(procs, (cap = cap * 2 + 256) * sizeof *procs);
+      if (!more) break;
+      procs = more;
+    }
+    procs[n++] = (struct proc){.pid = (pid_t)pid, .ppid = (pid_t)ppid};
+  }
+  if (dir) closedir(dir);
+  /* A parent may come after its child in /proc: marked until nothing changes. */
+  int killed = 0;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < n; i++) {
+      if (procs[i].below) continue;
+      bool below = procs[i].ppid == getpid();
+      for (size_t j = 0; j < n && !below; j++) below = procs[j].below && procs[j].pid == procs[i].ppid;
+      if (!below) continue;
+      procs[i].below = changed = true;
+      if (kill(procs[i].pid, SIGKILL) == 0) killed++;
+    }
+  }
+  free(procs);
+  return killed;
+}
+
 static void stop_request(const char *reason, bool cancel, long long grace_ms) {
   if (!stop_received) {
     stop_received = true;
@@ -238,11 +395,25 @@ static void stop_request(const char *reason, bool cancel, long long grace_ms) {
   }
 }
 
+/* Whether a stop line "<mac> <request>" carries the MAC of its request. */
+static bool authentic(const char *line) {
+  char expected[MAC_HEX];
+  size_t len = strlen(line);
+  if (len <= MAC_FIELD || line[MAC_HEX] != ' ') return false;
+  mac(line + MAC_FIELD, len - MAC_FIELD, expected);
+  unsigned char diff = 0;
+  for (int i = 0; i < MAC_HEX; i++) diff |= (unsigned char)(expected[i] ^ line[i]);
+  return diff == 0;
+}
+
 /* Signals coalesce, so every unread line of the stop file is acted on. */
 static void read_stop_file(void) {
   char buf[4096];
+  struct stat st;
   int fd = openat(spool.dir, "stop", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
+  /* Cut short by someone else: read again from the start, where what is not authentic is ignored. */
+  if (fstat(fd, &st) == 0 && st.st_size < stop_read) stop_read = 0;
   for (;;) {
     ssize_t n = pread(fd, buf, sizeof buf - 1, stop_read);
     if (n < 0 && errno == EINTR) continue;
@@ -252,8 +423,10 @@ static void read_stop_file(void) {
     unsigned long long grace;
     while ((nl = memchr(line, '\n', (size_t)(buf + n - line))) != NULL) {
       *nl = '\0';
-      if (strcmp(line, "kill") == 0) stop_request("kill", false, 0);
-      else if (strncmp(line, "cancel ", 7) == 0 && parse_ull(line + 7, &grace) && grace < LLONG_MAX / 2)
+      char *request = line + MAC_FIELD;
+      if (!authentic(line)) { /* junk, or a forgery: not the orchestrator's */ }
+      else if (strcmp(request, "kill") == 0) stop_request("kill", false, 0);
+      else if (strncmp(request, "cancel ", 7) == 0 && parse_ull(request + 7, &grace) && grace < LLONG_MAX / 2)
         stop_request("cancel", true, (long long)grace);
       line = nl + 1;
     }
@@ -274,7 +447,7 @@ static void handle_signals(void) {
     case SIGUSR2: quit = finished; break;
     case SIGTERM:
       if (finished) quit = true; /* a shutdown: nothing is left to supervise */
-      else stop_request("kill", false, 0);
+      else killing = true, kill(-agent, SIGKILL); /* no stop named: the sender may be any agent */
       break;
     }
   }
@@ -291,6 +464,20 @@ static void pump(int timeout_ms) {
   if (fds[0].revents) handle_signals();
   for (nfds_t i = 1; i < n; i++)
     if (fds[i].revents) read_stream(streams[i - 1]);
+}
+
+/* Whatever the orchestrator let this process inherit is none of the agent's business. */
+static bool close_from_3(void) {
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return true;
+  DIR *dir = opendir("/proc/self/fd"); /* kernels before 5.9 */
+  if (!dir) return false;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) {
+    int fd = atoi(entry->d_name);
+    if (fd > 2 && fd != dirfd(dir)) close(fd);
+  }
+  closedir(dir);
+  return true;
 }
 
 static void start_agent(const char *command, long uid, long gid) {
@@ -314,6 +501,8 @@ static void start_agent(const char *command, long uid, long gid) {
     const char *what = "/dev/null";
     if (null < 0 || dup2(null, 0) < 0 || dup2(pout[1], 1) < 0 || dup2(perr[1], 2) < 0) goto fail;
     if (null > 2) close(null);
+    what = "close descriptors";
+    if (!close_from_3()) goto fail;
     what = "setgroups";
     if (setgroups(0, NULL) != 0 && (errno != EPERM || uid >= 0 || gid >= 0)) goto fail;
     what = "setgid";
@@ -361,23 +550,51 @@ static void write_identity(void) {
 }
 
 static void write_exit(void) {
-  char rec[128], code[16] = "-", sig[16] = "-";
+  char rec[MAC_FIELD + 128], code[16] = "-", sig[16] = "-";
   if (WIFEXITED(leader_status)) snprintf(code, sizeof code, "%d", WEXITSTATUS(leader_status));
   if (WIFSIGNALED(leader_status)) snprintf(sig, sizeof sig, "%d", WTERMSIG(leader_status));
   write_dropped();
-  int n = snprintf(rec, sizeof rec, "%llu %lld X %s %s %s\n", spool.seq + 1, epoch_ms(), code, sig, stop_reason);
-  spool_append(rec, (size_t)n);
+  size_t n = MAC_FIELD + (size_t)snprintf(rec + MAC_FIELD, 128, "%llu %lld X %s %s %s\n", spool.seq + 1, epoch_ms(), code, sig, stop_reason);
+  seal(rec, n);
+  spool_append(rec, n);
+}
+
+/* The key: 64 hex digits and '\n' on stdin, which then becomes /dev/null. */
+static bool read_key(void) {
+  char line[2 * KEY_BYTES + 1];
+  size_t got = 0;
+  while (got < sizeof line) {
+    ssize_t n = read(STDIN_FILENO, line + got, sizeof line - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += (size_t)n;
+  }
+  for (int i = 0; i < KEY_BYTES; i++) {
+    unsigned byte;
+    if (!isxdigit((unsigned char)line[2 * i]) || !isxdigit((unsigned char)line[2 * i + 1]) || sscanf(line + 2 * i, "%2x", &byte) != 1)
+      return false;
+    key[i] = (unsigned char)byte;
+  }
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0) dup3(null, STDIN_FILENO, 0), close(null);
+  return line[2 * KEY_BYTES] == '\n';
 }
 
 int main(int argc, char **argv) {
   unsigned long long max, timeout;
   long uid, gid;
+  /* Before the key is read: an agent of the same uid may then neither ptrace this process nor read its memory. */
+  prctl(PR_SET_DUMPABLE, 0);
   /* Closed standard fds would be taken by our pipes and then clobbered in the child. */
   for (int fd = 0; fd < 3; fd++)
     if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0) return 1;
   if (argc != 7 || !*argv[1] || !parse_ull(argv[2], &max) || max == 0 || !parse_ull(argv[3], &timeout) ||
       timeout > LLONG_MAX / 2 || !parse_id(argv[4], &uid) || !parse_id(argv[5], &gid)) {
     fprintf(stderr, "usage: mosaic-supervisor <spool-dir> <max-spool-bytes> <timeout-ms> <uid|-> <gid|-> <command>\n");
+    return 2;
+  }
+  if (!read_key()) {
+    fprintf(stderr, "mosaic-supervisor: expected the session's key on stdin: 64 hex digits and a newline\n");
     return 2;
   }
   spool.max = max;
@@ -427,11 +644,12 @@ int main(int argc, char **argv) {
   /* Repeated: a member may fork while the signal is delivered. We reap the zombies, so ESRCH comes. */
   for (;;) {
     kill(-agent, SIGKILL);
+    int signalled = kill_descendants();
     reap_all();
-    if (!group_alive()) break;
+    if (signalled == 0 && !group_alive()) break;
     pump(KILL_POLL_MS);
   }
-  /* Only a process that left the group (setsid) can still hold the pipes. */
+  /* Only a process outside the tree (given a pipe's end over a socket) can still hold the pipes. */
   long long drain_end = now_ms() + DRAIN_MS;
   while ((out.fd >= 0 || err.fd >= 0) && now_ms() < drain_end) pump(until(drain_end));
   close_stream(&out);

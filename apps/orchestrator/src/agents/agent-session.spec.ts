@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,9 +34,10 @@ function recordEvents(): SessionEvents & { events: RecordedEvent[] } {
 }
 
 const SPOOL_MAX_BYTES = 2 * 1024 * 1024;
+const KEY = randomBytes(32);
 
 function agentSessionFor(options: { linesPerSecond?: number; room?: () => boolean; timeoutMs?: number } = {}) {
-  const metrics = { logLineDropped: jest.fn() };
+  const metrics = { logLineDropped: jest.fn(), spoolRecordRejected: jest.fn() };
   const logger = { warn: jest.fn(), error: jest.fn() };
   const session = new AgentSession(randomUUID(), {
     node: 'node-a',
@@ -63,7 +64,7 @@ async function sessionDirs(): Promise<{ cwd: string; spool: string }> {
 }
 
 function spec(command: string, cwd: string, timeoutMs = 20_000): AgentSpec {
-  return { command, cwd, env: { PATH: '/usr/local/bin:/usr/bin:/bin' }, timeoutMs, maxSpoolBytes: SPOOL_MAX_BYTES };
+  return { command, cwd, env: { PATH: '/usr/local/bin:/usr/bin:/bin' }, timeoutMs, maxSpoolBytes: SPOOL_MAX_BYTES, key: KEY };
 }
 
 /** Starts the agent; tracked ones are killed and released after the test (one that a test detaches is released by whoever adopts it). */
@@ -139,6 +140,7 @@ async function runWhileNobodyReads(command: string, where: { cwd: string; spool:
     onLine: ignore,
     onDropped: ignore,
     onError: ignore,
+    onRejected: ignore,
     beforeDelete: () => Promise.resolve(),
   });
   await agent.detach();
@@ -149,7 +151,7 @@ async function runWhileNobodyReads(command: string, where: { cwd: string; spool:
 async function adoptToEnd(where: { spool: string }, linesPerSecond: number): Promise<RecordedEvent[]> {
   const { session } = agentSessionFor({ linesPerSecond });
   const recorder = recordEvents();
-  await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, handlers));
+  await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, KEY, handlers));
   await session.whenEnded();
   await session.release();
   return recorder.events;
@@ -208,6 +210,23 @@ describe('AgentSession', () => {
       { type: 'usage', status: 'running', data: { output_tokens: 100 }, sequence: 4, position: 3 },
       { type: 'status', status: 'completed', data: { exit_code: 0 }, sequence: 5 },
     ]);
+  });
+
+  it('drops records and ignores stop requests its supervisor and this node did not write, counting and logging them', async () => {
+    // The agent runs in the directory above its spool: it writes there as another agent of the same uid could.
+    const forgedUsage = `${'0'.repeat(32)} 2 1700000000000 O {"type":"usage","cost_usd":2}`;
+    const { events, metrics, logger } = await runToEnd(
+      `echo ready; echo '${forgedUsage}' >> spool/spool.000001; echo 'kill' >> spool/stop; kill -USR1 $PPID; sleep 0.3; echo done`,
+    );
+
+    expect(events.filter((event) => event.type === 'usage')).toEqual([]);
+    expect(logLines(events)).toEqual([
+      { stream: 'stdout', line: 'ready' },
+      { stream: 'stdout', line: 'done' },
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'completed', data: { exit_code: 0 } });
+    expect(metrics.spoolRecordRejected).toHaveBeenCalledTimes(1);
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('its spool holds a record its supervisor did not write'));
   });
 
   it('adds up a flood of usage lines held to the rate limit: fewer events, the same sums', async () => {
@@ -314,7 +333,7 @@ describe('AgentSession', () => {
 
       const later = agentSessionFor();
       const after = recordEvents();
-      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, handlers));
+      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, KEY, handlers));
       await later.session.whenEnded();
       await later.session.release();
 
@@ -362,7 +381,7 @@ describe('AgentSession', () => {
       const position = Math.max(...before.events.map((event) => event.position ?? 0));
       const later = agentSessionFor();
       const after = recordEvents();
-      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, handlers));
+      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, KEY, handlers));
       await later.session.whenEnded();
       await later.session.release();
 
@@ -412,7 +431,7 @@ describe('AgentSession', () => {
       const where = await sessionDirs();
       const { session } = agentSessionFor();
       const recorder = recordEvents();
-      await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, handlers));
+      await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, KEY, handlers));
       await session.whenEnded();
 
       expect(recorder.events).toEqual([{ type: 'status', status: 'failed', data: { error: AGENT_LOST_ERROR }, sequence: 1 }]);

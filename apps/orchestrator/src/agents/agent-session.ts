@@ -23,7 +23,7 @@ export interface AgentSessionOptions {
   spoolMaxBytes: number;
   logLinesPerSecond: number;
   delivery: Pick<CallbackDelivery, 'hasRoom'>;
-  metrics: Pick<OrchestratorMetrics, 'logLineDropped'>;
+  metrics: Pick<OrchestratorMetrics, 'logLineDropped' | 'spoolRecordRejected'>;
   logger: Pick<Logger, 'warn' | 'error'>;
 }
 
@@ -50,6 +50,7 @@ export class AgentSession {
   private endReason?: EndReason;
   private readonly output: OutputThrottle;
   private warnedQueueFull = false;
+  private warnedRejected = false;
   private agent?: SupervisedAgent;
   private events?: SessionEvents;
   private ended?: Promise<void>;
@@ -154,6 +155,7 @@ export class AgentSession {
       onLine: (record) => this.onLine(record),
       onDropped: (record) => this.onSpoolDropped(record),
       onError: (error) => this.options.logger.error(`session ${this.sessionId}: ${error.message}`),
+      onRejected: (raw) => this.onSpoolRecordRejected(raw),
       beforeDelete: () => this.events?.settled() ?? Promise.resolve(),
     };
   }
@@ -187,6 +189,16 @@ export class AgentSession {
   private send(message: AgentMessage): void {
     if (message.type === 'log') this.events?.emit({ type: 'log', data: message.data }, message.seq);
     else this.events?.emit({ type: message.type, status: this.current, data: message.data }, message.seq);
+  }
+
+  /** Counted each time, logged once: whoever writes them could otherwise flood the log. */
+  private onSpoolRecordRejected(raw: Buffer): void {
+    this.options.metrics.spoolRecordRejected();
+    if (this.warnedRejected) return;
+    this.warnedRejected = true;
+    this.options.logger.warn(
+      `session ${this.sessionId}: its spool holds a record its supervisor did not write (another process wrote to it); dropped, as every such record will be (counted in orchestrator_spool_records_rejected_total): ${JSON.stringify(raw.subarray(0, 80).toString('latin1'))}`,
+    );
   }
 
   private onLogLineDropped(reason: LogLineDropReason): void {

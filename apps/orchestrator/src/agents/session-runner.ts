@@ -9,6 +9,7 @@ import { OrchestratorConfig } from '../config/orchestrator-config';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { SESSION_STORE, type SessionStore, type StoredSession } from '../store/session-store';
 import { AgentSession, type EndReason } from './agent-session';
+import { sessionSpoolKey } from './spool-key';
 import { SupervisedAgent } from './supervised-agent';
 import { createSessionWorkdir, TASK_FILE_NAME } from './workdir';
 
@@ -130,8 +131,8 @@ export class SessionRunner {
       node: this.config.nodeId,
       spool_position: session.spoolPosition,
     });
-    const attach = (handlers: Parameters<typeof SupervisedAgent.adopt>[2]) =>
-      SupervisedAgent.adopt(spoolDir, session.spoolPosition, handlers).catch((error: Error) => {
+    const attach = (handlers: Parameters<typeof SupervisedAgent.adopt>[3]) =>
+      SupervisedAgent.adopt(spoolDir, session.spoolPosition, this.spoolKeyOf(session.id), handlers).catch((error: Error) => {
         this.logger.error(`session ${session.id}: its supervisor cannot be adopted: ${error.message}`);
         return undefined;
       });
@@ -172,10 +173,11 @@ export class SessionRunner {
     const session = await this.store.get(sessionId);
     if (session) await this.resendUnacknowledged(session);
     const spoolDir = this.spoolDirOf(sessionId);
-    const agent = await SupervisedAgent.adopt(spoolDir, Number.MAX_SAFE_INTEGER, {
+    const agent = await SupervisedAgent.adopt(spoolDir, Number.MAX_SAFE_INTEGER, this.spoolKeyOf(sessionId), {
       onLine: () => undefined,
       onDropped: () => undefined,
       onError: () => undefined,
+      onRejected: () => undefined,
       beforeDelete: () => Promise.resolve(),
     }).catch(() => undefined);
     if (agent) {
@@ -233,7 +235,13 @@ export class SessionRunner {
       user: this.config.agentUser,
       timeoutMs: this.config.sessionTimeoutMs,
       maxSpoolBytes: this.config.sessionSpoolMaxBytes,
+      key: this.spoolKeyOf(sessionId),
     };
+  }
+
+  /** From the node's secret: a restarted node, and only a holder of that secret, has it again. */
+  private spoolKeyOf(sessionId: string): Buffer {
+    return sessionSpoolKey(this.config.apiKey, sessionId);
   }
 
   private workdirOf(sessionId: string): string {

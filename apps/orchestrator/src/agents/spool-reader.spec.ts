@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../../../../test/support/eventually';
+import { spoolMac } from './spool-key';
 import { parseRecord, segmentPath, SpoolReader, type SpoolRecord } from './spool-reader';
+
+const KEY = Buffer.alloc(32, 7);
+
+/** Records as the supervisor writes them: each after its MAC, each ending in a newline. */
+function sealed(...bodies: string[]): string {
+  return bodies.map((body) => `${spoolMac(KEY, body)} ${body}\n`).join('');
+}
 
 /** A spool written by hand, record by record, as a supervisor would. */
 async function spoolDir(): Promise<string> {
@@ -13,12 +21,14 @@ async function spoolDir(): Promise<string> {
 function follow(dir: string, after = 0, beforeDelete: () => Promise<void> = () => Promise.resolve()) {
   const records: SpoolRecord[] = [];
   const errors: Error[] = [];
-  const reader = new SpoolReader(dir, after, {
+  const rejected: string[] = [];
+  const reader = new SpoolReader(dir, after, KEY, {
     onRecord: (record) => records.push(record),
     beforeDelete,
     onError: (error) => errors.push(error),
+    onRejected: (raw) => rejected.push(raw.toString('latin1')),
   });
-  return { reader, records, errors };
+  return { reader, records, errors, rejected };
 }
 
 const text = (record: SpoolRecord) =>
@@ -76,12 +86,14 @@ describe('SpoolReader', () => {
 
   it('hands out records as they are written, a record split between two writes once it is whole', async () => {
     const { reader, records } = follow(dir);
-    await writeFile(segmentPath(dir, 1), '1 1700000000001 O first\n2 1700000000002 E sec');
+    const spool = sealed('1 1700000000001 O first', '2 1700000000002 E second', '3 1700000000003 O third');
+    const cut = spool.indexOf('E sec') + 5;
+    await writeFile(segmentPath(dir, 1), spool.slice(0, cut));
     reader.start();
     await reader.read();
     expect(records.map(text)).toEqual(['1 stdout first']);
 
-    await appendFile(segmentPath(dir, 1), 'ond\n3 1700000000003 O third\n');
+    await appendFile(segmentPath(dir, 1), spool.slice(cut));
     await reader.read();
     await reader.close();
     expect(records.map(text)).toEqual(['1 stdout first', '2 stderr second', '3 stdout third']);
@@ -91,7 +103,7 @@ describe('SpoolReader', () => {
     const { reader, records } = follow(dir);
     await writeFile(segmentPath(dir, 1), '');
     reader.start();
-    await appendFile(segmentPath(dir, 1), '1 1700000000001 O live\n');
+    await appendFile(segmentPath(dir, 1), sealed('1 1700000000001 O live'));
     await eventually(() => expect(records).not.toEqual([]), 2_000);
     await reader.close();
     expect(records.map(text)).toEqual(['1 stdout live']);
@@ -100,7 +112,14 @@ describe('SpoolReader', () => {
   it('skips the lines up to `after`, but never the exit, and reads nothing after the exit', async () => {
     await writeFile(
       segmentPath(dir, 1),
-      '1 1700000000001 O one\n2 1700000000002 O two\n3 1700000000003 D 5\n4 1700000000004 O four\n5 1700000000005 X 0 - -\n6 1700000000006 O after the end\n',
+      sealed(
+        '1 1700000000001 O one',
+        '2 1700000000002 O two',
+        '3 1700000000003 D 5',
+        '4 1700000000004 O four',
+        '5 1700000000005 X 0 - -',
+        '6 1700000000006 O after the end',
+      ),
     );
     const { reader, records } = follow(dir, 4);
     reader.start();
@@ -115,9 +134,9 @@ describe('SpoolReader', () => {
     const { reader, records } = follow(dir, 0, async () => {
       seenBeforeDelete.push(await readdir(dir));
     });
-    await writeFile(segmentPath(dir, 1), '1 1700000000001 O a\n2 1700000000002 O b\n');
-    await writeFile(segmentPath(dir, 2), '3 1700000000003 O c\n');
-    await writeFile(segmentPath(dir, 3), '4 1700000000004 X 0 - -\n');
+    await writeFile(segmentPath(dir, 1), sealed('1 1700000000001 O a', '2 1700000000002 O b'));
+    await writeFile(segmentPath(dir, 2), sealed('3 1700000000003 O c'));
+    await writeFile(segmentPath(dir, 3), sealed('4 1700000000004 X 0 - -'));
     reader.start();
     await reader.read();
     await reader.close();
@@ -131,7 +150,7 @@ describe('SpoolReader', () => {
   });
 
   it('starts at the oldest segment left, when earlier ones were read and deleted by an earlier life', async () => {
-    await writeFile(segmentPath(dir, 4), '40 1700000000040 O forty\n41 1700000000041 O forty-one\n');
+    await writeFile(segmentPath(dir, 4), sealed('40 1700000000040 O forty', '41 1700000000041 O forty-one'));
     const { reader, records } = follow(dir, 40);
     reader.start();
     await reader.read();
@@ -140,7 +159,7 @@ describe('SpoolReader', () => {
   });
 
   it('reports an unreadable record and goes on with the next', async () => {
-    await writeFile(segmentPath(dir, 1), '1 1700000000001 O fine\ngarbage\n3 1700000000003 O fine again\n');
+    await writeFile(segmentPath(dir, 1), sealed('1 1700000000001 O fine', 'garbage', '3 1700000000003 O fine again'));
     const { reader, records, errors } = follow(dir);
     reader.start();
     await reader.read();
@@ -149,13 +168,35 @@ describe('SpoolReader', () => {
     expect(errors.map((error) => error.message)).toEqual([expect.stringContaining('unreadable spool record')]);
   });
 
+  it("drops records without the session's MAC, and copies of records already read", async () => {
+    const otherKey = Buffer.alloc(32, 8);
+    const forged = (body: string) => `${spoolMac(otherKey, body)} ${body}\n`;
+    const usage = '2 1700000000002 O {"type":"usage","data":{"cost_usd":2}}';
+    await writeFile(
+      segmentPath(dir, 1),
+      sealed('1 1700000000001 O real') +
+        `${usage}\n` +
+        forged(usage) +
+        `${'0'.repeat(32)} ${usage}\n` +
+        sealed('2 1700000000002 O real too', '1 1700000000001 O real', '3 1700000000003 X 0 - -'),
+    );
+    const { reader, records, errors, rejected } = follow(dir);
+    reader.start();
+    await reader.read();
+    await reader.close();
+    expect(records.map(text)).toEqual(['1 stdout real', '2 stdout real too', '3 exit']);
+    expect(rejected).toHaveLength(4);
+    expect(rejected[3]).toContain('1 1700000000001 O real');
+    expect(errors).toEqual([]);
+  });
+
   it('hands out nothing more once closed', async () => {
-    await writeFile(segmentPath(dir, 1), '1 1700000000001 O one\n');
+    await writeFile(segmentPath(dir, 1), sealed('1 1700000000001 O one'));
     const { reader, records } = follow(dir);
     reader.start();
     await reader.read();
     await reader.close();
-    await appendFile(segmentPath(dir, 1), '2 1700000000002 O two\n');
+    await appendFile(segmentPath(dir, 1), sealed('2 1700000000002 O two'));
     await reader.read();
     await sleep(50);
     expect(records.map(text)).toEqual(['1 stdout one']);

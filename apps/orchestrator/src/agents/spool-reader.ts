@@ -3,6 +3,7 @@ import { access, open, readdir, unlink } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { AgentStream } from './agent-output';
+import { isSpoolMac, MAC_HEX_LENGTH } from './spool-key';
 
 /** What a supervisor was asked to do before its agent exited; `timeout` it did itself (SESSION_TIMEOUT_MS). */
 export type StopKind = 'kill' | 'cancel' | 'timeout';
@@ -28,6 +29,12 @@ export interface SpoolReaderHandlers {
    */
   beforeDelete: () => Promise<void>;
   onError: (error: Error) => void;
+  /**
+   * A record that is not the supervisor's (its MAC does not check: written by someone
+   * else, an agent of the same uid say, or cut by junk written before it), or that it
+   * wrote earlier (a copy): dropped.
+   */
+  onRejected: (raw: Buffer) => void;
 }
 
 const SEGMENT_NAME = /^spool\.(\d+)$/;
@@ -55,12 +62,16 @@ export class SpoolReader {
   private readAgain = false;
   private closed = false;
   private exited = false;
+  /** The seq of the last authentic record: one that comes again is a copy. */
+  private lastSeq = 0;
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly dir: string,
     private readonly after: number,
+    /** The session's key (sessionSpoolKey): only records with its MAC are the supervisor's. */
+    private readonly key: Buffer,
     private readonly handlers: SpoolReaderHandlers,
   ) {}
 
@@ -163,7 +174,17 @@ export class SpoolReader {
   }
 
   private handle(raw: Buffer): void {
-    const record = parseRecord(raw);
+    const body = raw.subarray(MAC_HEX_LENGTH + 1);
+    if (raw[MAC_HEX_LENGTH] !== SPACE || !isSpoolMac(this.key, body, raw.subarray(0, MAC_HEX_LENGTH))) {
+      this.handlers.onRejected(raw);
+      return;
+    }
+    const record = parseRecord(body);
+    if (record && record.seq <= this.lastSeq) {
+      this.handlers.onRejected(raw);
+      return;
+    }
+    if (record) this.lastSeq = record.seq;
     if (!record) {
       this.handlers.onError(new Error(`unreadable spool record in ${this.dir}: ${JSON.stringify(raw.subarray(0, 80).toString('utf8'))}`));
       return;
@@ -174,7 +195,7 @@ export class SpoolReader {
   }
 }
 
-/** `<seq> <time> <kind> <payload>`: O and E lines, D dropped-lines counts, X the exit. */
+/** A record's body, after its MAC: `<seq> <time> <kind> <payload>`: O and E lines, D dropped-lines counts, X the exit. */
 export function parseRecord(raw: Buffer): SpoolRecord | undefined {
   const first = raw.indexOf(SPACE);
   const second = raw.indexOf(SPACE, first + 1);

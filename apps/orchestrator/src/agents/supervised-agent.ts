@@ -3,6 +3,7 @@ import { appendFile, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { liveProcessGroupMembers, processStat } from './process-group';
+import { spoolMac } from './spool-key';
 import { SpoolReader, type SpoolRecord, type SupervisorExit } from './spool-reader';
 
 /** Built from supervisor/mosaic-supervisor.c by `pnpm build` (scripts/build-supervisor.mjs); the same path from src/ and dist/. */
@@ -24,6 +25,8 @@ export interface AgentSpec {
   /** The supervisor kills the agent this long after its start (0: never) and records `timeout`. */
   timeoutMs: number;
   maxSpoolBytes: number;
+  /** The session's key (sessionSpoolKey): the supervisor gets it on its stdin, where no agent can read it. */
+  key: Buffer;
 }
 
 export interface AgentHandlers {
@@ -32,6 +35,8 @@ export interface AgentHandlers {
   /** `count` lines were not kept: the spool was full (nobody read it for a while). */
   onDropped: (record: SpoolRecord & { type: 'dropped' }) => void;
   onError: (error: Error) => void;
+  /** A record in the spool that its supervisor did not write (see SpoolReaderHandlers): it was dropped. */
+  onRejected: (raw: Buffer) => void;
 }
 
 /** Who the supervisor is: pid and start time tell it from a later process that got the same pid. */
@@ -63,10 +68,11 @@ export class SupervisedAgent {
     readonly spoolDir: string,
     readonly identity: SupervisorIdentity,
     after: number,
+    private readonly key: Buffer,
     handlers: AgentHandlers & { beforeDelete: () => Promise<void> },
   ) {
     this.finished = new Promise((resolveExit) => (this.resolveFinished = resolveExit));
-    this.reader = new SpoolReader(spoolDir, after, {
+    this.reader = new SpoolReader(spoolDir, after, key, {
       onRecord: (record) => {
         if (record.type === 'line') handlers.onLine(record);
         else if (record.type === 'dropped') handlers.onDropped(record);
@@ -75,6 +81,7 @@ export class SupervisedAgent {
       },
       beforeDelete: handlers.beforeDelete,
       onError: handlers.onError,
+      onRejected: handlers.onRejected,
     });
   }
 
@@ -102,8 +109,11 @@ export class SupervisedAgent {
       spec.command,
     ];
     // Detached: its own session, so neither a signal to this process's group nor this process's death reaches it.
-    // Its stdout carries one line, its identity, once it takes stop requests.
-    const child = spawn(SUPERVISOR_BINARY, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'], cwd: spec.cwd, env: spec.env });
+    // Its stdin carries the session's key, its stdout one line, its identity, once it takes stop requests.
+    const child = spawn(SUPERVISOR_BINARY, args, { detached: true, stdio: ['pipe', 'pipe', 'ignore'], cwd: spec.cwd, env: spec.env });
+    // A supervisor that exits before reading it (bad arguments) closes the pipe: its exit says why, not this error.
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(`${spec.key.toString('hex')}\n`);
     const exited = new Promise<string>((resolveExit) => {
       child.once('error', (error) => resolveExit(error.message));
       child.once('exit', (code, signal) => resolveExit(`it exited (${signal ?? `code ${code}`})`));
@@ -130,7 +140,7 @@ export class SupervisedAgent {
     } finally {
       stdout.destroy();
     }
-    const agent = new SupervisedAgent(spoolDir, identity, 0, handlers);
+    const agent = new SupervisedAgent(spoolDir, identity, 0, spec.key, handlers);
     // As its parent, this process learns of its end at once; an adopted one is polled.
     agent.supervisorExited = exited;
     // A reaction to the supervisor's end, whenever it comes; nothing waits for it.
@@ -140,7 +150,7 @@ export class SupervisedAgent {
   }
 
   /**
-   * Takes over the supervisor whose spool is `spoolDir`, reading after `after`.
+   * Takes over the supervisor whose spool is `spoolDir`, reading after `after`; `key` is the session's (sessionSpoolKey).
    * Undefined when it never recorded an identity (it did not get as far as starting
    * the agent). A supervisor that is gone is taken over all the same: its spool says
    * how the agent ended, or `finished` resolves undefined.
@@ -148,11 +158,12 @@ export class SupervisedAgent {
   static async adopt(
     spoolDir: string,
     after: number,
+    key: Buffer,
     handlers: AgentHandlers & { beforeDelete: () => Promise<void> },
   ): Promise<SupervisedAgent | undefined> {
     const identity = await readIdentity(spoolDir);
     if (!identity) return undefined;
-    const agent = new SupervisedAgent(spoolDir, identity, after, handlers);
+    const agent = new SupervisedAgent(spoolDir, identity, after, key, handlers);
     agent.livenessTimer = setInterval(() => void agent.checkAlive(), LIVENESS_INTERVAL_MS);
     agent.livenessTimer.unref();
     agent.reader.start();
@@ -162,12 +173,12 @@ export class SupervisedAgent {
 
   /** SIGKILL to the agent's group; resolves like `finished`, once its whole tree is gone. */
   kill(): Promise<SupervisorExit | undefined> {
-    return this.requestStop('kill\n');
+    return this.requestStop('kill');
   }
 
   /** SIGTERM to the agent's group, SIGKILL `graceMs` later; a `kill()` meanwhile does not wait. Resolves like `finished`. */
   terminate(graceMs: number): Promise<SupervisorExit | undefined> {
-    return this.requestStop(`cancel ${graceMs}\n`);
+    return this.requestStop(`cancel ${graceMs}`);
   }
 
   /** Stops reading the spool (this process is shutting down); the supervisor and its agent go on. */
@@ -182,9 +193,10 @@ export class SupervisedAgent {
     await rm(this.spoolDir, { recursive: true, force: true });
   }
 
-  private async requestStop(line: string): Promise<SupervisorExit | undefined> {
+  private async requestStop(request: string): Promise<SupervisorExit | undefined> {
     if (!this.settled) {
-      await appendFile(join(this.spoolDir, 'stop'), line, { mode: 0o600 });
+      // After a newline of its own: whatever junk someone else left unterminated stays on a line of its own.
+      await appendFile(join(this.spoolDir, 'stop'), `\n${spoolMac(this.key, request)} ${request}\n`, { mode: 0o600 });
       if (isSameProcess(this.identity)) signal(this.identity.pid, 'SIGUSR1');
       else await this.supervisorGone();
     }

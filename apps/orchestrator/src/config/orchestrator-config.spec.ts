@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY } from '@mosaic/orchestrator-contract';
 import { ConfigurationError } from '@mosaic/http-kit';
@@ -96,6 +96,14 @@ describe('OrchestratorConfig.fromEnvironment', () => {
     ['--help', /^Invalid configuration: AGENT_USER="--help": expected a user name$/],
   ])('refuses AGENT_USER=%j, naming it', (name, message) => {
     expect(() => OrchestratorConfig.fromEnvironment({ AGENT_USER: name })).toThrow(message);
+  });
+
+  it('refuses to start in production without AGENT_USER, naming it', () => {
+    const production = { NODE_ENV: 'production', ORCHESTRATOR_API_KEY: 'k'.repeat(40) };
+    expect(() => OrchestratorConfig.fromEnvironment(production)).toThrow(
+      /^Invalid configuration: AGENT_USER is not set; with NODE_ENV=production/,
+    );
+    expect(OrchestratorConfig.fromEnvironment({ ...production, AGENT_USER: userInfo().username }).agentUser?.uid).toBe(process.getuid?.());
   });
 
   it('refuses AGENT_USER naming another user when not root: every spawn would fail', () => {

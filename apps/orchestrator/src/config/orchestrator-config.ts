@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 import {
+  ConfigurationError,
   envBearerSecret,
   envInteger,
   envText,
@@ -205,6 +206,11 @@ export class OrchestratorConfig {
       { name: 'STORE_SECRETS_KEY', value: values.STORE_SECRETS_KEY, developmentValue: DEVELOPMENT_STORE_SECRETS_KEY },
       { name: 'CLUSTER_KEY', value: values.CLUSTER_KEY, developmentValue: DEVELOPMENT_CLUSTER_KEY },
     ]);
+    // Agents of the orchestrator's own user could write to its files and signal its processes: production keeps them apart.
+    if (environment.NODE_ENV === 'production' && values.AGENT_USER === undefined)
+      throw new ConfigurationError(
+        "Invalid configuration: AGENT_USER is not set; with NODE_ENV=production agents must not run as the orchestrator's own user: set AGENT_USER to a user of their own",
+      );
     const agentUser = values.AGENT_USER === undefined ? undefined : lookUpAgentUser(values.AGENT_USER);
     return new OrchestratorConfig(values, environment, agentUser);
   }

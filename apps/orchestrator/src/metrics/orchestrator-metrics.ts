@@ -43,6 +43,12 @@ export class OrchestratorMetrics {
     registers: [this.registry],
   });
 
+  private readonly rejectedSpoolRecords = new Counter({
+    name: 'orchestrator_spool_records_rejected_total',
+    help: "Records in agents' spools that their supervisors did not write (a wrong MAC, or a copy): dropped, never turned into events",
+    registers: [this.registry],
+  });
+
   private readonly requests = new Histogram({
     name: 'orchestrator_http_request_duration_seconds',
     help: 'HTTP requests served, by route pattern (`unmatched` for no route), method and status',
@@ -70,6 +76,10 @@ export class OrchestratorMetrics {
 
   logLineDropped(reason: LogLineDropReason): void {
     this.droppedLogLines.inc({ reason });
+  }
+
+  spoolRecordRejected(): void {
+    this.rejectedSpoolRecords.inc();
   }
 
   requestServed(route: string, method: string, status: number, seconds: number): void {
