@@ -99,7 +99,12 @@ describe('OrchestratorConfig.fromEnvironment', () => {
   });
 
   it('refuses to start in production without AGENT_USER, naming it', () => {
-    const production = { NODE_ENV: 'production', ORCHESTRATOR_API_KEY: 'k'.repeat(40) };
+    const production = {
+      NODE_ENV: 'production',
+      ORCHESTRATOR_API_KEY: 'a-production-api-key-of-forty-characters',
+      STORE_SECRETS_KEY: 'a-production-store-key-of-forty-characters',
+      CLUSTER_KEY: 'a-production-cluster-key-of-forty-characters',
+    };
     expect(() => OrchestratorConfig.fromEnvironment(production)).toThrow(
       /^Invalid configuration: AGENT_USER is not set; with NODE_ENV=production/,
     );
