@@ -3,6 +3,7 @@ import { concurrentDispatches } from './scenarios/concurrent-dispatches';
 import { hostileInputAgainstCallbacksAndOperators } from './scenarios/hostile-callbacks-and-operators';
 import { hostileInputAgainstNewEndpoints } from './scenarios/hostile-new-endpoints';
 import { loadOfFiftySessions } from './scenarios/load-of-fifty-sessions';
+import { streamFloodWhileReporting } from './scenarios/stream-flood-while-reporting';
 
 jest.setTimeout(180_000);
 recordFigures(__filename);
@@ -12,4 +13,5 @@ describe('reliability: load and hostile input', () => {
   scenario('8. Load: 50 sessions of 200 events each', loadOfFiftySessions);
   scenario('10. Hostile input against the callback and operator endpoints', hostileInputAgainstCallbacksAndOperators);
   scenario('20. Hostile input against the new endpoints', hostileInputAgainstNewEndpoints);
+  scenario('21. A flood of 20,000 event-stream connections while 20 sessions report', streamFloodWhileReporting);
 });
