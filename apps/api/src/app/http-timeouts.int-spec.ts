@@ -1,6 +1,9 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { TestApi } from '../../../../test/support/api-app';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OPERATOR_TOKEN, TestApi } from '../../../../test/support/api-app';
+import { seedServicesOf, seedSession } from '../../../../test/support/seed';
+import { StubOrchestrator } from '../../../../test/support/stub-orchestrator';
 
 const REQUEST_TIMEOUT_MS = 500;
 
@@ -39,5 +42,42 @@ describe('HTTP timeouts (integration)', () => {
     // Node's request timeout covers the body too: the answer is the contract's 408, then the connection is closed.
     expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(received).toContain('{"error":{"code":"bad_request","message":"the request did not arrive in time"}}');
+  });
+});
+
+/** An answer the API takes longer to prepare than a request may take to arrive: a cancel waits for the grace it gave. */
+describe('HTTP timeouts and a slow answer (integration)', () => {
+  let api: TestApi;
+  let url: string;
+  let stub: StubOrchestrator;
+
+  beforeAll(async () => {
+    stub = await StubOrchestrator.start();
+    api = await TestApi.start({ HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), ORCHESTRATOR_URL: stub.url });
+    url = await api.listen();
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await stub?.close();
+  });
+
+  it('keeps the connection of a cancel whose orchestrator answers after many request timeouts', async () => {
+    const session = await seedSession(seedServicesOf(api.app), { status: 'running' });
+    const answerAfterMs = 6 * REQUEST_TIMEOUT_MS;
+    stub.respond = async (request) => {
+      if (request.path.endsWith('/cancel')) await sleep(answerAfterMs);
+      return undefined;
+    };
+    const started = Date.now();
+    const response = await fetch(`${url}/orchestrator/sessions/${session.id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ grace_ms: 10 * REQUEST_TIMEOUT_MS }),
+    });
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ id: session.id, status: 'cancelled' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(answerAfterMs - 50);
   });
 });
