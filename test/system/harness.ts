@@ -14,7 +14,7 @@ import type { Figures } from './report';
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const ORCHESTRATOR_ENTRY = join(REPO_ROOT, 'apps/orchestrator/dist/main.js');
 const API_ENTRY = join(REPO_ROOT, 'apps/api/dist/main.js');
-const SAMPLE_AGENT = join(REPO_ROOT, 'apps/orchestrator/dist/sample-agent/sample-agent.js');
+export const SAMPLE_AGENT = join(REPO_ROOT, 'apps/orchestrator/dist/sample-agent/sample-agent.js');
 export const ORCHESTRATOR_KEY = 'system-orchestrator-key-5b0e9c2f7a41';
 export const OPERATOR_TOKEN = 'system-operator-token-93d1c6e8f024';
 /** The server key each session's callback signing secret is derived from. */
@@ -89,7 +89,7 @@ export interface EventAccount {
   duplicated: number;
 }
 
-function shellQuote(word: string): string {
+export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -1,5 +1,6 @@
 import { recordFigures, scenario } from './scenario';
 import { concurrentDispatches } from './scenarios/concurrent-dispatches';
+import { forgingAgents } from './scenarios/forging-agents';
 import { hostileInputAgainstCallbacksAndOperators } from './scenarios/hostile-callbacks-and-operators';
 import { hostileInputAgainstNewEndpoints } from './scenarios/hostile-new-endpoints';
 import { loadOfFiftySessions } from './scenarios/load-of-fifty-sessions';
@@ -14,4 +15,5 @@ describe('reliability: load and hostile input', () => {
   scenario('10. Hostile input against the callback and operator endpoints', hostileInputAgainstCallbacksAndOperators);
   scenario('20. Hostile input against the new endpoints', hostileInputAgainstNewEndpoints);
   scenario('21. A flood of 20,000 event-stream connections while 20 sessions report', streamFloodWhileReporting);
+  scenario("22. Agents that forge other sessions' records and stops, while 20 sessions with budgets run", forgingAgents);
 });
