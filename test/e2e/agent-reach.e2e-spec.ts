@@ -24,7 +24,7 @@ const asRoot = process.getuid?.() === 0;
 function probe(rootOnlyFile = '/nonexistent', spoolDir = '/nonexistent'): string {
   return [
     'echo "supervisor: $(cat /proc/$PPID/comm)"',
-    'echo "parent: $(cat /proc/$(cut -d" " -f4 /proc/$PPID/stat)/comm)"',
+    'echo "parent: $(cut -d" " -f4 /proc/$PPID/stat)"',
     `echo "parent environ: $(cat /proc/$(cut -d" " -f4 /proc/$PPID/stat)/environ 2>&1 | tr '\\0' ' ')"`,
     `echo "own environ: $(env | tr '\\n' ' ')"`,
     'echo "uid: $(id -u)"',
@@ -121,7 +121,8 @@ describe('an orchestrator with its key in a file and the default callback origin
         const found = await findings(endpoint);
 
         expect(found.supervisor).toBe('mosaic-supervis');
-        expect(found.parent).toBe('node');
+        // By pid: the orchestrator's command name is `node` on Node 22 and `MainThread` on Node 24, which names its main thread.
+        expect(found.parent).toBe(String(service!.pid));
         // The agent did read the orchestrator's environment: the file's name is in it, the key is not.
         expect(found['parent environ']).toContain(`ORCHESTRATOR_API_KEY_FILE=${keyFile}`);
         expect(found['parent environ']).not.toContain(key);
