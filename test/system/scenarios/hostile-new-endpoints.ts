@@ -48,6 +48,11 @@ const PAGE_QUERY: Record<string, [number, number]> = { after_sequence: [0, INT32
 const STREAM_QUERY: Record<string, [number, number]> = { after_sequence: [0, INT32_MAX] };
 /** Node's limit on a request's head: a URL past it is refused before any route. */
 const MAX_HEAD_BYTES = 16 * 1024;
+/** The request line's other words and the headers these cases send: a URL within this of the limit may take the head past it. */
+const HEAD_BESIDES_URL_BYTES = 1024;
+/** Whether a request for `path` is answered 431 for its head, or, near the limit, may be. */
+const headTooLarge = (path: string, answer: { status: number; body: string }) =>
+  path.length > MAX_HEAD_BYTES - HEAD_BESIDES_URL_BYTES && answer.status === 431 && isContractError(answer.body);
 /** What the running session's agent reports per step (three steps), so that its usage sums are not zero. */
 const STEP_USAGE = { input_tokens: 1_000, output_tokens: 100 };
 
@@ -419,6 +424,7 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
       const path = `/orchestrator/sessions/${id}/events?${search.text}`;
       const answer = await send('API event page, hostile query', api.port, 'GET', path, auth);
       if (path.length > MAX_HEAD_BYTES) return refusal(answer, 431);
+      if (headTooLarge(path, answer)) return true;
       if (!apiIds.includes(id)) return judgeUnknownTarget(answer, id, queryVerdict(search.parts, PAGE_QUERY));
       const verdict = queryVerdict(search.parts, PAGE_QUERY);
       if (verdict === undefined) return answer.status === 200 || refusal(answer, 400);
@@ -457,6 +463,7 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
           ...(header === undefined ? {} : { 'last-event-id': header }),
         });
         if (path.length > MAX_HEAD_BYTES) return refusal(answer, 431);
+        if (headTooLarge(path, answer)) return true;
         const queryOk = search === undefined ? 'valid' : queryVerdict(search.parts, STREAM_QUERY);
         const headerOk = header === undefined || (/^\d{1,10}$/.test(header.trim()) && Number(header) <= INT32_MAX);
         const verdict = queryOk !== 'valid' ? queryOk : headerOk ? 'valid' : 'Last-Event-ID';
