@@ -1,11 +1,12 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { join } from 'node:path';
 import type { CreatedOperatorKey, Dispatch, SessionEvent, SpawnRequest, Task } from '@mosaic/orchestrator-contract';
 import { signatureHeaders } from '../support/callback-signature';
 import { testDatabaseUrl } from '../support/database';
 import { request } from '../support/http';
 import { sampleValue } from '../support/metrics-text';
-import { nodeArgsOf, startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
+import { startService, withServiceOutput, type ServiceProcess } from '../support/service-process';
+import { floodListStreams, heapLimitMbOf } from '../support/stream-flood';
 import { StubOrchestrator } from '../support/stub-orchestrator';
 
 const API_ENTRY = join(__dirname, '../../apps/api/dist/main.js');
@@ -16,43 +17,10 @@ const ONE_KEY_ATTEMPTS = 2_000;
 /** Read-scope keys, each from a loopback address of its own: together they meet the API's total cap (1000 by default). */
 const CLIENTS = 12;
 const IN_FLIGHT = 200;
-/** The API's heap bound, as its package.json runs it (`--max-old-space-size`). */
-const HEAP_LIMIT_MB = Number(
-  nodeArgsOf(API_ENTRY)
-    .find((argument) => argument.startsWith('--max-old-space-size='))
-    ?.split('=')[1],
-);
+/** The API's heap bound, as its package.json runs it. */
+const HEAP_LIMIT_MB = heapLimitMbOf(API_ENTRY);
 
 jest.setTimeout(120_000);
-
-interface Attempt {
-  readonly status: number;
-  /** The response of an open stream, held idle until the end. */
-  readonly held?: http.IncomingMessage;
-}
-
-/** Asks for the live list of sessions on a connection of its own; an open stream is held, a refusal read and closed. */
-function attempt(port: number, key: string, localAddress: string): Promise<Attempt> {
-  return new Promise((resolve) => {
-    const sent = http.get(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/orchestrator/events/stream',
-        localAddress,
-        agent: false,
-        headers: { authorization: `Bearer ${key}` },
-      },
-      (response) => {
-        if (response.statusCode === 200) return resolve({ status: 200, held: response });
-        response.resume();
-        response.on('end', () => resolve({ status: response.statusCode ?? 0 }));
-      },
-    );
-    // A connection the API could not take counts as an attempt it refused.
-    sent.on('error', () => resolve({ status: 0 }));
-  });
-}
 
 /**
  * Issue 38, finding 1: idle event streams of one read-scope key took the API
@@ -96,24 +64,9 @@ describe('a flood of event-stream connections (built API)', () => {
           keys.push(created.body.key);
         }
 
-        /** Makes `attempts` attempts, IN_FLIGHT at a time, from `clients` in turn; counts the answers by status. */
-        const flood = async (attempts: number, clients: readonly number[]) => {
-          const statuses: Record<number, number> = {};
-          let next = 0;
-          const worker = async () => {
-            while (next < attempts) {
-              const client = clients[next++ % clients.length];
-              const answer = await attempt(api!.port, keys[client], `127.0.0.${client + 1}`);
-              statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-              if (answer.held !== undefined) {
-                answer.held.resume();
-                held.push(answer.held);
-              }
-            }
-          };
-          await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-          return statuses;
-        };
+        const clientsOf = (indexes: number[]) => indexes.map((client) => ({ key: keys[client], address: `127.0.0.${client + 1}` }));
+        const flood = (attempts: number, indexes: number[]) =>
+          floodListStreams(api!.port, { attempts, clients: clientsOf(indexes), inFlight: IN_FLIGHT, held });
 
         // One key alone holds its cap's worth of streams; the rest of its attempts are answered 429.
         expect(await flood(ONE_KEY_ATTEMPTS, [0])).toEqual({ 200: 100, 429: ONE_KEY_ATTEMPTS - 100 });

@@ -1,7 +1,7 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { join } from 'node:path';
 import { sampleValue } from '../../support/metrics-text';
-import { nodeArgsOf } from '../../support/service-process';
+import { floodListStreams, heapLimitMbOf } from '../../support/stream-flood';
 import {
   ORCHESTRATOR_EVENT,
   call,
@@ -22,38 +22,8 @@ const ONE_KEY_ATTEMPTS = 2_000;
 /** Read-scope keys, each from a loopback address of its own: one alone meets its per-key cap, together they meet the total. */
 const KEYS = 12;
 const IN_FLIGHT = 200;
-/** The API's heap bound, as its package.json runs it (`--max-old-space-size`). */
-const HEAP_LIMIT_MB = Number(
-  nodeArgsOf(join(__dirname, '../../../apps/api/dist/main.js'))
-    .find((argument) => argument.startsWith('--max-old-space-size='))
-    ?.split('=')[1],
-);
-
-/** Asks for the live list of sessions on a connection of its own: an open stream is kept (and read), a refusal read and closed. */
-function openStream(port: number, key: string, localAddress: string): Promise<{ status: number; held?: http.IncomingMessage }> {
-  return new Promise((resolve) => {
-    const sent = http.get(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/orchestrator/events/stream',
-        localAddress,
-        agent: false,
-        headers: { authorization: `Bearer ${key}` },
-      },
-      (response) => {
-        if (response.statusCode === 200) {
-          response.resume();
-          return resolve({ status: 200, held: response });
-        }
-        response.resume();
-        response.on('end', () => resolve({ status: response.statusCode ?? 0 }));
-      },
-    );
-    // A connection the API could not take counts as an attempt it refused.
-    sent.on('error', () => resolve({ status: 0 }));
-  });
-}
+/** The API's heap bound, as its package.json runs it. */
+const HEAP_LIMIT_MB = heapLimitMbOf(join(__dirname, '../../../apps/api/dist/main.js'));
 
 /**
  * 21. Issue 38, finding 1, under load: 20,000 event-stream connections from 12 read keys on 12 addresses while 20
@@ -86,32 +56,22 @@ export const streamFloodWhileReporting: ScenarioBody = async (h, report) => {
   expect(answers.map((answer) => answer.status)).toEqual(Array(sessions).fill(202));
 
   const held: http.IncomingMessage[] = [];
-  const statuses: Record<number, number> = {};
   const flooding = performance.now();
   try {
     // One key alone first, up to its own cap; then the eleven others in turn, up to the API's total.
-    const flood = async (attempts: number, fromKeys: readonly number[]) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: IN_FLIGHT }, async () => {
-          while (next < attempts) {
-            const key = fromKeys[next++ % fromKeys.length];
-            const answer = await openStream(api.port, keys[key], `127.0.0.${key + 1}`);
-            statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-            if (answer.held !== undefined) held.push(answer.held);
-          }
-        }),
-      );
-    };
-    await flood(ONE_KEY_ATTEMPTS, [0]);
-    expect(statuses).toEqual({ 200: 100, 429: ONE_KEY_ATTEMPTS - 100 });
-    await flood(
+    const clientsOf = (indexes: number[]) => indexes.map((index) => ({ key: keys[index], address: `127.0.0.${index + 1}` }));
+    const flood = (attempts: number, indexes: number[]) =>
+      floodListStreams(api.port, { attempts, clients: clientsOf(indexes), inFlight: IN_FLIGHT, held });
+    const oneKey = await flood(ONE_KEY_ATTEMPTS, [0]);
+    expect(oneKey).toEqual({ 200: 100, 429: ONE_KEY_ATTEMPTS - 100 });
+    const others = await flood(
       ATTEMPTS - ONE_KEY_ATTEMPTS,
       keys.map((_key, index) => index).filter((index) => index > 0),
     );
+    const answered = (status: number) => (oneKey[status] ?? 0) + (others[status] ?? 0);
     const floodSeconds = (performance.now() - flooding) / 1000;
-    expect(statuses[200]).toBe(1_000);
-    expect((statuses[429] ?? 0) + (statuses[503] ?? 0)).toBe(ATTEMPTS - 1_000);
+    expect(answered(200)).toBe(1_000);
+    expect(answered(429) + answered(503)).toBe(ATTEMPTS - 1_000);
 
     const health = await call(api.service.url, 'GET', '/health');
     expect(health.status).toBe(200);
@@ -135,7 +95,7 @@ export const streamFloodWhileReporting: ScenarioBody = async (h, report) => {
     report({
       load: `${sessions} sessions × ${eventsPerSession} events, reporting while the streams are opened and held`,
       faults: `${ATTEMPTS.toLocaleString('en')} event-stream connections, ${IN_FLIGHT} at a time, from ${KEYS} read keys on ${KEYS} loopback addresses, every stream opened held to the end`,
-      inputs: `${ATTEMPTS} stream attempts (${ONE_KEY_ATTEMPTS} from one key first): ${statuses[200]} held open (the total cap), ${statuses[429] ?? 0} refused 429 (a key's or an address's cap), ${statuses[503] ?? 0} refused 503 (the total), ${statuses[0] ?? 0} not taken`,
+      inputs: `${ATTEMPTS} stream attempts (${ONE_KEY_ATTEMPTS} from one key first): ${answered(200)} held open (the total cap), ${answered(429)} refused 429 (a key's or an address's cap), ${answered(503)} refused 503 (the total), ${answered(0)} not taken`,
       ...eventFigures(account),
       notes: `the flood took ${floodSeconds.toFixed(1)} s; with 1,000 streams held the API answered /health 200 and its heap was ${heapMb.toFixed(0)} MB of its ${HEAP_LIMIT_MB} MB bound; every session completed with its ${eventsPerSession} events.`,
     });

@@ -34,16 +34,11 @@ describe('the guard of live streams (integration)', () => {
   const newSession = (api: TestApi) => seedSession(seedServicesOf(api), { title: 'guarded stream', status: 'running' });
 
   async function deliver(api: TestApi, session: SeededSession, sequence: number): Promise<void> {
-    const answer = await api.app
-      .getHttpAdapter()
-      .getInstance()
-      .inject({
-        method: 'POST',
-        url: `/orchestrator/callbacks/${session.id}`,
-        headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
-        payload: JSON.stringify(progressEvent(session, sequence)),
-      });
-    expect(answer.statusCode).toBe(202);
+    const answer = await api.request('POST', `/orchestrator/callbacks/${session.id}`, {
+      body: progressEvent(session, sequence),
+      token: session.token,
+    });
+    expect(answer.status).toBe(202);
   }
 
   /** What a refused stream was answered: status, Retry-After and the error body. */
