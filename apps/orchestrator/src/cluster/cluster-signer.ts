@@ -1,4 +1,5 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { secretsEqual } from '@mosaic/http-kit';
 
 /** The headers of a call one node passes to another, besides `x-mosaic-forwarded-by` (the sending node's id). */
 export const CLUSTER_TIMESTAMP_HEADER = 'x-mosaic-cluster-timestamp';
@@ -44,7 +45,8 @@ export class ClusterSigner {
   }
 
   isSignedNode(node: { id: string; url: string; signature: string }): boolean {
-    return equal(node.signature, this.signNode(node.id, node.url));
+    // Compared as text (in constant time): decoding first would accept variants of the last character's unused bits.
+    return secretsEqual(node.signature, this.signNode(node.id, node.url));
   }
 
   signCall(call: ClusterCall): string {
@@ -56,7 +58,7 @@ export class ClusterSigner {
     const now = this.now();
     for (const [seen, until] of this.seen) if (until < now) this.seen.delete(seen);
     if (!/^\d{1,15}$/.test(call.timestamp) || Math.abs(now - Number(call.timestamp)) > CLUSTER_CLOCK_SKEW_MS) return false;
-    if (!equal(signature, this.signCall(call)) || this.seen.has(signature)) return false;
+    if (!secretsEqual(signature, this.signCall(call)) || this.seen.has(signature)) return false;
     this.seen.set(signature, Number(call.timestamp) + CLUSTER_CLOCK_SKEW_MS);
     return true;
   }
@@ -64,11 +66,4 @@ export class ClusterSigner {
   private mac(fields: readonly string[]): string {
     return createHmac('sha256', this.key).update(JSON.stringify(fields)).digest('base64url');
   }
-}
-
-/** Compared as text in constant time: decoding first would accept variants of the last character's unused bits. */
-function equal(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
