@@ -19,6 +19,9 @@ const config: Config = {
   // One file at a time: the system and e2e files bound times and watch process tables on a machine
   // they have to themselves (docs/testing.md: side by side they were 30 % faster and flaky).
   maxWorkers: 1,
+  // Each file's module registry (Nest apps, Prisma clients, fast-check) is not all freed after it: one long-lived
+  // process grew ~35 MB a file and died of a 4 GB heap in CI. A worker past this after a file is replaced.
+  workerIdleMemoryLimit: '1GB',
   // A cap, not a bound: hooks start services, and a busy machine may take seconds. Jest reads it for the whole run only.
   testTimeout: 30_000,
   // Starts (or creates) the PostgreSQL database the integration and end-to-end
