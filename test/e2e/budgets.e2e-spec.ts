@@ -91,7 +91,13 @@ describe('usage and budgets (built services)', () => {
         budget: { max_tokens: 250 },
         metadata: { sample_agent: { steps: 20, step_ms: 400, usage_per_step: { input_tokens: 100, output_tokens: 0 } } },
       });
-      const session = await waitForEnd(id);
+      await waitForEnd(id);
+      // The record of the cancel is stored once the orchestrator answers it, which can be after its terminal callback.
+      const session = await eventually(async () => {
+        const { body } = await call<SessionBody>('GET', `/orchestrator/sessions/${id}`);
+        expect(body.events.some((event) => event.data.actor === 'budget')).toBe(true);
+        return body;
+      });
       expect(session).toMatchObject({ status: 'cancelled', error: 'budget_exceeded' });
       expect(session.usage.input_tokens).toBe(300);
       const usage = session.events.filter((event) => event.type === 'usage');

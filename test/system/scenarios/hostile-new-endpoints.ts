@@ -652,6 +652,8 @@ export const hostileInputAgainstNewEndpoints: ScenarioBody = async (h, report) =
         },
         text,
       );
+      // Fastify's JSON parser refuses a prototype key at any depth (a wrong count may be an object with one) before validation.
+      if (hasPrototypeKey(JSON.parse(data))) return refusal(answer, 400);
       const expected = validate(callbackEventSchema, JSON.parse(text));
       return refusal(answer, 400) && !expected.ok && expected.message.startsWith('data') && messageOf(answer.body) === expected.message;
     }),
@@ -970,6 +972,12 @@ function parseJson(text: string): { value: unknown } | undefined {
  * Keys refused or dropped before validation (Fastify's JSON parser refuses `__proto__`, Nest's validation pipe
  * deletes `constructor` and `prototype` as a guard against prototype pollution): not unknown fields it can name.
  */
+/** Whether a parsed JSON value has a prototype key (isPrototypeKey) in any of its objects. */
+function hasPrototypeKey(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([key, item]) => isPrototypeKey(key) || hasPrototypeKey(item));
+}
+
 function isPrototypeKey(key: string): boolean {
   return key === '__proto__' || key === 'constructor' || key === 'prototype';
 }
