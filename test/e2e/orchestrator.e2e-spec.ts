@@ -78,6 +78,7 @@ describe('orchestrator (built service)', () => {
         LOG_LINES_PER_SECOND: '5',
         CALLBACK_RETRY_MAX_MS: '10000',
         AGENT_COMMAND: undefined,
+        CODEX_PATH: '/nonexistent/bin/codex',
       },
     });
   });
@@ -129,6 +130,27 @@ describe('orchestrator (built service)', () => {
       started_at: expect.any(String),
       ended_at: expect.any(String),
     });
+  });
+
+  serviceTest('(v3) refuses an agent kind whose program is missing, or no kind at all, naming it; nothing is queued', async () => {
+    const endpoint = receiver.endpoint();
+    const base = spawnBody(endpoint);
+    const spawnWith = (agent: unknown) =>
+      call(running(), 'POST', '/orchestrator/sessions/spawn', {
+        body: { ...base, task: { ...base.task, agent }, context: { schema_version: 2 } },
+        headers: { 'idempotency-key': randomUUID() },
+      });
+
+    const missing = await spawnWith({ kind: 'codex', model: 'gpt-5-codex' });
+    expectErrorBody(missing, 400, 'agent_unavailable');
+    expect(missing.body.error.message).toBe(
+      'agent.kind: the codex agent\'s program "/nonexistent/bin/codex" is not installed on this orchestrator (CODEX_PATH)',
+    );
+    const unknown = await spawnWith({ kind: 'copilot' });
+    expectErrorBody(unknown, 400, 'bad_request');
+    expect(unknown.body.error.message).toMatch(/^task\.agent\.kind: /);
+    const list = await call(running(), 'GET', '/orchestrator/sessions?status=pending');
+    expect(list.body.sessions).toEqual([]);
   });
 
   serviceTest('an agent that exits non-zero ends failed with its exit code', async () => {

@@ -17,6 +17,7 @@ import { RequestMetricsHook } from './metrics/request-metrics.hook';
 import { loggerParams } from '@mosaic/observability';
 import { SessionGauges } from './sessions/session-gauges';
 import { SessionsController } from './sessions/sessions.controller';
+import { AGENT_ADAPTERS, AgentAdapters } from './agents/adapters/agent-adapters';
 import { SessionRunner } from './agents/session-runner';
 import { SessionsService } from './sessions/sessions.service';
 import type { QueueConnection } from './store/queue-connection';
@@ -38,6 +39,7 @@ export class AppModule {
         { provide: OrchestratorConfig, useValue: config },
         { provide: APP_FILTER, useClass: ErrorFilter },
         { provide: ClusterSigner, useValue: new ClusterSigner(config.clusterKey) },
+        { provide: AgentAdapters, useValue: new AgentAdapters(config, AGENT_ADAPTERS, {}) },
         ApiKeyGuard,
         sessionStoreProvider(queue),
         { provide: SessionQueue, useFactory: () => SessionQueue.open(queue) },

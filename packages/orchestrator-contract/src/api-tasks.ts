@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { agentSchema, repositorySchema } from './agents';
 import { API_EXAMPLES, sessionSchema, usageSchema } from './api-sessions';
 import { hasAtMostMicroUnits, storableJsonObjectSchema, storableText } from './api-text';
 import { timestampSchema } from './gateway';
@@ -55,6 +56,8 @@ export const createTaskSchema = z.strictObject({
     example: { quarter: 'Q4' },
   }),
   budget: budgetSchema.nullish(),
+  agent: agentSchema.nullish(),
+  repository: repositorySchema.nullish(),
 });
 export type CreateTask = z.infer<typeof createTaskSchema>;
 
@@ -85,6 +88,8 @@ export const taskSchema = z
     labels: z.array(z.string()).meta({ example: ['reports'] }),
     metadata: z.record(z.string(), z.unknown()).meta({ example: { quarter: 'Q4' } }),
     budget: taskBudgetSchema,
+    agent: agentSchema.nullable().meta({ description: "the agent that serves it; `null`: the orchestrator's command agent" }),
+    repository: repositorySchema.nullable().meta({ description: 'the repository its agent works on; `null`: an empty workspace' }),
     usage: usageSchema.meta({ description: 'what all its sessions spent together' }),
     created_at: timestampSchema.meta({ example: API_EXAMPLES.at }),
     updated_at: timestampSchema.meta({ example: API_EXAMPLES.at }),

@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'orchestrator_rejected'
   | 'task_context_too_large'
   | 'daily_budget_exhausted'
+  | 'agent_unavailable'
   | 'too_many_streams'
   | 'database_unavailable'
   | 'internal_error';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { agentSchema, repositorySchema } from './agents';
 import { TASK_PRIORITIES } from './priorities';
 import { SESSION_STATUSES } from './statuses';
 
@@ -34,12 +35,16 @@ export const sessionStatusSchema = z.enum(SESSION_STATUSES);
 export const spawnTaskSchema = z.looseObject({
   id: z.string().min(1).max(255),
   title: z.string().min(1),
+  description: z.string().nullish(),
+  agent: agentSchema.optional(),
+  repository: repositorySchema.optional(),
 });
 
-export const TASK_CONTEXT_SCHEMA_VERSION = 1;
+/** (v3) 2: the task may carry `agent` and `repository`. Version 1, sent by an API before v3, is still read. */
+export const TASK_CONTEXT_SCHEMA_VERSION = 2;
 
 export const taskContextSchema = z.looseObject({
-  schema_version: z.literal(TASK_CONTEXT_SCHEMA_VERSION),
+  schema_version: z.union([z.literal(1), z.literal(TASK_CONTEXT_SCHEMA_VERSION)]),
 });
 
 /**

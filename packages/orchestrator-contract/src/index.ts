@@ -10,6 +10,7 @@ export * from './ids';
 export * from './canonical-json';
 export * from './api-text';
 export * from './api-sessions';
+export * from './agents';
 export * from './api-tasks';
 export * from './api-operator-keys';
 export * from './api-usage';

@@ -73,7 +73,7 @@ describe('TaskDispatcherService (integration)', () => {
     };
     expect(body.callback_url).toBe(`http://127.0.0.1:3000/orchestrator/callbacks/${answer.body.session.id}`);
     expect(body.callback_token).toMatch(/^mcb_/);
-    expect(body.context.schema_version).toBe(1);
+    expect(body.context.schema_version).toBe(2);
     expect(JSON.stringify(body.task)).not.toContain('ghp_secret');
     expect(answer.body.session.orchestrator_session_id).toEqual(expect.any(String));
 
@@ -117,20 +117,36 @@ describe('TaskDispatcherService (integration)', () => {
     expect(again.body.session.attempt).toBe(2);
   });
 
-  it('passes the orchestrator refusal on as 502 with its code, and frees the task', async () => {
+  it("passes the orchestrator's 400 on as a 400 with its code and message (contract 7.1), and frees the task", async () => {
     const app = await startApp(stub.url);
     const taskId = await createTask(app);
     stub.respond = (request) =>
       request.path.endsWith('/spawn')
-        ? { status: 400, body: { error: { code: 'bad_request', message: 'task.title: too short' } } }
+        ? { status: 400, body: { error: { code: 'agent_unavailable', message: 'agent.kind: the codex agent is not installed' } } }
         : undefined;
 
     const answer = await dispatch(app, taskId);
-    expect(answer.status).toBe(502);
-    expect(answer.body.error).toMatchObject({ code: 'orchestrator_rejected', orchestrator: { status: 400, code: 'bad_request' } });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({
+      code: 'agent_unavailable',
+      message: 'agent.kind: the codex agent is not installed',
+      orchestrator: { status: 400, code: 'agent_unavailable' },
+    });
     expect(stub.spawns()).toHaveLength(1);
     const task = await readTask(app, taskId);
     expect(task.body.session?.status).toBe('failed');
+  });
+
+  it('passes an orchestrator refusal other than a 400 on as 502 with its code, and frees the task', async () => {
+    const app = await startApp(stub.url);
+    const taskId = await createTask(app);
+    stub.respond = (request) =>
+      request.path.endsWith('/spawn') ? { status: 409, body: { error: { code: 'conflict', message: 'no' } } } : undefined;
+
+    const answer = await dispatch(app, taskId);
+    expect(answer.status).toBe(502);
+    expect(answer.body.error).toMatchObject({ code: 'orchestrator_rejected', orchestrator: { status: 409, code: 'conflict' } });
+    expect((await readTask(app, taskId)).body.session?.status).toBe('failed');
   });
 
   it('refuses a task whose context is over the size limit before calling the orchestrator', async () => {

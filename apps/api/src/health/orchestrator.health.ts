@@ -81,6 +81,7 @@ function whyDown(error: unknown, limitMs: number): { reason: OrchestratorDownRea
     case 'circuit_open':
       return { reason: 'circuit_open', message: 'the circuit breaker is open after repeated orchestrator failures' };
     case 'rejected':
+    case 'refused':
     case 'not_found':
     case 'queue_full':
       if (error.answer?.code === MALFORMED_ANSWER_CODE) {

@@ -63,6 +63,7 @@ export function toHttpFailure(exception: unknown): HttpFailure {
 function statusOf(code: ErrorCode): number {
   switch (code) {
     case 'bad_request':
+    case 'agent_unavailable':
       return 400;
     case 'unauthorized':
       return 401;

@@ -1,5 +1,6 @@
 import { type ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { AppError } from '@mosaic/http-kit';
+import { CONFORMS_TO } from './conforms-to.validator';
 
 /**
  * The operator endpoints' DTO validation: unknown fields are refused, and the
@@ -51,7 +52,8 @@ function describeValidationErrors(errors: ValidationError[], parent = ''): strin
   return errors
     .flatMap((error) => {
       const field = parent === '' ? error.property : `${parent}.${error.property}`;
-      const own = Object.values(error.constraints ?? {}).map((text) => `${field}: ${text}`);
+      // A schema's message names the fields inside by their paths from the top already.
+      const own = Object.entries(error.constraints ?? {}).map(([name, text]) => (name === CONFORMS_TO ? text : `${field}: ${text}`));
       const nested = error.children?.length ? [describeValidationErrors(error.children, field)] : [];
       return [...own, ...nested];
     })

@@ -205,7 +205,26 @@ describe('OrchestratorClient', () => {
       expect(failure.message).toBe('orchestrator did not answer GET /orchestrator/sessions/orch-1/status within 50 ms');
     });
 
-    it.each([400, 401, 404, 409, 413, 422])('rejects a spawn answered %i, without retrying', async (code) => {
+    it.each([
+      ['agent_unavailable', 'agent_unavailable'],
+      ['bad_request', 'bad_request'],
+      ['some_code', 'bad_request'],
+    ])("passes a spawn's 400 %s on as the caller's 400 %s, with its message, without retrying", async (answered, code) => {
+      const scope = orchestrator().post('/orchestrator/sessions/spawn').reply(400, errorBody(answered, 'agent.kind: no such program'));
+      const extra = orchestrator()
+        .post('/orchestrator/sessions/spawn')
+        .reply(201, { session_id: 'x', status: 'pending', created_at: CREATED_AT });
+
+      const failure = await failureOf(clientWith().spawn(SPAWN_BODY, 'key-1'));
+
+      expect(failure.failure).toBe('refused');
+      expect(failure.code).toBe(code);
+      expect(failure.message).toBe('agent.kind: no such program');
+      expect(scope.isDone()).toBe(true);
+      expect(extra.isDone()).toBe(false);
+    });
+
+    it.each([401, 404, 409, 413, 422])('rejects a spawn answered %i, without retrying', async (code) => {
       const scope = orchestrator().post('/orchestrator/sessions/spawn').reply(code, errorBody('some_code', 'what was wrong'));
       const extra = orchestrator()
         .post('/orchestrator/sessions/spawn')

@@ -440,6 +440,10 @@ export class OrchestratorClient {
       const message = `the orchestrator's queue is full; ${where} was refused (${answer.code}: ${answer.message})`;
       return { refusal: new AttemptFailure(new OrchestratorError('queue_full', message, answer, retryAfterMs), false) };
     }
+    // A spawn's 400 is the task's fault (an agent this orchestrator cannot run, a repository it may not use): passed on as said.
+    if (status === 400 && operation.name === 'spawn') {
+      return { refusal: new AttemptFailure(new OrchestratorError('refused', answer.message, answer), false) };
+    }
     if (status === 404 && operation.sessionId !== undefined) {
       const message = `orchestrator has no session ${JSON.stringify(operation.sessionId)} (${where} answered 404)`;
       return { refusal: new AttemptFailure(new OrchestratorError('not_found', message, answer), false) };

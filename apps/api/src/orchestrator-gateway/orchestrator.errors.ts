@@ -6,13 +6,17 @@ import { AppError } from '@mosaic/http-kit';
  * are different failures for the caller: the dispatcher retries some, operators
  * see each as its own HTTP status (mapped once, in `http/error.filter.ts`).
  */
-export type OrchestratorFailure = 'unreachable' | 'timeout' | 'circuit_open' | 'rejected' | 'not_found' | 'queue_full';
+export type OrchestratorFailure = 'unreachable' | 'timeout' | 'circuit_open' | 'rejected' | 'refused' | 'not_found' | 'queue_full';
+
+/** The codes of an orchestrator's 400 a caller gets as they are (contract 7.1): the request, not the service, is at fault. */
+const PASSED_ON_CODES = new Set<ErrorCode>(['bad_request', 'agent_unavailable']);
 
 const FAILURE_CODES: Record<OrchestratorFailure, ErrorCode> = {
   unreachable: 'orchestrator_unreachable',
   timeout: 'orchestrator_timeout',
   circuit_open: 'orchestrator_circuit_open',
   rejected: 'orchestrator_rejected',
+  refused: 'bad_request',
   not_found: 'not_found',
   queue_full: 'queue_full',
 };
@@ -26,7 +30,12 @@ export class OrchestratorError extends AppError {
     /** For `queue_full`: how long the orchestrator asked callers to wait, passed on to the operator as `Retry-After`. */
     readonly retryAfterMs?: number,
   ) {
-    super(FAILURE_CODES[failure], message, answer === undefined ? {} : { orchestrator: answer });
+    super(codeOf(failure, answer), message, answer === undefined ? {} : { orchestrator: answer });
     this.name = 'OrchestratorError';
   }
+}
+
+function codeOf(failure: OrchestratorFailure, answer: { readonly code: string } | undefined): ErrorCode {
+  if (failure === 'refused' && answer !== undefined && PASSED_ON_CODES.has(answer.code as ErrorCode)) return answer.code as ErrorCode;
+  return FAILURE_CODES[failure];
 }

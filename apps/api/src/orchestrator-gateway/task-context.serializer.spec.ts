@@ -27,6 +27,8 @@ function taskWith(overrides: Partial<Task> = {}): Task {
     priority: 'high',
     labels: ['reports', 'q1'],
     metadata: {},
+    agent: null,
+    repository: null,
     createdAt: new Date('2026-01-02T03:04:05.678Z'),
     updatedAt: new Date('2026-01-03T00:00:00.000Z'),
     ...overrides,
@@ -58,6 +60,8 @@ const taskArbitrary: fc.Arbitrary<Task> = fc.record({
   priority: fc.constantFrom('low' as const, 'normal' as const, 'high' as const, 'urgent' as const),
   labels: fc.array(fc.string()),
   metadata: jsonObject,
+  agent: fc.constant(null),
+  repository: fc.constant(null),
   createdAt: fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }),
   updatedAt: fc.date({ noInvalidDate: true }),
 });
@@ -163,8 +167,17 @@ describe('TaskContextSerializer', () => {
       '{"task":{"created_at":"2026-01-02T03:04:05.678Z","description":"Quarterly numbers","id":"task-1",' +
         '"labels":["reports","q1"],"metadata":{"alpha":{"a":1,"b":2},"repo":"mosaic","zeta":1},"priority":"high",' +
         '"title":"Write the report"},"context":{"attempt":1,"callback_url":"http://api.test/orchestrator/callbacks/session-1",' +
-        '"requested_by":"operator","schema_version":1,"session_id":"session-1"}}',
+        '"requested_by":"operator","schema_version":2,"session_id":"session-1"}}',
     );
+  });
+
+  it('sends the agent and the repository of a task that names them (v3), as given', () => {
+    const agent = { kind: 'claude-code' as const, model: 'claude-sonnet-4-5', max_turns: 5 };
+    const repository = { url: 'file:///srv/repos/app.git', ref: 'main', push: false };
+    const result = serializerWith().serialize(taskWith({ agent, repository }), DISPATCH);
+
+    expect(result.task).toMatchObject({ agent, repository });
+    expect(result.context.schema_version).toBe(2);
   });
 
   it('never carries a callback token', () => {

@@ -8,6 +8,8 @@ import {
   withSortedKeys,
   type JsonObject,
   type JsonValue,
+  type AgentSettings,
+  type RepositoryRequest,
   type SpawnRequest,
   type TaskPriority,
 } from '@mosaic/orchestrator-contract';
@@ -22,6 +24,9 @@ export interface TaskToSerialize {
   readonly priority: TaskPriority;
   readonly labels: readonly string[];
   readonly metadata: JsonObject;
+  /** (v3) Sent only when set: a task without them serializes as before v3. */
+  readonly agent: AgentSettings | null;
+  readonly repository: RepositoryRequest | null;
   readonly createdAt: Date;
 }
 
@@ -104,6 +109,8 @@ export class TaskContextSerializer {
       labels: [...task.labels],
       metadata: redact(task.metadata),
       created_at: task.createdAt.toISOString(),
+      ...(task.agent === null ? {} : { agent: { ...task.agent } }),
+      ...(task.repository === null ? {} : { repository: { ...task.repository } }),
     });
     const contextDocument = withSortedKeys<JsonObject>({
       schema_version: TASK_CONTEXT_SCHEMA_VERSION,

@@ -67,6 +67,8 @@ describe('OrchestratorSessionRepository (integration)', () => {
       priority: 'high',
       labels: ['api', 'urgent-fix'],
       metadata,
+      agent: null,
+      repository: null,
       createdAt: task.createdAt,
     });
     const moved = await prisma.task.findUniqueOrThrow({ where: { id: task.id } });

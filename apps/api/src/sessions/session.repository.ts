@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { type JsonObject, type TaskPriority, TRACKED_SESSION_STATUSES, type TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import {
+  type AgentSettings,
+  type JsonObject,
+  type RepositoryRequest,
+  type TaskPriority,
+  TRACKED_SESSION_STATUSES,
+  type TrackedSessionStatus,
+} from '@mosaic/orchestrator-contract';
 import { PrismaService, prepared } from '../database/prisma.service';
 import type { OrchestratorSession as SessionRow } from '../database/generated/prisma/client';
 import { AppError } from '@mosaic/http-kit';
@@ -304,9 +311,11 @@ interface SpawningRow extends RawSessionRow {
   task_labels: string[];
   task_metadata: JsonObject;
   task_created_at: Date;
+  task_agent: AgentSettings | null;
+  task_repository: RepositoryRequest | null;
 }
 
-const TASK_COLUMNS = ['title', 'description', 'priority', 'labels', 'metadata', 'created_at'] as const;
+const TASK_COLUMNS = ['title', 'description', 'priority', 'labels', 'metadata', 'created_at', 'agent', 'repository'] as const;
 
 /**
  * The session row first, then the task's. A second active session fails on
@@ -415,6 +424,8 @@ function taskOfSpawningRow(row: SpawningRow): TaskToSerialize {
     priority: row.task_priority,
     labels: row.task_labels,
     metadata: row.task_metadata,
+    agent: row.task_agent,
+    repository: row.task_repository,
     createdAt: row.task_created_at,
   };
 }

@@ -18,7 +18,17 @@ import {
   ValidateNested,
   type ValidationOptions,
 } from 'class-validator';
-import { TASK_PRIORITIES, hasAtMostMicroUnits, type JsonObject, type TaskPriority } from '@mosaic/orchestrator-contract';
+import {
+  TASK_PRIORITIES,
+  agentSchema,
+  hasAtMostMicroUnits,
+  repositorySchema,
+  type AgentRequest,
+  type JsonObject,
+  type RepositoryRequest,
+  type TaskPriority,
+} from '@mosaic/orchestrator-contract';
+import { ConformsTo } from '../http/conforms-to.validator';
 import { IsStorableJson, IsStorableText } from '../http/storable.validators';
 
 /** A number of at most 6 decimal places, as a cost column keeps it (`hasAtMostMicroUnits`). */
@@ -96,4 +106,15 @@ export class CreateTaskDto {
   @ValidateNested()
   @Type(() => BudgetDto)
   budget?: BudgetDto;
+
+  // (v3) Checked against the contract's own schemas, taken as sent (see metadata).
+  @IsOptional()
+  @Transform(({ obj }: { obj: { agent?: unknown } }) => obj.agent)
+  @ConformsTo(agentSchema)
+  agent?: AgentRequest;
+
+  @IsOptional()
+  @Transform(({ obj }: { obj: { repository?: unknown } }) => obj.repository)
+  @ConformsTo(repositorySchema)
+  repository?: RepositoryRequest;
 }

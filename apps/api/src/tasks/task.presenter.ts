@@ -17,6 +17,8 @@ export function presentTask(task: Task, latestSession: TrackedSession | undefine
       max_cost_usd: task.budget.maxCostUsd ?? null,
       max_duration_s: task.budget.maxDurationS ?? null,
     },
+    agent: task.agent,
+    repository: task.repository,
     usage: { input_tokens: task.usage.inputTokens, output_tokens: task.usage.outputTokens, cost_usd: task.usage.costUsd },
     created_at: task.createdAt.toISOString(),
     updated_at: task.updatedAt.toISOString(),

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
 import type { Task as TaskRow } from '../database/generated/prisma/client';
-import type { JsonObject, TaskPriority } from '@mosaic/orchestrator-contract';
+import type { AgentSettings, JsonObject, RepositoryRequest, TaskPriority } from '@mosaic/orchestrator-contract';
 import { type Budget, NO_USAGE, type Usage } from '../sessions/budget';
 import type { Task } from './task';
 
@@ -12,6 +12,8 @@ export interface NewTask {
   readonly labels: readonly string[];
   readonly metadata: JsonObject;
   readonly budget: Budget;
+  readonly agent: AgentSettings | null;
+  readonly repository: RepositoryRequest | null;
 }
 
 @Injectable()
@@ -19,11 +21,13 @@ export class TaskRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   async create(task: NewTask): Promise<Task> {
-    const { budget, ...fields } = task;
+    const { budget, agent, repository, ...fields } = task;
     const row = await this.prisma.task.create({
       data: {
         ...fields,
         labels: [...task.labels],
+        ...(agent === null ? {} : { agent: { ...agent } }),
+        ...(repository === null ? {} : { repository: { ...repository } }),
         budgetMaxTokens: budget.maxTokens === undefined ? null : BigInt(budget.maxTokens),
         budgetMaxCostUsd: budget.maxCostUsd ?? null,
         budgetMaxDurationS: budget.maxDurationS ?? null,
@@ -61,6 +65,8 @@ function toTask(row: TaskRow, usage: Usage): Task {
       ...(row.budgetMaxCostUsd === null ? {} : { maxCostUsd: row.budgetMaxCostUsd.toNumber() }),
       ...(row.budgetMaxDurationS === null ? {} : { maxDurationS: row.budgetMaxDurationS }),
     },
+    agent: row.agent as AgentSettings | null,
+    repository: row.repository as RepositoryRequest | null,
     usage,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

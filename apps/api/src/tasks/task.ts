@@ -1,4 +1,4 @@
-import type { JsonObject, TaskPriority, TrackedSessionStatus } from '@mosaic/orchestrator-contract';
+import type { AgentSettings, JsonObject, RepositoryRequest, TaskPriority, TrackedSessionStatus } from '@mosaic/orchestrator-contract';
 import type { Budget, Usage } from '../sessions/budget';
 
 /** `open` until first dispatched; from then on it follows its latest session's status. */
@@ -14,6 +14,10 @@ export interface Task {
   readonly labels: readonly string[];
   readonly metadata: JsonObject;
   readonly budget: Budget;
+  /** (v3) The agent that serves it; null: the orchestrator's command agent. */
+  readonly agent: AgentSettings | null;
+  /** (v3) The repository its agent works on; null: an empty workspace. */
+  readonly repository: RepositoryRequest | null;
   /** What all its sessions spent together. */
   readonly usage: Usage;
   readonly createdAt: Date;

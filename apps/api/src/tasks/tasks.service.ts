@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '@mosaic/http-kit';
+import { agentSchema, repositorySchema } from '@mosaic/orchestrator-contract';
 import { OrchestratorSessionRepository } from '../sessions/session.repository';
 import type { TrackedSession } from '../sessions/session';
 import type { Budget } from '../sessions/budget';
@@ -22,6 +23,9 @@ export class TasksService {
       labels: input.labels ?? [],
       metadata: input.metadata ?? {},
       budget: budgetOf(input.budget),
+      // The DTO checked both against these schemas: parsing again gives their defaults (the agent's kind).
+      agent: input.agent === undefined || input.agent === null ? null : agentSchema.parse(input.agent),
+      repository: input.repository === undefined || input.repository === null ? null : repositorySchema.parse(input.repository),
     });
   }
 

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../../../../test/support/eventually';
 import type { EventFields, SessionEnd } from '../store/session-store';
-import { AGENT_LOST_ERROR, AgentSession, type AgentLauncher, type SessionEvents } from './agent-session';
+import type { AgentOutputParser, AgentVerdict } from './adapters/agent-adapter';
+import { commandAdapter } from './adapters/command.adapter';
+import { logMessage } from './agent-output';
+import { AGENT_ERROR, AGENT_LOST_ERROR, AGENT_STALLED_ERROR, AgentSession, type AgentLauncher, type SessionEvents } from './agent-session';
 import { liveProcessGroupMembers } from './process-group';
 import type { SupervisorExit } from './spool-reader';
 import { SupervisedAgent, type AgentSpec } from './supervised-agent';
@@ -34,9 +37,19 @@ function recordEvents(): SessionEvents & { events: RecordedEvent[] } {
 }
 
 const SPOOL_MAX_BYTES = 2 * 1024 * 1024;
+const commandParser = () => commandAdapter.parser({});
 const KEY = randomBytes(32);
 
-function agentSessionFor(options: { linesPerSecond?: number; room?: () => boolean; timeoutMs?: number } = {}) {
+function agentSessionFor(
+  options: {
+    linesPerSecond?: number;
+    room?: () => boolean;
+    timeoutMs?: number;
+    parser?: AgentOutputParser;
+    stallTimeoutMs?: number;
+    exitAfterResultMs?: number;
+  } = {},
+) {
   const metrics = { logLineDropped: jest.fn(), spoolRecordRejected: jest.fn() };
   const logger = { warn: jest.fn(), error: jest.fn() };
   const session = new AgentSession(randomUUID(), {
@@ -47,6 +60,9 @@ function agentSessionFor(options: { linesPerSecond?: number; room?: () => boolea
     delivery: { hasRoom: options.room ?? (() => true) },
     metrics,
     logger,
+    stallTimeoutMs: options.stallTimeoutMs ?? 600_000,
+    cancelGraceMs: 1_000,
+    ...(options.exitAfterResultMs !== undefined && { exitAfterResultMs: options.exitAfterResultMs }),
   });
   return { session, metrics, logger };
 }
@@ -86,11 +102,11 @@ afterEach(async () => {
 });
 
 /** Runs `command` as a session's agent to its end. */
-async function runToEnd(command: string, options: { linesPerSecond?: number; room?: () => boolean; timeoutMs?: number } = {}) {
+async function runToEnd(command: string, options: Parameters<typeof agentSessionFor>[0] = {}) {
   const where = await sessionDirs();
   const recorder = recordEvents();
   const { session, metrics, logger } = agentSessionFor(options);
-  await session.start(recorder, launcher(command, where, options.timeoutMs));
+  await session.start(recorder, launcher(command, where, options.timeoutMs), options.parser ?? commandParser());
   await session.whenEnded();
   return { events: recorder.events, metrics, logger };
 }
@@ -100,7 +116,7 @@ async function stopOnceStarted(command: string, act: (session: AgentSession) => 
   const where = await sessionDirs();
   const recorder = recordEvents();
   const { session } = agentSessionFor();
-  await session.start(recorder, launcher(command, where));
+  await session.start(recorder, launcher(command, where), commandParser());
   await eventually(() => expect(recorder.events.map((event) => event.type)).toContain('log'), 5_000);
   const pgid = session.agentPid as number;
   const started = Date.now();
@@ -151,7 +167,7 @@ async function runWhileNobodyReads(command: string, where: { cwd: string; spool:
 async function adoptToEnd(where: { spool: string }, linesPerSecond: number): Promise<RecordedEvent[]> {
   const { session } = agentSessionFor({ linesPerSecond });
   const recorder = recordEvents();
-  await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, KEY, handlers));
+  await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, KEY, handlers), commandParser());
   await session.whenEnded();
   await session.release();
   return recorder.events;
@@ -305,12 +321,58 @@ describe('AgentSession', () => {
     });
   });
 
+  describe('(v3) an agent an adapter reads', () => {
+    /** Logs every line; `said: succeeded` or `said: failed` is the agent's final word. */
+    function verdictParser(): AgentOutputParser {
+      let verdict: AgentVerdict | undefined;
+      return {
+        parse: (stream, line) => {
+          if (line === 'said: succeeded') verdict = { succeeded: true };
+          if (line === 'said: failed') verdict = { succeeded: false, message: 'it went wrong' };
+          return [logMessage(stream, line)];
+        },
+        get verdict() {
+          return verdict;
+        },
+      };
+    }
+
+    it('is cancelled, agent_stalled, once silent for its stall timeout, and not before', async () => {
+      const started = Date.now();
+      const { events } = await runToEnd('echo one; sleep 0.4; echo two; sleep 30', { stallTimeoutMs: 700 });
+
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_100);
+      expect(logLines(events).map((log) => log.line)).toEqual(['one', 'two']);
+      expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled', data: { error: AGENT_STALLED_ERROR } });
+    });
+
+    it('ends failed, agent_error, when it said it failed, though it exited 0', async () => {
+      const { events } = await runToEnd('echo "said: failed"; exit 0', { parser: verdictParser() });
+
+      expect(events.at(-1)).toMatchObject({ type: 'status', status: 'failed', data: { error: AGENT_ERROR, exit_code: 0 } });
+    });
+
+    it('ends completed when it said it succeeded and exited 0', async () => {
+      const { events } = await runToEnd('echo "said: succeeded"; exit 0', { parser: verdictParser() });
+
+      expect(events.at(-1)).toMatchObject({ type: 'status', status: 'completed', data: { exit_code: 0 } });
+    });
+
+    it('is killed when it does not exit after its final result, and keeps that result', async () => {
+      const started = Date.now();
+      const { events } = await runToEnd('echo "said: succeeded"; sleep 30', { parser: verdictParser(), exitAfterResultMs: 300 });
+
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(events.at(-1)).toMatchObject({ type: 'status', status: 'completed' });
+    });
+  });
+
   it('ends a session stopped before its agent started without starting one', async () => {
     const where = await sessionDirs();
     const recorder = recordEvents();
     const { session } = agentSessionFor();
     const kill = session.end('kill');
-    await session.start(recorder, launcher(`echo started > ${join(where.cwd, 'marker')}`, where));
+    await session.start(recorder, launcher(`echo started > ${join(where.cwd, 'marker')}`, where), commandParser());
     await kill;
     await session.whenEnded();
 
@@ -324,7 +386,11 @@ describe('AgentSession', () => {
       const where = await sessionDirs();
       const first = agentSessionFor();
       const before = recordEvents();
-      await first.session.start(before, launcher(`${printLogLines(3)}; sleep 0.5; ${printLogLines(2)}; exit 0`, where, undefined, false));
+      await first.session.start(
+        before,
+        launcher(`${printLogLines(3)}; sleep 0.5; ${printLogLines(2)}; exit 0`, where, undefined, false),
+        commandParser(),
+      );
       await eventually(() => expect(before.events.filter((event) => event.type === 'log').length).toBeGreaterThanOrEqual(3), 5_000);
       await first.session.detach();
       const position = before.events.at(-1)!.position!;
@@ -333,7 +399,7 @@ describe('AgentSession', () => {
 
       const later = agentSessionFor();
       const after = recordEvents();
-      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, KEY, handlers));
+      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, KEY, handlers), commandParser());
       await later.session.whenEnded();
       await later.session.release();
 
@@ -354,7 +420,7 @@ describe('AgentSession', () => {
       } as unknown as SupervisedAgent;
       const { session } = agentSessionFor();
       const recorder = recordEvents();
-      await session.start(recorder, async () => agent);
+      await session.start(recorder, async () => agent, commandParser());
       await session.detach();
       supervisorGone({ code: 0, signal: null, stop: null });
       await session.whenEnded();
@@ -370,6 +436,7 @@ describe('AgentSession', () => {
       await first.session.start(
         before,
         launcher(`${printUsage(3)}; echo ready; sleep 0.5; ${printUsage(2)}; exit 0`, where, undefined, false),
+        commandParser(),
       );
       // "ready", dropped for want of room, was read after the usage lines.
       await eventually(() => expect(first.metrics.logLineDropped).toHaveBeenCalled(), 5_000);
@@ -381,7 +448,7 @@ describe('AgentSession', () => {
       const position = Math.max(...before.events.map((event) => event.position ?? 0));
       const later = agentSessionFor();
       const after = recordEvents();
-      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, KEY, handlers));
+      await later.session.resume(after, (handlers) => SupervisedAgent.adopt(where.spool, position, KEY, handlers), commandParser());
       await later.session.whenEnded();
       await later.session.release();
 
@@ -431,7 +498,7 @@ describe('AgentSession', () => {
       const where = await sessionDirs();
       const { session } = agentSessionFor();
       const recorder = recordEvents();
-      await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, KEY, handlers));
+      await session.resume(recorder, (handlers) => SupervisedAgent.adopt(where.spool, 0, KEY, handlers), commandParser());
       await session.whenEnded();
 
       expect(recorder.events).toEqual([{ type: 'status', status: 'failed', data: { error: AGENT_LOST_ERROR }, sequence: 1 }]);
@@ -441,7 +508,7 @@ describe('AgentSession', () => {
       const where = await sessionDirs();
       const { session } = agentSessionFor();
       const recorder = recordEvents();
-      await session.start(recorder, launcher(`echo ready; (sleep 30) & sleep 30`, where));
+      await session.start(recorder, launcher(`echo ready; (sleep 30) & sleep 30`, where), commandParser());
       await eventually(() => expect(recorder.events.map((event) => event.type)).toContain('log'), 5_000);
       const pgid = session.agentPid!;
       const supervisorPid = agents.at(-1)!.identity.pid;

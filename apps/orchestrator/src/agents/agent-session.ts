@@ -3,7 +3,8 @@ import type { SessionStatus, TerminalStatus } from '@mosaic/orchestrator-contrac
 import type { CallbackDelivery } from '../callbacks/callback-delivery';
 import type { SessionEventLog } from '../callbacks/session-event-log';
 import type { LogLineDropReason, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
-import { decodeSpooledLine, parseAgentLine, type AgentMessage } from './agent-output';
+import type { AgentOutputParser } from './adapters/agent-adapter';
+import { decodeSpooledLine, type AgentMessage } from './agent-output';
 import { OutputThrottle } from './output-throttle';
 import type { SpoolRecord, SupervisorExit } from './spool-reader';
 import type { AgentHandlers, SupervisedAgent } from './supervised-agent';
@@ -13,6 +14,12 @@ export type EndReason = 'kill' | 'cancel';
 
 /** The error of a session whose supervisor vanished without recording how its agent ended. */
 export const AGENT_LOST_ERROR = 'agent_lost';
+/** (v3) The error of a session whose agent said it failed; its own message is in its `result` event. */
+export const AGENT_ERROR = 'agent_error';
+/** (v3) The error of a session cancelled for printing nothing for AGENT_STALL_TIMEOUT_MS. */
+export const AGENT_STALLED_ERROR = 'agent_stalled';
+/** How long an agent that printed its final result may take to exit before it is killed (contract 7.1); it keeps its result. */
+export const EXIT_AFTER_RESULT_MS = 30_000;
 
 export interface AgentSessionOptions {
   /** This node's id: the `running` event names it. */
@@ -25,6 +32,11 @@ export interface AgentSessionOptions {
   delivery: Pick<CallbackDelivery, 'hasRoom'>;
   metrics: Pick<OrchestratorMetrics, 'logLineDropped' | 'spoolRecordRejected'>;
   logger: Pick<Logger, 'warn' | 'error'>;
+  /** (v3) AGENT_STALL_TIMEOUT_MS: silent this long, the agent is cancelled (with `cancelGraceMs`). */
+  stallTimeoutMs: number;
+  cancelGraceMs: number;
+  /** EXIT_AFTER_RESULT_MS, shorter in tests. */
+  exitAfterResultMs?: number;
 }
 
 /** Where the session's events go: numbered, stored and delivered in order (SessionEventLog). */
@@ -57,6 +69,12 @@ export class AgentSession {
   /** This process let go of the agent (it is shutting down): the next life of the node follows it from here. */
   private detached = false;
   private current: SessionStatus = 'pending';
+  /** Why the node stopped the agent itself: silent too long, or not exiting after its result. */
+  private stopCause?: 'stalled' | 'no_exit_after_result';
+  private stallTimer?: NodeJS.Timeout;
+  /** (v3) Reads the agent's lines: its kind's adapter's, one per life of the node. */
+  private parser?: AgentOutputParser;
+  private exitTimer?: NodeJS.Timeout;
   /**
    * The throttle's clock follows the times the supervisor wrote on the records: a
    * backlog read after a restart is held to the rate limits as it would have been
@@ -93,8 +111,9 @@ export class AgentSession {
    * A session ended before its agent started (a kill that came during the claim)
    * ends at once, without an agent.
    */
-  async start(events: SessionEvents, launch: AgentLauncher): Promise<void> {
+  async start(events: SessionEvents, launch: AgentLauncher, parser: AgentOutputParser): Promise<void> {
     this.events = events;
+    this.parser = parser;
     if (this.endReason) {
       this.ended = this.finish(undefined);
       return;
@@ -110,8 +129,9 @@ export class AgentSession {
    * Takes over the running agent of an earlier life of this node, its `running` event
    * long sent. Without a supervisor to take over, the session ends `failed`/agent_lost.
    */
-  async resume(events: SessionEvents, attach: AgentLauncher): Promise<void> {
+  async resume(events: SessionEvents, attach: AgentLauncher, parser: AgentOutputParser): Promise<void> {
     this.events = events;
+    this.parser = parser;
     this.current = 'running';
     const agent = await attach(this.handlers());
     if (agent) this.follow(agent);
@@ -137,6 +157,8 @@ export class AgentSession {
   /** Stops following the agent (this process is shutting down) once what it produced so far is stored; the agent goes on. */
   async detach(): Promise<void> {
     this.detached = true;
+    clearTimeout(this.stallTimer);
+    clearTimeout(this.exitTimer);
     if (this.agent) {
       await this.agent.detach();
       // The next life reads on after the last line stored: what the throttle holds back (usage to add up, above all) would be lost.
@@ -163,6 +185,7 @@ export class AgentSession {
   private follow(agent: SupervisedAgent): void {
     this.agent = agent;
     this.ended = this.finishWhenDone(agent);
+    this.watchForStall();
     // A stop that came while the agent was being started.
     if (this.endReason) void this.stopAgent(agent, this.endReason);
   }
@@ -178,7 +201,32 @@ export class AgentSession {
 
   private onLine({ seq, time, stream, line }: SpoolRecord & { type: 'line' }): void {
     this.clock = { recordTime: time, readAt: Date.now() };
-    this.output.offer({ ...parseAgentLine(stream, decodeSpooledLine(line)), seq });
+    this.watchForStall();
+    if (this.parser === undefined) return;
+    for (const message of this.parser.parse(stream, decodeSpooledLine(line))) this.output.offer({ ...message, seq });
+    if (this.parser.verdict !== undefined && this.exitTimer === undefined) this.watchForExit();
+  }
+
+  /** Restarted by every line: an agent silent for AGENT_STALL_TIMEOUT_MS is cancelled (`agent_stalled`). */
+  private watchForStall(): void {
+    clearTimeout(this.stallTimer);
+    if (this.agent === undefined || this.current !== 'running' || this.detached) return;
+    this.stallTimer = setTimeout(() => {
+      if (this.endReason !== undefined || this.detached) return;
+      this.stopCause = 'stalled';
+      void this.end('cancel', this.options.cancelGraceMs);
+    }, this.options.stallTimeoutMs);
+    this.stallTimer.unref();
+  }
+
+  /** An agent that printed its final result but does not exit is killed; it keeps its result (contract 7.1). */
+  private watchForExit(): void {
+    this.exitTimer = setTimeout(() => {
+      if (this.endReason !== undefined || this.detached) return;
+      this.stopCause = 'no_exit_after_result';
+      void this.end('kill');
+    }, this.options.exitAfterResultMs ?? EXIT_AFTER_RESULT_MS);
+    this.exitTimer.unref();
   }
 
   private onSpoolDropped({ seq, count }: SpoolRecord & { type: 'dropped' }): void {
@@ -212,6 +260,8 @@ export class AgentSession {
 
   private async finishWhenDone(agent: SupervisedAgent): Promise<void> {
     const exit = await agent.finished;
+    clearTimeout(this.stallTimer);
+    clearTimeout(this.exitTimer);
     // An exit read while this process let go of the agent is the next life's to report, from the spool: ended here, its
     // end could be half written (the session terminal, its status event not) when this process exits, and then never sent.
     if (this.detached) return;
@@ -238,7 +288,15 @@ export class AgentSession {
       return { status: 'failed', error: AGENT_LOST_ERROR };
     }
     const stop = exit.stop;
+    const verdict = this.parser?.verdict;
+    if (this.stopCause === 'no_exit_after_result' && verdict !== undefined)
+      return verdict.succeeded ? { status: 'completed' } : { status: 'failed', error: AGENT_ERROR };
+    if (stop === 'cancel' && this.stopCause === 'stalled')
+      return { status: 'cancelled', error: AGENT_STALLED_ERROR, ...(exit.code !== null && { exitCode: exit.code }) };
     if (stop === 'cancel') return { status: 'cancelled', ...(exit.code !== null && { exitCode: exit.code }) };
+    // The agent said it failed: whatever its exit code, the session did not succeed.
+    if (stop === null && verdict?.succeeded === false)
+      return { status: 'failed', error: AGENT_ERROR, ...(exit.code !== null && { exitCode: exit.code }) };
     if (exit.signal !== null && stop === 'kill') return { status: 'killed' };
     if (exit.signal !== null && stop === 'timeout')
       return { status: 'failed', error: `the session exceeded its time limit of ${this.options.timeoutMs} ms and was killed` };

@@ -9,6 +9,7 @@ import type { CallbackDelivery } from '../callbacks/callback-delivery';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import type { SessionStore, StoredSession } from '../store/session-store';
+import { AGENT_ADAPTERS, AgentAdapters } from './adapters/agent-adapters';
 import { SessionRunner } from './session-runner';
 
 describe('SessionRunner: what an earlier life of the node left', () => {
@@ -60,7 +61,13 @@ describe('SessionRunner: what an earlier life of the node left', () => {
       enqueue: (_target, event) => void enqueued.push(event),
       whenDealtWith: () => new Promise((resolve) => (dealtWith = resolve)),
     };
-    runner = new SessionRunner(config, delivery as CallbackDelivery, new OrchestratorMetrics(), store as SessionStore);
+    runner = new SessionRunner(
+      config,
+      delivery as CallbackDelivery,
+      new OrchestratorMetrics(),
+      new AgentAdapters(config, AGENT_ADAPTERS, {}),
+      store as SessionStore,
+    );
   });
 
   afterEach(() => rmSync(scratch, { recursive: true, force: true }));

@@ -1,16 +1,18 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { isTerminalStatus } from '@mosaic/orchestrator-contract';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { agentSchema, isTerminalStatus, spawnTaskSchema, type AgentSettings } from '@mosaic/orchestrator-contract';
+import { chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackDelivery } from '../callbacks/callback-delivery';
 import { SessionEventLog } from '../callbacks/session-event-log';
 import { OrchestratorConfig } from '../config/orchestrator-config';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { SESSION_STORE, type SessionStore, type StoredSession } from '../store/session-store';
+import { AgentAdapters, type ResolvedAgent } from './adapters/agent-adapters';
 import { AgentSession, type EndReason } from './agent-session';
+import { shellQuote } from './shell-quote';
 import { sessionSpoolKey } from './spool-key';
-import { SupervisedAgent } from './supervised-agent';
+import { SupervisedAgent, type AgentSpec } from './supervised-agent';
 import { createSessionWorkdir, TASK_FILE_NAME } from './workdir';
 
 /** How long start-up waits for the leftover agent of a session that is no longer this node's to die. */
@@ -38,6 +40,7 @@ export class SessionRunner {
     private readonly config: OrchestratorConfig,
     private readonly delivery: CallbackDelivery,
     private readonly metrics: OrchestratorMetrics,
+    private readonly adapters: AgentAdapters,
     @Inject(SESSION_STORE) private readonly store: SessionStore,
   ) {}
 
@@ -71,10 +74,13 @@ export class SessionRunner {
     const workdir = this.workdirOf(sessionId);
     const spoolDir = this.spoolDirOf(sessionId);
     try {
+      const task = taskOf(session.taskJson);
+      const resolved = this.adapters.resolve(task.agent);
       // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
       await createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
       await mkdir(spoolDir, { mode: 0o700 });
-      await agentSession.start(events, (handlers) => SupervisedAgent.start(spoolDir, this.agentSpec(sessionId), handlers));
+      const spec = await this.agentSpec(sessionId, task, resolved);
+      await agentSession.start(events, (handlers) => SupervisedAgent.start(spoolDir, spec, handlers), this.adapters.parser(resolved));
       this.logStatusChange(session, 'pending', 'running');
     } catch (error) {
       this.logger.error(`session ${session.id}: the agent could not be started: ${(error as Error).message}`);
@@ -137,7 +143,7 @@ export class SessionRunner {
         return undefined;
       });
     return agentSession
-      .resume(events, attach)
+      .resume(events, attach, this.adapters.parserFor(taskOf(session.taskJson).agent))
       .then(() => this.followToEnd(session, agentSession, events))
       .catch((error: Error) => this.logger.error(`session ${session.id}: could not be adopted: ${error.message}`));
   }
@@ -223,20 +229,50 @@ export class SessionRunner {
       delivery: this.delivery,
       metrics: this.metrics,
       logger: this.logger,
+      stallTimeoutMs: this.config.agentStallTimeoutMs,
+      cancelGraceMs: this.config.cancelGraceMs,
     });
   }
 
-  private agentSpec(sessionId: string) {
+  /**
+   * How the session's agent is started. A `command` agent runs AGENT_COMMAND in the session's directory, beside its
+   * task file; any other kind runs its program in a workspace of its own, with a home of its own beside it (its
+   * settings and credentials stay out of the workspace, and so out of what it changed).
+   */
+  private async agentSpec(sessionId: string, task: SpawnedTask, resolved: ResolvedAgent): Promise<AgentSpec> {
     const workdir = this.workdirOf(sessionId);
-    return {
-      command: this.config.agentCommand,
-      cwd: workdir,
-      env: { ...this.config.agentEnv, MOSAIC_SESSION_ID: sessionId, [TASK_FILE_ENV]: join(workdir, TASK_FILE_NAME) },
+    const common = {
       user: this.config.agentUser,
       timeoutMs: this.config.sessionTimeoutMs,
       maxSpoolBytes: this.config.sessionSpoolMaxBytes,
       key: this.spoolKeyOf(sessionId),
     };
+    const mosaic = { MOSAIC_SESSION_ID: sessionId, [TASK_FILE_ENV]: join(workdir, TASK_FILE_NAME) };
+    if (task.agent.kind === 'command') {
+      return { ...common, command: this.config.agentCommand, cwd: workdir, env: { ...this.config.agentEnv, ...mosaic } };
+    }
+    const home = join(workdir, 'home');
+    const workspace = join(workdir, 'workspace');
+    await Promise.all([this.agentDirectory(home), this.agentDirectory(workspace)]);
+    const launch = this.adapters.launch(resolved, { agent: task.agent, prompt: promptOf(task), home });
+    for (const [name, content] of Object.entries(launch.files ?? {})) {
+      const file = join(home, name);
+      await this.agentDirectory(dirname(file));
+      await writeFile(file, content, { mode: 0o600, flag: 'wx' });
+      if (this.config.agentUser !== undefined) await chown(file, this.config.agentUser.uid, this.config.agentUser.gid);
+    }
+    return {
+      ...common,
+      command: `exec ${launch.argv.map(shellQuote).join(' ')}`,
+      cwd: workspace,
+      env: { ...this.config.agentEnv, HOME: home, ...launch.env, ...mosaic },
+    };
+  }
+
+  /** A directory of the agent's own (0700, its user's), made exclusively: nothing planted there is reused. */
+  private async agentDirectory(path: string): Promise<void> {
+    await mkdir(path, { mode: 0o700, recursive: true });
+    if (this.config.agentUser !== undefined) await chown(path, this.config.agentUser.uid, this.config.agentUser.gid);
   }
 
   /** From the node's secret: a restarted node, and only a holder of that secret, has it again. */
@@ -263,4 +299,23 @@ export class SessionRunner {
       request_id: session.callback.origin.requestId,
     });
   }
+}
+
+/** The task as the spawn gave it (validated then): its agent, `command` when it names none. */
+interface SpawnedTask {
+  readonly title: string;
+  readonly description?: string | null;
+  readonly agent: AgentSettings;
+}
+
+function taskOf(taskJson: string): SpawnedTask {
+  const { task } = JSON.parse(taskJson) as { task: unknown };
+  const parsed = spawnTaskSchema.parse(task);
+  return { title: parsed.title, description: parsed.description, agent: parsed.agent ?? agentSchema.parse({}) };
+}
+
+/** What the agent is asked: its own prompt, or the task's title and description. */
+function promptOf(task: SpawnedTask): string {
+  if (task.agent.prompt !== undefined) return task.agent.prompt;
+  return task.description ? `${task.title}\n\n${task.description}` : task.title;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS } from '@mosaic/orchestrator-contract';
+import { DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS, type AgentKind } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 import {
   ConfigurationError,
@@ -16,6 +16,7 @@ import {
 } from '@mosaic/http-kit';
 import { defaultEmbeddedDataDir } from '@mosaic/embedded-postgres';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
+import { shellQuote } from '../agents/shell-quote';
 import { CallbackOrigins, parseOrigin } from './callback-origins';
 
 /** The size of the files a supervisor writes its spool in (SEGMENT_BYTES in supervisor/mosaic-supervisor.c). */
@@ -24,6 +25,22 @@ export const SPOOL_SEGMENT_BYTES = 1024 * 1024;
 /** Variables copied from the orchestrator's environment into every agent's; secrets such as the API key never reach an agent. */
 const AGENT_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'] as const;
 
+/**
+ * (v3) Model credentials, read from the orchestrator's environment (or `<NAME>_FILE`): each agent kind is given
+ * those its adapter names, and no other kind any (contract 7.1).
+ */
+export const AGENT_CREDENTIAL_VARIABLES = [
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'ANTHROPIC_BASE_URL',
+  'OPENAI_API_KEY',
+  'OPENAI_BASE_URL',
+  'CODEX_API_KEY',
+  'GEMINI_API_KEY',
+  'GOOGLE_API_KEY',
+  'GOOGLE_GEMINI_BASE_URL',
+] as const;
+
 /** Development values of the orchestrator's own keys, used (with a warning at start-up) when unset; refused in production. */
 export const DEVELOPMENT_STORE_SECRETS_KEY = 'dev-store-secrets-key-change-me';
 export const DEVELOPMENT_CLUSTER_KEY = 'dev-cluster-key-change-me';
@@ -31,7 +48,13 @@ export const DEVELOPMENT_CLUSTER_KEY = 'dev-cluster-key-change-me';
 /** Variables whose values an error message must not show besides the keys: every URL, since any may carry a password. */
 const SECRETS = ['QUEUE_URL', 'ORCHESTRATOR_DATABASE_URL', 'NODE_URL'];
 /** Keys, never shown either, that may be read from `<NAME>_FILE` instead. */
-const SECRET_FILES = ['ORCHESTRATOR_API_KEY', 'STORE_SECRETS_KEY', 'STORE_SECRETS_PREVIOUS_KEY', 'CLUSTER_KEY'];
+const SECRET_FILES = [
+  'ORCHESTRATOR_API_KEY',
+  'STORE_SECRETS_KEY',
+  'STORE_SECRETS_PREVIOUS_KEY',
+  'CLUSTER_KEY',
+  ...AGENT_CREDENTIAL_VARIABLES,
+];
 
 /** The longest delay Node's timers take; a longer one fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -59,6 +82,11 @@ const environmentSchema = z.object({
   STORE_SECRETS_PREVIOUS_KEY: envText().optional(),
   CLUSTER_KEY: envText().optional(),
   AGENT_COMMAND: envText().optional(),
+  CLAUDE_CODE_PATH: envText().default('claude'),
+  CODEX_PATH: envText().default('codex'),
+  GEMINI_PATH: envText().default('gemini'),
+  AGENT_STALL_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(600_000),
+  ...Object.fromEntries(AGENT_CREDENTIAL_VARIABLES.map((name) => [name, envText().optional()])),
   SESSION_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(30 * 60 * 1000),
   SESSION_RETENTION_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(24 * 60 * 60 * 1000),
   MAX_CONCURRENT_SESSIONS: envInteger('a number of sessions', 1).default(64),
@@ -127,6 +155,12 @@ export class OrchestratorConfig {
   /** A shell command line; it runs in the session's working directory, in its own process group. */
   readonly agentCommand: string;
   readonly agentEnv: Readonly<Record<string, string>>;
+  /** (v3) The program of each agent kind but `command`: a path, or a name looked up on the agents' PATH. */
+  readonly agentPrograms: Readonly<Record<Exclude<AgentKind, 'command'>, string>>;
+  /** (v3) The model credentials that are set (AGENT_CREDENTIAL_VARIABLES); only an adapter that names one gets it. */
+  readonly agentCredentials: Readonly<Record<string, string>>;
+  /** (v3) An agent silent for this long is cancelled (`agent_stalled`). */
+  readonly agentStallTimeoutMs: number;
   /** Unset: agents run as the orchestrator's own user. */
   readonly agentUser: AgentUser | undefined;
   readonly sessionTimeoutMs: number;
@@ -173,6 +207,14 @@ export class OrchestratorConfig {
     this.agentCommand = values.AGENT_COMMAND ?? defaultAgentCommand();
     this.agentUser = agentUser;
     this.agentEnv = agentEnvironment(environment, agentUser);
+    this.agentPrograms = { 'claude-code': values.CLAUDE_CODE_PATH, codex: values.CODEX_PATH, gemini: values.GEMINI_PATH };
+    this.agentCredentials = Object.fromEntries(
+      AGENT_CREDENTIAL_VARIABLES.flatMap((name) => {
+        const value = (values as Record<string, unknown>)[name];
+        return typeof value === 'string' ? [[name, value]] : [];
+      }),
+    );
+    this.agentStallTimeoutMs = values.AGENT_STALL_TIMEOUT_MS;
     this.sessionTimeoutMs = values.SESSION_TIMEOUT_MS;
     this.sessionRetentionMs = values.SESSION_RETENTION_MS;
     this.maxConcurrentSessions = values.MAX_CONCURRENT_SESSIONS;
@@ -219,10 +261,6 @@ export class OrchestratorConfig {
 /** The bundled sample agent, run by the same Node binary as the service so that no PATH lookup is involved. */
 function defaultAgentCommand(): string {
   return [process.execPath, join(__dirname, '..', 'sample-agent', 'sample-agent.js')].map(shellQuote).join(' ');
-}
-
-function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 function agentEnvironment(environment: Environment, agentUser: AgentUser | undefined): Record<string, string> {

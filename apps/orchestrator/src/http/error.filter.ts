@@ -14,6 +14,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   idempotency_key_reused: 422,
   task_context_too_large: 422,
   daily_budget_exhausted: 429,
+  agent_unavailable: 400,
   too_many_streams: 429,
   internal_error: 500,
   orchestrator_rejected: 502,

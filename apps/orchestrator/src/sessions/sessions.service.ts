@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import {
+  agentSchema,
   isTerminalStatus,
   type KillResponse,
   type ListQuery,
@@ -27,6 +28,7 @@ import {
   type StoredSession,
 } from '../store/session-store';
 import { fingerprintOf } from './fingerprint';
+import { AgentAdapters } from '../agents/adapters/agent-adapters';
 import { SessionRunner } from '../agents/session-runner';
 import { toStatusResponse } from './session.presenter';
 
@@ -58,6 +60,7 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly runner: SessionRunner,
     private readonly queue: SessionQueue,
     private readonly forwarder: NodeForwarder,
+    private readonly adapters: AgentAdapters,
     @Inject(SESSION_STORE) private readonly store: SessionStore,
   ) {}
 
@@ -151,6 +154,8 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
       );
     }
     if (this.shuttingDown) throw new AppError('shutting_down', 'this orchestrator node is shutting down');
+    // A kind this node cannot run is refused now (400 agent_unavailable), not failed later in the queue.
+    this.adapters.resolve(request.task.agent ?? agentSchema.parse({}));
     const id = randomUUID();
     const priority = request.priority ?? 'normal';
     let created: { session: StoredSession; created: boolean };
