@@ -369,7 +369,7 @@ describe('orchestrator (built service)', () => {
       expect(badUrl.body.error.message).toContain('callback_url');
       const extra = await spawnWith({ body: { ...valid, surprise: 1 } });
       expect(extra.body.error.message).toContain('surprise');
-      const badVersion = await spawnWith({ body: { ...valid, context: { schema_version: 2 } } });
+      const badVersion = await spawnWith({ body: { ...valid, context: { schema_version: 3 } } });
       expect(badVersion.body.error.message).toContain('context.schema_version');
       const longKey = await spawnWith({ body: valid, headers: { 'idempotency-key': 'k'.repeat(256) } });
       expectErrorBody(longKey, 400, 'bad_request');

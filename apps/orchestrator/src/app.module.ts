@@ -39,7 +39,7 @@ export class AppModule {
         { provide: OrchestratorConfig, useValue: config },
         { provide: APP_FILTER, useClass: ErrorFilter },
         { provide: ClusterSigner, useValue: new ClusterSigner(config.clusterKey) },
-        { provide: AgentAdapters, useValue: new AgentAdapters(config, AGENT_ADAPTERS, {}) },
+        { provide: AgentAdapters, useValue: new AgentAdapters(config, AGENT_ADAPTERS, config.agentPrices) },
         ApiKeyGuard,
         sessionStoreProvider(queue),
         { provide: SessionQueue, useFactory: () => SessionQueue.open(queue) },

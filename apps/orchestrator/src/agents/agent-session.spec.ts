@@ -37,7 +37,7 @@ function recordEvents(): SessionEvents & { events: RecordedEvent[] } {
 }
 
 const SPOOL_MAX_BYTES = 2 * 1024 * 1024;
-const commandParser = () => commandAdapter.parser({});
+const commandParser = () => commandAdapter.parser({}, { kind: 'command' });
 const KEY = randomBytes(32);
 
 function agentSessionFor(

@@ -80,7 +80,7 @@ export class SessionRunner {
       await createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
       await mkdir(spoolDir, { mode: 0o700 });
       const spec = await this.agentSpec(sessionId, task, resolved);
-      await agentSession.start(events, (handlers) => SupervisedAgent.start(spoolDir, spec, handlers), this.adapters.parser(resolved));
+      await agentSession.start(events, (handlers) => SupervisedAgent.start(spoolDir, spec, handlers), this.adapters.parser(task.agent));
       this.logStatusChange(session, 'pending', 'running');
     } catch (error) {
       this.logger.error(`session ${session.id}: the agent could not be started: ${(error as Error).message}`);
@@ -143,7 +143,7 @@ export class SessionRunner {
         return undefined;
       });
     return agentSession
-      .resume(events, attach, this.adapters.parserFor(taskOf(session.taskJson).agent))
+      .resume(events, attach, this.adapters.parser(taskOf(session.taskJson).agent))
       .then(() => this.followToEnd(session, agentSession, events))
       .catch((error: Error) => this.logger.error(`session ${session.id}: could not be adopted: ${error.message}`));
   }

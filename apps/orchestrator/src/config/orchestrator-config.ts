@@ -16,6 +16,8 @@ import {
 } from '@mosaic/http-kit';
 import { defaultEmbeddedDataDir } from '@mosaic/embedded-postgres';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
+import type { PriceTable } from '../agents/adapters/agent-adapter';
+import { loadPriceTable } from '../agents/adapters/price-table';
 import { shellQuote } from '../agents/shell-quote';
 import { CallbackOrigins, parseOrigin } from './callback-origins';
 
@@ -86,6 +88,7 @@ const environmentSchema = z.object({
   CODEX_PATH: envText().default('codex'),
   GEMINI_PATH: envText().default('gemini'),
   AGENT_STALL_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(600_000),
+  AGENT_PRICES_FILE: envText().optional(),
   ...Object.fromEntries(AGENT_CREDENTIAL_VARIABLES.map((name) => [name, envText().optional()])),
   SESSION_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(30 * 60 * 1000),
   SESSION_RETENTION_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(24 * 60 * 60 * 1000),
@@ -161,6 +164,8 @@ export class OrchestratorConfig {
   readonly agentCredentials: Readonly<Record<string, string>>;
   /** (v3) An agent silent for this long is cancelled (`agent_stalled`). */
   readonly agentStallTimeoutMs: number;
+  /** (v3) USD per million tokens per model, for agents that report no cost: the bundled table under AGENT_PRICES_FILE's. */
+  readonly agentPrices: PriceTable;
   /** Unset: agents run as the orchestrator's own user. */
   readonly agentUser: AgentUser | undefined;
   readonly sessionTimeoutMs: number;
@@ -195,7 +200,12 @@ export class OrchestratorConfig {
   readonly nodeLostAfterMs: number;
   readonly queueStore: QueueStoreConfig;
 
-  private constructor(values: z.output<typeof environmentSchema>, environment: Environment, agentUser: AgentUser | undefined) {
+  private constructor(
+    values: z.output<typeof environmentSchema>,
+    environment: Environment,
+    agentUser: AgentUser | undefined,
+    agentPrices: PriceTable,
+  ) {
     this.port = values.PORT;
     this.host = values.HOST;
     this.apiKey = values.ORCHESTRATOR_API_KEY ?? DEVELOPMENT_ORCHESTRATOR_API_KEY;
@@ -215,6 +225,7 @@ export class OrchestratorConfig {
       }),
     );
     this.agentStallTimeoutMs = values.AGENT_STALL_TIMEOUT_MS;
+    this.agentPrices = agentPrices;
     this.sessionTimeoutMs = values.SESSION_TIMEOUT_MS;
     this.sessionRetentionMs = values.SESSION_RETENTION_MS;
     this.maxConcurrentSessions = values.MAX_CONCURRENT_SESSIONS;
@@ -254,7 +265,13 @@ export class OrchestratorConfig {
         "Invalid configuration: AGENT_USER is not set; with NODE_ENV=production agents must not run as the orchestrator's own user: set AGENT_USER to a user of their own",
       );
     const agentUser = values.AGENT_USER === undefined ? undefined : lookUpAgentUser(values.AGENT_USER);
-    return new OrchestratorConfig(values, environment, agentUser);
+    let agentPrices: PriceTable;
+    try {
+      agentPrices = loadPriceTable(values.AGENT_PRICES_FILE);
+    } catch (error) {
+      throw new ConfigurationError(`Invalid configuration: ${(error as Error).message}`);
+    }
+    return new OrchestratorConfig(values, environment, agentUser, agentPrices);
   }
 }
 

@@ -59,5 +59,6 @@ export interface AgentAdapter {
   /** Names of the orchestrator's variables this kind of agent may be given (its model credentials). */
   readonly credentialVariables: readonly string[];
   launch(input: LaunchInput): AgentLaunch;
-  parser(prices: PriceTable): AgentOutputParser;
+  /** `agent` as launched: an agent that does not print its model (codex) is priced by the one it was started with. */
+  parser(prices: PriceTable, agent: AgentSettings): AgentOutputParser;
 }

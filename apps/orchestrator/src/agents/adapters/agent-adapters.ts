@@ -4,7 +4,9 @@ import type { AgentKind, AgentSettings } from '@mosaic/orchestrator-contract';
 import { AppError } from '@mosaic/http-kit';
 import { OrchestratorConfig } from '../../config/orchestrator-config';
 import type { AgentAdapter, AgentLaunch, AgentOutputParser, PriceTable } from './agent-adapter';
+import { codexAdapter } from './codex.adapter';
 import { commandAdapter } from './command.adapter';
+import { geminiAdapter } from './gemini.adapter';
 
 /** A task's agent, ready to start: its adapter and the program it runs. */
 export interface ResolvedAgent {
@@ -55,13 +57,9 @@ export class AgentAdapters {
     return resolved.adapter.launch({ ...input, program: resolved.program, credentials });
   }
 
-  parser(resolved: ResolvedAgent): AgentOutputParser {
-    return resolved.adapter.parser(this.prices);
-  }
-
-  /** The parser of an agent already running (adopted after a restart): its program need not be found again. */
-  parserFor(agent: AgentSettings): AgentOutputParser {
-    return (this.byKind.get(agent.kind) ?? this.byKind.get('command')!).parser(this.prices);
+  /** How to read `agent`'s lines; for one already running (adopted after a restart) its program need not be found again. */
+  parser(agent: AgentSettings): AgentOutputParser {
+    return (this.byKind.get(agent.kind) ?? commandAdapter).parser(this.prices, agent);
   }
 
   /** An executable on the agents' PATH, or at the path given. */
@@ -72,4 +70,4 @@ export class AgentAdapters {
 }
 
 /** Every agent kind's adapter. */
-export const AGENT_ADAPTERS: readonly AgentAdapter[] = [commandAdapter];
+export const AGENT_ADAPTERS: readonly AgentAdapter[] = [commandAdapter, codexAdapter, geminiAdapter];
