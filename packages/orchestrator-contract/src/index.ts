@@ -14,3 +14,4 @@ export * from './api-tasks';
 export * from './api-operator-keys';
 export * from './api-usage';
 export * from './api-health';
+export * from './agents';

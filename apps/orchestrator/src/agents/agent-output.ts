@@ -27,6 +27,8 @@ export type AgentMessage = (
 /** Longest line kept whole (the supervisor cuts longer ones: LINE_MAX in mosaic-supervisor.c); a protocol line carrying a full-size result summary fits. */
 export const MAX_LINE_BYTES = 64 * 1024;
 const TRUNCATION_MARK = ' …[truncated]';
+/** progressDataSchema's limit on `message`. */
+const MAX_PROGRESS_CHARS = 4096;
 /** Room for the envelope the supervisor adds (ids, sequence, timestamp, type, status): well under 1 KiB. */
 const MAX_PROTOCOL_DATA_BYTES = LIMITS.callbackBodyMaxBytes - 1024;
 
@@ -47,7 +49,19 @@ export function parseAgentLine(stream: AgentStream, line: string): AgentMessage 
     const message = protocolLineSchema.safeParse(safeJsonParse(line));
     if (message.success && Buffer.byteLength(JSON.stringify(message.data.data)) <= MAX_PROTOCOL_DATA_BYTES) return message.data;
   }
-  return { type: 'log', data: { stream, line: logLine(line) } };
+  return logMessage(stream, line);
+}
+
+/** A log line of any text: what the API cannot store replaced, and cut to the size a callback allows. */
+export function logMessage(stream: AgentStream, text: string): AgentMessage {
+  return { type: 'log', data: { stream, line: logLine(text) } };
+}
+
+/** A progress message of any text (an adapter's `Write src/a.ts`), cut to the contract's 4,096 characters. */
+export function progressMessage(text: string, percent?: number): AgentMessage {
+  const message = toStorableText(text);
+  const cut = message.length <= MAX_PROGRESS_CHARS ? message : `${message.slice(0, MAX_PROGRESS_CHARS - 1).replace(/[\uD800-\uDBFF]$/, '')}…`;
+  return { type: 'progress', data: percent === undefined ? { message: cut } : { message: cut, percent } };
 }
 
 /**
