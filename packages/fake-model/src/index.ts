@@ -1,5 +1,4 @@
 export { startFakeAnthropic, type FakeAnthropic, type RecordedRequest } from './fake-anthropic';
-export { type MessageEvent, messageEvents, sseFrame } from './message-events';
 export {
   DEFAULT_USAGE,
   FINAL_TURN,
