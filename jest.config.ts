@@ -12,6 +12,7 @@ const moduleNameMapper = {
   '^@mosaic/observability$': '<rootDir>/packages/observability/src/index.ts',
   '^@mosaic/http-kit$': '<rootDir>/packages/http-kit/src/index.ts',
   '^@mosaic/embedded-postgres$': '<rootDir>/packages/embedded-postgres/src/index.ts',
+  '^@mosaic/fake-model$': '<rootDir>/packages/fake-model/src/index.ts',
 };
 const common = { transform, moduleNameMapper, testEnvironment: 'node' };
 

@@ -97,7 +97,7 @@ describe('usage and budgets (built services)', () => {
         const { body } = await call<SessionBody>('GET', `/orchestrator/sessions/${id}`);
         expect(body.events.some((event) => event.data.actor === 'budget')).toBe(true);
         return body;
-      });
+      }, 10_000);
       expect(session).toMatchObject({ status: 'cancelled', error: 'budget_exceeded' });
       expect(session.usage.input_tokens).toBe(300);
       const usage = session.events.filter((event) => event.type === 'usage');

@@ -10,7 +10,7 @@ import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { SESSION_STORE, type SessionStore, type StoredSession } from '../store/session-store';
 import { AgentAdapters, type ResolvedAgent } from './adapters/agent-adapters';
 import { AgentSession, type EndReason } from './agent-session';
-import { shellQuote } from './shell-quote';
+import { shellQuote } from '../config/shell-quote';
 import { sessionSpoolKey } from './spool-key';
 import { SupervisedAgent, type AgentSpec } from './supervised-agent';
 import { createSessionWorkdir, TASK_FILE_NAME } from './workdir';

@@ -16,9 +16,8 @@ import {
 } from '@mosaic/http-kit';
 import { defaultEmbeddedDataDir } from '@mosaic/embedded-postgres';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
-import type { PriceTable } from '../agents/adapters/agent-adapter';
-import { loadPriceTable } from '../agents/adapters/price-table';
-import { shellQuote } from '../agents/shell-quote';
+import { loadPriceTable, type PriceTable } from './agent-prices';
+import { shellQuote } from './shell-quote';
 import { CallbackOrigins, parseOrigin } from './callback-origins';
 
 /** The size of the files a supervisor writes its spool in (SEGMENT_BYTES in supervisor/mosaic-supervisor.c). */
@@ -35,6 +34,12 @@ export const AGENT_CREDENTIAL_VARIABLES = [
   'ANTHROPIC_API_KEY',
   'ANTHROPIC_AUTH_TOKEN',
   'ANTHROPIC_BASE_URL',
+  'ANTHROPIC_CUSTOM_HEADERS',
+  'ANTHROPIC_MODEL',
+  'ANTHROPIC_DEFAULT_OPUS_MODEL',
+  'ANTHROPIC_DEFAULT_SONNET_MODEL',
+  'ANTHROPIC_DEFAULT_HAIKU_MODEL',
+  'CLAUDE_CODE_OAUTH_TOKEN',
   'OPENAI_API_KEY',
   'OPENAI_BASE_URL',
   'CODEX_API_KEY',

@@ -1,4 +1,5 @@
 import type { AgentKind, AgentSettings } from '@mosaic/orchestrator-contract';
+import type { PriceTable } from '../../config/agent-prices';
 import type { AgentMessage, AgentStream } from '../agent-output';
 
 /** How the agent itself said its run went: a session ends `completed` only when it said it succeeded. */
@@ -19,14 +20,7 @@ export interface AgentOutputParser {
   readonly verdict: AgentVerdict | undefined;
 }
 
-/** USD per million tokens, per model; for agents that report tokens but no cost (AGENT_PRICES_FILE). */
-export interface ModelPrice {
-  readonly input: number;
-  readonly output: number;
-  /** Cached input tokens, where the agent reports them apart; `input` when absent. */
-  readonly cached_input?: number;
-}
-export type PriceTable = Readonly<Record<string, ModelPrice>>;
+export type { ModelPrice, PriceTable } from '../../config/agent-prices';
 
 export interface LaunchInput {
   /** The program, as resolved when the spawn was accepted. */

@@ -4,6 +4,7 @@ import type { AgentKind, AgentSettings } from '@mosaic/orchestrator-contract';
 import { AppError } from '@mosaic/http-kit';
 import { OrchestratorConfig } from '../../config/orchestrator-config';
 import type { AgentAdapter, AgentLaunch, AgentOutputParser, PriceTable } from './agent-adapter';
+import { claudeCodeAdapter } from './claude-code.adapter';
 import { codexAdapter } from './codex.adapter';
 import { commandAdapter } from './command.adapter';
 import { geminiAdapter } from './gemini.adapter';
@@ -70,4 +71,4 @@ export class AgentAdapters {
 }
 
 /** Every agent kind's adapter. */
-export const AGENT_ADAPTERS: readonly AgentAdapter[] = [commandAdapter, codexAdapter, geminiAdapter];
+export const AGENT_ADAPTERS: readonly AgentAdapter[] = [commandAdapter, claudeCodeAdapter, codexAdapter, geminiAdapter];

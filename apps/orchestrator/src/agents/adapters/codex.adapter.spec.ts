@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { allValid, fixtureLines, ofType, parseAll } from './adapter-replay.behaviour';
 import type { AgentOutputParser, LaunchInput } from './agent-adapter';
 import { CODEX_DEFAULT_MODEL, codexAdapter } from './codex.adapter';
-import { DEFAULT_PRICES } from './price-table';
+import { DEFAULT_PRICES } from '../../config/agent-prices';
 
 const PRICES = { [CODEX_DEFAULT_MODEL]: { input: 1, cached_input: 0.1, output: 10 } };
 

@@ -7,7 +7,7 @@ import { type FakeResponsesServer, startFakeResponsesServer } from '../../../../
 import type { AgentMessage } from '../agent-output';
 import { allValid, ofType } from './adapter-replay.behaviour';
 import { CODEX_DEFAULT_MODEL, codexAdapter } from './codex.adapter';
-import { DEFAULT_PRICES } from './price-table';
+import { DEFAULT_PRICES } from '../../config/agent-prices';
 
 /** The real program, where the workspace has it installed (the `@openai/codex` dev dependency). */
 const CODEX = resolve(__dirname, '../../../../../node_modules/.bin/codex');

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { allValid, fixtureLines, ofType, parseAll } from './adapter-replay.behaviour';
 import type { AgentOutputParser, LaunchInput } from './agent-adapter';
 import { geminiAdapter } from './gemini.adapter';
-import { DEFAULT_PRICES } from './price-table';
+import { DEFAULT_PRICES } from '../../config/agent-prices';
 
 const PRICES = { 'gemini-2.5-pro': { input: 1, cached_input: 0.1, output: 10 } };
 

@@ -1,0 +1,153 @@
+import { join } from 'node:path';
+import { startFakeAnthropic, type FakeAnthropic } from '@mosaic/fake-model';
+import { testDatabaseUrl } from '../support/database';
+import { eventually } from '../support/eventually';
+import { request } from '../support/http';
+import { freePort, startService, stopLeavingNoProcesses, withServiceOutput, type ServiceProcess } from '../support/service-process';
+
+const ORCHESTRATOR_ENTRY = join(__dirname, '../../apps/orchestrator/dist/main.js');
+const API_ENTRY = join(__dirname, '../../apps/api/dist/main.js');
+const CLAUDE = join(__dirname, '../../node_modules/.bin/claude');
+const ORCHESTRATOR_KEY = 'e2e-claude-code-orchestrator-key';
+const OPERATOR_TOKEN = 'e2e-claude-code-operator-token';
+const ANTHROPIC_KEY = 'sk-ant-e2e-model-key-never-logged';
+
+jest.setTimeout(90_000);
+
+interface SessionBody {
+  id: string;
+  status: string;
+  error: string | null;
+  usage: { input_tokens: number; output_tokens: number; cost_usd: number };
+  events: { type: string; status: string | null; data: Record<string, unknown> }[];
+}
+
+/**
+ * (v3) The real `claude` program as a task's agent, through the built API and orchestrator, against the bundled fake
+ * Messages API: one session that writes and edits a file over three model calls, then one whose model refuses every call.
+ */
+describe('claude-code agents (built services, the real claude program)', () => {
+  let fake: FakeAnthropic;
+  let orchestrator: ServiceProcess | undefined;
+  let api: ServiceProcess | undefined;
+
+  const call = <T = unknown>(method: string, path: string, body?: unknown) =>
+    request<T>(method, `${api!.url}${path}`, { body, token: OPERATOR_TOKEN });
+  const withOutput = (body: () => Promise<void>) => withServiceOutput(() => [api, orchestrator], body, 8_000);
+
+  async function runTask(task: Record<string, unknown>): Promise<SessionBody> {
+    const created = await call<{ id: string }>('POST', '/tasks', task);
+    expect(created.status).toBe(201);
+    const dispatched = await call<{ session: { id: string } }>('POST', `/tasks/${created.body.id}/dispatch`);
+    expect(dispatched.status).toBe(202);
+    return eventually(async () => {
+      const { body } = await call<SessionBody>('GET', `/orchestrator/sessions/${dispatched.body.session.id}`);
+      expect(['completed', 'failed', 'killed', 'cancelled']).toContain(body.status);
+      return body;
+    }, 60_000);
+  }
+
+  beforeAll(async () => {
+    fake = await startFakeAnthropic([
+      // The first session: Write, Edit, then its final text (the usage figures are the fake model's, cache tokens included).
+      {
+        type: 'tool_use',
+        name: 'Write',
+        text: 'I will create the greeting module.',
+        input: { file_path: 'src/greeting.ts', content: "export const greeting = 'hello';\n" },
+        usage: { input_tokens: 2100, output_tokens: 45, cache_creation_input_tokens: 1800, cache_read_input_tokens: 0 },
+      },
+      {
+        type: 'tool_use',
+        name: 'Edit',
+        input: { file_path: 'src/greeting.ts', old_string: "'hello'", new_string: "'hello, world'" },
+        usage: { input_tokens: 150, output_tokens: 38, cache_creation_input_tokens: 120, cache_read_input_tokens: 1800 },
+      },
+      { type: 'text', text: 'Greeting added.', usage: { input_tokens: 90, output_tokens: 21, cache_read_input_tokens: 1920 } },
+      // The second session: the model refuses each call, retries included.
+      ...Array.from({ length: 8 }, () => ({
+        type: 'error' as const,
+        status: 400,
+        errorType: 'invalid_request_error',
+        message: 'prompt is too long',
+      })),
+    ]);
+    const orchestratorPort = await freePort();
+    orchestrator = await startService({
+      name: 'orchestrator',
+      entry: ORCHESTRATOR_ENTRY,
+      port: orchestratorPort,
+      env: {
+        ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+        CLAUDE_CODE_PATH: CLAUDE,
+        ANTHROPIC_BASE_URL: fake.url,
+        ANTHROPIC_API_KEY: ANTHROPIC_KEY,
+        SHUTDOWN_GRACE_MS: '1000',
+      },
+    });
+    api = await startService({
+      name: 'api',
+      entry: API_ENTRY,
+      env: {
+        DATABASE_URL: testDatabaseUrl(),
+        ORCHESTRATOR_URL: orchestrator.url,
+        ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+        MOSAIC_API_TOKEN: OPERATOR_TOKEN,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await api?.stop();
+    await stopLeavingNoProcesses(orchestrator);
+    await fake?.close();
+  });
+
+  it(
+    'writes and edits a file over three model calls and ends completed: each tool use a progress event, usage the program’s totals',
+    withOutput(async () => {
+      const session = await runTask({
+        title: 'Add a greeting module',
+        agent: { kind: 'claude-code', model: 'claude-sonnet-4-5', max_turns: 10 },
+      });
+
+      expect(session).toMatchObject({ status: 'completed', error: null });
+      const progress = session.events.filter((event) => event.type === 'progress').map((event) => event.data.message);
+      expect(progress).toEqual(['Write src/greeting.ts', 'Edit src/greeting.ts']);
+      // Every token the fake model reported, cache writes and reads included; the cost as the program priced them.
+      expect(session.usage.input_tokens).toBe(7980);
+      expect(session.usage.output_tokens).toBe(104);
+      expect(session.usage.cost_usd).toBeCloseTo(0.016896, 6);
+      expect(session.events.find((event) => event.type === 'result')?.data).toMatchObject({ summary: 'Greeting added.' });
+      expect(session.events.some((event) => event.type === 'log' && event.data.line === 'I will create the greeting module.')).toBe(true);
+      // The model's key went to the program (the fake saw it) and nowhere else.
+      expect(fake.requests.some((sent) => sent.headers['x-api-key'] === ANTHROPIC_KEY)).toBe(true);
+      expect(JSON.stringify(session)).not.toContain(ANTHROPIC_KEY);
+      expect(orchestrator!.output()).not.toContain(ANTHROPIC_KEY);
+    }),
+  );
+
+  it(
+    'ends failed, agent_error, when the model refuses every call; its message in the result',
+    withOutput(async () => {
+      const session = await runTask({ title: 'Too long a prompt', agent: { kind: 'claude-code', model: 'claude-sonnet-4-5' } });
+
+      expect(session).toMatchObject({ status: 'failed', error: 'agent_error' });
+      expect(String(session.events.find((event) => event.type === 'result')?.data.error)).toMatch(/prompt is too long/i);
+    }),
+  );
+
+  it(
+    'refuses a task whose agent names no known kind, naming the field; nothing is stored',
+    withOutput(async () => {
+      const refused = await call<{ error: { code: string; message: string } }>('POST', '/tasks', {
+        title: 'Unknown agent',
+        agent: { kind: 'copilot' },
+      });
+
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.code).toBe('bad_request');
+      expect(refused.body.error.message).toMatch(/^agent\.kind: /);
+    }),
+  );
+});
