@@ -79,7 +79,7 @@ describe('API metrics (integration)', () => {
     stub.respond = (request) =>
       request.path.split('?')[0] === '/orchestrator/sessions' ? { status: 200, body: { sessions: [], next_cursor: null } } : undefined;
     await app.get(OrchestratorClient).list({});
-    stub.respond = () => ({ status: 400, body: { error: { code: 'bad_request', message: 'task: refused' } } });
+    stub.respond = () => ({ status: 409, body: { error: { code: 'conflict', message: 'task: refused' } } });
     expect((await dispatch(app)).status).toBe(502);
 
     const text = await scrape(app);
