@@ -155,3 +155,30 @@ export const streamFromQuerySchema = z.strictObject({
     .optional()
     .meta({ description: 'start after this `sequence` (`Last-Event-ID` wins when both are given); from the first event without either' }),
 });
+
+/** (v3) `GET /orchestrator/sessions/:id/artifacts` (contract 7.2): what its agent produced, without the contents. */
+export const artifactSummarySchema = z
+  .object({
+    name: z.string().meta({ example: 'changes.patch' }),
+    media_type: z.string().meta({ example: 'text/x-diff' }),
+    size: z.int().min(0).meta({ description: 'bytes of the whole artifact', example: 1234 }),
+    sha256: z.string().meta({ description: 'of the content stored', example: 'a'.repeat(64) }),
+    truncated: z.boolean().meta({ description: 'the content stored is cut at ARTIFACT_MAX_BYTES', example: false }),
+    created_at: timestampSchema.meta({ example: API_EXAMPLES.later }),
+  })
+  .meta({ description: 'an artifact of a session' });
+export type ArtifactSummary = z.infer<typeof artifactSummarySchema>;
+
+export const artifactListSchema = z
+  .object({ artifacts: z.array(artifactSummarySchema).meta({ description: 'by name' }) })
+  .meta({ description: "a session's artifacts" });
+export type ArtifactList = z.infer<typeof artifactListSchema>;
+
+/** (v3) `changes.json`: one entry per file the agent changed. */
+export const changedFileSchema = z.object({
+  path: z.string(),
+  status: z.enum(['added', 'modified', 'deleted', 'renamed']),
+  additions: z.int().min(0),
+  deletions: z.int().min(0),
+});
+export type ChangedFile = z.infer<typeof changedFileSchema>;

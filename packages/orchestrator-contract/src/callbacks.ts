@@ -10,7 +10,7 @@ export function callbackPath(sessionId: string): string {
   return CALLBACK_ROUTE.replace(':sessionId', encodeURIComponent(sessionId));
 }
 
-export const CALLBACK_EVENT_TYPES = ['status', 'progress', 'log', 'result', 'usage'] as const;
+export const CALLBACK_EVENT_TYPES = ['status', 'progress', 'log', 'result', 'usage', 'artifact'] as const;
 export type CallbackEventType = (typeof CALLBACK_EVENT_TYPES)[number];
 
 /**
@@ -70,6 +70,41 @@ export const usageDataSchema = z
   });
 export type UsageData = z.infer<typeof usageDataSchema>;
 
+/** (v3) ARTIFACT_MAX_BYTES' default: the most of one artifact's content a callback carries. */
+export const ARTIFACT_DEFAULT_MAX_BYTES = 5 * 1024 * 1024;
+
+/**
+ * (v3) An artifact's name: `changes.patch`, `changes.json`, or `out/<path>` for what an agent without a repository
+ * wrote; path segments of letters, digits and `._-`, none of them `.` or `..`, so that a name is never a path elsewhere.
+ */
+export const artifactNameSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be path segments of letters, digits and . _ -')
+  .refine((name) => name.split('/').every((segment) => segment !== '.' && segment !== '..'), 'must not have . or .. segments');
+
+/** (v3) `type` `artifact` (contract 7.2): one file the session produced, whole or cut at ARTIFACT_MAX_BYTES (`truncated`). */
+export const artifactDataSchema = z.strictObject({
+  name: artifactNameSchema,
+  media_type: z
+    .string()
+    .max(255)
+    .regex(/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/, 'must be a media type such as text/x-diff'),
+  /** The whole artifact's size in bytes, also when what is sent was cut. */
+  size: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** Of the content sent. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits'),
+  content_base64: z.base64(),
+  truncated: z.boolean().optional(),
+});
+export type ArtifactData = z.infer<typeof artifactDataSchema>;
+
+/** The body limit of a callback that carries an artifact of at most `maxBytes`: its base64 and the envelope. */
+export function artifactCallbackMaxBytes(maxBytes: number): number {
+  return Math.ceil(maxBytes / 3) * 4 + 4 * 1024;
+}
+
 const statusDataSchema = z.strictObject({
   exit_code: exitCodeSchema.optional(),
   /** (v2) The node that runs the session, on its `running` event. */
@@ -91,6 +126,7 @@ export const callbackEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...envelope, type: z.literal('progress'), status: sessionStatusSchema.optional(), data: progressDataSchema }),
   z.strictObject({ ...envelope, type: z.literal('log'), status: sessionStatusSchema.optional(), data: logDataSchema }),
   z.strictObject({ ...envelope, type: z.literal('usage'), status: sessionStatusSchema.optional(), data: usageDataSchema }),
+  z.strictObject({ ...envelope, type: z.literal('artifact'), status: sessionStatusSchema.optional(), data: artifactDataSchema }),
 ]);
 export type CallbackEvent = z.infer<typeof callbackEventSchema>;
 

@@ -94,5 +94,7 @@ function describe(event: SessionEvent): string {
       ]
         .filter(Boolean)
         .join(' · ');
+    case 'artifact':
+      return [fields.name, fields.size === undefined ? undefined : `${fields.size} bytes`].filter(Boolean).join(' · ');
   }
 }

@@ -13,10 +13,12 @@ export interface EventFields {
   readonly input_tokens?: number;
   readonly output_tokens?: number;
   readonly cost_usd?: number;
+  readonly name?: string;
+  readonly size?: number;
 }
 
-const NUMBERS = ['percent', 'exit_code', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
-const TEXTS = ['message', 'stream', 'line', 'summary', 'error', 'actor'] as const;
+const NUMBERS = ['percent', 'exit_code', 'input_tokens', 'output_tokens', 'cost_usd', 'size'] as const;
+const TEXTS = ['message', 'stream', 'line', 'summary', 'error', 'actor', 'name'] as const;
 
 export function fieldsOf(event: SessionEvent): EventFields {
   const data = event.data;
