@@ -1,10 +1,13 @@
 // `pnpm demo` (after `pnpm build`): the whole system on the embedded default
-// database. Starts orchestrator and API, creates three tasks, dispatches them,
+// database. Starts orchestrator and API, creates four tasks, dispatches them,
 // prints each session's events as they arrive, kills the second and cancels the
-// third mid-run, prints the final sessions and the orchestrator's health, and
+// third mid-run; the fourth is the real Claude Code program (a dev dependency)
+// against the bundled fake model API, editing a small sample repository, whose
+// patch it prints. Then it prints the final sessions and the orchestrator's health, and
 // stops everything; with `--keep` (`pnpm demo --keep`) the services stay up for
 // the operators' page until Ctrl-C. Exits 0 only when every step turned out as described.
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,14 +32,62 @@ async function freePort() {
   return port;
 }
 
+/** A small repository for the Claude Code session to edit: one commit, in .data/. */
+function sampleRepository() {
+  const dir = path.join(root, '.data', 'demo-repository');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(path.join(dir, 'src'), { recursive: true });
+  writeFileSync(path.join(dir, 'README.md'), '# Greeter\n\nSays hello.\n');
+  writeFileSync(path.join(dir, 'src', 'greeting.js'), "export const greeting = 'hello';\n");
+  const git = (...args) =>
+    execFileSync('git', args, {
+      cwd: dir,
+      stdio: 'ignore',
+      env: { ...process.env, GIT_AUTHOR_NAME: 'Demo', GIT_AUTHOR_EMAIL: 'demo@localhost', GIT_COMMITTER_NAME: 'Demo', GIT_COMMITTER_EMAIL: 'demo@localhost' },
+    });
+  git('init', '--quiet', '--initial-branch=main');
+  git('add', '.');
+  git('commit', '--quiet', '-m', 'The greeter');
+  return `file://${dir}`;
+}
+
+/** What the fake model answers the Claude Code session: an edit, a new file, then its summary. */
+const CLAUDE_SCRIPT = [
+  {
+    type: 'tool_use',
+    name: 'Edit',
+    text: 'I will make the greeting name the world, and add a test.',
+    input: { file_path: 'src/greeting.js', old_string: "'hello'", new_string: "'hello, world'" },
+    usage: { input_tokens: 2400, output_tokens: 60 },
+  },
+  {
+    type: 'tool_use',
+    name: 'Write',
+    input: {
+      file_path: 'src/greeting.test.js',
+      content: "import { greeting } from './greeting.js';\n\nif (greeting !== 'hello, world') throw new Error(greeting);\n",
+    },
+    usage: { input_tokens: 260, output_tokens: 70 },
+  },
+  { type: 'text', text: 'The greeting now names the world, with a test.', usage: { input_tokens: 180, output_tokens: 25 } },
+];
+
 async function main() {
   const [apiPort, orchestratorPort] = [await freePort(), await freePort()];
+  const claude = path.join(root, 'node_modules', '.bin', 'claude');
+  if (!existsSync(claude)) return fail(`${claude} is missing: run \`pnpm install\` first.`);
+
   const api = `http://127.0.0.1:${apiPort}`;
   const services = [
     {
       name: 'orchestrator',
       entry: 'apps/orchestrator/dist/main.js',
-      env: { PORT: String(orchestratorPort), ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY },
+      env: {
+        PORT: String(orchestratorPort),
+        ORCHESTRATOR_API_KEY: ORCHESTRATOR_KEY,
+        CLAUDE_CODE_PATH: claude,
+        ANTHROPIC_API_KEY: 'demo-model-key',
+      },
     },
     {
       name: 'api',
@@ -53,6 +104,10 @@ async function main() {
   if (missing.length > 0) return fail(`${missing.join(', ')} missing: run \`pnpm build\` first (\`pnpm demo\` does).`);
   const unsupported = unsupportedNode();
   if (unsupported) return fail(unsupported);
+  const { startFakeAnthropic } = await import('../packages/fake-model/dist/index.js');
+  const fakeModel = await startFakeAnthropic(CLAUDE_SCRIPT);
+  services[0].env.ANTHROPIC_BASE_URL = fakeModel.url;
+  const repositoryUrl = sampleRepository();
 
   const logDir = path.join(root, '.data');
   mkdirSync(logDir, { recursive: true });
@@ -103,10 +158,18 @@ async function main() {
       { label: 'A', title: 'Summarise the quarterly report', metadata: { sample_agent: { steps: 5, step_ms: 300 } }, expect: 'completed' },
       { label: 'B', title: 'Refactor the billing module', metadata: { sample_agent: { steps: 40, step_ms: 250 } }, expect: 'killed' },
       { label: 'C', title: 'Draft the release notes', metadata: { sample_agent: { steps: 40, step_ms: 250 } }, expect: 'cancelled' },
+      {
+        label: 'D',
+        title: 'Make the greeting name the world',
+        agent: { kind: 'claude-code', model: 'claude-sonnet-4-5' },
+        repository: { url: repositoryUrl },
+        expect: 'completed',
+      },
     ];
     const runs = [];
     for (const plan of plans) {
-      const task = await call('POST', '/tasks', { title: plan.title, metadata: plan.metadata });
+      const { label: _label, expect: _expect, ...fields } = plan;
+      const task = await call('POST', '/tasks', fields);
       const { session } = await call('POST', `/tasks/${task.id}/dispatch`, { requested_by: 'demo' });
       out(`[${plan.label}] task ${task.id.slice(0, 8)} "${plan.title}" dispatched: session ${session.id.slice(0, 8)} ${session.status}`);
       runs.push({ ...plan, task, sessionId: session.id, seen: 0, session, stopRequested: false });
@@ -160,6 +223,15 @@ async function main() {
         run.session.error ?? '-',
       ]),
     );
+    const claudeRun = runs.find((run) => run.label === 'D');
+    const artifacts = await call('GET', `/orchestrator/sessions/${claudeRun.sessionId}/artifacts`);
+    out();
+    out(`[D] artifacts: ${artifacts.artifacts.map((artifact) => `${artifact.name} (${artifact.size} bytes)`).join(', ')}`);
+    const patch = await fetch(`${api}/orchestrator/sessions/${claudeRun.sessionId}/artifacts/changes.patch`, {
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    }).then((response) => (response.ok ? response.text() : ''));
+    out('[D] changes.patch:');
+    for (const line of patch.trimEnd().split('\n')) out(`    ${line}`);
     out();
     const health = await fetch(`${api}/health/orchestrator`).then(async (r) => ({ status: r.status, body: await r.json() }));
     const orchestrator = health.body.info?.orchestrator ?? health.body.error?.orchestrator ?? {};
@@ -170,6 +242,7 @@ async function main() {
     const wrong = runs.filter((run) => run.session.status !== run.expect);
     if (wrong.length > 0) return fail(`unexpected final status: ${wrong.map((run) => `${run.label} ${run.session.status}`).join(', ')}`);
     if (health.status !== 200) return fail('the orchestrator did not report healthy');
+    if (!patch.includes("+export const greeting = 'hello, world';")) return fail('the Claude Code session left no patch with its edit');
     if (KEEP) {
       out();
       out(`The services keep running: the page is at ${api}/ (dispatch, cancel and kill from there). Ctrl-C stops everything.`);
@@ -182,6 +255,7 @@ async function main() {
     out();
     out('Stopping the services...');
     const clean = await group.stopAll('SIGTERM');
+    await fakeModel.close();
     log.end();
     out(clean ? 'Stopped cleanly.' : 'A service did not stop cleanly; see the log.');
     if (!clean) process.exitCode = 1;
@@ -198,6 +272,8 @@ function describe(event, session) {
       return `${sequence} progress ${event.data.percent === undefined ? '' : `${String(Math.round(event.data.percent)).padStart(3)}% `}${event.data.message}`;
     case 'result':
       return `${sequence} result   ${event.status}${event.data.summary ? `: ${event.data.summary}` : ''}`;
+    case 'artifact':
+      return `${sequence} artifact ${event.data.name} (${event.data.size} bytes, ${event.data.media_type})`;
     case 'usage':
       return `${sequence} usage    ${event.data.input_tokens ?? 0} in / ${event.data.output_tokens ?? 0} out tokens, $${(event.data.cost_usd ?? 0).toFixed(6)}${event.data.model ? ` (${event.data.model})` : ''}`;
     default:

@@ -46,6 +46,8 @@ export const resultDataSchema = z.strictObject({
   exit_code: exitCodeSchema.optional(),
   summary: storable(z.string().max(16 * 1024)).optional(),
   error: storable(z.string().max(4096)).optional(),
+  /** (v3) The branch pushed for a task that asked `repository.push`. */
+  branch: storable(z.string().max(255)).optional(),
 });
 /**
  * The most one usage report may count (contract v2, `usage`): far above what

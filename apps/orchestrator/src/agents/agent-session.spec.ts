@@ -37,7 +37,7 @@ function recordEvents(): SessionEvents & { events: RecordedEvent[] } {
 }
 
 const SPOOL_MAX_BYTES = 2 * 1024 * 1024;
-const commandParser = () => commandAdapter.parser({}, { kind: 'command' });
+const commandParser = () => ({ parser: commandAdapter.parser({}, { kind: 'command' }) });
 const KEY = randomBytes(32);
 
 function agentSessionFor(
@@ -106,7 +106,7 @@ async function runToEnd(command: string, options: Parameters<typeof agentSession
   const where = await sessionDirs();
   const recorder = recordEvents();
   const { session, metrics, logger } = agentSessionFor(options);
-  await session.start(recorder, launcher(command, where, options.timeoutMs), options.parser ?? commandParser());
+  await session.start(recorder, launcher(command, where, options.timeoutMs), options.parser ? { parser: options.parser } : commandParser());
   await session.whenEnded();
   return { events: recorder.events, metrics, logger };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import type { SessionStatus, TerminalStatus } from '@mosaic/orchestrator-contract';
+import type { ArtifactData, SessionStatus, TerminalStatus } from '@mosaic/orchestrator-contract';
 import type { CallbackDelivery } from '../callbacks/callback-delivery';
 import type { SessionEventLog } from '../callbacks/session-event-log';
 import type { LogLineDropReason, OrchestratorMetrics } from '../metrics/orchestrator-metrics';
@@ -18,6 +18,8 @@ export const AGENT_LOST_ERROR = 'agent_lost';
 export const AGENT_ERROR = 'agent_error';
 /** (v3) The error of a session cancelled for printing nothing for AGENT_STALL_TIMEOUT_MS. */
 export const AGENT_STALLED_ERROR = 'agent_stalled';
+/** (v3) The error of a session cancelled because its workspace grew past WORKSPACE_MAX_BYTES. */
+export const WORKSPACE_FULL_ERROR = 'workspace_full';
 /** How long an agent that printed its final result may take to exit before it is killed (contract 7.1); it keeps its result. */
 export const EXIT_AFTER_RESULT_MS = 30_000;
 
@@ -37,6 +39,16 @@ export interface AgentSessionOptions {
   cancelGraceMs: number;
   /** EXIT_AFTER_RESULT_MS, shorter in tests. */
   exitAfterResultMs?: number;
+}
+
+/**
+ * (v3) How one life of the node reads the session's agent: its adapter's parser, and what the session produced
+ * (its workspace's changes or its out/ files, and the branch pushed), sent before its terminal status but for a
+ * killed one; a later life that finds the agent ended collects them again.
+ */
+export interface AgentReading {
+  readonly parser: AgentOutputParser;
+  readonly collectArtifacts?: () => Promise<{ artifacts: readonly ArtifactData[]; branch?: string }>;
 }
 
 /** Where the session's events go: numbered, stored and delivered in order (SessionEventLog). */
@@ -70,10 +82,11 @@ export class AgentSession {
   private detached = false;
   private current: SessionStatus = 'pending';
   /** Why the node stopped the agent itself: silent too long, or not exiting after its result. */
-  private stopCause?: 'stalled' | 'no_exit_after_result';
+  private stopCause?: 'stalled' | 'no_exit_after_result' | 'workspace_full';
   private stallTimer?: NodeJS.Timeout;
   /** (v3) Reads the agent's lines: its kind's adapter's, one per life of the node. */
   private parser?: AgentOutputParser;
+  private collectArtifacts?: AgentReading['collectArtifacts'];
   private exitTimer?: NodeJS.Timeout;
   /**
    * The throttle's clock follows the times the supervisor wrote on the records: a
@@ -111,9 +124,10 @@ export class AgentSession {
    * A session ended before its agent started (a kill that came during the claim)
    * ends at once, without an agent.
    */
-  async start(events: SessionEvents, launch: AgentLauncher, parser: AgentOutputParser): Promise<void> {
+  async start(events: SessionEvents, launch: AgentLauncher, reading: AgentReading): Promise<void> {
     this.events = events;
-    this.parser = parser;
+    this.parser = reading.parser;
+    this.collectArtifacts = reading.collectArtifacts;
     if (this.endReason) {
       this.ended = this.finish(undefined);
       return;
@@ -129,9 +143,10 @@ export class AgentSession {
    * Takes over the running agent of an earlier life of this node, its `running` event
    * long sent. Without a supervisor to take over, the session ends `failed`/agent_lost.
    */
-  async resume(events: SessionEvents, attach: AgentLauncher, parser: AgentOutputParser): Promise<void> {
+  async resume(events: SessionEvents, attach: AgentLauncher, reading: AgentReading): Promise<void> {
     this.events = events;
-    this.parser = parser;
+    this.parser = reading.parser;
+    this.collectArtifacts = reading.collectArtifacts;
     this.current = 'running';
     const agent = await attach(this.handlers());
     if (agent) this.follow(agent);
@@ -152,6 +167,13 @@ export class AgentSession {
     this.endReason ??= reason;
     if (this.agent && this.current === 'running') await this.stopAgent(this.agent, reason, graceMs);
     return this.whenEnded();
+  }
+
+  /** (v3) Cancels the session because its workspace grew past its bound (`workspace_full`). */
+  async cancelForFullWorkspace(): Promise<void> {
+    if (this.endReason !== undefined) return;
+    this.stopCause = 'workspace_full';
+    await this.end('cancel', this.options.cancelGraceMs);
   }
 
   /** Stops following the agent (this process is shutting down) once what it produced so far is stored; the agent goes on. */
@@ -271,8 +293,23 @@ export class AgentSession {
 
   private async finish(exit: SupervisorExit | undefined): Promise<void> {
     const outcome = this.outcome(exit);
+    if (exit !== undefined && outcome.status !== 'killed') await this.sendArtifacts();
     this.current = outcome.status;
     await this.events?.end(outcome);
+  }
+
+  /** Before the terminal status, so that the API has every artifact of a session it sees ended (contract 7.2). */
+  private async sendArtifacts(): Promise<void> {
+    if (this.collectArtifacts === undefined) return;
+    try {
+      const { artifacts, branch } = await this.collectArtifacts();
+      for (const data of artifacts) this.events?.emit({ type: 'artifact', data });
+      if (branch !== undefined) this.events?.emit({ type: 'result', status: 'running', data: { branch } });
+    } catch (error) {
+      const line = `orchestrator: the session's artifacts could not be collected: ${(error as Error).message}`;
+      this.options.logger.error(`session ${this.sessionId}: ${line}`);
+      this.events?.emit({ type: 'log', data: { stream: 'stderr', line: line.slice(0, 4000) } });
+    }
   }
 
   /**
@@ -293,6 +330,8 @@ export class AgentSession {
       return verdict.succeeded ? { status: 'completed' } : { status: 'failed', error: AGENT_ERROR };
     if (stop === 'cancel' && this.stopCause === 'stalled')
       return { status: 'cancelled', error: AGENT_STALLED_ERROR, ...(exit.code !== null && { exitCode: exit.code }) };
+    if (stop === 'cancel' && this.stopCause === 'workspace_full')
+      return { status: 'cancelled', error: WORKSPACE_FULL_ERROR, ...(exit.code !== null && { exitCode: exit.code }) };
     if (stop === 'cancel') return { status: 'cancelled', ...(exit.code !== null && { exitCode: exit.code }) };
     // The agent said it failed: whatever its exit code, the session did not succeed.
     if (stop === null && verdict?.succeeded === false)

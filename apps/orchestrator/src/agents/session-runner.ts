@@ -9,7 +9,7 @@ import { OrchestratorConfig } from '../config/orchestrator-config';
 import { OrchestratorMetrics } from '../metrics/orchestrator-metrics';
 import { SESSION_STORE, type SessionStore, type StoredSession } from '../store/session-store';
 import { AgentAdapters, type ResolvedAgent } from './adapters/agent-adapters';
-import { AgentSession, type EndReason } from './agent-session';
+import { AgentSession, type AgentReading, type EndReason } from './agent-session';
 import { shellQuote } from '../config/shell-quote';
 import { sessionSpoolKey } from './spool-key';
 import { SupervisedAgent, type AgentSpec } from './supervised-agent';
@@ -80,7 +80,7 @@ export class SessionRunner {
       await createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
       await mkdir(spoolDir, { mode: 0o700 });
       const spec = await this.agentSpec(sessionId, task, resolved);
-      await agentSession.start(events, (handlers) => SupervisedAgent.start(spoolDir, spec, handlers), this.adapters.parser(task.agent));
+      await agentSession.start(events, (handlers) => SupervisedAgent.start(spoolDir, spec, handlers), this.readingOf(sessionId, task));
       this.logStatusChange(session, 'pending', 'running');
     } catch (error) {
       this.logger.error(`session ${session.id}: the agent could not be started: ${(error as Error).message}`);
@@ -143,7 +143,7 @@ export class SessionRunner {
         return undefined;
       });
     return agentSession
-      .resume(events, attach, this.adapters.parser(taskOf(session.taskJson).agent))
+      .resume(events, attach, this.readingOf(session.id, taskOf(session.taskJson)))
       .then(() => this.followToEnd(session, agentSession, events))
       .catch((error: Error) => this.logger.error(`session ${session.id}: could not be adopted: ${error.message}`));
   }
@@ -267,6 +267,11 @@ export class SessionRunner {
       cwd: workspace,
       env: { ...this.config.agentEnv, HOME: home, ...launch.env, ...mosaic },
     };
+  }
+
+  /** How this life reads the session's agent (its adapter's parser) and collects what it produced. */
+  private readingOf(sessionId: string, task: SpawnedTask): AgentReading {
+    return { parser: this.adapters.parser(task.agent) };
   }
 
   /** A directory of the agent's own (0700, its user's), made exclusively: nothing planted there is reused. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS, type AgentKind } from '@mosaic/orchestrator-contract';
+import { ARTIFACT_DEFAULT_MAX_BYTES, DEVELOPMENT_ORCHESTRATOR_API_KEY, LIMITS, type AgentKind } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 import {
   ConfigurationError,
@@ -94,6 +94,13 @@ const environmentSchema = z.object({
   GEMINI_PATH: envText().default('gemini'),
   AGENT_STALL_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(600_000),
   AGENT_PRICES_FILE: envText().optional(),
+  WORKSPACE_ROOT: envText().optional(),
+  WORKSPACE_MAX_BYTES: envInteger('a number of bytes', 1).default(2 * 1024 * 1024 * 1024),
+  ARTIFACT_MAX_BYTES: envInteger('a number of bytes', 1, 64 * 1024 * 1024).default(ARTIFACT_DEFAULT_MAX_BYTES),
+  // Comma-separated prefixes; blanks around the commas are ignored.
+  ALLOWED_REPOSITORY_URLS: envText()
+    .transform((value) => value.split(',').map((prefix) => prefix.trim()).filter((prefix) => prefix !== ''))
+    .optional(),
   ...Object.fromEntries(AGENT_CREDENTIAL_VARIABLES.map((name) => [name, envText().optional()])),
   SESSION_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(30 * 60 * 1000),
   SESSION_RETENTION_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(24 * 60 * 60 * 1000),
@@ -171,6 +178,14 @@ export class OrchestratorConfig {
   readonly agentStallTimeoutMs: number;
   /** (v3) USD per million tokens per model, for agents that report no cost: the bundled table under AGENT_PRICES_FILE's. */
   readonly agentPrices: PriceTable;
+  /** (v3) This node's local copies of the repositories its sessions work on (WORKSPACE_ROOT). */
+  readonly repositoryCacheDir: string;
+  /** (v3) The disk one session's workspace may take: past it the session is cancelled (`workspace_full`). */
+  readonly workspaceMaxBytes: number;
+  /** (v3) The most of one artifact a callback carries; a bigger one is sent cut, `truncated`. */
+  readonly artifactMaxBytes: number;
+  /** (v3) URL prefixes a task's repository must start with; undefined: any file://, https:// or ssh:// URL. */
+  readonly allowedRepositoryUrls: readonly string[] | undefined;
   /** Unset: agents run as the orchestrator's own user. */
   readonly agentUser: AgentUser | undefined;
   readonly sessionTimeoutMs: number;
@@ -231,6 +246,9 @@ export class OrchestratorConfig {
     );
     this.agentStallTimeoutMs = values.AGENT_STALL_TIMEOUT_MS;
     this.agentPrices = agentPrices;
+    this.workspaceMaxBytes = values.WORKSPACE_MAX_BYTES;
+    this.artifactMaxBytes = values.ARTIFACT_MAX_BYTES;
+    this.allowedRepositoryUrls = values.ALLOWED_REPOSITORY_URLS;
     this.sessionTimeoutMs = values.SESSION_TIMEOUT_MS;
     this.sessionRetentionMs = values.SESSION_RETENTION_MS;
     this.maxConcurrentSessions = values.MAX_CONCURRENT_SESSIONS;
@@ -246,6 +264,8 @@ export class OrchestratorConfig {
     const spoolRoot = resolve(values.SESSION_SPOOL_ROOT ?? join(tmpdir(), `mosaic-orchestrator-spool-${process.getuid?.() ?? 'user'}`));
     this.sessionSpoolDir = join(spoolRoot, this.nodeId);
     this.sessionSpoolMaxBytes = values.SESSION_SPOOL_MAX_BYTES;
+    // Per node, beside the sessions' directories: nodes sharing a machine never fetch into each other's copies.
+    this.repositoryCacheDir = resolve(values.WORKSPACE_ROOT ?? join(this.sessionWorkdirRoot, '.repositories'), this.nodeId);
     this.callbackOrigins =
       values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
     this.version = packageVersion();
