@@ -39,6 +39,9 @@ export const API_ROUTES: RouteStatuses = {
   'GET /orchestrator/events/stream': [200, 401, 403, 429, 503],
   'POST /orchestrator/sessions/:id/kill': [200, 401, 403, 404, 502, 503, 504],
   'POST /orchestrator/sessions/:id/cancel': [200, 400, 401, 403, 404, 502, 503, 504],
+  // (v3, 7.2) `:path` is the artifact's name, which may have several segments (`out/…`): a wildcard, named so by the document.
+  'GET /orchestrator/sessions/:id/artifacts': [200, 401, 403, 404],
+  'GET /orchestrator/sessions/:id/artifacts/:path': [200, 400, 401, 403, 404],
   'POST /operator-keys': [201, 400, 401, 403, 409],
   'GET /operator-keys': [200, 401, 403],
   'DELETE /operator-keys/:id': [200, 401, 403, 404],

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { createdOperatorKeySchema, createOperatorKeySchema, operatorKeyListSchema, operatorKeySchema } from './api-operator-keys';
 import { healthReportSchema } from './api-health';
 import {
+  artifactListSchema,
+  artifactSummarySchema,
   sessionEventPageSchema,
   sessionEventSchema,
   sessionPageSchema,
@@ -110,6 +112,8 @@ const API_ANSWERS = {
   SessionEvent: sessionEventSchema,
   SessionWithEvents: sessionWithEventsSchema,
   SessionEventPage: sessionEventPageSchema,
+  ArtifactSummary: artifactSummarySchema,
+  ArtifactList: artifactListSchema,
   SessionPage: sessionPageSchema,
   TaskBudget: taskBudgetSchema,
   Task: taskSchema,

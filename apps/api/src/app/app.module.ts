@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { AuthModule } from '../auth/auth.module';
 import { BudgetsModule } from '../budgets/budgets.module';
 import { CallbacksModule } from '../callbacks/callbacks.module';
@@ -36,6 +37,7 @@ export class AppModule {
         DispatcherModule,
         BudgetsModule,
         CallbacksModule,
+        ArtifactsModule,
         ReconciliationModule,
         HealthModule,
         WebModule,

@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { CALLBACK_ROUTE, LIMITS } from '@mosaic/orchestrator-contract';
+import { CALLBACK_ROUTE, LIMITS, artifactCallbackMaxBytes } from '@mosaic/orchestrator-contract';
 import { contractFrameworkErrors, drainUnreadBodies, refuseDeepBodies, requestTimeouts } from '@mosaic/http-kit';
 import { logRequests, requestIdFor, requestTracing } from '@mosaic/observability';
 import { AppModule } from './app.module';
@@ -28,9 +28,10 @@ export async function createHttpApp(config: ApiConfig, options: { logger?: false
   });
   const fastify = adapter.getInstance();
   drainUnreadBodies(fastify);
-  // Callbacks are small and come in volume: they get the contract's tighter limit.
+  // Only an artifact callback may be bigger than the contract's callback limit: the ingestion refuses any other
+  // callback over LIMITS.callbackBodyMaxBytes, since the type is known only once the body is read.
   fastify.addHook('onRoute', (route) => {
-    if (route.url === CALLBACK_ROUTE) route.bodyLimit = LIMITS.callbackBodyMaxBytes;
+    if (route.url === CALLBACK_ROUTE) route.bodyLimit = artifactCallbackMaxBytes(config.artifactMaxBytes);
   });
 
   refuseDeepBodies(fastify);

@@ -131,8 +131,8 @@ describe('API metrics (integration)', () => {
     expect(sampleValue(text, 'mosaic_callbacks_total', { type: 'progress', answer: '400' })).toBe(1);
     expect(sampleValue(text, 'mosaic_callbacks_total', { type: 'unknown', answer: '400' })).toBe(1);
     expect(sampleValue(text, 'mosaic_callbacks_total', { type: 'status', answer: '401' })).toBe(1);
-    // Over the limit, the body is never parsed.
-    expect(sampleValue(text, 'mosaic_callbacks_total', { type: 'unknown', answer: '413' })).toBe(1);
+    // Read (only an artifact may be bigger), then refused for its type.
+    expect(sampleValue(text, 'mosaic_callbacks_total', { type: 'log', answer: '413' })).toBe(1);
   });
 
   it('counts reconciliation runs and what they fixed, and sessions by status', async () => {

@@ -1,3 +1,4 @@
+import { STORE_ARTIFACT } from '../artifacts/callback-batch-artifacts.sql';
 import { BUDGET_CLAIM, DAILY_USAGE, usageTotals } from '../budgets/callback-batch-usage.sql';
 import { prepared } from '../database/prisma.service';
 import { MOVE_STATUS, MOVE_TASK } from '../sessions/callback-batch-moves.sql';
@@ -6,8 +7,8 @@ import { REPORT_COLUMNS } from '../sessions/status-report.sql';
 /*
  * The callback batch: one statement that stores a batch of callbacks, at most one per session, each as if alone.
  * Its parts are CTEs named after what they do, each with a header naming what it reads and what it yields; the
- * callback's own parts are here, the status moves in sessions/callback-batch-moves.sql.ts and the usage and budget
- * accounting in budgets/callback-batch-usage.sql.ts. They run as one statement (one round trip, one commit, prepared
+ * callback's own parts are here, the status moves in sessions/callback-batch-moves.sql.ts, the usage and budget
+ * accounting in budgets/callback-batch-usage.sql.ts and the artifacts' contents in artifacts/callback-batch-artifacts.sql.ts. They run as one statement (one round trip, one commit, prepared
  * once per connection): the row lock taken by `authenticate` makes every later part see the same session row.
  */
 
@@ -25,6 +26,8 @@ export const EVENT_COLUMNS = [
   ['status', 'session_status'],
   ['occurred_at', 'timestamptz'],
   ['data', 'jsonb'],
+  // An artifact event's content, kept out of `data` (NULL for every other event).
+  ['content_base64', 'text'],
   ...REPORT_COLUMNS,
 ] as const;
 
@@ -127,7 +130,7 @@ const ANSWER = `SELECT t.n IS NOT NULL AS found,
 
 /** The callback batch, its parts in the order each reads the ones before. One fixed text, so it is prepared once per connection. */
 export const RECORD_CALLBACKS = prepared(`
-    WITH ${[INPUT, AUTHENTICATE, DEDUPLICATE, usageTotals(SESSION_SPEND_CEILING_USD), BUDGET_CLAIM, MOVE_STATUS, MOVE_TASK, DAILY_USAGE].join(', ')}
+    WITH ${[INPUT, AUTHENTICATE, DEDUPLICATE, STORE_ARTIFACT, usageTotals(SESSION_SPEND_CEILING_USD), BUDGET_CLAIM, MOVE_STATUS, MOVE_TASK, DAILY_USAGE].join(', ')}
     ${ANSWER}`);
 
 /** Whether a callback's token is valid for its session, for a callback refused anyway (`authenticate` alone). */

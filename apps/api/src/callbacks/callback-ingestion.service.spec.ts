@@ -38,4 +38,21 @@ describe('statusReportOf', () => {
     expect(statusReportOf(progress, receivedAt)).toBeUndefined();
     expect(statusReportOf(log, receivedAt)).toBeUndefined();
   });
+
+  it('reports nothing for an artifact event, even when it carries a status', () => {
+    const artifact: CallbackEvent = {
+      ...envelope,
+      type: 'artifact',
+      status: 'completed',
+      data: {
+        name: 'changes.patch',
+        media_type: 'text/x-diff',
+        size: 0,
+        sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+        content_base64: '',
+      },
+    };
+
+    expect(statusReportOf(artifact, receivedAt)).toBeUndefined();
+  });
 });

@@ -1,13 +1,15 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { type CallbackAck, type CallbackEvent, callbackEventSchema, isUuid, validate } from '@mosaic/orchestrator-contract';
+import { type CallbackAck, type CallbackEvent, LIMITS, callbackEventSchema, isUuid, validate } from '@mosaic/orchestrator-contract';
 import { bearerToken, hashSecret } from '@mosaic/http-kit';
 import { AppError } from '@mosaic/http-kit';
 import { BudgetEnforcer } from '../budgets/budget-enforcer.service';
+import { ApiConfig } from '../config/api-config';
 import { ApiMetrics } from '../metrics/api-metrics';
 import type { StatusReport } from '../sessions/session';
 import { logSessionStatusChange } from '../sessions/session-status-log';
 import { CallbackSigning, type SignatureHeaders } from '../sessions/callback-signing.service';
-import { CallbackTokenService } from '../sessions/callback-token.service';
+import { CallbackTokenService, type TokenValidity } from '../sessions/callback-token.service';
 import { type CallbackCredentials, CallbackRepository, type IncomingSessionEvent } from './callback.repository';
 
 /** One callback request as the controller hands it over. */
@@ -44,9 +46,28 @@ export class CallbackIngestionService {
     private readonly signing: CallbackSigning,
     private readonly budgets: BudgetEnforcer,
     private readonly metrics: ApiMetrics,
+    private readonly config: ApiConfig,
   ) {}
 
+  /** Artifact callbacks being stored now (MAX_ARTIFACTS_IN_FLIGHT). */
+  private artifactsInFlight = 0;
+
   async ingest(callback: IncomingCallback): Promise<CallbackAck> {
+    // Like the route's body limit, whoever sent it: the limit depends on the type, known only once the body is read.
+    refuseOversized(callback.body, callback.rawBody, this.config.artifactMaxBytes);
+    if (!isArtifact(callback.body)) return this.store(callback);
+    if (this.artifactsInFlight >= MAX_ARTIFACTS_IN_FLIGHT) {
+      throw new AppError('at_capacity', 'too many artifacts are being stored; retry later');
+    }
+    this.artifactsInFlight++;
+    try {
+      return await this.store(callback);
+    } finally {
+      this.artifactsInFlight--;
+    }
+  }
+
+  private async store(callback: IncomingCallback): Promise<CallbackAck> {
     const { body, callerGone } = callback;
     const token = bearerToken(callback.headers.authorization);
     if (token === undefined || !isUuid(callback.sessionId)) throw invalidCallbackToken();
@@ -64,11 +85,10 @@ export class CallbackIngestionService {
     // surrogate, an exit code beyond int), so a hostile body never reaches that statement, which
     // checks the token only as it stores and is shared with other sessions' callbacks.
     const parsed = validate(callbackEventSchema, body);
-    if (!parsed.ok) {
-      if (!(await this.callbacks.authenticates(credentials, validity))) throw invalidCallbackToken();
-      throw new AppError('bad_request', parsed.message);
-    }
+    if (!parsed.ok) return this.refuse(credentials, validity, parsed.message);
     const event = parsed.value;
+    const mismatch = contentMismatch(event);
+    if (mismatch !== undefined) return this.refuse(credentials, validity, mismatch);
     const report = statusReportOf(event, now);
     const { outcome, moved, budgetCrossed } = await this.callbacks.record(
       { credentials, validity, event: incomingEvent(event), report },
@@ -97,6 +117,12 @@ export class CallbackIngestionService {
         throw invalidCallbackToken();
     }
   }
+
+  /** An invalid callback: a 400 naming the problem for the session's own token, the uniform 401 for anyone else. */
+  private async refuse(credentials: CallbackCredentials, validity: TokenValidity, problem: string): Promise<never> {
+    if (!(await this.callbacks.authenticates(credentials, validity))) throw invalidCallbackToken();
+    throw new AppError('bad_request', problem);
+  }
 }
 
 /**
@@ -117,16 +143,51 @@ export function statusReportOf(event: CallbackEvent, receivedAt: Date): StatusRe
   };
 }
 
+/**
+ * Artifact callbacks stored at once: each holds up to ARTIFACT_MAX_BYTES several times over while it waits for its
+ * statement, where any other callback holds at most 64 KiB. Past it the orchestrator is answered 503 and sends it again.
+ */
+export const MAX_ARTIFACTS_IN_FLIGHT = 16;
+
+function isArtifact(body: unknown): body is { data?: unknown } {
+  return typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'artifact';
+}
+
+/** Refuses (413) a callback over the contract's callback limit, or an artifact whose content is over ARTIFACT_MAX_BYTES. */
+function refuseOversized(body: unknown, rawBody: Buffer | undefined, artifactMaxBytes: number): void {
+  if (!isArtifact(body)) {
+    if ((rawBody?.length ?? 0) > LIMITS.callbackBodyMaxBytes) {
+      throw new AppError('payload_too_large', `body over ${LIMITS.callbackBodyMaxBytes} bytes`);
+    }
+    return;
+  }
+  const content =
+    typeof body.data === 'object' && body.data !== null ? (body.data as { content_base64?: unknown }).content_base64 : undefined;
+  // The decoded length, worked out without decoding.
+  if (typeof content === 'string' && Buffer.byteLength(content, 'base64') > artifactMaxBytes) {
+    throw new AppError('payload_too_large', `data.content_base64: over ARTIFACT_MAX_BYTES (${artifactMaxBytes} bytes) decoded`);
+  }
+}
+
+/** Why an artifact event's content is not what its `sha256` says, if it is not: refused like any other invalid event. */
+function contentMismatch(event: CallbackEvent): string | undefined {
+  if (event.type !== 'artifact') return undefined;
+  const actual = createHash('sha256').update(Buffer.from(event.data.content_base64, 'base64')).digest('hex');
+  return actual === event.data.sha256 ? undefined : 'data.sha256: does not match the content sent';
+}
+
 function incomingEvent(event: CallbackEvent): IncomingSessionEvent {
-  return {
+  const stored = {
     eventId: event.event_id,
     orchestratorSessionId: event.session_id,
     sequence: event.sequence,
     type: event.type,
     status: event.status ?? null,
     occurredAt: event.timestamp,
-    data: event.data,
   };
+  if (event.type !== 'artifact') return { ...stored, data: event.data };
+  const { content_base64: contentBase64, ...summary } = event.data;
+  return { ...stored, data: { ...summary, truncated: summary.truncated ?? false }, contentBase64 };
 }
 
 /** The one answer to every callback that cannot be attributed to a live session and its token. */

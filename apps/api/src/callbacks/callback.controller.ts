@@ -34,9 +34,9 @@ export class CallbackController {
       when: 'missing, malformed, expired or revoked token, or one issued for another session (never says which)',
       code: 'unauthorized',
     },
-    413: { when: 'body over 64 KiB', code: 'payload_too_large' },
+    413: { when: 'body over 64 KiB, or an artifact over ARTIFACT_MAX_BYTES', code: 'payload_too_large' },
     503: {
-      when: 'too many callbacks waiting to be stored, or the database cannot take it now (with `Retry-After`): send the same event again later',
+      when: 'too many callbacks (or artifacts) waiting to be stored, or the database cannot take it now (with `Retry-After`): send the same event again later',
       code: 'at_capacity',
     },
   })

@@ -28,6 +28,8 @@ export interface IncomingSessionEvent {
   readonly status: SessionStatus | null;
   readonly occurredAt: string;
   readonly data: Record<string, unknown>;
+  /** An artifact event's content (base64), stored apart from its event so that `data` stays small. */
+  readonly contentBase64?: string;
 }
 
 /**
@@ -84,7 +86,7 @@ const MAX_BATCH_SIZE = 200;
 /**
  * Callbacks that may wait to be stored at once. Past it a callback is answered
  * 503 at once and its sender retries later: what waits stays bounded (at most
- * 64 KiB a body) whatever the database does, about half a second of work at
+ * 64 KiB a body, and MAX_ARTIFACTS_IN_FLIGHT artifacts) whatever the database does, about half a second of work at
  * the rates measured in docs/performance.md.
  */
 export const MAX_QUEUED_CALLBACKS = 1_000;
@@ -178,6 +180,7 @@ function recordColumns(records: readonly CallbackRecord[]): unknown[] {
     column((record) => record.event.status),
     column((record) => record.event.occurredAt),
     column((record) => JSON.stringify(record.event.data)),
+    column((record) => record.event.contentBase64 ?? null),
     ...statusReportColumns(records.map((record) => record.report)),
   ];
 }

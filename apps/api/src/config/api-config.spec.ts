@@ -15,6 +15,14 @@ describe('ApiConfig.fromEnvironment', () => {
     expect(config.developmentDefaults).toEqual(['ORCHESTRATOR_API_KEY', 'MOSAIC_API_TOKEN', 'CALLBACK_SIGNING_KEY']);
   });
 
+  it('takes ARTIFACT_MAX_BYTES, 5 MiB by default, and stops on a size it cannot hold', () => {
+    expect(ApiConfig.fromEnvironment({}).artifactMaxBytes).toBe(5 * 1024 * 1024);
+    expect(ApiConfig.fromEnvironment({ ARTIFACT_MAX_BYTES: '1048576' }).artifactMaxBytes).toBe(1024 * 1024);
+    for (const value of ['0', '5MiB', String(1024 * 1024 * 1024)]) {
+      expect(() => ApiConfig.fromEnvironment({ ARTIFACT_MAX_BYTES: value })).toThrow('ARTIFACT_MAX_BYTES');
+    }
+  });
+
   it('derives PUBLIC_BASE_URL from PORT and drops trailing slashes from URLs', () => {
     const config = ApiConfig.fromEnvironment({ PORT: '4000', ORCHESTRATOR_URL: 'http://orch:9/' });
     expect(config.publicBaseUrl).toBe('http://127.0.0.1:4000');

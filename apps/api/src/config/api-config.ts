@@ -11,7 +11,7 @@ import {
   readEnvironment,
   refuseDevelopmentSecrets,
 } from '@mosaic/http-kit';
-import { DEVELOPMENT_ORCHESTRATOR_API_KEY, callbackPath } from '@mosaic/orchestrator-contract';
+import { ARTIFACT_DEFAULT_MAX_BYTES, DEVELOPMENT_ORCHESTRATOR_API_KEY, callbackPath } from '@mosaic/orchestrator-contract';
 import { LOG_LEVELS, type LogLevel } from '@mosaic/observability';
 
 /** A development value for a secret, used (with a warning at start-up) when the variable is unset. */
@@ -23,6 +23,11 @@ const milliseconds = envInteger('a number of milliseconds', 1);
 const count = envInteger('a whole number', 1);
 const httpUrl = envUrl(['http', 'https']).transform((url) => url.replace(/\/+$/, ''));
 const postgresUrl = envUrl(['postgres', 'postgresql']);
+/**
+ * The most ARTIFACT_MAX_BYTES may be: a callback holds its artifact in memory several times over (the body, its
+ * base64 text, the decoded bytes, the statement's parameter) while it is stored.
+ */
+const ARTIFACT_MAX_BYTES_CEILING = 64 * 1024 * 1024;
 /** One orchestrator node's URL, or several nodes' separated by commas (docs/contract.md §5; v2). */
 const httpUrls = envText()
   .transform((value) => value.split(',').map((url) => url.trim()))
@@ -57,6 +62,7 @@ const environmentSchema = z.object({
   RECONCILE_INTERVAL_MS: milliseconds.default(15_000),
   RECONCILE_STALE_AFTER_MS: milliseconds.default(30_000),
   TASK_CONTEXT_MAX_BYTES: count.default(128 * 1024),
+  ARTIFACT_MAX_BYTES: envInteger('a number of bytes', 1, ARTIFACT_MAX_BYTES_CEILING).default(ARTIFACT_DEFAULT_MAX_BYTES),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   SHUTDOWN_GRACE_MS: milliseconds.default(10_000),
   DATABASE_STATEMENT_TIMEOUT_MS: milliseconds.default(10_000),
@@ -113,6 +119,8 @@ export class ApiConfig {
   readonly callbackToken: { readonly ttlMs: number; readonly terminalGraceMs: number };
   readonly reconciliation: { readonly intervalMs: number; readonly staleAfterMs: number };
   readonly taskContextMaxBytes: number;
+  /** (v3) The most of one artifact's content a callback may carry (contract 7.2); the callback route's body limit follows it. */
+  readonly artifactMaxBytes: number;
   readonly logLevel: LogLevel;
   /** How long a SIGTERM waits for in-flight requests before it cuts their connections. */
   readonly shutdownGraceMs: number;
@@ -186,6 +194,7 @@ export class ApiConfig {
     this.callbackToken = { ttlMs: values.CALLBACK_TOKEN_TTL_MS, terminalGraceMs: values.CALLBACK_TOKEN_TERMINAL_GRACE_MS };
     this.reconciliation = { intervalMs: values.RECONCILE_INTERVAL_MS, staleAfterMs: values.RECONCILE_STALE_AFTER_MS };
     this.taskContextMaxBytes = values.TASK_CONTEXT_MAX_BYTES;
+    this.artifactMaxBytes = values.ARTIFACT_MAX_BYTES;
     this.logLevel = values.LOG_LEVEL;
     this.shutdownGraceMs = values.SHUTDOWN_GRACE_MS;
     this.databaseStatementTimeoutMs = values.DATABASE_STATEMENT_TIMEOUT_MS;
