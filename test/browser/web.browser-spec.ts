@@ -1,6 +1,9 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { launchBrowser, VIEWPORT, type TestBrowser } from '../support/browser';
 import { createTestDatabase, dropTestDatabase } from '../support/database';
@@ -18,20 +21,34 @@ const ORCHESTRATOR_ENTRY = path.join(__dirname, '../../apps/orchestrator/dist/ma
 const API_ENTRY = path.join(__dirname, '../../apps/api/dist/main.js');
 const SCREENSHOT = path.join(__dirname, '../../docs/screenshot.png');
 const ORCHESTRATOR_KEY = 'browser-tests-orchestrator-key';
+const PHONE = { width: 390, height: 844 } as const;
 const OPERATOR_TOKEN = 'browser-tests-operator-token';
 
 /** A task whose title carries this runs until it is stopped (the agent below). */
 const LONG_RUN = '[long-run]';
+/** A task whose title carries this changes the repository it works on (the agent below). */
+const EDIT_REPO = '[edit-repo]';
+/** A line the agent adds, which the page must show as text: were it markup, it would set this global. */
+const HOSTILE_LINE = '<img src=x onerror="window.mosaicPwned = 1">';
 
 /**
  * The agent every session runs: a few seconds of progress, usage, stdout and
- * stderr lines and a result, or, for a task titled with LONG_RUN, half a minute of
- * nothing, to be cancelled or killed.
+ * stderr lines and a result; for a task titled with LONG_RUN, half a minute of
+ * nothing, to be cancelled or killed; for one titled with EDIT_REPO, an edit of
+ * README.md and a new notes.txt (a hostile line, and one longer than a phone is
+ * wide) in its working directory, the task's repository.
  */
 const AGENT_SCRIPT = `#!/bin/sh
 if grep -qF '${LONG_RUN}' "$MOSAIC_TASK_FILE"; then
   echo started
   sleep 30
+  exit 0
+fi
+if grep -qF '${EDIT_REPO}' "$MOSAIC_TASK_FILE"; then
+  sed -i 's/^old line$/new line/' README.md
+  printf '%s\\n' 'added by the agent' '${HOSTILE_LINE}' > notes.txt
+  printf '%0300d\\n' 0 >> notes.txt
+  echo '{"type":"result","summary":"README.md edited, notes.txt added","exit_code":0}'
   exit 0
 fi
 echo '{"type":"progress","message":"reading the report","percent":20}'
@@ -44,6 +61,13 @@ sleep 1
 echo '{"type":"progress","message":"done","percent":100}'
 echo '{"type":"result","summary":"two pages written","exit_code":0}'
 `;
+
+const execFileAsync = promisify(execFile);
+
+/** A PNG's width in pixels, from its header. */
+function pngWidth(png: Buffer): number {
+  return png.readUInt32BE(16);
+}
 
 // The project's testTimeout covers the tests; the hooks, which start two services and a browser, take this.
 jest.setTimeout(60_000);
@@ -162,6 +186,23 @@ describe('operators web page (chromium, built services)', () => {
 
   const sessionStatus = (status: string) => page.locator('.session-title .status', { hasText: new RegExp(`^${status}$`) });
 
+  /** A git repository in the scratch directory: one commit of README.md, on main. */
+  async function createRepository(): Promise<string> {
+    const directory = path.join(scratch, 'repository');
+    await mkdir(directory);
+    await writeFile(path.join(directory, 'README.md'), '# Demo\nfirst line\nold line\n');
+    const git = (...args: string[]) =>
+      execFileAsync(
+        'git',
+        ['-c', 'user.name=Mosaic tests', '-c', 'user.email=tests@mosaic.invalid', '-c', 'commit.gpgsign=false', ...args],
+        { cwd: directory },
+      );
+    await git('init', '--quiet', '--initial-branch=main');
+    await git('add', 'README.md');
+    await git('commit', '--quiet', '-m', 'First commit');
+    return directory;
+  }
+
   async function dispatchFromPage(title: string): Promise<string> {
     await page.getByRole('link', { name: 'New task' }).click();
     await page.getByLabel('Title').fill(title);
@@ -222,8 +263,8 @@ describe('operators web page (chromium, built services)', () => {
       await expectSameDocument();
 
       // Readable on a phone: the table turns into cards, nothing wider than the screen.
-      await page.setViewportSize({ width: 390, height: 844 });
-      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await page.setViewportSize(PHONE);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
       await page.setViewportSize(VIEWPORT);
     }),
   );
@@ -259,6 +300,70 @@ describe('operators web page (chromium, built services)', () => {
 
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(VIEWPORT.width);
       await page.screenshot({ path: SCREENSHOT, animations: 'disabled', caret: 'hide' });
+    }),
+  );
+
+  it(
+    'shows what an agent changed in a repository: the artifacts, their summary and the diff, escaped, on a phone too',
+    withOutput(async () => {
+      const url = pathToFileURL(await createRepository()).href;
+      await signIn();
+      await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+      const task = await call<{ id: string }>('POST', '/tasks', { title: `Edit the repository ${EDIT_REPO}`, repository: { url } });
+      const { session } = await call<{ session: SessionBody }>('POST', `/tasks/${task.id}/dispatch`);
+      await page.getByRole('link', { name: `Edit the repository ${EDIT_REPO}` }).click();
+      await page.waitForURL(new RegExp(`#/sessions/${session.id}$`));
+
+      await sessionStatus('completed').waitFor({ timeout: 30_000 });
+      await page.locator('dd', { hasText: /^command$/ }).waitFor();
+      await page.locator('dd', { hasText: `${url} @ its default branch` }).waitFor();
+
+      const artifacts = page.getByRole('region', { name: 'Artifacts' });
+      await artifacts.locator('[data-artifact="changes.patch"]').waitFor();
+      expect((await artifacts.locator('.artifact-name').allTextContents()).sort()).toEqual(['changes.json', 'changes.patch']);
+      expect(await artifacts.locator('.truncated').count()).toBe(0);
+
+      // changes.json, above the diff: each file with its status and counts.
+      const changed = artifacts.getByRole('list', { name: 'Changed files' });
+      await changed.waitFor();
+      const statuses = await changed.locator('.change-status').allTextContents();
+      const counts = await changed.locator('.change-counts').allTextContents();
+      const files = (await changed.locator('code').allTextContents()).map((file, index) => `${statuses[index]} ${file} ${counts[index]}`);
+      expect(files.sort()).toEqual(['added notes.txt +3 −0', 'modified README.md +1 −1']);
+      await artifacts.getByText('2 files changed · +4 −1', { exact: true }).waitFor();
+
+      // changes.patch, file by file, its lines as text: the hostile one made no element and ran nothing.
+      const diff = artifacts.getByRole('region', { name: 'Diff' });
+      await diff.waitFor();
+      expect((await diff.locator('.d2h-file-name').allTextContents()).sort()).toEqual(['README.md', 'notes.txt']);
+      expect(await diff.locator('.d2h-del .d2h-code-line-ctn').allTextContents()).toEqual(['old line']);
+      expect((await diff.locator('.d2h-ins .d2h-code-line-ctn').allTextContents()).sort()).toEqual(
+        ['new line', 'added by the agent', HOSTILE_LINE, '0'.repeat(300)].sort(),
+      );
+      expect(await diff.locator('img, script').count()).toBe(0);
+      expect(await page.evaluate<unknown>('window.mosaicPwned')).toBeUndefined();
+
+      // The download carries the token in a header: the content is the patch itself.
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        artifacts.getByRole('button', { name: 'Download changes.patch' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe('changes.patch');
+      const patch = await readFile(await download.path(), 'utf8');
+      expect(patch).toContain('-old line\n+new line\n');
+      expect(patch).toContain(`+${HOSTILE_LINE}\n`);
+
+      // On a phone, the long line scrolls inside the diff's own box; the page is no wider than the screen.
+      await page.setViewportSize(PHONE);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+      expect(
+        await page.evaluate<boolean>(
+          "[...document.querySelectorAll('.patch .d2h-file-diff')].some((box) => box.scrollWidth > box.clientWidth)",
+        ),
+      ).toBe(true);
+      const screenshot = await page.screenshot({ fullPage: true, animations: 'disabled', caret: 'hide' });
+      expect(pngWidth(screenshot)).toBe(PHONE.width);
+      await page.setViewportSize(VIEWPORT);
     }),
   );
 

@@ -41,21 +41,31 @@ export class ApiClient {
   }
 
   async request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const response = await this.send(path, {
+      method,
+      headers: this.headers({ accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+    return (await response.json()) as T;
+  }
+
+  /** A raw content (an artifact) as it came, with its media type: the token goes in the header, never in a URL. */
+  async blob(path: string, signal?: AbortSignal): Promise<Blob> {
+    const response = await this.send(path, { method: 'GET', headers: this.headers(), signal });
+    return response.blob();
+  }
+
+  private async send(path: string, init: RequestInit): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(path, {
-        method,
-        headers: this.headers({ accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }),
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-        cache: 'no-store',
-      });
+      response = await fetch(path, { ...init, cache: 'no-store' });
     } catch (error) {
-      if (signal?.aborted) throw error;
+      if (init.signal?.aborted) throw error;
       throw new ApiError(0, 'network_error', 'the API could not be reached');
     }
     if (!response.ok) throw await this.failureOf(response);
-    return (await response.json()) as T;
+    return response;
   }
 
   /** The error of a failed answer; a 401 is told to onUnauthorized on the way. */

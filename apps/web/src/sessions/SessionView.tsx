@@ -2,14 +2,18 @@ import { useEffect, useState } from 'react';
 import { isTerminalStatus, type Session, type SessionEvent, type SessionWithEvents } from '@mosaic/orchestrator-contract';
 import { type ApiClient, messageOf } from '../api/client';
 import { followEventStream } from '../api/follow-stream';
+import { Artifacts } from '../artifacts/Artifacts';
 import { sessionsHref } from '../route';
 import { EventLog } from './EventLog';
 import { fieldsOf } from './event-data';
+import { Fact } from './Fact';
 import { formatTime, formatUsage, NONE } from './format';
 import { laterState } from './session-state';
 import { taskTitle } from './SessionList';
 import { StatusBadge } from './StatusBadge';
 import { StopControls } from './StopControls';
+import { describeAgent, describeRepository } from './task-facts';
+import { useTask } from './use-task';
 
 /** The most events kept on screen: a chatty agent must not grow the page without bound. */
 const MAX_SHOWN_EVENTS = 2_000;
@@ -32,6 +36,7 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
   const [truncated, setTruncated] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [stream, setStream] = useState<StreamState>('idle');
+  const task = useTask(client, session?.task_id);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -129,6 +134,9 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
 
   const progress = [...events].reverse().find((event) => event.type === 'progress');
   const progressFields = progress === undefined ? undefined : fieldsOf(progress);
+  // The artifacts are read again after each artifact event and once the session has ended.
+  const lastArtifact = events.findLast((event) => event.type === 'artifact')?.sequence ?? -1;
+  const artifactsKey = `${lastArtifact}|${isTerminalStatus(session.status)}`;
   return (
     <section aria-labelledby="session-heading" className="session-view">
       <p>
@@ -141,6 +149,8 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
       <dl className="facts">
         <Fact name="Session" value={session.id} />
         <Fact name="Node" value={session.node ?? NONE} />
+        <Fact name="Agent" value={task === null ? NONE : describeAgent(task.agent)} />
+        <Fact name="Repository" value={task === null ? NONE : describeRepository(task.repository)} />
         {session.status === 'pending' && (
           <Fact name="Queue position" value={session.queue_position == null ? NONE : `#${session.queue_position}`} />
         )}
@@ -167,16 +177,8 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
         <StreamNote stream={stream} />
       </div>
       <EventLog events={events} truncated={truncated} />
+      <Artifacts client={client} sessionId={session.id} refreshKey={artifactsKey} />
     </section>
-  );
-}
-
-function Fact({ name, value }: { readonly name: string; readonly value: string }) {
-  return (
-    <div>
-      <dt>{name}</dt>
-      <dd>{value}</dd>
-    </div>
   );
 }
 
