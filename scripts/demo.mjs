@@ -43,7 +43,13 @@ function sampleRepository() {
     execFileSync('git', args, {
       cwd: dir,
       stdio: 'ignore',
-      env: { ...process.env, GIT_AUTHOR_NAME: 'Demo', GIT_AUTHOR_EMAIL: 'demo@localhost', GIT_COMMITTER_NAME: 'Demo', GIT_COMMITTER_EMAIL: 'demo@localhost' },
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 'Demo',
+        GIT_AUTHOR_EMAIL: 'demo@localhost',
+        GIT_COMMITTER_NAME: 'Demo',
+        GIT_COMMITTER_EMAIL: 'demo@localhost',
+      },
     });
   git('init', '--quiet', '--initial-branch=main');
   git('add', '.');

@@ -99,7 +99,12 @@ const environmentSchema = z.object({
   ARTIFACT_MAX_BYTES: envInteger('a number of bytes', 1, 64 * 1024 * 1024).default(ARTIFACT_DEFAULT_MAX_BYTES),
   // Comma-separated prefixes; blanks around the commas are ignored.
   ALLOWED_REPOSITORY_URLS: envText()
-    .transform((value) => value.split(',').map((prefix) => prefix.trim()).filter((prefix) => prefix !== ''))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((prefix) => prefix.trim())
+        .filter((prefix) => prefix !== ''),
+    )
     .optional(),
   ...Object.fromEntries(AGENT_CREDENTIAL_VARIABLES.map((name) => [name, envText().optional()])),
   SESSION_TIMEOUT_MS: envInteger('a number of milliseconds', 1, MAX_TIMER_MS).default(30 * 60 * 1000),
