@@ -17,6 +17,7 @@ import { AGENT_SECONDS, QUEUE_CAPACITY, QUEUE_NODES, QUEUE_SESSIONS, WARM_UP_SES
 import { EVENTS_PER_SECOND, STREAMED_SESSIONS, STREAM_CLIENTS, benchStreams, type StreamsResult } from './streams';
 import { SUPERVISOR_ROUNDS, benchSupervisor, type SupervisorResult } from './supervisor';
 import { REPO_ROOT, round, startDatabaseServer, withBenchDatabase } from './support';
+import { WORKSPACE_BYTES_CALLS, WORKSPACE_FILES, WORKSPACE_ROUNDS, benchWorkspace, type WorkspaceResult } from './workspace';
 
 const REPORT_FILE = path.join(REPO_ROOT, 'docs', 'performance.md');
 /** The report's hand-written notes start at this line; a run rewrites only what is above it. */
@@ -238,6 +239,46 @@ function supervisorRows(result: SupervisorResult): Row[] {
   ];
 }
 
+/** WORKSPACE_MAX_BYTES is checked every few seconds for each running session: one check must stay well under that. */
+const WORKSPACE_BYTES_GOAL_MS = 100;
+
+function workspaceRows(result: WorkspaceResult): Row[] {
+  return [
+    {
+      figure: `workspace of a ${WORKSPACE_FILES.toLocaleString('en')}-file repository: second session's prepare (first's, with the mirror clone), p50 of ${WORKSPACE_ROUNDS}`,
+      measured: `${Math.round(result.secondPrepareP50Ms)} ms`,
+      baseline: `${Math.round(result.firstPrepareP50Ms)} ms`,
+      ratio: `${round(result.secondPrepareP50Ms / result.firstPrepareP50Ms, 2)}×`,
+      goal: '',
+      met: true,
+    },
+    {
+      figure: "workspace: objects (packs, loose) in the second sessions' own stores",
+      measured: `${result.objectsCopied}`,
+      baseline: `${Math.round(result.mirrorObjectsKib)} KiB in the mirror`,
+      ratio: '',
+      goal: '0: borrowed',
+      met: result.objectsCopied === 0,
+    },
+    {
+      figure: 'workspace: collect after a one-file change (commit, changes.patch, changes.json), p50',
+      measured: `${Math.round(result.collectP50Ms)} ms`,
+      baseline: '',
+      ratio: '',
+      goal: '',
+      met: true,
+    },
+    {
+      figure: 'workspace: its size for WORKSPACE_MAX_BYTES (du -sk), p50',
+      measured: `${round(result.bytesP50Ms, 1)} ms`,
+      baseline: `${Math.round(result.workspaceKib)} KiB measured`,
+      ratio: '',
+      goal: `≤ ${WORKSPACE_BYTES_GOAL_MS} ms`,
+      met: result.bytesP50Ms <= WORKSPACE_BYTES_GOAL_MS,
+    },
+  ];
+}
+
 function streamRows(result: StreamsResult): Row[] {
   const without = result.withoutClients.requestsPerSecond / result.baseline.requestsPerSecond;
   const withClients = result.withClients.requestsPerSecond / result.baseline.requestsPerSecond;
@@ -369,6 +410,11 @@ ${table(rows)}
   the supervisor binary spawned detached, its identity file awaited, the first line read from its spool) alternating with
   ${SUPERVISOR_ROUNDS} spawned directly by the benchmark (\`shell: true\`, detached, read from the pipe), as the orchestrator did before; from
   the spawn call to the first line, and how long the spawn call itself holds the event loop. RSS: the supervisor's VmRSS.
+- **Workspace.** A repository of ${WORKSPACE_FILES.toLocaleString('en')} small files in 100 nested directories, one commit, served by
+  \`file://\` (bench/workspace.ts). ${WORKSPACE_ROUNDS} rounds, each on a node with an empty repository cache: the first session's
+  prepareWorkspace (the mirror's \`git clone --mirror\`, then the session's \`--shared\` clone and checkout), then a second
+  session's (a \`git fetch\` into the mirror, then its clone and checkout), whose own object store is then counted; one file
+  of the second workspace changed and collectArtifacts timed; workspaceBytes on it ${WORKSPACE_BYTES_CALLS} times a round.
 - **Orchestrator memory.** VmRSS of one orchestrator node from /proc (capacity ${RUNNING_SESSIONS}, PostgreSQL store, callbacks to a
   loopback receiver answering 202), read 2 s after each phase has settled, the higher of two readings; no forced garbage
   collection. ${RUNNING_SESSIONS} agents running at once, killed through the API; ${CHURN_SESSIONS} agents that exit at once, spawned
@@ -399,7 +445,7 @@ function handWrittenNotes(): string {
   return text.slice(start);
 }
 
-const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue', 'supervisor', 'streams', 'orchestrator-memory'] as const;
+const BENCHMARKS = ['ingestion', 'dispatch', 'listing', 'queue', 'supervisor', 'streams', 'orchestrator-memory', 'workspace'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** `bench/main.ts [name…]`: the named benchmarks only, or all of them. */
@@ -454,6 +500,10 @@ async function main(): Promise<void> {
     if (selected.has('orchestrator-memory')) {
       log('orchestrator memory…');
       rows.push(...orchestratorMemoryRows(await benchOrchestratorMemory(server, log)));
+    }
+    if (selected.has('workspace')) {
+      log('workspace…');
+      rows.push(...workspaceRows(await benchWorkspace(log)));
     }
     log(`\n${table(rows)}\n`);
     if (writesReport && ingestion && listing) {
