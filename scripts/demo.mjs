@@ -57,8 +57,15 @@ function sampleRepository() {
   return `file://${dir}`;
 }
 
-/** What the fake model answers the Claude Code session: an edit, a new file, then its summary. */
+/** What the fake model answers the Claude Code session: a read (Claude Code edits only what it read), an edit, a new file, then its summary. */
 const CLAUDE_SCRIPT = [
+  {
+    type: 'tool_use',
+    name: 'Read',
+    text: 'Let me look at the greeting first.',
+    input: { file_path: 'src/greeting.js' },
+    usage: { input_tokens: 2200, output_tokens: 40 },
+  },
   {
     type: 'tool_use',
     name: 'Edit',

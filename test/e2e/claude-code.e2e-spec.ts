@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeAnthropic, type FakeAnthropic } from '@mosaic/fake-model';
 import { testDatabaseUrl } from '../support/database';
@@ -30,6 +33,8 @@ describe('claude-code agents (built services, the real claude program)', () => {
   let fake: FakeAnthropic;
   let orchestrator: ServiceProcess | undefined;
   let api: ServiceProcess | undefined;
+  let scratch: string;
+  let source: string;
 
   const call = <T = unknown>(method: string, path: string, body?: unknown) =>
     request<T>(method, `${api!.url}${path}`, { body, token: OPERATOR_TOKEN });
@@ -64,7 +69,15 @@ describe('claude-code agents (built services, the real claude program)', () => {
         usage: { input_tokens: 150, output_tokens: 38, cache_creation_input_tokens: 120, cache_read_input_tokens: 1800 },
       },
       { type: 'text', text: 'Greeting added.', usage: { input_tokens: 90, output_tokens: 21, cache_read_input_tokens: 1920 } },
-      // The second session: the model refuses each call, retries included.
+      // The second session: one new file, then its summary; its branch is pushed.
+      {
+        type: 'tool_use',
+        name: 'Write',
+        input: { file_path: 'NOTES.md', content: 'Pushed by the agent.\n' },
+        usage: { input_tokens: 500, output_tokens: 20 },
+      },
+      { type: 'text', text: 'Notes written.', usage: { input_tokens: 100, output_tokens: 5 } },
+      // The third: the model refuses each call, retries included.
       ...Array.from({ length: 8 }, () => ({
         type: 'error' as const,
         status: 400,
@@ -72,6 +85,13 @@ describe('claude-code agents (built services, the real claude program)', () => {
         message: 'prompt is too long',
       })),
     ]);
+    scratch = mkdtempSync(join(tmpdir(), 'claude-code-e2e-'));
+    source = join(scratch, 'source');
+    mkdirSync(join(source, 'src'), { recursive: true });
+    writeFileSync(join(source, 'README.md'), '# Greeter\n');
+    git(source, 'init', '--quiet', '--initial-branch=main');
+    git(source, 'add', '.');
+    git(source, 'commit', '--quiet', '-m', 'The greeter');
     const orchestratorPort = await freePort();
     orchestrator = await startService({
       name: 'orchestrator',
@@ -101,7 +121,10 @@ describe('claude-code agents (built services, the real claude program)', () => {
     await api?.stop();
     await stopLeavingNoProcesses(orchestrator);
     await fake?.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
+
+  const branchesOf = (repository: string) => git(repository, 'branch', '--list', '--format=%(refname:short)').split('\n').filter(Boolean);
 
   it(
     'writes and edits a file over three model calls and ends completed: each tool use a progress event, usage the program’s totals',
@@ -109,6 +132,7 @@ describe('claude-code agents (built services, the real claude program)', () => {
       const session = await runTask({
         title: 'Add a greeting module',
         agent: { kind: 'claude-code', model: 'claude-sonnet-4-5', max_turns: 10 },
+        repository: { url: `file://${source}` },
       });
 
       expect(session).toMatchObject({ status: 'completed', error: null });
@@ -124,6 +148,46 @@ describe('claude-code agents (built services, the real claude program)', () => {
       expect(fake.requests.some((sent) => sent.headers['x-api-key'] === ANTHROPIC_KEY)).toBe(true);
       expect(JSON.stringify(session)).not.toContain(ANTHROPIC_KEY);
       expect(orchestrator!.output()).not.toContain(ANTHROPIC_KEY);
+
+      // Its changes come back as artifacts, sent before its end; the patch applies to a fresh clone; the source is untouched.
+      const { body: listed } = await call<{ artifacts: { name: string; media_type: string }[] }>(
+        'GET',
+        `/orchestrator/sessions/${session.id}/artifacts`,
+      );
+      expect(listed.artifacts.map((artifact) => [artifact.name, artifact.media_type])).toEqual([
+        ['changes.json', 'application/json'],
+        ['changes.patch', 'text/x-diff'],
+      ]);
+      const changes = await call<unknown>('GET', `/orchestrator/sessions/${session.id}/artifacts/changes.json`);
+      expect(changes.body).toEqual([{ path: 'src/greeting.ts', status: 'added', additions: 1, deletions: 0 }]);
+      const patch = await fetch(`${api!.url}/orchestrator/sessions/${session.id}/artifacts/changes.patch`, {
+        headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+      }).then((response) => response.text());
+      expect(patch).toContain("+export const greeting = 'hello, world';");
+      const clone = join(scratch, 'clone');
+      git(scratch, 'clone', '--quiet', source, clone);
+      writeFileSync(join(scratch, 'changes.patch'), patch);
+      git(clone, 'apply', '--check', join(scratch, 'changes.patch'));
+      expect(branchesOf(source)).toEqual(['main']);
+    }),
+  );
+
+  it(
+    'pushes the branch mosaic/<session id> of a task that asks repository.push, and reports it',
+    withOutput(async () => {
+      const session = await runTask({
+        title: 'Write the notes',
+        agent: { kind: 'claude-code', model: 'claude-sonnet-4-5' },
+        repository: { url: `file://${source}`, ref: 'main', push: true },
+      });
+
+      expect(session.status).toBe('completed');
+      const orchestratorId = (await call<{ orchestrator_session_id: string }>('GET', `/orchestrator/sessions/${session.id}`)).body
+        .orchestrator_session_id;
+      const branch = `mosaic/${orchestratorId}`;
+      expect(session.events.some((event) => event.type === 'result' && event.data.branch === branch)).toBe(true);
+      expect(branchesOf(source)).toEqual(['main', branch]);
+      expect(git(source, 'show', `${branch}:NOTES.md`)).toBe('Pushed by the agent.\n');
     }),
   );
 
@@ -151,3 +215,7 @@ describe('claude-code agents (built services, the real claude program)', () => {
     }),
   );
 });
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@localhost', ...args], { cwd, encoding: 'utf8' });
+}

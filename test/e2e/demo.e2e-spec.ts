@@ -19,7 +19,7 @@ describe('pnpm demo', () => {
     await deleteEmbeddedPostgres(orchestratorDataDir);
   });
 
-  it('runs three tasks, shows their events live, kills the second, cancels the third, reports, and stops everything', async () => {
+  it('runs four tasks, shows their events live, kills the second, cancels the third, prints the Claude Code session’s patch, and stops everything', async () => {
     const env: Record<string, string | undefined> = {
       ...process.env,
       NO_COLOR: '1',
@@ -63,6 +63,11 @@ describe('pnpm demo', () => {
     expect(output).toMatch(/^\[C\] #\s*\d+ status {3}cancelled/m);
     expect(output).toMatch(/^C +[0-9a-f]{8} +Draft the release notes +cancelled +\d+ /m);
     expect(output).toMatch(/^\/health\/orchestrator: 200 up \(latency \d+ ms, active sessions \d+, circuit closed\)$/m);
+    // The real Claude Code program, against the bundled fake model, edited the sample repository.
+    expect(output).toMatch(/^\[D\] #\s*\d+ progress Edit src\/greeting\.js$/m);
+    expect(output).toMatch(/^\[D\] #\s*\d+ artifact changes\.patch \(\d+ bytes, text\/x-diff\)$/m);
+    expect(output).toMatch(/^D +[0-9a-f]{8} +Make the greeting name the world +completed +\d+ +[1-9]\d* +\$\d+\.\d{4} +0 +-$/m);
+    expect(output).toMatch(/^ {4}\+export const greeting = 'hello, world';$/m);
     expect(output).toContain('Stopped cleanly.');
 
     const pids = /^service pids: (\d+) (\d+)$/m.exec(output)!.slice(1).map(Number);

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { agentSchema, isTerminalStatus, spawnTaskSchema, type AgentSettings } from '@mosaic/orchestrator-contract';
+import { agentSchema, isTerminalStatus, spawnTaskSchema, type AgentSettings, type RepositoryRequest } from '@mosaic/orchestrator-contract';
 import { chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,10 +13,17 @@ import { AgentSession, type AgentReading, type EndReason } from './agent-session
 import { shellQuote } from '../config/shell-quote';
 import { sessionSpoolKey } from './spool-key';
 import { SupervisedAgent, type AgentSpec } from './supervised-agent';
+import { RepositoryCache } from '../workspaces/repository-cache';
+import { collectArtifacts, prepareWorkspace, removeWorkspace, workspaceBytes } from '../workspaces/workspace';
 import { createSessionWorkdir, TASK_FILE_NAME } from './workdir';
 
 /** How long start-up waits for the leftover agent of a session that is no longer this node's to die. */
 const LEFTOVER_KILL_TIMEOUT_MS = 10_000;
+
+/** How often a running session's workspace is measured against WORKSPACE_MAX_BYTES. */
+const WORKSPACE_CHECK_MS = 5_000;
+/** The bound of one git command (a first clone of a large repository included). */
+const GIT_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The agent finds its task file through this variable. */
 export const TASK_FILE_ENV = 'MOSAIC_TASK_FILE';
@@ -34,6 +41,8 @@ export class SessionRunner {
   private readonly logger = new Logger(SessionRunner.name);
   /** Registered before the claim, so that a kill arriving while the agent starts finds it. */
   private readonly local = new Map<string, AgentSession>();
+  private readonly workspaceWatches = new Map<string, NodeJS.Timeout>();
+  private cache?: Promise<RepositoryCache>;
   private detached = false;
 
   constructor(
@@ -79,8 +88,16 @@ export class SessionRunner {
       // The callback token stays with the orchestrator: the agent reports on stdout, never to the API.
       await createSessionWorkdir(workdir, session.taskJson, this.config.agentUser);
       await mkdir(spoolDir, { mode: 0o700 });
+      await prepareWorkspace({
+        sessionId,
+        path: this.workspaceOf(sessionId),
+        ...(task.repository === undefined ? {} : { repository: task.repository }),
+        cache: await this.repositoryCache(),
+        ...(this.config.agentUser === undefined ? {} : { owner: this.config.agentUser }),
+      });
       const spec = await this.agentSpec(sessionId, task, resolved);
       await agentSession.start(events, (handlers) => SupervisedAgent.start(spoolDir, spec, handlers), this.readingOf(sessionId, task));
+      this.watchWorkspace(sessionId, agentSession);
       this.logStatusChange(session, 'pending', 'running');
     } catch (error) {
       this.logger.error(`session ${session.id}: the agent could not be started: ${(error as Error).message}`);
@@ -144,6 +161,7 @@ export class SessionRunner {
       });
     return agentSession
       .resume(events, attach, this.readingOf(session.id, taskOf(session.taskJson)))
+      .then(() => this.watchWorkspace(session.id, agentSession))
       .then(() => this.followToEnd(session, agentSession, events))
       .catch((error: Error) => this.logger.error(`session ${session.id}: could not be adopted: ${error.message}`));
   }
@@ -154,6 +172,8 @@ export class SessionRunner {
    */
   private async followToEnd(session: StoredSession, agentSession: AgentSession, events: SessionEventLog): Promise<void> {
     await agentSession.whenEnded();
+    clearInterval(this.workspaceWatches.get(session.id));
+    this.workspaceWatches.delete(session.id);
     if (this.detached) return;
     this.logStatusChange(session, 'running', agentSession.status);
     await events.settled();
@@ -167,6 +187,7 @@ export class SessionRunner {
     await agentSession
       .release()
       .catch((error: Error) => this.logger.warn(`session ${sessionId}: could not release its spool: ${error.message}`));
+    await this.removeWorkspace(sessionId);
     for (const dir of [this.spoolDirOf(sessionId), this.workdirOf(sessionId)]) {
       await rm(dir, { recursive: true, force: true }).catch((error: Error) =>
         this.logger.warn(`could not remove ${dir}: ${error.message}`),
@@ -206,6 +227,7 @@ export class SessionRunner {
   /** Removes a leftover's spool and work directory once its events have been dealt with; after a stop they stay for the next life. */
   private async removeOnceDealtWith(sessionId: string): Promise<void> {
     if (!(await this.delivery.whenDealtWith(sessionId))) return;
+    await this.removeWorkspace(sessionId);
     for (const dir of [this.spoolDirOf(sessionId), this.workdirOf(sessionId)]) {
       await rm(dir, { recursive: true, force: true }).catch((error: Error) =>
         this.logger.warn(`could not remove ${dir}: ${error.message}`),
@@ -248,12 +270,12 @@ export class SessionRunner {
       key: this.spoolKeyOf(sessionId),
     };
     const mosaic = { MOSAIC_SESSION_ID: sessionId, [TASK_FILE_ENV]: join(workdir, TASK_FILE_NAME) };
+    const workspace = this.workspaceOf(sessionId);
     if (task.agent.kind === 'command') {
-      return { ...common, command: this.config.agentCommand, cwd: workdir, env: { ...this.config.agentEnv, ...mosaic } };
+      return { ...common, command: this.config.agentCommand, cwd: workspace, env: { ...this.config.agentEnv, ...mosaic } };
     }
     const home = join(workdir, 'home');
-    const workspace = join(workdir, 'workspace');
-    await Promise.all([this.agentDirectory(home), this.agentDirectory(workspace)]);
+    await this.agentDirectory(home);
     const launch = this.adapters.launch(resolved, { agent: task.agent, prompt: promptOf(task), home });
     for (const [name, content] of Object.entries(launch.files ?? {})) {
       const file = join(home, name);
@@ -271,7 +293,60 @@ export class SessionRunner {
 
   /** How this life reads the session's agent (its adapter's parser) and collects what it produced. */
   private readingOf(sessionId: string, task: SpawnedTask): AgentReading {
-    return { parser: this.adapters.parser(task.agent) };
+    return {
+      parser: this.adapters.parser(task.agent),
+      collectArtifacts: async () => {
+        const collected = await collectArtifacts({
+          sessionId,
+          path: this.workspaceOf(sessionId),
+          ...(task.repository === undefined ? {} : { repository: task.repository }),
+          cache: await this.repositoryCache(),
+          maxBytes: this.config.artifactMaxBytes,
+        });
+        for (const skipped of collected.skipped) this.logger.warn(`session ${sessionId}: an artifact was left out: ${skipped}`);
+        return { artifacts: collected.artifacts, ...(collected.branch === undefined ? {} : { branch: collected.branch }) };
+      },
+    };
+  }
+
+  /** Every few seconds while the agent runs: past WORKSPACE_MAX_BYTES, the session is cancelled (`workspace_full`). */
+  private watchWorkspace(sessionId: string, agentSession: AgentSession): void {
+    const path = this.workspaceOf(sessionId);
+    let measuring = false;
+    const watch = setInterval(() => {
+      if (measuring) return;
+      measuring = true;
+      workspaceBytes(path)
+        .then((bytes) => (bytes > this.config.workspaceMaxBytes ? agentSession.cancelForFullWorkspace() : undefined))
+        .catch(() => undefined)
+        .finally(() => (measuring = false));
+    }, WORKSPACE_CHECK_MS);
+    watch.unref();
+    this.workspaceWatches.set(sessionId, watch);
+  }
+
+  /** This node's mirrors of the repositories its sessions work on, opened on first use. */
+  private repositoryCache(): Promise<RepositoryCache> {
+    this.cache ??= RepositoryCache.open({
+      root: this.config.repositoryCacheDir,
+      ...(this.config.agentUser === undefined ? {} : { readerGid: this.config.agentUser.gid }),
+      env: this.config.agentEnv,
+      timeoutMs: GIT_TIMEOUT_MS,
+    });
+    return this.cache;
+  }
+
+  /** The workspace goes with the session's own git directory, which lives in the repository cache. */
+  private async removeWorkspace(sessionId: string): Promise<void> {
+    const cache = await this.repositoryCache().catch(() => undefined);
+    if (cache === undefined) return;
+    await removeWorkspace({ sessionId, path: this.workspaceOf(sessionId), cache }).catch((error: Error) =>
+      this.logger.warn(`session ${sessionId}: could not remove its workspace: ${error.message}`),
+    );
+  }
+
+  private workspaceOf(sessionId: string): string {
+    return join(this.workdirOf(sessionId), 'workspace');
   }
 
   /** A directory of the agent's own (0700, its user's), made exclusively: nothing planted there is reused. */
@@ -311,12 +386,18 @@ interface SpawnedTask {
   readonly title: string;
   readonly description?: string | null;
   readonly agent: AgentSettings;
+  readonly repository?: RepositoryRequest;
 }
 
 function taskOf(taskJson: string): SpawnedTask {
   const { task } = JSON.parse(taskJson) as { task: unknown };
   const parsed = spawnTaskSchema.parse(task);
-  return { title: parsed.title, description: parsed.description, agent: parsed.agent ?? agentSchema.parse({}) };
+  return {
+    title: parsed.title,
+    description: parsed.description,
+    agent: parsed.agent ?? agentSchema.parse({}),
+    ...(parsed.repository === undefined ? {} : { repository: parsed.repository }),
+  };
 }
 
 /** What the agent is asked: its own prompt, or the task's title and description. */

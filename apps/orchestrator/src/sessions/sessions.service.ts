@@ -30,6 +30,7 @@ import {
 import { fingerprintOf } from './fingerprint';
 import { AgentAdapters } from '../agents/adapters/agent-adapters';
 import { SessionRunner } from '../agents/session-runner';
+import { isAllowedRepositoryUrl } from '../workspaces/workspace';
 import { toStatusResponse } from './session.presenter';
 
 export interface SpawnResult {
@@ -156,6 +157,13 @@ export class SessionsService implements OnApplicationBootstrap, BeforeApplicatio
     if (this.shuttingDown) throw new AppError('shutting_down', 'this orchestrator node is shutting down');
     // A kind this node cannot run is refused now (400 agent_unavailable), not failed later in the queue.
     this.adapters.resolve(request.task.agent ?? agentSchema.parse({}));
+    const repository = request.task.repository;
+    if (repository !== undefined && !isAllowedRepositoryUrl(repository.url, this.config.allowedRepositoryUrls)) {
+      throw new AppError(
+        'bad_request',
+        `task.repository.url: not a repository this orchestrator may use (ALLOWED_REPOSITORY_URLS: ${this.config.allowedRepositoryUrls?.join(', ') ?? 'any file://, https:// or ssh:// URL'})`,
+      );
+    }
     const id = randomUUID();
     const priority = request.priority ?? 'normal';
     let created: { session: StoredSession; created: boolean };

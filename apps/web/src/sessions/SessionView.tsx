@@ -1,5 +1,11 @@
 import { useEffect, useState } from 'react';
-import { isTerminalStatus, type Session, type SessionEvent, type SessionWithEvents } from '@mosaic/orchestrator-contract';
+import {
+  isTerminalStatus,
+  type Session,
+  type SessionEvent,
+  type SessionWithEvents,
+  type TrackedSessionStatus,
+} from '@mosaic/orchestrator-contract';
 import { type ApiClient, messageOf } from '../api/client';
 import { followEventStream } from '../api/follow-stream';
 import { Artifacts } from '../artifacts/Artifacts';
@@ -23,6 +29,10 @@ type StreamState = 'idle' | 'live' | 'reconnecting' | 'ended' | { readonly unava
 
 function isTerminalStatusEvent(event: SessionEvent): boolean {
   return event.type === 'status' && event.status !== null && isTerminalStatus(event.status);
+}
+
+function statusEvents(events: readonly SessionEvent[]): TrackedSessionStatus[] {
+  return events.flatMap((event) => (event.type === 'status' && event.status !== null ? [event.status] : []));
 }
 
 function withoutEvents({ events: _events, events_truncated: _truncated, ...session }: SessionWithEvents): Session {
@@ -62,7 +72,8 @@ export function SessionView({ client, id }: { readonly client: ApiClient; readon
     const follow = async () => {
       const first = await client.get<SessionWithEvents>(path, signal);
       loaded = true;
-      setSession(withoutEvents(first));
+      // The stream resumes after these events: a status among them is shown now, or never.
+      setSession(statusEvents(first.events).reduce((shown, status) => laterState(shown, { ...shown, status }), withoutEvents(first)));
       show(first.events, first.events_truncated === true);
       // The API numbers its own dispatch event 0: -1 is "nothing yet".
       let lastSequence = first.events.at(-1)?.sequence ?? -1;
