@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeAnthropic, type FakeAnthropic } from '@mosaic/fake-model';
+import { WRITE_THEN_EDIT_GREETING, startFakeAnthropic, type FakeAnthropic } from '@mosaic/fake-model';
 import { testDatabaseUrl } from '../support/database';
 import { eventually } from '../support/eventually';
 import { request } from '../support/http';
@@ -55,19 +55,7 @@ describe('claude-code agents (built services, the real claude program)', () => {
   beforeAll(async () => {
     fake = await startFakeAnthropic([
       // The first session: Write, Edit, then its final text (the usage figures are the fake model's, cache tokens included).
-      {
-        type: 'tool_use',
-        name: 'Write',
-        text: 'I will create the greeting module.',
-        input: { file_path: 'src/greeting.ts', content: "export const greeting = 'hello';\n" },
-        usage: { input_tokens: 2100, output_tokens: 45, cache_creation_input_tokens: 1800, cache_read_input_tokens: 0 },
-      },
-      {
-        type: 'tool_use',
-        name: 'Edit',
-        input: { file_path: 'src/greeting.ts', old_string: "'hello'", new_string: "'hello, world'" },
-        usage: { input_tokens: 150, output_tokens: 38, cache_creation_input_tokens: 120, cache_read_input_tokens: 1800 },
-      },
+      ...WRITE_THEN_EDIT_GREETING,
       { type: 'text', text: 'Greeting added.', usage: { input_tokens: 90, output_tokens: 21, cache_read_input_tokens: 1920 } },
       // The second session: one new file, then its summary; its branch is pushed.
       {

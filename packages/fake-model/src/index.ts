@@ -11,3 +11,4 @@ export {
   type Turn,
   type TurnUsage,
 } from './script';
+export { WRITE_THEN_EDIT_GREETING } from './sample-turns';

@@ -16,6 +16,7 @@ import {
 } from '@mosaic/http-kit';
 import { defaultEmbeddedDataDir } from '@mosaic/embedded-postgres';
 import { lookUpAgentUser, type AgentUser } from './agent-user';
+import { AGENT_CREDENTIAL_VARIABLES } from './agent-credentials';
 import { loadPriceTable, type PriceTable } from './agent-prices';
 import { shellQuote } from './shell-quote';
 import { CallbackOrigins, parseOrigin } from './callback-origins';
@@ -25,28 +26,6 @@ export const SPOOL_SEGMENT_BYTES = 1024 * 1024;
 
 /** Variables copied from the orchestrator's environment into every agent's; secrets such as the API key never reach an agent. */
 const AGENT_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'] as const;
-
-/**
- * (v3) Model credentials, read from the orchestrator's environment (or `<NAME>_FILE`): each agent kind is given
- * those its adapter names, and no other kind any (contract 7.1).
- */
-export const AGENT_CREDENTIAL_VARIABLES = [
-  'ANTHROPIC_API_KEY',
-  'ANTHROPIC_AUTH_TOKEN',
-  'ANTHROPIC_BASE_URL',
-  'ANTHROPIC_CUSTOM_HEADERS',
-  'ANTHROPIC_MODEL',
-  'ANTHROPIC_DEFAULT_OPUS_MODEL',
-  'ANTHROPIC_DEFAULT_SONNET_MODEL',
-  'ANTHROPIC_DEFAULT_HAIKU_MODEL',
-  'CLAUDE_CODE_OAUTH_TOKEN',
-  'OPENAI_API_KEY',
-  'OPENAI_BASE_URL',
-  'CODEX_API_KEY',
-  'GEMINI_API_KEY',
-  'GOOGLE_API_KEY',
-  'GOOGLE_GEMINI_BASE_URL',
-] as const;
 
 /** Development values of the orchestrator's own keys, used (with a warning at start-up) when unset; refused in production. */
 export const DEVELOPMENT_STORE_SECRETS_KEY = 'dev-store-secrets-key-change-me';

@@ -1,18 +1,6 @@
+import { AGENT_CREDENTIALS } from '../../config/agent-credentials';
 import type { AgentAdapter, AgentLaunch, AgentOutputParser, LaunchInput, PriceTable } from './agent-adapter';
 import { ClaudeCodeParser } from './claude-code.parser';
-
-/** What Claude Code reads to reach a model: the Messages API directly or through a gateway. */
-export const CLAUDE_CODE_CREDENTIALS = [
-  'ANTHROPIC_API_KEY',
-  'ANTHROPIC_AUTH_TOKEN',
-  'ANTHROPIC_BASE_URL',
-  'ANTHROPIC_CUSTOM_HEADERS',
-  'ANTHROPIC_MODEL',
-  'ANTHROPIC_DEFAULT_OPUS_MODEL',
-  'ANTHROPIC_DEFAULT_SONNET_MODEL',
-  'ANTHROPIC_DEFAULT_HAIKU_MODEL',
-  'CLAUDE_CODE_OAUTH_TOKEN',
-] as const;
 
 /**
  * Claude Code (`claude -p`), printing stream-json. `acceptEdits` lets it edit
@@ -24,7 +12,7 @@ export class ClaudeCodeAdapter implements AgentAdapter {
   readonly kind = 'claude-code';
   readonly programVariable = 'CLAUDE_CODE_PATH';
   readonly defaultProgram = 'claude';
-  readonly credentialVariables: readonly string[] = CLAUDE_CODE_CREDENTIALS;
+  readonly credentialVariables: readonly string[] = AGENT_CREDENTIALS['claude-code'];
 
   launch({ program, agent, prompt, home, credentials }: LaunchInput): AgentLaunch {
     const argv = [

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type FakeAnthropic, type Turn, startFakeAnthropic } from '@mosaic/fake-model';
+import { type FakeAnthropic, type Turn, WRITE_THEN_EDIT_GREETING, startFakeAnthropic } from '@mosaic/fake-model';
 import { agentSchema } from '@mosaic/orchestrator-contract';
 import type { AgentMessage, AgentStream } from '../agent-output';
 import type { AgentOutputParser } from './agent-adapter';
@@ -95,19 +95,7 @@ function modelCalls(): number {
 describe('the claude-code adapter with the real claude program', () => {
   it('writes then edits a file, and reports its tool uses, its totals, its summary and success', async () => {
     const { run, workspace } = await startClaude([
-      {
-        type: 'tool_use',
-        name: 'Write',
-        text: 'I will create the greeting module.',
-        input: { file_path: 'src/greeting.ts', content: "export const greeting = 'hello';\n" },
-        usage: { input_tokens: 2100, output_tokens: 45, cache_creation_input_tokens: 1800, cache_read_input_tokens: 0 },
-      },
-      {
-        type: 'tool_use',
-        name: 'Edit',
-        input: { file_path: 'src/greeting.ts', old_string: "'hello'", new_string: "'hello, world'" },
-        usage: { input_tokens: 150, output_tokens: 38, cache_creation_input_tokens: 120, cache_read_input_tokens: 1800 },
-      },
+      ...WRITE_THEN_EDIT_GREETING,
       // A slow stream: the program waits for it.
       {
         type: 'text',

@@ -1,3 +1,4 @@
+import { AGENT_CREDENTIALS } from '../../config/agent-credentials';
 import type { AgentSettings, UsageData } from '@mosaic/orchestrator-contract';
 import { usageDataSchema } from '@mosaic/orchestrator-contract';
 import { type AgentMessage, type AgentStream, logMessage, progressMessage } from '../agent-output';
@@ -26,7 +27,7 @@ export const codexAdapter: AgentAdapter = {
   kind: 'codex',
   programVariable: 'CODEX_PATH',
   defaultProgram: 'codex',
-  credentialVariables: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
+  credentialVariables: AGENT_CREDENTIALS.codex,
 
   /*
    * The orchestrator's sandbox (AGENT_SANDBOX) is the one the agent runs in: codex's

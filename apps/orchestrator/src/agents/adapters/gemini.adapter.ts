@@ -1,3 +1,4 @@
+import { AGENT_CREDENTIALS } from '../../config/agent-credentials';
 import type { UsageData } from '@mosaic/orchestrator-contract';
 import { usageDataSchema } from '@mosaic/orchestrator-contract';
 import { type AgentMessage, type AgentStream, logMessage, progressMessage } from '../agent-output';
@@ -15,7 +16,7 @@ export const geminiAdapter: AgentAdapter = {
   programVariable: 'GEMINI_PATH',
   defaultProgram: 'gemini',
   // GOOGLE_API_KEY is the CLI's key for Vertex AI only; the adapter selects the Gemini API.
-  credentialVariables: ['GEMINI_API_KEY', 'GOOGLE_GEMINI_BASE_URL'],
+  credentialVariables: AGENT_CREDENTIALS.gemini,
 
   /*
    * `--approval-mode yolo` lets it edit and run commands without asking; the CLI
