@@ -248,8 +248,9 @@ export class OrchestratorConfig {
     const spoolRoot = resolve(values.SESSION_SPOOL_ROOT ?? join(tmpdir(), `mosaic-orchestrator-spool-${process.getuid?.() ?? 'user'}`));
     this.sessionSpoolDir = join(spoolRoot, this.nodeId);
     this.sessionSpoolMaxBytes = values.SESSION_SPOOL_MAX_BYTES;
-    // Per node, beside the sessions' directories: nodes sharing a machine never fetch into each other's copies.
-    this.repositoryCacheDir = resolve(values.WORKSPACE_ROOT ?? join(this.sessionWorkdirRoot, '.repositories'), this.nodeId);
+    // Beside the sessions' directories, which hold sessions only; per node, so that nodes sharing a machine never fetch
+    // into each other's copies.
+    this.repositoryCacheDir = resolve(values.WORKSPACE_ROOT ?? `${this.sessionWorkdirRoot}-repositories`, this.nodeId);
     this.callbackOrigins =
       values.ALLOWED_CALLBACK_ORIGINS === undefined ? CallbackOrigins.loopback() : CallbackOrigins.only(values.ALLOWED_CALLBACK_ORIGINS);
     this.version = packageVersion();
