@@ -21,12 +21,11 @@ export class SessionsService {
   }
 
   async getWithEvents(id: string, refresh: boolean) {
-    // The events first: a status event and the row's move to that status are one transaction, so the row read after
-    // is at least as far along as any event read; read the other way round, a client that resumes its stream after the
-    // last event could be shown a status older than an event it will never be sent again.
-    const { events, truncated } = await this.events.latest(id);
     const found = await this.require(id);
     const session = refresh ? await this.sync.refresh(found) : found;
+    // Read after the row, the events may be ahead of it (a status event stored in between): a client shows the
+    // later of the two (the page does), since its stream resumes after the last event read.
+    const { events, truncated } = await this.events.latest(id);
     return { session, events, truncated };
   }
 
